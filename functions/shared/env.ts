@@ -1,0 +1,41 @@
+/**
+ * Names of the environment variables the stack sets on its functions. The infrastructure
+ * (components/) and the handlers both import these, so a rename cannot drift.
+ * Streaming endpoint and table always come from here, never from a client.
+ */
+export const ENV = {
+  /** Connections table name (connection and fulfillment functions). */
+  connectionsTable: "CONNECTIONS_TABLE",
+  /** Seconds a connection row lives (DynamoDB TTL). */
+  connectionTtlSeconds: "CONNECTION_TTL_SECONDS",
+  /** `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`; its presence turns streaming on. */
+  streamingEndpoint: "STREAMING_ENDPOINT",
+  /** Minimum milliseconds between two frames to one connection (0 = as fast as posts return). */
+  streamMinFlushMs: "STREAM_MIN_FLUSH_MS",
+  /** Milliseconds without a Bedrock event after which a stream is ended with an error. */
+  streamStallMs: "STREAM_STALL_MS",
+  /** Conversation memory table name. */
+  memoryTable: "MEMORY_TABLE",
+  /** Turns (question + answer pairs) kept per session. */
+  memoryTurns: "MEMORY_TURNS",
+  /** Seconds a session's memory lives after its last turn. */
+  memoryTtlSeconds: "MEMORY_TTL_SECONDS",
+  /** Bedrock model id or inference profile id for the LLM mode. */
+  llmModelId: "LLM_MODEL_ID",
+  /** Knowledge base id; knowledge-base mode is available only when set. */
+  knowledgeBaseId: "KNOWLEDGE_BASE_ID",
+  /** Model ARN used by RetrieveAndGenerate. */
+  knowledgeBaseModelArn: "KNOWLEDGE_BASE_MODEL_ARN",
+  /** System prompt for ConverseStream. */
+  systemPrompt: "SYSTEM_PROMPT",
+  /** Inference config. */
+  maxTokens: "LLM_MAX_TOKENS",
+  temperature: "LLM_TEMPERATURE",
+  topP: "LLM_TOP_P",
+  /** ARN of a custom LLM Lambda (QnABot's LLM_API=LAMBDA); when set it generates instead of Bedrock. */
+  llmLambdaArn: "LLM_LAMBDA_ARN",
+  /** The fulfillment function's own name, for the asynchronous hand-off of WebSocket asks. */
+  selfFunctionName: "AWS_LAMBDA_FUNCTION_NAME",
+} as const;
+
+export type EnvName = (typeof ENV)[keyof typeof ENV];

@@ -1,0 +1,160 @@
+/**
+ * Wire protocol v1 (design.md): what clients may send and the envelopes `format=json`
+ * connections receive. Pure: no AWS, no I/O.
+ */
+import type { StreamFormat } from "./table";
+
+export const PROTOCOL_VERSION = 1;
+
+export const SESSION_ID_PATTERN = /^[A-Za-z0-9:._-]{1,128}$/;
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9:._-]{1,64}$/;
+export const MAX_QUESTION_CHARS = 4000;
+export const STREAM_FORMATS: readonly StreamFormat[] = ["text", "json"];
+
+export type AnswerMode = "llm" | "kb";
+export const ANSWER_MODES: readonly AnswerMode[] = ["llm", "kb"];
+
+export interface Citation {
+  text: string;
+  sources: { uri: string; title?: string }[];
+}
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+}
+
+export interface StreamMetrics {
+  /** Milliseconds from the start of the answer to the first delta sent. */
+  ttftMs: number;
+  totalMs: number;
+  deltas: number;
+  frames: number;
+}
+
+export type ErrorCode =
+  | "bad_request"
+  | "forbidden"
+  | "not_found"
+  | "throttled"
+  | "model_error"
+  | "stalled"
+  | "timeout"
+  | "internal";
+
+interface EnvelopeBase {
+  v: typeof PROTOCOL_VERSION;
+  requestId: string;
+  seq: number;
+}
+
+export type Envelope =
+  | (EnvelopeBase & { type: "start" })
+  | (EnvelopeBase & { type: "delta"; text: string })
+  | (EnvelopeBase & { type: "citation"; citations: Citation[] })
+  | (EnvelopeBase & { type: "guardrail"; action: string })
+  | (EnvelopeBase & {
+      type: "end";
+      final: string;
+      stopReason: string;
+      usage?: Usage;
+      metrics: StreamMetrics;
+    })
+  | (EnvelopeBase & { type: "error"; code: ErrorCode; message: string; retryable: boolean });
+
+export type EnvelopeType = Envelope["type"];
+
+/** A protocol violation or refusal, with the HTTP status a front door answers it with. */
+export class ProtocolError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly status: number = code === "forbidden" ? 403 : code === "not_found" ? 404 : 400,
+    readonly retryable = false,
+  ) {
+    super(message);
+    this.name = "ProtocolError";
+  }
+}
+
+export function validateSessionId(value: unknown): string {
+  if (typeof value !== "string" || !SESSION_ID_PATTERN.test(value)) {
+    throw new ProtocolError(
+      "bad_request",
+      "sessionId is required: 1-128 characters of A-Z a-z 0-9 : . _ -",
+    );
+  }
+  return value;
+}
+
+export function validateRequestId(value: unknown): string {
+  if (typeof value !== "string" || !REQUEST_ID_PATTERN.test(value)) {
+    throw new ProtocolError("bad_request", "requestId is required: 1-64 characters of A-Z a-z 0-9 : . _ -");
+  }
+  return value;
+}
+
+export function parseFormat(value: unknown): StreamFormat {
+  if (value === undefined || value === null || value === "") return "text";
+  if (typeof value === "string" && (STREAM_FORMATS as readonly string[]).includes(value)) {
+    return value as StreamFormat;
+  }
+  throw new ProtocolError("bad_request", `format must be one of: ${STREAM_FORMATS.join(", ")}`);
+}
+
+export function parseMode(value: unknown): AnswerMode {
+  if (value === undefined || value === null || value === "") return "llm";
+  if (typeof value === "string" && (ANSWER_MODES as readonly string[]).includes(value)) {
+    return value as AnswerMode;
+  }
+  throw new ProtocolError("bad_request", `mode must be one of: ${ANSWER_MODES.join(", ")}`);
+}
+
+export function validateQuestion(value: unknown): string {
+  if (typeof value !== "string" || value.trim() === "") {
+    throw new ProtocolError("bad_request", "question is required: a non-empty string");
+  }
+  if (value.length > MAX_QUESTION_CHARS) {
+    throw new ProtocolError("bad_request", `question is longer than ${MAX_QUESTION_CHARS} characters`);
+  }
+  return value;
+}
+
+export interface AskMessage {
+  action: "ask";
+  requestId: string;
+  question: string;
+  mode: AnswerMode;
+}
+
+/** Parses a client's `ask` frame; throws ProtocolError naming the first bad field. */
+export function parseAskMessage(body: string | null | undefined): AskMessage {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body ?? "");
+  } catch {
+    throw new ProtocolError("bad_request", "message body must be JSON");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new ProtocolError("bad_request", "message body must be a JSON object");
+  }
+  const message = parsed as Record<string, unknown>;
+  if (message.action !== "ask") throw new ProtocolError("bad_request", 'action must be "ask"');
+  return {
+    action: "ask",
+    requestId: validateRequestId(message.requestId),
+    question: validateQuestion(message.question),
+    mode: parseMode(message.mode),
+  };
+}
+
+/** Builds an envelope; `seq` is the caller's, which keeps it strictly increasing per connection. */
+export function envelope<T extends EnvelopeType>(
+  type: T,
+  requestId: string,
+  seq: number,
+  fields: Omit<Extract<Envelope, { type: T }>, "v" | "type" | "requestId" | "seq">,
+): Extract<Envelope, { type: T }> {
+  return { v: PROTOCOL_VERSION, type, requestId, seq, ...fields } as Extract<Envelope, { type: T }>;
+}

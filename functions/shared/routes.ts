@@ -1,0 +1,21 @@
+/**
+ * WebSocket route keys: the one table both the deployed API (components/streaming.ts)
+ * and the local gateway emulator (local/) read, so the two can never disagree.
+ */
+export const ROUTE_SELECTION_EXPRESSION = "$request.body.action";
+
+export const ROUTES = {
+  connect: "$connect",
+  disconnect: "$disconnect",
+  default: "$default",
+  /** One-way keep-alive: a MOCK integration, never a Lambda. */
+  ping: "ping",
+  /** Ask a question over the socket; served by the fulfillment function. */
+  ask: "ask",
+} as const;
+
+/** Routes the connection function serves. */
+export const CONNECTION_ROUTE_KEYS = [ROUTES.connect, ROUTES.disconnect, ROUTES.default] as const;
+
+/** Client actions a `$default` error names as accepted. */
+export const CLIENT_ACTIONS = [ROUTES.ping, ROUTES.ask] as const;
