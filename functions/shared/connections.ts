@@ -19,6 +19,25 @@ export interface SessionConnections {
   connections: ConnectionRow[];
 }
 
+/**
+ * DynamoDB actions each side uses, so the IAM policies (components/) grant exactly these.
+ * register: TransactWriteItems of UpdateItem (owner row) + PutItem (connection row);
+ * find: Query on the connectionId index; listSession: Query on the table;
+ * remove: TransactWriteItems of DeleteItem + UpdateItem, then a conditional DeleteItem of the owner row.
+ */
+export const CONNECTION_FUNCTION_TABLE_ACTIONS = [
+  "dynamodb:PutItem",
+  "dynamodb:UpdateItem",
+  "dynamodb:DeleteItem",
+  "dynamodb:Query",
+] as const;
+/** What a streaming function (fulfillment, a custom LLM hook) needs: find, listSession, remove. */
+export const STREAMING_FUNCTION_TABLE_ACTIONS = [
+  "dynamodb:Query",
+  "dynamodb:UpdateItem",
+  "dynamodb:DeleteItem",
+] as const;
+
 export interface ConnectionsStore {
   /**
    * Records a connection, atomically binding the session to `principal` if unbound.
@@ -31,7 +50,7 @@ export interface ConnectionsStore {
   listSession(sessionId: string): Promise<SessionConnections>;
   /**
    * Deletes a connection row (no-op when already gone); when it was the session's last,
-   * the owner row goes too. Returns the deleted row.
+   * the owner row goes too. Resolves true when this call deleted the row.
    */
-  remove(connectionId: string): Promise<ConnectionRow | undefined>;
+  remove(key: { sessionId: string; connectionId: string }): Promise<boolean>;
 }
