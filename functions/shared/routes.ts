@@ -19,3 +19,9 @@ export const CONNECTION_ROUTE_KEYS = [ROUTES.connect, ROUTES.disconnect, ROUTES.
 
 /** Client actions a `$default` error names as accepted. */
 export const CLIENT_ACTIONS = [ROUTES.ping, ROUTES.ask] as const;
+
+/**
+ * Routes whose integration response goes back to the client (a RouteResponse `$default`),
+ * so `$default` can answer a bad frame without @connections rights.
+ */
+export const TWO_WAY_ROUTE_KEYS = [ROUTES.default] as const;
