@@ -11,11 +11,16 @@ export const CONNECTIONS_TABLE = {
   attributes: [
     { name: "sessionId", type: "S" },
     { name: "connectionId", type: "S" },
+    { name: "socketId", type: "S" },
   ],
-  /** Finds a row by connectionId alone (`$disconnect`, the `ask` route). */
+  /**
+   * Finds a row by connection id alone (`$disconnect`, the `ask` route). Keyed on `socketId`,
+   * a copy of the connection id that only connection rows carry: owner rows stay out of the
+   * index, so their common range key never becomes one hot index partition.
+   */
   connectionIndex: {
     name: "byConnectionId",
-    hashKey: "connectionId",
+    hashKey: "socketId",
     projectionType: "ALL",
   },
 } as const;

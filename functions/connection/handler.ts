@@ -1,0 +1,56 @@
+/**
+ * The connection function: `$connect`, `$disconnect` and `$default` of the WebSocket API.
+ * Table and TTL come from the stack's environment, never from the client.
+ */
+import type { APIGatewayProxyResultV2 } from "aws-lambda";
+import { optionalIntEnv, requiredEnv } from "../shared/aws";
+import type { ConnectionsStore } from "../shared/connections";
+import { DynamoConnectionsStore } from "../shared/dynamo-connections";
+import { ENV } from "../shared/env";
+import type { WebSocketEvent } from "../shared/events";
+import { logger } from "../shared/observability";
+import { ROUTES } from "../shared/routes";
+import { connect } from "./connect";
+import { answerDefault } from "./default";
+import { disconnect } from "./disconnect";
+import { respond, type RouteResult } from "./response";
+
+/** API Gateway's maximum connection duration: a row never needs to outlive its socket. */
+const DEFAULT_CONNECTION_TTL_SECONDS = 7200;
+
+let cached: { key: string; store: ConnectionsStore } | undefined;
+
+/** Built on first use and kept for the container; rebuilt only if the environment changes (a process hosting it locally). */
+function storeFromEnv(): ConnectionsStore {
+  const tableName = requiredEnv(ENV.connectionsTable);
+  const ttlSeconds = optionalIntEnv(ENV.connectionTtlSeconds, DEFAULT_CONNECTION_TTL_SECONDS, { min: 1 });
+  const key = `${tableName}\n${ttlSeconds}`;
+  if (cached?.key !== key) cached = { key, store: new DynamoConnectionsStore({ tableName, ttlSeconds }) };
+  return cached.store;
+}
+
+async function route(event: WebSocketEvent): Promise<RouteResult> {
+  switch (event.requestContext.routeKey) {
+    case ROUTES.connect:
+      return connect(event, storeFromEnv());
+    case ROUTES.disconnect:
+      return disconnect(event, storeFromEnv());
+    case ROUTES.default:
+      return answerDefault(event.body, event.isBase64Encoded);
+    default:
+      return respond(400, `route ${JSON.stringify(event.requestContext.routeKey)} is not served by this function`);
+  }
+}
+
+export const handler = async (event: WebSocketEvent): Promise<APIGatewayProxyResultV2> => {
+  const { routeKey, connectionId } = event.requestContext;
+  let result: RouteResult;
+  try {
+    result = await route(event);
+  } catch (error) {
+    logger.error("connection function failed", { route: routeKey, connectionId, error: error as Error });
+    result = respond(500, "internal error; try again");
+  }
+  logger.info("route handled", { route: routeKey, connectionId, status: result.statusCode });
+  return result;
+};
