@@ -21,8 +21,9 @@ export interface SessionConnections {
 
 /**
  * DynamoDB actions each side uses, so the IAM policies (components/) grant exactly these.
- * register: a conditional UpdateItem of the owner row (binds the session, counts connections),
- * then PutItem of the connection row; find: Query on the connectionId index; listSession:
+ * register: a conditional UpdateItem of the owner row (binds the session, counts connections;
+ * an owner row past its TTL, which DynamoDB may keep for days, is taken over by a second
+ * conditional UpdateItem), then PutItem of the connection row; find: Query on the connectionId index; listSession:
  * Query on the table; remove: DeleteItem of the row, UpdateItem of the owner's count, and a
  * conditional DeleteItem of the owner row when the count reached zero. (No transactions:
  * each step is atomic on its own item, and dynalite, the local emulator, has none.)
