@@ -30,7 +30,7 @@ export interface StreamReport extends StreamMetrics {
   connections: number;
   /** Connections dropped for 410 Gone / 403. */
   gone: number;
-  /** Posts retried after 429. */
+  /** Posts retried after 429 or a transient failure. */
   retries: number;
   /** PostToConnection calls made, summed over connections. */
   posts: number;
@@ -48,3 +48,21 @@ export interface AnswerStream {
   /** Connections still receiving. 0 means posting has stopped; the answer still completes. */
   readonly liveConnections: number;
 }
+
+/** Which answer a stream carries and to whom: the session's connections owned by `principal`. */
+export interface OpenStream {
+  sessionId: string;
+  /**
+   * The asker's principal; when it does not own the session, nothing is streamed. Omit it
+   * only when the caller is trusted to name the session (a Lex code hook, a custom LLM hook).
+   */
+  principal?: string;
+  /** Carried by every `format=json` envelope so a client can match the answer to its ask. */
+  requestId: string;
+}
+
+/**
+ * Opens an answer's stream: looks up the session's connections and sends `start` to the json
+ * ones. A store failure does not reject: the answer then streams to nobody.
+ */
+export type StreamOpener = (open: OpenStream) => Promise<AnswerStream>;

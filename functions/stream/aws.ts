@@ -1,0 +1,145 @@
+/**
+ * The stream writer wired to AWS: frames go out through the API Gateway Management API
+ * (PostToConnection) and connections come from the DynamoDB connections table. The endpoint
+ * and table always come from the stack (environment), never from a client.
+ */
+import {
+  ApiGatewayManagementApiClient,
+  PostToConnectionCommand,
+  type ApiGatewayManagementApiClientConfig,
+} from "@aws-sdk/client-apigatewaymanagementapi";
+import { optionalIntEnv } from "../shared/aws";
+import { DynamoConnectionsStore } from "../shared/dynamo-connections";
+import { ENV } from "../shared/env";
+import { PostError, type PostFailureKind, type StreamOpener, type StreamTransport } from "./types";
+import { createStreamOpener } from "./writer";
+
+export interface ManagementApiTransportOptions {
+  /**
+   * The stage's base URL: `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`, or
+   * `http://127.0.0.1:{port}/{stage}` for the local gateway. Posts go to `{endpoint}/@connections/{id}`.
+   */
+  readonly endpoint: string;
+  /** Signing region. @default the region in an execute-api host name, else the SDK's (AWS_REGION) */
+  readonly region?: string;
+  /** @default the SDK's default credential chain */
+  readonly credentials?: ApiGatewayManagementApiClientConfig["credentials"];
+  /** Milliseconds to establish a connection before the post fails. @default 1000 */
+  readonly connectionTimeoutMs?: number;
+  /** Milliseconds a post may take before it fails, so a stuck post never hangs the answer. @default 3000 */
+  readonly requestTimeoutMs?: number;
+}
+
+const EXECUTE_API_HOST = /^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/;
+
+/** Posts frames with PostToConnection; failures come back as PostError with the @connections API's reason. */
+export class ManagementApiTransport implements StreamTransport {
+  private readonly client: ApiGatewayManagementApiClient;
+
+  constructor(options: ManagementApiTransportOptions) {
+    let url: URL;
+    try {
+      url = new URL(options.endpoint);
+    } catch {
+      throw new Error(`streaming endpoint must be an http(s) URL ending in the stage, got ${JSON.stringify(options.endpoint)}`);
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      throw new Error(`streaming endpoint must be an http(s) URL, got ${JSON.stringify(options.endpoint)}`);
+    }
+    this.client = new ApiGatewayManagementApiClient({
+      endpoint: options.endpoint,
+      region: options.region ?? EXECUTE_API_HOST.exec(url.hostname)?.[1],
+      credentials: options.credentials,
+      // The writer retries with its own jittered backoff and drops hopeless connections;
+      // SDK retries underneath would multiply its attempts and hide 410s behind delays.
+      maxAttempts: 1,
+      requestHandler: {
+        connectionTimeout: options.connectionTimeoutMs ?? 1000,
+        requestTimeout: options.requestTimeoutMs ?? 3000,
+        throwOnRequestTimeout: true,
+        httpAgent: { keepAlive: true },
+        httpsAgent: { keepAlive: true },
+      },
+    });
+  }
+
+  async post(connectionId: string, data: Uint8Array): Promise<void> {
+    try {
+      await this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: data }));
+    } catch (error) {
+      throw toPostError(error);
+    }
+  }
+
+  /** Closes the kept-alive sockets. */
+  destroy(): void {
+    this.client.destroy();
+  }
+}
+
+const KIND_BY_NAME: Record<string, PostFailureKind> = {
+  GoneException: "gone",
+  ForbiddenException: "forbidden",
+  LimitExceededException: "throttled",
+  PayloadTooLargeException: "too_large",
+};
+
+/**
+ * 403 is left out on purpose: only a typed ForbiddenException means "this connection";
+ * an untyped 403 (a missing ManageConnections grant, a wrong endpoint) must not make the
+ * writer delete every row it posts to.
+ */
+const KIND_BY_STATUS: Record<number, PostFailureKind> = { 410: "gone", 429: "throttled", 413: "too_large" };
+
+/** Classifies an SDK error by its name, else by its HTTP status; anything else (network, 5xx) is "other". */
+export function toPostError(error: unknown): PostError {
+  if (error instanceof PostError) return error;
+  const name = error instanceof Error ? error.name : "Error";
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+  const kind = KIND_BY_NAME[name] ?? (status === undefined ? undefined : KIND_BY_STATUS[status]) ?? "other";
+  const message = error instanceof Error ? error.message : String(error);
+  return new PostError(kind, `${name}: ${message}`, status);
+}
+
+export interface StreamOpenerConfig {
+  /** The stage's base URL (see ManagementApiTransportOptions.endpoint). */
+  readonly endpoint: string;
+  /** Connections table name. */
+  readonly tableName: string;
+  /** Minimum milliseconds between two frames to one connection. @default 0 */
+  readonly minFlushIntervalMs?: number;
+}
+
+const openers = new Map<string, StreamOpener>();
+
+/** The opener for one endpoint and table, built once per process so warm invocations reuse its sockets. */
+export function streamOpenerFor(config: StreamOpenerConfig): StreamOpener {
+  const { endpoint, tableName, minFlushIntervalMs = 0 } = config;
+  const key = JSON.stringify([endpoint, tableName, minFlushIntervalMs]);
+  let opener = openers.get(key);
+  if (!opener) {
+    opener = createStreamOpener({
+      // The writer never registers a connection, so the row lifetime only satisfies the store's contract.
+      store: new DynamoConnectionsStore({
+        tableName,
+        ttlSeconds: optionalIntEnv(ENV.connectionTtlSeconds, 7200, { min: 1, max: 86_400 }),
+      }),
+      transport: new ManagementApiTransport({ endpoint }),
+      options: { minFlushIntervalMs },
+    });
+    openers.set(key, opener);
+  }
+  return opener;
+}
+
+/**
+ * The stack's stream opener, or `undefined` when streaming is off (no STREAMING_ENDPOINT or
+ * CONNECTIONS_TABLE). A malformed STREAM_MIN_FLUSH_MS or endpoint is an error, not "off".
+ */
+export function streamOpenerFromEnv(): StreamOpener | undefined {
+  const endpoint = process.env[ENV.streamingEndpoint];
+  const tableName = process.env[ENV.connectionsTable];
+  if (!endpoint || !tableName) return undefined;
+  const minFlushIntervalMs = optionalIntEnv(ENV.streamMinFlushMs, 0, { min: 0, max: 60_000 });
+  return streamOpenerFor({ endpoint, tableName, minFlushIntervalMs });
+}

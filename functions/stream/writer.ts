@@ -1,0 +1,494 @@
+/**
+ * The stream writer: delivers one answer to every connection of its session while it is
+ * generated (design.md, "Streaming semantics"). Each connection has one post in flight;
+ * whatever arrives meanwhile is coalesced into its next frame, so the added latency stays
+ * about one post round trip whatever the model's pace, and a slow connection never slows
+ * another. The AWS side (connections store, @connections transport) is injected.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { MetricUnit, type Metrics } from "@aws-lambda-powertools/metrics";
+import type { ConnectionsStore } from "../shared/connections";
+import { logger as defaultLogger, metrics as defaultMetrics } from "../shared/observability";
+import { envelope, type Citation, type ErrorCode, type Usage } from "../shared/protocol";
+import type { ConnectionRow, StreamFormat } from "../shared/table";
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  endsWithHighSurrogate,
+  fitEnvelope,
+  minFrameBytes,
+  takeCitationEnvelope,
+  takeDeltaEnvelope,
+  takeTextFrame,
+} from "./frames";
+import {
+  PostError,
+  type AnswerStream,
+  type OpenStream,
+  type PostFailureKind,
+  type StreamOpener,
+  type StreamReport,
+  type StreamTransport,
+} from "./types";
+
+export interface StreamWriterOptions {
+  /** Largest frame posted, in bytes; text is split to fit. @default 32768 (API Gateway's frame size) */
+  readonly maxFrameBytes: number;
+  /** Largest `end` envelope, in bytes; a longer `final` is cut to fit. @default 131072 (API Gateway's message limit) */
+  readonly maxMessageBytes: number;
+  /** Minimum milliseconds between the starts of two posts to one connection (`start` does not count). @default 0 */
+  readonly minFlushIntervalMs: number;
+  /** Retries of a throttled (429) or failed post before its connection is dropped from the stream. @default 4 */
+  readonly maxRetries: number;
+  /** Full-jitter backoff: retry n waits random() * min(retryCapMs, retryBaseMs * 2^n) ms. @default 25 */
+  readonly retryBaseMs: number;
+  /** Upper bound of one backoff wait, in ms. @default 400 */
+  readonly retryCapMs: number;
+  /** Receives each answer's report once it ended. @default streamReporter(): one EMF emission and one INFO log */
+  readonly report: (report: StreamReport, stream: OpenStream) => void;
+}
+
+/** Time as the writer sees it; injected so tests run on a fake clock. */
+export interface StreamClock {
+  /** Milliseconds, monotonic. */
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+/** The slice of Powertools' logger the writer uses. */
+export interface StreamLogger {
+  info(message: string, attributes: Record<string, unknown>): void;
+  warn(message: string, attributes: Record<string, unknown>): void;
+  error(message: string, attributes: Record<string, unknown>): void;
+}
+
+export interface StreamWriterDeps {
+  /** Finds the session's connections and deletes the rows of gone ones. */
+  readonly store: Pick<ConnectionsStore, "listSession" | "remove">;
+  /** Posts frames (PostToConnection). */
+  readonly transport: StreamTransport;
+  /** @default the documented defaults of each option */
+  readonly options?: Partial<StreamWriterOptions>;
+  /** @default performance.now() and timers */
+  readonly clock?: StreamClock;
+  /** Source of the backoff jitter, in [0, 1). @default Math.random */
+  readonly random?: () => number;
+  /** @default the Powertools logger of observability.ts */
+  readonly logger?: StreamLogger;
+}
+
+const systemClock: StreamClock = { now: () => performance.now(), sleep: (ms) => sleep(ms) };
+
+/** Reports an answer as one EMF emission and one INFO log line (figures only, never text). */
+export function streamReporter(
+  sink: { metrics: Pick<Metrics, "addMetric" | "publishStoredMetrics">; logger: StreamLogger } = {
+    metrics: defaultMetrics,
+    logger: defaultLogger,
+  },
+): StreamWriterOptions["report"] {
+  return (report, stream) => {
+    const { metrics } = sink;
+    // Without a delta there is no first token to time; a 0 would skew the statistic.
+    if (report.deltas > 0) metrics.addMetric("StreamTtftMs", MetricUnit.Milliseconds, report.ttftMs);
+    metrics.addMetric("StreamDurationMs", MetricUnit.Milliseconds, report.totalMs);
+    metrics.addMetric("StreamDeltas", MetricUnit.Count, report.deltas);
+    metrics.addMetric("StreamFrames", MetricUnit.Count, report.frames);
+    metrics.addMetric("StreamPosts", MetricUnit.Count, report.posts);
+    metrics.addMetric("StreamBytes", MetricUnit.Bytes, report.bytes);
+    metrics.addMetric("StreamConnections", MetricUnit.Count, report.connections);
+    metrics.addMetric("StreamGoneConnections", MetricUnit.Count, report.gone);
+    metrics.addMetric("StreamRetries", MetricUnit.Count, report.retries);
+    metrics.publishStoredMetrics();
+    sink.logger.info("answer streamed", { sessionId: stream.sessionId, requestId: stream.requestId, ...report });
+  };
+}
+
+const DEFAULTS: Omit<StreamWriterOptions, "report"> = {
+  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
+  minFlushIntervalMs: 0,
+  maxRetries: 4,
+  retryBaseMs: 25,
+  retryCapMs: 400,
+};
+
+function resolveOptions(given: Partial<StreamWriterOptions> = {}): StreamWriterOptions {
+  const options = { ...DEFAULTS, report: given.report ?? streamReporter(), ...stripUndefined(given) };
+  const integers = ["maxFrameBytes", "maxMessageBytes", "maxRetries"] as const;
+  for (const name of integers) {
+    if (!Number.isSafeInteger(options[name]) || options[name] < 0) {
+      throw new RangeError(`stream writer: ${name} must be a non-negative integer, got ${options[name]}`);
+    }
+  }
+  for (const name of ["minFlushIntervalMs", "retryBaseMs", "retryCapMs"] as const) {
+    if (!Number.isFinite(options[name]) || options[name] < 0) {
+      throw new RangeError(`stream writer: ${name} must be a non-negative number of ms, got ${options[name]}`);
+    }
+  }
+  if (options.maxMessageBytes < options.maxFrameBytes) {
+    throw new RangeError("stream writer: maxMessageBytes must be at least maxFrameBytes");
+  }
+  return options;
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Creates the function that opens one answer's stream; build it once per process and reuse it. */
+export function createStreamOpener(deps: StreamWriterDeps): StreamOpener {
+  const options = resolveOptions(deps.options);
+  const writer: Writer = {
+    store: deps.store,
+    transport: deps.transport,
+    options,
+    clock: deps.clock ?? systemClock,
+    random: deps.random ?? Math.random,
+    logger: deps.logger ?? defaultLogger,
+  };
+  return async (open) => {
+    if (minFrameBytes(open.requestId) > options.maxFrameBytes) {
+      throw new RangeError(
+        `stream writer: maxFrameBytes ${options.maxFrameBytes} cannot hold a delta of request ${open.requestId}`,
+      );
+    }
+    const openedAt = writer.clock.now();
+    const rows = await connectionsOf(open, writer);
+    return new Stream(open, rows, writer, openedAt);
+  };
+}
+
+interface Writer {
+  readonly store: StreamWriterDeps["store"];
+  readonly transport: StreamTransport;
+  readonly options: StreamWriterOptions;
+  readonly clock: StreamClock;
+  readonly random: () => number;
+  readonly logger: StreamLogger;
+}
+
+/** The connections the answer may reach: only the session owner's, and only when the asker owns it. */
+async function connectionsOf(open: OpenStream, writer: Writer): Promise<ConnectionRow[]> {
+  const { sessionId, requestId, principal } = open;
+  try {
+    const session = await writer.store.listSession(sessionId);
+    if (principal !== undefined && session.owner !== undefined && session.owner !== principal) {
+      writer.logger.warn("answer not streamed: the asker does not own the session", { sessionId, requestId });
+      return [];
+    }
+    const owner = principal ?? session.owner;
+    return session.connections.filter((row) => owner === undefined || row.principal === owner);
+  } catch (error) {
+    // The answer matters more than its stream: it still completes, streamed to nobody.
+    writer.logger.error("listing the session's connections failed; the answer is not streamed", {
+      sessionId,
+      requestId,
+      error,
+    });
+    return [];
+  }
+}
+
+type Item =
+  | { type: "start" }
+  | { type: "delta"; text: string }
+  | { type: "citation"; citations: Citation[] }
+  | { type: "guardrail"; action: string }
+  | { type: "end"; final: string; stopReason: string; usage?: Usage }
+  | { type: "error"; code: ErrorCode; message: string; retryable: boolean };
+
+interface Frame {
+  data: Uint8Array;
+  /** Carries answer text (times the first token). */
+  text: boolean;
+}
+
+/** One connection's share of the stream: only what is not posted yet. */
+class Lane {
+  /** Pending items; consecutive deltas are merged into one. */
+  readonly queue: Item[] = [];
+  live = true;
+  busy = false;
+  running: Promise<void> = Promise.resolve();
+  seq = 0;
+  frames = 0;
+  hasText = false;
+  lastPostAt = -Infinity;
+
+  constructor(
+    readonly connectionId: string,
+    readonly format: StreamFormat,
+  ) {}
+}
+
+const encoder = new TextEncoder();
+
+function describe(error: unknown): string | undefined {
+  return error === undefined ? undefined : error instanceof Error ? error.message : String(error);
+}
+
+class Stream implements AnswerStream {
+  private readonly lanes: Lane[];
+  private live: number;
+  /** A trailing high surrogate, held until its low half arrives. */
+  private held = "";
+  private closed = false;
+  private finished?: Promise<StreamReport>;
+  private readonly removals: Promise<void>[] = [];
+  private firstDeltaAt?: number;
+  private firstTextAt?: number;
+  private deltas = 0;
+  private frames = 0;
+  private posts = 0;
+  private bytes = 0;
+  private gone = 0;
+  private retries = 0;
+
+  constructor(
+    private readonly open: OpenStream,
+    rows: ConnectionRow[],
+    private readonly writer: Writer,
+    private readonly openedAt: number,
+  ) {
+    this.lanes = rows.map((row) => new Lane(row.connectionId, row.format === "json" ? "json" : "text"));
+    this.live = this.lanes.length;
+    for (const lane of this.lanes) {
+      if (lane.format === "json") this.enqueue(lane, { type: "start" });
+    }
+  }
+
+  get liveConnections(): number {
+    return this.live;
+  }
+
+  delta(text: string): void {
+    if (this.closed || typeof text !== "string" || text.length === 0) return;
+    this.deltas++;
+    this.firstDeltaAt ??= this.writer.clock.now();
+    if (this.live === 0) return;
+    let complete = this.held ? this.held + text : text;
+    this.held = "";
+    if (endsWithHighSurrogate(complete)) {
+      this.held = complete.slice(-1);
+      complete = complete.slice(0, -1);
+    }
+    if (complete) this.push({ type: "delta", text: complete });
+  }
+
+  citation(citations: Citation[]): void {
+    if (this.closed || this.live === 0 || !Array.isArray(citations) || citations.length === 0) return;
+    this.push({ type: "citation", citations });
+  }
+
+  guardrail(action: string): void {
+    if (this.closed || this.live === 0 || typeof action !== "string") return;
+    this.push({ type: "guardrail", action });
+  }
+
+  end(result: { final: string; stopReason: string; usage?: Usage }): Promise<StreamReport> {
+    return this.finish({ type: "end", final: result.final, stopReason: result.stopReason, usage: result.usage });
+  }
+
+  fail(error: { code: ErrorCode; message: string; retryable: boolean }): Promise<StreamReport> {
+    return this.finish({ type: "error", code: error.code, message: error.message, retryable: error.retryable });
+  }
+
+  private finish(last: Item): Promise<StreamReport> {
+    if (!this.finished) {
+      this.closed = true;
+      this.finished = this.settle(last);
+    }
+    return this.finished;
+  }
+
+  private async settle(last: Item): Promise<StreamReport> {
+    // A surrogate still held has no partner coming: send it as it is rather than lose it.
+    if (this.held && this.live > 0) this.push({ type: "delta", text: this.held });
+    this.held = "";
+    if (this.live > 0) this.push(last);
+    await Promise.all(this.lanes.map((lane) => lane.running));
+    await Promise.all(this.removals);
+    const report: StreamReport = {
+      ttftMs: this.ttftMs(),
+      totalMs: Math.round(this.writer.clock.now() - this.openedAt),
+      deltas: this.deltas,
+      frames: this.frames,
+      posts: this.posts,
+      bytes: this.bytes,
+      connections: this.lanes.length,
+      gone: this.gone,
+      retries: this.retries,
+    };
+    try {
+      this.writer.options.report(report, this.open);
+    } catch (error) {
+      this.writer.logger.error("reporting the stream failed", { requestId: this.open.requestId, error });
+    }
+    return report;
+  }
+
+  /** To the first text delivered; without one, to the first delta (the model's own pace), else to now. */
+  private ttftMs(): number {
+    return Math.round((this.firstTextAt ?? this.firstDeltaAt ?? this.writer.clock.now()) - this.openedAt);
+  }
+
+  private push(item: Item): void {
+    for (const lane of this.lanes) {
+      if (lane.live) this.enqueue(lane, item);
+    }
+  }
+
+  private enqueue(lane: Lane, item: Item): void {
+    let queued = item;
+    if (lane.format === "text") {
+      // Lex Web UI shows every text frame: only answer text and a readable error reach it.
+      if (item.type === "error") queued = { type: "delta", text: `${lane.hasText ? "\n\n" : ""}Error: ${item.message}` };
+      else if (item.type !== "delta") return;
+    }
+    if (queued.type === "delta") {
+      lane.hasText = true;
+      const tail = lane.queue[lane.queue.length - 1];
+      if (tail?.type === "delta") tail.text += queued.text;
+      else lane.queue.push({ type: "delta", text: queued.text });
+    } else {
+      lane.queue.push({ ...queued });
+    }
+    if (!lane.busy) {
+      lane.busy = true;
+      lane.running = this.pump(lane);
+    }
+  }
+
+  private async pump(lane: Lane): Promise<void> {
+    const { clock, options } = this.writer;
+    try {
+      while (lane.live && lane.queue.length > 0) {
+        const wait = lane.lastPostAt + options.minFlushIntervalMs - clock.now();
+        if (wait > 0) await clock.sleep(wait);
+        const frame = this.nextFrame(lane);
+        if (frame) await this.deliver(lane, frame);
+      }
+    } catch (error) {
+      this.writer.logger.error("stream writer failed on a connection", {
+        requestId: this.open.requestId,
+        connectionId: lane.connectionId,
+        error,
+      });
+      this.drop(lane, "other");
+    } finally {
+      lane.busy = false;
+    }
+  }
+
+  /** Takes the next frame off the lane's queue: as much coalesced text as fits, or one envelope. */
+  private nextFrame(lane: Lane): Frame | undefined {
+    const { requestId } = this.open;
+    const { maxFrameBytes, maxMessageBytes } = this.writer.options;
+    const item = lane.queue[0];
+    if (item.type === "delta") {
+      const [frame, rest] =
+        lane.format === "json"
+          ? takeDeltaEnvelope(requestId, lane.seq, item.text, maxFrameBytes)
+          : takeTextFrame(item.text, maxFrameBytes);
+      if (rest) item.text = rest;
+      else lane.queue.shift();
+      return this.frame(lane, frame, true);
+    }
+    if (item.type === "citation") {
+      const [frame, rest] = takeCitationEnvelope(requestId, lane.seq, item.citations, maxFrameBytes);
+      if (rest.length > 0) item.citations = rest;
+      else lane.queue.shift();
+      if (frame !== undefined) return this.frame(lane, frame, false);
+      this.writer.logger.warn("a citation too large for any frame was skipped", { requestId });
+      return undefined;
+    }
+    lane.queue.shift();
+    const seq = lane.seq;
+    switch (item.type) {
+      case "start":
+        return this.frame(lane, JSON.stringify(envelope("start", requestId, seq, {})), false, false);
+      case "guardrail": {
+        const guardrail = envelope("guardrail", requestId, seq, { action: item.action });
+        return this.frame(lane, fitEnvelope(guardrail, "action", maxFrameBytes).frame, false);
+      }
+      case "error": {
+        const { code, message, retryable } = item;
+        const error = envelope("error", requestId, seq, { code, message, retryable });
+        return this.frame(lane, fitEnvelope(error, "message", maxFrameBytes).frame, false);
+      }
+      case "end": {
+        const { final, stopReason, usage } = item;
+        const metrics = {
+          ttftMs: this.ttftMs(),
+          totalMs: Math.round(this.writer.clock.now() - this.openedAt),
+          deltas: this.deltas,
+          frames: lane.frames + 1,
+        };
+        const { frame, cut } = fitEnvelope(envelope("end", requestId, seq, { final, stopReason, usage, metrics }), "final", maxMessageBytes);
+        if (cut) this.writer.logger.warn("the final answer was cut to fit one message", { requestId });
+        return this.frame(lane, frame, false);
+      }
+    }
+  }
+
+  /** `paced` frames count for minFlushIntervalMs; `start` does not, so it never delays the first delta. */
+  private frame(lane: Lane, serialized: string, text: boolean, paced = true): Frame {
+    if (paced) lane.lastPostAt = this.writer.clock.now();
+    lane.seq++;
+    return { data: encoder.encode(serialized), text };
+  }
+
+  /** Posts one frame, retrying throttles and transient failures; drops the connection when it cannot. */
+  private async deliver(lane: Lane, frame: Frame): Promise<void> {
+    const { transport, options, clock, random } = this.writer;
+    for (let attempt = 0; ; attempt++) {
+      this.posts++;
+      try {
+        await transport.post(lane.connectionId, frame.data);
+      } catch (error) {
+        const kind: PostFailureKind = error instanceof PostError ? error.kind : "other";
+        // A 413 fails the same way however often it is retried.
+        if (kind === "gone" || kind === "forbidden" || kind === "too_large" || attempt >= options.maxRetries) {
+          this.drop(lane, kind, error);
+          return;
+        }
+        this.retries++;
+        await clock.sleep(random() * Math.min(options.retryCapMs, options.retryBaseMs * 2 ** attempt));
+        continue;
+      }
+      lane.frames++;
+      this.frames++;
+      this.bytes += frame.data.byteLength;
+      if (frame.text) this.firstTextAt ??= clock.now();
+      return;
+    }
+  }
+
+  /** Stops posting to a connection; a gone or forbidden one also loses its row. */
+  private drop(lane: Lane, kind: PostFailureKind, error?: unknown): void {
+    if (!lane.live) return;
+    lane.live = false;
+    lane.queue.length = 0;
+    this.live--;
+    const { sessionId, requestId } = this.open;
+    const { connectionId } = lane;
+    const gone = kind === "gone" || kind === "forbidden";
+    const status = error instanceof PostError ? error.status : undefined;
+    const details = { sessionId, requestId, connectionId, reason: kind, status, liveConnections: this.live };
+    if (kind === "gone") this.writer.logger.info("connection gone; dropped from the stream", details);
+    else this.writer.logger.warn("connection dropped from the stream", { ...details, error: describe(error) });
+    if (gone) {
+      this.gone++;
+      this.removals.push(this.removeRow(connectionId));
+    }
+  }
+
+  private async removeRow(connectionId: string): Promise<void> {
+    const { sessionId, requestId } = this.open;
+    try {
+      await this.writer.store.remove({ sessionId, connectionId });
+    } catch (error) {
+      this.writer.logger.warn("removing a gone connection's row failed", { sessionId, requestId, connectionId, error });
+    }
+  }
+}

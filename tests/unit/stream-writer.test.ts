@@ -1,0 +1,514 @@
+import { expect } from "chai";
+import type { ConnectionRow } from "../../functions/shared/table";
+import { PostError, type StreamReport } from "../../functions/stream/types";
+import { createStreamOpener, streamReporter, type StreamWriterOptions } from "../../functions/stream/writer";
+import { drain, FakeClock, FakeTransport, MemoryConnectionsStore, RecordingLogger, type PostCall } from "./stream-fakes";
+
+const SESSION = "us-east-1:00000000-0000-4000-8000-000000000001";
+const ALICE = `cognito:${SESSION}`;
+const EMOJI = "😀";
+
+interface Setup {
+  formats: ConnectionRow["format"][];
+  options?: Partial<StreamWriterOptions>;
+  clock?: FakeClock;
+  respond?: (call: PostCall) => "ok" | "hold" | PostError;
+  random?: () => number;
+}
+
+async function setup({ formats, options, clock = new FakeClock(), respond, random = () => 0.5 }: Setup) {
+  const store = new MemoryConnectionsStore();
+  const ids = await store.seed(SESSION, ALICE, formats);
+  const transport = new FakeTransport(respond);
+  const logger = new RecordingLogger();
+  const reports: StreamReport[] = [];
+  const opener = createStreamOpener({
+    store,
+    transport,
+    clock,
+    logger,
+    random,
+    options: { report: (report) => reports.push(report), ...options },
+  });
+  const open = (principal: string | undefined = ALICE) => opener({ sessionId: SESSION, principal, requestId: "req-1" });
+  return { store, ids, transport, clock, logger, reports, open };
+}
+
+const hold = () => "hold" as const;
+const resolveAll = async (transport: FakeTransport) => {
+  for (const call of transport.pending()) call.resolve();
+  await drain();
+};
+
+describe("stream writer", () => {
+  describe("pacing", () => {
+    it("posts the first delta at once, before anything else is awaited", async () => {
+      const { ids, transport, open } = await setup({ formats: ["text"], respond: hold });
+      const stream = await open();
+      stream.delta("Hello");
+      expect(transport.calls.map((c) => [c.connectionId, c.text])).to.deep.equal([[ids[0], "Hello"]]);
+    });
+
+    it("coalesces the deltas that arrive during a slow post into one frame", async () => {
+      const { ids, transport, open, reports } = await setup({ formats: ["text"], respond: hold });
+      const stream = await open();
+      stream.delta("first ");
+      const rest = Array.from({ length: 100 }, (_, i) => `d${i} `);
+      for (const d of rest) stream.delta(d);
+      expect(transport.calls).to.have.length(1);
+      await resolveAll(transport);
+      expect(transport.calls).to.have.length(2);
+      expect(transport.calls[1].text).to.equal(rest.join(""));
+      const ending = stream.end({ final: "final", stopReason: "end_turn" });
+      await resolveAll(transport);
+      const report = await ending;
+      expect(transport.framesOf(ids[0])).to.deep.equal(["first ", rest.join("")]);
+      expect(report).to.include({ deltas: 101, frames: 2, posts: 2, connections: 1, gone: 0, retries: 0 });
+      expect(reports).to.deep.equal([report]);
+      expect(transport.overlaps).to.equal(0);
+    });
+
+    it("honours minFlushIntervalMs on the clock, coalescing what arrives while it waits", async () => {
+      const clock = new FakeClock(false);
+      const { ids, transport, open } = await setup({ formats: ["text"], clock, options: { minFlushIntervalMs: 100 } });
+      const stream = await open();
+      stream.delta("a");
+      await drain();
+      stream.delta("b");
+      stream.delta("c");
+      await drain();
+      expect(transport.calls).to.have.length(1);
+      expect(clock.sleeps).to.deep.equal([100]);
+      clock.advance(99);
+      await drain();
+      expect(transport.calls).to.have.length(1);
+      clock.advance(1);
+      await drain();
+      expect(transport.framesOf(ids[0])).to.deep.equal(["a", "bc"]);
+      const ending = stream.end({ final: "abc", stopReason: "end_turn" });
+      clock.advance(100);
+      await ending;
+    });
+
+    it("does not let the json start frame delay the first delta under minFlushIntervalMs", async () => {
+      const clock = new FakeClock(false);
+      const { ids, transport, open } = await setup({ formats: ["json"], clock, options: { minFlushIntervalMs: 100 } });
+      const stream = await open();
+      await drain();
+      stream.delta("now");
+      expect(transport.framesOf(ids[0]).map((f) => JSON.parse(f).type)).to.deep.equal(["start", "delta"]);
+      expect(clock.sleeps).to.deep.equal([]);
+      const ending = stream.end({ final: "now", stopReason: "end_turn" });
+      clock.advance(100);
+      await ending;
+    });
+
+    it("keeps a slow connection from holding up the others", async () => {
+      const { ids, transport, open } = await setup({
+        formats: ["text", "text", "text"],
+        respond: (call) => (call.connectionId.endsWith("c0") ? "hold" : call.connectionId.endsWith("c1") ? new PostError("gone", "gone", 410) : "ok"),
+      });
+      const [slow, gone, fast] = ids;
+      const stream = await open();
+      for (const d of ["one ", "two ", "three"]) {
+        stream.delta(d);
+        await drain();
+      }
+      expect(transport.framesOf(fast)).to.deep.equal(["one ", "two ", "three"]);
+      expect(transport.callsTo(slow).map((c) => c.text)).to.deep.equal(["one "]);
+      expect(transport.callsTo(gone)).to.have.length(1);
+      expect(stream.liveConnections).to.equal(2);
+      const ending = stream.end({ final: "x", stopReason: "end_turn" });
+      transport.respond = () => "ok";
+      await resolveAll(transport);
+      const report = await ending;
+      expect(transport.framesOf(slow)).to.deep.equal(["one ", "two three"]);
+      expect(report).to.include({ connections: 3, gone: 1, frames: 5 });
+      expect(transport.overlaps).to.equal(0);
+    });
+  });
+
+  describe("framing", () => {
+    it("sends text connections raw text only, and json connections v1 envelopes in seq order", async () => {
+      const { ids, transport, open } = await setup({ formats: ["text", "json"], respond: hold });
+      const [text, json] = ids;
+      const stream = await open();
+      // The json start frame is in flight, so everything below queues behind it.
+      stream.delta("a");
+      stream.delta("b");
+      stream.citation([{ text: "cited", sources: [{ uri: "s3://docs/a.md", title: "A" }] }]);
+      stream.delta("c");
+      stream.guardrail("INTERVENED");
+      stream.delta("d");
+      transport.respond = () => "ok";
+      await resolveAll(transport);
+      const report = await stream.end({
+        final: "abcd [1]",
+        stopReason: "end_turn",
+        usage: { inputTokens: 3, outputTokens: 4, totalTokens: 7 },
+      });
+
+      expect(transport.framesOf(text).join("")).to.equal("abcd");
+      const envelopes = transport.envelopesOf(json);
+      expect(envelopes.map((e) => [e.type, e.seq])).to.deep.equal([
+        ["start", 0],
+        ["delta", 1],
+        ["citation", 2],
+        ["delta", 3],
+        ["guardrail", 4],
+        ["delta", 5],
+        ["end", 6],
+      ]);
+      for (const e of envelopes) expect(e).to.include({ v: 1, requestId: "req-1" });
+      expect(envelopes.filter((e) => e.type === "delta").map((e) => e.text)).to.deep.equal(["ab", "c", "d"]);
+      expect(envelopes[2].citations).to.deep.equal([{ text: "cited", sources: [{ uri: "s3://docs/a.md", title: "A" }] }]);
+      expect(envelopes[4].action).to.equal("INTERVENED");
+      expect(envelopes[6]).to.deep.include({
+        final: "abcd [1]",
+        stopReason: "end_turn",
+        usage: { inputTokens: 3, outputTokens: 4, totalTokens: 7 },
+      });
+      expect(envelopes[6].metrics).to.deep.equal({ ttftMs: report.ttftMs, totalMs: report.totalMs, deltas: 4, frames: 7 });
+    });
+
+    it("splits a 32 KB+ delta of CJK and emoji with no frame over the limit, in both formats", async () => {
+      const { ids, transport, open } = await setup({ formats: ["text", "json"] });
+      const [text, json] = ids;
+      const answer = `${"漢字".repeat(9000)}${EMOJI.repeat(9000)}\n"quoted"\u0001`;
+      const stream = await open();
+      stream.delta(answer);
+      const report = await stream.end({ final: answer, stopReason: "end_turn" });
+      for (const call of transport.calls.filter((c) => !c.text.includes('"type":"end"'))) {
+        expect(call.data.byteLength).to.be.at.most(32 * 1024);
+      }
+      expect(transport.framesOf(text).join("")).to.equal(answer);
+      expect(transport.framesOf(text).length).to.be.greaterThan(2);
+      const deltas = transport.envelopesOf(json).filter((e) => e.type === "delta");
+      expect(deltas.map((e) => e.text).join("")).to.equal(answer);
+      expect(report.bytes).to.equal(transport.calls.reduce((sum, c) => sum + c.data.byteLength, 0));
+    });
+
+    it("cuts an end envelope's final answer to maxMessageBytes", async () => {
+      const { ids, transport, open, logger } = await setup({
+        formats: ["json"],
+        options: { maxFrameBytes: 200, maxMessageBytes: 400 },
+      });
+      const stream = await open();
+      await stream.end({ final: "f".repeat(1000), stopReason: "max_tokens" });
+      const [, end] = transport.framesOf(ids[0]);
+      expect(Buffer.byteLength(end)).to.be.at.most(400);
+      expect(JSON.parse(end).final).to.match(/^f+$/);
+      expect(logger.entries.map((e) => e.message)).to.include("the final answer was cut to fit one message");
+    });
+
+    it("never splits a surrogate pair that arrives in two deltas, and flushes a lone half at the end", async () => {
+      const { ids, transport, open } = await setup({ formats: ["text", "json"] });
+      const [text, json] = ids;
+      const stream = await open();
+      stream.delta(`a${EMOJI[0]}`);
+      await drain();
+      stream.delta(`${EMOJI[1]}b`);
+      await drain();
+      stream.delta(`c${EMOJI[0]}`);
+      await stream.end({ final: "x", stopReason: "end_turn" });
+      // The fake transport decodes frames with a fatal decoder: a split pair in a frame would throw.
+      expect(transport.framesOf(text)).to.deep.equal(["a", `${EMOJI}b`, "c", "\ufffd"]);
+      const deltas = transport.envelopesOf(json).filter((e) => e.type === "delta");
+      expect(deltas.map((e) => e.text)).to.deep.equal(["a", `${EMOJI}b`, "c", EMOJI[0]]);
+    });
+
+    it("fail() sends json connections an error envelope and text connections a readable line", async () => {
+      const { ids, transport, open } = await setup({ formats: ["text", "json", "text"] });
+      const [text, json, silent] = ids;
+      const stream = await open();
+      stream.delta("partial");
+      const report = await stream.fail({ code: "throttled", message: "The model is busy; try again.", retryable: true });
+      expect(transport.framesOf(text).join("")).to.equal("partial\n\nError: The model is busy; try again.");
+      expect(transport.framesOf(silent).join("")).to.equal("partial\n\nError: The model is busy; try again.");
+      const last = transport.envelopesOf(json).at(-1);
+      expect(last).to.deep.equal({
+        v: 1,
+        type: "error",
+        requestId: "req-1",
+        seq: 2,
+        code: "throttled",
+        message: "The model is busy; try again.",
+        retryable: true,
+      });
+      expect(report.connections).to.equal(3);
+    });
+
+    it("ends once: a second end()/fail() returns the same report and later calls are ignored", async () => {
+      const { ids, transport, open, reports } = await setup({ formats: ["json"] });
+      const stream = await open();
+      stream.delta("x");
+      const first = stream.end({ final: "x", stopReason: "end_turn" });
+      stream.delta("late");
+      stream.citation([{ text: "late", sources: [] }]);
+      const second = stream.fail({ code: "internal", message: "late", retryable: false });
+      expect(await second).to.equal(await first);
+      expect(transport.envelopesOf(ids[0]).map((e) => e.type)).to.deep.equal(["start", "delta", "end"]);
+      expect(reports).to.have.length(1);
+    });
+  });
+
+  describe("failures", () => {
+    it("drops a Gone (410) and a Forbidden (403) connection and removes their rows", async () => {
+      const { ids, transport, open, store } = await setup({ formats: ["text", "json", "text"] });
+      const [gone, forbidden, kept] = ids;
+      transport.respond = (call) =>
+        call.connectionId === gone
+          ? new PostError("gone", "GoneException", 410)
+          : call.connectionId === forbidden
+            ? new PostError("forbidden", "ForbiddenException", 403)
+            : "ok";
+      const stream = await open();
+      stream.delta("a");
+      await drain();
+      expect(stream.liveConnections).to.equal(1);
+      stream.delta("b");
+      const report = await stream.end({ final: "ab", stopReason: "end_turn" });
+      expect(transport.callsTo(gone)).to.have.length(1);
+      expect(transport.callsTo(forbidden)).to.have.length(1);
+      expect(transport.framesOf(kept)).to.deep.equal(["a", "b"]);
+      expect(store.removed).to.have.deep.members([
+        { sessionId: SESSION, connectionId: gone },
+        { sessionId: SESSION, connectionId: forbidden },
+      ]);
+      expect((await store.listSession(SESSION)).connections.map((r) => r.connectionId)).to.deep.equal([kept]);
+      expect(report).to.include({ gone: 2, connections: 3, retries: 0 });
+    });
+
+    it("logs a failed row removal and still completes the answer", async () => {
+      const { transport, open, store, logger } = await setup({ formats: ["text"] });
+      store.failRemove = new Error("DynamoDB is down");
+      transport.respond = () => new PostError("gone", "GoneException", 410);
+      const stream = await open();
+      stream.delta("a");
+      const report = await stream.end({ final: "a", stopReason: "end_turn" });
+      expect(report.gone).to.equal(1);
+      expect(logger.entries.find((e) => e.message === "removing a gone connection's row failed")).to.not.equal(undefined);
+    });
+
+    it("retries a throttled (429) post with jittered backoff, then delivers it in order", async () => {
+      const { ids, transport, open, clock } = await setup({ formats: ["text"] });
+      let throttles = 2;
+      transport.respond = () => (throttles-- > 0 ? new PostError("throttled", "LimitExceededException", 429) : "ok");
+      const stream = await open();
+      stream.delta("a");
+      stream.delta("b");
+      const report = await stream.end({ final: "ab", stopReason: "end_turn" });
+      expect(clock.sleeps).to.deep.equal([12.5, 25]); // random() = 0.5 of 25 * 2^n
+      expect(transport.framesOf(ids[0])).to.deep.equal(["a", "b"]);
+      expect(report).to.include({ retries: 2, posts: 4, frames: 2, gone: 0 });
+    });
+
+    it("drops a connection throttled past the retry budget but keeps its row; backoff stays under the cap", async () => {
+      const { ids, transport, open, clock, store } = await setup({
+        formats: ["text"],
+        random: () => 0.999,
+        options: { maxRetries: 6 },
+      });
+      transport.respond = () => new PostError("throttled", "LimitExceededException", 429);
+      const stream = await open();
+      stream.delta("a");
+      stream.delta("b");
+      const report = await stream.end({ final: "ab", stopReason: "end_turn" });
+      expect(transport.callsTo(ids[0])).to.have.length(7);
+      expect(clock.sleeps.map(Math.round)).to.deep.equal([25, 50, 100, 200, 400, 400]);
+      expect(stream.liveConnections).to.equal(0);
+      expect(store.removed).to.deep.equal([]);
+      expect((await store.listSession(SESSION)).connections).to.have.length(1);
+      expect(report).to.include({ retries: 6, posts: 7, frames: 0, gone: 0 });
+    });
+
+    it("drops a connection on 413 without retrying, and retries other failures", async () => {
+      const { ids, transport, open } = await setup({ formats: ["text", "text"] });
+      const [large, flaky] = ids;
+      let flakes = 1;
+      transport.respond = (call) =>
+        call.connectionId === large
+          ? new PostError("too_large", "PayloadTooLargeException", 413)
+          : flakes-- > 0
+            ? new PostError("other", "InternalServerError", 500)
+            : "ok";
+      const stream = await open();
+      stream.delta("a");
+      const report = await stream.end({ final: "a", stopReason: "end_turn" });
+      expect(transport.callsTo(large)).to.have.length(1);
+      expect(transport.framesOf(flaky)).to.deep.equal(["a"]);
+      expect(report).to.include({ retries: 1, gone: 0 });
+      expect(stream.liveConnections).to.equal(1);
+    });
+
+    it("stops posting when no connection is left, while delta() and end() keep working", async () => {
+      const { transport, open, reports } = await setup({ formats: ["text", "json"] });
+      transport.respond = () => new PostError("gone", "GoneException", 410);
+      const stream = await open();
+      stream.delta("a");
+      await drain();
+      expect(stream.liveConnections).to.equal(0);
+      const posts = transport.calls.length;
+      for (let i = 0; i < 50; i++) stream.delta("more");
+      stream.citation([{ text: "c", sources: [] }]);
+      stream.guardrail("NONE");
+      const report = await stream.end({ final: "done", stopReason: "end_turn" });
+      expect(transport.calls).to.have.length(posts);
+      expect(report).to.include({ deltas: 51, connections: 2, gone: 2, frames: 0 });
+      expect(reports).to.deep.equal([report]);
+    });
+
+    it("streams to nobody when listing the session fails, and the answer still completes", async () => {
+      const logger = new RecordingLogger();
+      const transport = new FakeTransport();
+      const opener = createStreamOpener({
+        store: {
+          listSession: () => Promise.reject(new Error("ResourceNotFoundException")),
+          remove: () => Promise.resolve(true),
+        },
+        transport,
+        logger,
+        options: { report: () => undefined },
+      });
+      const stream = await opener({ sessionId: SESSION, requestId: "req-1" });
+      stream.delta("a");
+      const report = await stream.end({ final: "a", stopReason: "end_turn" });
+      expect(transport.calls).to.deep.equal([]);
+      expect(report).to.include({ connections: 0, deltas: 1 });
+      expect(logger.entries.map((e) => e.level)).to.deep.equal(["error"]);
+    });
+  });
+
+  describe("who receives the answer", () => {
+    it("fans out to every connection of the session concurrently", async () => {
+      const { ids, transport, open } = await setup({ formats: ["text", "json", "text"], respond: hold });
+      const stream = await open();
+      stream.delta("hi");
+      // One post per connection is in flight at once: text frames and the json start.
+      expect(transport.pending().map((c) => c.connectionId)).to.have.members(ids);
+      transport.respond = () => "ok";
+      await resolveAll(transport);
+      await stream.end({ final: "hi", stopReason: "end_turn" });
+      expect(transport.framesOf(ids[0])).to.deep.equal(["hi"]);
+      expect(transport.framesOf(ids[2])).to.deep.equal(["hi"]);
+      expect(transport.envelopesOf(ids[1]).map((e) => e.type)).to.deep.equal(["start", "delta", "end"]);
+    });
+
+    it("streams nothing when the asker does not own the session", async () => {
+      const { transport, open, logger, reports } = await setup({ formats: ["text", "json"] });
+      const stream = await open("cognito:us-east-1:00000000-0000-4000-8000-00000000beef");
+      stream.delta("secret answer");
+      const report = await stream.end({ final: "secret answer", stopReason: "end_turn" });
+      expect(transport.calls).to.deep.equal([]);
+      expect(stream.liveConnections).to.equal(0);
+      expect(report.connections).to.equal(0);
+      expect(reports).to.have.length(1);
+      const warning = logger.entries.find((e) => e.level === "warn");
+      expect(warning?.message).to.equal("answer not streamed: the asker does not own the session");
+      expect(JSON.stringify(logger.entries)).to.not.include("secret answer");
+    });
+
+    it("streams to the owner's connections when the caller is trusted (no principal)", async () => {
+      const { ids, transport, open } = await setup({ formats: ["text"] });
+      const stream = await open(undefined);
+      stream.delta("a");
+      await stream.end({ final: "a", stopReason: "end_turn" });
+      expect(transport.framesOf(ids[0])).to.deep.equal(["a"]);
+    });
+
+    it("skips rows of another principal even if the store returned them", async () => {
+      const transport = new FakeTransport();
+      const row = (connectionId: string, principal: string): ConnectionRow => ({
+        sessionId: SESSION,
+        connectionId,
+        principal,
+        format: "text",
+        connectedAt: 0,
+        ttl: 0,
+      });
+      const opener = createStreamOpener({
+        store: {
+          listSession: async () => ({ owner: ALICE, connections: [row("mine", ALICE), row("theirs", "iam:arn:aws:iam::1:user/eve")] }),
+          remove: async () => true,
+        },
+        transport,
+        logger: new RecordingLogger(),
+        options: { report: () => undefined },
+      });
+      const stream = await opener({ sessionId: SESSION, principal: ALICE, requestId: "req-1" });
+      stream.delta("a");
+      await stream.end({ final: "a", stopReason: "end_turn" });
+      expect(transport.calls.map((c) => c.connectionId)).to.deep.equal(["mine"]);
+    });
+  });
+
+  describe("report", () => {
+    it("times the first token from open to the first text delivered", async () => {
+      const clock = new FakeClock(false);
+      const { transport, open } = await setup({ formats: ["json"], clock, respond: hold });
+      const stream = await open();
+      clock.advance(10);
+      await resolveAll(transport); // start delivered at t=10
+      clock.advance(40);
+      stream.delta("a"); // t=50
+      clock.advance(20);
+      await resolveAll(transport); // delivered at t=70
+      transport.respond = () => "ok";
+      clock.advance(30);
+      const report = await stream.end({ final: "a", stopReason: "end_turn" });
+      expect(report).to.include({ ttftMs: 70, totalMs: 100, deltas: 1, frames: 3, posts: 3, connections: 1 });
+    });
+
+    it("streamReporter emits one EMF publication and one INFO line, without answer text", () => {
+      const added: [string, string, number][] = [];
+      let published = 0;
+      const logger = new RecordingLogger();
+      const report = streamReporter({
+        metrics: {
+          addMetric(name: string, unit: string, value: number) {
+            added.push([name, unit, value]);
+            return this as never;
+          },
+          publishStoredMetrics() {
+            published++;
+            return this as never;
+          },
+        },
+        logger,
+      });
+      const figures: StreamReport = { ttftMs: 5, totalMs: 90, deltas: 12, frames: 4, posts: 5, bytes: 321, connections: 2, gone: 1, retries: 1 };
+      report(figures, { sessionId: SESSION, requestId: "req-1" });
+      expect(published).to.equal(1);
+      expect(Object.fromEntries(added.map(([name, , value]) => [name, value]))).to.deep.equal({
+        StreamTtftMs: 5,
+        StreamDurationMs: 90,
+        StreamDeltas: 12,
+        StreamFrames: 4,
+        StreamPosts: 5,
+        StreamBytes: 321,
+        StreamConnections: 2,
+        StreamGoneConnections: 1,
+        StreamRetries: 1,
+      });
+      expect(logger.entries).to.deep.equal([
+        { level: "info", message: "answer streamed", attributes: { sessionId: SESSION, requestId: "req-1", ...figures } },
+      ]);
+    });
+  });
+
+  describe("options", () => {
+    it("rejects nonsense options with a clear error", () => {
+      const deps = { store: new MemoryConnectionsStore(), transport: new FakeTransport() };
+      expect(() => createStreamOpener({ ...deps, options: { maxRetries: -1 } })).to.throw(RangeError, /maxRetries/);
+      expect(() => createStreamOpener({ ...deps, options: { minFlushIntervalMs: Number.NaN } })).to.throw(RangeError, /minFlushIntervalMs/);
+      expect(() => createStreamOpener({ ...deps, options: { maxFrameBytes: 1000, maxMessageBytes: 10 } })).to.throw(RangeError, /maxMessageBytes/);
+    });
+
+    it("refuses a frame size too small to carry a delta of the request", async () => {
+      const opener = createStreamOpener({ store: new MemoryConnectionsStore(), transport: new FakeTransport(), options: { maxFrameBytes: 40 } });
+      let error: unknown;
+      await opener({ sessionId: SESSION, requestId: "req-1" }).catch((e: unknown) => (error = e));
+      expect(error).to.be.instanceOf(RangeError);
+    });
+  });
+});
