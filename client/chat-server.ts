@@ -1,0 +1,173 @@
+/**
+ * Serves the chat page and `GET /api/signed-url` on loopback. The signer is injected: the
+ * local stack passes its own, `npm run chat` signs with the user's AWS credentials
+ * (aws-signer.ts). Only signed URLs leave this process, never credentials.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { ProtocolError, validateSessionId } from "../functions/shared/protocol";
+import { awsUrlSigner, type AwsSignerOptions } from "./aws-signer";
+import { buildChatPage, type ChatPage } from "./web/build";
+import { randomId } from "./web/ids";
+import { expiresAtFromSignedUrl, SIGNED_URL_PATH, type SignedUrl } from "./web/signed-url";
+
+/** Returns a presigned `ws(s)://…?sessionId=…&format=json&X-Amz-…` URL for the session. */
+export type UrlSigner = (sessionId: string) => Promise<string>;
+
+export interface ChatRequestHandlerOptions {
+  /** Signs the page's WebSocket URLs; the URL must ask for `format=json`. */
+  readonly sign: UrlSigner;
+  /** The built page (buildChatPage()). */
+  readonly page: ChatPage;
+  /** Shown in the page header, e.g. "offline stand-in model". @default none */
+  readonly label?: string;
+  /** Session id for a page that did not send one. @default randomId("web-") */
+  readonly newSessionId?: () => string;
+  /**
+   * Host names the page may be reached by; other Host headers get 403, so a DNS-rebinding
+   * page cannot fetch signed URLs. @default ["127.0.0.1", "localhost", "[::1]"]
+   */
+  readonly allowedHostnames?: readonly string[];
+}
+
+/** Handles the page's routes and returns true, or returns false for any other path. */
+export type ChatRequestHandler = (request: IncomingMessage, response: ServerResponse) => boolean;
+
+const LOOPBACK_HOSTNAMES = ["127.0.0.1", "localhost", "[::1]"];
+
+const PAGE_HEADERS = {
+  "cache-control": "no-cache",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  // Answers are model output: even if sanitizing failed, no inline script or remote image could run or leak.
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; " +
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+};
+
+function send(response: ServerResponse, status: number, contentType: string, body: string, headers = {}): void {
+  response.writeHead(status, {
+    ...PAGE_HEADERS,
+    ...headers,
+    "content-type": contentType,
+    "content-length": Buffer.byteLength(body),
+  });
+  response.end(response.req.method === "HEAD" ? undefined : body);
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  send(response, status, "application/json; charset=utf-8", JSON.stringify(body), { "cache-control": "no-store" });
+}
+
+function hostnameOf(request: IncomingMessage): string | undefined {
+  try {
+    return new URL(`http://${request.headers.host ?? ""}`).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+async function answerSignedUrl(options: ChatRequestHandlerOptions, url: URL, response: ServerResponse): Promise<void> {
+  let sessionId: string;
+  try {
+    const requested = url.searchParams.get("sessionId");
+    sessionId = requested === null ? (options.newSessionId ?? (() => randomId("web-")))() : validateSessionId(requested);
+  } catch (error) {
+    sendJson(response, (error as ProtocolError).status ?? 400, { error: (error as Error).message });
+    return;
+  }
+  let signed: string;
+  try {
+    signed = await options.sign(sessionId);
+  } catch (error) {
+    sendJson(response, 502, { error: `could not sign a WebSocket URL: ${(error as Error).message}` });
+    return;
+  }
+  const body: SignedUrl = { url: signed, sessionId };
+  const expiresAt = expiresAtFromSignedUrl(signed);
+  if (expiresAt) body.expiresAt = expiresAt;
+  if (options.label) body.label = options.label;
+  sendJson(response, 200, body);
+}
+
+export function createChatRequestHandler(options: ChatRequestHandlerOptions): ChatRequestHandler {
+  const routes = new Map<string, [contentType: string, body: string]>([
+    ["/", ["text/html; charset=utf-8", options.page.html]],
+    ["/index.html", ["text/html; charset=utf-8", options.page.html]],
+    ["/app.js", ["text/javascript; charset=utf-8", options.page.js]],
+    ["/app.css", ["text/css; charset=utf-8", options.page.css]],
+  ]);
+  const signedUrlPath = `/${SIGNED_URL_PATH}`;
+  const allowed = new Set(options.allowedHostnames ?? LOOPBACK_HOSTNAMES);
+  return (request, response) => {
+    const url = new URL(request.url ?? "/", "http://page.invalid");
+    const asset = routes.get(url.pathname);
+    if (!asset && url.pathname !== signedUrlPath) return false;
+    const hostname = hostnameOf(request);
+    if (hostname === undefined || !allowed.has(hostname)) {
+      sendJson(response, 403, { error: `host ${JSON.stringify(request.headers.host ?? "")} is not allowed` });
+      return true;
+    }
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      response.setHeader("allow", "GET, HEAD");
+      sendJson(response, 405, { error: "only GET and HEAD are served here" });
+      return true;
+    }
+    if (!asset) {
+      answerSignedUrl(options, url, response).catch((error: Error) => response.destroy(error));
+      return true;
+    }
+    send(response, 200, asset[0], asset[1]);
+    return true;
+  };
+}
+
+export type ChatServerOptions = ({ readonly sign: UrlSigner } | AwsSignerOptions) & {
+  /** Shown in the page header. @default none */
+  readonly label?: string;
+  /** @default 0 (the OS picks) */
+  readonly port?: number;
+  /** Loopback by default: the signed-URL endpoint must not be reachable from the network. @default "127.0.0.1" */
+  readonly host?: string;
+  /** A page built earlier (several servers, or tests, can share one build). @default buildChatPage() */
+  readonly page?: ChatPage;
+};
+
+export interface ChatServer {
+  /** `http://{host}:{port}/`: the page. */
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startChatServer(options: ChatServerOptions): Promise<ChatServer> {
+  const sign = "sign" in options ? options.sign : awsUrlSigner(options);
+  const host = options.host ?? "127.0.0.1";
+  const handle = createChatRequestHandler({
+    sign,
+    page: options.page ?? (await buildChatPage()),
+    label: options.label,
+    allowedHostnames: [...LOOPBACK_HOSTNAMES, host.includes(":") ? `[${host}]` : host],
+  });
+  const server = createServer((request, response) => {
+    if (!handle(request, response)) sendJson(response, 404, { error: "not found" });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+  return {
+    url: `http://${urlHost}:${port}/`,
+    port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}

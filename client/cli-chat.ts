@@ -1,0 +1,129 @@
+/**
+ * `qnabot-stream chat`: questions from a readline prompt, answers streamed. One socket,
+ * kept alive with pings, replaced by a freshly signed one when it dropped or nears the
+ * 2 h limit (checked before each question, so no answer is cut by a renewal).
+ */
+import * as readline from "node:readline";
+import type WebSocket from "ws";
+import { MAX_QUESTION_CHARS, parseMode, type AnswerMode } from "../functions/shared/protocol";
+import type { UrlSigner } from "./chat-server";
+import { askOnSocket } from "./cli-answer";
+import type { SessionOptions } from "./cli-args";
+import { AnswerPrinter } from "./cli-output";
+import { openSocket } from "./cli-socket";
+import { CliError, EXIT, type ExitCode } from "./exit-codes";
+import type { TerminalStream } from "./spinner";
+import { randomId } from "./web/ids";
+
+const PING = JSON.stringify({ action: "ping" });
+const PING_INTERVAL_MS = 9 * 60_000;
+const RENEW_AFTER_MS = 110 * 60_000;
+
+export interface ChatIo {
+  readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  readonly stdout: TerminalStream;
+  readonly stderr: TerminalStream;
+}
+
+class ChatConnection {
+  private socket?: WebSocket;
+  private openedAt = 0;
+  private keepalive?: ReturnType<typeof setInterval>;
+
+  constructor(
+    private readonly sign: UrlSigner,
+    private readonly sessionId: string,
+    private readonly note: (text: string) => void,
+  ) {}
+
+  async ready(): Promise<WebSocket> {
+    const current = this.socket;
+    if (current && current.readyState === current.OPEN && Date.now() - this.openedAt < RENEW_AFTER_MS) return current;
+    this.close();
+    const socket = await openSocket(await this.sign(this.sessionId));
+    socket.send(PING);
+    this.keepalive = setInterval(() => socket.send(PING), PING_INTERVAL_MS);
+    this.keepalive.unref();
+    socket.once("close", (code) => {
+      if (this.socket !== socket) return;
+      this.socket = undefined;
+      clearInterval(this.keepalive);
+      this.note(`connection closed (code ${code}); the next question reconnects`);
+    });
+    this.socket = socket;
+    this.openedAt = Date.now();
+    return socket;
+  }
+
+  close(): void {
+    const socket = this.socket;
+    this.socket = undefined;
+    clearInterval(this.keepalive);
+    socket?.close(1000, "client done");
+  }
+}
+
+const HELP = "Type a question and press Enter. /mode llm|kb switches the answer source; /quit (or Ctrl-D) leaves.";
+
+/** Returns 0, or the code of the first failure (so scripts piping questions see it). */
+export async function chatLoop(options: SessionOptions, sign: UrlSigner, io: ChatIo): Promise<ExitCode> {
+  const sessionId = options.sessionId ?? randomId("cli-");
+  const connection = new ChatConnection(sign, sessionId, (text) => io.stderr.write(`\n${text}\n`));
+  const interactive = Boolean(io.stdin.isTTY && io.stderr.isTTY);
+  let mode: AnswerMode = options.mode;
+  let exitCode: ExitCode = EXIT.ok;
+
+  try {
+    await connection.ready();
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
+    io.stderr.write(`qnabot-stream: ${error.message}\n`);
+    return error.exitCode;
+  }
+  // The prompt goes to stderr so that stdout carries only answers.
+  const lines = readline.createInterface({ input: io.stdin, output: interactive ? (io.stderr as NodeJS.WritableStream) : undefined, terminal: interactive, prompt: "? " });
+  if (interactive) {
+    io.stderr.write(`${HELP}\n`);
+    lines.prompt();
+  }
+  try {
+    for await (const raw of lines) {
+      const line = raw.trim();
+      if (line === "/quit" || line === "/exit") break;
+      if (line.startsWith("/mode")) {
+        try {
+          mode = parseMode(line.slice(5).trim());
+          io.stderr.write(`mode: ${mode}\n`);
+        } catch (error) {
+          io.stderr.write(`${(error as Error).message}\n`);
+        }
+      } else if (line.length > MAX_QUESTION_CHARS) {
+        io.stderr.write(`question is longer than ${MAX_QUESTION_CHARS} characters; not sent\n`);
+      } else if (line !== "") {
+        const printer = new AnswerPrinter(io.stdout, io.stderr, options.json);
+        try {
+          const socket = await connection.ready();
+          printer.waiting();
+          const answer = await askOnSocket(
+            socket,
+            { requestId: randomId(), question: line, mode },
+            { onEnvelope: (envelope) => printer.onEnvelope(envelope), onText: (text) => printer.onText(text) },
+            options.timeoutMs,
+          );
+          const code = printer.finish(answer);
+          if (exitCode === EXIT.ok) exitCode = code;
+        } catch (error) {
+          if (!(error instanceof CliError)) throw error;
+          printer.abort();
+          io.stderr.write(`qnabot-stream: ${error.message}\n`);
+          if (exitCode === EXIT.ok) exitCode = error.exitCode;
+        }
+      }
+      if (interactive) lines.prompt();
+    }
+  } finally {
+    lines.close();
+    connection.close();
+  }
+  return exitCode;
+}

@@ -1,0 +1,72 @@
+/**
+ * How the CLI shows an answer: streamed text on stdout as it arrives (a terminal cannot
+ * replace it with the final answer, so the citations follow it), or raw envelopes with
+ * --json; notes, stats and errors on stderr.
+ */
+import type { Envelope } from "../functions/shared/protocol";
+import { EXIT, type ExitCode } from "./exit-codes";
+import { Spinner, type TerminalStream } from "./spinner";
+import { citedSources, type Answer } from "./web/conversation";
+import { answerStats, formatStats } from "./web/status";
+
+export function formatSources(sources: readonly { uri: string; title?: string }[]): string {
+  if (sources.length === 0) return "";
+  const lines = sources.map((source, index) => `  [${index + 1}] ${source.title ? `${source.title} — ${source.uri}` : source.uri}`);
+  return `\nSources:\n${lines.join("\n")}\n`;
+}
+
+export class AnswerPrinter {
+  private readonly spinner: Spinner;
+  private lastWritten = "\n";
+
+  constructor(
+    private readonly stdout: TerminalStream,
+    private readonly stderr: TerminalStream,
+    private readonly json: boolean,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.spinner = new Spinner(stderr, "waiting for the first token…");
+  }
+
+  /** Call when the question was sent. */
+  waiting(): void {
+    this.spinner.start();
+  }
+
+  onEnvelope(envelope: Envelope): void {
+    if (this.json) this.stdout.write(`${JSON.stringify(envelope)}\n`);
+  }
+
+  onText(text: string): void {
+    this.spinner.stop();
+    if (this.json || text === "") return;
+    this.stdout.write(text);
+    this.lastWritten = text;
+  }
+
+  /** Stops the spinner after a failure; the caller prints the error. */
+  abort(): void {
+    this.spinner.stop();
+    if (!this.json && !this.lastWritten.endsWith("\n")) this.stdout.write("\n");
+  }
+
+  /** Prints the rest of the answer and returns the exit code it deserves. */
+  finish(answer: Answer): ExitCode {
+    this.spinner.stop();
+    if (!this.json) {
+      if (answer.status === "done" && answer.text === "" && answer.final) this.onText(answer.final);
+      if (!this.lastWritten.endsWith("\n")) this.stdout.write("\n");
+      if (answer.status === "done") this.stdout.write(formatSources(citedSources(answer)));
+    }
+    if (answer.guardrail !== undefined) this.stderr.write(`guardrail: ${answer.guardrail}\n`);
+    if (this.stderr.isTTY) {
+      const stats = formatStats(answerStats(answer, this.now()));
+      if (stats) this.stderr.write(`\x1b[2m${stats}\x1b[0m\n`);
+    }
+    if (answer.status === "error") {
+      this.stderr.write(`qnabot-stream: the server reported ${answer.error?.code}: ${answer.error?.message}\n`);
+      return EXIT.protocol;
+    }
+    return EXIT.ok;
+  }
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env -S npx tsx
+/**
+ * `qnabot-stream`: ask a deployed or local stack from a terminal and watch the answer
+ * stream. `main` takes its streams and credentials injected, so tests run it in-process.
+ */
+import type { AwsCredentialIdentityProvider } from "@smithy/types";
+import type WebSocket from "ws";
+import { askOnSocket } from "./cli-answer";
+import { CLI_USAGE, parseCliArgs, type CliCommand } from "./cli-args";
+import { chatLoop } from "./cli-chat";
+import { AnswerPrinter } from "./cli-output";
+import { openSocket } from "./cli-socket";
+import { signerFor } from "./cli-target";
+import { CliError, EXIT, type ExitCode } from "./exit-codes";
+import type { TerminalStream } from "./spinner";
+import { randomId } from "./web/ids";
+
+export interface CliIo {
+  readonly stdout: TerminalStream;
+  readonly stderr: TerminalStream;
+  readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** @default the default credential chain */
+  readonly credentials?: AwsCredentialIdentityProvider;
+  /** @default global fetch */
+  readonly fetch?: typeof fetch;
+}
+
+/** Closes cleanly, but does not let a silent server keep the process alive. */
+function closeSocket(socket: WebSocket): Promise<void> {
+  return new Promise((resolve) => {
+    if (socket.readyState === socket.CLOSED) return resolve();
+    const timer = setTimeout(() => socket.terminate(), 2000);
+    socket.once("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.close(1000, "client done");
+  });
+}
+
+async function ask(command: Extract<CliCommand, { kind: "ask" }>, io: CliIo): Promise<ExitCode> {
+  const sign = signerFor(command.target, io);
+  const socket = await openSocket(await sign(command.sessionId ?? randomId("cli-")));
+  const printer = new AnswerPrinter(io.stdout, io.stderr, command.json);
+  try {
+    socket.send(JSON.stringify({ action: "ping" }));
+    printer.waiting();
+    const answer = await askOnSocket(
+      socket,
+      { requestId: randomId(), question: command.question, mode: command.mode },
+      { onEnvelope: (envelope) => printer.onEnvelope(envelope), onText: (text) => printer.onText(text) },
+      command.timeoutMs,
+    );
+    return printer.finish(answer);
+  } catch (error) {
+    printer.abort();
+    throw error;
+  } finally {
+    await closeSocket(socket);
+  }
+}
+
+export async function main(argv: readonly string[], overrides: Partial<CliIo> = {}): Promise<ExitCode> {
+  const io: CliIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, ...overrides };
+  let command: CliCommand;
+  try {
+    command = parseCliArgs(argv, io.env);
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
+    io.stderr.write(`qnabot-stream: ${error.message}\nRun qnabot-stream --help for usage.\n`);
+    return error.exitCode;
+  }
+  if (command.kind === "help") {
+    io.stdout.write(`${CLI_USAGE}\n`);
+    return EXIT.ok;
+  }
+  try {
+    return command.kind === "ask" ? await ask(command, io) : await chatLoop(command, signerFor(command.target, io), io);
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
+    io.stderr.write(`qnabot-stream: ${error.message}\n`);
+    return error.exitCode;
+  }
+}
+
+/** Runs the command line of this process and sets its exit code. */
+export function run(): void {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: Error) => {
+      process.stderr.write(`qnabot-stream: unexpected failure: ${error.stack ?? error.message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
+
+if (require.main === module) run();

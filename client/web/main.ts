@@ -1,0 +1,139 @@
+/**
+ * The chat page: wires the connection manager, the conversation reducer and the view to
+ * the DOM in page.ts. Renders are batched to animation frames.
+ */
+import { SESSION_ID_PATTERN, type AnswerMode } from "../../functions/shared/protocol";
+import { ConnectionManager, NotConnectedError, type ConnectionEvent } from "./connection";
+import { emptyConversation, reduceConversation, type ConversationAction } from "./conversation";
+import { randomId } from "./ids";
+import { fetchSignedUrl } from "./signed-url";
+import { webSocketFactory } from "./socket";
+import { pageStatus } from "./status";
+import { ConversationView } from "./view";
+
+const SESSION_KEY = "qnabot-streaming.sessionId";
+
+function byId<T extends HTMLElement>(id: string): T {
+  const node = document.getElementById(id);
+  if (!node) throw new Error(`chat page is missing #${id}`);
+  return node as T;
+}
+
+/** One session per tab, kept across reloads so the server-side conversation memory follows. */
+function tabSessionId(): string {
+  try {
+    const stored = sessionStorage.getItem(SESSION_KEY);
+    if (stored && SESSION_ID_PATTERN.test(stored)) return stored;
+    const created = randomId("web-");
+    sessionStorage.setItem(SESSION_KEY, created);
+    return created;
+  } catch {
+    return randomId("web-");
+  }
+}
+
+const form = byId<HTMLFormElement>("ask-form");
+const question = byId<HTMLTextAreaElement>("question");
+const send = byId<HTMLButtonElement>("send");
+const status = byId<HTMLElement>("status");
+const label = byId<HTMLElement>("label");
+const notice = byId<HTMLElement>("notice");
+const view = new ConversationView(byId("conversation"), byId("conversation-scroller"));
+
+const sessionId = tabSessionId();
+const manager = new ConnectionManager({
+  getSignedUrl: () => fetchSignedUrl(document.baseURI, sessionId),
+  createSocket: webSocketFactory(WebSocket),
+});
+
+let conversation = emptyConversation;
+let frame: number | undefined;
+
+function render(): void {
+  frame = undefined;
+  view.render(conversation);
+  const connection = manager.state;
+  const current = pageStatus(connection, conversation, Date.now());
+  status.dataset.state = current.state;
+  status.dataset.connections = String(connection.opened);
+  status.textContent = current.text;
+  label.hidden = connection.label === undefined;
+  label.textContent = connection.label ?? "";
+  send.disabled = connection.status !== "ready";
+}
+
+function scheduleRender(): void {
+  frame ??= requestAnimationFrame(render);
+}
+
+function dispatch(action: ConversationAction): void {
+  conversation = reduceConversation(conversation, action);
+  scheduleRender();
+}
+
+function showNotice(text: string): void {
+  notice.textContent = text;
+  notice.hidden = false;
+}
+
+manager.subscribe((event: ConnectionEvent) => {
+  switch (event.type) {
+    case "state":
+      scheduleRender();
+      break;
+    case "envelope":
+      if (conversation.answers[event.envelope.requestId]) {
+        dispatch({ type: "envelope", envelope: event.envelope, at: Date.now() });
+      } else if (event.envelope.type === "error") {
+        // Not one of ours: the gateway's `$default` answering a frame it could not route.
+        showNotice(`Server: ${event.envelope.message}`);
+      }
+      break;
+    case "bad-frame":
+      showNotice(`Ignored a malformed frame from the server: ${event.message}`);
+      break;
+    case "lost":
+      dispatch({
+        type: "interrupted",
+        requestIds: event.requestIds,
+        message: `${event.reason} before the answer finished. Ask again once reconnected.`,
+        at: Date.now(),
+      });
+      break;
+  }
+});
+
+function selectedMode(): AnswerMode {
+  const checked = form.querySelector<HTMLInputElement>('input[name="mode"]:checked');
+  return checked?.value === "kb" ? "kb" : "llm";
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = question.value.trim();
+  if (text === "") return;
+  const mode = selectedMode();
+  let requestId: string;
+  try {
+    requestId = manager.ask(text, mode);
+  } catch (error) {
+    if (!(error instanceof NotConnectedError)) throw error;
+    showNotice("Not connected yet: your question is still in the box; send it once the status says Ready.");
+    return;
+  }
+  notice.hidden = true;
+  question.value = "";
+  dispatch({ type: "asked", requestId, question: text, mode, at: Date.now() });
+  view.follow();
+});
+
+question.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey && !event.isComposing) {
+    event.preventDefault();
+    form.requestSubmit();
+  }
+});
+
+manager.start();
+render();
+question.focus();

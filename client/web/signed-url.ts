@@ -1,0 +1,83 @@
+/**
+ * The page's only backend call: `GET api/signed-url?sessionId=…` on the serving origin
+ * answers `{url, sessionId, expiresAt, label?}`. Signing happens there, so no credential
+ * ever reaches the browser.
+ */
+import { validateSessionId } from "../../functions/shared/protocol";
+
+/** Path of the signed-URL endpoint, relative to the page (so the page can be mounted under a prefix). */
+export const SIGNED_URL_PATH = "api/signed-url";
+
+export interface SignedUrl {
+  /** `ws(s)://…?sessionId=…&format=json&X-Amz-…`: a SigV4-presigned WebSocket URL. */
+  url: string;
+  sessionId: string;
+  /** ISO time after which the URL can no longer open a connection, when the signer tells. */
+  expiresAt?: string;
+  /** A note for the page's header, e.g. "offline stand-in model". */
+  label?: string;
+}
+
+/** The signed-URL endpoint answered with an error status; `status` lets the CLI tell auth from the rest. */
+export class SignedUrlError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "SignedUrlError";
+  }
+}
+
+export function parseSignedUrlResponse(body: unknown): SignedUrl {
+  if (typeof body !== "object" || body === null) throw new SignedUrlError(502, "signed-URL response is not a JSON object");
+  const { url, sessionId, expiresAt, label } = body as Record<string, unknown>;
+  if (typeof url !== "string" || !/^wss?:\/\//.test(url)) {
+    throw new SignedUrlError(502, "signed-URL response has no ws:// or wss:// url");
+  }
+  const result: SignedUrl = { url, sessionId: validateSessionId(sessionId) };
+  if (typeof expiresAt === "string") result.expiresAt = expiresAt;
+  if (typeof label === "string" && label !== "") result.label = label;
+  return result;
+}
+
+/** Asks `{base}api/signed-url` for a URL bound to `sessionId`. */
+export async function fetchSignedUrl(
+  base: string | URL,
+  sessionId: string,
+  fetchImpl: typeof fetch = fetch,
+): Promise<SignedUrl> {
+  const endpoint = new URL(SIGNED_URL_PATH, base);
+  endpoint.searchParams.set("sessionId", sessionId);
+  const response = await fetchImpl(endpoint, { cache: "no-store", headers: { accept: "application/json" } });
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  if (!response.ok) {
+    const message = (body as { error?: unknown } | undefined)?.error;
+    throw new SignedUrlError(
+      response.status,
+      `signed-URL endpoint answered ${response.status}: ${typeof message === "string" ? message : response.statusText}`,
+    );
+  }
+  return parseSignedUrlResponse(body);
+}
+
+/** Reads a presigned URL's expiry from `X-Amz-Date` + `X-Amz-Expires`. */
+export function expiresAtFromSignedUrl(url: string): string | undefined {
+  let params: URLSearchParams;
+  try {
+    params = new URL(url).searchParams;
+  } catch {
+    return undefined;
+  }
+  const date = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(params.get("X-Amz-Date") ?? "");
+  const expires = Number(params.get("X-Amz-Expires"));
+  if (!date || !Number.isFinite(expires) || expires <= 0) return undefined;
+  const [, y, mo, d, h, mi, s] = date.map(Number);
+  return new Date(Date.UTC(y, mo - 1, d, h, mi, s) + expires * 1000).toISOString();
+}

@@ -1,0 +1,142 @@
+/**
+ * Renders the conversation into the page. Each answer's DOM is created once and patched
+ * only when its state object changed (the reducer keeps identity for no-ops), and the
+ * caller batches renders to animation frames, so a fast stream re-parses the markdown at
+ * most once per frame.
+ */
+import { citedSources, displayText, type Answer, type Conversation } from "./conversation";
+import { renderMarkdown } from "./markdown";
+import { isAtBottom } from "./scroll";
+import { answerStats, formatStats } from "./status";
+
+interface Turn {
+  answer?: Answer;
+  article: HTMLElement;
+  stateLabel: HTMLElement;
+  body: HTMLElement;
+  guardrail: HTMLElement;
+  error: HTMLElement;
+  sources: HTMLElement;
+  sourceList: HTMLOListElement;
+  stats: HTMLElement;
+}
+
+const MODE_NAMES = { llm: "LLM", kb: "Knowledge base" } as const;
+const STATE_LABELS = { pending: "Waiting for the first token…", streaming: "Streaming…", done: "", error: "Failed" } as const;
+
+function element<K extends keyof HTMLElementTagNameMap>(tag: K, className: string, text?: string): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** Only web links become anchors; other URIs (s3://, file names) are shown as text. */
+function sourceItem(source: { uri: string; title?: string }): HTMLLIElement {
+  const item = document.createElement("li");
+  let href: URL | undefined;
+  try {
+    href = new URL(source.uri);
+  } catch {
+    href = undefined;
+  }
+  if (href && (href.protocol === "https:" || href.protocol === "http:")) {
+    const link = element("a", "citation-link", source.title ?? source.uri);
+    link.href = href.href;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    item.append(link);
+  } else {
+    item.append(element("span", "citation-text", source.title ? `${source.title} (${source.uri})` : source.uri));
+  }
+  return item;
+}
+
+export class ConversationView {
+  private readonly turns = new Map<string, Turn>();
+  private following = true;
+
+  constructor(
+    private readonly list: HTMLElement,
+    private readonly scroller: HTMLElement,
+    private readonly now: () => number = () => Date.now(),
+  ) {
+    scroller.addEventListener("scroll", () => {
+      this.following = isAtBottom(scroller);
+    });
+  }
+
+  /** Scrolls to the newest text and keeps following it (after the reader asks something). */
+  follow(): void {
+    this.following = true;
+    this.scroller.scrollTop = this.scroller.scrollHeight;
+  }
+
+  render(conversation: Conversation): void {
+    const follow = this.following;
+    for (const requestId of conversation.order) {
+      const answer = conversation.answers[requestId];
+      let turn = this.turns.get(requestId);
+      if (!turn) {
+        turn = this.createTurn(answer);
+        this.turns.set(requestId, turn);
+      }
+      if (turn.answer !== answer || answer.status === "streaming") this.update(turn, answer);
+    }
+    if (follow) this.scroller.scrollTop = this.scroller.scrollHeight;
+  }
+
+  private createTurn(answer: Answer): Turn {
+    const item = element("li", "turn");
+    item.dataset.requestId = answer.requestId;
+    const question = element("div", "question");
+    question.append(element("span", "visually-hidden", "You asked: "), element("p", "question-text", answer.question));
+
+    const article = element("article", "answer");
+    article.dataset.requestId = answer.requestId;
+    article.setAttribute("aria-label", "Answer");
+    const meta = element("p", "answer-meta");
+    const stateLabel = element("span", "answer-state");
+    meta.append(element("span", "answer-mode", MODE_NAMES[answer.mode]), stateLabel);
+    const body = element("div", "answer-body");
+    body.setAttribute("aria-live", "polite");
+    const guardrail = element("p", "answer-guardrail");
+    const error = element("p", "answer-error");
+    error.setAttribute("role", "alert");
+    const sources = element("section", "citations");
+    sources.setAttribute("aria-label", "Sources");
+    const sourceList = element("ol", "citation-list");
+    sources.append(element("h2", "citations-title", "Sources"), sourceList);
+    const stats = element("p", "answer-stats");
+    article.append(meta, body, guardrail, error, sources, stats);
+    item.append(question, article);
+    this.list.append(item);
+    return { article, stateLabel, body, guardrail, error, sources, sourceList, stats };
+  }
+
+  private update(turn: Turn, answer: Answer): void {
+    const previous = turn.answer;
+    turn.answer = answer;
+    const busy = answer.status === "pending" || answer.status === "streaming";
+    turn.article.dataset.state = answer.status;
+    // Screen readers announce the answer once it settles instead of every re-render.
+    turn.body.setAttribute("aria-busy", String(busy));
+    turn.stateLabel.textContent = STATE_LABELS[answer.status];
+
+    if (previous?.text !== answer.text || previous?.final !== answer.final || !previous) {
+      turn.body.innerHTML = renderMarkdown(displayText(answer));
+      turn.body.dataset.content = answer.final === undefined ? "streamed" : "final";
+    }
+    turn.guardrail.hidden = answer.guardrail === undefined;
+    turn.guardrail.textContent = answer.guardrail === undefined ? "" : `Guardrail: ${answer.guardrail}`;
+    turn.error.hidden = answer.error === undefined;
+    turn.error.textContent = answer.error?.message ?? "";
+
+    if (previous?.citations !== answer.citations) {
+      const sources = citedSources(answer);
+      turn.sourceList.replaceChildren(...sources.map(sourceItem));
+      turn.sources.hidden = sources.length === 0;
+    }
+    turn.stats.textContent = formatStats(answerStats(answer, this.now()));
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * The @connections management API (`POST|GET|DELETE /{stage}/@connections/{id}`) as the
+ * ApiGatewayManagementApi SDK client sees it: SigV4 `Authorization` checked, typed errors
+ * in `x-amzn-errortype`, GetConnection's JSON field names, DeleteConnection's 204. Latency
+ * and failures can be injected per request for tests and benchmarks.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { GatewayConnection } from "./connection";
+import { closeStatus } from "./connection";
+import { parseQuery } from "./query";
+import { SignatureError, type SigV4Verifier } from "./sigv4";
+
+export type ConnectionsApiMethod = "POST" | "GET" | "DELETE";
+
+/** One authenticated @connections request, as fault and latency injection see it. */
+export interface ConnectionsApiRequest {
+  readonly method: ConnectionsApiMethod;
+  readonly connectionId: string;
+  /** Body size (PostToConnection data). */
+  readonly bytes: number;
+  /** 1-based count of authenticated @connections requests since the gateway started. */
+  readonly seq: number;
+}
+
+/** An injected failure: the status, and the error type the SDK will throw (defaults by status). */
+export interface ConnectionsApiFault {
+  readonly status: number;
+  /** @default by status: 403 ForbiddenException, 410 GoneException, 413 PayloadTooLargeException, 429 LimitExceededException, 5xx InternalServerErrorException */
+  readonly errorType?: string;
+  readonly message?: string;
+}
+
+export interface ConnectionsApiBehaviour {
+  /** Added before each authenticated request is answered (a number, or a function for jitter). @default 0 */
+  readonly latencyMs?: number | ((request: ConnectionsApiRequest) => number);
+  /** Decides per request whether to fail it instead of doing it. @default never */
+  readonly fault?: (request: ConnectionsApiRequest) => ConnectionsApiFault | undefined;
+}
+
+/** Counts of authenticated requests (injected failures included). */
+export interface ConnectionsApiStats {
+  posts: number;
+  /** Bytes delivered by successful posts. */
+  postBytes: number;
+  gets: number;
+  deletes: number;
+  /** Answered errors by status (injected or real). */
+  errors: Record<number, number>;
+}
+
+export interface ConnectionsApiDeps {
+  readonly stage: string;
+  readonly region: string;
+  readonly apiId: string;
+  readonly verifier: SigV4Verifier;
+  readonly maxMessageBytes: number;
+  lookup(connectionId: string): GatewayConnection | undefined;
+  behaviour(): ConnectionsApiBehaviour;
+  readonly stats: ConnectionsApiStats;
+}
+
+const DEFAULT_ERROR_TYPES: Readonly<Record<number, string>> = {
+  400: "BadRequestException",
+  403: "ForbiddenException",
+  410: "GoneException",
+  413: "PayloadTooLargeException",
+  429: "LimitExceededException",
+};
+
+function errorTypeFor(status: number): string {
+  return DEFAULT_ERROR_TYPES[status] ?? (status >= 500 ? "InternalServerErrorException" : "BadRequestException");
+}
+
+class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errorType: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface ReadBody {
+  /** The body, or undefined when it exceeded the limit (only its hash was kept). */
+  data: Buffer | undefined;
+  bytes: number;
+  sha256: string;
+}
+
+/** Reads the whole body, hashing every byte (the signature covers it) but storing at most `limit`. */
+function readBody(req: IncomingMessage, limit: number): Promise<ReadBody> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash("sha256");
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    req.on("data", (chunk: Buffer) => {
+      hash.update(chunk);
+      bytes += chunk.length;
+      if (bytes <= limit) chunks.push(chunk);
+    });
+    req.on("end", () => resolve({ data: bytes <= limit ? Buffer.concat(chunks, bytes) : undefined, bytes, sha256: hash.digest("hex") }));
+    req.on("error", reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: string | undefined, headers: Record<string, string> = {}): void {
+  res.writeHead(status, {
+    "x-amzn-requestid": randomUUID(),
+    ...(body === undefined ? { "content-length": "0" } : { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) }),
+    ...headers,
+  });
+  res.end(body);
+}
+
+function sendError(res: ServerResponse, error: ApiError, stats: ConnectionsApiStats): void {
+  stats.errors[error.status] = (stats.errors[error.status] ?? 0) + 1;
+  send(res, error.status, JSON.stringify({ message: error.message }), { "x-amzn-errortype": error.errorType });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function decodeSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+export function createConnectionsApi(deps: ConnectionsApiDeps): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  let seq = 0;
+  const resourceArn = (accountId: string, method: string, connectionId: string): string =>
+    `arn:aws:execute-api:${deps.region}:${accountId}:${deps.apiId}/${deps.stage}/${method}/@connections/${connectionId}`;
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? "/";
+    const queryAt = url.indexOf("?");
+    const rawPath = queryAt < 0 ? url : url.slice(0, queryAt);
+    const segments = rawPath.split("/").map(decodeSegment);
+    const method = req.method ?? "";
+    const body = await readBody(req, deps.maxMessageBytes);
+    if (
+      segments.length !== 4 ||
+      segments[0] !== "" ||
+      segments[1] !== deps.stage ||
+      segments[2] !== "@connections" ||
+      !segments[3] ||
+      !(method === "POST" || method === "GET" || method === "DELETE")
+    ) {
+      // What API Gateway answers for a wrong stage or path (a common endpoint misconfiguration).
+      throw new ApiError(403, "ForbiddenException", `No method found matching route ${rawPath.replace(/^\//, "")} for http method ${method}.`);
+    }
+    const connectionId = segments[3];
+
+    let credential;
+    try {
+      credential = await deps.verifier.verifyHeader(
+        { method, rawPath, query: parseQuery(queryAt < 0 ? "" : url.slice(queryAt + 1)).params, headers: req.headers },
+        body.sha256,
+      );
+    } catch (error) {
+      if (error instanceof SignatureError) throw new ApiError(403, "ForbiddenException", error.message);
+      throw error;
+    }
+    if (credential.allow?.manageConnections === false) {
+      throw new ApiError(
+        403,
+        "ForbiddenException",
+        `User: ${credential.identity.userArn} is not authorized to perform: execute-api:ManageConnections on resource: ${resourceArn(credential.identity.accountId, method, connectionId)}`,
+      );
+    }
+
+    const request: ConnectionsApiRequest = { method, connectionId, bytes: body.bytes, seq: ++seq };
+    if (method === "POST") deps.stats.posts += 1;
+    else if (method === "GET") deps.stats.gets += 1;
+    else deps.stats.deletes += 1;
+    const behaviour = deps.behaviour();
+    const latency = typeof behaviour.latencyMs === "function" ? behaviour.latencyMs(request) : (behaviour.latencyMs ?? 0);
+    if (latency > 0) await delay(latency);
+    const fault = behaviour.fault?.(request);
+    if (fault) throw new ApiError(fault.status, fault.errorType ?? errorTypeFor(fault.status), fault.message ?? `Injected fault ${fault.status}`);
+
+    switch (method) {
+      case "POST": {
+        if (body.data === undefined) {
+          throw new ApiError(413, "PayloadTooLargeException", `Message size ${body.bytes} exceeds the ${deps.maxMessageBytes} byte limit`);
+        }
+        const connection = deps.lookup(connectionId);
+        if (!connection?.open) throw new ApiError(410, "GoneException", `Connection ${connectionId} is gone`);
+        try {
+          await connection.send(body.data);
+        } catch {
+          throw new ApiError(410, "GoneException", `Connection ${connectionId} is gone`);
+        }
+        deps.stats.postBytes += body.bytes;
+        send(res, 200, undefined);
+        return;
+      }
+      case "GET": {
+        const connection = deps.lookup(connectionId);
+        if (!connection?.open) throw new ApiError(410, "GoneException", `Connection ${connectionId} is gone`);
+        send(
+          res,
+          200,
+          JSON.stringify({
+            connectedAt: new Date(connection.connectedAt).toISOString(),
+            identity: { sourceIp: connection.sourceIp, userAgent: connection.userAgent },
+            lastActiveAt: new Date(connection.lastActiveAt).toISOString(),
+          }),
+        );
+        return;
+      }
+      case "DELETE": {
+        const connection = deps.lookup(connectionId);
+        if (!connection?.open) throw new ApiError(410, "GoneException", `Connection ${connectionId} is gone`);
+        connection.close(closeStatus(1000, ""));
+        send(res, 204, undefined);
+        return;
+      }
+    }
+  }
+
+  return async (req, res) => {
+    try {
+      await serve(req, res);
+    } catch (error) {
+      if (error instanceof ApiError) sendError(res, error, deps.stats);
+      else {
+        sendError(res, new ApiError(500, "InternalServerErrorException", "Internal server error"), deps.stats);
+        throw error;
+      }
+    }
+  };
+}

@@ -1,0 +1,30 @@
+/**
+ * The local API Gateway V2 WebSocket emulator: start one with `startWebSocketGateway`,
+ * configure who may sign with the credential helpers.
+ */
+export {
+  AWS_WEBSOCKET_LIMITS,
+  startWebSocketGateway,
+  type GatewayLimits,
+  type GatewayLogger,
+  type GatewayStats,
+  type RouteHandler,
+  type RouteIntegration,
+  type WebSocketGateway,
+  type WebSocketGatewayOptions,
+} from "./gateway";
+export type { CloseStatus, GatewayConnectionInfo } from "./connection";
+export type { ConnectIdentity } from "./events";
+export type { ConnectionsApiBehaviour, ConnectionsApiFault, ConnectionsApiMethod, ConnectionsApiRequest, ConnectionsApiStats } from "./connections-api";
+export {
+  LOCAL_ACCOUNT_ID,
+  localCognitoIdentity,
+  localIamUser,
+  localRoleSession,
+  type LocalCallerIdentity,
+  type LocalCognitoIdentityOptions,
+  type LocalCredential,
+  type LocalIamUserOptions,
+  type LocalRoleOptions,
+} from "./credentials";
+export { MOCK_ROUTE_KEYS } from "./routing";

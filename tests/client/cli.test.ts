@@ -1,0 +1,225 @@
+import { expect } from "chai";
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import * as path from "node:path";
+import { Readable } from "node:stream";
+import { envelope } from "../../functions/shared/protocol";
+import { startChatServer, type ChatServer } from "../../client/chat-server";
+import { main, type CliIo } from "../../client/cli";
+import { EXIT } from "../../client/exit-codes";
+import { fakeSigner, startFakeGateway, streamAnswer, type FakeGateway } from "./helpers/fake-gateway";
+import { chatPage } from "./helpers/page";
+
+class Capture {
+  readonly writes: string[] = [];
+  constructor(readonly isTTY = false) {}
+  write(text: string): boolean {
+    this.writes.push(text);
+    return true;
+  }
+  get text(): string {
+    return this.writes.join("");
+  }
+}
+
+interface Run {
+  code: number;
+  stdout: Capture;
+  stderr: Capture;
+}
+
+async function run(argv: string[], io: Partial<CliIo> & { ttyStderr?: boolean } = {}): Promise<Run> {
+  const stdout = new Capture();
+  const stderr = new Capture(io.ttyStderr ?? false);
+  const code = await main(argv, { stdout, stderr, env: {}, stdin: Readable.from([]), ...io });
+  return { code, stdout, stderr };
+}
+
+/** A port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+const ANSWER = "QnABot *streams* answers — ✓ 日本語 🎉.";
+const CITATIONS = [{ text: "t", sources: [{ uri: "https://docs.example/qnabot", title: "QnABot guide" }, { uri: "s3://kb/doc.md" }] }];
+
+describe("client: qnabot-stream against a fake gateway", () => {
+  let gateway: FakeGateway | undefined;
+  let pageServer: ChatServer | undefined;
+  let local: string;
+
+  async function startStack(options: Parameters<typeof startFakeGateway>[0]): Promise<FakeGateway> {
+    const started = await startFakeGateway(options);
+    gateway = started;
+    pageServer = await startChatServer({ sign: fakeSigner(started), page: await chatPage(), label: "fake" });
+    local = pageServer.url;
+    return started;
+  }
+
+  async function stopStack(): Promise<void> {
+    await pageServer?.close();
+    await gateway?.close();
+    pageServer = gateway = undefined;
+  }
+
+  afterEach(stopStack);
+
+  it("streams the answer to stdout as it arrives, then the sources (--local)", async () => {
+    const gateway = await startStack({ onAsk: streamAnswer(ANSWER, { chunks: 5, citations: CITATIONS }) });
+    const { code, stdout, stderr } = await run(["ask", "How", "does", "it", "stream?", "--local", local, "--mode", "kb", "--session-id", "cli-test"]);
+    expect(stderr.text).to.equal("");
+    expect(code).to.equal(EXIT.ok);
+    expect(stdout.text).to.equal(`${ANSWER}\n\nSources:\n  [1] QnABot guide — https://docs.example/qnabot\n  [2] s3://kb/doc.md\n`);
+    // Written delta by delta, not at the end.
+    expect(stdout.writes.slice(0, 5).join("")).to.equal(ANSWER);
+    const connection = gateway.connections[0];
+    expect(connection.url.searchParams.get("sessionId")).to.equal("cli-test");
+    expect(JSON.parse(connection.frames[0])).to.deep.equal({ action: "ping" });
+    expect(connection.asks[0]).to.include({ question: "How does it stream?", mode: "kb" });
+  });
+
+  it("--json prints each envelope of the request on its own line, ignoring other requests", async () => {
+    const gateway = await startStack({
+      onAsk: async (ask, connection) => {
+        connection.send(envelope("delta", "another-tab", 0, { text: "not ours" }));
+        await streamAnswer("ok", { chunks: 2 })(ask, connection);
+      },
+    });
+    const { code, stdout } = await run(["ask", "q", "--local", local, "--json"]);
+    expect(code).to.equal(EXIT.ok);
+    const lines = stdout.text.trimEnd().split("\n").map((line) => JSON.parse(line) as { type: string; requestId: string; seq: number });
+    expect(lines.map((line) => line.type)).to.deep.equal(["start", "delta", "delta", "end"]);
+    expect(new Set(lines.map((line) => line.requestId)).size).to.equal(1);
+    expect(lines[0].requestId).to.equal(gateway.connections[0].asks[0].requestId);
+    expect(lines.map((line) => line.seq)).to.deep.equal([0, 1, 2, 3]);
+  });
+
+  it("signs with AWS credentials for --endpoint", async () => {
+    const gateway = await startStack({});
+    const { code, stdout } = await run(["ask", "q", "--endpoint", gateway.endpoint, "--region", "us-east-1"], {
+      credentials: async () => ({ accessKeyId: "AKIDCLI", secretAccessKey: "secret" }),
+    });
+    expect(code).to.equal(EXIT.ok);
+    expect(stdout.text).to.equal("Hello **world**, streamed.\n");
+    const query = gateway.connections[0].url.searchParams;
+    expect(query.get("X-Amz-Credential")).to.match(/^AKIDCLI\/\d{8}\/us-east-1\/execute-api\/aws4_request$/);
+    expect(query.get("format")).to.equal("json");
+  });
+
+  it("exits 3 when the gateway refuses the signature", async () => {
+    await startStack({ refuse: () => ({ status: 403, body: '{"message":"Forbidden"}' }) });
+    const { code, stdout, stderr } = await run(["ask", "q", "--local", local]);
+    expect(code).to.equal(EXIT.auth);
+    expect(stdout.text).to.equal("");
+    expect(stderr.text).to.match(/^qnabot-stream: ws:\/\/127\.0\.0\.1:\d+\/Prod refused the connection \(403\): Forbidden; check the credentials/);
+    expect(stderr.text.trimEnd().split("\n")).to.have.length(1);
+    expect(stderr.text).not.to.include("X-Amz-Signature");
+  });
+
+  it("exits 3 when the signed-URL endpoint refuses, 5 when it fails otherwise", async () => {
+    const answer = (status: number) => async () => new Response(JSON.stringify({ error: "nope" }), { status });
+    const refused = await run(["ask", "q", "--local", "http://127.0.0.1:1/"], { fetch: answer(401) });
+    expect(refused.code).to.equal(EXIT.auth);
+    expect(refused.stderr.text).to.equal("qnabot-stream: signed-URL endpoint answered 401: nope\n");
+    expect((await run(["ask", "q", "--local", "http://127.0.0.1:1/"], { fetch: answer(502) })).code).to.equal(EXIT.protocol);
+  });
+
+  it("exits 4 when nothing listens", async () => {
+    const port = await closedPort();
+    const viaLocal = await run(["ask", "q", "--local", `http://127.0.0.1:${port}`]);
+    expect(viaLocal.code).to.equal(EXIT.network);
+    expect(viaLocal.stderr.text).to.equal(`qnabot-stream: cannot reach http://127.0.0.1:${port}/: ECONNREFUSED\n`);
+    const viaEndpoint = await run(["ask", "q", "--endpoint", `ws://127.0.0.1:${port}/Prod`, "--region", "us-east-1"], {
+      credentials: async () => ({ accessKeyId: "AKID", secretAccessKey: "secret" }),
+    });
+    expect(viaEndpoint.code).to.equal(EXIT.network);
+    expect(viaEndpoint.stderr.text).to.equal(`qnabot-stream: cannot connect to ws://127.0.0.1:${port}/Prod: ECONNREFUSED\n`);
+  });
+
+  it("exits 4 when the connection drops mid-answer, after printing what arrived", async () => {
+    await startStack({ onAsk: streamAnswer("one two three four", { chunks: 4, dropAfter: 2 }) });
+    const { code, stdout, stderr } = await run(["ask", "q", "--local", local]);
+    expect(code).to.equal(EXIT.network);
+    expect(stdout.text).to.equal("one two th\n");
+    expect(stderr.text).to.match(/^qnabot-stream: the connection closed before the answer finished \(code 1006\)\n$/);
+  });
+
+  it("exits 5 on an error envelope, and on a frame that is not an envelope", async () => {
+    await startStack({ onAsk: streamAnswer("partial answer", { chunks: 2, error: { code: "model_error", message: "the model stream failed" } }) });
+    const failed = await run(["ask", "q", "--local", local]);
+    expect(failed.code).to.equal(EXIT.protocol);
+    expect(failed.stdout.text).to.equal("partial answer\n");
+    expect(failed.stderr.text).to.equal("qnabot-stream: the server reported model_error: the model stream failed\n");
+    await stopStack();
+
+    await startStack({ onAsk: (_ask, connection) => connection.send("raw text frame") });
+    const garbled = await run(["ask", "q", "--local", local]);
+    expect(garbled.code).to.equal(EXIT.protocol);
+    expect(garbled.stderr.text).to.match(/^qnabot-stream: bad frame from the server: frame is not JSON/);
+  });
+
+  it("exits 4 when no frame arrives within --timeout", async () => {
+    await startStack({ onAsk: () => undefined });
+    const { code, stderr } = await run(["ask", "q", "--local", local, "--timeout", "0.05"]);
+    expect(code).to.equal(EXIT.network);
+    expect(stderr.text).to.equal("qnabot-stream: no answer frame for 0.05 s; giving up\n");
+  });
+
+  it("exits 2 with a hint on bad usage", async () => {
+    const { code, stderr } = await run(["ask"]);
+    expect(code).to.equal(EXIT.usage);
+    expect(stderr.text).to.match(/^qnabot-stream: say where to connect.*\nRun qnabot-stream --help for usage\.\n$/);
+  });
+
+  it("spins on a terminal's stderr until the first token, and clears the line", async () => {
+    await startStack({ onAsk: streamAnswer("hi there", { chunks: 2 }) });
+    const { code, stdout, stderr } = await run(["ask", "q", "--local", local], { ttyStderr: true });
+    expect(code).to.equal(EXIT.ok);
+    expect(stdout.text).to.equal("hi there\n");
+    expect(stderr.writes[0]).to.match(/^\r\x1b\[2K. waiting for the first token…$/);
+    expect(stderr.writes[1]).to.equal("\r\x1b[2K");
+    expect(stderr.text).to.match(/first token \d+ ms/);
+  });
+
+  it("chat: answers each line on one connection, switches mode, and stops at end of input", async () => {
+    const gateway = await startStack({ onAsk: (ask, connection) => streamAnswer(`answer to ${ask.question} (${ask.mode})`)(ask, connection) });
+    const stdin = Readable.from(["first?\n", "/mode kb\n", "\n", "second?\n"]);
+    const { code, stdout, stderr } = await run(["chat", "--local", local], { stdin });
+    expect(code).to.equal(EXIT.ok);
+    expect(stdout.text).to.equal("answer to first? (llm)\nanswer to second? (kb)\n");
+    expect(stderr.text).to.equal("mode: kb\n");
+    expect(gateway.connections).to.have.length(1);
+  });
+
+  it("chat: reconnects with a fresh signature after a drop and reports the failed answer's code", async () => {
+    let asks = 0;
+    const gateway = await startStack({
+      onAsk: (ask, connection) => (++asks === 1 ? streamAnswer("cut", { chunks: 2, dropAfter: 1 }) : streamAnswer("whole"))(ask, connection),
+    });
+    const stdin = Readable.from(["one\n", "two\n"]);
+    const { code, stdout } = await run(["chat", "--local", local], { stdin });
+    expect(code).to.equal(EXIT.network);
+    expect(stdout.text).to.equal("cu\nwhole\n");
+    expect(gateway.connections).to.have.length(2);
+    expect(gateway.connections[1].url.searchParams.get("X-Amz-Signature")).to.equal("sig2");
+  });
+
+  it("runs as a program (the qnabot-stream bin) with the right exit code", async function () {
+    this.timeout(20_000);
+    await startStack({ onAsk: streamAnswer("from a child process", { chunks: 3 }) });
+    const root = path.join(__dirname, "../..");
+    const child = spawn(process.execPath, [path.join(root, "node_modules/tsx/dist/cli.mjs"), "client/cli.ts", "ask", "q", "--local", local], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(code).to.equal(0);
+    expect(stdout).to.equal("from a child process\n");
+  });
+});

@@ -1,0 +1,282 @@
+import { expect } from "chai";
+import { envelope } from "../../functions/shared/protocol";
+import { ConnectionManager, NotConnectedError, type ConnectionEvent, type ConnectionOptions } from "../../client/web/connection";
+import type { SignedUrl } from "../../client/web/signed-url";
+import type { SocketEvents, SocketFactory } from "../../client/web/socket";
+import { FakeClock, settle } from "./helpers/fake-clock";
+
+const MINUTE = 60_000;
+const PING = JSON.stringify({ action: "ping" });
+
+/** A socket the test opens, feeds and closes by hand. */
+class ScriptedSocket {
+  readonly sent: string[] = [];
+  closeRequested?: { code?: number; reason?: string };
+  closed = false;
+
+  constructor(
+    readonly url: string,
+    private readonly events: SocketEvents,
+  ) {}
+
+  open(): void {
+    this.events.open();
+  }
+
+  receive(frame: unknown): void {
+    this.events.message(typeof frame === "string" ? frame : JSON.stringify(frame));
+  }
+
+  /** The peer or the network ends the connection. */
+  drop(code = 1006, reason = ""): void {
+    this.closed = true;
+    this.events.close(code, reason);
+  }
+
+  pings(): number {
+    return this.sent.filter((frame) => frame === PING).length;
+  }
+}
+
+class Sockets {
+  readonly all: ScriptedSocket[] = [];
+  /** Whether a closing socket completes its close handshake when asked. */
+  closeCompletes = true;
+  maxAlive = 0;
+
+  readonly factory: SocketFactory = (url, events) => {
+    const socket = new ScriptedSocket(url, events);
+    this.all.push(socket);
+    this.maxAlive = Math.max(this.maxAlive, this.all.filter((s) => !s.closed).length);
+    return {
+      send: (data) => socket.sent.push(data),
+      close: (code, reason) => {
+        socket.closeRequested = { code, reason };
+        if (this.closeCompletes) queueMicrotask(() => socket.drop(code ?? 1005, reason ?? ""));
+      },
+    };
+  };
+
+  get last(): ScriptedSocket {
+    return this.all[this.all.length - 1];
+  }
+}
+
+interface Harness {
+  manager: ConnectionManager;
+  clock: FakeClock;
+  sockets: Sockets;
+  events: ConnectionEvent[];
+  urls: number;
+}
+
+function harness(options: Partial<ConnectionOptions> = {}): Harness {
+  const clock = new FakeClock();
+  const sockets = new Sockets();
+  const events: ConnectionEvent[] = [];
+  const h: Harness = { manager: undefined as never, clock, sockets, events, urls: 0 };
+  let ids = 0;
+  h.manager = new ConnectionManager({
+    getSignedUrl: async (): Promise<SignedUrl> => {
+      h.urls += 1;
+      return { url: `wss://gw.example/Prod?sessionId=s1&format=json&X-Amz-Signature=sig${h.urls}`, sessionId: "s1", label: "test" };
+    },
+    createSocket: sockets.factory,
+    clock,
+    random: () => 0.5,
+    newRequestId: () => `req${++ids}`,
+    ...options,
+  });
+  h.manager.subscribe((event) => events.push(event));
+  return h;
+}
+
+async function connected(h: Harness): Promise<void> {
+  h.manager.start();
+  await settle();
+  h.sockets.last.open();
+}
+
+describe("client: connection manager", () => {
+  it("opens one socket with a signed URL and pings on open and every 9 minutes", async () => {
+    const h = harness();
+    await connected(h);
+    expect(h.manager.state).to.include({ status: "ready", sessionId: "s1", label: "test", opened: 1 });
+    const socket = h.sockets.last;
+    expect(socket.url).to.match(/X-Amz-Signature=sig1$/);
+    expect(socket.pings()).to.equal(1);
+    h.clock.advance(9 * MINUTE - 1);
+    expect(socket.pings()).to.equal(1);
+    h.clock.advance(1);
+    expect(socket.pings()).to.equal(2);
+    h.clock.advance(27 * MINUTE);
+    expect(socket.pings()).to.equal(5);
+    expect(h.sockets.all).to.have.length(1);
+  });
+
+  it("sends asks with fresh requestIds and refuses them while not connected", async () => {
+    const h = harness();
+    expect(() => h.manager.ask("q", "llm")).to.throw(NotConnectedError);
+    await connected(h);
+    expect(h.manager.ask("What is QnABot?", "kb")).to.equal("req1");
+    expect(JSON.parse(h.sockets.last.sent[1])).to.deep.equal({ action: "ask", requestId: "req1", question: "What is QnABot?", mode: "kb" });
+    expect(h.manager.inFlight).to.deep.equal(["req1"]);
+    h.sockets.last.receive(envelope("end", "req1", 1, { final: "x", stopReason: "end_turn", metrics: { ttftMs: 0, totalMs: 0, deltas: 0, frames: 0 } }));
+    expect(h.manager.inFlight).to.deep.equal([]);
+  });
+
+  it("passes envelopes on and reports malformed frames without dropping the socket", async () => {
+    const h = harness();
+    await connected(h);
+    h.sockets.last.receive(envelope("delta", "x", 1, { text: "hi" }));
+    h.sockets.last.receive("not json");
+    expect(h.events.filter((e) => e.type === "envelope")).to.have.length(1);
+    expect(h.events.find((e) => e.type === "bad-frame")).to.have.property("message").that.matches(/not JSON/);
+    expect(h.manager.state.status).to.equal("ready");
+  });
+
+  it("after a drop, reports lost requests and reconnects with a fresh URL after a jittered backoff", async () => {
+    const h = harness({ backoff: { baseMs: 1000, maxMs: 8000 } });
+    await connected(h);
+    h.manager.ask("q", "llm");
+    h.sockets.last.drop(1006);
+    expect(h.events.find((e) => e.type === "lost")).to.deep.equal({
+      type: "lost",
+      requestIds: ["req1"],
+      reason: "Connection closed (code 1006)",
+    });
+    // random 0.5 → 3/4 of the step: 750 ms for the first retry
+    expect(h.manager.state).to.include({ status: "waiting", retryAt: 750, failures: 1 });
+    h.clock.advance(749);
+    await settle();
+    expect(h.urls).to.equal(1);
+    h.clock.advance(1);
+    await settle();
+    expect(h.urls).to.equal(2);
+    expect(h.sockets.last.url).to.match(/sig2$/);
+
+    // The new socket fails before opening: the next delay doubles.
+    h.sockets.last.drop(1006);
+    expect(h.manager.state).to.include({ status: "waiting", failures: 2, lastError: "Could not connect" });
+    expect(h.manager.state.retryAt! - h.clock.now()).to.equal(1500);
+    h.clock.advance(1500);
+    await settle();
+    h.sockets.last.open();
+    expect(h.manager.state).to.include({ status: "ready", opened: 2 });
+    expect(h.sockets.last.pings()).to.equal(1);
+    expect(h.sockets.maxAlive).to.equal(1);
+  });
+
+  it("caps the backoff and resets it once a connection has been stable", async () => {
+    const h = harness({ backoff: { baseMs: 1000, maxMs: 4000 }, stableAfterMs: 30_000 });
+    h.manager.start();
+    for (let i = 0; i < 5; i += 1) {
+      await settle();
+      h.sockets.last.drop();
+      h.clock.advance(h.manager.state.retryAt! - h.clock.now());
+    }
+    expect(h.manager.state.failures).to.equal(5);
+    await settle();
+    h.sockets.last.open();
+    h.clock.advance(30_000);
+    h.sockets.last.drop();
+    expect(h.manager.state).to.include({ failures: 1, retryAt: h.clock.now() + 750 });
+  });
+
+  it("retries when the signed-URL endpoint fails", async () => {
+    let fail = true;
+    const h = harness({
+      getSignedUrl: async () => {
+        if (fail) throw new Error("signed-URL endpoint answered 502: no credentials");
+        return { url: "wss://gw.example/Prod?sessionId=s1", sessionId: "s1" };
+      },
+    });
+    h.manager.start();
+    await settle();
+    expect(h.manager.state).to.include({ status: "waiting", lastError: "Could not get a signed URL: signed-URL endpoint answered 502: no credentials" });
+    expect(h.sockets.all).to.have.length(0);
+    fail = false;
+    h.clock.advance(h.manager.state.retryAt!);
+    await settle();
+    h.sockets.last.open();
+    expect(h.manager.state.status).to.equal("ready");
+  });
+
+  it("renews the connection with a fresh signature before the 2 h limit, closing the old socket first", async () => {
+    const h = harness();
+    await connected(h);
+    const first = h.sockets.last;
+    h.clock.advance(110 * MINUTE);
+    expect(first.closeRequested).to.deep.equal({ code: 1000, reason: "renewing the signature" });
+    expect(h.manager.state.status).to.equal("connecting");
+    await settle();
+    expect(h.sockets.all).to.have.length(2);
+    expect(h.sockets.last.url).to.match(/sig2$/);
+    h.sockets.last.open();
+    expect(h.manager.state).to.include({ status: "ready", opened: 2, failures: 0 });
+    expect(h.sockets.maxAlive).to.equal(1);
+    // The old socket's timers are gone: only the new one pings.
+    const pingsBefore = first.pings();
+    h.clock.advance(9 * MINUTE);
+    expect(first.pings()).to.equal(pingsBefore);
+    expect(h.sockets.last.pings()).to.equal(2);
+  });
+
+  it("defers the renewal until the answer in flight has ended", async () => {
+    const h = harness();
+    await connected(h);
+    const first = h.sockets.last;
+    h.manager.ask("long question", "llm");
+    h.clock.advance(110 * MINUTE);
+    expect(first.closeRequested).to.equal(undefined);
+    first.receive(envelope("delta", "req1", 1, { text: "still going" }));
+    expect(first.closeRequested).to.equal(undefined);
+    first.receive(envelope("error", "req1", 2, { code: "timeout", message: "took too long", retryable: true }));
+    expect(first.closeRequested).to.deep.include({ code: 1000 });
+    await settle();
+    expect(h.sockets.all).to.have.length(2);
+    expect(h.events.some((e) => e.type === "lost")).to.equal(false);
+  });
+
+  it("gives up on a close handshake that never completes before opening the next socket", async () => {
+    const h = harness({ closeTimeoutMs: 5000 });
+    await connected(h);
+    h.sockets.closeCompletes = false;
+    h.clock.advance(110 * MINUTE);
+    await settle();
+    expect(h.sockets.all).to.have.length(1);
+    h.clock.advance(5000);
+    await settle();
+    expect(h.sockets.all).to.have.length(2);
+    // A late close event from the abandoned socket changes nothing.
+    h.sockets.all[0].drop(1000);
+    h.sockets.last.open();
+    expect(h.manager.state.status).to.equal("ready");
+  });
+
+  it("start() twice still makes one socket; stop() closes it and never reconnects", async () => {
+    const h = harness();
+    h.manager.start();
+    h.manager.start();
+    await settle();
+    expect(h.sockets.all).to.have.length(1);
+    h.sockets.last.open();
+    h.manager.ask("q", "llm");
+    h.manager.stop();
+    expect(h.sockets.last.closeRequested).to.deep.include({ code: 1000 });
+    expect(h.events.find((e) => e.type === "lost")).to.deep.include({ requestIds: ["req1"] });
+    h.clock.advance(24 * 60 * MINUTE);
+    await settle();
+    expect(h.sockets.all).to.have.length(1);
+    expect(h.manager.state.status).to.equal("stopped");
+    expect(h.clock.pending()).to.equal(0);
+  });
+
+  it("stop() while a signed URL is being fetched opens no socket", async () => {
+    const h = harness();
+    h.manager.start();
+    h.manager.stop();
+    await settle();
+    expect(h.sockets.all).to.have.length(0);
+  });
+});
