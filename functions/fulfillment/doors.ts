@@ -1,0 +1,252 @@
+/**
+ * The fulfillment function's front doors, each a thin step from its event to the one answer
+ * engine and back to its response shape. AWS calls are injected (DoorDeps), so each door is
+ * tested with fakes; handler.ts wires the real ones. No door throws: bad input gets a clear
+ * 4xx / error frame, a failed answer a clear final message.
+ */
+import type { LexV2Result } from "aws-lambda";
+import type { ConnectionsStore } from "../shared/connections";
+import { logger } from "../shared/observability";
+import { assertMayClaimSession } from "../shared/principal";
+import { ProtocolError, parseAskMessage, type AnswerMode } from "../shared/protocol";
+import type { StreamFormat } from "../shared/table";
+import type { StreamTransport } from "../stream/types";
+import type { AnswerError, AnswerRequest, AnswerResult } from "./engine";
+import { MESSAGES } from "./errors";
+import {
+  ASK_JOB_KIND,
+  doorOf,
+  lexSessionOf,
+  parseAskJob,
+  parseHttpAsk,
+  parseLexEvent,
+  parseWebSocketEvent,
+  requestIdField,
+  requestIdOf,
+  type AskJob,
+} from "./events";
+import type { Clock } from "./guard";
+import { errorFrame, httpAnswer, httpError, lexClose, STATUS_BY_CODE, type HttpResult } from "./responses";
+
+/** Left for the stream's `end` (posts in flight time out after 3 s), the memory write and the response. */
+export const TIME_BUDGET_MARGIN_MS = 5_000;
+/** HTTP API's longest integration timeout: past it the caller gets a 503 whatever we do. */
+export const HTTP_API_TIMEOUT_MS = 30_000;
+/** requestId of an error frame whose ask carried no usable one. */
+export const UNKNOWN_REQUEST_ID = "unknown";
+
+export const DOOR_MESSAGES = {
+  streamingOff: "Streaming is not enabled on this stack, so questions cannot be asked over the WebSocket.",
+  unregistered: "This connection is not registered (it may have expired). Reconnect and ask again.",
+  unavailable: "The question could not be taken right now. Please try again.",
+  foreignSession: "This session belongs to another caller.",
+  unknownEvent: "This function answers Lex V2 code hooks, POST /ask and the WebSocket ask route only.",
+} as const;
+
+export interface DoorDeps {
+  /** The answer engine, bound to its generators, memory and stream opener. */
+  answer(request: AnswerRequest): Promise<AnswerResult>;
+  /** Mode for a Lex request that names none. */
+  defaultMode: AnswerMode;
+  /** Connections store; defined when streaming is on. */
+  store?: ConnectionsStore;
+  /** @connections transport; defined when streaming is on. */
+  transport?: StreamTransport;
+  /** Starts the asynchronous job for a WebSocket ask (Lambda Invoke, InvocationType Event). */
+  handOff?(job: AskJob): Promise<void>;
+  clock: Clock;
+}
+
+export interface InvocationContext {
+  /** Lambda's context.getRemainingTimeInMillis; undefined = no budget known. */
+  remainingMs?: () => number;
+  /** Lambda's request id: the requestId of asks that bring none. */
+  awsRequestId: string;
+}
+
+export interface JobOutcome {
+  requestId: string;
+  stopReason: string;
+  streamed: boolean;
+  error?: AnswerResult["error"];
+}
+
+export type DoorResult = LexV2Result | HttpResult | JobOutcome;
+
+function deadline(context: InvocationContext, deps: DoorDeps, capMs?: number): number | undefined {
+  const now = deps.clock.now();
+  const lambda = context.remainingMs ? now + context.remainingMs() - TIME_BUDGET_MARGIN_MS : undefined;
+  const cap = capMs === undefined ? undefined : now + capMs - TIME_BUDGET_MARGIN_MS;
+  if (lambda === undefined) return cap;
+  return cap === undefined ? lambda : Math.min(lambda, cap);
+}
+
+function asProtocolError(error: unknown): ProtocolError {
+  if (error instanceof ProtocolError) return error;
+  logger.error("unexpected failure", { error: error instanceof Error ? error.name : typeof error });
+  return new ProtocolError("internal", MESSAGES.internal, 500, true);
+}
+
+/** Lex V2 code hook → Close. Lex passes no caller identity: the stream goes to the session's owner. */
+export async function lexDoor(event: unknown, context: InvocationContext, deps: DoorDeps): Promise<LexV2Result> {
+  let ask;
+  try {
+    ask = parseLexEvent(event);
+  } catch (error) {
+    const message = asProtocolError(error).message;
+    return lexClose(lexSessionOf(event), { markdown: message, plainText: message });
+  }
+  const result = await deps.answer({
+    question: ask.question,
+    sessionId: ask.sessionId,
+    mode: ask.mode ?? deps.defaultMode,
+    requestId: ask.requestId ?? context.awsRequestId,
+    deadlineAt: deadline(context, deps),
+  });
+  return lexClose(ask, { markdown: result.answer, plainText: result.plainText });
+}
+
+/** HTTP API `POST /ask` → JSON. The caller must own the session (or the session has no owner yet). */
+export async function httpDoor(event: unknown, context: InvocationContext, deps: DoorDeps): Promise<HttpResult> {
+  let ask;
+  try {
+    ask = parseHttpAsk(event);
+    assertMayClaimSession(ask.principal, ask.sessionId);
+    if (deps.store) {
+      const { owner } = await deps.store.listSession(ask.sessionId);
+      if (owner !== undefined && owner !== ask.principal.id) throw new ProtocolError("forbidden", DOOR_MESSAGES.foreignSession);
+    }
+  } catch (error) {
+    const refusal = asProtocolError(error);
+    return httpError(refusal, refusal.status);
+  }
+  const requestId = ask.requestId ?? context.awsRequestId;
+  const result = await deps.answer({
+    question: ask.question,
+    sessionId: ask.sessionId,
+    principal: ask.principal.id,
+    mode: ask.mode,
+    requestId,
+    deadlineAt: deadline(context, deps, HTTP_API_TIMEOUT_MS),
+  });
+  return httpAnswer(result, requestId);
+}
+
+/**
+ * WebSocket `ask` route: checks the frame, finds the asking connection's session, hands the
+ * work to an asynchronous invocation and returns at once, so an answer longer than API
+ * Gateway's 29 s integration timeout still arrives whole. The route is one-way: refusals
+ * are posted to the connection as an `error` frame.
+ */
+export async function askRoute(event: unknown, deps: DoorDeps): Promise<HttpResult> {
+  let connectionId: string;
+  let body: string | undefined;
+  try {
+    ({ connectionId, body } = parseWebSocketEvent(event));
+  } catch (error) {
+    return httpError(asProtocolError(error));
+  }
+  const requestId = requestIdOf(body) ?? UNKNOWN_REQUEST_ID;
+  const { store, transport, handOff } = deps;
+  if (!store || !transport || !handOff) {
+    return httpError({ code: "internal", message: DOOR_MESSAGES.streamingOff, retryable: false }, 503);
+  }
+  const refuse = async (format: StreamFormat, refusal: ProtocolError): Promise<HttpResult> => {
+    const payload = { code: refusal.code, message: refusal.message, retryable: refusal.retryable };
+    try {
+      await transport.post(connectionId, errorFrame(format, requestId, payload));
+    } catch (error) {
+      logger.warn("error frame could not be posted", { error: error instanceof Error ? error.name : typeof error });
+    }
+    return httpError(payload, refusal.status);
+  };
+
+  let row;
+  try {
+    row = await store.find(connectionId);
+  } catch (error) {
+    logger.warn("connection lookup failed", { error: error instanceof Error ? error.name : typeof error });
+    return refuse("json", new ProtocolError("internal", DOOR_MESSAGES.unavailable, 503, true));
+  }
+  if (!row) return refuse("json", new ProtocolError("not_found", DOOR_MESSAGES.unregistered));
+
+  let message;
+  try {
+    message = parseAskMessage(body);
+  } catch (error) {
+    return refuse(row.format, asProtocolError(error));
+  }
+  const job: AskJob = {
+    kind: ASK_JOB_KIND,
+    sessionId: row.sessionId,
+    principal: row.principal,
+    connectionId,
+    requestId: message.requestId,
+    question: message.question,
+    mode: message.mode,
+  };
+  try {
+    await handOff(job);
+  } catch (error) {
+    logger.warn("ask hand-off failed", { error: error instanceof Error ? error.name : typeof error });
+    return refuse(row.format, new ProtocolError("internal", DOOR_MESSAGES.unavailable, 503, true));
+  }
+  return { statusCode: 200, headers: {}, body: "" };
+}
+
+/** Best effort, so a client whose job was malformed is not left waiting: the error frame to its connection. */
+async function tellConnection(event: unknown, requestId: string, error: AnswerError, deps: DoorDeps): Promise<void> {
+  const connectionId = (event as { connectionId?: unknown } | null)?.connectionId;
+  if (typeof connectionId !== "string" || connectionId === "" || !deps.store || !deps.transport) return;
+  try {
+    const row = await deps.store.find(connectionId);
+    if (row) await deps.transport.post(connectionId, errorFrame(row.format, requestId, error));
+  } catch (failure) {
+    logger.warn("error frame could not be posted", { error: failure instanceof Error ? failure.name : typeof failure });
+  }
+}
+
+/** The asynchronous job: answers, streaming to the asker's session as its principal. */
+export async function askJob(event: unknown, context: InvocationContext, deps: DoorDeps): Promise<JobOutcome> {
+  let job: AskJob;
+  try {
+    job = parseAskJob(event);
+  } catch (error) {
+    const refusal = asProtocolError(error);
+    logger.error("malformed ask job", { code: refusal.code, reason: refusal.message });
+    const payload = { code: refusal.code, message: refusal.message, retryable: false };
+    const requestId = requestIdField(event) ?? UNKNOWN_REQUEST_ID;
+    await tellConnection(event, requestId, payload, deps);
+    return { requestId, stopReason: "error", streamed: false, error: payload };
+  }
+  const result = await deps.answer({
+    question: job.question,
+    sessionId: job.sessionId,
+    principal: job.principal,
+    mode: job.mode,
+    requestId: job.requestId,
+    deadlineAt: deadline(context, deps),
+  });
+  return {
+    requestId: job.requestId,
+    stopReason: result.stopReason,
+    streamed: result.streamed,
+    ...(result.error ? { error: result.error } : {}),
+  };
+}
+
+/** Routes an event to its door; an event of no door gets a 400. */
+export async function dispatch(event: unknown, context: InvocationContext, deps: DoorDeps): Promise<DoorResult> {
+  switch (doorOf(event)) {
+    case "lex":
+      return lexDoor(event, context, deps);
+    case "http":
+      return httpDoor(event, context, deps);
+    case "websocket":
+      return askRoute(event, deps);
+    case "job":
+      return askJob(event, context, deps);
+    default:
+      return httpError({ code: "bad_request", message: DOOR_MESSAGES.unknownEvent }, STATUS_BY_CODE.bad_request);
+  }
+}

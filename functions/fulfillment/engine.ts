@@ -1,0 +1,212 @@
+/**
+ * The one answer engine behind every front door (Lex, HTTP, WebSocket): loads the session's
+ * memory, streams the generation to the session when the stack enabled streaming, formats the
+ * final answer, remembers the turn. It never throws: a failure mid-way sends `fail` to the
+ * stream and comes back as a clear final message, so no client is left waiting.
+ */
+import { logger } from "../shared/observability";
+import type { AnswerMode, Citation, ErrorCode, Usage } from "../shared/protocol";
+import type { AnswerStream, StreamOpener } from "../stream/types";
+import { DEFAULT_MEMORY_TURNS } from "./config";
+import { GenerationError, toGenerationError } from "./errors";
+import { formatAnswer } from "./format";
+import { TIME_BUDGET_STOP_REASON, type GenerateResult, type GenerateSink, type Generator } from "./generate";
+import { StreamGuard, systemClock, type Clock } from "./guard";
+import { UNIDENTIFIED_OWNER, appendTurn, DEFAULT_MEMORY_LIMITS, type ConversationMemory, type MemoryState } from "./memory";
+
+export interface AnswerRequest {
+  question: string;
+  sessionId: string;
+  /** The asker's canonical principal; undefined for the Lex door (Lex passes no identity). */
+  principal?: string;
+  mode: AnswerMode;
+  /** Carried by `format=json` envelopes. */
+  requestId: string;
+  /** Epoch milliseconds by which generation must stop (Lambda time budget); undefined = none. */
+  deadlineAt?: number;
+}
+
+export interface EngineDeps {
+  /** Generators by mode; a mode without one is refused with `bad_request`. */
+  generators: Partial<Record<AnswerMode, Generator>>;
+  memory?: ConversationMemory;
+  /** Turns of memory kept. @default DEFAULT_MEMORY_TURNS (5) */
+  memoryTurns?: number;
+  /** Defined exactly when the stack enabled streaming (its endpoint and table come from env). */
+  openStream?: StreamOpener;
+  /** Milliseconds without a Bedrock event before the answer is ended as stalled. */
+  stallMs: number;
+  clock?: Clock;
+}
+
+export interface AnswerError {
+  code: ErrorCode;
+  message: string;
+  retryable: boolean;
+}
+
+export interface AnswerResult {
+  /** The final formatted answer (markdown), or a clear message when it failed. */
+  answer: string;
+  /** The same, as plain text (channels without markdown). */
+  plainText: string;
+  /** The raw generated text (on failure: whatever was generated before it). */
+  text: string;
+  citations: Citation[];
+  usage?: Usage;
+  /** Bedrock's stop reason, `time_budget` when cut short, `error` on failure. */
+  stopReason: string;
+  /** True when the answer went out over the session's stream. */
+  streamed: boolean;
+  kbSessionId?: string;
+  error?: AnswerError;
+}
+
+export const MODE_UNAVAILABLE = {
+  llm: "LLM mode is not configured on this stack.",
+  kb: "Knowledge-base mode is not configured on this stack.",
+} as const;
+
+async function openQuietly(open: StreamOpener, request: AnswerRequest): Promise<AnswerStream | undefined> {
+  try {
+    return await open({ sessionId: request.sessionId, principal: request.principal, requestId: request.requestId });
+  } catch (error) {
+    logger.warn("stream could not be opened; answering without streaming", { error: errorName(error) });
+    return undefined;
+  }
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : typeof error;
+}
+
+export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<AnswerResult> {
+  const clock = deps.clock ?? systemClock;
+  const startedAt = clock.now();
+  const owner = request.principal ?? UNIDENTIFIED_OWNER;
+  const generator = deps.generators[request.mode];
+  let stream: AnswerStream | undefined;
+  let streamedByGenerator = false;
+  // Kept so a failure's result still says what was generated before it.
+  let generated = "";
+  const sink: GenerateSink = {
+    delta(chunk) {
+      generated += chunk;
+      stream?.delta(chunk);
+    },
+    citation: (citations) => stream?.citation(citations),
+    guardrail: (action) => stream?.guardrail(action),
+  };
+
+  const fail = async (error: unknown): Promise<AnswerResult> => {
+    const failure = toGenerationError(error);
+    logger.warn("answer failed", {
+      requestId: request.requestId,
+      mode: request.mode,
+      code: failure.code,
+      retryable: failure.retryable,
+      detail: failure.detail,
+    });
+    // No stream yet (a generator that streams by itself, or none for the mode): open one to
+    // say it failed, so a client waiting on its socket is not left hanging.
+    if (!stream && deps.openStream) stream = await openQuietly(deps.openStream, request);
+    const payload = failure.toJSON();
+    let streamed = streamedByGenerator;
+    if (stream) {
+      try {
+        streamed = (await stream.fail(payload)).connections > 0;
+      } catch (e) {
+        logger.warn("stream fail() failed", { error: errorName(e) });
+      }
+    }
+    return {
+      answer: failure.message,
+      plainText: failure.message,
+      text: generated,
+      citations: [],
+      stopReason: "error",
+      streamed,
+      error: payload,
+    };
+  };
+
+  if (!generator) return fail(new GenerationError("bad_request", MODE_UNAVAILABLE[request.mode], false));
+
+  let memory: MemoryState = { turns: [] };
+  if (deps.memory) {
+    try {
+      memory = await deps.memory.load(request.sessionId, owner);
+    } catch (error) {
+      logger.warn("memory could not be read; answering without history", { error: errorName(error) });
+    }
+  }
+
+  const streaming = deps.openStream !== undefined;
+  if (deps.openStream && !generator.streamsItself) stream = await openQuietly(deps.openStream, request);
+  streamedByGenerator = streaming && generator.streamsItself;
+
+  let result: GenerateResult;
+  try {
+    result = await generator.generate(
+      {
+        question: request.question,
+        history: memory.turns,
+        sessionId: request.sessionId,
+        principal: request.principal,
+        requestId: request.requestId,
+        kbSessionId: memory.kbSessionId,
+        streaming,
+      },
+      sink,
+      new StreamGuard({ stallMs: deps.stallMs, deadlineAt: request.deadlineAt, clock }),
+    );
+  } catch (error) {
+    return fail(error);
+  }
+
+  const cutShort = result.stopReason === TIME_BUDGET_STOP_REASON;
+  const formatted = formatAnswer(result.text, result.citations, { cutShort });
+  let streamed = streamedByGenerator;
+  if (stream) {
+    try {
+      const report = await stream.end({ final: formatted.markdown, stopReason: result.stopReason, usage: result.usage });
+      streamed = report.connections > 0;
+    } catch (error) {
+      logger.warn("stream end() failed", { error: errorName(error) });
+    }
+  }
+
+  if (deps.memory && result.text.trim() !== "") {
+    const next = appendTurn(
+      memory,
+      { question: request.question, answer: result.text },
+      { turns: deps.memoryTurns ?? DEFAULT_MEMORY_TURNS, ...DEFAULT_MEMORY_LIMITS },
+      result.kbSessionId,
+    );
+    await deps.memory
+      .save(request.sessionId, owner, next)
+      .catch((error) => logger.warn("memory could not be written", { error: errorName(error) }));
+  }
+
+  logger.info("answer finished", {
+    requestId: request.requestId,
+    mode: request.mode,
+    stopReason: result.stopReason,
+    streamed,
+    citations: result.citations.length,
+    inputTokens: result.usage?.inputTokens,
+    outputTokens: result.usage?.outputTokens,
+    durationMs: clock.now() - startedAt,
+  });
+
+  return {
+    answer: formatted.markdown,
+    plainText: formatted.plainText,
+    text: result.text,
+    citations: result.citations,
+    usage: result.usage,
+    stopReason: result.stopReason,
+    streamed,
+    kbSessionId: result.kbSessionId,
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * Bounds on waiting for Bedrock: a stall bound (no event for `stallMs` ends the stream as
+ * `stalled` instead of leaving the client waiting for the Lambda timeout) and the Lambda's
+ * time budget (the answer ends with what it has before the function is killed). Both abort
+ * the SDK call through its `abortSignal`. The clock is injected so tests are deterministic.
+ */
+import { BudgetExhausted, GenerationError, MESSAGES } from "./errors";
+
+export interface Clock {
+  now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+export interface GuardOptions {
+  /** Longest wait for the next event. */
+  stallMs: number;
+  /** Epoch milliseconds by which generation must stop; undefined = no budget. */
+  deadlineAt?: number;
+  clock?: Clock;
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown } | { ok: "timeout" };
+
+export class StreamGuard {
+  private readonly controller = new AbortController();
+  private readonly clock: Clock;
+
+  constructor(private readonly options: GuardOptions) {
+    this.clock = options.clock ?? systemClock;
+  }
+
+  /** Pass as the SDK's `abortSignal`: aborted when a bound is hit. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /**
+   * Waits for `promise` within the bounds. Throws GenerationError("stalled") when the stall
+   * bound passes first (unless `stall` is false: a call that returns only when done, like a
+   * custom LLM Lambda, has no events to wait for), BudgetExhausted when the deadline does.
+   */
+  async step<T>(promise: Promise<T>, bounds: { stall: boolean } = { stall: true }): Promise<T> {
+    const budgetLeft =
+      this.options.deadlineAt === undefined ? Infinity : this.options.deadlineAt - this.clock.now();
+    const stallLeft = bounds.stall ? this.options.stallMs : Infinity;
+    const wait = Math.min(budgetLeft, stallLeft);
+    const outcome = promise.then(
+      (value): Settled<T> => ({ ok: true, value }),
+      (error: unknown): Settled<T> => ({ ok: false, error }),
+    );
+    let settled: Settled<T>;
+    if (wait <= 0) {
+      settled = { ok: "timeout" };
+    } else if (wait === Infinity) {
+      settled = await outcome;
+    } else {
+      let handle: unknown;
+      const timer = new Promise<Settled<T>>((resolve) => {
+        handle = this.clock.setTimeout(() => resolve({ ok: "timeout" }), wait);
+      });
+      settled = await Promise.race([outcome, timer]);
+      this.clock.clearTimeout(handle);
+    }
+    if (settled.ok === true) return settled.value;
+    if (settled.ok === false) throw settled.error;
+    this.controller.abort();
+    if (budgetLeft <= stallLeft) throw new BudgetExhausted();
+    throw new GenerationError("stalled", MESSAGES.stalled, true, `no event for ${stallLeft} ms`);
+  }
+
+  /** Iterates an SDK event stream, each wait bounded by `step`. */
+  async *events<T>(source: AsyncIterable<T>): AsyncGenerator<T, void, undefined> {
+    const iterator = source[Symbol.asyncIterator]();
+    let done = false;
+    try {
+      for (;;) {
+        const next = await this.step(iterator.next());
+        if (next.done) {
+          done = true;
+          return;
+        }
+        yield next.value;
+      }
+    } finally {
+      if (!done) {
+        this.controller.abort();
+        // Not awaited: after an abort the source may settle late, or (a hung peer) never.
+        void Promise.resolve()
+          .then(() => iterator.return?.())
+          .catch(() => undefined);
+      }
+    }
+  }
+}

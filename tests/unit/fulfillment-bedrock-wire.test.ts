@@ -1,0 +1,132 @@
+import { expect } from "chai";
+import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
+import { BedrockAgentRuntimeClient } from "@aws-sdk/client-bedrock-agent-runtime";
+import { startBedrockEmulator, type BedrockEmulator } from "../../local/bedrock";
+import { converseGenerator, type ConverseSettings } from "../../functions/fulfillment/converse";
+import { toGenerationError } from "../../functions/fulfillment/errors";
+import type { GenerateRequest, GenerateSink } from "../../functions/fulfillment/generate";
+import { StreamGuard } from "../../functions/fulfillment/guard";
+import { knowledgeBaseGenerator } from "../../functions/fulfillment/knowledge-base";
+
+const CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" };
+const DELTAS = ["Hel", "lo ", "wörld", " — ", "日本語", "👩‍💻", "🚀 ", "e\u0301", " done."];
+const settings: ConverseSettings = {
+  modelId: "anthropic.claude-3-haiku-20240307-v1:0",
+  systemPrompt: "Be brief.",
+  inference: { maxTokens: 300, temperature: 0 },
+};
+
+function request(overrides: Partial<GenerateRequest> = {}): GenerateRequest {
+  return {
+    question: "How does streaming work?",
+    history: [{ question: "Hi", answer: "Hello." }],
+    sessionId: "s-1",
+    requestId: "r-1",
+    streaming: true,
+    ...overrides,
+  };
+}
+
+function sink() {
+  const deltas: string[] = [];
+  const citations: unknown[] = [];
+  const value: GenerateSink = {
+    delta: (text) => void deltas.push(text),
+    citation: (c) => void citations.push(...c),
+    guardrail: () => undefined,
+  };
+  return { value, deltas, citations };
+}
+
+/** Over the wire: the real SDK v3 clients (HTTP/2, event-stream framing) against the local Bedrock emulator. */
+describe("fulfillment: Bedrock adapters over the wire (local emulator)", () => {
+  let emulator: BedrockEmulator;
+  let runtime: BedrockRuntimeClient;
+  let agent: BedrockAgentRuntimeClient;
+  const guard = (stallMs = 10_000) => new StreamGuard({ stallMs });
+
+  before(async () => {
+    emulator = await startBedrockEmulator({ deltasPerSecond: 0, firstTokenDelayMs: 0 });
+    const config = { endpoint: emulator.endpoint, region: "us-east-1", credentials: CREDENTIALS, maxAttempts: 1 };
+    runtime = new BedrockRuntimeClient(config);
+    agent = new BedrockAgentRuntimeClient(config);
+  });
+  after(async () => {
+    runtime.destroy();
+    agent.destroy();
+    await emulator.close();
+  });
+  afterEach(() => emulator.setBehavior({}));
+
+  it("ConverseStream: every delta, in order, then stop reason and usage; the request carries system, config and history", async () => {
+    emulator.enqueue({ deltas: DELTAS, stopReason: "max_tokens" });
+    const { value, deltas } = sink();
+    const result = await converseGenerator(runtime, settings).generate(request(), value, guard());
+    expect(deltas.join("")).to.equal(DELTAS.join(""));
+    expect(result.text).to.equal(DELTAS.join(""));
+    expect(result.stopReason).to.equal("max_tokens");
+    expect(result.usage?.outputTokens).to.be.a("number");
+    const body = emulator.requests.at(-1)?.body as Record<string, unknown>;
+    expect(body.system).to.deep.equal([{ text: "Be brief." }]);
+    expect(body.inferenceConfig).to.deep.equal({ maxTokens: 300, temperature: 0 });
+    expect(body.messages).to.have.length(3);
+  });
+
+  it("Converse (streaming off): the same text in one response", async () => {
+    emulator.enqueue({ deltas: DELTAS });
+    const result = await converseGenerator(runtime, settings).generate(request({ streaming: false }), sink().value, guard());
+    expect(result).to.include({ text: DELTAS.join(""), stopReason: "end_turn" });
+    expect(emulator.requests.at(-1)?.operation).to.equal("Converse");
+  });
+
+  it("an in-stream modelStreamErrorException becomes a retryable model_error after the deltas before it", async () => {
+    emulator.enqueue({ deltas: DELTAS, streamError: { afterDeltas: 2, type: "modelStreamErrorException" } });
+    const { value, deltas } = sink();
+    const error = await converseGenerator(runtime, settings).generate(request(), value, guard()).catch(toGenerationError);
+    expect(deltas).to.deep.equal(DELTAS.slice(0, 2));
+    expect(error).to.include({ code: "model_error", retryable: true });
+  });
+
+  it("a 429 ThrottlingException before the stream becomes throttled", async () => {
+    emulator.enqueue({ httpError: { type: "ThrottlingException" } });
+    const error = await converseGenerator(runtime, settings).generate(request(), sink().value, guard()).catch(toGenerationError);
+    expect(error).to.include({ code: "throttled", retryable: true });
+  });
+
+  it("a stream broken off mid-answer is a retryable model_error, not a short answer", async () => {
+    emulator.enqueue({ deltas: DELTAS, reset: { afterDeltas: 3 } });
+    const error = await converseGenerator(runtime, settings).generate(request(), sink().value, guard()).catch(toGenerationError);
+    expect(error).to.include({ code: "model_error", retryable: true });
+  });
+
+  it("a stalled stream is ended as stalled and the request aborted", async () => {
+    emulator.enqueue({ deltas: DELTAS, stall: { afterDeltas: 2 } });
+    const { value, deltas } = sink();
+    const error = await converseGenerator(runtime, settings).generate(request(), value, guard(500)).catch(toGenerationError);
+    expect(error).to.include({ code: "stalled", retryable: true });
+    expect(deltas).to.deep.equal(DELTAS.slice(0, 2));
+    expect(await emulator.requests.at(-1)?.settled).to.equal("aborted");
+  });
+
+  it("RetrieveAndGenerateStream: text, mapped citations, and the knowledge-base session id sent back on the follow-up", async () => {
+    const kb = knowledgeBaseGenerator(agent, {
+      knowledgeBaseId: "KB12345678",
+      modelArn: "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0",
+      inference: {},
+    });
+    emulator.enqueue({
+      deltas: ["Streaming ", "uses WebSockets."],
+      citations: [{ text: "uses WebSockets.", references: [{ uri: "s3://local-documents/streaming.md", text: "WebSockets" }] }],
+    });
+    const { value, deltas, citations } = sink();
+    const first = await kb.generate(request(), value, guard());
+    expect(deltas.join("")).to.equal("Streaming uses WebSockets.");
+    expect(first.text).to.equal("Streaming uses WebSockets.");
+    expect(citations).to.deep.equal([{ text: "uses WebSockets.", sources: [{ uri: "s3://local-documents/streaming.md" }] }]);
+    expect(first.kbSessionId).to.be.a("string").and.not.equal("");
+
+    await kb.generate(request({ kbSessionId: first.kbSessionId, streaming: false }), sink().value, guard());
+    expect((emulator.requests.at(-1)?.body as { sessionId?: string }).sessionId).to.equal(first.kbSessionId);
+    expect(emulator.requests.at(-1)?.operation).to.equal("RetrieveAndGenerate");
+  });
+});

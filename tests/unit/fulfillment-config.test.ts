@@ -1,0 +1,70 @@
+import { expect } from "chai";
+import {
+  DEFAULT_MEMORY_TTL_SECONDS,
+  DEFAULT_MEMORY_TURNS,
+  DEFAULT_STALL_MS,
+  loadConfig,
+} from "../../functions/fulfillment/config";
+import { ENV } from "../../functions/shared/env";
+
+const endpoint = "https://abc123.execute-api.us-east-1.amazonaws.com/Prod";
+
+describe("fulfillment: configuration from the environment", () => {
+  it("turns streaming off, memory off and knowledge base off when their variables are unset", () => {
+    const config = loadConfig({ [ENV.llmModelId]: "model-1" });
+    expect(config).to.deep.include({ streaming: undefined, memory: undefined, knowledgeBase: undefined, hookArn: undefined, stallMs: DEFAULT_STALL_MS });
+    expect(config.llm).to.deep.equal({ modelId: "model-1", systemPrompt: undefined, inference: {} });
+  });
+
+  it("reads every setting the stack sets", () => {
+    const config = loadConfig({
+      [ENV.streamingEndpoint]: `${endpoint}/`,
+      [ENV.connectionsTable]: "connections",
+      [ENV.connectionTtlSeconds]: "3600",
+      [ENV.streamStallMs]: "15000",
+      [ENV.memoryTable]: "memory",
+      [ENV.memoryTurns]: "3",
+      [ENV.memoryTtlSeconds]: "600",
+      [ENV.llmModelId]: "model-1",
+      [ENV.systemPrompt]: "Be brief.",
+      [ENV.maxTokens]: "512",
+      [ENV.temperature]: "0",
+      [ENV.topP]: "0.9",
+      [ENV.knowledgeBaseId]: "KB1",
+      [ENV.knowledgeBaseModelArn]: "arn:model",
+      [ENV.llmLambdaArn]: "arn:hook",
+      [ENV.selfFunctionName]: "fulfillment",
+    });
+    expect(config).to.deep.equal({
+      streaming: { endpoint, connectionsTable: "connections", connectionTtlSeconds: 3600 },
+      stallMs: 15000,
+      memory: { tableName: "memory", turns: 3, ttlSeconds: 600 },
+      llm: { modelId: "model-1", systemPrompt: "Be brief.", inference: { maxTokens: 512, temperature: 0, topP: 0.9 } },
+      knowledgeBase: { knowledgeBaseId: "KB1", modelArn: "arn:model" },
+      hookArn: "arn:hook",
+      selfFunctionName: "fulfillment",
+    });
+  });
+
+  it("uses the documented defaults for memory", () => {
+    expect(loadConfig({ [ENV.memoryTable]: "memory" }).memory).to.deep.equal({
+      tableName: "memory",
+      turns: DEFAULT_MEMORY_TURNS,
+      ttlSeconds: DEFAULT_MEMORY_TTL_SECONDS,
+    });
+  });
+
+  for (const [label, env, name] of [
+    ["a stall bound that is not a number", { [ENV.streamStallMs]: "soon" }, ENV.streamStallMs],
+    ["a zero stall bound", { [ENV.streamStallMs]: "0" }, ENV.streamStallMs],
+    ["a temperature above 1", { [ENV.temperature]: "1.5" }, ENV.temperature],
+    ["fractional max tokens", { [ENV.maxTokens]: "10.5" }, ENV.maxTokens],
+    ["an endpoint without its table", { [ENV.streamingEndpoint]: endpoint }, ENV.connectionsTable],
+    ["an endpoint without a stage", { [ENV.streamingEndpoint]: "https://abc.example.com", [ENV.connectionsTable]: "t" }, ENV.streamingEndpoint],
+    ["a knowledge base without its model ARN", { [ENV.knowledgeBaseId]: "KB1" }, ENV.knowledgeBaseModelArn],
+  ] as const) {
+    it(`refuses ${label}, naming ${name}`, () => {
+      expect(() => loadConfig(env)).to.throw(name);
+    });
+  }
+});

@@ -1,0 +1,102 @@
+import { expect } from "chai";
+import { GetCommand, DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { startLocalDynamo, type LocalDynamo } from "../../local/dynamo";
+import {
+  DEFAULT_MEMORY_LIMITS,
+  DynamoMemory,
+  appendTurn,
+  truncateUtf8,
+  type MemoryLimits,
+} from "../../functions/fulfillment/memory";
+
+const limits: MemoryLimits = { turns: 3, ...DEFAULT_MEMORY_LIMITS };
+
+describe("fulfillment: conversation memory", () => {
+  describe("bounds (pure)", () => {
+    it("truncates to a byte bound without splitting a multi-byte character", () => {
+      expect(truncateUtf8("abc", 10)).to.equal("abc");
+      expect(truncateUtf8("héllo", 2)).to.equal("h");
+      expect(truncateUtf8("héllo", 3)).to.equal("hé");
+      expect(truncateUtf8("👋🏽👋🏽", 7)).to.equal("👋");
+      expect(truncateUtf8("日本語", 8)).to.equal("日本");
+    });
+
+    it("keeps the last N turns, oldest dropped first", () => {
+      let state = { turns: [] as { question: string; answer: string }[] };
+      for (let i = 1; i <= 5; i++) state = appendTurn(state, { question: `q${i}`, answer: `a${i}` }, limits);
+      expect(state.turns.map((t) => t.question)).to.deep.equal(["q3", "q4", "q5"]);
+    });
+
+    it("truncates each text and drops old turns until the item fits its byte bound", () => {
+      const big = "語".repeat(10_000);
+      const tight: MemoryLimits = { turns: 10, maxTextBytes: 3_000, maxItemBytes: 10_000 };
+      let state = { turns: [] as { question: string; answer: string }[] };
+      for (let i = 0; i < 6; i++) state = appendTurn(state, { question: `q${i}`, answer: big }, tight);
+      for (const turn of state.turns) expect(Buffer.byteLength(turn.answer)).to.be.at.most(3_000);
+      expect(Buffer.byteLength(JSON.stringify(state))).to.be.at.most(10_000);
+      expect(state.turns.at(-1)?.question).to.equal("q5");
+      expect(state.turns.length).to.be.lessThan(6);
+    });
+
+    it("keeps the knowledge-base session id, replaced by a newer one", () => {
+      const first = appendTurn({ turns: [] }, { question: "q", answer: "a" }, limits, "kb-1");
+      expect(appendTurn(first, { question: "q", answer: "a" }, limits).kbSessionId).to.equal("kb-1");
+      expect(appendTurn(first, { question: "q", answer: "a" }, limits, "kb-2").kbSessionId).to.equal("kb-2");
+    });
+  });
+
+  describe("DynamoDB (over the wire, dynalite)", () => {
+    let dynamo: LocalDynamo;
+    let client: DynamoDBDocumentClient;
+    let now = 1_700_000_000_000;
+    const memory = () => new DynamoMemory({ tableName: dynamo.memoryTable, ttlSeconds: 3600, client, now: () => now });
+
+    before(async () => {
+      dynamo = await startLocalDynamo();
+      client = DynamoDBDocumentClient.from(dynamo.client);
+    });
+    after(async () => {
+      await dynamo.close();
+    });
+
+    it("round-trips a session's turns and sets the TTL from the last write", async () => {
+      const state = appendTurn({ turns: [] }, { question: "Who?", answer: "Me 👋" }, limits, "kb-7");
+      await memory().save("s-roundtrip", "iam:alice", state);
+      expect(await memory().load("s-roundtrip", "iam:alice")).to.deep.equal(state);
+      const { Item } = await client.send(new GetCommand({ TableName: dynamo.memoryTable, Key: { sessionId: "s-roundtrip" } }));
+      expect(Item).to.include({ principal: "iam:alice", ttl: Math.floor(now / 1000) + 3600 });
+    });
+
+    it("an unknown session has no memory", async () => {
+      expect(await memory().load("s-none", "iam:alice")).to.deep.equal({ turns: [] });
+    });
+
+    it("another principal on the same sessionId neither reads nor overwrites the memory", async () => {
+      const mine = appendTurn({ turns: [] }, { question: "secret question", answer: "secret answer" }, limits);
+      await memory().save("s-shared", "cognito:us-east-1:alice", mine);
+      expect(await memory().load("s-shared", "iam:mallory")).to.deep.equal({ turns: [] });
+      await memory().save("s-shared", "iam:mallory", appendTurn({ turns: [] }, { question: "x", answer: "y" }, limits));
+      expect(await memory().load("s-shared", "cognito:us-east-1:alice")).to.deep.equal(mine);
+      const { Item } = await client.send(new GetCommand({ TableName: dynamo.memoryTable, Key: { sessionId: "s-shared" } }));
+      expect(Item?.principal).to.equal("cognito:us-east-1:alice");
+    });
+
+    it("an expired item reads as empty and may be taken over", async () => {
+      await memory().save("s-expired", "iam:alice", appendTurn({ turns: [] }, { question: "q", answer: "a" }, limits));
+      now += 3601 * 1000;
+      expect(await memory().load("s-expired", "iam:alice")).to.deep.equal({ turns: [] });
+      const fresh = appendTurn({ turns: [] }, { question: "new", answer: "owner" }, limits);
+      await memory().save("s-expired", "iam:bob", fresh);
+      expect(await memory().load("s-expired", "iam:bob")).to.deep.equal(fresh);
+    });
+
+    it("stores a long conversation within DynamoDB's item limit", async () => {
+      let state = { turns: [] as { question: string; answer: string }[] };
+      for (let i = 0; i < 8; i++) state = appendTurn(state, { question: "?".repeat(4000), answer: "🙂".repeat(50_000) }, { ...limits, turns: 8 });
+      await memory().save("s-big", "iam:alice", state);
+      const loaded = await memory().load("s-big", "iam:alice");
+      expect(loaded.turns.length).to.be.greaterThan(0);
+      expect(Buffer.byteLength(JSON.stringify(loaded))).to.be.at.most(DEFAULT_MEMORY_LIMITS.maxItemBytes);
+    });
+  });
+});
