@@ -1,0 +1,181 @@
+/**
+ * The QnA stack's HTTP API (`POST /ask`, AWS_IAM) for the local stack: SigV4 `Authorization`
+ * verified like API Gateway does, payload 2.0 events with the IAM authorizer context, the
+ * fulfillment handler invoked in-process.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createHash, randomUUID } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import type { APIGatewayProxyEventV2WithIAMAuthorizer } from "aws-lambda";
+import { SigV4Verifier, SignatureError } from "./gateway/sigv4";
+import { parseQuery } from "./gateway/query";
+import type { LocalCredential } from "./gateway/credentials";
+import { createLambdaContext, type LambdaHandler } from "./lambda-api";
+
+export interface LocalHttpApiOptions {
+  /** The function behind `POST /ask`. */
+  readonly handler: LambdaHandler;
+  /** Credentials whose signatures are accepted. */
+  readonly credentials: readonly LocalCredential[];
+  /** @default "us-east-1" */
+  readonly region?: string;
+  /** @default "localhttp" */
+  readonly apiId?: string;
+  /** HTTP API's integration timeout. @default 30000 */
+  readonly timeoutMs?: number;
+  /** @default 0 (the OS picks) */
+  readonly port?: number;
+}
+
+export interface LocalHttpApi {
+  /** `http://127.0.0.1:{port}/ask` */
+  readonly askUrl: string;
+  close(): Promise<void>;
+}
+
+/** Largest request body HTTP APIs accept (10 MB); more is refused before it is buffered. */
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": String(Buffer.byteLength(body)),
+    "apigw-requestid": randomUUID(),
+    ...headers,
+  });
+  res.end(body);
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on("end", () => resolve(size <= MAX_BODY_BYTES ? Buffer.concat(chunks) : undefined));
+    req.on("error", reject);
+  });
+}
+
+function headerMap(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(",") : value;
+  }
+  return headers;
+}
+
+function iamAuthorizer(credential: LocalCredential): APIGatewayProxyEventV2WithIAMAuthorizer["requestContext"]["authorizer"]["iam"] {
+  const identity = credential.identity;
+  return {
+    accessKey: credential.accessKeyId,
+    accountId: identity.accountId,
+    callerId: identity.caller ?? "",
+    cognitoIdentity: identity.cognitoIdentityId
+      ? {
+          amr: [identity.cognitoAuthenticationType ?? "unauthenticated"],
+          identityId: identity.cognitoIdentityId,
+          identityPoolId: identity.cognitoIdentityPoolId ?? "",
+        }
+      : (null as never),
+    principalOrgId: (identity.principalOrgId ?? null) as never,
+    userArn: identity.userArn,
+    userId: identity.user ?? identity.caller ?? "",
+  };
+}
+
+/** Shapes a Lambda result as HTTP API does for payload format 2.0. */
+function toHttpResponse(result: unknown): { status: number; body: string; headers: Record<string, string> } {
+  if (typeof result === "object" && result !== null && "statusCode" in result) {
+    const r = result as { statusCode: number; body?: string; headers?: Record<string, string>; isBase64Encoded?: boolean };
+    const body = r.isBase64Encoded && r.body ? Buffer.from(r.body, "base64").toString() : (r.body ?? "");
+    return { status: r.statusCode, body, headers: r.headers ?? {} };
+  }
+  return { status: 200, body: typeof result === "string" ? result : JSON.stringify(result ?? null), headers: {} };
+}
+
+export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<LocalHttpApi> {
+  const region = options.region ?? "us-east-1";
+  const apiId = options.apiId ?? "localhttp";
+  const verifier = new SigV4Verifier({ credentials: options.credentials, region, service: "execute-api" });
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? "/";
+    const queryAt = url.indexOf("?");
+    const rawPath = queryAt < 0 ? url : url.slice(0, queryAt);
+    const rawQueryString = queryAt < 0 ? "" : url.slice(queryAt + 1);
+    const body = await readBody(req);
+    if (body === undefined) return send(res, 413, JSON.stringify({ message: "Request Entity Too Large" }));
+    if (rawPath !== "/ask" || req.method !== "POST") return send(res, 404, JSON.stringify({ message: "Not Found" }));
+    let credential: LocalCredential;
+    try {
+      credential = await verifier.verifyHeader(
+        { method: "POST", rawPath, query: parseQuery(rawQueryString).params, headers: req.headers },
+        createHash("sha256").update(body).digest("hex"),
+      );
+    } catch (error) {
+      if (error instanceof SignatureError) return send(res, 403, JSON.stringify({ message: "Forbidden" }));
+      throw error;
+    }
+    const now = Date.now();
+    const requestId = randomUUID();
+    const event: APIGatewayProxyEventV2WithIAMAuthorizer = {
+      version: "2.0",
+      routeKey: "POST /ask",
+      rawPath,
+      rawQueryString,
+      headers: headerMap(req),
+      requestContext: {
+        accountId: credential.identity.accountId,
+        apiId,
+        authorizer: { iam: iamAuthorizer(credential) },
+        domainName: req.headers.host ?? "127.0.0.1",
+        domainPrefix: apiId,
+        http: {
+          method: "POST",
+          path: rawPath,
+          protocol: `HTTP/${req.httpVersion}`,
+          sourceIp: req.socket.remoteAddress ?? "127.0.0.1",
+          userAgent: req.headers["user-agent"] ?? "",
+        },
+        requestId,
+        routeKey: "POST /ask",
+        stage: "$default",
+        time: new Date(now).toUTCString(),
+        timeEpoch: now,
+      },
+      body: body.toString("utf8"),
+      isBase64Encoded: false,
+    };
+    const context = createLambdaContext({ functionName: "fulfillment", timeoutMs: options.timeoutMs ?? 30_000, region });
+    let result: unknown;
+    try {
+      result = await options.handler(event, context);
+    } catch {
+      return send(res, 500, JSON.stringify({ message: "Internal Server Error" }));
+    }
+    const response = toHttpResponse(result);
+    send(res, response.status, response.body, response.headers);
+  }
+
+  const server: Server = createServer((req, res) => {
+    serve(req, res).catch(() => {
+      if (!res.headersSent) send(res, 500, JSON.stringify({ message: "Internal Server Error" }));
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    askUrl: `http://127.0.0.1:${port}/ask`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
