@@ -73,13 +73,14 @@ function iamAuthorizer(credential: LocalCredential): APIGatewayProxyEventV2WithI
     accessKey: credential.accessKeyId,
     accountId: identity.accountId,
     callerId: identity.caller ?? "",
-    cognitoIdentity: identity.cognitoIdentityId
+    // @types/aws-lambda types this field as always null; for Cognito callers it is not.
+    cognitoIdentity: (identity.cognitoIdentityId
       ? {
           amr: [identity.cognitoAuthenticationType ?? "unauthenticated"],
           identityId: identity.cognitoIdentityId,
           identityPoolId: identity.cognitoIdentityPoolId ?? "",
         }
-      : (null as never),
+      : null) as never,
     principalOrgId: (identity.principalOrgId ?? null) as never,
     userArn: identity.userArn,
     userId: identity.user ?? identity.caller ?? "",

@@ -1,0 +1,267 @@
+/**
+ * The whole streaming system on loopback: dynalite, the Bedrock emulator (or real Bedrock),
+ * the WebSocket gateway, the HTTP API, a Lambda Invoke API and the chat page, with the real
+ * connection and fulfillment handlers running in-process on the events API Gateway and Lex
+ * send. The handlers find the emulators the way they find AWS: through environment
+ * variables (AWS_ENDPOINT_URL_*, STREAMING_ENDPOINT, …), so no handler code knows it is local.
+ */
+import type { Context } from "aws-lambda";
+import { defaultProvider } from "@aws-sdk/credential-provider-node";
+import { startLocalDynamo, type LocalDynamo } from "./dynamo";
+import { startBedrockEmulator, type BedrockEmulator, type BedrockEmulatorOptions } from "./bedrock";
+import {
+  localIamUser,
+  localRoleSession,
+  startWebSocketGateway,
+  type ConnectionsApiBehaviour,
+  type GatewayLimits,
+  type LocalCredential,
+  type WebSocketGateway,
+} from "./gateway";
+import { startLambdaApi, type LambdaApi } from "./lambda-api";
+import { startLocalHttpApi, type LocalHttpApi } from "./http-api";
+import { presignWebSocketUrl } from "../client/presign";
+import { startChatServer, type ChatServer } from "../client/chat-server";
+import { CONNECTION_ROUTE_KEYS, ROUTES } from "../functions/shared/routes";
+import { ENV } from "../functions/shared/env";
+import { resetAwsClients } from "../functions/shared/aws";
+import type { StreamFormat } from "../functions/shared/table";
+
+/** Names the functions have in the local Lambda API (the fulfillment's async hand-off calls it by name). */
+export const LOCAL_FUNCTIONS = { connection: "qnabot-streaming-connection", fulfillment: "qnabot-streaming-fulfillment" } as const;
+
+/** Model the stand-in answers as; real Bedrock needs a model the account may invoke. */
+export const DEFAULT_LOCAL_MODEL_ID = "us.anthropic.claude-3-5-haiku-20241022-v1:0";
+const LOCAL_KNOWLEDGE_BASE_ID = "LOCALKB001";
+
+export interface LocalStackOptions {
+  /** `emulator`: the offline stand-in model; `aws`: real Bedrock with the default credential chain. @default "emulator" */
+  readonly bedrock?: "emulator" | "aws";
+  /** Pace, scripts and faults of the Bedrock emulator. @default the emulator's defaults */
+  readonly bedrockBehavior?: BedrockEmulatorOptions;
+  /** Region of signatures and of real Bedrock. @default AWS_REGION, else "us-east-1" */
+  readonly region?: string;
+  /** Bedrock model id (or inference profile) for the LLM mode. @default DEFAULT_LOCAL_MODEL_ID */
+  readonly modelId?: string;
+  /** Knowledge base for `--bedrock aws`; the emulator always has its bundled documents. @default none */
+  readonly knowledgeBaseId?: string;
+  /** Model ARN for RetrieveAndGenerate with `--bedrock aws`. @default the LLM model's ARN */
+  readonly knowledgeBaseModelArn?: string;
+  /** WebSocket stage. @default "Prod" */
+  readonly stage?: string;
+  /** Port of the chat page. @default 0 (the OS picks) */
+  readonly pagePort?: number;
+  /** Serve the chat page. @default true */
+  readonly page?: boolean;
+  /** API Gateway limits (message size, idle, max age), smaller in tests. @default AWS's */
+  readonly gatewayLimits?: Partial<GatewayLimits>;
+  /** Injected @connections latency and faults. @default none */
+  readonly connectionsApi?: ConnectionsApiBehaviour;
+  /** More callers the gateway and HTTP API accept (tests: other principals, Cognito identities). @default none */
+  readonly credentials?: readonly LocalCredential[];
+  /** Extra environment for the handlers (STREAM_STALL_MS, POWERTOOLS_LOG_LEVEL, …). @default none */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Fulfillment timeout, as deployed. @default 120000 */
+  readonly fulfillmentTimeoutMs?: number;
+}
+
+export interface LocalStack {
+  /** The chat page, when served. */
+  readonly pageUrl?: string;
+  /** `ws://127.0.0.1:{port}/{stage}`: presign it (see `presign`) and connect. */
+  readonly webSocketUrl: string;
+  /** The @connections endpoint the fulfillment posts to (STREAMING_ENDPOINT). */
+  readonly managementEndpoint: string;
+  /** `POST` here with a SigV4 `Authorization` (service execute-api). */
+  readonly askUrl: string;
+  readonly region: string;
+  /** What answers: "offline stand-in model" or the Bedrock model id. */
+  readonly label: string;
+  /** The local chat user the page and the CLI sign with. */
+  readonly chatUser: LocalCredential;
+  readonly gateway: WebSocketGateway;
+  readonly dynamo: LocalDynamo;
+  /** Undefined with `bedrock: "aws"`. */
+  readonly bedrock?: BedrockEmulator;
+  readonly lambda: LambdaApi;
+  /** Presigns a WebSocket URL for `sessionId`, as the chat user unless told otherwise. */
+  presign(sessionId: string, options?: { format?: StreamFormat; credential?: LocalCredential; expiresInSeconds?: number }): Promise<string>;
+  /** Invokes the fulfillment function as Lex V2 would (a code hook event) and returns its response. */
+  invokeFulfillment(event: unknown): Promise<unknown>;
+  /** Resolves when no handler runs: every hand-off and every route invocation has finished. */
+  idle(): Promise<void>;
+  /** Stops everything and restores the environment it changed. */
+  close(): Promise<void>;
+}
+
+/** The fulfillment's role on AWS: a credential the gateway accepts for @connections only. */
+function fulfillmentRole(): LocalCredential {
+  return localRoleSession("qnabot-streaming-fulfillment-role", {
+    sessionName: LOCAL_FUNCTIONS.fulfillment,
+    allow: { connect: false, manageConnections: true },
+  });
+}
+
+/** With real Bedrock the handlers sign with the user's own credentials, so the gateway must accept those. */
+async function userCredentialAsRole(): Promise<LocalCredential> {
+  const resolved = await defaultProvider()();
+  return {
+    ...resolved,
+    identity: { userArn: "arn:aws:iam::000000000000:user/local-developer", accountId: "000000000000" },
+    allow: { connect: false, manageConnections: true },
+  };
+}
+
+/** Sets variables and remembers what they were, so `restore` puts the process back. */
+function applyEnv(values: Record<string, string | undefined>): () => void {
+  const previous = Object.fromEntries(Object.keys(values).map((name) => [name, process.env[name]]));
+  const write = (entries: Record<string, string | undefined>): void => {
+    for (const [name, value] of Object.entries(entries)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+  write(values);
+  return () => write(previous);
+}
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const region = options.region ?? process.env.AWS_REGION ?? "us-east-1";
+  const useAws = options.bedrock === "aws";
+  const modelId = options.modelId ?? DEFAULT_LOCAL_MODEL_ID;
+  const closers: (() => Promise<void> | void)[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.splice(0).reverse()) await close();
+  };
+
+  try {
+    const role = useAws ? await userCredentialAsRole() : fulfillmentRole();
+    const chatUser = localIamUser("local-chat-user", { allow: { connect: true, manageConnections: false } });
+    const credentials = [role, chatUser, ...(options.credentials ?? [])];
+
+    const dynamo = await startLocalDynamo();
+    closers.push(() => dynamo.close());
+    const bedrock = useAws ? undefined : await startBedrockEmulator(options.bedrockBehavior);
+    if (bedrock) closers.push(() => bedrock.close());
+
+    // Handlers are loaded lazily: Powertools reads its log level when a module loads, so the
+    // environment must be in place first.
+    const handlers = {
+      connection: ((event, context) => loadHandler("connection")(event, context)) as Handler,
+      fulfillment: ((event, context) => loadHandler("fulfillment")(event, context)) as Handler,
+    };
+    const fulfillmentTimeoutMs = options.fulfillmentTimeoutMs ?? 120_000;
+    const lambda = await startLambdaApi({
+      region,
+      functions: {
+        [LOCAL_FUNCTIONS.connection]: { handler: handlers.connection, timeoutMs: 10_000 },
+        [LOCAL_FUNCTIONS.fulfillment]: { handler: handlers.fulfillment, timeoutMs: fulfillmentTimeoutMs },
+      },
+    });
+    closers.push(() => lambda.close());
+
+    const connectionIntegration = { handler: handlers.connection, functionName: LOCAL_FUNCTIONS.connection, timeoutMs: 10_000 };
+    const gateway = await startWebSocketGateway({
+      stage: options.stage ?? "Prod",
+      region,
+      credentials,
+      limits: options.gatewayLimits,
+      connectionsApi: options.connectionsApi,
+      handlers: {
+        ...Object.fromEntries(CONNECTION_ROUTE_KEYS.map((key) => [key, connectionIntegration])),
+        [ROUTES.ask]: { handler: handlers.fulfillment, functionName: LOCAL_FUNCTIONS.fulfillment, timeoutMs: fulfillmentTimeoutMs },
+      },
+    });
+    closers.push(() => gateway.close());
+
+    const httpApi: LocalHttpApi = await startLocalHttpApi({ handler: handlers.fulfillment, credentials, region });
+    closers.push(() => httpApi.close());
+
+    const restoreEnv = applyEnv({
+      AWS_REGION: region,
+      ...(useAws
+        ? {}
+        : {
+            AWS_ACCESS_KEY_ID: role.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: role.secretAccessKey,
+            AWS_SESSION_TOKEN: role.sessionToken,
+            AWS_ENDPOINT_URL_BEDROCK_RUNTIME: bedrock!.endpoint,
+            AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME: bedrock!.endpoint,
+          }),
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint,
+      AWS_LAMBDA_FUNCTION_NAME: LOCAL_FUNCTIONS.fulfillment,
+      [ENV.connectionsTable]: dynamo.connectionsTable,
+      [ENV.connectionTtlSeconds]: "7200",
+      [ENV.streamingEndpoint]: gateway.managementEndpoint,
+      [ENV.memoryTable]: dynamo.memoryTable,
+      [ENV.llmModelId]: modelId,
+      [ENV.knowledgeBaseId]: useAws ? options.knowledgeBaseId : LOCAL_KNOWLEDGE_BASE_ID,
+      [ENV.knowledgeBaseModelArn]: options.knowledgeBaseModelArn ?? `arn:aws:bedrock:${region}::foundation-model/${modelId.replace(/^(us|eu|apac|global)\./, "")}`,
+      POWERTOOLS_METRICS_NAMESPACE: "QnABotStreamingLocal",
+      ...options.env,
+    });
+    closers.push(() => {
+      restoreEnv();
+      resetAwsClients();
+    });
+    resetAwsClients();
+
+    const label = useAws ? `Amazon Bedrock (${modelId})` : "offline stand-in model";
+    const presign: LocalStack["presign"] = (sessionId, presignOptions = {}) =>
+      presignWebSocketUrl({
+        endpoint: gateway.url,
+        region,
+        credentials: presignOptions.credential ?? chatUser,
+        query: { sessionId, format: presignOptions.format },
+        expiresInSeconds: presignOptions.expiresInSeconds,
+      });
+
+    let page: ChatServer | undefined;
+    if (options.page !== false) {
+      page = await startChatServer({ sign: (sessionId) => presign(sessionId, { format: "json" }), label, port: options.pagePort });
+      closers.push(() => page!.close());
+    }
+
+    return {
+      pageUrl: page?.url,
+      webSocketUrl: gateway.url,
+      managementEndpoint: gateway.managementEndpoint,
+      askUrl: httpApi.askUrl,
+      region,
+      label,
+      chatUser,
+      gateway,
+      dynamo,
+      bedrock,
+      lambda,
+      presign,
+      async invokeFulfillment(event) {
+        const response = await fetch(`${lambda.endpoint}/2015-03-31/functions/${LOCAL_FUNCTIONS.fulfillment}/invocations`, {
+          method: "POST",
+          body: JSON.stringify(event),
+        });
+        return response.json();
+      },
+      async idle() {
+        await gateway.idle();
+        await lambda.idle();
+        await gateway.idle();
+      },
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+// The handlers' own event and result types differ per route; the emulators check shapes on the wire.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Handler = (event: any, context: Context) => Promise<any>;
+
+function loadHandler(name: "connection" | "fulfillment"): Handler {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const module = name === "connection" ? require("../functions/connection/handler") : require("../functions/fulfillment/handler");
+  return module.handler as Handler;
+}
