@@ -1,0 +1,181 @@
+/**
+ * The stack's configuration (Pulumi.yaml declares the same keys, types and defaults): parsed
+ * and checked in one place, so a bad value fails `pulumi preview` with a message naming the
+ * key, the rule and the value, before anything is deployed.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { QNA_DEFAULTS } from "./qna";
+import { EXECUTION_LOGGING_LEVELS, STAGE_NAME_PATTERN, STREAMING_DEFAULTS, type ExecutionLogging } from "./streaming";
+
+export interface StackConfig {
+  readonly enableStreaming: boolean;
+  readonly llmModelId: string;
+  readonly knowledgeBaseId?: string;
+  /** Model of RetrieveAndGenerate; set only with knowledgeBaseId (defaults to llmModelId). */
+  readonly knowledgeBaseModelId?: string;
+  readonly systemPrompt?: string;
+  readonly llmMaxTokens: number;
+  readonly memoryTurns: number;
+  readonly memoryTtlSeconds: number;
+  readonly streamingStageName: string;
+  readonly logRetentionInDays: number;
+  readonly throttlingBurstLimit: number;
+  readonly throttlingRateLimit: number;
+  readonly connectionTtlSeconds: number;
+  readonly streamingAccessLogs: boolean;
+  readonly executionLogging: ExecutionLogging;
+  readonly tracing: boolean;
+  readonly kmsKeyArn?: string;
+  readonly lexBotAliasArn?: string;
+  readonly llmLambdaArn?: string;
+}
+
+/** Defaults of every key; Pulumi.yaml declares the same (a test keeps them equal). */
+export const CONFIG_DEFAULTS = {
+  enableStreaming: false,
+  llmModelId: QNA_DEFAULTS.llmModelId,
+  knowledgeBaseId: "",
+  knowledgeBaseModelId: "",
+  systemPrompt: "",
+  llmMaxTokens: 1024,
+  memoryTurns: QNA_DEFAULTS.memoryTurns,
+  memoryTtlSeconds: QNA_DEFAULTS.memoryTtlSeconds,
+  streamingStageName: STREAMING_DEFAULTS.stageName,
+  logRetentionInDays: STREAMING_DEFAULTS.logRetentionInDays,
+  throttlingBurstLimit: STREAMING_DEFAULTS.throttlingBurstLimit,
+  throttlingRateLimit: STREAMING_DEFAULTS.throttlingRateLimit,
+  connectionTtlSeconds: STREAMING_DEFAULTS.connectionTtlSeconds,
+  streamingAccessLogs: STREAMING_DEFAULTS.accessLogging,
+  executionLogging: STREAMING_DEFAULTS.executionLogging,
+  tracing: false,
+  kmsKeyArn: "",
+  lexBotAliasArn: "",
+  llmLambdaArn: "",
+} as const satisfies Record<keyof StackConfig, string | number | boolean>;
+
+export type ConfigKey = keyof typeof CONFIG_DEFAULTS;
+
+/** Retention values CloudWatch Logs accepts. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** Lambda allows 4 KB of environment in total; the prompt must leave room for the rest. */
+export const MAX_SYSTEM_PROMPT_CHARS = 2000;
+
+const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
+const BEDROCK_MODEL_ARN = /^arn:aws[a-z-]*:bedrock:[a-z0-9-]*:\d{0,12}:[a-z-]+\/[A-Za-z0-9._:/-]+$/;
+const KNOWLEDGE_BASE_ID = /^[0-9A-Za-z]{10}$/;
+const LEX_BOT_ALIAS_ARN = /^arn:aws[a-z-]*:lex:[a-z0-9-]+:\d{12}:bot-alias\/[0-9A-Z]{10}\/[0-9A-Z]{10}$/;
+const LAMBDA_ARN = /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/;
+
+/** Reads a raw config value; undefined when the key is unset. */
+export type ConfigSource = (key: ConfigKey) => string | undefined;
+
+/**
+ * Parses and checks every key. Unset or empty keys take CONFIG_DEFAULTS; every problem is
+ * reported at once in a single error.
+ */
+export function parseStackConfig(source: ConfigSource, project = "qnabot-streaming"): StackConfig {
+  const problems: string[] = [];
+  const problem = (key: ConfigKey, rule: string, raw: string) =>
+    problems.push(`${project}:${key} ${rule}; got ${JSON.stringify(raw)}`);
+  const raw = (key: ConfigKey): string | undefined => {
+    const value = source(key)?.trim();
+    return value === "" ? undefined : value;
+  };
+
+  const boolean = (key: ConfigKey, fallback: boolean): boolean => {
+    const value = raw(key);
+    if (value === undefined) return fallback;
+    if (value === "true") return true;
+    if (value === "false") return false;
+    problem(key, "must be true or false", value);
+    return fallback;
+  };
+  const integer = (key: ConfigKey, fallback: number, min: number, max: number): number => {
+    const value = raw(key);
+    if (value === undefined) return fallback;
+    const parsed = /^-?\d+$/.test(value) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
+      problem(key, `must be an integer from ${min} to ${max}`, value);
+      return fallback;
+    }
+    return parsed;
+  };
+  const matching = (key: ConfigKey, pattern: RegExp, rule: string): string | undefined => {
+    const value = raw(key);
+    if (value === undefined || pattern.test(value)) return value;
+    problem(key, rule, value);
+    return undefined;
+  };
+  const model = (key: ConfigKey): string | undefined => {
+    const value = raw(key);
+    if (value === undefined) return undefined;
+    if (value.startsWith("arn:") ? BEDROCK_MODEL_ARN.test(value) : MODEL_ID.test(value)) return value;
+    problem(key, "must be a Bedrock model id, inference profile id or model ARN", value);
+    return undefined;
+  };
+
+  const knowledgeBaseId = matching("knowledgeBaseId", KNOWLEDGE_BASE_ID, "must be a 10-character knowledge base id");
+  const knowledgeBaseModelId = model("knowledgeBaseModelId");
+  if (knowledgeBaseModelId !== undefined && raw("knowledgeBaseId") === undefined) {
+    problem("knowledgeBaseModelId", "only applies with knowledgeBaseId, which is not set", knowledgeBaseModelId);
+  }
+
+  const logRetentionInDays = integer("logRetentionInDays", CONFIG_DEFAULTS.logRetentionInDays, 1, 3653);
+  if (!(LOG_RETENTION_DAYS as readonly number[]).includes(logRetentionInDays)) {
+    problem("logRetentionInDays", `must be one of ${LOG_RETENTION_DAYS.join(", ")}`, String(logRetentionInDays));
+  }
+
+  const systemPrompt = raw("systemPrompt");
+  if (systemPrompt !== undefined && systemPrompt.length > MAX_SYSTEM_PROMPT_CHARS) {
+    problem("systemPrompt", `must be at most ${MAX_SYSTEM_PROMPT_CHARS} characters (Lambda environment limit)`, `${systemPrompt.slice(0, 40)}…`);
+  }
+
+  const executionLogging = raw("executionLogging") ?? CONFIG_DEFAULTS.executionLogging;
+  if (!(EXECUTION_LOGGING_LEVELS as readonly string[]).includes(executionLogging)) {
+    problem("executionLogging", `must be one of ${EXECUTION_LOGGING_LEVELS.join(", ")}`, executionLogging);
+  }
+
+  const config: StackConfig = {
+    enableStreaming: boolean("enableStreaming", CONFIG_DEFAULTS.enableStreaming),
+    llmModelId: model("llmModelId") ?? CONFIG_DEFAULTS.llmModelId,
+    knowledgeBaseId,
+    knowledgeBaseModelId: knowledgeBaseId ? knowledgeBaseModelId : undefined,
+    systemPrompt,
+    llmMaxTokens: integer("llmMaxTokens", CONFIG_DEFAULTS.llmMaxTokens, 1, 200000),
+    memoryTurns: integer("memoryTurns", CONFIG_DEFAULTS.memoryTurns, 0, 50),
+    memoryTtlSeconds: integer("memoryTtlSeconds", CONFIG_DEFAULTS.memoryTtlSeconds, 60, 30 * 86400),
+    streamingStageName: matching(
+      "streamingStageName",
+      STAGE_NAME_PATTERN,
+      "must be 1-128 characters of A-Z a-z 0-9 _ -",
+    ) ?? CONFIG_DEFAULTS.streamingStageName,
+    logRetentionInDays,
+    throttlingBurstLimit: integer("throttlingBurstLimit", CONFIG_DEFAULTS.throttlingBurstLimit, 1, 5000),
+    throttlingRateLimit: integer("throttlingRateLimit", CONFIG_DEFAULTS.throttlingRateLimit, 1, 10000),
+    // API Gateway closes every connection after 2 hours: a row never needs to live longer.
+    connectionTtlSeconds: integer("connectionTtlSeconds", CONFIG_DEFAULTS.connectionTtlSeconds, 60, 7200),
+    streamingAccessLogs: boolean("streamingAccessLogs", CONFIG_DEFAULTS.streamingAccessLogs),
+    executionLogging: executionLogging as ExecutionLogging,
+    tracing: boolean("tracing", CONFIG_DEFAULTS.tracing),
+    kmsKeyArn: matching("kmsKeyArn", KMS_KEY_ARN, "must be a KMS key ARN"),
+    lexBotAliasArn: matching(
+      "lexBotAliasArn",
+      LEX_BOT_ALIAS_ARN,
+      "must be a Lex V2 bot alias ARN (arn:aws:lex:{region}:{account}:bot-alias/{botId}/{aliasId})",
+    ),
+    llmLambdaArn: matching("llmLambdaArn", LAMBDA_ARN, "must be a Lambda function ARN"),
+  };
+  if (problems.length > 0) {
+    throw new pulumi.RunError(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+  }
+  return config;
+}
+
+/** The stack's configuration from Pulumi config (`pulumi config set …`). */
+export function readStackConfig(config: pulumi.Config = new pulumi.Config()): StackConfig {
+  return parseStackConfig((key) => config.get(key), config.name);
+}

@@ -1,0 +1,74 @@
+/**
+ * The qnabot-streaming stack: the QnA bot always, and the streaming WebSocket API wired to it
+ * when `enableStreaming` is on. index.ts runs it with the stack's configuration; tests run it
+ * with their own.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { ROUTES } from "../functions/shared/routes";
+import type { StackConfig } from "./config";
+import { QnaBot } from "./qna";
+import { StreamingComponent } from "./streaming";
+
+/** Stack outputs, named as QnABot names them. The streaming ones exist only with streaming on. */
+export interface StackOutputs {
+  /** `https://…/ask` of the HTTP API (IAM-signed POST). */
+  readonly QnaAskEndpoint: pulumi.Output<string>;
+  readonly FulfillmentFunctionArn: pulumi.Output<string>;
+  /** What chat clients (Lex Web UI) connect to. */
+  readonly StreamingWebSocketEndpoint?: pulumi.Output<string>;
+  readonly StreamingWebSocketApiId?: pulumi.Output<string>;
+  readonly StreamingDynamoDbTable?: pulumi.Output<string>;
+  /** The connection function. */
+  readonly StreamingLambdaArn?: pulumi.Output<string>;
+}
+
+export function createStack(config: StackConfig): StackOutputs {
+  const qnaArgs = {
+    llmModelId: config.llmModelId,
+    knowledgeBaseId: config.knowledgeBaseId,
+    knowledgeBaseModelId: config.knowledgeBaseModelId,
+    systemPrompt: config.systemPrompt,
+    maxTokens: config.llmMaxTokens,
+    memoryTurns: config.memoryTurns,
+    memoryTtlSeconds: config.memoryTtlSeconds,
+    llmLambdaArn: config.llmLambdaArn,
+    lexBotAliasArn: config.lexBotAliasArn,
+    kmsKeyArn: config.kmsKeyArn,
+    logRetentionInDays: config.logRetentionInDays,
+    throttlingBurstLimit: config.throttlingBurstLimit,
+    throttlingRateLimit: config.throttlingRateLimit,
+    tracing: config.tracing,
+  };
+
+  if (!config.enableStreaming) {
+    const qna = new QnaBot("qnabot", qnaArgs);
+    return { QnaAskEndpoint: qna.askEndpoint, FulfillmentFunctionArn: qna.functionArn };
+  }
+
+  // The WebSocket `ask` route needs the fulfillment function, which needs the streaming
+  // endpoint: the route takes a deferred ARN that is resolved once the function exists.
+  const [askFunctionArn, resolveAskFunctionArn] = pulumi.deferredOutput<string>();
+  const streaming = new StreamingComponent("streaming", {
+    routes: { [ROUTES.ask]: { functionArn: askFunctionArn } },
+    stageName: config.streamingStageName,
+    logRetentionInDays: config.logRetentionInDays,
+    throttlingBurstLimit: config.throttlingBurstLimit,
+    throttlingRateLimit: config.throttlingRateLimit,
+    connectionTtlSeconds: config.connectionTtlSeconds,
+    kmsKeyArn: config.kmsKeyArn,
+    accessLogging: config.streamingAccessLogs,
+    executionLogging: config.executionLogging,
+    tracing: config.tracing,
+  });
+  const qna = new QnaBot("qnabot", { ...qnaArgs, streaming });
+  resolveAskFunctionArn(qna.functionArn);
+
+  return {
+    QnaAskEndpoint: qna.askEndpoint,
+    FulfillmentFunctionArn: qna.functionArn,
+    StreamingWebSocketEndpoint: streaming.webSocketEndpoint,
+    StreamingWebSocketApiId: streaming.apiId,
+    StreamingDynamoDbTable: streaming.tableName,
+    StreamingLambdaArn: streaming.functionArn,
+  };
+}

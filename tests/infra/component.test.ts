@@ -1,0 +1,191 @@
+import { expect } from "chai";
+import * as aws from "@pulumi/aws";
+import { QnaBot } from "../../components/qna";
+import { StreamingComponent, type StreamingComponentArgs } from "../../components/streaming";
+import { expectNamedResources, statementsOf } from "./iam";
+import { installMocks, MOCK_ARNS, registrationsSettled, TYPES, valueOf, type Recorder } from "./mocks";
+
+const LAMBDA_TRUST = JSON.stringify({
+  Version: "2012-10-17",
+  Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
+});
+
+/** Builds one component in a fresh mock session and returns its deployment's trigger hash. */
+async function deploymentHash(args: StreamingComponentArgs): Promise<string> {
+  const recorder = await installMocks();
+  new StreamingComponent("ws", args);
+  await registrationsSettled();
+  return (recorder.named("ws-deployment").inputs.triggers as Record<string, string>).definitions;
+}
+
+describe("StreamingComponent (components/streaming.ts)", function () {
+  this.timeout(60_000);
+
+  describe("two instances and several grantees in one program", () => {
+    let recorder: Recorder;
+    let first: StreamingComponent;
+    let grants: aws.iam.RolePolicy[];
+    before(async () => {
+      recorder = await installMocks();
+      first = new StreamingComponent("alpha", { stageName: "live" });
+      const second = new StreamingComponent("beta");
+      const web = new aws.iam.Role("web-client", { assumeRolePolicy: LAMBDA_TRUST });
+      const mobile = new aws.iam.Role("mobile-client", { assumeRolePolicy: LAMBDA_TRUST });
+      grants = [
+        first.grantConnect(web),
+        first.grantConnect(mobile),
+        second.grantConnect(web),
+        first.grantStreaming(web),
+        first.grantConnect(web),
+      ];
+      await registrationsSettled();
+    });
+
+    it("gives every resource a unique name, prefixed by its own component's", () => {
+      const names = recorder.resources.map((r) => r.name);
+      expect(new Set(names).size).to.equal(names.length);
+      for (const resource of recorder.resources.filter((r) => r.parent === "alpha" || r.parent === "beta")) {
+        expect(resource.name.startsWith(`${resource.parent}-`), resource.name).to.equal(true);
+      }
+      expect(recorder.ofType(TYPES.api).map((api) => api.name).sort()).to.deep.equal(["alpha-api", "beta-api"]);
+      expect(recorder.ofType(TYPES.table).map((t) => t.name).sort()).to.deep.equal(["alpha-connections", "beta-connections"]);
+    });
+
+    it("derives each grant's policy name from the component and the role, and grants a role once", () => {
+      expect(grants[4]).to.equal(grants[0]);
+      expect(recorder.ofType(TYPES.rolePolicy).map((p) => p.name).filter((n) => !n.endsWith("-connection-policy")).sort()).to.deep.equal([
+        "alpha-connect-mobile-client",
+        "alpha-connect-web-client",
+        "alpha-streaming-web-client",
+        "beta-connect-web-client",
+      ]);
+    });
+
+    it("lets a chat client's role open a connection on this API's stage and nothing else", () => {
+      const grant = recorder.named("alpha-connect-mobile-client");
+      expectNamedResources(grant);
+      expect(grant.inputs.role).to.equal("mobile-client");
+      expect(statementsOf(grant)).to.deep.equal({
+        Connect: { Action: ["execute-api:Invoke"], Resource: [`${MOCK_ARNS.executeApi("alpha-api")}/live/$connect`] },
+      });
+    });
+
+    it("uses its own stage name in endpoints and grants", async () => {
+      expect(await valueOf(first.webSocketEndpoint)).to.equal("wss://alpha-api-id.execute-api.eu-west-1.amazonaws.com/live");
+      expect(await valueOf(first.managementEndpoint)).to.equal("https://alpha-api-id.execute-api.eu-west-1.amazonaws.com/live");
+      expect(await valueOf(first.stageName)).to.equal("live");
+      expect(statementsOf(recorder.named("alpha-streaming-web-client")).PostToConnections.Resource).to.deep.equal([
+        `${MOCK_ARNS.executeApi("alpha-api")}/live/POST/@connections/*`,
+      ]);
+    });
+  });
+
+  describe("options", () => {
+    let recorder: Recorder;
+    before(async () => {
+      recorder = await installMocks();
+      new StreamingComponent("opt", {
+        executionLogging: "INFO",
+        accessLogging: false,
+        throttlingBurstLimit: 7,
+        throttlingRateLimit: 3,
+        connectionTtlSeconds: 600,
+        logRetentionInDays: 14,
+        memorySize: 256,
+        timeout: 5,
+        vpcConfig: { subnetIds: ["subnet-1"], securityGroupIds: ["sg-1"] },
+        tags: { team: "chat" },
+      });
+      await registrationsSettled();
+    });
+
+    it("turns on execution logging only when asked, and drops access logs when turned off", () => {
+      const stage = recorder.named("opt-stage").inputs;
+      expect(stage.defaultRouteSettings).to.deep.equal({
+        throttlingBurstLimit: 7,
+        throttlingRateLimit: 3,
+        loggingLevel: "INFO",
+        dataTraceEnabled: false,
+      });
+      expect(stage).not.to.have.property("accessLogSettings");
+      expect(recorder.ofType(TYPES.logGroup).map((g) => [g.name, g.inputs.retentionInDays])).to.deep.equal([
+        ["opt-connection-logs", 14],
+      ]);
+    });
+
+    it("sizes and places the connection function as asked, with the VPC managed policy attached", () => {
+      const fn = recorder.named("opt-connection").inputs;
+      expect(fn).to.deep.include({ memorySize: 256, timeout: 5, tags: { team: "chat" } });
+      expect(fn.vpcConfig).to.deep.equal({ subnetIds: ["subnet-1"], securityGroupIds: ["sg-1"] });
+      expect(fn.environment.variables.CONNECTION_TTL_SECONDS).to.equal("600");
+      expect(recorder.named("opt-connection-vpc").inputs).to.deep.equal({
+        role: "opt-connection-role",
+        policyArn: "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+      });
+    });
+
+    it("tags every taggable resource it creates", () => {
+      for (const resource of recorder.resources.filter((r) => [TYPES.api, TYPES.table, TYPES.stage, TYPES.role, TYPES.logGroup, TYPES.function].includes(r.type as never))) {
+        expect(resource.inputs.tags, resource.name).to.deep.equal({ team: "chat" });
+      }
+    });
+  });
+
+  describe("extra routes", () => {
+    it("serves an extra route with the given function, scoped to that route", async () => {
+      const recorder = await installMocks();
+      const functionArn = "arn:aws:lambda:eu-west-1:123456789012:function:echo";
+      new StreamingComponent("ext", { routes: { echo: { functionArn } } });
+      await registrationsSettled();
+      expect(recorder.named("ext-route-echo").inputs).to.deep.equal({
+        apiId: "ext-api-id",
+        routeKey: "echo",
+        target: "integrations/ext-route-echo-integration-id",
+      });
+      expect(recorder.named("ext-route-echo-integration").inputs.integrationUri).to.equal(
+        `arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/${functionArn}/invocations`,
+      );
+      expect(recorder.named("ext-route-echo-permission").inputs.sourceArn).to.equal(
+        `${MOCK_ARNS.executeApi("ext-api")}/Prod/echo`,
+      );
+    });
+
+    it("refuses to redefine a built-in route, an unsafe route key or stage name, before registering anything", async () => {
+      const recorder = await installMocks();
+      const functionArn = "arn:aws:lambda:eu-west-1:123456789012:function:f";
+      expect(() => new StreamingComponent("bad1", { routes: { ping: { functionArn } } })).to.throw(
+        "route ping is built into StreamingComponent",
+      );
+      expect(() => new StreamingComponent("bad2", { routes: { $default: { functionArn } } })).to.throw(/built into/);
+      expect(() => new StreamingComponent("bad3", { routes: { "a::b": { functionArn } } })).to.throw(/route key must be/);
+      expect(() => new StreamingComponent("bad4", { stageName: "$default" })).to.throw(/stageName must be/);
+      await registrationsSettled();
+      expect(recorder.resources).to.deep.equal([]);
+    });
+  });
+
+  describe("redeployment", () => {
+    const echo = (fn: string) => ({ routes: { echo: { functionArn: `arn:aws:lambda:eu-west-1:123456789012:function:${fn}` } } });
+
+    it("keeps the deployment when nothing changed and replaces it when a route or integration did", async () => {
+      const base = await deploymentHash(echo("one"));
+      expect(await deploymentHash(echo("one"))).to.equal(base);
+      expect(await deploymentHash(echo("two"))).not.to.equal(base);
+      expect(await deploymentHash({})).not.to.equal(base);
+    });
+  });
+});
+
+describe("QnaBot (components/qna.ts)", () => {
+  it("refuses a model setting that is not Bedrock's, before registering anything", async () => {
+    const recorder = await installMocks();
+    expect(() => new QnaBot("bot", { llmModelId: "arn:aws:lambda:eu-west-1:123456789012:function:f" })).to.throw(
+      /not a Bedrock model/,
+    );
+    expect(() => new QnaBot("bot", { knowledgeBaseId: "KB12345678", knowledgeBaseModelId: "" })).to.throw(
+      /not a Bedrock model/,
+    );
+    await registrationsSettled();
+    expect(recorder.resources).to.deep.equal([]);
+  });
+});

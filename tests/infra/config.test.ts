@@ -1,0 +1,164 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { expect } from "chai";
+import * as pulumi from "@pulumi/pulumi";
+import { CONFIG_DEFAULTS, parseStackConfig, readStackConfig, type ConfigKey } from "../../components/config";
+
+// js-yaml ships with @pulumi/pulumi (which reads Pulumi.yaml with it); it has no types here.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const yaml = require("js-yaml") as { load(text: string): unknown };
+
+const ROOT = path.resolve(__dirname, "..", "..");
+
+interface ProjectFile {
+  name: string;
+  main: string;
+  runtime: { name: string; options: { typescript: boolean } };
+  config: Record<string, { type: string; description: string; default: unknown }>;
+}
+
+function parse(values: Partial<Record<ConfigKey, string>>) {
+  return parseStackConfig((key) => values[key]);
+}
+
+function parseError(values: Partial<Record<ConfigKey, string>>): string {
+  try {
+    parse(values);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error("expected the configuration to be rejected");
+}
+
+describe("stack configuration (components/config.ts, Pulumi.yaml)", () => {
+  it("takes the defaults when nothing is set, and treats empty strings as unset", () => {
+    const config = parse({ knowledgeBaseId: "", lexBotAliasArn: " " });
+    expect(config).to.deep.include({
+      enableStreaming: false,
+      llmModelId: CONFIG_DEFAULTS.llmModelId,
+      streamingStageName: "Prod",
+      connectionTtlSeconds: 7200,
+      logRetentionInDays: 30,
+      executionLogging: "OFF",
+      streamingAccessLogs: true,
+    });
+    expect(config.knowledgeBaseId).to.equal(undefined);
+    expect(config.lexBotAliasArn).to.equal(undefined);
+  });
+
+  it("parses every kind of value", () => {
+    const config = parse({
+      enableStreaming: "true",
+      llmModelId: "us.anthropic.claude-3-5-haiku-20241022-v1:0",
+      knowledgeBaseId: "KB12345678",
+      knowledgeBaseModelId: "arn:aws:bedrock:eu-west-1::foundation-model/amazon.nova-pro-v1:0",
+      streamingStageName: "dev_2",
+      logRetentionInDays: "365",
+      throttlingBurstLimit: "20",
+      throttlingRateLimit: "10",
+      connectionTtlSeconds: "3600",
+      executionLogging: "ERROR",
+      tracing: "true",
+      lexBotAliasArn: "arn:aws:lex:eu-west-1:123456789012:bot-alias/ABCDEFGHIJ/TSTALIASID",
+      llmLambdaArn: "arn:aws:lambda:eu-west-1:123456789012:function:my-llm:live",
+      kmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    });
+    expect(config).to.deep.include({
+      enableStreaming: true,
+      llmModelId: "us.anthropic.claude-3-5-haiku-20241022-v1:0",
+      knowledgeBaseId: "KB12345678",
+      knowledgeBaseModelId: "arn:aws:bedrock:eu-west-1::foundation-model/amazon.nova-pro-v1:0",
+      streamingStageName: "dev_2",
+      logRetentionInDays: 365,
+      throttlingBurstLimit: 20,
+      throttlingRateLimit: 10,
+      connectionTtlSeconds: 3600,
+      executionLogging: "ERROR",
+      tracing: true,
+    });
+  });
+
+  it("reports every bad value at once, naming the key, the rule and the value", () => {
+    const message = parseError({
+      enableStreaming: "yes",
+      logRetentionInDays: "42",
+      connectionTtlSeconds: "86400",
+      throttlingRateLimit: "1.5",
+      streamingStageName: "$default",
+      executionLogging: "DEBUG",
+      lexBotAliasArn: "arn:aws:lex:eu-west-1:123456789012:bot/ABCDEFGHIJ",
+      llmModelId: "not a model",
+    });
+    expect(message).to.include('qnabot-streaming:enableStreaming must be true or false; got "yes"');
+    expect(message).to.include("qnabot-streaming:logRetentionInDays must be one of 1, 3, 5, 7, 14, 30");
+    expect(message).to.include('qnabot-streaming:connectionTtlSeconds must be an integer from 60 to 7200; got "86400"');
+    expect(message).to.include('qnabot-streaming:throttlingRateLimit must be an integer from 1 to 10000; got "1.5"');
+    expect(message).to.include('qnabot-streaming:streamingStageName must be 1-128 characters');
+    expect(message).to.include('qnabot-streaming:executionLogging must be one of OFF, ERROR, INFO; got "DEBUG"');
+    expect(message).to.include("qnabot-streaming:lexBotAliasArn must be a Lex V2 bot alias ARN");
+    expect(message).to.include('qnabot-streaming:llmModelId must be a Bedrock model id, inference profile id or model ARN; got "not a model"');
+  });
+
+  it("refuses a knowledge base model without a knowledge base, and a prompt over the environment budget", () => {
+    expect(parseError({ knowledgeBaseModelId: "amazon.nova-pro-v1:0" })).to.include(
+      "knowledgeBaseModelId only applies with knowledgeBaseId",
+    );
+    expect(parseError({ systemPrompt: "x".repeat(2001) })).to.include("systemPrompt must be at most 2000 characters");
+  });
+
+  it("fails as a Pulumi RunError, which the CLI prints without a stack trace", () => {
+    let error: unknown;
+    try {
+      parse({ memoryTurns: "-1" });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(pulumi.RunError.isInstance(error)).to.equal(true);
+  });
+
+  it("reads the values from Pulumi config of the project", () => {
+    const config = new pulumi.Config("qnabot-streaming");
+    const original = pulumi.runtime.allConfig();
+    try {
+      pulumi.runtime.setAllConfig({ "qnabot-streaming:enableStreaming": "true", "qnabot-streaming:memoryTurns": "9" });
+      expect(readStackConfig(config)).to.deep.include({ enableStreaming: true, memoryTurns: 9 });
+    } finally {
+      pulumi.runtime.setAllConfig(original);
+    }
+  });
+
+  describe("Pulumi.yaml", () => {
+    const project = yaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as ProjectFile;
+    const typeOf = { boolean: "boolean", number: "integer", string: "string" } as const;
+
+    it("is the TypeScript program qnabot-streaming with index.ts as main", () => {
+      expect(project.name).to.equal("qnabot-streaming");
+      expect(project.runtime).to.deep.equal({ name: "nodejs", options: { typescript: true } });
+      expect(project.main).to.equal("index.ts");
+    });
+
+    it("declares every setting with a type, a description and the program's default", () => {
+      expect(Object.keys(project.config).sort()).to.deep.equal(Object.keys(CONFIG_DEFAULTS).sort());
+      for (const [key, fallback] of Object.entries(CONFIG_DEFAULTS)) {
+        const declared = project.config[key];
+        expect(declared.type, key).to.equal(typeOf[typeof fallback as keyof typeof typeOf]);
+        expect(declared.description, key).to.be.a("string").and.have.length.greaterThan(10);
+        // Pulumi requires a default for every declared key the stack may leave unset.
+        expect(declared.default, key).to.deep.equal(fallback);
+      }
+    });
+
+    it("has a dev stack with streaming on that the config parser accepts", () => {
+      const stack = yaml.load(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")) as {
+        config: Record<string, string>;
+      };
+      expect(stack.config["aws:region"]).to.match(/^[a-z]{2}(-[a-z]+)+-\d$/);
+      const values = Object.fromEntries(
+        Object.entries(stack.config)
+          .filter(([key]) => key.startsWith("qnabot-streaming:"))
+          .map(([key, value]) => [key.slice("qnabot-streaming:".length), String(value)]),
+      );
+      expect(parseStackConfig((key) => values[key]).enableStreaming).to.equal(true);
+    });
+  });
+});

@@ -1,0 +1,186 @@
+/**
+ * Pulumi mocks for the infrastructure tests: every registered resource is recorded with its
+ * type, logical name, inputs and parent, and the AWS lookups answer for one fixed account.
+ * Mocks are global to the process, so each test file installs its own in a `before` hook
+ * and builds its program after that.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+export const ACCOUNT = "123456789012";
+export const REGION = "eu-west-1";
+export const PARTITION = "aws";
+export const DNS_SUFFIX = "amazonaws.com";
+
+export interface RecordedResource {
+  readonly type: string;
+  readonly name: string;
+  // Inputs are whatever the program registered: tests read them freely.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly inputs: Record<string, any>;
+  /** Logical name of the parent resource, when there is one. */
+  readonly parent?: string;
+}
+
+export interface Recorder {
+  readonly resources: RecordedResource[];
+  /** Resources of a type token, e.g. `aws:lambda/function:Function`. */
+  ofType(type: string): RecordedResource[];
+  /** The one resource with this logical name; throws when there is none or several. */
+  named(name: string): RecordedResource;
+}
+
+export interface MockOptions {
+  /** Run as `pulumi preview`: resources get no ids and no computed outputs. */
+  readonly preview?: boolean;
+}
+
+function computedState(type: string, name: string, id: string): Record<string, string> {
+  const arnBase = `${PARTITION}:%s:${REGION}:${ACCOUNT}`;
+  const arn = (service: string, rest: string) => `arn:${arnBase.replace("%s", service)}:${rest}`;
+  switch (type) {
+    case "aws:apigatewayv2/api:Api":
+      return { apiEndpoint: `wss://${id}.execute-api.${REGION}.${DNS_SUFFIX}`, executionArn: arn("execute-api", id) };
+    case "aws:dynamodb/table:Table":
+      return { name, arn: arn("dynamodb", `table/${name}`) };
+    case "aws:lambda/function:Function": {
+      const functionArn = arn("lambda", `function:${name}`);
+      return {
+        name,
+        arn: functionArn,
+        invokeArn: `arn:${PARTITION}:apigateway:${REGION}:lambda:path/2015-03-31/functions/${functionArn}/invocations`,
+      };
+    }
+    case "aws:iam/role:Role":
+      return { name, arn: `arn:${PARTITION}:iam::${ACCOUNT}:role/${name}` };
+    case "aws:cloudwatch/logGroup:LogGroup":
+      return { name, arn: arn("logs", `log-group:${name}`) };
+    default:
+      return {};
+  }
+}
+
+function callResult(token: string): Record<string, string> {
+  switch (token) {
+    case "aws:index/getRegion:getRegion":
+      return { id: REGION, region: REGION, name: REGION, endpoint: `ec2.${REGION}.${DNS_SUFFIX}`, description: "mock" };
+    case "aws:index/getPartition:getPartition":
+      return { id: PARTITION, partition: PARTITION, dnsSuffix: DNS_SUFFIX, reverseDnsPrefix: "com.amazonaws" };
+    case "aws:index/getCallerIdentity:getCallerIdentity":
+      return { id: ACCOUNT, accountId: ACCOUNT, arn: `arn:${PARTITION}:iam::${ACCOUNT}:user/test`, userId: "AIDTEST" };
+    default:
+      throw new Error(`unexpected invoke ${token}`);
+  }
+}
+
+/** Installs fresh mocks (project `qnabot-streaming`, stack `test`) and returns their recorder. */
+export async function installMocks(options: MockOptions = {}): Promise<Recorder> {
+  const resources: RecordedResource[] = [];
+  const parents = new Map<string, string>();
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const parentUrn = parents.get(`${args.type}::${args.name}`);
+        resources.push({
+          type: args.type,
+          name: args.name,
+          inputs: args.inputs,
+          parent: parentUrn ? parentUrn.slice(parentUrn.lastIndexOf("::") + 2) : undefined,
+        });
+        if (options.preview) return { id: undefined, state: args.inputs };
+        const id = `${args.name}-id`;
+        return { id, state: { ...args.inputs, ...computedState(args.type, args.name, id) } };
+      },
+      call(args) {
+        return callResult(args.token);
+      },
+    },
+    "qnabot-streaming",
+    "test",
+    options.preview ?? false,
+  );
+  // The mocks API does not pass the parent to newResource; the registration request has it.
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource(request: { getType(): string; getName(): string; getParent(): string }, callback: unknown): unknown;
+  };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (request, callback) => {
+    if (request.getParent()) parents.set(`${request.getType()}::${request.getName()}`, request.getParent());
+    return register(request, callback);
+  };
+
+  return {
+    resources,
+    ofType: (type) => resources.filter((r) => r.type === type),
+    named(name) {
+      const found = resources.filter((r) => r.name === name);
+      if (found.length !== 1) throw new Error(`expected one resource named ${name}, found ${found.length}`);
+      return found[0];
+    },
+  };
+}
+
+/** Resolves once every resource registration the program started has completed. */
+export async function registrationsSettled(): Promise<void> {
+  // `waitForRPCs` is what `pulumi` itself awaits before ending a program; it is not typed.
+  const runtime = pulumi.runtime as unknown as { waitForRPCs(): Promise<void> };
+  await runtime.waitForRPCs();
+}
+
+/** An output's value and whether it is known (unknown outputs never run `apply`, so this avoids it). */
+export async function settle<T>(output: pulumi.Output<T>): Promise<{ known: boolean; value: T | undefined }> {
+  const internal = output as unknown as { isKnown: Promise<boolean>; promise(): Promise<T> };
+  const [known, value] = await Promise.all([internal.isKnown, internal.promise()]);
+  return { known, value: known ? value : undefined };
+}
+
+/** A known output's value; fails the test when it is unknown. */
+export async function valueOf<T>(output: pulumi.Output<T> | undefined): Promise<T> {
+  if (!output) throw new Error("output does not exist");
+  const { known, value } = await settle(output);
+  if (!known) throw new Error("output is unknown");
+  return value as T;
+}
+
+/** The parsed policy document of a RolePolicy (recorded inputs are plain values). */
+export function policyOf(resource: RecordedResource): PolicyDocument {
+  return JSON.parse(resource.inputs.policy as string) as PolicyDocument;
+}
+
+export interface PolicyDocument {
+  Version: string;
+  Statement: {
+    Sid?: string;
+    Effect: string;
+    Action: string | string[];
+    Resource: string | string[];
+    Condition?: Record<string, Record<string, string | string[]>>;
+  }[];
+}
+
+export const TYPES = {
+  api: "aws:apigatewayv2/api:Api",
+  route: "aws:apigatewayv2/route:Route",
+  routeResponse: "aws:apigatewayv2/routeResponse:RouteResponse",
+  integration: "aws:apigatewayv2/integration:Integration",
+  deployment: "aws:apigatewayv2/deployment:Deployment",
+  stage: "aws:apigatewayv2/stage:Stage",
+  table: "aws:dynamodb/table:Table",
+  function: "aws:lambda/function:Function",
+  permission: "aws:lambda/permission:Permission",
+  role: "aws:iam/role:Role",
+  rolePolicy: "aws:iam/rolePolicy:RolePolicy",
+  attachment: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+  logGroup: "aws:cloudwatch/logGroup:LogGroup",
+  streaming: "qnabot-streaming:index:StreamingComponent",
+  qna: "qnabot-streaming:index:QnaBot",
+} as const;
+
+/** ARNs the mocks give resources, by logical name. */
+export const MOCK_ARNS = {
+  executeApi: (api: string) => `arn:${PARTITION}:execute-api:${REGION}:${ACCOUNT}:${api}-id`,
+  table: (table: string) => `arn:${PARTITION}:dynamodb:${REGION}:${ACCOUNT}:table/${table}`,
+  function: (fn: string) => `arn:${PARTITION}:lambda:${REGION}:${ACCOUNT}:function:${fn}`,
+  invoke: (fn: string) =>
+    `arn:${PARTITION}:apigateway:${REGION}:lambda:path/2015-03-31/functions/${MOCK_ARNS.function(fn)}/invocations`,
+  logGroup: (group: string) => `arn:${PARTITION}:logs:${REGION}:${ACCOUNT}:log-group:${group}`,
+};

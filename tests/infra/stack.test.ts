@@ -1,0 +1,557 @@
+import { expect } from "chai";
+import { CONNECTION_FUNCTION_TABLE_ACTIONS, STREAMING_FUNCTION_TABLE_ACTIONS } from "../../functions/shared/connections";
+import { ENV } from "../../functions/shared/env";
+import { ROUTE_SELECTION_EXPRESSION } from "../../functions/shared/routes";
+import { CONNECTIONS_TABLE, MEMORY_TABLE } from "../../functions/shared/table";
+import { BUNDLE_FILE } from "../../components/bundle";
+import { parseStackConfig, type ConfigKey } from "../../components/config";
+import { createStack, type StackOutputs } from "../../components/stack";
+import { expectLambdaTrust, expectNamedResources, statementsOf } from "./iam";
+import {
+  ACCOUNT,
+  installMocks,
+  MOCK_ARNS,
+  REGION,
+  registrationsSettled,
+  settle,
+  TYPES,
+  valueOf,
+  type RecordedResource,
+  type Recorder,
+} from "./mocks";
+
+const STREAMING_OUTPUTS = [
+  "StreamingWebSocketEndpoint",
+  "StreamingWebSocketApiId",
+  "StreamingDynamoDbTable",
+  "StreamingLambdaArn",
+] as const;
+
+/** Every AWS resource the stack creates with streaming on, by type. */
+const STREAMING_ON_RESOURCES: Record<string, string[]> = {
+  [TYPES.api]: ["qnabot-http-api", "streaming-api"],
+  [TYPES.table]: ["qnabot-memory", "streaming-connections"],
+  [TYPES.logGroup]: ["qnabot-fulfillment-logs", "qnabot-http-access-logs", "streaming-access-logs", "streaming-connection-logs"],
+  [TYPES.role]: ["qnabot-fulfillment-role", "streaming-connection-role"],
+  [TYPES.rolePolicy]: ["qnabot-fulfillment-policy", "streaming-connection-policy", "streaming-streaming-qnabot-fulfillment-role"],
+  [TYPES.function]: ["qnabot-fulfillment", "streaming-connection"],
+  [TYPES.permission]: [
+    "qnabot-ask-permission",
+    "streaming-connect-permission",
+    "streaming-default-permission",
+    "streaming-disconnect-permission",
+    "streaming-route-ask-permission",
+  ],
+  [TYPES.integration]: [
+    "qnabot-ask-integration",
+    "streaming-connection-integration",
+    "streaming-ping-integration",
+    "streaming-route-ask-integration",
+  ],
+  [TYPES.route]: [
+    "qnabot-ask-route",
+    "streaming-connect-route",
+    "streaming-default-route",
+    "streaming-disconnect-route",
+    "streaming-ping-route",
+    "streaming-route-ask",
+  ],
+  [TYPES.routeResponse]: ["streaming-default-route-response"],
+  [TYPES.deployment]: ["streaming-deployment"],
+  [TYPES.stage]: ["qnabot-http-stage", "streaming-stage"],
+};
+
+function config(values: Partial<Record<ConfigKey, string>>) {
+  return parseStackConfig((key) => values[key]);
+}
+
+function awsResources(recorder: Recorder): RecordedResource[] {
+  return recorder.resources.filter((r) => r.type.startsWith("aws:"));
+}
+
+function namesByType(recorder: Recorder): Record<string, string[]> {
+  const byType: Record<string, string[]> = {};
+  for (const resource of awsResources(recorder)) (byType[resource.type] ??= []).push(resource.name);
+  for (const names of Object.values(byType)) names.sort();
+  return byType;
+}
+
+async function archiveText(fn: RecordedResource): Promise<string> {
+  const assets = (await fn.inputs.code.assets) as Record<string, { text: Promise<string> }>;
+  expect(Object.keys(assets), fn.name).to.deep.equal([BUNDLE_FILE]);
+  return assets[BUNDLE_FILE].text;
+}
+
+describe("the stack under Pulumi mocks (components/stack.ts)", function () {
+  // The first program run bundles both functions; later ones reuse the bundles.
+  this.timeout(60_000);
+
+  describe("with enableStreaming off", () => {
+    let recorder: Recorder;
+    let outputs: StackOutputs;
+    before(async () => {
+      recorder = await installMocks();
+      outputs = createStack(config({ llmModelId: "global.anthropic.claude-sonnet-4-20250514-v1:0" }));
+      await registrationsSettled();
+    });
+
+    it("creates no streaming resource", () => {
+      expect(recorder.ofType(TYPES.streaming)).to.deep.equal([]);
+      expect(recorder.ofType(TYPES.api).map((api) => api.inputs.protocolType)).to.deep.equal(["HTTP"]);
+      expect(recorder.ofType(TYPES.table).map((table) => table.name)).to.deep.equal(["qnabot-memory"]);
+      expect(recorder.ofType(TYPES.function).map((fn) => fn.name)).to.deep.equal(["qnabot-fulfillment"]);
+      expect(awsResources(recorder).filter((r) => !r.name.startsWith("qnabot-"))).to.deep.equal([]);
+    });
+
+    it("exports no streaming output at all", () => {
+      expect(Object.keys(outputs).sort()).to.deep.equal(["FulfillmentFunctionArn", "QnaAskEndpoint"]);
+    });
+
+    it("gives the fulfillment function no streaming settings or rights", () => {
+      const variables = recorder.named("qnabot-fulfillment").inputs.environment.variables as Record<string, string>;
+      for (const name of [ENV.streamingEndpoint, ENV.connectionsTable, ENV.connectionTtlSeconds]) {
+        expect(variables, name).not.to.have.property(name);
+      }
+      expect(Object.keys(statementsOf(recorder.named("qnabot-fulfillment-policy")))).to.deep.equal([
+        "WriteOwnLogGroup",
+        "InvokeLlm",
+        "ConversationMemory",
+      ]);
+    });
+
+    it("allows a global inference profile and its model in any Region (the request names no Region)", () => {
+      expect(statementsOf(recorder.named("qnabot-fulfillment-policy")).InvokeLlm).to.deep.equal({
+        Action: ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+        Resource: [
+          `arn:aws:bedrock:${REGION}:${ACCOUNT}:inference-profile/global.anthropic.claude-sonnet-4-20250514-v1:0`,
+          "arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-20250514-v1:0",
+        ],
+      });
+    });
+  });
+
+  describe("with enableStreaming on", () => {
+    let recorder: Recorder;
+    let outputs: StackOutputs;
+    const wsExecutionArn = MOCK_ARNS.executeApi("streaming-api");
+    before(async () => {
+      recorder = await installMocks();
+      outputs = createStack(config({ enableStreaming: "true" }));
+      await registrationsSettled();
+    });
+
+    it("creates exactly the documented resources, each inside its component", () => {
+      expect(namesByType(recorder)).to.deep.equal(STREAMING_ON_RESOURCES);
+      expect(recorder.named("streaming").type).to.equal(TYPES.streaming);
+      expect(recorder.named("qnabot").type).to.equal(TYPES.qna);
+      for (const resource of awsResources(recorder)) {
+        const component = resource.name.startsWith("streaming-") ? "streaming" : "qnabot";
+        expect(resource.parent, resource.name).to.equal(component);
+      }
+    });
+
+    it("exports the streaming outputs under QnABot's names, with the endpoint formulas", async () => {
+      expect(Object.keys(outputs).sort()).to.deep.equal(
+        ["FulfillmentFunctionArn", "QnaAskEndpoint", ...STREAMING_OUTPUTS].sort(),
+      );
+      expect(await valueOf(outputs.StreamingWebSocketEndpoint)).to.equal(
+        `wss://streaming-api-id.execute-api.${REGION}.amazonaws.com/Prod`,
+      );
+      expect(await valueOf(outputs.StreamingWebSocketApiId)).to.equal("streaming-api-id");
+      expect(await valueOf(outputs.StreamingDynamoDbTable)).to.equal("streaming-connections");
+      expect(await valueOf(outputs.StreamingLambdaArn)).to.equal(MOCK_ARNS.function("streaming-connection"));
+      expect(await valueOf(outputs.QnaAskEndpoint)).to.equal(`https://qnabot-http-api-id.execute-api.${REGION}.amazonaws.com/ask`);
+      expect(await valueOf(outputs.FulfillmentFunctionArn)).to.equal(MOCK_ARNS.function("qnabot-fulfillment"));
+    });
+
+    it("creates a WebSocket API that selects routes on the message's action", () => {
+      expect(recorder.named("streaming-api").inputs).to.deep.include({
+        protocolType: "WEBSOCKET",
+        routeSelectionExpression: ROUTE_SELECTION_EXPRESSION,
+      });
+    });
+
+    it("routes $connect (IAM auth), $disconnect and $default (two-way) to the connection function", () => {
+      const target = "integrations/streaming-connection-integration-id";
+      expect(recorder.named("streaming-connection-integration").inputs).to.deep.include({
+        integrationType: "AWS_PROXY",
+        integrationMethod: "POST",
+        integrationUri: MOCK_ARNS.invoke("streaming-connection"),
+      });
+      expect(recorder.named("streaming-connect-route").inputs).to.deep.equal({
+        apiId: "streaming-api-id",
+        routeKey: "$connect",
+        authorizationType: "AWS_IAM",
+        target,
+      });
+      expect(recorder.named("streaming-disconnect-route").inputs).to.deep.equal({
+        apiId: "streaming-api-id",
+        routeKey: "$disconnect",
+        target,
+      });
+      expect(recorder.named("streaming-default-route").inputs).to.deep.equal({
+        apiId: "streaming-api-id",
+        routeKey: "$default",
+        routeResponseSelectionExpression: "$default",
+        target,
+      });
+      expect(recorder.named("streaming-default-route-response").inputs).to.deep.equal({
+        apiId: "streaming-api-id",
+        routeId: "streaming-default-route-id",
+        routeResponseKey: "$default",
+      });
+    });
+
+    it("answers ping with a MOCK integration: one-way, no Lambda", () => {
+      expect(recorder.named("streaming-ping-route").inputs).to.deep.equal({
+        apiId: "streaming-api-id",
+        routeKey: "ping",
+        target: "integrations/streaming-ping-integration-id",
+      });
+      const ping = recorder.named("streaming-ping-integration").inputs;
+      expect(ping.integrationType).to.equal("MOCK");
+      expect(ping).not.to.have.property("integrationUri");
+      expect(ping.requestTemplates[ping.templateSelectionExpression]).to.equal('{"statusCode":200}');
+      expect(recorder.ofType(TYPES.routeResponse).map((r) => r.inputs.routeId)).not.to.include("streaming-ping-route-id");
+    });
+
+    it("routes ask to the fulfillment function (its ARN arrives after the component was built)", () => {
+      expect(recorder.named("streaming-route-ask").inputs).to.deep.equal({
+        apiId: "streaming-api-id",
+        routeKey: "ask",
+        target: "integrations/streaming-route-ask-integration-id",
+      });
+      expect(recorder.named("streaming-route-ask-integration").inputs).to.deep.include({
+        integrationType: "AWS_PROXY",
+        integrationUri: MOCK_ARNS.invoke("qnabot-fulfillment"),
+      });
+    });
+
+    it("lets API Gateway invoke each function only for its own routes of this API and stage", () => {
+      const expected: Record<string, [string, string]> = {
+        "streaming-connect-permission": ["streaming-connection", "$connect"],
+        "streaming-disconnect-permission": ["streaming-connection", "$disconnect"],
+        "streaming-default-permission": ["streaming-connection", "$default"],
+        "streaming-route-ask-permission": ["qnabot-fulfillment", "ask"],
+      };
+      for (const [name, [fn, routeKey]] of Object.entries(expected)) {
+        expect(recorder.named(name).inputs, name).to.deep.equal({
+          action: "lambda:InvokeFunction",
+          function: MOCK_ARNS.function(fn),
+          principal: "apigateway.amazonaws.com",
+          sourceArn: `${wsExecutionArn}/Prod/${routeKey}`,
+        });
+      }
+    });
+
+    it("redeploys on a hash of every route and integration, and deploys after them", () => {
+      const triggers = recorder.named("streaming-deployment").inputs.triggers as Record<string, string>;
+      expect(triggers.definitions).to.match(/^[0-9a-f]{64}$/);
+      const deploymentIndex = recorder.resources.indexOf(recorder.named("streaming-deployment"));
+      for (const type of [TYPES.route, TYPES.integration, TYPES.routeResponse]) {
+        for (const served of recorder.ofType(type).filter((r) => r.name.startsWith("streaming-"))) {
+          expect(recorder.resources.indexOf(served), served.name).to.be.lessThan(deploymentIndex);
+        }
+      }
+    });
+
+    it("has a throttled stage with JSON access logs to its own log group, and no execution logging", () => {
+      const stage = recorder.named("streaming-stage").inputs;
+      expect(stage.name).to.equal("Prod");
+      expect(stage.deploymentId).to.equal("streaming-deployment-id");
+      expect(stage.accessLogSettings.destinationArn).to.equal(MOCK_ARNS.logGroup("streaming-access-logs"));
+      const format = JSON.parse(stage.accessLogSettings.format as string) as Record<string, string>;
+      expect(format).to.include({ requestId: "$context.requestId", routeKey: "$context.routeKey", status: "$context.status" });
+      expect(stage.defaultRouteSettings).to.deep.equal({
+        throttlingBurstLimit: 100,
+        throttlingRateLimit: 50,
+        loggingLevel: "OFF",
+        dataTraceEnabled: false,
+      });
+      // Execution logging would need the account-wide API Gateway CloudWatch role: never created here.
+      expect(recorder.resources.filter((r) => r.type.startsWith("aws:apigateway/"))).to.deep.equal([]);
+    });
+
+    it("keeps connections in an encrypted, recoverable, on-demand table with TTL and a connectionId index", () => {
+      const table = recorder.named("streaming-connections").inputs;
+      expect(table).to.deep.equal({
+        billingMode: "PAY_PER_REQUEST",
+        hashKey: "sessionId",
+        rangeKey: "connectionId",
+        attributes: CONNECTIONS_TABLE.attributes.map((a) => ({ name: a.name, type: a.type })),
+        globalSecondaryIndexes: [
+          {
+            name: CONNECTIONS_TABLE.connectionIndex.name,
+            keySchemas: [{ attributeName: CONNECTIONS_TABLE.connectionIndex.hashKey, keyType: "HASH" }],
+            projectionType: "ALL",
+          },
+        ],
+        ttl: { attributeName: "ttl", enabled: true },
+        pointInTimeRecovery: { enabled: true },
+        serverSideEncryption: { enabled: true },
+      });
+      // DynamoDB accepts declared attributes only when some key uses them, and every key's attribute declared.
+      const keyAttributes = [table.hashKey, table.rangeKey, CONNECTIONS_TABLE.connectionIndex.hashKey];
+      expect(table.attributes.map((a: { name: string }) => a.name)).to.have.members([...new Set(keyAttributes)]);
+      expect(recorder.named("qnabot-memory").inputs).to.deep.include({
+        billingMode: "PAY_PER_REQUEST",
+        hashKey: MEMORY_TABLE.hashKey,
+        ttl: { attributeName: MEMORY_TABLE.ttlAttribute, enabled: true },
+        pointInTimeRecovery: { enabled: true },
+        serverSideEncryption: { enabled: true },
+      });
+    });
+
+    it("sets a retention on every log group", () => {
+      for (const group of recorder.ofType(TYPES.logGroup)) {
+        expect(group.inputs.retentionInDays, group.name).to.equal(30);
+      }
+    });
+
+    it("runs the connection function small and short on nodejs22.x arm64, logging JSON to its own group", async () => {
+      const fn = recorder.named("streaming-connection").inputs;
+      expect(fn).to.deep.include({
+        runtime: "nodejs22.x",
+        architectures: ["arm64"],
+        handler: "index.handler",
+        memorySize: 128,
+        timeout: 10,
+        role: "arn:aws:iam::123456789012:role/streaming-connection-role",
+        loggingConfig: { logFormat: "JSON", logGroup: "streaming-connection-logs" },
+        tracingConfig: { mode: "PassThrough" },
+      });
+      expect(fn.environment.variables).to.deep.equal({
+        [ENV.connectionsTable]: "streaming-connections",
+        [ENV.connectionTtlSeconds]: "7200",
+        POWERTOOLS_SERVICE_NAME: "qnabot-streaming-connection",
+      });
+      expect(await archiveText(recorder.named("streaming-connection"))).to.include("$connect");
+    });
+
+    it("runs the fulfillment function with its settings, streaming endpoint and tables from the stack", async () => {
+      const fn = recorder.named("qnabot-fulfillment").inputs;
+      expect(fn).to.deep.include({
+        runtime: "nodejs22.x",
+        architectures: ["arm64"],
+        handler: "index.handler",
+        memorySize: 512,
+        timeout: 120,
+        loggingConfig: { logFormat: "JSON", logGroup: "qnabot-fulfillment-logs" },
+      });
+      expect(fn.environment.variables).to.deep.equal({
+        [ENV.llmModelId]: "anthropic.claude-3-haiku-20240307-v1:0",
+        [ENV.maxTokens]: "1024",
+        [ENV.memoryTable]: "qnabot-memory",
+        [ENV.memoryTurns]: "5",
+        [ENV.memoryTtlSeconds]: "86400",
+        [ENV.streamingEndpoint]: `https://streaming-api-id.execute-api.${REGION}.amazonaws.com/Prod`,
+        [ENV.connectionsTable]: "streaming-connections",
+        [ENV.connectionTtlSeconds]: "7200",
+        POWERTOOLS_SERVICE_NAME: "qnabot-streaming-fulfillment",
+      });
+      const code = await archiveText(recorder.named("qnabot-fulfillment"));
+      expect(code).not.to.equal(await archiveText(recorder.named("streaming-connection")));
+    });
+
+    it("puts POST /ask behind IAM auth on a throttled, access-logged HTTP API", () => {
+      expect(recorder.named("qnabot-http-api").inputs.protocolType).to.equal("HTTP");
+      expect(recorder.named("qnabot-ask-route").inputs).to.deep.equal({
+        apiId: "qnabot-http-api-id",
+        routeKey: "POST /ask",
+        authorizationType: "AWS_IAM",
+        target: "integrations/qnabot-ask-integration-id",
+      });
+      expect(recorder.named("qnabot-ask-integration").inputs).to.deep.include({
+        integrationType: "AWS_PROXY",
+        integrationUri: MOCK_ARNS.invoke("qnabot-fulfillment"),
+        payloadFormatVersion: "2.0",
+      });
+      const stage = recorder.named("qnabot-http-stage").inputs;
+      expect(stage).to.deep.include({ name: "$default", autoDeploy: true });
+      expect(stage.accessLogSettings.destinationArn).to.equal(MOCK_ARNS.logGroup("qnabot-http-access-logs"));
+      expect(stage.defaultRouteSettings).to.deep.equal({ throttlingBurstLimit: 100, throttlingRateLimit: 50 });
+      expect(recorder.named("qnabot-ask-permission").inputs).to.deep.equal({
+        action: "lambda:InvokeFunction",
+        function: "qnabot-fulfillment",
+        principal: "apigateway.amazonaws.com",
+        sourceArn: `${MOCK_ARNS.executeApi("qnabot-http-api")}/*/POST/ask`,
+      });
+      expect(recorder.resources.map((r) => r.name)).not.to.include("qnabot-lex-permission");
+    });
+
+    it("names the resources of every IAM statement, and grants each function only what it calls", () => {
+      for (const policy of recorder.ofType(TYPES.rolePolicy)) expectNamedResources(policy);
+      for (const role of recorder.ofType(TYPES.role)) expectLambdaTrust(role);
+
+      const connectionsTable = MOCK_ARNS.table("streaming-connections");
+      expect(statementsOf(recorder.named("streaming-connection-policy"))).to.deep.equal({
+        WriteOwnLogGroup: {
+          Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+          Resource: [
+            MOCK_ARNS.logGroup("streaming-connection-logs"),
+            `${MOCK_ARNS.logGroup("streaming-connection-logs")}:log-stream:*`,
+          ],
+        },
+        ConnectionsTable: {
+          Action: [...CONNECTION_FUNCTION_TABLE_ACTIONS],
+          Resource: [connectionsTable, `${connectionsTable}/index/*`],
+        },
+      });
+      expect(recorder.named("streaming-connection-policy").inputs.role).to.equal("streaming-connection-role");
+
+      expect(statementsOf(recorder.named("qnabot-fulfillment-policy"))).to.deep.equal({
+        WriteOwnLogGroup: {
+          Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+          Resource: [
+            MOCK_ARNS.logGroup("qnabot-fulfillment-logs"),
+            `${MOCK_ARNS.logGroup("qnabot-fulfillment-logs")}:log-stream:*`,
+          ],
+        },
+        InvokeLlm: {
+          Action: ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+          Resource: [`arn:aws:bedrock:${REGION}::foundation-model/anthropic.claude-3-haiku-20240307-v1:0`],
+        },
+        ConversationMemory: {
+          Action: ["dynamodb:GetItem", "dynamodb:PutItem"],
+          Resource: [MOCK_ARNS.table("qnabot-memory")],
+        },
+        HandOffWebSocketAsks: {
+          Action: ["lambda:InvokeFunction"],
+          Resource: [MOCK_ARNS.function("qnabot-fulfillment")],
+        },
+      });
+
+      const streamingGrant = recorder.named("streaming-streaming-qnabot-fulfillment-role");
+      expect(streamingGrant.inputs.role).to.equal("qnabot-fulfillment-role");
+      expect(statementsOf(streamingGrant)).to.deep.equal({
+        PostToConnections: {
+          Action: ["execute-api:ManageConnections"],
+          Resource: [`${wsExecutionArn}/Prod/POST/@connections/*`],
+        },
+        ConnectionsTable: {
+          Action: [...STREAMING_FUNCTION_TABLE_ACTIONS],
+          Resource: [connectionsTable, `${connectionsTable}/index/*`],
+        },
+      });
+    });
+  });
+
+  describe("with a knowledge base, inference profiles, a Lex alias, a custom LLM, a KMS key and tracing", () => {
+    let recorder: Recorder;
+    const kmsKeyArn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    const lexBotAliasArn = "arn:aws:lex:eu-west-1:123456789012:bot-alias/ABCDEFGHIJ/TSTALIASID";
+    const llmLambdaArn = "arn:aws:lambda:eu-west-1:123456789012:function:my-llm";
+    const kbProfile = `arn:aws:bedrock:${REGION}:${ACCOUNT}:inference-profile/eu.anthropic.claude-3-7-sonnet-20250219-v1:0`;
+    before(async () => {
+      recorder = await installMocks();
+      createStack(
+        config({
+          enableStreaming: "true",
+          llmModelId: "eu.amazon.nova-pro-v1:0",
+          knowledgeBaseId: "KB12345678",
+          knowledgeBaseModelId: "eu.anthropic.claude-3-7-sonnet-20250219-v1:0",
+          lexBotAliasArn,
+          llmLambdaArn,
+          kmsKeyArn,
+          tracing: "true",
+          systemPrompt: "Answer briefly.",
+          logRetentionInDays: "90",
+        }),
+      );
+      await registrationsSettled();
+    });
+
+    it("passes the knowledge base, its model ARN, the prompt and the custom LLM to the function", () => {
+      expect(recorder.named("qnabot-fulfillment").inputs.environment.variables).to.deep.include({
+        [ENV.llmModelId]: "eu.amazon.nova-pro-v1:0",
+        [ENV.knowledgeBaseId]: "KB12345678",
+        [ENV.knowledgeBaseModelArn]: kbProfile,
+        [ENV.systemPrompt]: "Answer briefly.",
+        [ENV.llmLambdaArn]: llmLambdaArn,
+      });
+    });
+
+    it("grants the knowledge base, its model and profile, and the custom LLM instead of the Bedrock LLM", () => {
+      const policy = recorder.named("qnabot-fulfillment-policy");
+      expectNamedResources(policy);
+      const statements = statementsOf(policy);
+      expect(Object.keys(statements)).not.to.include("InvokeLlm");
+      expect(statements).to.deep.include({
+        RetrieveFromKnowledgeBase: {
+          Action: ["bedrock:Retrieve"],
+          Resource: [`arn:aws:bedrock:${REGION}:${ACCOUNT}:knowledge-base/KB12345678`],
+        },
+        RetrieveAndGenerate: { Action: ["bedrock:RetrieveAndGenerate"], Resource: ["*"] },
+        InvokeKnowledgeBaseModel: {
+          Action: ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+          Resource: [kbProfile, "arn:aws:bedrock:*::foundation-model/anthropic.claude-3-7-sonnet-20250219-v1:0"],
+        },
+        ResolveKnowledgeBaseInferenceProfile: { Action: ["bedrock:GetInferenceProfile"], Resource: [kbProfile] },
+        InvokeCustomLlm: { Action: ["lambda:InvokeFunction"], Resource: [llmLambdaArn] },
+        UseTableKeyThroughDynamoDb: {
+          Action: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+          Resource: [kmsKeyArn],
+          Condition: { StringEquals: { "kms:ViaService": `dynamodb.${REGION}.amazonaws.com` } },
+        },
+      });
+    });
+
+    it("lets only the configured Lex bot alias invoke the function", () => {
+      expect(recorder.named("qnabot-lex-permission").inputs).to.deep.equal({
+        action: "lambda:InvokeFunction",
+        function: "qnabot-fulfillment",
+        principal: "lexv2.amazonaws.com",
+        sourceArn: lexBotAliasArn,
+      });
+    });
+
+    it("encrypts both tables with the key and lets the connection function use it through DynamoDB only", () => {
+      for (const table of recorder.ofType(TYPES.table)) {
+        expect(table.inputs.serverSideEncryption, table.name).to.deep.equal({ enabled: true, kmsKeyArn });
+      }
+      for (const name of ["streaming-connection-policy", "streaming-streaming-qnabot-fulfillment-role"]) {
+        expect(statementsOf(recorder.named(name)).UseTableKeyThroughDynamoDb?.Resource, name).to.deep.equal([kmsKeyArn]);
+      }
+    });
+
+    it("traces both functions with X-Ray through AWS's managed policy, not an inline *", () => {
+      for (const fn of recorder.ofType(TYPES.function)) {
+        expect(fn.inputs.tracingConfig, fn.name).to.deep.equal({ mode: "Active" });
+      }
+      expect(recorder.ofType(TYPES.attachment).map((a) => [a.name, a.inputs.role, a.inputs.policyArn])).to.have.deep.members([
+        ["qnabot-fulfillment-xray", "qnabot-fulfillment-role", "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"],
+        ["streaming-connection-xray", "streaming-connection-role", "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"],
+      ]);
+    });
+
+    it("applies the configured log retention everywhere", () => {
+      expect(recorder.ofType(TYPES.logGroup).map((g) => g.inputs.retentionInDays)).to.deep.equal([90, 90, 90, 90]);
+    });
+  });
+
+  describe("in preview, where nothing has an id yet", () => {
+    let recorder: Recorder;
+    let outputs: StackOutputs;
+    before(async () => {
+      recorder = await installMocks({ preview: true });
+      outputs = createStack(config({ enableStreaming: "true" }));
+      // Would never resolve if any registration waited on an output that cannot resolve.
+      await registrationsSettled();
+    });
+
+    it("registers every resource and leaves the computed outputs unknown instead of hanging", async () => {
+      expect(namesByType(recorder)).to.deep.equal(STREAMING_ON_RESOURCES);
+      for (const key of ["QnaAskEndpoint", "FulfillmentFunctionArn", ...STREAMING_OUTPUTS] as const) {
+        const output = outputs[key];
+        if (!output) throw new Error(`${key} missing`);
+        expect((await settle(output)).known, key).to.equal(false);
+      }
+    });
+
+    it("still knows what does not depend on ids", () => {
+      expect(recorder.named("streaming-stage").inputs.name).to.equal("Prod");
+      expect(recorder.named("streaming-connect-route").inputs.authorizationType).to.equal("AWS_IAM");
+      expect(recorder.named("streaming-connection").inputs.runtime).to.equal("nodejs22.x");
+    });
+  });
+});
