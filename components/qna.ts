@@ -42,6 +42,9 @@ export const QNA_DEFAULTS: Required<
   timeout: 120,
 };
 
+/** Seconds a handed-off WebSocket ask may wait in Lambda's async queue before it is dropped. */
+export const ASYNC_ASK_MAX_AGE_SECONDS = 120;
+
 /** One row per request, as JSON, in the HTTP API's access log group. */
 export const HTTP_ACCESS_LOG_FORMAT = JSON.stringify({
   requestId: "$context.requestId",
@@ -238,6 +241,13 @@ export class QnaBot extends pulumi.ComponentResource {
     });
     if (args.kmsKeyArn) statements.push(tableKeyStatement(args.kmsKeyArn, region));
     if (args.streaming) {
+      // A retried hand-off would answer, and stream, the same question twice; a stale one
+      // answers a user who has long moved on.
+      new aws.lambda.FunctionEventInvokeConfig(
+        `${name}-fulfillment-async`,
+        { functionName: fn.name, maximumRetryAttempts: 0, maximumEventAgeInSeconds: ASYNC_ASK_MAX_AGE_SECONDS },
+        parent,
+      );
       statements.push({
         Sid: "HandOffWebSocketAsks",
         Effect: "Allow",

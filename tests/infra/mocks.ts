@@ -161,6 +161,7 @@ export const TYPES = {
   api: "aws:apigatewayv2/api:Api",
   route: "aws:apigatewayv2/route:Route",
   routeResponse: "aws:apigatewayv2/routeResponse:RouteResponse",
+  asyncInvokeConfig: "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
   integration: "aws:apigatewayv2/integration:Integration",
   deployment: "aws:apigatewayv2/deployment:Deployment",
   stage: "aws:apigatewayv2/stage:Stage",

@@ -57,6 +57,7 @@ const STREAMING_ON_RESOURCES: Record<string, string[]> = {
     "streaming-route-ask",
   ],
   [TYPES.routeResponse]: ["streaming-default-route-response"],
+  [TYPES.asyncInvokeConfig]: ["qnabot-fulfillment-async"],
   [TYPES.deployment]: ["streaming-deployment"],
   [TYPES.stage]: ["qnabot-http-stage", "streaming-stage"],
 };
@@ -100,6 +101,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       expect(recorder.ofType(TYPES.api).map((api) => api.inputs.protocolType)).to.deep.equal(["HTTP"]);
       expect(recorder.ofType(TYPES.table).map((table) => table.name)).to.deep.equal(["qnabot-memory"]);
       expect(recorder.ofType(TYPES.function).map((fn) => fn.name)).to.deep.equal(["qnabot-fulfillment"]);
+      expect(recorder.ofType(TYPES.asyncInvokeConfig)).to.deep.equal([]);
       expect(awsResources(recorder).filter((r) => !r.name.startsWith("qnabot-"))).to.deep.equal([]);
     });
 
@@ -420,6 +422,11 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
           Resource: [MOCK_ARNS.function("qnabot-fulfillment")],
         },
       });
+
+      // The hand-off must never be retried (a second stream of the same answer) nor served stale.
+      const asyncConfig = recorder.named("qnabot-fulfillment-async");
+      expect(asyncConfig.type).to.equal(TYPES.asyncInvokeConfig);
+      expect(asyncConfig.inputs).to.include({ functionName: "qnabot-fulfillment", maximumRetryAttempts: 0, maximumEventAgeInSeconds: 120 });
 
       const streamingGrant = recorder.named("streaming-streaming-qnabot-fulfillment-role");
       expect(streamingGrant.inputs.role).to.equal("qnabot-fulfillment-role");
