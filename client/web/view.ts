@@ -52,6 +52,24 @@ function sourceItem(source: { uri: string; title?: string }): HTMLLIElement {
   return item;
 }
 
+/**
+ * The final formatted answer usually lists its sources itself (the fulfillment appends them,
+ * because Lex clients see only the final text); a source it already shows, as a link or as
+ * text, is not listed a second time under the answer.
+ */
+function notShownIn(body: HTMLElement, sources: { uri: string; title?: string }[]): { uri: string; title?: string }[] {
+  const text = body.textContent ?? "";
+  const hrefs = new Set([...body.querySelectorAll("a[href]")].map((link) => (link as HTMLAnchorElement).href));
+  return sources.filter((source) => {
+    if (text.includes(source.uri)) return false;
+    try {
+      return !hrefs.has(new URL(source.uri).href);
+    } catch {
+      return true;
+    }
+  });
+}
+
 export class ConversationView {
   private readonly turns = new Map<string, Turn>();
   private following = true;
@@ -132,8 +150,9 @@ export class ConversationView {
     turn.error.hidden = answer.error === undefined;
     turn.error.textContent = answer.error?.message ?? "";
 
-    if (previous?.citations !== answer.citations) {
-      const sources = citedSources(answer);
+    if (previous?.citations !== answer.citations || previous?.final !== answer.final) {
+      const cited = citedSources(answer);
+      const sources = answer.final === undefined ? cited : notShownIn(turn.body, cited);
       turn.sourceList.replaceChildren(...sources.map(sourceItem));
       turn.sources.hidden = sources.length === 0;
     }
