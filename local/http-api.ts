@@ -10,7 +10,7 @@ import type { APIGatewayProxyEventV2WithIAMAuthorizer } from "aws-lambda";
 import { SigV4Verifier, SignatureError } from "./gateway/sigv4";
 import { parseQuery } from "./gateway/query";
 import type { LocalCredential } from "./gateway/credentials";
-import { createLambdaContext, type LambdaHandler } from "./lambda-api";
+import { InvocationTracker, createLambdaContext, type LambdaHandler } from "./lambda-api";
 
 export interface LocalHttpApiOptions {
   /** The function behind `POST /ask`. */
@@ -30,6 +30,9 @@ export interface LocalHttpApiOptions {
 export interface LocalHttpApi {
   /** `http://127.0.0.1:{port}/ask` */
   readonly askUrl: string;
+  /** Resolves when no `POST /ask` handler is running (one whose caller hung up runs on, as on Lambda). */
+  idle(): Promise<void>;
+  /** Stops listening and drops open requests; handlers still running finish in the background (see `idle`). */
   close(): Promise<void>;
 }
 
@@ -101,6 +104,7 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
   const region = options.region ?? "us-east-1";
   const apiId = options.apiId ?? "localhttp";
   const verifier = new SigV4Verifier({ credentials: options.credentials, region, service: "execute-api" });
+  const tracker = new InvocationTracker();
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? "/";
@@ -151,9 +155,11 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
       isBase64Encoded: false,
     };
     const context = createLambdaContext({ functionName: "fulfillment", timeoutMs: options.timeoutMs ?? 30_000, region });
+    const invocation = Promise.resolve().then(() => options.handler(event, context));
+    tracker.track(invocation);
     let result: unknown;
     try {
-      result = await options.handler(event, context);
+      result = await invocation;
     } catch {
       return send(res, 500, JSON.stringify({ message: "Internal Server Error" }));
     }
@@ -174,6 +180,7 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
   const { port } = server.address() as AddressInfo;
   return {
     askUrl: `http://127.0.0.1:${port}/ask`,
+    idle: () => tracker.idle(),
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

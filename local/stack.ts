@@ -65,6 +65,17 @@ export interface LocalStackOptions {
   readonly fulfillmentTimeoutMs?: number;
 }
 
+export interface PresignOptions {
+  /** @default "text" (the parameter is left out, as Lex Web UI does) */
+  readonly format?: StreamFormat;
+  /** @default the chat user */
+  readonly credential?: LocalCredential;
+  /** @default 300 */
+  readonly expiresInSeconds?: number;
+  /** Signing time (epoch ms or a Date); a past one with a short expiry makes an expired URL. @default now */
+  readonly now?: Date | number;
+}
+
 export interface LocalStack {
   /** The chat page, when served. */
   readonly pageUrl?: string;
@@ -85,7 +96,7 @@ export interface LocalStack {
   readonly bedrock?: BedrockEmulator;
   readonly lambda: LambdaApi;
   /** Presigns a WebSocket URL for `sessionId`, as the chat user unless told otherwise. */
-  presign(sessionId: string, options?: { format?: StreamFormat; credential?: LocalCredential; expiresInSeconds?: number }): Promise<string>;
+  presign(sessionId: string, options?: PresignOptions): Promise<string>;
   /** Invokes the fulfillment function as Lex V2 would (a code hook event) and returns its response. */
   invokeFulfillment(event: unknown): Promise<unknown>;
   /** Resolves when no handler runs: every hand-off and every route invocation has finished. */
@@ -129,9 +140,33 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const region = options.region ?? process.env.AWS_REGION ?? "us-east-1";
   const useAws = options.bedrock === "aws";
   const modelId = options.modelId ?? DEFAULT_LOCAL_MODEL_ID;
-  const closers: (() => Promise<void> | void)[] = [];
+  // Stopped in this order whatever was started: the gateway first, so every `$disconnect` still
+  // runs against the tables; Bedrock before waiting on the functions, so no answer in flight
+  // holds the shutdown up; the environment last but DynamoDB, so no handler ever runs without it.
+  const parts: {
+    page?: ChatServer;
+    gateway?: WebSocketGateway;
+    httpApi?: LocalHttpApi;
+    bedrock?: BedrockEmulator;
+    lambda?: LambdaApi;
+    restoreEnv?: () => void;
+    dynamo?: LocalDynamo;
+  } = {};
   const closeAll = async (): Promise<void> => {
-    for (const close of closers.splice(0).reverse()) await close();
+    const { page, gateway, httpApi, bedrock, lambda, restoreEnv, dynamo } = parts;
+    for (const key of Object.keys(parts) as (keyof typeof parts)[]) delete parts[key];
+    await page?.close();
+    await gateway?.close();
+    await httpApi?.close();
+    await bedrock?.close();
+    await httpApi?.idle();
+    await lambda?.idle();
+    await lambda?.close();
+    if (restoreEnv) {
+      restoreEnv();
+      resetAwsClients();
+    }
+    await dynamo?.close();
   };
 
   try {
@@ -139,10 +174,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const chatUser = localIamUser("local-chat-user", { allow: { connect: true, manageConnections: false } });
     const credentials = [role, chatUser, ...(options.credentials ?? [])];
 
-    const dynamo = await startLocalDynamo();
-    closers.push(() => dynamo.close());
-    const bedrock = useAws ? undefined : await startBedrockEmulator(options.bedrockBehavior);
-    if (bedrock) closers.push(() => bedrock.close());
+    const dynamo = (parts.dynamo = await startLocalDynamo());
+    const bedrock = useAws ? undefined : (parts.bedrock = await startBedrockEmulator(options.bedrockBehavior));
 
     // Handlers are loaded lazily: Powertools reads its log level when a module loads, so the
     // environment must be in place first.
@@ -151,17 +184,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       fulfillment: ((event, context) => loadHandler("fulfillment")(event, context)) as Handler,
     };
     const fulfillmentTimeoutMs = options.fulfillmentTimeoutMs ?? 120_000;
-    const lambda = await startLambdaApi({
+    const lambda = (parts.lambda = await startLambdaApi({
       region,
       functions: {
         [LOCAL_FUNCTIONS.connection]: { handler: handlers.connection, timeoutMs: 10_000 },
         [LOCAL_FUNCTIONS.fulfillment]: { handler: handlers.fulfillment, timeoutMs: fulfillmentTimeoutMs },
       },
-    });
-    closers.push(() => lambda.close());
+    }));
 
     const connectionIntegration = { handler: handlers.connection, functionName: LOCAL_FUNCTIONS.connection, timeoutMs: 10_000 };
-    const gateway = await startWebSocketGateway({
+    const gateway = (parts.gateway = await startWebSocketGateway({
       stage: options.stage ?? "Prod",
       region,
       credentials,
@@ -171,13 +203,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         ...Object.fromEntries(CONNECTION_ROUTE_KEYS.map((key) => [key, connectionIntegration])),
         [ROUTES.ask]: { handler: handlers.fulfillment, functionName: LOCAL_FUNCTIONS.fulfillment, timeoutMs: fulfillmentTimeoutMs },
       },
-    });
-    closers.push(() => gateway.close());
+    }));
 
-    const httpApi: LocalHttpApi = await startLocalHttpApi({ handler: handlers.fulfillment, credentials, region });
-    closers.push(() => httpApi.close());
+    const httpApi = (parts.httpApi = await startLocalHttpApi({ handler: handlers.fulfillment, credentials, region }));
 
-    const restoreEnv = applyEnv({
+    parts.restoreEnv = applyEnv({
       AWS_REGION: region,
       ...(useAws
         ? {}
@@ -201,10 +231,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       POWERTOOLS_METRICS_NAMESPACE: "QnABotStreamingLocal",
       ...options.env,
     });
-    closers.push(() => {
-      restoreEnv();
-      resetAwsClients();
-    });
     resetAwsClients();
 
     const label = useAws ? `Amazon Bedrock (${modelId})` : "offline stand-in model";
@@ -215,13 +241,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         credentials: presignOptions.credential ?? chatUser,
         query: { sessionId, format: presignOptions.format },
         expiresInSeconds: presignOptions.expiresInSeconds,
+        now: presignOptions.now,
       });
 
-    let page: ChatServer | undefined;
-    if (options.page !== false) {
-      page = await startChatServer({ sign: (sessionId) => presign(sessionId, { format: "json" }), label, port: options.pagePort });
-      closers.push(() => page!.close());
-    }
+    const page =
+      options.page === false
+        ? undefined
+        : (parts.page = await startChatServer({ sign: (sessionId) => presign(sessionId, { format: "json" }), label, port: options.pagePort }));
 
     return {
       pageUrl: page?.url,
@@ -245,6 +271,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       },
       async idle() {
         await gateway.idle();
+        await httpApi.idle();
         await lambda.idle();
         await gateway.idle();
       },

@@ -90,6 +90,8 @@ export interface GatewayStats {
   messagesIn: number;
   /** Handler invocations that threw or timed out. */
   handlerErrors: number;
+  /** Handler invocations by route key (a MOCK route such as `ping` never appears). */
+  invocations: Record<string, number>;
   connectionsApi: ConnectionsApiStats;
 }
 
@@ -210,10 +212,12 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions = {
   let closing = false;
   const counters = { connectAttempts: 0, rejected: 0, connected: 0, disconnected: 0, messagesIn: 0, handlerErrors: 0 };
   const apiStats: ConnectionsApiStats = { posts: 0, postBytes: 0, gets: 0, deletes: 0, errors: {} };
+  const invocations: Record<string, number> = {};
 
   /** Runs a route's handler with API Gateway's integration timeout; the handler counts for idle() until it really ends. */
   async function invoke(routeKey: string, event: WebSocketEvent): Promise<Outcome> {
     const integration = integrations.get(routeKey)!;
+    invocations[routeKey] = (invocations[routeKey] ?? 0) + 1;
     const context = createLambdaContext({
       functionName: integration.functionName ?? `ws-${routeKey.replace(/^\$/, "")}`,
       timeoutMs: integration.timeoutMs,
@@ -408,7 +412,7 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions = {
     setConnectionsApiBehaviour: (next) => {
       behaviour = next;
     },
-    stats: () => ({ ...counters, connectionsApi: { ...apiStats, errors: { ...apiStats.errors } } }),
+    stats: () => ({ ...counters, invocations: { ...invocations }, connectionsApi: { ...apiStats, errors: { ...apiStats.errors } } }),
     idle: () => tracker.idle(),
     close: async () => {
       closing = true;

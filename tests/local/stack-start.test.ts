@@ -1,0 +1,81 @@
+/**
+ * `npm start` as a user runs it: the local stack in its own process on an OS-assigned port,
+ * the chat page served, one question asked with the CLI, and a clean stop on Ctrl-C with a tab still open.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { resolve } from "node:path";
+import { expect } from "chai";
+import { formatAnswer } from "../../functions/fulfillment/format";
+import type { Envelope } from "../../functions/shared/protocol";
+import { openSocket } from "./stack-helpers";
+
+const ROOT = resolve(__dirname, "../..");
+
+/** `tsx` as a loader in the same process, so a signal reaches the script itself. */
+function runTs(script: string, args: readonly string[]): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, ["--import", "tsx", script, ...args], { cwd: ROOT, env: { ...process.env, FORCE_COLOR: "0" } });
+}
+
+function collect(child: ChildProcessWithoutNullStreams): { stdout: () => string; stderr: () => string; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once("exit", (code, signal) => done({ code, signal })));
+  return { stdout: () => stdout, stderr: () => stderr, exit };
+}
+
+describe("local stack: npm start", function () {
+  let server: ChildProcessWithoutNullStreams | undefined;
+
+  after(function () {
+    // Only when the test failed before its own Ctrl-C.
+    if (server && server.exitCode === null && server.signalCode === null) server.kill("SIGKILL");
+  });
+
+  it("starts on --port 0, serves the page, answers the CLI with a streamed answer, and stops cleanly on SIGINT with a tab still open", async function () {
+    server = runTs("local/start.ts", ["--port", "0"]);
+    const output = collect(server);
+    const pageUrl = await new Promise<string>((resolveUrl, reject) => {
+      const check = (): void => {
+        const page = /Chat page\s+(http:\/\/127\.0\.0\.1:\d+\/)/.exec(output.stdout());
+        if (/local stack ready in/.test(output.stdout()) && page) resolveUrl(page[1]);
+      };
+      server!.stdout.on("data", check);
+      output.exit.then(({ code }) => reject(new Error(`npm start exited with ${code} before it was ready: ${output.stderr()}`)));
+    });
+    expect(pageUrl).to.not.match(/:0\//);
+
+    const page = await fetch(pageUrl);
+    expect(page.status).to.equal(200);
+    expect(page.headers.get("content-type")).to.match(/^text\/html/);
+    expect(await page.text()).to.match(/<html/i);
+
+    const cli = runTs("client/cli.ts", ["ask", "How does streaming work?", "--local", pageUrl, "--json"]);
+    const cliOutput = collect(cli);
+    const cliExit = await cliOutput.exit;
+    expect(cliExit.code, cliOutput.stderr()).to.equal(0);
+    const envelopes = cliOutput
+      .stdout()
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Envelope);
+    expect(envelopes[0].type).to.equal("start");
+    const end = envelopes[envelopes.length - 1];
+    if (end.type !== "end") throw new Error(`the answer did not end: ${cliOutput.stdout()}`);
+    const streamed = envelopes.map((e) => (e.type === "delta" ? e.text : "")).join("");
+    expect(streamed).to.not.equal("");
+    expect(end.final).to.equal(formatAnswer(streamed, []).markdown);
+
+    // A tab still open at Ctrl-C: it is dropped, and its $disconnect still finds the table.
+    const signed = (await (await fetch(new URL("api/signed-url?sessionId=session-open-at-exit", pageUrl))).json()) as { url: string };
+    const tab = await openSocket(signed.url);
+
+    server.kill("SIGINT");
+    const stopped = await output.exit;
+    expect(stopped, output.stderr()).to.deep.equal({ code: 0, signal: null });
+    expect(output.stdout()).to.match(/stopping/);
+    await tab.closed;
+    expect(output.stdout() + output.stderr(), "no handler failed during the shutdown").not.to.match(/"level":"ERROR"/);
+  });
+});
