@@ -2,10 +2,10 @@
  * DynamoDB for the local stack and the tests: dynalite in-process (the real DynamoDB wire
  * API), with the tables created from the same key schemas the components deploy.
  */
-import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
 import { CONNECTIONS_TABLE, MEMORY_TABLE } from "../functions/shared/table";
+import { listenOnLoopback } from "./loopback";
 // dynalite ships no types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite: (options: Record<string, unknown>) => Server = require("dynalite");
@@ -64,11 +64,7 @@ export async function startLocalDynamo(options: LocalDynamoOptions = {}): Promis
   const connectionsTable = options.connectionsTable ?? "connections";
   const memoryTable = options.memoryTable ?? "memory";
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server, options.port);
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({ endpoint, region: "us-east-1", credentials: LOCAL_DYNAMO_CREDENTIALS });
   try {

@@ -5,12 +5,12 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createHash, randomUUID } from "node:crypto";
-import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyEventV2WithIAMAuthorizer } from "aws-lambda";
 import { SigV4Verifier, SignatureError } from "./gateway/sigv4";
 import { parseQuery } from "./gateway/query";
 import type { LocalCredential } from "./gateway/credentials";
 import { InvocationTracker, createLambdaContext, type LambdaHandler } from "./lambda-api";
+import { listenOnLoopback } from "./loopback";
 
 export interface LocalHttpApiOptions {
   /** The function behind `POST /ask`. */
@@ -173,11 +173,7 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server, options.port);
   return {
     askUrl: `http://127.0.0.1:${port}/ask`,
     idle: () => tracker.idle(),

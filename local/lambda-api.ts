@@ -8,8 +8,8 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Context } from "aws-lambda";
+import { listenOnLoopback } from "./loopback";
 
 // Handlers are typed by their own modules; the emulator only passes JSON through.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -289,11 +289,7 @@ export async function startLambdaApi(options: LambdaApiOptions): Promise<LambdaA
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server, options.port);
 
   return {
     endpoint: `http://127.0.0.1:${port}`,

@@ -21,6 +21,7 @@ import {
 import { startLambdaApi, type LambdaApi } from "./lambda-api";
 import { startLocalHttpApi, type LocalHttpApi } from "./http-api";
 import { presignWebSocketUrl } from "../client/presign";
+import { applyEnv } from "./process-env";
 import { startChatServer, type ChatServer } from "../client/chat-server";
 import { CONNECTION_ROUTE_KEYS, ROUTES } from "../functions/shared/routes";
 import { ENV } from "../functions/shared/env";
@@ -121,19 +122,6 @@ async function userCredentialAsRole(): Promise<LocalCredential> {
     identity: { userArn: "arn:aws:iam::000000000000:user/local-developer", accountId: "000000000000" },
     allow: { connect: false, manageConnections: true },
   };
-}
-
-/** Sets variables and remembers what they were, so `restore` puts the process back. */
-function applyEnv(values: Record<string, string | undefined>): () => void {
-  const previous = Object.fromEntries(Object.keys(values).map((name) => [name, process.env[name]]));
-  const write = (entries: Record<string, string | undefined>): void => {
-    for (const [name, value] of Object.entries(entries)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  };
-  write(values);
-  return () => write(previous);
 }
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {

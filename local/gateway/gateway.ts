@@ -4,7 +4,7 @@
  * same port, invoking the real Lambda handlers in-process with API Gateway's events.
  */
 import { STATUS_CODES, createServer, type IncomingMessage } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { APIGatewayProxyResultV2, Callback, Context } from "aws-lambda";
 import { WebSocketServer, type RawData, type ServerOptions, type WebSocket } from "ws";
@@ -18,6 +18,7 @@ import { connectEvent, disconnectEvent, messageEvent, newGatewayId, type Connect
 import { parseQuery, proxyMaps } from "./query";
 import { RouteTable } from "./routing";
 import { SigV4Verifier, SignatureError } from "./sigv4";
+import { listenOnLoopback } from "../loopback";
 
 /** A Lambda handler as API Gateway invokes it (async; the callback style is not supported). */
 export type RouteHandler = (
@@ -395,11 +396,7 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions = {
   });
   // Keep idle keep-alive sockets longer than SDK agents reuse them, so a reused socket is never closed under a request.
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnLoopback(server, options.port);
 
   return {
     url: `ws://127.0.0.1:${port}/${stage}`,

@@ -6,23 +6,12 @@ import { expect } from "chai";
 import { documentClient, lambdaClient, optionalIntEnv, requiredEnv, resetAwsClients } from "../../functions/shared/aws";
 import { ENV } from "../../functions/shared/env";
 import { LOCAL_DYNAMO_CREDENTIALS, startLocalDynamo, type LocalDynamo } from "../../local/dynamo";
-
-function setEnv(values: Record<string, string | undefined>): () => void {
-  const saved = Object.fromEntries(Object.keys(values).map((name) => [name, process.env[name]]));
-  const apply = (vars: Record<string, string | undefined>) => {
-    for (const [name, value] of Object.entries(vars)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  };
-  apply(values);
-  return () => apply(saved);
-}
+import { applyEnv } from "../../local/process-env";
 
 describe("shared AWS clients and environment (functions/shared/aws.ts)", () => {
   describe("requiredEnv", () => {
     it("returns a set variable and refuses an unset or empty one, naming it", () => {
-      const restore = setEnv({ [ENV.connectionsTable]: "connections-table" });
+      const restore = applyEnv({ [ENV.connectionsTable]: "connections-table" });
       try {
         expect(requiredEnv(ENV.connectionsTable)).to.equal("connections-table");
         process.env[ENV.connectionsTable] = "";
@@ -37,7 +26,7 @@ describe("shared AWS clients and environment (functions/shared/aws.ts)", () => {
 
   describe("optionalIntEnv", () => {
     const read = (raw: string | undefined) => {
-      const restore = setEnv({ [ENV.connectionTtlSeconds]: raw });
+      const restore = applyEnv({ [ENV.connectionTtlSeconds]: raw });
       try {
         return optionalIntEnv(ENV.connectionTtlSeconds, 7200, { min: 1, max: 86_400 });
       } finally {
@@ -80,7 +69,7 @@ describe("shared AWS clients and environment (functions/shared/aws.ts)", () => {
         request.on("end", () => response.writeHead(200, { "content-type": "application/json" }).end("{}"));
       });
       await new Promise<void>((resolve) => lambdaEndpoint.listen(0, "127.0.0.1", resolve));
-      restore = setEnv({
+      restore = applyEnv({
         AWS_ENDPOINT_URL_DYNAMODB: local.endpoint,
         AWS_ENDPOINT_URL_LAMBDA: `http://127.0.0.1:${(lambdaEndpoint.address() as AddressInfo).port}`,
         AWS_REGION: "eu-west-1",

@@ -18,25 +18,13 @@ import {
   newCognitoIdentityId,
   newConnectionId,
 } from "./connection-events";
+import { applyEnv } from "../../local/process-env";
 
 const ALICE_ARN = "arn:aws:iam::123456789012:user/alice";
 const BOB_ARN = "arn:aws:iam::123456789012:role/bob";
 
 type Result = APIGatewayProxyStructuredResultV2 & { statusCode: number; body: string };
 type LogLine = Record<string, unknown>;
-
-/** Sets variables for the rest of a suite; the returned function puts the old values back. */
-function setEnv(values: Record<string, string | undefined>): () => void {
-  const saved = Object.fromEntries(Object.keys(values).map((name) => [name, process.env[name]]));
-  const apply = (vars: Record<string, string | undefined>) => {
-    for (const [name, value] of Object.entries(vars)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  };
-  apply(values);
-  return () => apply(saved);
-}
 
 /** Invokes the handler with its JSON log lines (stdout and stderr) captured and kept off the test output. */
 async function invoke(event: WebSocketEvent): Promise<{ result: Result; logs: LogLine[]; rawLogs: string }> {
@@ -86,7 +74,7 @@ describe("connection function handler", () => {
 
   before(async () => {
     local = await startLocalDynamo();
-    restoreEnv = setEnv({
+    restoreEnv = applyEnv({
       [ENV.connectionsTable]: local.connectionsTable,
       [ENV.connectionTtlSeconds]: "7200",
       AWS_ENDPOINT_URL_DYNAMODB: local.endpoint,
@@ -294,7 +282,7 @@ describe("connection function handler", () => {
   });
 
   it("honours CONNECTION_TTL_SECONDS", async () => {
-    const restore = setEnv({ [ENV.connectionTtlSeconds]: "60" });
+    const restore = applyEnv({ [ENV.connectionTtlSeconds]: "60" });
     try {
       const event = connectEvent({ query: { sessionId: sessionId() } });
       expect((await invoke(event)).result.statusCode).to.equal(200);
@@ -307,7 +295,7 @@ describe("connection function handler", () => {
 
   it("answers 500 and names the variable when the deployment leaves the table unset or the TTL malformed", async () => {
     for (const vars of [{ [ENV.connectionsTable]: undefined }, { [ENV.connectionTtlSeconds]: "two hours" }]) {
-      const restore = setEnv(vars);
+      const restore = applyEnv(vars);
       try {
         const { result, rawLogs } = await invoke(connectEvent({ query: { sessionId: sessionId() } }));
         expect(result.statusCode).to.equal(500);
@@ -322,7 +310,7 @@ describe("connection function handler", () => {
     let restore: () => void;
 
     before(async () => {
-      restore = setEnv({ AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${await closedPort()}` });
+      restore = applyEnv({ AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${await closedPort()}` });
       resetAwsClients();
     });
 

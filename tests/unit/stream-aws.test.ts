@@ -8,6 +8,7 @@ import { ManagementApiTransport, streamOpenerFromEnv, toPostError } from "../../
 import { openStreamFromAttributes } from "../../functions/stream/index";
 import { PostError } from "../../functions/stream/types";
 import { LOCAL_DYNAMO_CREDENTIALS, startLocalDynamo, type LocalDynamo } from "../../local/dynamo";
+import { applyEnv } from "../../local/process-env";
 
 /** How the fake @connections API answers a connection id, by the id's prefix. */
 const REPLIES: Record<string, { status: number; type?: string }> = {
@@ -75,18 +76,6 @@ async function startConnectionsApi() {
       await new Promise((resolve) => server.close(resolve));
     },
   };
-}
-
-function setEnv(values: Record<string, string | undefined>): () => void {
-  const saved = Object.fromEntries(Object.keys(values).map((name) => [name, process.env[name]]));
-  const apply = (vars: Record<string, string | undefined>) => {
-    for (const [name, value] of Object.entries(vars)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  };
-  apply(values);
-  return () => apply(saved);
 }
 
 describe("stream writer over AWS", () => {
@@ -188,7 +177,7 @@ describe("stream writer over AWS", () => {
 
     before(async () => {
       local = await startLocalDynamo();
-      restore = setEnv({
+      restore = applyEnv({
         AWS_ENDPOINT_URL_DYNAMODB: local.endpoint,
         AWS_REGION: "eu-west-1",
         AWS_ACCESS_KEY_ID: LOCAL_DYNAMO_CREDENTIALS.accessKeyId,
