@@ -9,17 +9,19 @@ import type { RouteResult } from "./response";
 /** Longest piece of a client's action echoed back, so a huge frame is not reflected. */
 const MAX_ECHOED_ACTION_CHARS = 64;
 
-function parseFrame(body: string | undefined, isBase64Encoded: boolean): Record<string, unknown> | undefined {
-  const text = isBase64Encoded && body !== undefined ? Buffer.from(body, "base64").toString("utf8") : body;
+function parseFrame(body: unknown, isBase64Encoded: unknown): Record<string, unknown> | undefined {
+  // API Gateway sends a string; anything else is no frame a client could have sent.
+  if (typeof body !== "string") return undefined;
+  const text = isBase64Encoded === true ? Buffer.from(body, "base64").toString("utf8") : body;
   try {
-    const parsed: unknown = JSON.parse(text ?? "");
+    const parsed: unknown = JSON.parse(text);
     return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }
 }
 
-export function answerDefault(body: string | undefined, isBase64Encoded = false): RouteResult {
+export function answerDefault(body: unknown, isBase64Encoded: unknown = false): RouteResult {
   const frame = parseFrame(body, isBase64Encoded);
   const accepted = `accepted actions: ${CLIENT_ACTIONS.join(", ")}`;
   const action = frame?.action;

@@ -7,7 +7,7 @@ import { optionalIntEnv, requiredEnv } from "../shared/aws";
 import type { ConnectionsStore } from "../shared/connections";
 import { DynamoConnectionsStore } from "../shared/dynamo-connections";
 import { ENV } from "../shared/env";
-import type { WebSocketEvent } from "../shared/events";
+import { connectionIdOf, type WebSocketEvent } from "../shared/events";
 import { logger } from "../shared/observability";
 import { ROUTES } from "../shared/routes";
 import { connect } from "./connect";
@@ -29,24 +29,36 @@ function storeFromEnv(): ConnectionsStore {
   return cached.store;
 }
 
-async function route(event: WebSocketEvent): Promise<RouteResult> {
-  switch (event.requestContext.routeKey) {
+async function route(event: WebSocketEvent, routeKey: string): Promise<RouteResult> {
+  switch (routeKey) {
     case ROUTES.connect:
-      return connect(event, storeFromEnv());
     case ROUTES.disconnect:
-      return disconnect(event, storeFromEnv());
+      // The id becomes a table key: one API Gateway never sends is refused before it gets there.
+      if (connectionIdOf(event.requestContext) === undefined) return respond(400, "requestContext.connectionId is missing or malformed");
+      return routeKey === ROUTES.connect ? connect(event, storeFromEnv()) : disconnect(event, storeFromEnv());
     case ROUTES.default:
       return answerDefault(event.body, event.isBase64Encoded);
     default:
-      return respond(400, `route ${JSON.stringify(event.requestContext.routeKey)} is not served by this function`);
+      return respond(400, `route ${JSON.stringify(routeKey)} is not served by this function`);
   }
 }
 
+/** The event's route key; undefined when the event is not shaped like API Gateway's. */
+function routeKeyOf(event: unknown): string | undefined {
+  const context = typeof event === "object" && event !== null ? (event as { requestContext?: unknown }).requestContext : undefined;
+  const routeKey = typeof context === "object" && context !== null ? (context as { routeKey?: unknown }).routeKey : undefined;
+  return typeof routeKey === "string" ? routeKey : undefined;
+}
+
 export const handler = async (event: WebSocketEvent): Promise<APIGatewayProxyResultV2> => {
-  const { routeKey, connectionId } = event.requestContext;
+  const routeKey = routeKeyOf(event);
+  const connectionId = routeKey === undefined ? undefined : connectionIdOf(event.requestContext);
   let result: RouteResult;
   try {
-    result = await route(event);
+    result =
+      routeKey === undefined
+        ? respond(400, "not an API Gateway WebSocket event: requestContext.routeKey is missing")
+        : await route(event, routeKey);
   } catch (error) {
     logger.error("connection function failed", { route: routeKey, connectionId, error: error as Error });
     result = respond(500, "internal error; try again");

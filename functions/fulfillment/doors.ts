@@ -11,6 +11,7 @@ import { assertMayClaimSession } from "../shared/principal";
 import { ProtocolError, parseAskMessage, type AnswerMode } from "../shared/protocol";
 import type { StreamFormat } from "../shared/table";
 import type { StreamTransport } from "../stream/types";
+import { deliverToAsker } from "./asker";
 import type { AnswerError, AnswerRequest, AnswerResult } from "./engine";
 import { MESSAGES } from "./errors";
 import {
@@ -227,6 +228,8 @@ export async function askJob(event: unknown, context: InvocationContext, deps: D
     requestId: job.requestId,
     deadlineAt: deadline(context, deps),
   });
+  // Streamed to nobody (the session could not be listed): the asker still waits on its socket.
+  if (!result.streamed && deps.store && deps.transport) await deliverToAsker(job, result, deps.store, deps.transport);
   return {
     requestId: job.requestId,
     stopReason: result.stopReason,

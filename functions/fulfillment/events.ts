@@ -5,6 +5,7 @@
  * one gives a ProtocolError naming what is wrong, never a TypeError.
  */
 import type { LexV2Slots } from "aws-lambda";
+import { connectionIdOf } from "../shared/events";
 import { principalFromIdentity, type Principal } from "../shared/principal";
 import {
   ProtocolError,
@@ -185,9 +186,10 @@ export interface WebSocketAsk {
 }
 
 export function parseWebSocketEvent(event: unknown): WebSocketAsk {
-  const connectionId = field(event, "requestContext", "connectionId");
+  // The id becomes a table key and a URL path: one API Gateway never sends is refused here.
+  const connectionId = connectionIdOf(field(event, "requestContext"));
   const routeKey = field(event, "requestContext", "routeKey");
-  if (typeof connectionId !== "string" || connectionId === "" || typeof routeKey !== "string") {
+  if (connectionId === undefined || typeof routeKey !== "string") {
     throw new ProtocolError("bad_request", "requestContext.connectionId and routeKey are required");
   }
   if (routeKey !== ROUTES.ask) throw new ProtocolError("not_found", `this function serves the "${ROUTES.ask}" route only`);

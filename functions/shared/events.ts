@@ -5,6 +5,19 @@
  */
 import type { APIGatewayProxyWebsocketEventV2 } from "aws-lambda";
 
+/**
+ * The shape of a connection id: API Gateway's (`L0SM9cOFvHcCIhw=`) are base64, a little
+ * leeway (`:` `.`) keeps test and emulator ids. An id of any other shape (huge, control
+ * characters, `#owner`) did not come from API Gateway and must not reach a table key or a URL.
+ */
+export const CONNECTION_ID_PATTERN = /^[A-Za-z0-9+/=_:.-]{1,128}$/;
+
+/** The event's connection id when it has API Gateway's shape, else undefined. */
+export function connectionIdOf(requestContext: unknown): string | undefined {
+  const id = typeof requestContext === "object" && requestContext !== null ? (requestContext as { connectionId?: unknown }).connectionId : undefined;
+  return typeof id === "string" && CONNECTION_ID_PATTERN.test(id) ? id : undefined;
+}
+
 export interface WebSocketIdentity {
   sourceIp?: string;
   userAgent?: string;

@@ -38,11 +38,16 @@ export interface StreamWriterOptions {
   readonly maxMessageBytes: number;
   /** Minimum milliseconds between the starts of two posts to one connection (`start` does not count). @default 0 */
   readonly minFlushIntervalMs: number;
-  /** Retries of a throttled (429) or failed post before its connection is dropped from the stream. @default 4 */
+  /**
+   * Retries of a throttled (429) or failed post before its connection is dropped from the stream.
+   * @connections shares the account's request rate with every API Gateway call, so the bounds
+   * ride out a throttling storm of a few seconds (exponential backoff, full jitter, as AWS's
+   * SDKs do) instead of leaving a client without its answer. @default 10
+   */
   readonly maxRetries: number;
   /** Full-jitter backoff: retry n waits random() * min(retryCapMs, retryBaseMs * 2^n) ms. @default 25 */
   readonly retryBaseMs: number;
-  /** Upper bound of one backoff wait, in ms. @default 400 */
+  /** Upper bound of one backoff wait, in ms. @default 1000 */
   readonly retryCapMs: number;
   /** Receives each answer's report once it ended. @default streamReporter(): one EMF emission and one INFO log */
   readonly report: (report: StreamReport, stream: OpenStream) => void;
@@ -107,9 +112,9 @@ const DEFAULTS: Omit<StreamWriterOptions, "report"> = {
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
   minFlushIntervalMs: 0,
-  maxRetries: 4,
+  maxRetries: 10,
   retryBaseMs: 25,
-  retryCapMs: 400,
+  retryCapMs: 1000,
 };
 
 function resolveOptions(given: Partial<StreamWriterOptions> = {}): StreamWriterOptions {

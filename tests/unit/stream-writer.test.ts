@@ -307,19 +307,20 @@ describe("stream writer", () => {
       const { ids, transport, open, clock, store } = await setup({
         formats: ["text"],
         random: () => 0.999,
-        options: { maxRetries: 6 },
+        options: { maxRetries: 7 },
       });
       transport.respond = () => new PostError("throttled", "LimitExceededException", 429);
       const stream = await open();
       stream.delta("a");
       stream.delta("b");
       const report = await stream.end({ final: "ab", stopReason: "end_turn" });
-      expect(transport.callsTo(ids[0])).to.have.length(7);
-      expect(clock.sleeps.map(Math.round)).to.deep.equal([25, 50, 100, 200, 400, 400]);
+      expect(transport.callsTo(ids[0])).to.have.length(8);
+      // Doubling from 25 ms, capped at the default 1 s (random() = 0.999 scales each wait).
+      expect(clock.sleeps.map(Math.round)).to.deep.equal([25, 50, 100, 200, 400, 799, 999]);
       expect(stream.liveConnections).to.equal(0);
       expect(store.removed).to.deep.equal([]);
       expect((await store.listSession(SESSION)).connections).to.have.length(1);
-      expect(report).to.include({ retries: 6, posts: 7, frames: 0, gone: 0 });
+      expect(report).to.include({ retries: 7, posts: 8, frames: 0, gone: 0 });
     });
 
     it("drops a connection on 413 without retrying, and retries other failures", async () => {

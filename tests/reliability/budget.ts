@@ -1,0 +1,31 @@
+/**
+ * How much each check does: `test` fits `npm test`'s time budget on a 2-core machine,
+ * `full` is what `npm run reliability` runs and RELIABILITY.md reports. Seeds are fixed, so
+ * every run replays the same cases; fast-check prints the seed and path of a failing one.
+ */
+export const SEEDS = {
+  /** The six in-process entry points use handlers + 0…5. */
+  handlers: 20_260_710,
+  gatewayFrames: 20_260_720,
+  /** Storms use disconnects + 1 and + 2. */
+  disconnects: 20_260_730,
+  load: 20_260_740,
+} as const;
+
+export interface Budget {
+  /** Cases per in-process entry point. */
+  readonly handlerRuns: number;
+  /** Random client frames over real sockets. */
+  readonly gatewayFrames: number;
+  /** Sessions in the random-disconnect fault scenario. */
+  readonly disconnectSessions: number;
+  /** Concurrent sessions of the @connections throttling storm, and the post rate they share. */
+  readonly storm: { readonly sessions: number; readonly ratePerSecond: number };
+  /** Concurrent sessions of the load run. */
+  readonly loadSessions: number;
+}
+
+export const BUDGETS: Readonly<Record<"test" | "full", Budget>> = {
+  test: { handlerRuns: 500, gatewayFrames: 100, disconnectSessions: 20, storm: { sessions: 20, ratePerSecond: 35 }, loadSessions: 50 },
+  full: { handlerRuns: 1000, gatewayFrames: 300, disconnectSessions: 100, storm: { sessions: 60, ratePerSecond: 100 }, loadSessions: 500 },
+};

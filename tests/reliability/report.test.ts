@@ -1,0 +1,24 @@
+import { expect } from "chai";
+import { renderReport } from "../../reliability/report";
+
+describe("reliability: RELIABILITY.md rendering", () => {
+  const context = { command: "npm run reliability", date: "2026-01-01", node: "20.20.2", cpus: 2, durationMs: 61_000 };
+
+  it("puts every check in one table, by area, with pipes and newlines kept inside their cell", () => {
+    const report = renderReport(
+      [
+        { section: "Security", check: "IAM | evaluated", tried: "a\nb", result: "ok" },
+        { section: "Bad input", check: "$connect", tried: "1000 cases", result: "400×3" },
+      ],
+      context,
+    );
+    const rows = report.split("\n").filter((line) => line.startsWith("| ") && !line.startsWith("| Area") && !line.startsWith("| ---"));
+    expect(rows).to.deep.equal(["| Bad input | $connect | 1000 cases | 400×3 |", "| Security | IAM \\| evaluated | a b | ok |"]);
+    expect(report).to.include("**All 2 checks held.**").and.include("`npm run reliability` on 2026-01-01");
+  });
+
+  it("marks a failed check and says how many failed", () => {
+    const report = renderReport([{ section: "Load", check: "500 sessions", tried: "", result: "", failure: "hung client" }], context);
+    expect(report).to.include("**1 of 1 checks FAILED**").and.include("| Load | 500 sessions |  | **FAILED**: hung client |");
+  });
+});
