@@ -30,6 +30,8 @@ export interface ManagementApiTransportOptions {
   readonly requestTimeoutMs?: number;
 }
 
+const MAX_SOCKETS = 512;
+
 const EXECUTE_API_HOST = /^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/;
 
 /** Posts frames with PostToConnection; failures come back as PostError with the @connections API's reason. */
@@ -57,8 +59,11 @@ export class ManagementApiTransport implements StreamTransport {
         connectionTimeout: options.connectionTimeoutMs ?? 1000,
         requestTimeout: options.requestTimeoutMs ?? 3000,
         throwOnRequestTimeout: true,
-        httpAgent: { keepAlive: true },
-        httpsAgent: { keepAlive: true },
+        // The connection timeout also counts the wait for a free socket: with the SDK's
+        // default pool of 50, a wide fan-out (or a host streaming many answers through the
+        // hook library) timed out posts that were only queued.
+        httpAgent: { keepAlive: true, maxSockets: MAX_SOCKETS },
+        httpsAgent: { keepAlive: true, maxSockets: MAX_SOCKETS },
       },
     });
   }
@@ -91,12 +96,23 @@ const KIND_BY_NAME: Record<string, PostFailureKind> = {
  */
 const KIND_BY_STATUS: Record<number, PostFailureKind> = { 410: "gone", 429: "throttled", 413: "too_large" };
 
-/** Classifies an SDK error by its name, else by its HTTP status; anything else (network, 5xx) is "other". */
+/** Network errors raised before the request left this process: the frame was certainly not delivered. */
+const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+
+/**
+ * Classifies an SDK error by its name, else by its HTTP status. An HTTP answer is API
+ * Gateway's word that the post failed ("other", retried, as the SDKs retry a 5xx); a timeout
+ * or a reset without an answer may have delivered the frame ("unknown").
+ */
 export function toPostError(error: unknown): PostError {
   if (error instanceof PostError) return error;
   const name = error instanceof Error ? error.name : "Error";
   const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
-  const kind = KIND_BY_NAME[name] ?? (status === undefined ? undefined : KIND_BY_STATUS[status]) ?? "other";
+  const code = (error as { code?: unknown } | undefined)?.code;
+  const kind =
+    KIND_BY_NAME[name] ??
+    (status === undefined ? undefined : (KIND_BY_STATUS[status] ?? "other")) ??
+    (typeof code === "string" && NOT_SENT_CODES.has(code) ? "other" : "unknown");
   const message = error instanceof Error ? error.message : String(error);
   return new PostError(kind, `${name}: ${message}`, status);
 }

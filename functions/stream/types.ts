@@ -3,8 +3,12 @@
  */
 import type { Citation, ErrorCode, StreamMetrics, Usage } from "../shared/protocol";
 
-/** Why a post failed, as the @connections API says it. */
-export type PostFailureKind = "gone" | "forbidden" | "throttled" | "too_large" | "other";
+/**
+ * Why a post failed, as the @connections API says it. `other`: API Gateway answered with an
+ * error, or the connection was refused: not delivered. `unknown`: no answer (a timeout or a
+ * reset after sending), so the frame may have arrived and resending it may show it twice.
+ */
+export type PostFailureKind = "gone" | "forbidden" | "throttled" | "too_large" | "other" | "unknown";
 
 export class PostError extends Error {
   constructor(

@@ -451,9 +451,8 @@ class Stream implements AnswerStream {
       try {
         await transport.post(lane.connectionId, frame.data);
       } catch (error) {
-        const kind: PostFailureKind = error instanceof PostError ? error.kind : "other";
-        // A 413 fails the same way however often it is retried.
-        if (kind === "gone" || kind === "forbidden" || kind === "too_large" || attempt >= options.maxRetries) {
+        const kind: PostFailureKind = error instanceof PostError ? error.kind : "unknown";
+        if (!this.retriable(lane, kind) || attempt >= options.maxRetries) {
           this.drop(lane, kind, error);
           return;
         }
@@ -467,6 +466,16 @@ class Stream implements AnswerStream {
       if (frame.text) this.firstTextAt ??= clock.now();
       return;
     }
+  }
+
+  /**
+   * A 413 fails the same way however often it is sent. A frame that may have arrived is sent
+   * again only as an envelope: its `seq` lets the client drop the copy, while a raw text frame
+   * sent twice would show the client the same words twice.
+   */
+  private retriable(lane: Lane, kind: PostFailureKind): boolean {
+    if (kind === "throttled" || kind === "other") return true;
+    return kind === "unknown" && lane.format === "json";
   }
 
   /** Stops posting to a connection; a gone or forbidden one also loses its row. */

@@ -163,11 +163,13 @@ describe("stream writer over AWS", () => {
       expect(() => new ManagementApiTransport({ endpoint: "wss://abc.execute-api.us-east-1.amazonaws.com/dev" })).to.throw(/http\(s\) URL/);
     });
 
-    it("toPostError keeps a PostError and classifies anything else as 'other'", () => {
+    it("toPostError keeps a PostError, calls a refused connection 'other' and a timeout or reset 'unknown'", () => {
       const original = new PostError("gone", "gone", 410);
       expect(toPostError(original)).to.equal(original);
-      expect(toPostError(new TypeError("socket hang up")).kind).to.equal("other");
-      expect(toPostError("weird").kind).to.equal("other");
+      expect(toPostError(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })).kind).to.equal("other");
+      expect(toPostError(Object.assign(new Error("Connection timed out after 3000 ms"), { name: "TimeoutError" })).kind).to.equal("unknown");
+      expect(toPostError(new TypeError("socket hang up")).kind).to.equal("unknown");
+      expect(toPostError("weird").kind).to.equal("unknown");
     });
   });
 

@@ -342,6 +342,26 @@ describe("stream writer", () => {
       expect(stream.liveConnections).to.equal(1);
     });
 
+    it("resends a frame that may have arrived only to json connections, whose seq exposes the copy", async () => {
+      const { ids, transport, open } = await setup({ formats: ["text", "json"] });
+      const [text, json] = ids;
+      const failedOnce = new Set<string>();
+      transport.respond = (call) => {
+        if (failedOnce.has(call.connectionId)) return "ok";
+        failedOnce.add(call.connectionId);
+        return new PostError("unknown", "TimeoutError: Connection timed out after 3000 ms");
+      };
+      const stream = await open();
+      stream.delta("a");
+      const report = await stream.end({ final: "a", stopReason: "end_turn" });
+      // The text connection could now show "a" twice: it leaves the stream, keeping its row.
+      expect(transport.callsTo(text)).to.have.length(1);
+      expect(transport.framesOf(json).map((frame) => JSON.parse(frame).type)).to.deep.equal(["start", "delta", "end"]);
+      expect(transport.callsTo(json)).to.have.length(4);
+      expect(report).to.include({ retries: 1, gone: 0 });
+      expect(stream.liveConnections).to.equal(1);
+    });
+
     it("stops posting when no connection is left, while delta() and end() keep working", async () => {
       const { transport, open, reports } = await setup({ formats: ["text", "json"] });
       transport.respond = () => new PostError("gone", "GoneException", 410);
