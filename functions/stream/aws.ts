@@ -30,8 +30,6 @@ export interface ManagementApiTransportOptions {
   readonly requestTimeoutMs?: number;
 }
 
-const MAX_SOCKETS = 512;
-
 const EXECUTE_API_HOST = /^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/;
 
 /** Posts frames with PostToConnection; failures come back as PostError with the @connections API's reason. */
@@ -59,11 +57,8 @@ export class ManagementApiTransport implements StreamTransport {
         connectionTimeout: options.connectionTimeoutMs ?? 1000,
         requestTimeout: options.requestTimeoutMs ?? 3000,
         throwOnRequestTimeout: true,
-        // The connection timeout also counts the wait for a free socket: with the SDK's
-        // default pool of 50, a wide fan-out (or a host streaming many answers through the
-        // hook library) timed out posts that were only queued.
-        httpAgent: { keepAlive: true, maxSockets: MAX_SOCKETS },
-        httpsAgent: { keepAlive: true, maxSockets: MAX_SOCKETS },
+        httpAgent: { keepAlive: true },
+        httpsAgent: { keepAlive: true },
       },
     });
   }
@@ -100,6 +95,14 @@ const KIND_BY_STATUS: Record<number, PostFailureKind> = { 410: "gone", 429: "thr
 const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 
 /**
+ * @smithy/node-http-handler's connection timeout (no socket yet, or none free in the pool):
+ * the request never left. Its request timeout carries code ETIMEDOUT instead.
+ */
+function neverConnected(error: unknown): boolean {
+  return error instanceof Error && error.name === "TimeoutError" && /did not establish a connection/.test(error.message);
+}
+
+/**
  * Classifies an SDK error by its name, else by its HTTP status. An HTTP answer is API
  * Gateway's word that the post failed ("other", retried, as the SDKs retry a 5xx); a timeout
  * or a reset without an answer may have delivered the frame ("unknown").
@@ -112,7 +115,7 @@ export function toPostError(error: unknown): PostError {
   const kind =
     KIND_BY_NAME[name] ??
     (status === undefined ? undefined : (KIND_BY_STATUS[status] ?? "other")) ??
-    (typeof code === "string" && NOT_SENT_CODES.has(code) ? "other" : "unknown");
+    ((typeof code === "string" && NOT_SENT_CODES.has(code)) || neverConnected(error) ? "other" : "unknown");
   const message = error instanceof Error ? error.message : String(error);
   return new PostError(kind, `${name}: ${message}`, status);
 }

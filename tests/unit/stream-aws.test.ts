@@ -158,6 +158,31 @@ describe("stream writer over AWS", () => {
       }
     });
 
+    it("calls a post that got no answer before the request timeout 'unknown': it may have been delivered", async () => {
+      let received = 0;
+      const silent: Server = createServer(() => {
+        received++;
+      });
+      await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+      const transport = new ManagementApiTransport({
+        endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}/dev`,
+        region: "eu-west-1",
+        credentials: { accessKeyId: "AKIDTEST", secretAccessKey: "secret" },
+        requestTimeoutMs: 200,
+      });
+      try {
+        let error: unknown;
+        await transport.post("abc", new Uint8Array([1])).catch((e: unknown) => (error = e));
+        expect(received, "the request reached the server").to.equal(1);
+        expect(error).to.be.instanceOf(PostError);
+        expect((error as PostError).kind).to.equal("unknown");
+      } finally {
+        transport.destroy();
+        silent.closeAllConnections();
+        await new Promise((resolve) => silent.close(resolve));
+      }
+    });
+
     it("refuses an endpoint that is not an http(s) URL", () => {
       expect(() => new ManagementApiTransport({ endpoint: "execute-api/dev" })).to.throw(/http\(s\) URL/);
       expect(() => new ManagementApiTransport({ endpoint: "wss://abc.execute-api.us-east-1.amazonaws.com/dev" })).to.throw(/http\(s\) URL/);
@@ -167,7 +192,11 @@ describe("stream writer over AWS", () => {
       const original = new PostError("gone", "gone", 410);
       expect(toPostError(original)).to.equal(original);
       expect(toPostError(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })).kind).to.equal("other");
-      expect(toPostError(Object.assign(new Error("Connection timed out after 3000 ms"), { name: "TimeoutError" })).kind).to.equal("unknown");
+      // @smithy/node-http-handler's two timeouts: no connection (never sent) and no answer (maybe delivered).
+      const connectTimeout = "@smithy/node-http-handler - the request socket did not establish a connection with the server within the configured timeout of 1000 ms.";
+      expect(toPostError(Object.assign(new Error(connectTimeout), { name: "TimeoutError" })).kind).to.equal("other");
+      const requestTimeout = "@smithy/node-http-handler - [ERROR] a request has exceeded the configured 3000 ms requestTimeout.";
+      expect(toPostError(Object.assign(new Error(requestTimeout), { name: "TimeoutError", code: "ETIMEDOUT" })).kind).to.equal("unknown");
       expect(toPostError(new TypeError("socket hang up")).kind).to.equal("unknown");
       expect(toPostError("weird").kind).to.equal("unknown");
     });
