@@ -4,9 +4,6 @@
  * sessions whose rows must never change, and a capture of everything the process prints.
  */
 import { PutCommand, DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { Hash } from "@smithy/hash-node";
-import { HttpRequest } from "@smithy/protocol-http";
-import { SignatureV4 } from "@smithy/signature-v4";
 import WebSocket from "ws";
 import { localCognitoIdentity, localIamUser, type LocalCredential } from "../../local/gateway";
 import { startLocalStack, type LocalStack, type LocalStackOptions } from "../../local/stack";
@@ -336,25 +333,7 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/** `POST /ask` signed with SigV4 (service execute-api) as `credential`, the way an IAM caller's SDK signs it. */
-export async function postAsk(stack: LocalStack, body: unknown, credential: LocalCredential): Promise<{ status: number; body: Record<string, unknown> }> {
-  const url = new URL(stack.askUrl);
-  const payload = JSON.stringify(body);
-  const signer = new SignatureV4({ service: "execute-api", region: stack.region, credentials: credential, sha256: Hash.bind(null, "sha256") });
-  const signed = await signer.sign(
-    new HttpRequest({
-      method: "POST",
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: Number(url.port),
-      path: url.pathname,
-      headers: { host: url.host, "content-type": "application/json" },
-      body: payload,
-    }),
-  );
-  const response = await fetch(url, { method: "POST", headers: signed.headers as Record<string, string>, body: payload });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
+export { postAsk } from "../local/stack-helpers";
 
 /** A Lex V2 code hook event, as Lex sends it for a fulfilled QnABot intent. */
 export function lexEvent(sessionId: string, question: string, sessionAttributes: Record<string, string> = {}): Record<string, unknown> {

@@ -1,0 +1,72 @@
+/**
+ * The AWS side in its own process: the local stack (dynalite, the Bedrock emulator, the
+ * WebSocket gateway with its @connections API, the real connection and fulfillment handlers)
+ * exactly as `npm start` composes it, driven by the benchmarks over IPC.
+ */
+import type { BedrockBehavior, BedrockEmulatorOptions } from "../local/bedrock";
+import type { LocalCredential } from "../local/gateway";
+import { startLocalStack, type LocalStack } from "../local/stack";
+import { processUsage, serveWorker } from "./ipc";
+
+export interface AwsSideOptions {
+  /** Callers the gateway accepts (the bench's user and its handler role). */
+  readonly credentials: LocalCredential[];
+  readonly bedrock?: BedrockEmulatorOptions;
+  /** Extra handler environment (e.g. another Bedrock endpoint). */
+  readonly env?: Record<string, string>;
+}
+
+export interface AwsSideInfo {
+  readonly region: string;
+  readonly webSocketUrl: string;
+  readonly managementEndpoint: string;
+  readonly dynamoEndpoint: string;
+  readonly connectionsTable: string;
+  readonly bedrockEndpoint: string;
+}
+
+let stack: LocalStack | undefined;
+
+function started(): LocalStack {
+  if (!stack) throw new Error("the AWS side is not started");
+  return stack;
+}
+
+export const methods = {
+  async start(options: AwsSideOptions): Promise<AwsSideInfo> {
+    stack = await startLocalStack({
+      page: false,
+      credentials: options.credentials,
+      bedrockBehavior: options.bedrock,
+      // The handlers' own logs and EMF lines would flood the bench's terminal.
+      env: { POWERTOOLS_LOG_LEVEL: "ERROR", POWERTOOLS_METRICS_DISABLED: "true", ...options.env },
+    });
+    return {
+      region: stack.region,
+      webSocketUrl: stack.webSocketUrl,
+      managementEndpoint: stack.managementEndpoint,
+      dynamoEndpoint: stack.dynamo.endpoint,
+      connectionsTable: stack.dynamo.connectionsTable,
+      bedrockEndpoint: stack.bedrock!.endpoint,
+    };
+  },
+  setBedrock(behavior: BedrockBehavior): void {
+    started().bedrock!.setBehavior(behavior);
+  },
+  setLatency(latencyMs: number): void {
+    started().gateway.setConnectionsApiBehaviour({ latencyMs });
+  },
+  stats() {
+    return started().gateway.stats();
+  },
+  async idle(): Promise<void> {
+    await started().idle();
+  },
+  usage: processUsage,
+  async close(): Promise<void> {
+    await stack?.close();
+    stack = undefined;
+  },
+};
+
+serveWorker(methods);

@@ -1,0 +1,153 @@
+/**
+ * The results of a bench run: what goes to bench/results.json, and the markdown of
+ * bench/RESULTS.md (also what the terminal shows), key ratios first.
+ */
+import * as os from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
+import { renderColdStart, type ColdStartResult } from "./coldstart";
+import { renderConcurrency, type ConcurrencyResult } from "./concurrency";
+import { renderFanout, type FanoutResult } from "./fanout";
+import { renderProgram, type ProgramResult } from "./program";
+import { fmt, round } from "./stats";
+import { renderStreaming, type StreamingResult } from "./streaming";
+
+export interface BenchMeta {
+  date: string;
+  node: string;
+  platform: string;
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  /** Seconds each benchmark took, as last run. */
+  seconds: Record<string, number>;
+  /** Share of the machine's CPU (%) busy in the second before each benchmark, none of it the bench's: other work skews every figure. */
+  cpuBusyBeforePercent: Record<string, number>;
+}
+
+export interface BenchResults {
+  meta: BenchMeta;
+  streaming?: StreamingResult;
+  fanout?: FanoutResult;
+  coldStart?: ColdStartResult;
+  concurrency?: ConcurrencyResult;
+  program?: ProgramResult;
+}
+
+/** The share of all cores' time (%) not idle over `ms`. */
+export async function cpuBusyPercent(ms = 1000): Promise<number> {
+  const times = () => os.cpus().reduce((sum, cpu) => ({ idle: sum.idle + cpu.times.idle, total: sum.total + Object.values(cpu.times).reduce((a, b) => a + b, 0) }), { idle: 0, total: 0 });
+  const before = times();
+  await sleep(ms);
+  const after = times();
+  const total = after.total - before.total;
+  return total > 0 ? round((100 * (total - (after.idle - before.idle))) / total) : 0;
+}
+
+export function machine(): Omit<BenchMeta, "seconds" | "cpuBusyBeforePercent"> {
+  return {
+    date: new Date().toISOString(),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    cpu: os.cpus()[0]?.model ?? "unknown",
+    cores: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+  };
+}
+
+/** Every run or session whose client did not receive exactly the generated text, described; empty when none. */
+export function losses(results: BenchResults): string[] {
+  const found: string[] = [];
+  for (const c of results.streaming?.cases ?? []) {
+    const bad = c.runs - c.intact + c.failures.length;
+    if (bad > 0) found.push(`streaming ${c.case} ${c.rate}/s ${c.latencyMs} ms: ${bad} run(s)`);
+  }
+  for (const c of results.fanout?.cases ?? []) {
+    if (c.intact < c.runs) found.push(`fan-out ${c.algorithm} ×${c.connections}: ${c.runs - c.intact} run(s)`);
+  }
+  for (const c of results.concurrency?.cases ?? []) {
+    if (c.lostSessions > 0) found.push(`concurrency ${c.mode} ${c.sessions}: ${c.lostSessions} session(s)`);
+  }
+  return found;
+}
+
+/** The ratios the README quotes, from whatever the results hold. */
+export function keyFigures(results: BenchResults): string[] {
+  const lines: string[] = [];
+  const { streaming, coldStart, concurrency, fanout } = results;
+  if (streaming) {
+    const at = (c: string, rate: number, latency: number) => streaming.cases.find((x) => x.case === c && x.rate === rate && x.latencyMs === latency);
+    for (const rate of streaming.options.rates) {
+      for (const latency of streaming.options.latenciesMs) {
+        const naive = at("naive", rate, latency);
+        const ours = at("ours", rate, latency);
+        if (!naive?.postsPerAnswer || !ours?.postsPerAnswer || !naive.lastLagMs || !ours.lastLagMs) continue;
+        lines.push(
+          `${rate} deltas/s, ${latency} ms per post, naive vs ours: PostToConnection calls per answer ${fmt(naive.postsPerAnswer.p50, 0)} vs ${fmt(ours.postsPerAnswer.p50, 0)} ` +
+            `(ratio ${fmt(naive.postsPerAnswer.p50 / ours.postsPerAnswer.p50, 1)}); last-delta lag p50 ${fmt(naive.lastLagMs.p50)} ms vs ${fmt(ours.lastLagMs.p50)} ms; ` +
+            `added TTFT p50 ${fmt(naive.addedTtftMs!.p50)} ms vs ${fmt(ours.addedTtftMs!.p50)} ms.`,
+        );
+      }
+    }
+  }
+  if (fanout) {
+    const biggest = Math.max(...fanout.cases.map((c) => c.connections));
+    const ours = fanout.cases.find((c) => c.connections === biggest && c.algorithm === "ours");
+    const naive = fanout.cases.find((c) => c.connections === biggest && c.algorithm === "naive");
+    if (ours && naive) {
+      lines.push(
+        `Fan-out to ${biggest} connections: completion ${fmt(naive.completionMs, 0)} ms naive vs ${fmt(ours.completionMs, 0)} ms ours; ` +
+          `${fmt(naive.postsPerAnswer, 0)} vs ${fmt(ours.postsPerAnswer, 0)} posts.`,
+      );
+    }
+  }
+  if (coldStart) {
+    for (const ours of coldStart.bundles.filter((b) => b.variant === "ours")) {
+      const naive = coldStart.bundles.find((b) => b.function === ours.function && b.variant === "naive");
+      if (!naive) continue;
+      lines.push(
+        `${ours.function} bundle: init ${fmt(ours.initMs)} ms vs ${fmt(naive.initMs)} ms naive (${fmt(naive.initMs / ours.initMs, 2)}×), ` +
+          `${fmt(ours.bytes / 1024, 0)} KB vs ${fmt(naive.bytes / 1024, 0)} KB.`,
+      );
+    }
+  }
+  if (concurrency) {
+    lines.push(
+      `Concurrency: ${concurrency.cases.map((c) => `${c.mode} ${c.sessions} sessions ${fmt(c.framesPerSecond, 0)} frames/s, delivery p99 ${fmt(c.deliveryMs.p99, 0)} ms`).join("; ")}.`,
+    );
+  }
+  const lost = losses(results);
+  lines.push(lost.length === 0 ? "Frames lost: none (every client's text checked)." : `**FRAMES LOST: ${lost.join("; ")}.**`);
+  return lines;
+}
+
+export function renderResults(results: BenchResults): string {
+  const m = results.meta;
+  const total = Object.values(m.seconds).reduce((sum, s) => sum + s, 0);
+  const sections = [
+    results.streaming && renderStreaming(results.streaming),
+    results.fanout && renderFanout(results.fanout),
+    results.coldStart && renderColdStart(results.coldStart),
+    results.concurrency && renderConcurrency(results.concurrency),
+    results.program && renderProgram(results.program),
+  ].filter((s): s is string => Boolean(s));
+  return [
+    `# Benchmark results`,
+    ``,
+    `Produced by \`npm run bench\` (bench/run.ts) on ${m.date.slice(0, 10)}: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}. ` +
+      `Everything runs on loopback against the local emulators; latency where AWS has it is injected. Bench time: ${Object.entries(m.seconds)
+        .map(([name, s]) => `${name} ${fmt(s, 0)} s`)
+        .join(", ")} (${fmt(total, 0)} s in all). CPU busy in the second before each benchmark: ${Object.entries(m.cpuBusyBeforePercent)
+        .map(([name, busy]) => `${name} ${fmt(busy, 0)} %`)
+        .join(", ")}` +
+      (Object.values(m.cpuBusyBeforePercent).some((busy) => busy > 10) ? ` (**other work was running on the machine: those figures are skewed**).` : ` (the machine was otherwise idle).`),
+    ``,
+    `## Key figures`,
+    ``,
+    ...keyFigures(results).map((line) => `- ${line}`),
+    ``,
+    `## Tables`,
+    ``,
+    sections.join("\n\n"),
+    ``,
+  ].join("\n");
+}
