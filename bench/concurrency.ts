@@ -308,7 +308,7 @@ export function renderConcurrency(result: ConcurrencyResult): string {
       `answers starting spread over ${o.rampMs} ms. **stack** = through the whole local stack (an \`ask\` over the socket, the hand-off, the real fulfillment function; ` +
       `all handlers, the writer, the gateway and dynalite share one process; the Bedrock emulator has its own); delivery from the delta's scheduled emission. ` +
       `**direct** = the gateway process (with \`$connect\` and dynalite) and ${o.fleetProcesses} "Lambda" process(es) where each session has its own writer and transport, ` +
-      `fed at the model's pace; delivery from the delta's hand-off to the writer. Lost = sessions with a seq gap or repeat, different text, or no \`end\` within ${fmt(o.timeoutMs / 1000, 0)} s.`,
+      `fed at the model's pace; delivery from the delta's hand-off to the writer. Lost = sessions with a seq gap, different text, or no \`end\` within ${fmt(o.timeoutMs / 1000, 0)} s (a copy resent after a post timed out is dropped, as clients do).`,
     ``,
     table(
       ["mode", "sessions", "frames/s", "posts/s", "posts per answer", "delivery p50/p95/p99 (ms)", "lost sessions", "handler errors", "gateway peak RSS (at start)", "producers peak RSS", "connect all (ms)", "wall (ms)"],
