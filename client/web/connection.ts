@@ -11,6 +11,7 @@ import { FrameError, parseEnvelope } from "./envelope";
 import { randomId } from "./ids";
 import type { SignedUrl } from "./signed-url";
 import type { SocketFactory, SocketHandle } from "./socket";
+import { systemClock, type Clock } from "../../functions/shared/clock";
 
 export type ConnectionStatus =
   /** Not started. */
@@ -42,18 +43,6 @@ export type ConnectionEvent =
   | { type: "bad-frame"; message: string }
   /** Requests asked on a socket that closed before their `end` or `error`. */
   | { type: "lost"; requestIds: string[]; reason: string };
-
-export interface Clock {
-  now(): number;
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
 
 export interface ConnectionOptions {
   /** A freshly signed URL for each connection attempt (the signature is short-lived). */

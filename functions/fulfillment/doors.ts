@@ -26,7 +26,7 @@ import {
   requestIdOf,
   type AskJob,
 } from "./events";
-import type { Clock } from "./guard";
+import type { Clock } from "../shared/clock";
 import { errorFrame, httpAnswer, httpError, lexClose, STATUS_BY_CODE, type HttpResult } from "./responses";
 
 /** Left for the stream's `end` (posts in flight time out after 3 s), the memory write and the response. */

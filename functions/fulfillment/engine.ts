@@ -11,7 +11,8 @@ import { DEFAULT_MEMORY_TURNS } from "./config";
 import { GenerationError, toGenerationError } from "./errors";
 import { formatAnswer } from "./format";
 import { TIME_BUDGET_STOP_REASON, type GenerateResult, type GenerateSink, type Generator } from "./generate";
-import { StreamGuard, systemClock, type Clock } from "./guard";
+import { systemClock, type Clock } from "../shared/clock";
+import { StreamGuard } from "./guard";
 import { UNIDENTIFIED_OWNER, appendTurn, DEFAULT_MEMORY_LIMITS, type ConversationMemory, type MemoryState } from "./memory";
 
 export interface AnswerRequest {

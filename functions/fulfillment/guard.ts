@@ -5,18 +5,7 @@
  * the SDK call through its `abortSignal`. The clock is injected so tests are deterministic.
  */
 import { BudgetExhausted, GenerationError, MESSAGES } from "./errors";
-
-export interface Clock {
-  now(): number;
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
+import { systemClock, type Clock } from "../shared/clock";
 
 export interface GuardOptions {
   /** Longest wait for the next event. */

@@ -17,7 +17,7 @@ import type { Generator } from "./generate";
 import { invokeAskJob } from "./handoff";
 import { hookGenerator } from "./hook";
 import { knowledgeBaseGenerator } from "./knowledge-base";
-import { systemClock } from "./guard";
+import { systemClock } from "../shared/clock";
 import { DynamoMemory } from "./memory";
 
 function generators(config: FulfillmentConfig): Partial<Record<AnswerMode, Generator>> {

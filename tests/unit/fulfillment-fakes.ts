@@ -5,7 +5,7 @@
  */
 import type { Citation, ErrorCode, Usage } from "../../functions/shared/protocol";
 import type { AnswerStream, OpenStream, StreamOpener, StreamReport } from "../../functions/stream/types";
-import type { Clock } from "../../functions/fulfillment/guard";
+import type { Clock } from "../../functions/shared/clock";
 import type { ConversationMemory, MemoryState } from "../../functions/fulfillment/memory";
 import { logger } from "../../functions/shared/observability";
 

@@ -1,5 +1,5 @@
 /** A manual clock for the connection manager: timers run only when a test advances time. */
-import type { Clock } from "../../../client/web/connection";
+import type { Clock } from "../../../functions/shared/clock";
 
 export class FakeClock implements Clock {
   private current = 0;
