@@ -11,7 +11,6 @@ import { assertMayClaimSession } from "../shared/principal";
 import { ProtocolError, parseAskMessage, type AnswerMode } from "../shared/protocol";
 import type { StreamFormat } from "../shared/table";
 import type { StreamTransport } from "../stream/types";
-import { deliverToAsker } from "./asker";
 import type { AnswerError, AnswerRequest, AnswerResult } from "./engine";
 import { MESSAGES } from "./errors";
 import {
@@ -182,6 +181,7 @@ export async function askRoute(event: unknown, deps: DoorDeps): Promise<HttpResu
     sessionId: row.sessionId,
     principal: row.principal,
     connectionId,
+    format: row.format,
     requestId: message.requestId,
     question: message.question,
     mode: message.mode,
@@ -227,9 +227,8 @@ export async function askJob(event: unknown, context: InvocationContext, deps: D
     mode: job.mode,
     requestId: job.requestId,
     deadlineAt: deadline(context, deps),
+    asker: { connectionId: job.connectionId, format: job.format },
   });
-  // Streamed to nobody (the session could not be listed): the asker still waits on its socket.
-  if (!result.streamed && deps.store && deps.transport) await deliverToAsker(job, result, deps.store, deps.transport);
   return {
     requestId: job.requestId,
     stopReason: result.stopReason,

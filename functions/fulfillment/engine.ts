@@ -6,7 +6,7 @@
  */
 import { logger } from "../shared/observability";
 import type { AnswerMode, Citation, ErrorCode, Usage } from "../shared/protocol";
-import type { AnswerStream, StreamOpener } from "../stream/types";
+import type { AnswerStream, OpenStream, StreamOpener } from "../stream/types";
 import { DEFAULT_MEMORY_TURNS } from "./config";
 import { GenerationError, toGenerationError } from "./errors";
 import { formatAnswer } from "./format";
@@ -25,6 +25,8 @@ export interface AnswerRequest {
   requestId: string;
   /** Epoch milliseconds by which generation must stop (Lambda time budget); undefined = none. */
   deadlineAt?: number;
+  /** The WebSocket connection that asked; it gets the stream even when the session cannot be listed. */
+  asker?: OpenStream["asker"];
 }
 
 export interface EngineDeps {
@@ -70,7 +72,8 @@ export const MODE_UNAVAILABLE = {
 
 async function openQuietly(open: StreamOpener, request: AnswerRequest): Promise<AnswerStream | undefined> {
   try {
-    return await open({ sessionId: request.sessionId, principal: request.principal, requestId: request.requestId });
+    const { sessionId, principal, requestId, asker } = request;
+    return await open({ sessionId, principal, requestId, ...(asker ? { asker } : {}) });
   } catch (error) {
     logger.warn("stream could not be opened; answering without streaming", { error: errorName(error) });
     return undefined;

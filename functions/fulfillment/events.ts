@@ -10,6 +10,7 @@ import { principalFromIdentity, type Principal } from "../shared/principal";
 import {
   ProtocolError,
   REQUEST_ID_PATTERN,
+  parseFormat,
   parseMode,
   validateQuestion,
   validateRequestId,
@@ -17,6 +18,7 @@ import {
   type AnswerMode,
 } from "../shared/protocol";
 import { ROUTES } from "../shared/routes";
+import type { StreamFormat } from "../shared/table";
 
 /** `kind` of the internal job event; nothing else carries it. */
 export const ASK_JOB_KIND = "qnabot-streaming.ask";
@@ -28,6 +30,8 @@ export interface AskJob {
   /** Principal of the asking connection (its row's). */
   principal: string;
   connectionId: string;
+  /** The asking connection's format, so it can be answered even when the table cannot be read. */
+  format: StreamFormat;
   requestId: string;
   question: string;
   mode: AnswerMode;
@@ -211,6 +215,7 @@ export function parseAskJob(event: unknown): AskJob {
     sessionId: validateSessionId(event.sessionId),
     principal: event.principal,
     connectionId: event.connectionId,
+    format: parseFormat(event.format),
     requestId: validateRequestId(event.requestId),
     question: validateQuestion(event.question),
     mode: parseMode(event.mode),

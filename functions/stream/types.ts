@@ -2,6 +2,7 @@
  * Contracts of the stream writer: the injected transport and the stream an answer writes to.
  */
 import type { Citation, ErrorCode, StreamMetrics, Usage } from "../shared/protocol";
+import type { StreamFormat } from "../shared/table";
 
 /**
  * Why a post failed, as the @connections API says it. `other`: API Gateway answered with an
@@ -63,6 +64,11 @@ export interface OpenStream {
   principal?: string;
   /** Carried by every `format=json` envelope so a client can match the answer to its ask. */
   requestId: string;
+  /**
+   * The connection that asked (WebSocket `ask`). When the session's connections cannot be
+   * listed, the answer still goes to it: it is the one client certainly waiting.
+   */
+  asker?: { connectionId: string; format: StreamFormat };
 }
 
 /**

@@ -172,8 +172,10 @@ interface Writer {
   readonly logger: StreamLogger;
 }
 
+type Target = Pick<ConnectionRow, "connectionId" | "format">;
+
 /** The connections the answer may reach: only the session owner's, and only when the asker owns it. */
-async function connectionsOf(open: OpenStream, writer: Writer): Promise<ConnectionRow[]> {
+async function connectionsOf(open: OpenStream, writer: Writer): Promise<Target[]> {
   const { sessionId, requestId, principal } = open;
   try {
     const session = await writer.store.listSession(sessionId);
@@ -184,13 +186,13 @@ async function connectionsOf(open: OpenStream, writer: Writer): Promise<Connecti
     const owner = principal ?? session.owner;
     return session.connections.filter((row) => owner === undefined || row.principal === owner);
   } catch (error) {
-    // The answer matters more than its stream: it still completes, streamed to nobody.
-    writer.logger.error("listing the session's connections failed; the answer is not streamed", {
+    // The answer matters more than its stream: it still completes, streamed to the asker alone, if any.
+    writer.logger.error("listing the session's connections failed; the answer streams to the asker only", {
       sessionId,
       requestId,
       error,
     });
-    return [];
+    return open.asker ? [open.asker] : [];
   }
 }
 
@@ -251,7 +253,7 @@ class Stream implements AnswerStream {
 
   constructor(
     private readonly open: OpenStream,
-    rows: ConnectionRow[],
+    rows: Target[],
     private readonly writer: Writer,
     private readonly openedAt: number,
   ) {

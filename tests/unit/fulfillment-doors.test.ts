@@ -282,7 +282,7 @@ describe("fulfillment: front doors", () => {
       const response = await askRoute(messageEvent({ routeKey: ROUTES.ask, connectionId, body: askBody() }), deps);
       expect(response.statusCode).to.equal(200);
       expect(jobs).to.deep.equal([
-        { kind: ASK_JOB_KIND, sessionId: identityId, principal: cognitoPrincipal, connectionId, requestId: "r-42", question: "What is QnABot?", mode: "kb" },
+        { kind: ASK_JOB_KIND, sessionId: identityId, principal: cognitoPrincipal, connectionId, format: "json", requestId: "r-42", question: "What is QnABot?", mode: "kb" },
       ]);
       expect(asked).to.deep.equal([]);
       expect(transport.calls).to.deep.equal([]);
@@ -343,6 +343,7 @@ describe("fulfillment: front doors", () => {
       sessionId: identityId,
       principal: cognitoPrincipal,
       connectionId: "conn-1=",
+      format: "json",
       requestId: "r-7",
       question: "What is QnABot?",
       mode: "llm",
@@ -359,6 +360,7 @@ describe("fulfillment: front doors", () => {
           mode: "llm",
           requestId: "r-7",
           deadlineAt: clock.now() + 300_000 - TIME_BUDGET_MARGIN_MS,
+          asker: { connectionId: job.connectionId, format: "json" },
         },
       ]);
       expect(outcome).to.deep.equal({ requestId: "r-7", stopReason: "end_turn", streamed: true });
@@ -394,7 +396,7 @@ describe("fulfillment: front doors", () => {
   });
 
   describe("asynchronous hand-off", () => {
-    const job: AskJob = { kind: ASK_JOB_KIND, sessionId: "s", principal: "iam:x", connectionId: "c=", requestId: "r", question: "q", mode: "llm" };
+    const job: AskJob = { kind: ASK_JOB_KIND, sessionId: "s", principal: "iam:x", connectionId: "c=", format: "text", requestId: "r", question: "q", mode: "llm" };
 
     it("invokes this function asynchronously (InvocationType Event) with the job as payload", async () => {
       const lambda = fakeClient(() => ({ StatusCode: 202 }));

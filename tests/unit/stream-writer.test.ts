@@ -398,6 +398,23 @@ describe("stream writer", () => {
       expect(report).to.include({ connections: 0, deltas: 1 });
       expect(logger.entries.map((e) => e.level)).to.deep.equal(["error"]);
     });
+
+    it("streams to the asking connection alone when listing the session fails", async () => {
+      const transport = new FakeTransport();
+      const opener = createStreamOpener({
+        store: {
+          listSession: () => Promise.reject(new Error("ProvisionedThroughputExceededException")),
+          remove: () => Promise.resolve(true),
+        },
+        transport,
+        logger: new RecordingLogger(),
+        options: { report: () => undefined },
+      });
+      const stream = await opener({ sessionId: SESSION, requestId: "req-1", asker: { connectionId: "asker=", format: "json" } });
+      stream.delta("a");
+      await stream.end({ final: "a", stopReason: "end_turn" });
+      expect(transport.framesOf("asker=").map((frame) => JSON.parse(frame).type)).to.deep.equal(["start", "delta", "end"]);
+    });
   });
 
   describe("who receives the answer", () => {
