@@ -33,7 +33,7 @@ export const FINDINGS: readonly string[] = [
   "`$connect` / `$disconnect` / `$default` with no or a non-object `requestContext` threw a TypeError out of the connection handler (Lambda error, API Gateway 500): now a 400 (functions/connection/handler.ts).",
   "`$connect` / `$disconnect` with a missing or malformed connection id reached DynamoDB and came back as a 500: now refused with 400 before any table call, as is a malformed id on the `ask` route (functions/shared/events.ts, functions/connection/handler.ts, functions/fulfillment/events.ts).",
   "`$default` with a non-string body flagged base64 threw inside Buffer.from (500): now the usual bad_request envelope (functions/connection/default.ts).",
-  "DynamoDB failing between the `ask` route and its job (the session query) left the asker waiting forever: the answer streamed to nobody. The job now delivers the whole outcome to the asking connection (functions/fulfillment/asker.ts, doors.ts).",
+  "DynamoDB failing between the `ask` route and its job (the session query) left the asker waiting forever: the answer streamed to nobody. The writer now streams to the asking connection when the session cannot be listed (the `asker` of functions/stream/types.ts, passed by the ask job).",
   "A @connections throttling storm (posts over the account rate) made the writer give up on connections after about 0.2 s of retries, leaving those clients without the rest of their answer or its end: the writer now retries up to 10 times with waits capped at 1 s by default (functions/stream/writer.ts).",
 ];
 
