@@ -22,9 +22,20 @@ export interface AnswerCallbacks {
   onText?(text: string): void;
 }
 
+/** The reader stopped following the answer (Ctrl-C in `chat`); its later frames are ignored. */
+export class AnswerStoppedError extends Error {
+  constructor() {
+    super("stopped following the answer");
+    this.name = "AnswerStoppedError";
+  }
+}
+
 /**
  * Resolves with the answer once it is `done` or `error` (the caller picks the exit code);
- * rejects with a CliError on a bad frame, a drop, or `timeoutMs` without a frame.
+ * rejects with a CliError on a bad frame, a drop, or `timeoutMs` without a frame, and with
+ * AnswerStoppedError when `signal` aborts. Until the protocol can cancel, stopping only
+ * stops listening: the server finishes the answer, and its frames, matched by requestId,
+ * are dropped by whoever listens next.
  */
 export function askOnSocket(
   socket: WebSocket,
@@ -32,16 +43,22 @@ export function askOnSocket(
   callbacks: AnswerCallbacks,
   timeoutMs: number,
   now: () => number = Date.now,
+  signal?: AbortSignal,
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new AnswerStoppedError());
+      return;
+    }
     let conversation: Conversation = reduceConversation(emptyConversation, { type: "asked", ...request, at: now() });
     let timer: ReturnType<typeof setTimeout> | undefined;
 
-    const finish = (outcome: Answer | CliError) => {
+    const finish = (outcome: Answer | Error) => {
       clearTimeout(timer);
       socket.off("message", onMessage);
       socket.off("close", onClose);
-      if (outcome instanceof CliError) reject(outcome);
+      signal?.removeEventListener("abort", onAbort);
+      if (outcome instanceof Error) reject(outcome);
       else resolve(outcome);
     };
     const armTimeout = () => {
@@ -73,8 +90,11 @@ export function askOnSocket(
       finish(new CliError(EXIT.network, `the connection closed before the answer finished (code ${code})`));
     };
 
+    const onAbort = () => finish(new AnswerStoppedError());
+
     socket.on("message", onMessage);
     socket.once("close", onClose);
+    signal?.addEventListener("abort", onAbort, { once: true });
     armTimeout();
     socket.send(JSON.stringify({ action: "ask", ...request }), (error) => {
       if (error) finish(new CliError(EXIT.network, `could not send the question: ${error.message}`));

@@ -5,9 +5,10 @@
  */
 import * as readline from "node:readline";
 import type WebSocket from "ws";
-import { MAX_QUESTION_CHARS, parseMode, type AnswerMode } from "../functions/shared/protocol";
+import type { AnswerMode } from "../functions/shared/protocol";
 import type { UrlSigner } from "./chat-server";
-import { askOnSocket } from "./cli-answer";
+import { CHAT_HELP, parseChatLine } from "./chat-commands";
+import { AnswerStoppedError, askOnSocket } from "./cli-answer";
 import type { SessionOptions } from "./cli-args";
 import { AnswerPrinter } from "./cli-output";
 import { openSocket } from "./cli-socket";
@@ -63,7 +64,53 @@ class ChatConnection {
   }
 }
 
-const HELP = "Type a question and press Enter. /mode llm|kb switches the answer source; /quit (or Ctrl-D) leaves.";
+/** Ctrl-C: stops the answer being shown, or at an idle prompt asks for a second press before leaving. */
+class Interrupts {
+  private current?: AbortController;
+  private idlePresses = 0;
+
+  constructor(
+    private readonly lines: readline.Interface,
+    private readonly stderr: TerminalStream,
+  ) {
+    lines.on("SIGINT", () => this.press());
+  }
+
+  /** A signal that aborts on the next Ctrl-C, for one answer. */
+  answering(): AbortSignal {
+    this.idlePresses = 0;
+    this.current = new AbortController();
+    return this.current.signal;
+  }
+
+  idle(): void {
+    this.current = undefined;
+  }
+
+  /** Anything typed resets the double press. */
+  typed(): void {
+    this.idlePresses = 0;
+  }
+
+  private press(): void {
+    if (this.current) {
+      this.current.abort();
+      this.current = undefined;
+      return;
+    }
+    this.idlePresses += 1;
+    if (this.idlePresses >= 2) {
+      this.stderr.write("\n");
+      this.lines.close();
+      return;
+    }
+    // Clears what was typed, as a shell does.
+    this.lines.write(null, { ctrl: true, name: "e" });
+    this.lines.write(null, { ctrl: true, name: "u" });
+    this.stderr.write("\n(press Ctrl-C again to leave, or type /quit)\n");
+    this.lines.prompt();
+  }
+}
 
 /** Returns 0, or the code of the first failure (so scripts piping questions see it). */
 export async function chatLoop(options: SessionOptions, sign: UrlSigner, io: ChatIo): Promise<ExitCode> {
@@ -82,41 +129,48 @@ export async function chatLoop(options: SessionOptions, sign: UrlSigner, io: Cha
   }
   // The prompt goes to stderr so that stdout carries only answers.
   const lines = readline.createInterface({ input: io.stdin, output: interactive ? (io.stderr as NodeJS.WritableStream) : undefined, terminal: interactive, prompt: "? " });
+  const interrupts = new Interrupts(lines, io.stderr);
   if (interactive) {
-    io.stderr.write(`${HELP}\n`);
+    io.stderr.write(`${CHAT_HELP}\n`);
     lines.prompt();
   }
   try {
     for await (const raw of lines) {
-      const line = raw.trim();
-      if (line === "/quit" || line === "/exit") break;
-      if (line.startsWith("/mode")) {
-        try {
-          mode = parseMode(line.slice(5).trim());
-          io.stderr.write(`mode: ${mode}\n`);
-        } catch (error) {
-          io.stderr.write(`${(error as Error).message}\n`);
-        }
-      } else if (line.length > MAX_QUESTION_CHARS) {
-        io.stderr.write(`question is longer than ${MAX_QUESTION_CHARS} characters; not sent\n`);
-      } else if (line !== "") {
+      interrupts.typed();
+      const line = parseChatLine(raw);
+      if (line.kind === "quit") break;
+      if (line.kind === "help") io.stderr.write(`${CHAT_HELP}\n`);
+      if (line.kind === "invalid") io.stderr.write(`${line.message}\n`);
+      if (line.kind === "mode") {
+        mode = line.mode;
+        io.stderr.write(`mode: ${mode}\n`);
+      }
+      if (line.kind === "question") {
         const printer = new AnswerPrinter(io.stdout, io.stderr, options.json);
         try {
           const socket = await connection.ready();
           printer.waiting();
           const answer = await askOnSocket(
             socket,
-            { requestId: randomId(), question: line, mode },
+            { requestId: randomId(), question: line.text, mode },
             { onEnvelope: (envelope) => printer.onEnvelope(envelope), onText: (text) => printer.onText(text) },
             options.timeoutMs,
+            Date.now,
+            interrupts.answering(),
           );
           const code = printer.finish(answer);
           if (exitCode === EXIT.ok) exitCode = code;
         } catch (error) {
-          if (!(error instanceof CliError)) throw error;
           printer.abort();
-          io.stderr.write(`qnabot-stream: ${error.message}\n`);
-          if (exitCode === EXIT.ok) exitCode = error.exitCode;
+          if (error instanceof AnswerStoppedError) {
+            io.stderr.write("(stopped showing this answer; ask the next question)\n");
+          } else {
+            if (!(error instanceof CliError)) throw error;
+            io.stderr.write(`qnabot-stream: ${error.message}\n`);
+            if (exitCode === EXIT.ok) exitCode = error.exitCode;
+          }
+        } finally {
+          interrupts.idle();
         }
       }
       if (interactive) lines.prompt();

@@ -23,7 +23,10 @@ export function signerFor(target: Target, deps: TargetDeps = {}): UrlSigner {
       try {
         return await sign(sessionId);
       } catch (error) {
-        throw new CliError(EXIT.auth, `could not sign with your AWS credentials: ${(error as Error).message}`);
+        throw new CliError(
+          EXIT.auth,
+          `no usable AWS credentials (${(error as Error).message}); configure the default chain, e.g. aws configure, AWS_PROFILE or aws sso login`,
+        );
       }
     };
   }

@@ -84,8 +84,21 @@ export async function main(argv: readonly string[], overrides: Partial<CliIo> = 
   }
 }
 
+/**
+ * A reader that stops early (`| head -1`) closes the pipe: further writes fail with EPIPE.
+ * That is the reader's choice, not a failure, so the process leaves quietly with 0.
+ */
+function leaveQuietlyWhenThePipeCloses(stream: NodeJS.WriteStream): void {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+    process.exit(EXIT.ok);
+  });
+}
+
 /** Runs the command line of this process and sets its exit code. */
 export function run(): void {
+  leaveQuietlyWhenThePipeCloses(process.stdout);
+  leaveQuietlyWhenThePipeCloses(process.stderr);
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -2,10 +2,11 @@ import { expect } from "chai";
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import * as path from "node:path";
-import { Readable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import { envelope } from "../../functions/shared/protocol";
 import { startChatServer, type ChatServer } from "../../client/chat-server";
 import { main, type CliIo } from "../../client/cli";
+import { CHAT_HELP } from "../../client/chat-commands";
 import { EXIT } from "../../client/exit-codes";
 import { fakeSigner, startFakeGateway, streamAnswer, type FakeGateway } from "./helpers/fake-gateway";
 import { chatPage } from "./helpers/page";
@@ -221,5 +222,110 @@ describe("client: qnabot-stream against a fake gateway", () => {
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
     expect(code).to.equal(0);
     expect(stdout).to.equal("from a child process\n");
+  });
+
+  it("exits 3 with one line naming the fix when there are no AWS credentials (--endpoint)", async () => {
+    const gateway = await startStack({});
+    const { code, stdout, stderr } = await run(["ask", "q", "--endpoint", gateway.endpoint, "--region", "us-east-1"], {
+      credentials: async () => {
+        throw new Error("Could not load credentials from any providers");
+      },
+    });
+    expect(code).to.equal(EXIT.auth);
+    expect(stdout.text).to.equal("");
+    expect(stderr.text).to.equal(
+      "qnabot-stream: no usable AWS credentials (Could not load credentials from any providers); configure the default chain, e.g. aws configure, AWS_PROFILE or aws sso login\n",
+    );
+  });
+
+  it("chat: /help, /mode and unknown slash commands are handled locally, never sent to the model", async () => {
+    const gateway = await startStack({ onAsk: (ask, connection) => streamAnswer(`answer to ${ask.question}`)(ask, connection) });
+    const stdin = Readable.from(["/help\n", "/xyz\n", "/mode\n", "//etc is a folder?\n", "/quit\n", "never asked\n"]);
+    const { code, stdout, stderr } = await run(["chat", "--local", local], { stdin });
+    expect(code).to.equal(EXIT.ok);
+    expect(stderr.text).to.equal(
+      `${CHAT_HELP}\nunknown command /xyz: /help lists the commands (start with // to ask a question that begins with /)\n/mode takes one of: llm, kb\n`,
+    );
+    expect(gateway.connections[0].asks.map((ask) => ask.question)).to.deep.equal(["/etc is a folder?"]);
+    expect(stdout.text).to.equal("answer to /etc is a folder?\n");
+  });
+
+  it("chat: says a question over the length limit is not sent, instead of sending it", async () => {
+    const gateway = await startStack({});
+    const { code, stderr } = await run(["chat", "--local", local], { stdin: Readable.from([`${"x".repeat(4001)}\n`]) });
+    expect(code).to.equal(EXIT.ok);
+    expect(stderr.text).to.equal("question is 4001 characters, longer than the 4000 allowed; not sent\n");
+    expect(gateway.connections[0].asks).to.have.length(0);
+  });
+
+  it("chat: Ctrl-C during an answer stops showing it, the next question is answered, and Ctrl-C twice at the prompt leaves", async () => {
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const gateway = await startStack({
+      onAsk: async (ask, connection) => {
+        if (ask.question !== "first?") return streamAnswer(`second answer`)(ask, connection);
+        connection.send(envelope("start", ask.requestId, 0, {}));
+        connection.send(envelope("delta", ask.requestId, 1, { text: "first, part one " }));
+        await firstHeld;
+        // What the server still sends for the stopped answer must not reach the screen.
+        connection.send(envelope("delta", ask.requestId, 2, { text: "first, part two" }));
+        connection.send(envelope("end", ask.requestId, 3, { final: "x", stopReason: "end_turn", metrics: { ttftMs: 1, totalMs: 1, deltas: 2, frames: 2 } }));
+      },
+    });
+    // A terminal: readline turns the Ctrl-C byte into its SIGINT event, as on a real tty.
+    const stdin = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => undefined });
+    const stderr = Object.assign(new PassThrough(), { isTTY: true, columns: 80 });
+    let errText = "";
+    stderr.on("data", (chunk: Buffer) => (errText += chunk.toString()));
+    const stdout = new Capture();
+    const until = async (condition: () => boolean) => {
+      while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    const done = main(["chat", "--local", local], { stdout, stderr, stdin, env: {} });
+
+    await until(() => errText.includes("? "));
+    stdin.write("first?\r");
+    await until(() => stdout.text.includes("first, part one"));
+    stdin.write("\x03");
+    await until(() => errText.includes("stopped showing this answer"));
+    releaseFirst();
+    stdin.write("second?\r");
+    await until(() => stdout.text.includes("second answer"));
+    stdin.write("\x03");
+    await until(() => errText.includes("press Ctrl-C again to leave"));
+    stdin.write("\x03");
+    expect(await done).to.equal(EXIT.ok);
+    expect(stdout.text).to.equal("first, part one \nsecond answer\n");
+    expect(gateway.connections).to.have.length(1);
+  });
+
+  it("exits 0 quietly when the reader closes the pipe early (qnabot-stream ask … | head -1)", async function () {
+    this.timeout(20_000);
+    let releaseRest!: () => void;
+    const rest = new Promise<void>((resolve) => (releaseRest = resolve));
+    await startStack({
+      onAsk: async (ask, connection) => {
+        connection.send(envelope("start", ask.requestId, 0, {}));
+        connection.send(envelope("delta", ask.requestId, 1, { text: "first line\n" }));
+        await rest;
+        for (let seq = 2; seq < 12; seq += 1) connection.send(envelope("delta", ask.requestId, seq, { text: `line ${seq}\n` }));
+        connection.send(envelope("end", ask.requestId, 12, { final: "x", stopReason: "end_turn", metrics: { ttftMs: 1, totalMs: 1, deltas: 11, frames: 11 } }));
+      },
+    });
+    const root = path.join(__dirname, "../..");
+    const child = spawn(process.execPath, [path.join(root, "client/bin.js"), "ask", "q", "--local", local], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const closed = new Promise<number | null>((resolve) => child.on("close", resolve));
+    // Like `head -1`: read up to the first line, then close the pipe.
+    child.stdout.once("data", () => {
+      child.stdout.destroy();
+      releaseRest();
+    });
+    expect(await closed).to.equal(0);
+    expect(stderr).to.equal("");
   });
 });
