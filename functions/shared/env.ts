@@ -10,8 +10,10 @@ export const ENV = {
   connectionTtlSeconds: "CONNECTION_TTL_SECONDS",
   /** `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`; its presence turns streaming on. */
   streamingEndpoint: "STREAMING_ENDPOINT",
-  /** Minimum milliseconds between two frames to one connection (0 = as fast as posts return). */
-  streamMinFlushMs: "STREAM_MIN_FLUSH_MS",
+  /** Frame budget of `format=text` connections (Lex Web UI): minimum ms between two posts to one (0 = as fast as posts return). */
+  streamTextFlushMs: "STREAM_TEXT_FLUSH_MS",
+  /** Frame budget of `format=json` connections: minimum ms between two posts to one (0 = as fast as posts return). */
+  streamJsonFlushMs: "STREAM_JSON_FLUSH_MS",
   /** Milliseconds without a Bedrock event after which a stream is ended with an error. */
   streamStallMs: "STREAM_STALL_MS",
   /** Conversation memory table name. */

@@ -11,8 +11,9 @@ import {
 import { optionalIntEnv } from "../shared/aws";
 import { DynamoConnectionsStore } from "../shared/dynamo-connections";
 import { ENV } from "../shared/env";
+import type { StreamFormat } from "../shared/table";
 import { PostError, type PostFailureKind, type StreamOpener, type StreamTransport } from "./types";
-import { createStreamOpener } from "./writer";
+import { createStreamOpener, DEFAULT_FLUSH_INTERVAL_MS } from "./writer";
 
 export interface ManagementApiTransportOptions {
   /**
@@ -125,16 +126,17 @@ export interface StreamOpenerConfig {
   readonly endpoint: string;
   /** Connections table name. */
   readonly tableName: string;
-  /** Minimum milliseconds between two frames to one connection. @default 0 */
-  readonly minFlushIntervalMs?: number;
+  /** The frame budget per format (StreamWriterOptions.flushIntervalMs). @default the writer's defaults */
+  readonly flushIntervalMs?: Partial<Record<StreamFormat, number>>;
 }
 
 const openers = new Map<string, StreamOpener>();
 
 /** The opener for one endpoint and table, built once per process so warm invocations reuse its sockets. */
 export function streamOpenerFor(config: StreamOpenerConfig): StreamOpener {
-  const { endpoint, tableName, minFlushIntervalMs = 0 } = config;
-  const key = JSON.stringify([endpoint, tableName, minFlushIntervalMs]);
+  const { endpoint, tableName } = config;
+  const flushIntervalMs = { ...DEFAULT_FLUSH_INTERVAL_MS, ...config.flushIntervalMs };
+  const key = JSON.stringify([endpoint, tableName, flushIntervalMs.text, flushIntervalMs.json]);
   let opener = openers.get(key);
   if (!opener) {
     opener = createStreamOpener({
@@ -144,7 +146,7 @@ export function streamOpenerFor(config: StreamOpenerConfig): StreamOpener {
         ttlSeconds: optionalIntEnv(ENV.connectionTtlSeconds, 7200, { min: 1, max: 86_400 }),
       }),
       transport: new ManagementApiTransport({ endpoint }),
-      options: { minFlushIntervalMs },
+      options: { flushIntervalMs },
     });
     openers.set(key, opener);
   }
@@ -152,13 +154,24 @@ export function streamOpenerFor(config: StreamOpenerConfig): StreamOpener {
 }
 
 /**
+ * The frame budget the stack configured: STREAM_TEXT_FLUSH_MS and STREAM_JSON_FLUSH_MS, each
+ * defaulting to the writer's default. A malformed value is an error, not the default.
+ */
+export function flushIntervalsFromEnv(): Record<StreamFormat, number> {
+  const range = { min: 0, max: 60_000 };
+  return {
+    text: optionalIntEnv(ENV.streamTextFlushMs, DEFAULT_FLUSH_INTERVAL_MS.text, range),
+    json: optionalIntEnv(ENV.streamJsonFlushMs, DEFAULT_FLUSH_INTERVAL_MS.json, range),
+  };
+}
+
+/**
  * The stack's stream opener, or `undefined` when streaming is off (no STREAMING_ENDPOINT or
- * CONNECTIONS_TABLE). A malformed STREAM_MIN_FLUSH_MS or endpoint is an error, not "off".
+ * CONNECTIONS_TABLE). A malformed frame budget or endpoint is an error, not "off".
  */
 export function streamOpenerFromEnv(): StreamOpener | undefined {
   const endpoint = process.env[ENV.streamingEndpoint];
   const tableName = process.env[ENV.connectionsTable];
   if (!endpoint || !tableName) return undefined;
-  const minFlushIntervalMs = optionalIntEnv(ENV.streamMinFlushMs, 0, { min: 0, max: 60_000 });
-  return streamOpenerFor({ endpoint, tableName, minFlushIntervalMs });
+  return streamOpenerFor({ endpoint, tableName, flushIntervalMs: flushIntervalsFromEnv() });
 }

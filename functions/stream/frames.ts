@@ -70,10 +70,29 @@ export function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value), "utf8");
 }
 
-/** The longest head of `text` that fits one raw-text frame, and the rest. */
-export function takeTextFrame(text: string, maxBytes: number): [frame: string, rest: string] {
-  const end = fitPrefix(text, maxBytes, "text");
+/**
+ * The longest head of `text` that fits one raw-text frame, and the rest. With `tail` > 0, when
+ * all of `text` would fit and it is longer than `tail` code points, its last `tail` code points
+ * are kept back as the rest instead (a small last frame: StreamWriterOptions.textTailCodePoints).
+ */
+export function takeTextFrame(text: string, maxBytes: number, tail = 0): [frame: string, rest: string] {
+  let end = fitPrefix(text, maxBytes, "text");
+  // A text no longer than the tail goes whole: an empty frame would be a post for nothing.
+  if (tail > 0 && end === text.length) end = tailStart(text, tail) || end;
   return [text.slice(0, end), text.slice(end)];
+}
+
+/** The index where the last `count` code points of `text` begin (0 when it has no more than that). */
+export function tailStart(text: string, count: number): number {
+  let i = text.length;
+  for (let left = count; left > 0 && i > 0; left--) {
+    i -= i >= 2 && isLowSurrogate(text.charCodeAt(i - 1)) && isHighSurrogate(text.charCodeAt(i - 2)) ? 2 : 1;
+  }
+  return i;
+}
+
+function isHighSurrogate(unit: number): boolean {
+  return unit >= 0xd800 && unit <= 0xdbff;
 }
 
 /** A `delta` envelope carrying the longest head of `text` that fits one frame, and the rest. */

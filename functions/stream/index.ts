@@ -5,10 +5,8 @@
  * same coalescing, framing, Gone handling and metrics as the built-in answers.
  */
 import { randomUUID } from "node:crypto";
-import { optionalIntEnv } from "../shared/aws";
-import { ENV } from "../shared/env";
 import { validateSessionId } from "../shared/protocol";
-import { streamOpenerFor } from "./aws";
+import { flushIntervalsFromEnv, streamOpenerFor } from "./aws";
 import type { AnswerStream } from "./types";
 
 /** QnABot's `streamingAttributes`: all three set when streaming is on, `{}` when it is off. */
@@ -45,7 +43,7 @@ export async function openStreamFromAttributes(
   const opener = streamOpenerFor({
     endpoint: given.streamingEndpoint!,
     tableName: given.streamingDynamoDbTable!,
-    minFlushIntervalMs: optionalIntEnv(ENV.streamMinFlushMs, 0, { min: 0, max: 60_000 }),
+    flushIntervalMs: flushIntervalsFromEnv(),
   });
   return opener({
     sessionId: validateSessionId(given.sessionId),
@@ -54,10 +52,10 @@ export async function openStreamFromAttributes(
   });
 }
 
-export { ManagementApiTransport, streamOpenerFor, streamOpenerFromEnv, toPostError } from "./aws";
+export { flushIntervalsFromEnv, ManagementApiTransport, streamOpenerFor, streamOpenerFromEnv, toPostError } from "./aws";
 export type { ManagementApiTransportOptions, StreamOpenerConfig } from "./aws";
-export { createStreamOpener, streamReporter } from "./writer";
-export type { StreamClock, StreamLogger, StreamWriterDeps, StreamWriterOptions } from "./writer";
+export { createStreamOpener, DEFAULT_FLUSH_INTERVAL_MS, streamReporter } from "./writer";
+export type { StreamClock, StreamLogger, StreamWriterDeps, StreamWriterOptions, StreamWriterSettings } from "./writer";
 export { PostError } from "./types";
 export type { AnswerStream, OpenStream, PostFailureKind, StreamOpener, StreamReport, StreamTransport } from "./types";
 export type { Citation, ErrorCode, Usage } from "../shared/protocol";

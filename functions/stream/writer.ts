@@ -1,9 +1,9 @@
 /**
  * The stream writer: delivers one answer to every connection of its session while it is
- * generated (design.md, "Streaming semantics"). Each connection has one post in flight;
- * whatever arrives meanwhile is coalesced into its next frame, so the added latency stays
- * about one post round trip whatever the model's pace, and a slow connection never slows
- * another. The AWS side (connections store, @connections transport) is injected.
+ * generated (design.md, "Streaming semantics"). Each connection has one post in flight and a
+ * frame budget (a minimum interval between its posts); whatever arrives meanwhile is coalesced
+ * into its next frame, so the added latency stays within one interval plus one post round trip
+ * whatever the model's pace, posts stay few, and a slow connection never slows another. The AWS side (connections store, @connections transport) is injected.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { MetricUnit, type Metrics } from "@aws-lambda-powertools/metrics";
@@ -36,8 +36,25 @@ export interface StreamWriterOptions {
   readonly maxFrameBytes: number;
   /** Largest `end` envelope, in bytes; a longer `final` is cut to fit. @default 131072 (API Gateway's message limit) */
   readonly maxMessageBytes: number;
-  /** Minimum milliseconds between the starts of two posts to one connection (`start` does not count). @default 0 */
-  readonly minFlushIntervalMs: number;
+  /**
+   * The frame budget: minimum milliseconds between the starts of two posts to one connection,
+   * per format. The first delta still goes out at once and `start` does not count; text that
+   * arrives meanwhile waits at most one interval plus one post round trip. Every post counts
+   * against the account's 10,000 requests/s API Gateway limit, so pacing is what lets one
+   * account stream many answers at once. Defaults chosen from `npm run bench` (bench/RESULTS.md,
+   * "Frame budget"): json 100 ms (the chat page reveals text smoothly between frames); text
+   * 150 ms, which keeps Lex Web UI's displayed text within about a second of generation
+   * (its display trails frame arrivals by 500 ms and one whole frame: bench/display.ts).
+   * @default { text: 150, json: 100 }
+   */
+  readonly flushIntervalMs: Readonly<Record<StreamFormat, number>>;
+  /**
+   * Most code points in the last frame of a `format=text` connection, split off the text still
+   * queued when the answer ends (0: no split). Lex Web UI never displays a stream's last frame
+   * (clients.md, "Frames"), so a small last frame leaves little text unshown, at the cost of
+   * one more post. @default 1
+   */
+  readonly textTailCodePoints: number;
   /**
    * Retries of a throttled (429) or failed post before its connection is dropped from the stream.
    * @connections shares the account's request rate with every API Gateway call, so the bounds
@@ -52,6 +69,11 @@ export interface StreamWriterOptions {
   /** Receives each answer's report once it ended. @default streamReporter(): one EMF emission and one INFO log */
   readonly report: (report: StreamReport, stream: OpenStream) => void;
 }
+
+/** Options as given: any left out (or one format of the frame budget) take their defaults. */
+export type StreamWriterSettings = Partial<Omit<StreamWriterOptions, "flushIntervalMs">> & {
+  readonly flushIntervalMs?: Partial<Record<StreamFormat, number>>;
+};
 
 /** Time as the writer sees it; injected so tests run on a fake clock. */
 export interface StreamClock {
@@ -73,7 +95,7 @@ export interface StreamWriterDeps {
   /** Posts frames (PostToConnection). */
   readonly transport: StreamTransport;
   /** @default the documented defaults of each option */
-  readonly options?: Partial<StreamWriterOptions>;
+  readonly options?: StreamWriterSettings;
   /** @default performance.now() and timers */
   readonly clock?: StreamClock;
   /** Source of the backoff jitter, in [0, 1). @default Math.random */
@@ -108,26 +130,41 @@ export function streamReporter(
   };
 }
 
+/** The frame budget's defaults (StreamWriterOptions.flushIntervalMs). */
+export const DEFAULT_FLUSH_INTERVAL_MS: Readonly<Record<StreamFormat, number>> = { text: 150, json: 100 };
+
 const DEFAULTS: Omit<StreamWriterOptions, "report"> = {
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
-  minFlushIntervalMs: 0,
+  flushIntervalMs: DEFAULT_FLUSH_INTERVAL_MS,
+  textTailCodePoints: 1,
   maxRetries: 10,
   retryBaseMs: 25,
   retryCapMs: 1000,
 };
 
-function resolveOptions(given: Partial<StreamWriterOptions> = {}): StreamWriterOptions {
-  const options = { ...DEFAULTS, report: given.report ?? streamReporter(), ...stripUndefined(given) };
-  const integers = ["maxFrameBytes", "maxMessageBytes", "maxRetries"] as const;
+function resolveOptions(given: StreamWriterSettings = {}): StreamWriterOptions {
+  const options = {
+    ...DEFAULTS,
+    report: given.report ?? streamReporter(),
+    ...stripUndefined(given),
+    flushIntervalMs: { ...DEFAULTS.flushIntervalMs, ...stripUndefined(given.flushIntervalMs ?? {}) },
+  };
+  const integers = ["maxFrameBytes", "maxMessageBytes", "maxRetries", "textTailCodePoints"] as const;
   for (const name of integers) {
     if (!Number.isSafeInteger(options[name]) || options[name] < 0) {
       throw new RangeError(`stream writer: ${name} must be a non-negative integer, got ${options[name]}`);
     }
   }
-  for (const name of ["minFlushIntervalMs", "retryBaseMs", "retryCapMs"] as const) {
-    if (!Number.isFinite(options[name]) || options[name] < 0) {
-      throw new RangeError(`stream writer: ${name} must be a non-negative number of ms, got ${options[name]}`);
+  const durations = [
+    ["flushIntervalMs.text", options.flushIntervalMs.text],
+    ["flushIntervalMs.json", options.flushIntervalMs.json],
+    ["retryBaseMs", options.retryBaseMs],
+    ["retryCapMs", options.retryCapMs],
+  ] as const;
+  for (const [name, value] of durations) {
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+      throw new RangeError(`stream writer: ${name} must be a non-negative number of ms, got ${value}`);
     }
   }
   if (options.maxMessageBytes < options.maxFrameBytes) {
@@ -221,6 +258,8 @@ class Lane {
   frames = 0;
   hasText = false;
   lastPostAt = -Infinity;
+  /** Set once the answer ended: the rest goes out without waiting for the frame budget. */
+  closing = false;
 
   constructor(
     readonly connectionId: string,
@@ -241,6 +280,9 @@ class Stream implements AnswerStream {
   private held = "";
   private closed = false;
   private finished?: Promise<StreamReport>;
+  /** Wakes lanes waiting out the frame budget when the answer ends. */
+  private wake!: () => void;
+  private readonly ended = new Promise<void>((resolve) => (this.wake = resolve));
   private readonly removals: Promise<void>[] = [];
   private firstDeltaAt?: number;
   private firstTextAt?: number;
@@ -312,6 +354,9 @@ class Stream implements AnswerStream {
     // A surrogate still held has no partner coming: send it as it is rather than lose it.
     if (this.held && this.live > 0) this.push({ type: "delta", text: this.held });
     this.held = "";
+    // Nothing more will coalesce: waiting out the frame budget would only delay the end.
+    for (const lane of this.lanes) lane.closing = true;
+    this.wake();
     if (this.live > 0) this.push(last);
     await Promise.all(this.lanes.map((lane) => lane.running));
     await Promise.all(this.removals);
@@ -370,8 +415,8 @@ class Stream implements AnswerStream {
     const { clock, options } = this.writer;
     try {
       while (lane.live && lane.queue.length > 0) {
-        const wait = lane.lastPostAt + options.minFlushIntervalMs - clock.now();
-        if (wait > 0) await clock.sleep(wait);
+        const wait = lane.lastPostAt + options.flushIntervalMs[lane.format] - clock.now();
+        if (wait > 0 && !lane.closing) await Promise.race([clock.sleep(wait), this.ended]);
         const frame = this.nextFrame(lane);
         if (frame) await this.deliver(lane, frame);
       }
@@ -396,7 +441,7 @@ class Stream implements AnswerStream {
       const [frame, rest] =
         lane.format === "json"
           ? takeDeltaEnvelope(requestId, lane.seq, item.text, maxFrameBytes)
-          : takeTextFrame(item.text, maxFrameBytes);
+          : takeTextFrame(item.text, maxFrameBytes, lane.closing && lane.queue.length === 1 ? this.writer.options.textTailCodePoints : 0);
       if (rest) item.text = rest;
       else lane.queue.shift();
       return this.frame(lane, frame, true);
@@ -438,7 +483,7 @@ class Stream implements AnswerStream {
     }
   }
 
-  /** `paced` frames count for minFlushIntervalMs; `start` does not, so it never delays the first delta. */
+  /** `paced` frames count for the frame budget; `start` does not, so it never delays the first delta. */
   private frame(lane: Lane, serialized: string, text: boolean, paced = true): Frame {
     if (paced) lane.lastPostAt = this.writer.clock.now();
     lane.seq++;

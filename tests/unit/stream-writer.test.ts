@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import type { ConnectionRow } from "../../functions/shared/table";
 import { PostError, type StreamReport } from "../../functions/stream/types";
-import { createStreamOpener, streamReporter, type StreamWriterOptions } from "../../functions/stream/writer";
+import { createStreamOpener, DEFAULT_FLUSH_INTERVAL_MS, streamReporter, type StreamWriterSettings } from "../../functions/stream/writer";
 import { drain, FakeClock, FakeTransport, MemoryConnectionsStore, RecordingLogger, type PostCall } from "./stream-fakes";
 
 const SESSION = "us-east-1:00000000-0000-4000-8000-000000000001";
@@ -10,11 +10,14 @@ const EMOJI = "😀";
 
 interface Setup {
   formats: ConnectionRow["format"][];
-  options?: Partial<StreamWriterOptions>;
+  options?: StreamWriterSettings;
   clock?: FakeClock;
   respond?: (call: PostCall) => "ok" | "hold" | PostError;
   random?: () => number;
 }
+
+/** Most tests look at coalescing and framing alone: no frame budget, no tail split, unless they set them. */
+const UNPACED: StreamWriterSettings = { flushIntervalMs: { text: 0, json: 0 }, textTailCodePoints: 0 };
 
 async function setup({ formats, options, clock = new FakeClock(), respond, random = () => 0.5 }: Setup) {
   const store = new MemoryConnectionsStore();
@@ -28,9 +31,10 @@ async function setup({ formats, options, clock = new FakeClock(), respond, rando
     clock,
     logger,
     random,
-    options: { report: (report) => reports.push(report), ...options },
+    options: { report: (report) => reports.push(report), ...UNPACED, ...options },
   });
-  const open = (principal: string | undefined = ALICE) => opener({ sessionId: SESSION, principal, requestId: "req-1" });
+  // null: no principal, as a Lex code hook opens it (undefined would take the default).
+  const open = (principal: string | null = ALICE) => opener({ sessionId: SESSION, principal: principal ?? undefined, requestId: "req-1" });
   return { store, ids, transport, clock, logger, reports, open };
 }
 
@@ -68,9 +72,9 @@ describe("stream writer", () => {
       expect(transport.overlaps).to.equal(0);
     });
 
-    it("honours minFlushIntervalMs on the clock, coalescing what arrives while it waits", async () => {
+    it("honours the frame budget on the clock, coalescing what arrives while it waits", async () => {
       const clock = new FakeClock(false);
-      const { ids, transport, open } = await setup({ formats: ["text"], clock, options: { minFlushIntervalMs: 100 } });
+      const { ids, transport, open } = await setup({ formats: ["text"], clock, options: { flushIntervalMs: { text: 100 } } });
       const stream = await open();
       stream.delta("a");
       await drain();
@@ -90,9 +94,9 @@ describe("stream writer", () => {
       await ending;
     });
 
-    it("does not let the json start frame delay the first delta under minFlushIntervalMs", async () => {
+    it("does not let the json start frame delay the first delta under the frame budget", async () => {
       const clock = new FakeClock(false);
-      const { ids, transport, open } = await setup({ formats: ["json"], clock, options: { minFlushIntervalMs: 100 } });
+      const { ids, transport, open } = await setup({ formats: ["json"], clock, options: { flushIntervalMs: { json: 100 } } });
       const stream = await open();
       await drain();
       stream.delta("now");
@@ -101,6 +105,107 @@ describe("stream writer", () => {
       const ending = stream.end({ final: "now", stopReason: "end_turn" });
       clock.advance(100);
       await ending;
+    });
+
+    it("paces each format to its own frame budget by default", async () => {
+      const clock = new FakeClock(false);
+      const { ids, transport, open } = await setup({ formats: ["text", "json"], clock, options: { flushIntervalMs: DEFAULT_FLUSH_INTERVAL_MS } });
+      const [text, json] = ids;
+      const stream = await open();
+      await drain();
+      stream.delta("a");
+      await drain();
+      stream.delta("b");
+      await drain();
+      expect(clock.sleeps.sort((x, y) => x - y)).to.deep.equal([DEFAULT_FLUSH_INTERVAL_MS.json, DEFAULT_FLUSH_INTERVAL_MS.text]);
+      clock.advance(DEFAULT_FLUSH_INTERVAL_MS.json);
+      await drain();
+      expect(transport.envelopesOf(json).map((e) => e.text ?? e.type)).to.deep.equal(["start", "a", "b"]);
+      expect(transport.framesOf(text)).to.deep.equal(["a"]);
+      clock.advance(DEFAULT_FLUSH_INTERVAL_MS.text - DEFAULT_FLUSH_INTERVAL_MS.json);
+      await drain();
+      expect(transport.framesOf(text)).to.deep.equal(["a", "b"]);
+      const ending = stream.end({ final: "ab", stopReason: "end_turn" });
+      await drain();
+      await ending;
+    });
+
+    it("holds text no longer than one interval plus the post in flight", async () => {
+      const clock = new FakeClock(false);
+      const { transport, open } = await setup({ formats: ["text"], clock, respond: hold, options: { flushIntervalMs: { text: 100 } } });
+      const texts = () => transport.calls.map((c) => c.text);
+      const stream = await open();
+      stream.delta("a");
+      clock.advance(60);
+      stream.delta("b");
+      // The post of "a" takes 150 ms, longer than the interval: "b" goes the moment it returns.
+      clock.advance(90);
+      await resolveAll(transport);
+      expect(texts()).to.deep.equal(["a", "b"]);
+      expect(clock.sleeps).to.deep.equal([]);
+      await resolveAll(transport);
+      // "c" comes as the post of "b" returns, 0 ms after it started: it waits the whole interval, no more.
+      stream.delta("c");
+      await drain();
+      expect(clock.sleeps).to.deep.equal([100]);
+      clock.advance(99);
+      await drain();
+      expect(texts()).to.deep.equal(["a", "b"]);
+      clock.advance(1);
+      await drain();
+      expect(texts()).to.deep.equal(["a", "b", "c"]);
+      const ending = stream.end({ final: "abc", stopReason: "end_turn" });
+      await resolveAll(transport);
+      await ending;
+    });
+
+    it("sends what waits out the frame budget as soon as the answer ends", async () => {
+      const clock = new FakeClock(false);
+      const { ids, transport, open, reports } = await setup({ formats: ["text", "json"], clock, options: { flushIntervalMs: { text: 1000, json: 1000 } } });
+      const [text, json] = ids;
+      const stream = await open();
+      await drain();
+      stream.delta("first ");
+      await drain();
+      stream.delta("second");
+      await drain();
+      expect(transport.framesOf(text)).to.deep.equal(["first "]);
+      const report = await stream.end({ final: "first second", stopReason: "end_turn" });
+      expect(clock.t, "no time passed").to.equal(0);
+      expect(transport.framesOf(text)).to.deep.equal(["first ", "second"]);
+      expect(transport.envelopesOf(json).map((e) => e.type)).to.deep.equal(["start", "delta", "delta", "end"]);
+      expect(reports).to.deep.equal([report]);
+    });
+
+    it("splits the last text frame down to textTailCodePoints, whole characters only; json is never split", async () => {
+      const clock = new FakeClock(false);
+      const { ids, transport, open } = await setup({
+        formats: ["text", "text", "json"],
+        clock,
+        options: { flushIntervalMs: { text: 1000, json: 1000 }, textTailCodePoints: 1 },
+      });
+      const stream = await open();
+      await drain();
+      stream.delta("Hi");
+      await drain();
+      stream.delta(` there ${EMOJI}`);
+      await drain();
+      await stream.end({ final: `Hi there ${EMOJI}`, stopReason: "end_turn" });
+      const [a, b, json] = ids;
+      for (const id of [a, b]) expect(transport.framesOf(id)).to.deep.equal(["Hi", " there ", EMOJI]);
+      expect(transport.envelopesOf(json).filter((e) => e.type === "delta").map((e) => e.text)).to.deep.equal(["Hi", ` there ${EMOJI}`]);
+    });
+
+    it("sends a last text no longer than the tail whole, never as an empty frame", async () => {
+      const { ids, transport, open } = await setup({ formats: ["text"], respond: hold, options: { textTailCodePoints: 3 } });
+      const stream = await open();
+      stream.delta("Hello");
+      stream.delta("abc");
+      const ending = stream.end({ final: "Helloabc", stopReason: "end_turn" });
+      await resolveAll(transport);
+      await resolveAll(transport);
+      await ending;
+      expect(transport.framesOf(ids[0])).to.deep.equal(["Hello", "abc"]);
     });
 
     it("keeps a slow connection from holding up the others", async () => {
@@ -442,16 +547,9 @@ describe("stream writer", () => {
       expect(report.connections).to.equal(0);
       expect(reports).to.have.length(1);
       const warning = logger.entries.find((e) => e.level === "warn");
-      expect(warning?.message).to.equal("answer not streamed: the asker does not own the session");
+      expect(warning?.message).to.equal("answer not streamed: the session is claimed by several principals and the asker is unknown");
       expect(JSON.stringify(logger.entries)).to.not.include("secret answer");
-    });
-
-    it("streams to the owner's connections when the caller is trusted (no principal)", async () => {
-      const { ids, transport, open } = await setup({ formats: ["text"] });
-      const stream = await open(undefined);
-      stream.delta("a");
-      await stream.end({ final: "a", stopReason: "end_turn" });
-      expect(transport.framesOf(ids[0])).to.deep.equal(["a"]);
+      expect(ids).to.have.length(2);
     });
 
     it("skips rows of another principal even if the store returned them", async () => {
@@ -538,7 +636,9 @@ describe("stream writer", () => {
     it("rejects nonsense options with a clear error", () => {
       const deps = { store: new MemoryConnectionsStore(), transport: new FakeTransport() };
       expect(() => createStreamOpener({ ...deps, options: { maxRetries: -1 } })).to.throw(RangeError, /maxRetries/);
-      expect(() => createStreamOpener({ ...deps, options: { minFlushIntervalMs: Number.NaN } })).to.throw(RangeError, /minFlushIntervalMs/);
+      expect(() => createStreamOpener({ ...deps, options: { flushIntervalMs: { json: Number.NaN } } })).to.throw(RangeError, /flushIntervalMs.json/);
+      expect(() => createStreamOpener({ ...deps, options: { flushIntervalMs: { text: -1 } } })).to.throw(RangeError, /flushIntervalMs.text/);
+      expect(() => createStreamOpener({ ...deps, options: { textTailCodePoints: 1.5 } })).to.throw(RangeError, /textTailCodePoints/);
       expect(() => createStreamOpener({ ...deps, options: { maxFrameBytes: 1000, maxMessageBytes: 10 } })).to.throw(RangeError, /maxMessageBytes/);
     });
 
