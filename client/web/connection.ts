@@ -30,6 +30,8 @@ export interface ConnectionSnapshot {
   label?: string;
   /** Sockets opened so far: 2 after the first reconnect. */
   opened: number;
+  /** Clock time the current socket opened; what happened before it is history. */
+  readyAt?: number;
   /** Consecutive failures since the last stable connection. */
   failures: number;
   lastError?: string;
@@ -208,7 +210,7 @@ export class ConnectionManager {
     live.opened = true;
     live.openedAt = this.clock.now();
     live.socket.send(PING);
-    this.update({ status: "ready", opened: this.snapshot.opened + 1, lastError: undefined });
+    this.update({ status: "ready", opened: this.snapshot.opened + 1, readyAt: live.openedAt, lastError: undefined });
     const ping = () => {
       live.socket.send(PING);
       this.pingTimer = this.clock.setTimeout(ping, this.options.pingIntervalMs ?? 9 * 60_000);

@@ -3,6 +3,7 @@
  * came back. Pure: the page renders it, the CLI prints from it, the tests drive it.
  */
 import type { AnswerMode, Citation, Envelope, ErrorCode, StreamMetrics, Usage } from "../../functions/shared/protocol";
+import { closePartialMarkdown } from "./partial-markdown";
 
 export type AnswerStatus = "pending" | "streaming" | "done" | "error";
 
@@ -146,9 +147,12 @@ export function reduceConversation(state: Conversation, action: ConversationActi
   }
 }
 
-/** What a finished answer shows: the final formatted answer, or what streamed before it failed. */
+/**
+ * The markdown an answer shows: the final formatted answer once it came, otherwise what
+ * streamed so far (or before it failed), with the markers still open closed, not shown.
+ */
 export function displayText(answer: Answer): string {
-  return answer.final ?? answer.text;
+  return answer.final ?? closePartialMarkdown(answer.text);
 }
 
 /** Citation sources with a URI, each once, in first-cited order. */

@@ -3,6 +3,7 @@
  * the DOM in page.ts. Renders are batched to animation frames.
  */
 import { SESSION_ID_PATTERN, type AnswerMode } from "../../functions/shared/protocol";
+import { composerState } from "./composer";
 import { ConnectionManager, NotConnectedError, type ConnectionEvent } from "./connection";
 import { emptyConversation, reduceConversation, type ConversationAction } from "./conversation";
 import { randomId } from "./ids";
@@ -38,6 +39,7 @@ const send = byId<HTMLButtonElement>("send");
 const status = byId<HTMLElement>("status");
 const label = byId<HTMLElement>("label");
 const notice = byId<HTMLElement>("notice");
+const counter = byId<HTMLElement>("counter");
 const view = new ConversationView(byId("conversation"), byId("conversation-scroller"));
 
 const sessionId = tabSessionId();
@@ -71,8 +73,10 @@ function dispatch(action: ConversationAction): void {
   scheduleRender();
 }
 
-function showNotice(text: string): void {
+/** `kind` "question" marks a notice about the question box, which editing it clears. */
+function showNotice(text: string, kind = "server"): void {
   notice.textContent = text;
+  notice.dataset.kind = kind;
   notice.hidden = false;
 }
 
@@ -108,10 +112,25 @@ function selectedMode(): AnswerMode {
   return checked?.value === "kb" ? "kb" : "llm";
 }
 
+/** The counter follows every edit; an over-long question is marked, never cut. */
+function updateCounter(): void {
+  const state = composerState(question.value);
+  counter.textContent = state.counter;
+  counter.dataset.over = String(state.tooLong);
+  question.setAttribute("aria-invalid", String(state.tooLong));
+  if (state.tooLong) showNotice(state.problem ?? "", "question");
+  else if (notice.dataset.kind === "question") notice.hidden = true;
+}
+
 form.addEventListener("submit", (event) => {
   event.preventDefault();
+  const state = composerState(question.value);
+  if (state.problem !== undefined) {
+    showNotice(state.problem, "question");
+    question.focus();
+    return;
+  }
   const text = question.value.trim();
-  if (text === "") return;
   const mode = selectedMode();
   let requestId: string;
   try {
@@ -123,9 +142,12 @@ form.addEventListener("submit", (event) => {
   }
   notice.hidden = true;
   question.value = "";
+  updateCounter();
   dispatch({ type: "asked", requestId, question: text, mode, at: Date.now() });
   view.follow();
 });
+
+question.addEventListener("input", updateCounter);
 
 question.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey && !event.isComposing) {

@@ -32,10 +32,11 @@ export function chatPageHtml(): string {
       <label><input type="radio" name="mode" value="kb"> Knowledge base</label>
     </fieldset>
     <label for="question" class="visually-hidden">Question</label>
-    <textarea id="question" name="question" rows="2" maxlength="${MAX_QUESTION_CHARS}"
-      placeholder="Ask a question. Enter sends, Shift+Enter adds a line." aria-describedby="question-help"></textarea>
-    <span id="question-help" class="visually-hidden">Enter sends, Shift+Enter adds a new line.</span>
+    <textarea id="question" name="question" rows="2"
+      placeholder="Ask a question. Enter sends, Shift+Enter adds a line." aria-describedby="question-help counter"></textarea>
+    <span id="question-help" class="visually-hidden">Enter sends, Shift+Enter adds a new line. At most ${MAX_QUESTION_CHARS.toLocaleString("en-US")} characters.</span>
     <button id="send" type="submit" disabled>Send</button>
+    <p id="counter" class="counter" data-over="false">0 / ${MAX_QUESTION_CHARS.toLocaleString("en-US")}</p>
   </form>
 </footer>
 </body>

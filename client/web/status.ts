@@ -13,7 +13,11 @@ function seconds(ms: number): string {
   return `${Math.max(1, Math.ceil(ms / 1000))} s`;
 }
 
-/** The latest answer's state while connected; the connection's otherwise. */
+/**
+ * The latest answer's state while connected; the connection's otherwise. An answer that
+ * ended before the current socket opened (cut by a drop, or failed before a reconnect) is
+ * history: its turn still shows what happened, the status line says the page is Ready.
+ */
 export function pageStatus(connection: ConnectionSnapshot, conversation: Conversation, now: number): PageStatus {
   const latestId = conversation.order[conversation.order.length - 1];
   const latest = latestId === undefined ? undefined : conversation.answers[latestId];
@@ -31,6 +35,9 @@ export function pageStatus(connection: ConnectionSnapshot, conversation: Convers
     case "stopped":
       return { state: "error", text: "Disconnected." };
     case "ready":
+      if (latest?.finishedAt !== undefined && connection.readyAt !== undefined && latest.finishedAt <= connection.readyAt) {
+        return { state: "ready", text: "Ready." };
+      }
       if (latest?.status === "error") return { state: "error", text: `Error: ${latest.error?.message ?? "the answer failed"}` };
       if (latest?.status === "done") return { state: "done", text: "Done." };
       return { state: "ready", text: "Ready." };

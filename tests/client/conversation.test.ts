@@ -35,6 +35,9 @@ describe("client: conversation reducer", () => {
     const streaming = state.answers.r1;
     expect(streaming).to.include({ status: "streaming", text: "Hello **world**", deltas: 2, firstDeltaAt: 1200, lastSeq: 2 });
     expect(displayText(streaming)).to.equal("Hello **world**");
+    // A marker still open in the streamed text is closed for display, never shown bare.
+    const open = run([got(envelope("delta", "r1", 3, { text: " _Offline" }), 1350)], state).answers.r1;
+    expect(displayText(open)).to.equal("Hello **world** _Offline_");
 
     const done = run([got(envelope("end", "r1", 3, { final: "Hello **world**.\n\n[1] doc", stopReason: "end_turn", metrics }), 1500)], state)
       .answers.r1;

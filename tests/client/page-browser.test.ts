@@ -57,6 +57,17 @@ describe("client: chat page in Chromium (fake gateway)", function () {
       send(envelope("end", ask.requestId, seq++, { final: HOSTILE, stopReason: "end_turn", metrics: { ttftMs: 1, totalMs: 1, deltas: 1, frames: 1 } }));
       return;
     }
+    if (ask.question.includes("partial")) {
+      send(envelope("delta", ask.requestId, seq++, { text: "_Offline stand-in model: this answer is put together **from the bun" }));
+      await pacer.step();
+      send(envelope("delta", ask.requestId, seq++, { text: "dled** documents._\n\nMore." }));
+      send(envelope("end", ask.requestId, seq++, { final: "Final.", stopReason: "end_turn", metrics: { ttftMs: 1, totalMs: 1, deltas: 2, frames: 2 } }));
+      return;
+    }
+    if (ask.question.includes("hang")) {
+      send(envelope("delta", ask.requestId, seq++, { text: "Cut off mid" }));
+      return;
+    }
     if (ask.question.includes("long")) {
       send(envelope("delta", ask.requestId, seq++, { text: "line\n\n".repeat(80) }));
       await pacer.step();
@@ -182,6 +193,53 @@ describe("client: chat page in Chromium (fake gateway)", function () {
     await page.check('input[name="mode"][value="llm"]');
   });
 
+  it("shows no stray markdown markers while an answer streams (issue 12: a literal _ until it closed)", async () => {
+    const answerSelector = await ask("a partial one");
+    const body = `${answerSelector} .answer-body`;
+    await page.waitForFunction((selector) => (document.querySelector(selector)?.textContent ?? "").includes("from the bun"), body);
+    expect(await page.getAttribute(answerSelector, "data-state")).to.equal("streaming");
+    expect((await page.textContent(body))?.trim()).to.equal("Offline stand-in model: this answer is put together from the bun");
+    expect(await page.locator(`${body} em`).count()).to.equal(1);
+    expect(await page.locator(`${body} em strong`).textContent()).to.equal("from the bun");
+    await pacer.release();
+    await page.waitForSelector(`${answerSelector}[data-state="done"]`);
+  });
+
+  it("counts the question's characters and says, instead of cutting it, when a paste is over the limit (issue 12)", async () => {
+    const connection = gateway.connections[gateway.connections.length - 1];
+    const asked = connection.asks.length;
+    expect(await page.textContent("#counter")).to.equal("0 / 4,000");
+    await page.fill("#question", "x".repeat(5000));
+    expect((await page.inputValue("#question")).length).to.equal(5000);
+    expect(await page.textContent("#counter")).to.equal("5,000 / 4,000");
+    expect(await page.getAttribute("#counter", "data-over")).to.equal("true");
+    expect(await page.getAttribute("#question", "aria-invalid")).to.equal("true");
+    expect(await page.isVisible("#notice")).to.equal(true);
+    expect(await page.textContent("#notice")).to.equal("Your question is 5,000 characters; the limit is 4,000. Shorten it by 1,000 to send it.");
+    await page.press("#question", "Enter");
+    expect((await page.inputValue("#question")).length).to.equal(5000);
+    await page.fill("#question", "x".repeat(4000));
+    expect(await page.textContent("#counter")).to.equal("4,000 / 4,000");
+    expect(await page.isHidden("#notice")).to.equal(true);
+    await page.fill("#question", "");
+    expect(connection.asks).to.have.length(asked);
+  });
+
+  it("says so when Send is pressed with nothing to ask (issue 12: empty input did nothing)", async () => {
+    const connection = gateway.connections[gateway.connections.length - 1];
+    const asked = connection.asks.length;
+    const turns = await page.locator(".turn").count();
+    await page.fill("#question", "   ");
+    await page.press("#question", "Enter");
+    expect(await page.isVisible("#notice")).to.equal(true);
+    expect(await page.textContent("#notice")).to.equal("Type a question first.");
+    await page.type("#question", "a");
+    expect(await page.isHidden("#notice")).to.equal(true);
+    await page.fill("#question", "");
+    expect(await page.locator(".turn").count()).to.equal(turns);
+    expect(connection.asks).to.have.length(asked);
+  });
+
   it("follows new text only while the reader stays at the bottom", async () => {
     const answerSelector = await ask("a long one");
     await page.waitForFunction((selector) => (document.querySelector(selector)?.textContent ?? "").includes("line"), `${answerSelector} .answer-body`);
@@ -210,5 +268,17 @@ describe("client: chat page in Chromium (fake gateway)", function () {
     const answerSelector = await ask("inject after reconnect");
     await page.waitForSelector(`${answerSelector}[data-state="done"]`);
     expect(latest.asks).to.have.length(1);
+  });
+
+  it("is Ready again after a reconnect that cut an answer off (issue 12: the status stayed on the red error)", async () => {
+    const answerSelector = await ask("hang on");
+    await page.waitForFunction((selector) => (document.querySelector(selector)?.textContent ?? "").includes("Cut off"), `${answerSelector} .answer-body`);
+    const before = gateway.connections.length;
+    gateway.connections[before - 1].drop();
+    await page.waitForSelector(`${answerSelector}[data-state="error"]`);
+    expect(await page.textContent(`${answerSelector} .answer-error`)).to.match(/before the answer finished\. Ask again once reconnected\.$/);
+    await page.waitForSelector(`#status[data-connections="${before + 1}"]`);
+    await page.waitForSelector('#status[data-state="ready"]');
+    expect(await page.textContent("#status")).to.equal("Ready.");
   });
 });

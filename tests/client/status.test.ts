@@ -45,6 +45,21 @@ describe("client: page status", () => {
     expect(pageStatus(ready, conversationWith("asked", "error"), 0)).to.deep.equal({ state: "error", text: "Error: Too many requests" });
   });
 
+  it("is Ready again after a reconnect, whatever the last answer before it did (issue 12)", () => {
+    const cut = reduceConversation(conversationWith("asked", "delta"), {
+      type: "interrupted",
+      requestIds: ["r"],
+      message: "Connection closed (code 1006) before the answer finished. Ask again once reconnected.",
+      at: 3000,
+    });
+    // The socket the answer was cut on is still the current one: the error shows.
+    expect(pageStatus({ ...ready, readyAt: 500 }, cut, 3000).state).to.equal("error");
+    // A new socket opened after it: the page is ready for the next question.
+    expect(pageStatus({ status: "ready", opened: 2, failures: 0, readyAt: 3400 }, cut, 3500)).to.deep.equal({ state: "ready", text: "Ready." });
+    expect(pageStatus({ status: "ready", opened: 2, failures: 0, readyAt: 9000 }, conversationWith("asked", "error"), 9000).text).to.equal("Ready.");
+    expect(pageStatus({ status: "ready", opened: 2, failures: 0, readyAt: 9000 }, conversationWith("asked", "delta", "end"), 9000).text).to.equal("Ready.");
+  });
+
   it("measures time to first token and the generation rate", () => {
     const streaming = conversationWith("asked", "delta", "delta").answers.r;
     // asked at 1000; deltas at 1500 and 2000
