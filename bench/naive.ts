@@ -8,8 +8,7 @@
  */
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
 import type { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
-import { QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { SESSION_OWNER_KEY } from "../functions/shared/table";
+import { GetCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { consumeAnswer } from "./converse";
 import { epochNow } from "./ipc";
 import type { ProducedAnswer } from "./producer";
@@ -28,10 +27,10 @@ export function naiveApiClient(endpoint: string, region: string, credentials: { 
 
 export async function naiveAnswer(deps: NaiveDeps, sessionId: string, question: string): Promise<ProducedAnswer> {
   const startedAt = epochNow();
-  const { Items = [] } = await deps.dynamo.send(
-    new QueryCommand({ TableName: deps.tableName, KeyConditionExpression: "sessionId = :s", ExpressionAttributeValues: { ":s": sessionId } }),
-  );
-  const connectionIds = Items.map((item) => item.connectionId as string).filter((id) => id !== SESSION_OWNER_KEY);
+  // QnABot's lookup: GetItem {sessionId} → connectionId. The fan-out extension reads every
+  // connection of the session item instead.
+  const { Item } = await deps.dynamo.send(new GetCommand({ TableName: deps.tableName, Key: { sessionId } }));
+  const connectionIds = Object.keys((Item?.connections as Record<string, unknown> | undefined) ?? {});
   let posts = 0;
   const answer = await consumeAnswer(deps.bedrock, question, async (text) => {
     await Promise.all(

@@ -37,17 +37,7 @@ export function connectionsTableInput(tableName: string): CreateTableCommandInpu
     TableName: tableName,
     BillingMode: "PAY_PER_REQUEST",
     AttributeDefinitions: CONNECTIONS_TABLE.attributes.map((a) => ({ AttributeName: a.name, AttributeType: a.type })),
-    KeySchema: [
-      { AttributeName: CONNECTIONS_TABLE.hashKey, KeyType: "HASH" },
-      { AttributeName: CONNECTIONS_TABLE.rangeKey, KeyType: "RANGE" },
-    ],
-    GlobalSecondaryIndexes: [
-      {
-        IndexName: CONNECTIONS_TABLE.connectionIndex.name,
-        KeySchema: [{ AttributeName: CONNECTIONS_TABLE.connectionIndex.hashKey, KeyType: "HASH" }],
-        Projection: { ProjectionType: CONNECTIONS_TABLE.connectionIndex.projectionType },
-      },
-    ],
+    KeySchema: [{ AttributeName: CONNECTIONS_TABLE.hashKey, KeyType: "HASH" }],
   };
 }
 

@@ -13,7 +13,7 @@ export interface Principal {
   cognitoIdentityId?: string;
 }
 
-/** `{region}:{uuid}`, the shape of a Cognito identity id (what Lex Web UI sends as sessionId). */
+/** `{region}:{uuid}`, the shape of a Cognito identity id (what QnABot's client page sends as sessionId). */
 export const COGNITO_IDENTITY_ID_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The identity fields API Gateway puts in `requestContext.identity` (WebSocket) or `authorizer.iam` (HTTP API). */
@@ -41,18 +41,14 @@ export function principalFromIdentity(identity: CallerIdentityFields | null | un
 }
 
 /**
- * Whether `principal` may claim `sessionId` at all. A Cognito caller may only claim its own
- * identity id; a Cognito-shaped session id is reserved for that identity. Any other session
- * id is first-come: the owner row (see connections store) settles it atomically.
+ * Whether `principal` may claim `sessionId` at all. A session id shaped like a Cognito
+ * identity id (what QnABot's own client page and Lex Web UI 0.21.7 send) is bound to that
+ * identity alone. Any other id (stock Lex Web UI 0.22–0.24.1 sends `lex-web-ui-` + 4 random
+ * hex digits, clients.md) may be claimed by several principals; the session then becomes
+ * contested and no principal receives another's answers (session-state.ts).
  */
 export function assertMayClaimSession(principal: Principal, sessionId: string): void {
-  if (principal.kind === "cognito") {
-    if (sessionId !== principal.cognitoIdentityId) {
-      throw new ProtocolError("forbidden", "sessionId must equal the caller's Cognito identity id");
-    }
-    return;
-  }
-  if (COGNITO_IDENTITY_ID_PATTERN.test(sessionId)) {
-    throw new ProtocolError("forbidden", "this sessionId belongs to a Cognito identity; only that identity may use it");
-  }
+  if (!COGNITO_IDENTITY_ID_PATTERN.test(sessionId)) return;
+  if (principal.kind === "cognito" && principal.cognitoIdentityId === sessionId) return;
+  throw new ProtocolError("forbidden", "this sessionId is a Cognito identity id; only that identity may use it");
 }

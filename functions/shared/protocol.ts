@@ -38,6 +38,7 @@ export type ErrorCode =
   | "forbidden"
   | "not_found"
   | "throttled"
+  | "busy"
   | "model_error"
   | "stalled"
   | "timeout"
@@ -70,7 +71,7 @@ export class ProtocolError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly status: number = code === "forbidden" ? 403 : code === "not_found" ? 404 : 400,
+    readonly status: number = code === "forbidden" ? 403 : code === "not_found" ? 404 : code === "busy" ? 429 : 400,
     readonly retryable = false,
   ) {
     super(message);

@@ -3,37 +3,31 @@
  * (components/) and the local emulator's tables (local/) are created alike.
  */
 
-/** Connections table: one row per open WebSocket, several per session, plus one owner row per session. */
+/**
+ * Connections table, keyed by `sessionId` alone so a QnABot 7.4 hook's
+ * `GetItem {sessionId}` → `connectionId` works unchanged (clients.md). Two kinds of item:
+ * - the session item (`sessionId` = the session id): the principals that claimed the session,
+ *   its open connections, and `connectionId`, the latest live connection, present only while
+ *   exactly one principal claims the session (see session-state.ts);
+ * - a lookup item per connection (`sessionId` = CONNECTION_KEY_PREFIX + connection id), so
+ *   `$disconnect` and the `ask` route, which know only the connection id, find its session
+ *   with one GetItem.
+ */
 export const CONNECTIONS_TABLE = {
   hashKey: "sessionId",
-  rangeKey: "connectionId",
   ttlAttribute: "ttl",
-  attributes: [
-    { name: "sessionId", type: "S" },
-    { name: "connectionId", type: "S" },
-    { name: "socketId", type: "S" },
-  ],
-  /**
-   * Finds a row by connection id alone (`$disconnect`, the `ask` route). Keyed on `socketId`,
-   * a copy of the connection id that only connection rows carry: owner rows stay out of the
-   * index, so their common range key never becomes one hot index partition.
-   */
-  connectionIndex: {
-    name: "byConnectionId",
-    hashKey: "socketId",
-    projectionType: "ALL",
-  },
+  attributes: [{ name: "sessionId", type: "S" }],
 } as const;
 
 /**
- * Range key of the row that binds a session to the principal that first registered it.
- * `#` cannot occur in an API Gateway connection id, so it never collides with one.
+ * Key prefix of connection lookup items. `#` can occur neither in a session id
+ * (`[A-Za-z0-9:._-]`) nor in an API Gateway connection id, so no key ever collides.
  */
-export const SESSION_OWNER_KEY = "#owner";
+export const CONNECTION_KEY_PREFIX = "#connection#";
 
 export type StreamFormat = "text" | "json";
 
-/** A row per open connection. */
+/** One open connection, as the stores and the writer see it. */
 export interface ConnectionRow {
   sessionId: string;
   connectionId: string;
@@ -42,16 +36,7 @@ export interface ConnectionRow {
   format: StreamFormat;
   /** Epoch milliseconds. */
   connectedAt: number;
-  /** Epoch seconds; DynamoDB TTL. */
-  ttl: number;
-}
-
-/** The row that binds a session to its owner; `connections` counts its open connections. */
-export interface SessionOwnerRow {
-  sessionId: string;
-  connectionId: typeof SESSION_OWNER_KEY;
-  principal: string;
-  connections: number;
+  /** Epoch seconds after which the connection is treated as closed (API Gateway's 2 h limit). */
   ttl: number;
 }
 

@@ -3,15 +3,22 @@
  * contract of functions/shared/connections.ts, a transport whose posts settle when the test
  * says so, a fake clock and a recording logger.
  */
-import type { ConnectionsStore, RegisterConnection, SessionConnections } from "../../functions/shared/connections";
-import { ProtocolError } from "../../functions/shared/protocol";
+import type { ConnectionsStore, RegisterConnection } from "../../functions/shared/connections";
+import {
+  addConnection,
+  emptySession,
+  removeConnection,
+  view,
+  type SessionState,
+  type SessionView,
+} from "../../functions/shared/session-state";
 import type { ConnectionRow } from "../../functions/shared/table";
 import type { PostError, StreamTransport } from "../../functions/stream/types";
 import type { StreamClock, StreamLogger } from "../../functions/stream/writer";
 
+/** The DynamoDB store's semantics (the same pure session-state.ts), kept in Maps. */
 export class MemoryConnectionsStore implements ConnectionsStore {
-  /** Rows by session, then connection id. */
-  readonly sessions = new Map<string, { owner: string; rows: Map<string, ConnectionRow> }>();
+  readonly sessions = new Map<string, SessionState>();
   readonly removed: { sessionId: string; connectionId: string }[] = [];
   /** When set, remove() rejects with it (after recording the call). */
   failRemove?: Error;
@@ -19,38 +26,31 @@ export class MemoryConnectionsStore implements ConnectionsStore {
   constructor(private readonly ttlSeconds = 7200) {}
 
   async register(connection: RegisterConnection): Promise<ConnectionRow> {
-    const session = this.sessions.get(connection.sessionId) ?? { owner: connection.principal, rows: new Map() };
-    if (session.owner !== connection.principal) {
-      throw new ProtocolError("forbidden", "this session belongs to another principal");
-    }
     const connectedAt = Date.now();
-    const row: ConnectionRow = { ...connection, connectedAt, ttl: Math.floor(connectedAt / 1000) + this.ttlSeconds };
-    session.rows.set(connection.connectionId, row);
-    this.sessions.set(connection.sessionId, session);
-    return row;
+    const state = this.sessions.get(connection.sessionId) ?? emptySession(connection.sessionId);
+    this.sessions.set(connection.sessionId, addConnection(state, { ...connection, connectedAt }, { connectionTtlSeconds: this.ttlSeconds }));
+    return { ...connection, connectedAt, ttl: Math.floor(connectedAt / 1000) + this.ttlSeconds };
   }
 
   async find(connectionId: string): Promise<ConnectionRow | undefined> {
-    for (const session of this.sessions.values()) {
-      const row = session.rows.get(connectionId);
+    for (const state of this.sessions.values()) {
+      const row = view(state, nowSeconds()).connections.find((r) => r.connectionId === connectionId);
       if (row) return row;
     }
     return undefined;
   }
 
-  async listSession(sessionId: string): Promise<SessionConnections> {
-    const session = this.sessions.get(sessionId);
-    if (!session) return { connections: [] };
-    return { owner: session.owner, connections: [...session.rows.values()].filter((r) => r.principal === session.owner) };
+  async listSession(sessionId: string): Promise<SessionView> {
+    return view(this.sessions.get(sessionId) ?? emptySession(sessionId), nowSeconds());
   }
 
   async remove(key: { sessionId: string; connectionId: string }): Promise<boolean> {
     this.removed.push(key);
     if (this.failRemove) throw this.failRemove;
-    const session = this.sessions.get(key.sessionId);
-    const deleted = session?.rows.delete(key.connectionId) ?? false;
-    if (session && session.rows.size === 0) this.sessions.delete(key.sessionId);
-    return deleted;
+    const state = this.sessions.get(key.sessionId);
+    if (!state || !state.connections[key.connectionId]) return false;
+    this.sessions.set(key.sessionId, removeConnection(state, key.connectionId, nowSeconds()));
+    return true;
   }
 
   /** Registers `count` connections of one principal; returns their ids. */
@@ -61,6 +61,10 @@ export class MemoryConnectionsStore implements ConnectionsStore {
     }
     return ids;
   }
+}
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
 }
 
 export interface PostCall {
