@@ -1,6 +1,7 @@
 /**
  * The whole streaming system on loopback: dynalite, the Bedrock emulator (or real Bedrock),
- * the WebSocket gateway, the HTTP API, a Lambda Invoke API and the chat page, with the real
+ * the WebSocket gateway, the HTTP API, a Lambda Invoke API, a Cognito identity pool for
+ * guests, a Lex V2 runtime for a QnABot-shaped bot and the chat page, with the real
  * connection and fulfillment handlers running in-process on the events API Gateway and Lex
  * send. The handlers find the emulators the way they find AWS: through environment
  * variables (AWS_ENDPOINT_URL_*, STREAMING_ENDPOINT, …), so no handler code knows it is local.
@@ -10,6 +11,7 @@ import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { startLocalDynamo, type LocalDynamo } from "./dynamo";
 import { startBedrockEmulator, type BedrockEmulator, type BedrockEmulatorOptions } from "./bedrock";
 import {
+  CredentialStore,
   localIamUser,
   localRoleSession,
   startWebSocketGateway,
@@ -20,6 +22,8 @@ import {
 } from "./gateway";
 import { startLambdaApi, type LambdaApi } from "./lambda-api";
 import { startLocalHttpApi, type LocalHttpApi } from "./http-api";
+import { startLocalCognitoIdentityPool, type LocalCognitoIdentityPool } from "./cognito-identity";
+import { CodeHookError, startLocalLexRuntime, type LexCodeHookEvent, type LocalLexRuntime } from "./lex-runtime";
 import { presignWebSocketUrl } from "../client/presign";
 import { applyEnv } from "./process-env";
 import { startChatServer, type ChatServer } from "../client/chat-server";
@@ -34,6 +38,65 @@ export const LOCAL_FUNCTIONS = { connection: "qnabot-streaming-connection", fulf
 /** Model the stand-in answers as; real Bedrock needs a model the account may invoke. */
 export const DEFAULT_LOCAL_MODEL_ID = "us.anthropic.claude-3-5-haiku-20241022-v1:0";
 const LOCAL_KNOWLEDGE_BASE_ID = "LOCALKB001";
+
+/** Every port the stack listens on (127.0.0.1); 0 lets the OS pick. */
+export interface LocalStackPorts {
+  /** The chat page. */
+  readonly page: number;
+  /** The WebSocket gateway and its @connections API. */
+  readonly gateway: number;
+  /** `POST /ask`. */
+  readonly httpApi: number;
+  /** The Lambda Invoke API. */
+  readonly lambda: number;
+  /** dynalite. */
+  readonly dynamo: number;
+  /** The Bedrock emulator (unused with `bedrock: "aws"`). */
+  readonly bedrock: number;
+  /** The Cognito identity pool. */
+  readonly cognito: number;
+  /** The Lex V2 runtime. */
+  readonly lex: number;
+}
+
+/** A mistake the user can fix (busy port, no credentials): its message is one line that names the fix. */
+export class LocalStackSetupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "LocalStackSetupError";
+  }
+}
+
+/** A pinned port another process holds. */
+export class PortInUseError extends LocalStackSetupError {
+  constructor(
+    readonly service: keyof LocalStackPorts,
+    readonly port: number,
+  ) {
+    super(`port ${port} (${service}) is in use`);
+    this.name = "PortInUseError";
+  }
+}
+
+/** `--bedrock aws` without any credential the default chain can find. */
+export class MissingAwsCredentialsError extends LocalStackSetupError {
+  constructor() {
+    super(
+      "--bedrock aws needs AWS credentials and none were found: run `aws configure` (or `aws sso login --profile <name>` and set AWS_PROFILE), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+    );
+    this.name = "MissingAwsCredentialsError";
+  }
+}
+
+/** Starts one listener, turning a busy pinned port into a PortInUseError. */
+async function listening<T>(service: keyof LocalStackPorts, port: number, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") throw new PortInUseError(service, port);
+    throw error;
+  }
+}
 
 export interface LocalStackOptions {
   /** `emulator`: the offline stand-in model; `aws`: real Bedrock with the default credential chain. @default "emulator" */
@@ -50,15 +113,15 @@ export interface LocalStackOptions {
   readonly knowledgeBaseModelArn?: string;
   /** WebSocket stage. @default "Prod" */
   readonly stage?: string;
-  /** Port of the chat page. @default 0 (the OS picks) */
-  readonly pagePort?: number;
+  /** Ports to listen on, per service. @default 0 for each (the OS picks) */
+  readonly ports?: Partial<LocalStackPorts>;
   /** Serve the chat page. @default true */
   readonly page?: boolean;
   /** API Gateway limits (message size, idle, max age), smaller in tests. @default AWS's */
   readonly gatewayLimits?: Partial<GatewayLimits>;
   /** Injected @connections latency and faults. @default none */
   readonly connectionsApi?: ConnectionsApiBehaviour;
-  /** More callers the gateway and HTTP API accept (tests: other principals, Cognito identities). @default none */
+  /** More callers the gateway, the HTTP API and the Lex runtime accept (tests: other principals, Cognito identities). @default none */
   readonly credentials?: readonly LocalCredential[];
   /** Extra environment for the handlers (STREAM_STALL_MS, POWERTOOLS_LOG_LEVEL, …). @default none */
   readonly env?: Readonly<Record<string, string>>;
@@ -96,6 +159,12 @@ export interface LocalStack {
   /** Undefined with `bedrock: "aws"`. */
   readonly bedrock?: BedrockEmulator;
   readonly lambda: LambdaApi;
+  /** The Cognito identity pool for guests (what Lex Web UI's `cognito.poolId` names). */
+  readonly cognito: LocalCognitoIdentityPool;
+  /** The Lex V2 runtime whose bot's fulfillment is the fulfillment function. */
+  readonly lex: LocalLexRuntime;
+  /** Every credential the endpoints accept; the Cognito pool adds the ones it issues. */
+  readonly credentials: CredentialStore;
   /** Presigns a WebSocket URL for `sessionId`, as the chat user unless told otherwise. */
   presign(sessionId: string, options?: PresignOptions): Promise<string>;
   /** Invokes the fulfillment function as Lex V2 would (a code hook event) and returns its response. */
@@ -110,17 +179,23 @@ export interface LocalStack {
 function fulfillmentRole(): LocalCredential {
   return localRoleSession("qnabot-streaming-fulfillment-role", {
     sessionName: LOCAL_FUNCTIONS.fulfillment,
-    allow: { connect: false, manageConnections: true },
+    allow: { connect: false, manageConnections: true, recognizeText: false },
   });
 }
 
 /** With real Bedrock the handlers sign with the user's own credentials, so the gateway must accept those. */
 async function userCredentialAsRole(): Promise<LocalCredential> {
-  const resolved = await defaultProvider()();
+  let resolved;
+  try {
+    resolved = await defaultProvider()();
+  } catch (error) {
+    if ((error as Error).name === "CredentialsProviderError") throw new MissingAwsCredentialsError();
+    throw error;
+  }
   return {
     ...resolved,
     identity: { userArn: "arn:aws:iam::000000000000:user/local-developer", accountId: "000000000000" },
-    allow: { connect: false, manageConnections: true },
+    allow: { connect: false, manageConnections: true, recognizeText: false },
   };
 }
 
@@ -128,11 +203,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const region = options.region ?? process.env.AWS_REGION ?? "us-east-1";
   const useAws = options.bedrock === "aws";
   const modelId = options.modelId ?? DEFAULT_LOCAL_MODEL_ID;
+  const ports: LocalStackPorts = { page: 0, gateway: 0, httpApi: 0, lambda: 0, dynamo: 0, bedrock: 0, cognito: 0, lex: 0, ...options.ports };
   // Stopped in this order whatever was started: the gateway first, so every `$disconnect` still
   // runs against the tables; Bedrock before waiting on the functions, so no answer in flight
   // holds the shutdown up; the environment last but DynamoDB, so no handler ever runs without it.
   const parts: {
     page?: ChatServer;
+    lex?: LocalLexRuntime;
+    cognito?: LocalCognitoIdentityPool;
     gateway?: WebSocketGateway;
     httpApi?: LocalHttpApi;
     bedrock?: BedrockEmulator;
@@ -141,9 +219,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     dynamo?: LocalDynamo;
   } = {};
   const closeAll = async (): Promise<void> => {
-    const { page, gateway, httpApi, bedrock, lambda, restoreEnv, dynamo } = parts;
+    const { page, lex, cognito, gateway, httpApi, bedrock, lambda, restoreEnv, dynamo } = parts;
     for (const key of Object.keys(parts) as (keyof typeof parts)[]) delete parts[key];
     await page?.close();
+    await lex?.close();
+    await cognito?.close();
     await gateway?.close();
     await httpApi?.close();
     await bedrock?.close();
@@ -159,11 +239,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   try {
     const role = useAws ? await userCredentialAsRole() : fulfillmentRole();
-    const chatUser = localIamUser("local-chat-user", { allow: { connect: true, manageConnections: false } });
+    const chatUser = localIamUser("local-chat-user", { allow: { connect: true, manageConnections: false, recognizeText: true } });
     const credentials = [role, chatUser, ...(options.credentials ?? [])];
+    const store = new CredentialStore(credentials);
 
-    const dynamo = (parts.dynamo = await startLocalDynamo());
-    const bedrock = useAws ? undefined : (parts.bedrock = await startBedrockEmulator(options.bedrockBehavior));
+    const dynamo = (parts.dynamo = await listening("dynamo", ports.dynamo, () => startLocalDynamo({ port: ports.dynamo })));
+    const bedrock = useAws
+      ? undefined
+      : (parts.bedrock = await listening("bedrock", ports.bedrock, () => startBedrockEmulator({ ...options.bedrockBehavior, port: ports.bedrock })));
 
     // Handlers are loaded lazily: Powertools reads its log level when a module loads, so the
     // environment must be in place first.
@@ -172,28 +255,60 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       fulfillment: ((event, context) => loadHandler("fulfillment")(event, context)) as Handler,
     };
     const fulfillmentTimeoutMs = options.fulfillmentTimeoutMs ?? 120_000;
-    const lambda = (parts.lambda = await startLambdaApi({
-      region,
-      functions: {
-        [LOCAL_FUNCTIONS.connection]: { handler: handlers.connection, timeoutMs: 10_000 },
-        [LOCAL_FUNCTIONS.fulfillment]: { handler: handlers.fulfillment, timeoutMs: fulfillmentTimeoutMs },
-      },
-    }));
+    const lambda = (parts.lambda = await listening("lambda", ports.lambda, () =>
+      startLambdaApi({
+        region,
+        port: ports.lambda,
+        functions: {
+          [LOCAL_FUNCTIONS.connection]: { handler: handlers.connection, timeoutMs: 10_000 },
+          [LOCAL_FUNCTIONS.fulfillment]: { handler: handlers.fulfillment, timeoutMs: fulfillmentTimeoutMs },
+        },
+      }),
+    ));
+    const invokeFulfillment = async (event: unknown): Promise<{ payload: unknown; functionError?: string }> => {
+      const response = await fetch(`${lambda.endpoint}/2015-03-31/functions/${LOCAL_FUNCTIONS.fulfillment}/invocations`, {
+        method: "POST",
+        body: JSON.stringify(event),
+      });
+      return { payload: await response.json(), functionError: response.headers.get("x-amz-function-error") ?? undefined };
+    };
 
     const connectionIntegration = { handler: handlers.connection, functionName: LOCAL_FUNCTIONS.connection, timeoutMs: 10_000 };
-    const gateway = (parts.gateway = await startWebSocketGateway({
-      stage: options.stage ?? "Prod",
-      region,
-      credentials,
-      limits: options.gatewayLimits,
-      connectionsApi: options.connectionsApi,
-      handlers: {
-        ...Object.fromEntries(CONNECTION_ROUTE_KEYS.map((key) => [key, connectionIntegration])),
-        [ROUTES.ask]: { handler: handlers.fulfillment, functionName: LOCAL_FUNCTIONS.fulfillment, timeoutMs: fulfillmentTimeoutMs },
-      },
-    }));
+    const gateway = (parts.gateway = await listening("gateway", ports.gateway, () =>
+      startWebSocketGateway({
+        stage: options.stage ?? "Prod",
+        region,
+        port: ports.gateway,
+        credentials: store,
+        limits: options.gatewayLimits,
+        connectionsApi: options.connectionsApi,
+        handlers: {
+          ...Object.fromEntries(CONNECTION_ROUTE_KEYS.map((key) => [key, connectionIntegration])),
+          [ROUTES.ask]: { handler: handlers.fulfillment, functionName: LOCAL_FUNCTIONS.fulfillment, timeoutMs: fulfillmentTimeoutMs },
+        },
+      }),
+    ));
 
-    const httpApi = (parts.httpApi = await startLocalHttpApi({ handler: handlers.fulfillment, credentials, region }));
+    const httpApi = (parts.httpApi = await listening("httpApi", ports.httpApi, () =>
+      startLocalHttpApi({ handler: handlers.fulfillment, credentials, region, port: ports.httpApi }),
+    ));
+
+    const cognito = (parts.cognito = await listening("cognito", ports.cognito, () =>
+      startLocalCognitoIdentityPool({ region, credentials: store, port: ports.cognito }),
+    ));
+    // Lex invokes the fulfillment as a synchronous Lambda Invoke, so it runs (and is timed) like any invocation.
+    const lex = (parts.lex = await listening("lex", ports.lex, () =>
+      startLocalLexRuntime({
+        region,
+        credentials: store,
+        port: ports.lex,
+        invokeCodeHook: async (event: LexCodeHookEvent) => {
+          const { payload, functionError } = await invokeFulfillment(event);
+          if (functionError) throw new CodeHookError(functionError);
+          return payload;
+        },
+      }),
+    ));
 
     parts.restoreEnv = applyEnv({
       AWS_REGION: region,
@@ -235,7 +350,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const page =
       options.page === false
         ? undefined
-        : (parts.page = await startChatServer({ sign: (sessionId) => presign(sessionId, { format: "json" }), label, port: options.pagePort }));
+        : (parts.page = await listening("page", ports.page, () =>
+            startChatServer({ sign: (sessionId) => presign(sessionId, { format: "json" }), label, port: ports.page }),
+          ));
 
     return {
       pageUrl: page?.url,
@@ -249,15 +366,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dynamo,
       bedrock,
       lambda,
+      cognito,
+      lex,
+      credentials: store,
       presign,
       async invokeFulfillment(event) {
-        const response = await fetch(`${lambda.endpoint}/2015-03-31/functions/${LOCAL_FUNCTIONS.fulfillment}/invocations`, {
-          method: "POST",
-          body: JSON.stringify(event),
-        });
-        return response.json();
+        return (await invokeFulfillment(event)).payload;
       },
       async idle() {
+        await lex.idle();
         await gateway.idle();
         await httpApi.idle();
         await lambda.idle();

@@ -1,38 +1,149 @@
 /**
- * `npm start`: the local stack on loopback, until Ctrl-C.
- *   npm start -- [--bedrock emulator|aws] [--port 3000] [--region us-east-1] [--model <id>] [--knowledge-base <id>]
+ * `npm start`: the local stack on loopback, until Ctrl-C. See USAGE; every port can be pinned.
  */
 import { parseArgs } from "node:util";
-import { startLocalStack } from "./stack";
+import { LocalStackSetupError, PortInUseError, startLocalStack, type LocalStack, type LocalStackPorts } from "./stack";
 
-const USAGE = "usage: npm start -- [--bedrock emulator|aws] [--port 3000] [--region <region>] [--model <model id>] [--knowledge-base <id>]";
+/** The flag that pins each service's port. */
+export const PORT_FLAGS: Readonly<Record<keyof LocalStackPorts, string>> = {
+  page: "port",
+  gateway: "gateway-port",
+  httpApi: "http-api-port",
+  lambda: "lambda-port",
+  dynamo: "dynamo-port",
+  bedrock: "bedrock-port",
+  cognito: "cognito-port",
+  lex: "lex-port",
+};
+
+/** What each service is called in messages. */
+const SERVICE_NAMES: Readonly<Record<keyof LocalStackPorts, string>> = {
+  page: "the chat page",
+  gateway: "the WebSocket gateway",
+  httpApi: "the HTTP API",
+  lambda: "the Lambda API",
+  dynamo: "DynamoDB (dynalite)",
+  bedrock: "the Bedrock emulator",
+  cognito: "the Cognito identity pool",
+  lex: "the Lex V2 runtime",
+};
+
+export const USAGE =
+  "usage: npm start -- [--bedrock emulator|aws] [--port 3000] [--region <region>] [--model <model id>] [--knowledge-base <id>] " +
+  "[--gateway-port N] [--http-api-port N] [--lambda-port N] [--dynamo-port N] [--bedrock-port N] [--cognito-port N] [--lex-port N]";
+
+/** Flags that only mean something with real Bedrock. */
+const AWS_ONLY_FLAGS = ["region", "model", "knowledge-base"] as const;
 
 export interface StartOptions {
   bedrock: "emulator" | "aws";
-  port: number;
+  ports: LocalStackPorts;
   region?: string;
   model?: string;
   knowledgeBase?: string;
 }
 
-/** Parses the command line; throws with the usage on anything it does not accept. */
+/** A command line the parser refuses: one line saying what is wrong, then the usage line. */
+export class UsageError extends Error {
+  constructor(problem: string) {
+    super(`${problem}\n${USAGE}`);
+    this.name = "UsageError";
+  }
+}
+
+function portNumber(flag: string, value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new UsageError(`--${flag} must be a port number from 0 to 65535, not "${value}"`);
+  return port;
+}
+
+/** Parses the command line; throws a UsageError on anything it does not accept. */
 export function parseStartArgs(argv: readonly string[]): StartOptions {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      bedrock: { type: "string", default: "emulator" },
-      port: { type: "string", default: "3000" },
-      region: { type: "string" },
-      model: { type: "string" },
-      "knowledge-base": { type: "string" },
-    },
-    strict: true,
-  });
-  if (values.bedrock !== "emulator" && values.bedrock !== "aws") throw new Error(`--bedrock must be "emulator" or "aws"\n${USAGE}`);
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number\n${USAGE}`);
-  if (values["knowledge-base"] && values.bedrock !== "aws") throw new Error(`--knowledge-base needs --bedrock aws\n${USAGE}`);
-  return { bedrock: values.bedrock, port, region: values.region, model: values.model, knowledgeBase: values["knowledge-base"] };
+  const portOptions = Object.fromEntries(
+    Object.entries(PORT_FLAGS)
+      .filter(([service]) => service !== "page")
+      .map(([, flag]) => [flag, { type: "string" as const }]),
+  );
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        bedrock: { type: "string", default: "emulator" },
+        port: { type: "string", default: "3000" },
+        region: { type: "string" },
+        model: { type: "string" },
+        "knowledge-base": { type: "string" },
+        ...portOptions,
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    // node's messages run on with advice about `--`; the first sentence is the problem.
+    const message = (error as Error).message.split(". ")[0].replace(/\.$/, "");
+    throw new UsageError(message);
+  }
+  const bedrock = values.bedrock;
+  if (bedrock !== "emulator" && bedrock !== "aws") throw new UsageError(`--bedrock must be "emulator" or "aws", not "${String(bedrock)}"`);
+  if (bedrock !== "aws") {
+    const misplaced = AWS_ONLY_FLAGS.filter((flag) => values[flag] !== undefined);
+    if (misplaced.length > 0) {
+      throw new UsageError(`${misplaced.map((flag) => `--${flag}`).join(" and ")} only ${misplaced.length > 1 ? "apply" : "applies"} to real Bedrock: add --bedrock aws`);
+    }
+  }
+  const ports = {} as Record<keyof LocalStackPorts, number>;
+  for (const [service, flag] of Object.entries(PORT_FLAGS) as [keyof LocalStackPorts, string][]) {
+    const value = values[flag];
+    ports[service] = typeof value === "string" ? portNumber(flag, value) : 0;
+  }
+  return {
+    bedrock,
+    ports,
+    region: values.region as string | undefined,
+    model: values.model as string | undefined,
+    knowledgeBase: values["knowledge-base"] as string | undefined,
+  };
+}
+
+/** The one line a user mistake at start-up gets (busy port, no credentials); undefined for a real failure. */
+export function setupErrorLine(error: unknown): string | undefined {
+  if (error instanceof PortInUseError) {
+    const flag = PORT_FLAGS[error.service];
+    return `port ${error.port} is in use (${SERVICE_NAMES[error.service]}): pick a free one with --${flag} <port>, or --${flag} 0 to let the OS choose`;
+  }
+  if (error instanceof LocalStackSetupError) return error.message;
+  return undefined;
+}
+
+/** What `npm start` prints once ready: every endpoint a client needs. */
+export function readyBanner(stack: LocalStack, startedInMs: number): string {
+  return [
+    `qnabot-streaming local stack ready in ${startedInMs} ms (answers from: ${stack.label})`,
+    ``,
+    `  Chat page            ${stack.pageUrl}`,
+    `  WebSocket (signed)   ${stack.webSocketUrl}`,
+    `  @connections API     ${stack.managementEndpoint}`,
+    `  POST /ask (SigV4)    ${stack.askUrl}`,
+    `  DynamoDB (dynalite)  ${stack.dynamo.endpoint}`,
+    ...(stack.bedrock ? [`  Bedrock emulator     ${stack.bedrock.endpoint}`] : []),
+    `  Lambda API           ${stack.lambda.endpoint}`,
+    ``,
+    `  For Lex Web UI (stock 0.22+; it may sign the host without the port, the gateway accepts that):`,
+    `    Region                      ${stack.region}`,
+    `    Streaming WebSocket URL     ${stack.webSocketUrl}`,
+    `    Cognito identity pool id    ${stack.cognito.identityPoolId}`,
+    `    Cognito Identity endpoint   ${stack.cognito.endpoint}`,
+    `    Lex V2 bot id               ${stack.lex.bot.id}`,
+    `    Lex V2 bot alias id         ${stack.lex.bot.aliasId}`,
+    `    Lex V2 locale id            ${stack.lex.bot.localeId}`,
+    `    Lex Runtime V2 endpoint     ${stack.lex.endpoint}`,
+    ``,
+    `  From a terminal:     npx qnabot-stream ask "How does streaming work?" --local ${stack.pageUrl}`,
+    ``,
+    `Ctrl-C stops it.`,
+    ``,
+  ].join("\n");
 }
 
 async function main(): Promise<void> {
@@ -40,36 +151,29 @@ async function main(): Promise<void> {
   try {
     options = parseStartArgs(process.argv.slice(2));
   } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n`);
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${error.message}\n`);
     process.exitCode = 2;
     return;
   }
   const started = Date.now();
-  const stack = await startLocalStack({
-    bedrock: options.bedrock,
-    pagePort: options.port,
-    region: options.region,
-    modelId: options.model,
-    knowledgeBaseId: options.knowledgeBase,
-    env: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN", POWERTOOLS_METRICS_DISABLED: "true" },
-  });
-  process.stdout.write(
-    [
-      `qnabot-streaming local stack ready in ${Date.now() - started} ms (answers from: ${stack.label})`,
-      ``,
-      `  Chat page            ${stack.pageUrl}`,
-      `  WebSocket (signed)   ${stack.webSocketUrl}`,
-      `  @connections API     ${stack.managementEndpoint}`,
-      `  POST /ask (SigV4)    ${stack.askUrl}`,
-      `  DynamoDB (dynalite)  ${stack.dynamo.endpoint}`,
-      ...(stack.bedrock ? [`  Bedrock emulator     ${stack.bedrock.endpoint}`] : []),
-      ``,
-      `  From a terminal:     npx qnabot-stream ask "How does streaming work?" --local ${stack.pageUrl}`,
-      ``,
-      `Ctrl-C stops it.`,
-      ``,
-    ].join("\n"),
-  );
+  let stack: LocalStack;
+  try {
+    stack = await startLocalStack({
+      bedrock: options.bedrock,
+      ports: options.ports,
+      region: options.region,
+      modelId: options.model,
+      knowledgeBaseId: options.knowledgeBase,
+      env: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN", POWERTOOLS_METRICS_DISABLED: "true" },
+    });
+  } catch (error) {
+    const line = setupErrorLine(error);
+    process.stderr.write(line ? `${line}\n` : `could not start the local stack: ${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  process.stdout.write(readyBanner(stack, Date.now() - started));
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;
@@ -89,8 +193,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((error: Error) => {
-    const busy = (error as NodeJS.ErrnoException).code === "EADDRINUSE";
-    process.stderr.write(busy ? `the port is in use: pick another with --port\n` : `could not start the local stack: ${error.stack ?? error.message}\n`);
+    process.stderr.write(`could not start the local stack: ${error.stack ?? error.message}\n`);
     process.exit(1);
   });
 }

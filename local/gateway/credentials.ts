@@ -33,7 +33,35 @@ export interface LocalCredential extends AwsCredentialIdentity {
     readonly connect?: boolean;
     /** `execute-api:ManageConnections` on `{stage}/*\/@connections/*`. @default true */
     readonly manageConnections?: boolean;
+    /** `lex:RecognizeText` on the local bot's alias. @default true */
+    readonly recognizeText?: boolean;
   };
+}
+
+/** Where a verifier finds the credential a signature names. */
+export interface CredentialLookup {
+  get(accessKeyId: string): LocalCredential | undefined;
+}
+
+/**
+ * The credentials the local endpoints accept, shared by all of them and growing while the
+ * stack runs: the local Cognito endpoint adds every set it issues, as STS makes a new role
+ * session valid everywhere at once.
+ */
+export class CredentialStore implements CredentialLookup {
+  private readonly byAccessKey = new Map<string, LocalCredential>();
+
+  constructor(credentials: Iterable<LocalCredential> = []) {
+    for (const credential of credentials) this.add(credential);
+  }
+
+  add(credential: LocalCredential): void {
+    this.byAccessKey.set(credential.accessKeyId, credential);
+  }
+
+  get(accessKeyId: string): LocalCredential | undefined {
+    return this.byAccessKey.get(accessKeyId);
+  }
 }
 
 export const LOCAL_ACCOUNT_ID = "000000000000";
@@ -102,6 +130,10 @@ export interface LocalCognitoIdentityOptions {
   readonly accountId?: string;
   /** Cognito pool roles may connect but never manage connections. @default { connect: true, manageConnections: false } */
   readonly allow?: LocalCredential["allow"];
+  /** Name of the pool role the credentials are a session of. @default `Cognito_LocalPool{Auth|Unauth}_Role` */
+  readonly roleName?: string;
+  /** When the credentials stop being accepted (GetCredentialsForIdentity's `Expiration`). @default never */
+  readonly expiration?: Date;
 }
 
 /** Credentials a Cognito identity pool hands out (GetCredentialsForIdentity): an assumed pool role with the identity id attached. */
@@ -109,12 +141,13 @@ export function localCognitoIdentity(options: LocalCognitoIdentityOptions = {}):
   const region = options.region ?? "us-east-1";
   const accountId = options.accountId ?? LOCAL_ACCOUNT_ID;
   const authenticated = options.authenticated ?? false;
-  const role = `Cognito_LocalPool${authenticated ? "Auth" : "Unauth"}_Role`;
+  const role = options.roleName ?? `Cognito_LocalPool${authenticated ? "Auth" : "Unauth"}_Role`;
   const caller = `${accessKeyId("AKIA").replace(/^AKIA/, "AROA")}:CognitoIdentityCredentials`;
   return {
     accessKeyId: accessKeyId("ASIA"),
     secretAccessKey: secret(),
     sessionToken: randomBytes(96).toString("base64"),
+    ...(options.expiration ? { expiration: options.expiration } : {}),
     identity: {
       userArn: `arn:aws:sts::${accountId}:assumed-role/${role}/CognitoIdentityCredentials`,
       accountId,

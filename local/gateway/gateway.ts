@@ -13,7 +13,7 @@ import { ROUTES } from "../../functions/shared/routes";
 import { InvocationTracker, createLambdaContext } from "../lambda-api";
 import { GatewayConnection, closeStatus, type CloseStatus, type GatewayConnectionInfo } from "./connection";
 import { createConnectionsApi, type ConnectionsApiBehaviour, type ConnectionsApiStats } from "./connections-api";
-import type { LocalCredential } from "./credentials";
+import type { CredentialLookup, LocalCredential } from "./credentials";
 import { connectEvent, disconnectEvent, messageEvent, newGatewayId, type ConnectIdentity, type ConnectionContext } from "./events";
 import { parseQuery, proxyMaps } from "./query";
 import { RouteTable } from "./routing";
@@ -69,8 +69,8 @@ export interface WebSocketGatewayOptions {
   readonly port?: number;
   /** Integrations by route key (`$connect`, `$disconnect`, `$default`, `ask`, …). A route without one is absent, as in an API without that route. */
   readonly handlers?: Readonly<Record<string, RouteHandler | RouteIntegration>>;
-  /** Credentials whose signatures are accepted on `$connect` and @connections. @default [] (nobody can connect) */
-  readonly credentials?: readonly LocalCredential[];
+  /** Credentials whose signatures are accepted on `$connect` and @connections (a store may grow meanwhile). @default [] (nobody can connect) */
+  readonly credentials?: readonly LocalCredential[] | CredentialLookup;
   readonly limits?: Partial<GatewayLimits>;
   /** Injected @connections latency and failures; replaceable later with `setConnectionsApiBehaviour`. @default none */
   readonly connectionsApi?: ConnectionsApiBehaviour;

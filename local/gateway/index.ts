@@ -17,10 +17,12 @@ export type { CloseStatus, GatewayConnectionInfo } from "./connection";
 export type { ConnectIdentity } from "./events";
 export type { ConnectionsApiBehaviour, ConnectionsApiFault, ConnectionsApiMethod, ConnectionsApiRequest, ConnectionsApiStats } from "./connections-api";
 export {
+  CredentialStore,
   LOCAL_ACCOUNT_ID,
   localCognitoIdentity,
   localIamUser,
   localRoleSession,
+  type CredentialLookup,
   type LocalCallerIdentity,
   type LocalCognitoIdentityOptions,
   type LocalCredential,
@@ -28,3 +30,4 @@ export {
   type LocalRoleOptions,
 } from "./credentials";
 export { MOCK_ROUTE_KEYS } from "./routing";
+export { hostWithoutPort } from "./sigv4";

@@ -4,6 +4,11 @@
  * derivation from @smithy/signature-v4, so a request is judged by the same code that
  * signs it) and compare in constant time. Two carriers: the query string of a presigned
  * `$connect` URL, and the `Authorization` header of an @connections call.
+ *
+ * The `host` a signature covers may be the Host header as sent (`127.0.0.1:8081`) or that
+ * header without its port (`127.0.0.1`): browser clients such as Lex Web UI sign the URL's
+ * hostname only, which on AWS (port 443, never written) is exactly what API Gateway
+ * receives. No other host form is accepted.
  */
 import { timingSafeEqual } from "node:crypto";
 import { Hash } from "@smithy/hash-node";
@@ -27,7 +32,7 @@ import {
   getSigningKey,
 } from "@smithy/signature-v4";
 import type { HttpRequest } from "@smithy/types";
-import type { LocalCredential } from "./credentials";
+import type { CredentialLookup, LocalCredential } from "./credentials";
 import type { QueryParameters } from "./query";
 
 const Sha256 = Hash.bind(null, "sha256");
@@ -54,6 +59,13 @@ const MISMATCH =
   "The request signature we calculated does not match the signature you provided. " +
   "Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
 const INVALID_TOKEN = "The security token included in the request is invalid.";
+const EXPIRED_TOKEN = "The security token included in the request is expired";
+
+/** `host:port` → `host` (IPv6 literals keep their brackets); undefined when there is no port. */
+export function hostWithoutPort(host: string): string | undefined {
+  const m = /^(.+):(\d+)$/.exec(host);
+  return m && (m[1].startsWith("[") ? m[1].endsWith("]") : !m[1].includes(":")) ? m[1] : undefined;
+}
 
 /** The parts of a request a signature covers. Header names are lower case (node's `IncomingMessage.headers`). */
 export interface SignedRequest {
@@ -133,7 +145,8 @@ class CanonicalSigner extends SignatureV4Base {
 }
 
 export interface SigV4VerifierOptions {
-  readonly credentials: readonly LocalCredential[];
+  /** The accepted credentials: a fixed list, or a store that grows while the verifier runs. */
+  readonly credentials: readonly LocalCredential[] | CredentialLookup;
   readonly region: string;
   /** @default "execute-api" */
   readonly service?: string;
@@ -142,14 +155,19 @@ export interface SigV4VerifierOptions {
 }
 
 export class SigV4Verifier {
-  private readonly byAccessKey = new Map<string, LocalCredential>();
+  private readonly credentials: CredentialLookup;
   private readonly signer: CanonicalSigner;
   private readonly region: string;
   private readonly service: string;
   private readonly now: () => number;
 
   constructor(options: SigV4VerifierOptions) {
-    for (const credential of options.credentials) this.byAccessKey.set(credential.accessKeyId, credential);
+    const given = options.credentials;
+    if (isLookup(given)) this.credentials = given;
+    else {
+      const byAccessKey = new Map(given.map((credential) => [credential.accessKeyId, credential]));
+      this.credentials = { get: (accessKeyId) => byAccessKey.get(accessKeyId) };
+    }
     this.region = options.region;
     this.service = options.service ?? "execute-api";
     this.now = options.now ?? Date.now;
@@ -238,7 +256,7 @@ export class SigV4Verifier {
   }
 
   private async check(request: SignedRequest, claims: SignatureClaims, payloadHash: string): Promise<LocalCredential> {
-    const credential = this.byAccessKey.get(claims.accessKeyId);
+    const credential = this.credentials.get(claims.accessKeyId);
     if (!credential) throw new SignatureError("UnrecognizedClientException", INVALID_TOKEN);
     // A token must be presented exactly when the credential is temporary, and must be its own.
     const expectedToken = credential.sessionToken;
@@ -246,6 +264,7 @@ export class SigV4Verifier {
       ? claims.sessionToken !== undefined && constantTimeEqual(claims.sessionToken, expectedToken)
       : claims.sessionToken === undefined;
     if (!tokenValid) throw new SignatureError("UnrecognizedClientException", INVALID_TOKEN);
+    if (credential.expiration && this.now() >= credential.expiration.getTime()) throw new SignatureError("ExpiredTokenException", EXPIRED_TOKEN);
     if (!claims.signedHeaders.includes("host")) {
       throw new SignatureError("InvalidSignatureException", "'Host' must be a signed header.");
     }
@@ -255,15 +274,24 @@ export class SigV4Verifier {
       if (value === undefined) throw new SignatureError("InvalidSignatureException", `Signed header '${name}' is missing from the request.`);
       picked[name] = value;
     }
-    // Signable even where smithy would skip them (user-agent, …): the client chose to sign them.
-    const canonicalHeaders = getCanonicalHeaders({ headers: picked } as HttpRequest, undefined, new Set(claims.signedHeaders));
     const query: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(request.query)) if (name !== SIGNATURE_QUERY_PARAM) query[name] = value;
-    const canonicalRequest = { method: request.method, path: request.rawPath, query, headers: picked } as unknown as HttpRequest;
-    const expected = await this.signer.signature(canonicalRequest, canonicalHeaders, payloadHash, claims, credential.secretAccessKey);
-    if (!constantTimeEqual(expected, claims.signature)) throw new SignatureError("InvalidSignatureException", MISMATCH);
-    return credential;
+    const matches = async (headers: Record<string, string>): Promise<boolean> => {
+      // Signable even where smithy would skip them (user-agent, …): the client chose to sign them.
+      const canonicalHeaders = getCanonicalHeaders({ headers } as HttpRequest, undefined, new Set(claims.signedHeaders));
+      const canonicalRequest = { method: request.method, path: request.rawPath, query, headers } as unknown as HttpRequest;
+      const expected = await this.signer.signature(canonicalRequest, canonicalHeaders, payloadHash, claims, credential.secretAccessKey);
+      return constantTimeEqual(expected, claims.signature);
+    };
+    if (await matches(picked)) return credential;
+    const bareHost = hostWithoutPort(picked.host);
+    if (bareHost !== undefined && (await matches({ ...picked, host: bareHost }))) return credential;
+    throw new SignatureError("InvalidSignatureException", MISMATCH);
   }
+}
+
+function isLookup(value: readonly LocalCredential[] | CredentialLookup): value is CredentialLookup {
+  return !Array.isArray(value);
 }
 
 export function formatAmzDate(epochMs: number): string {
