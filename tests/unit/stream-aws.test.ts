@@ -4,7 +4,8 @@ import type { AddressInfo } from "node:net";
 import { resetAwsClients } from "../../functions/shared/aws";
 import { logger, metrics } from "../../functions/shared/observability";
 import { DynamoConnectionsStore } from "../../functions/shared/dynamo-connections";
-import { ManagementApiTransport, streamOpenerFromEnv, toPostError } from "../../functions/stream/aws";
+import { flushIntervalsFromEnv, ManagementApiTransport, streamOpenerFromEnv, toPostError } from "../../functions/stream/aws";
+import { DEFAULT_FLUSH_INTERVAL_MS } from "../../functions/stream/writer";
 import { openStreamFromAttributes } from "../../functions/stream/index";
 import { PostError } from "../../functions/stream/types";
 import { LOCAL_DYNAMO_CREDENTIALS, startLocalDynamo, type LocalDynamo } from "../../local/dynamo";
@@ -217,7 +218,8 @@ describe("stream writer over AWS", () => {
         AWS_PROFILE: undefined,
         STREAMING_ENDPOINT: undefined,
         CONNECTIONS_TABLE: undefined,
-        STREAM_MIN_FLUSH_MS: undefined,
+        STREAM_TEXT_FLUSH_MS: undefined,
+        STREAM_JSON_FLUSH_MS: undefined,
       });
       resetAwsClients();
     });
@@ -236,9 +238,22 @@ describe("stream writer over AWS", () => {
       const opener = streamOpenerFromEnv();
       expect(opener).to.be.a("function");
       expect(streamOpenerFromEnv()).to.equal(opener);
-      process.env.STREAM_MIN_FLUSH_MS = "soon";
-      expect(() => streamOpenerFromEnv()).to.throw(/STREAM_MIN_FLUSH_MS/);
-      delete process.env.STREAM_MIN_FLUSH_MS;
+      process.env.STREAM_TEXT_FLUSH_MS = "soon";
+      expect(() => streamOpenerFromEnv()).to.throw(/STREAM_TEXT_FLUSH_MS/);
+      delete process.env.STREAM_TEXT_FLUSH_MS;
+      process.env.STREAM_JSON_FLUSH_MS = "-5";
+      expect(() => streamOpenerFromEnv()).to.throw(/STREAM_JSON_FLUSH_MS/);
+      delete process.env.STREAM_JSON_FLUSH_MS;
+    });
+
+    it("reads the frame budget per format, each defaulting to the writer's", () => {
+      expect(flushIntervalsFromEnv()).to.deep.equal(DEFAULT_FLUSH_INTERVAL_MS);
+      process.env.STREAM_TEXT_FLUSH_MS = "400";
+      expect(flushIntervalsFromEnv()).to.deep.equal({ text: 400, json: DEFAULT_FLUSH_INTERVAL_MS.json });
+      process.env.STREAM_JSON_FLUSH_MS = "0";
+      expect(flushIntervalsFromEnv()).to.deep.equal({ text: 400, json: 0 });
+      delete process.env.STREAM_TEXT_FLUSH_MS;
+      delete process.env.STREAM_JSON_FLUSH_MS;
     });
 
     it("openStreamFromAttributes is off for {} and refuses partial attributes", async () => {

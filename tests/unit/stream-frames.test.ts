@@ -7,6 +7,7 @@ import {
   minFrameBytes,
   takeCitationEnvelope,
   takeDeltaEnvelope,
+  tailStart,
   takeTextFrame,
 } from "../../functions/stream/frames";
 import { envelope, type Citation } from "../../functions/shared/protocol";
@@ -93,6 +94,18 @@ describe("stream frames", () => {
       for (const frame of frames) expect(bytes(frame)).to.be.at.most(32 * 1024);
       expect(frames.length).to.equal(4); // 100000 bytes in frames of at most 32768
       expect(bytes(frames[0])).to.equal(32766); // 10922 whole CJK characters
+    });
+
+    it("keeps back the last code points as a small last frame, never half a surrogate pair nor the whole text", () => {
+      expect(takeTextFrame(`ab${EMOJI}`, 100, 1)).to.deep.equal(["ab", EMOJI]);
+      expect(takeTextFrame(`abc${EMOJI}`, 100, 2)).to.deep.equal(["ab", `c${EMOJI}`]);
+      expect(takeTextFrame("abc", 100, 3)).to.deep.equal(["abc", ""]);
+      expect(takeTextFrame(EMOJI, 100, 1)).to.deep.equal([EMOJI, ""]);
+      // Text that does not fit one frame is split by size first; the tail applies to the last piece.
+      expect(takeTextFrame("abcdef", 4, 1)).to.deep.equal(["abcd", "ef"]);
+      expect(tailStart(`x${EMOJI}${EMOJI}`, 1)).to.equal(3);
+      expect(tailStart("\udc00", 1), "a lone low surrogate is one unit").to.equal(0);
+      expect(tailStart("", 2)).to.equal(0);
     });
 
     it("sizes a delta envelope as a whole, escapes and sequence number included", () => {
