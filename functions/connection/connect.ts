@@ -1,6 +1,6 @@
 /**
- * `$connect`: checks the query (`sessionId`, `format`), binds the session to the caller's
- * principal and records the connection (design.md, "Security model").
+ * `$connect`: checks the query (`sessionId`, `format`), checks that the caller may claim the
+ * session, records its claim and the connection (design.md, "Security model").
  */
 import type { ConnectionsStore } from "../shared/connections";
 import type { WebSocketEvent } from "../shared/events";

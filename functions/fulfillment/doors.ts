@@ -26,7 +26,7 @@ import {
   type AskJob,
 } from "./events";
 import type { Clock } from "../shared/clock";
-import { errorFrame, httpAnswer, httpError, lexClose, STATUS_BY_CODE, type HttpResult } from "./responses";
+import { errorFrame, httpAnswer, httpError, lexClose, lexDelegate, STATUS_BY_CODE, type HttpResult } from "./responses";
 
 /** Left for the stream's `end` (posts in flight time out after 3 s), the memory write and the response. */
 export const TIME_BUDGET_MARGIN_MS = 5_000;
@@ -39,7 +39,6 @@ export const DOOR_MESSAGES = {
   streamingOff: "Streaming is not enabled on this stack, so questions cannot be asked over the WebSocket.",
   unregistered: "This connection is not registered (it may have expired). Reconnect and ask again.",
   unavailable: "The question could not be taken right now. Please try again.",
-  foreignSession: "This session belongs to another caller.",
   unknownEvent: "This function answers Lex V2 code hooks, POST /ask and the WebSocket ask route only.",
 } as const;
 
@@ -87,7 +86,32 @@ function asProtocolError(error: unknown): ProtocolError {
   return new ProtocolError("internal", MESSAGES.internal, 500, true);
 }
 
-/** Lex V2 code hook → Close. Lex passes no caller identity: the stream goes to the session's owner. */
+/**
+ * Who the Lex door answers as. Lex passes no caller identity, so the session's claims decide:
+ * with one claimant, only that principal can have asked, so its memory is used; with several
+ * (stock Lex Web UI's short random ids collide, clients.md), the answer neither streams nor
+ * touches memory, since either could hold another principal's words. A session that cannot
+ * be read is treated as contested: the final answer matters more than its stream.
+ */
+async function lexAudience(sessionId: string, deps: DoorDeps): Promise<Pick<AnswerRequest, "memoryOwner" | "stream">> {
+  if (!deps.store) return {};
+  try {
+    const session = await deps.store.listSession(sessionId);
+    if (session.contested) {
+      logger.warn("Lex answer not streamed: the session is claimed by several principals", { claimants: session.claimants.length });
+      return { memoryOwner: false, stream: false };
+    }
+    return session.claimants.length === 1 ? { memoryOwner: session.claimants[0] } : {};
+  } catch (error) {
+    logger.warn("session lookup failed; answering without stream or memory", { error: error instanceof Error ? error.name : typeof error });
+    return { memoryOwner: false, stream: false };
+  }
+}
+
+/**
+ * Lex V2 code hook: a `DialogCodeHook` invocation gets Delegate, a fulfillment one is answered
+ * with Close. The stream goes to the session's connections while one principal claims it.
+ */
 export async function lexDoor(event: unknown, context: InvocationContext, deps: DoorDeps): Promise<LexV2Result> {
   let ask;
   try {
@@ -96,26 +120,27 @@ export async function lexDoor(event: unknown, context: InvocationContext, deps: 
     const message = asProtocolError(error).message;
     return lexClose(lexSessionOf(event), { markdown: message, plainText: message });
   }
+  if (ask.invocationSource === "DialogCodeHook") return lexDelegate(ask);
   const result = await deps.answer({
     question: ask.question,
     sessionId: ask.sessionId,
     mode: ask.mode ?? deps.defaultMode,
     requestId: ask.requestId ?? context.awsRequestId,
     deadlineAt: deadline(context, deps),
+    ...(await lexAudience(ask.sessionId, deps)),
   });
   return lexClose(ask, { markdown: result.answer, plainText: result.plainText });
 }
 
-/** HTTP API `POST /ask` → JSON. The caller must own the session (or the session has no owner yet). */
+/**
+ * HTTP API `POST /ask` → JSON. The caller is known, so its answer streams to its own
+ * connections of the session only, whoever else claims it.
+ */
 export async function httpDoor(event: unknown, context: InvocationContext, deps: DoorDeps): Promise<HttpResult> {
   let ask;
   try {
     ask = parseHttpAsk(event);
     assertMayClaimSession(ask.principal, ask.sessionId);
-    if (deps.store) {
-      const { owner } = await deps.store.listSession(ask.sessionId);
-      if (owner !== undefined && owner !== ask.principal.id) throw new ProtocolError("forbidden", DOOR_MESSAGES.foreignSession);
-    }
   } catch (error) {
     const refusal = asProtocolError(error);
     return httpError(refusal, refusal.status);

@@ -27,6 +27,14 @@ export interface AnswerRequest {
   deadlineAt?: number;
   /** The WebSocket connection that asked; it gets the stream even when the session cannot be listed. */
   asker?: OpenStream["asker"];
+  /**
+   * Whose conversation memory the answer reads and extends. @default the asker's principal,
+   * else UNIDENTIFIED_OWNER. `false`: no memory at all, for an unknown asker in a session
+   * several principals claim, whose history may be another principal's.
+   */
+  memoryOwner?: string | false;
+  /** Stream the answer when the stack streams. @default true */
+  stream?: boolean;
 }
 
 export interface EngineDeps {
@@ -87,7 +95,9 @@ function errorName(error: unknown): string {
 export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<AnswerResult> {
   const clock = deps.clock ?? systemClock;
   const startedAt = clock.now();
-  const owner = request.principal ?? UNIDENTIFIED_OWNER;
+  const owner = request.memoryOwner ?? request.principal ?? UNIDENTIFIED_OWNER;
+  const memoryStore = owner === false ? undefined : deps.memory;
+  const openStream = request.stream === false ? undefined : deps.openStream;
   const generator = deps.generators[request.mode];
   let stream: AnswerStream | undefined;
   let streamedByGenerator = false;
@@ -113,7 +123,7 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
     });
     // No stream yet (a generator that streams by itself, or none for the mode): open one to
     // say it failed, so a client waiting on its socket is not left hanging.
-    if (!stream && deps.openStream) stream = await openQuietly(deps.openStream, request);
+    if (!stream && openStream) stream = await openQuietly(openStream, request);
     const payload = failure.toJSON();
     let streamed = streamedByGenerator;
     if (stream) {
@@ -137,16 +147,16 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
   if (!generator) return fail(new GenerationError("bad_request", MODE_UNAVAILABLE[request.mode], false));
 
   let memory: MemoryState = { turns: [] };
-  if (deps.memory) {
+  if (memoryStore && owner !== false) {
     try {
-      memory = await deps.memory.load(request.sessionId, owner);
+      memory = await memoryStore.load(request.sessionId, owner);
     } catch (error) {
       logger.warn("memory could not be read; answering without history", { error: errorName(error) });
     }
   }
 
-  const streaming = deps.openStream !== undefined;
-  if (deps.openStream && !generator.streamsItself) stream = await openQuietly(deps.openStream, request);
+  const streaming = openStream !== undefined;
+  if (openStream && !generator.streamsItself) stream = await openQuietly(openStream, request);
   streamedByGenerator = streaming && generator.streamsItself;
 
   let result: GenerateResult;
@@ -180,14 +190,14 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
     }
   }
 
-  if (deps.memory && result.text.trim() !== "") {
+  if (memoryStore && owner !== false && result.text.trim() !== "") {
     const next = appendTurn(
       memory,
       { question: request.question, answer: result.text },
       { turns: deps.memoryTurns ?? DEFAULT_MEMORY_TURNS, ...DEFAULT_MEMORY_LIMITS },
       result.kbSessionId,
     );
-    await deps.memory
+    await memoryStore
       .save(request.sessionId, owner, next)
       .catch((error) => logger.warn("memory could not be written", { error: errorName(error) }));
   }

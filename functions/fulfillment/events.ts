@@ -72,6 +72,8 @@ export function doorOf(event: unknown): DoorName | undefined {
 
 export interface LexAsk {
   sessionId: string;
+  /** `DialogCodeHook` (validation: Lex continues its dialog) or `FulfillmentCodeHook` (answer). */
+  invocationSource: "DialogCodeHook" | "FulfillmentCodeHook";
   question: string;
   /** Undefined when the client chose none: the door picks the stack's default. */
   mode?: AnswerMode;
@@ -108,6 +110,8 @@ export function parseLexEvent(event: unknown): LexAsk {
   const originating = field(event, "sessionState", "originatingRequestId");
   return {
     sessionId,
+    // Lex sends one of the two; an event without one is treated as the fulfillment it is used as.
+    invocationSource: field(event, "invocationSource") === "DialogCodeHook" ? "DialogCodeHook" : "FulfillmentCodeHook",
     question,
     mode: requested === undefined || requested === "" ? undefined : parseMode(requested),
     requestId: typeof originating === "string" && REQUEST_ID_PATTERN.test(originating) ? originating : undefined,

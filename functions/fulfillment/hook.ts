@@ -31,8 +31,9 @@ export interface StreamingAttributes {
 
 export interface HookPayload {
   prompt: string;
-  /** Model parameters, as QnABot's LLM_QA_MODEL_PARAMS. */
-  parameters: InferenceSettings;
+  /** Model parameters: QnABot's LLM_QA_MODEL_PARAMS when set, else the stack's inference settings. */
+  parameters: Record<string, unknown>;
+  /** The settings a QnABot hook reads, by QnABot's names. */
   settings: Record<string, string>;
   streamingAttributes: StreamingAttributes | Record<string, never>;
 }
@@ -41,6 +42,10 @@ export interface HookOptions {
   functionArn: string;
   systemPrompt?: string;
   inference: InferenceSettings;
+  /** QnABot's LLM_QA_PROMPT_TEMPLATE; undefined: hookPrompt's system prompt, history and question. */
+  promptTemplate?: string;
+  /** QnABot's LLM_QA_MODEL_PARAMS, parsed; undefined: the inference settings. */
+  modelParameters?: Record<string, unknown>;
   /** Set when the stack enabled streaming. */
   streaming?: { endpoint: string; connectionsTable: string };
 }
@@ -61,12 +66,60 @@ export function hookPrompt(systemPrompt: string | undefined, history: Turn[], qu
   return parts.join("\n\n");
 }
 
+/** History as QnABot serialises it for `{history}`: `Human:`/`AI:` lines, oldest first. */
+function historyLines(history: Turn[]): string {
+  return history.flatMap((t) => [`Human: ${t.question}`, `AI: ${t.answer}`]).join("\n");
+}
+
+/**
+ * Fills a QnABot QA prompt template: `<br>` becomes a line break, `{history}`, `{input}`,
+ * `{query}` (the question: no query rewriting here) and `{context}` (retrieved passages;
+ * none in LLM mode) are replaced. Each placeholder is replaced in one pass, so text that
+ * contains a placeholder is never expanded again.
+ */
+export function fillPromptTemplate(template: string, values: { history: Turn[]; question: string; context?: string }): string {
+  const replacements: Record<string, string> = {
+    context: values.context ?? "",
+    history: historyLines(values.history),
+    input: values.question,
+    query: values.question,
+  };
+  return template.replace(/<br>/g, "\n").replace(/\{(context|history|input|query)\}/g, (_, name: string) => replacements[name]);
+}
+
+/** Reads LLM_QA_MODEL_PARAMS; a value that is not a JSON object is a configuration error. */
+export function parseModelParameters(raw: string | undefined): Record<string, unknown> | undefined {
+  if (raw === undefined || raw.trim() === "") return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error("LLM_QA_MODEL_PARAMS must be a JSON object, e.g. {\"temperature\":0}");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new Error("LLM_QA_MODEL_PARAMS must be a JSON object, e.g. {\"temperature\":0}");
+  }
+  return parsed as Record<string, unknown>;
+}
+
 export function hookPayload(options: HookOptions, request: GenerateRequest): HookPayload {
   const streaming = request.streaming ? options.streaming : undefined;
+  const prompt =
+    options.promptTemplate !== undefined
+      ? fillPromptTemplate(options.promptTemplate, { history: request.history, question: request.question })
+      : hookPrompt(options.systemPrompt, request.history, request.question);
+  const parameters = options.modelParameters ?? { ...options.inference };
+  const settings: Record<string, string> = {
+    LLM_API: "LAMBDA",
+    LLM_STREAMING_ENABLED: streaming ? "true" : "false",
+    LLM_QA_MODEL_PARAMS: JSON.stringify(parameters),
+    ...(options.promptTemplate !== undefined ? { LLM_QA_PROMPT_TEMPLATE: options.promptTemplate } : {}),
+    ...(options.systemPrompt ? { LLM_SYSTEM_PROMPT: options.systemPrompt } : {}),
+  };
   return {
-    prompt: hookPrompt(options.systemPrompt, request.history, request.question),
-    parameters: { ...options.inference },
-    settings: { LLM_API: "LAMBDA", LLM_STREAMING_ENABLED: streaming ? "true" : "false" },
+    prompt,
+    parameters,
+    settings,
     streamingAttributes: streaming
       ? {
           sessionId: request.sessionId,

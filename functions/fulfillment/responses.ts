@@ -21,6 +21,7 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   forbidden: 403,
   not_found: 404,
   throttled: 429,
+  busy: 429,
   model_error: 502,
   stalled: 504,
   timeout: 504,
@@ -41,6 +42,20 @@ export function lexClose(
       ...(session.intent ? { intent: { ...session.intent, state: "Fulfilled" as const } } : {}),
     },
     messages: [{ contentType: "PlainText", content: answer.plainText }],
+  };
+}
+
+/**
+ * The answer to a Lex `DialogCodeHook` invocation: Lex goes on with its own dialog, as
+ * QnABot's does (clients.md); only the fulfillment invocation answers.
+ */
+export function lexDelegate(session: Pick<LexAsk, "sessionAttributes" | "intent">): LexV2Result {
+  return {
+    sessionState: {
+      sessionAttributes: { ...session.sessionAttributes },
+      dialogAction: { type: "Delegate" },
+      ...(session.intent ? { intent: { ...session.intent, state: "InProgress" as const } } : {}),
+    },
   };
 }
 

@@ -54,11 +54,13 @@ export interface AnswerStream {
   readonly liveConnections: number;
 }
 
-/** Which answer a stream carries and to whom: the session's connections owned by `principal`. */
+/** Which answer a stream carries and to whom: the session's connections of `principal`. */
 export interface OpenStream {
   sessionId: string;
   /**
-   * The asker's principal; when it does not own the session, nothing is streamed. Omit it
+   * The asker's principal: only its own connections receive the answer. Without it (a Lex
+   * code hook, a custom LLM hook), the session's connections receive it only while a single
+   * principal claims the session. Omit it
    * only when the caller is trusted to name the session (a Lex code hook, a custom LLM hook).
    */
   principal?: string;

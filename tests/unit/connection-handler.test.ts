@@ -127,7 +127,7 @@ describe("connection function handler", () => {
       const identityId = newCognitoIdentityId();
       const event = connectEvent({ query: { sessionId: identityId }, identity: cognitoIdentity(identityId) });
       expect((await invoke(event)).result.statusCode).to.equal(200);
-      expect(await store.listSession(identityId)).to.deep.include({ owner: `cognito:${identityId}` });
+      expect(await store.listSession(identityId)).to.deep.include({ claimants: [`cognito:${identityId}`], contested: false });
     });
 
     it("refuses a Cognito caller claiming another identity's session with 403 and writes nothing", async () => {
@@ -137,7 +137,7 @@ describe("connection function handler", () => {
       expect(result.statusCode).to.equal(403);
       expect(message(result)).to.match(/Cognito identity id/);
       expect(await store.find(event.requestContext.connectionId)).to.equal(undefined);
-      expect(await store.listSession(victim)).to.deep.equal({ owner: undefined, connections: [] });
+      expect(await store.listSession(victim)).to.deep.equal({ claimants: [], contested: false, connections: [] });
     });
 
     it("refuses an IAM caller claiming a Cognito-shaped session id with 403", async () => {
@@ -147,22 +147,34 @@ describe("connection function handler", () => {
       expect(await store.find(event.requestContext.connectionId)).to.equal(undefined);
     });
 
-    it("lets the first IAM principal hold a session, with several connections, and refuses the next with 403", async () => {
+    // clients.md: stock Lex Web UI 0.22–0.24.1 connects with `sessionId=lex-web-ui-XXXX`, signed with
+    // unauthenticated Cognito credentials whose identity id is not that session id.
+    it("accepts stock Lex Web UI: a Cognito caller on a lex-web-ui-XXXX session id", async () => {
+      const identityId = newCognitoIdentityId();
+      const event = connectEvent({ query: { sessionId: "lex-web-ui-3f9a" }, identity: cognitoIdentity(identityId) });
+      expect((await invoke(event)).result.statusCode).to.equal(200);
+      expect(await store.find(event.requestContext.connectionId)).to.include({
+        sessionId: "lex-web-ui-3f9a",
+        principal: `cognito:${identityId}`,
+        format: "text",
+      });
+    });
+
+    it("lets a second principal connect to a session id another holds, and marks the session contested", async () => {
       const id = sessionId();
       const a1 = connectEvent({ query: { sessionId: id }, identity: iamIdentity(ALICE_ARN) });
       const a2 = connectEvent({ query: { sessionId: id }, identity: iamIdentity(ALICE_ARN) });
       const b = connectEvent({ query: { sessionId: id }, identity: iamIdentity(BOB_ARN) });
       expect((await invoke(a1)).result.statusCode).to.equal(200);
       expect((await invoke(a2)).result.statusCode).to.equal(200);
-      const refused = await invoke(b);
-      expect(refused.result.statusCode).to.equal(403);
-      expect(message(refused.result)).to.match(/another caller/);
+      expect((await store.listSession(id)).contested).to.equal(false);
+      expect((await invoke(b)).result.statusCode).to.equal(200);
       const listed = await store.listSession(id);
-      expect(listed.owner).to.equal(`iam:${ALICE_ARN}`);
+      expect(listed.contested).to.equal(true);
+      expect(listed.claimants).to.have.members([`iam:${ALICE_ARN}`, `iam:${BOB_ARN}`]);
       expect(listed.connections.map((row) => row.connectionId).sort()).to.deep.equal(
-        [a1.requestContext.connectionId, a2.requestContext.connectionId].sort(),
+        [a1.requestContext.connectionId, a2.requestContext.connectionId, b.requestContext.connectionId].sort(),
       );
-      expect(await store.find(b.requestContext.connectionId)).to.equal(undefined);
     });
 
     const badQueries: [string, Record<string, string>, RegExp][] = [
@@ -195,7 +207,7 @@ describe("connection function handler", () => {
   });
 
   describe("$disconnect", () => {
-    it("deletes the row, and the session binding with the last connection", async () => {
+    it("deletes the connection; the principal's claim outlives it (Lex Web UI keeps asking after its socket closed)", async () => {
       const id = sessionId();
       const first = connectEvent({ query: { sessionId: id } });
       const second = connectEvent({ query: { sessionId: id } });
@@ -206,12 +218,10 @@ describe("connection function handler", () => {
       expect(gone.result.statusCode).to.equal(200);
       expect(message(gone.result)).to.equal("disconnected");
       expect(await store.find(first.requestContext.connectionId)).to.equal(undefined);
-      expect((await store.listSession(id)).owner).to.equal(`iam:${ALICE_ARN}`);
+      expect((await store.listSession(id)).connections.map((row) => row.connectionId)).to.deep.equal([second.requestContext.connectionId]);
 
       await invoke(disconnectEvent({ connectionId: second.requestContext.connectionId }));
-      expect(await store.listSession(id)).to.deep.equal({ owner: undefined, connections: [] });
-      const other = connectEvent({ query: { sessionId: id }, identity: iamIdentity(BOB_ARN) });
-      expect((await invoke(other)).result.statusCode).to.equal(200);
+      expect(await store.listSession(id)).to.deep.equal({ claimants: [`iam:${ALICE_ARN}`], contested: false, connections: [] });
     });
 
     it("answers 200 for an unknown connection and for a repeated disconnect", async () => {
@@ -327,7 +337,7 @@ describe("connection function handler", () => {
       expect(message(result)).to.match(/try connecting again/);
       expect(logs.some((line) => line.level === "ERROR" && line.message === "could not register the connection")).to.equal(true);
       expect(await store.find(event.requestContext.connectionId)).to.equal(undefined);
-      expect(await store.listSession(id)).to.deep.equal({ owner: undefined, connections: [] });
+      expect(await store.listSession(id)).to.deep.equal({ claimants: [], contested: false, connections: [] });
     });
 
     it("answers $disconnect with 500 and logs the failure", async () => {

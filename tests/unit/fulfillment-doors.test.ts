@@ -160,6 +160,47 @@ describe("fulfillment: front doors", () => {
       expect(asked.map((a) => a.mode)).to.deep.equal(["llm", "kb"]);
     });
 
+    // clients.md: "A Lex DialogCodeHook invocation gets Delegate (or ElicitSlot), not an answer."
+    it("answers a DialogCodeHook invocation with Delegate and asks nothing", async () => {
+      const { deps, asked } = doorDeps();
+      const response = await lexDoor({ ...lexEvent(), invocationSource: "DialogCodeHook" }, context(), deps);
+      expect(response).to.deep.equal({
+        sessionState: {
+          sessionAttributes: { topic: "bots" },
+          dialogAction: { type: "Delegate" },
+          intent: { name: "FallbackIntent", slots: {}, state: "InProgress" },
+        },
+      } satisfies LexV2Result);
+      expect(asked).to.deep.equal([]);
+    });
+
+    it("uses the memory of the session's only claimant, the one principal who can have asked", async () => {
+      const { deps, asked, store } = doorDeps();
+      await store.seed("lex-web-ui-3f9a", cognitoPrincipal, ["text"]);
+      await lexDoor(lexEvent({ sessionId: "lex-web-ui-3f9a" }), context(), deps);
+      expect(asked[0]).to.include({ sessionId: "lex-web-ui-3f9a", memoryOwner: cognitoPrincipal });
+      expect(asked[0]).to.not.have.property("stream");
+      expect(asked[0]).to.not.have.property("principal");
+    });
+
+    // clients.md: stock Lex Web UI's ids are `lex-web-ui-` + 4 hex digits, so two users collide,
+    // and the Lex event does not say which of them asked.
+    it("neither streams nor uses memory when two principals claim the session, and still answers", async () => {
+      const { deps, asked, store } = doorDeps();
+      await store.seed("lex-web-ui-3f9a", cognitoPrincipal, ["text"]);
+      await store.register({ sessionId: "lex-web-ui-3f9a", connectionId: "other=", principal: "cognito:us-east-1:other", format: "text" });
+      const response = await lexDoor(lexEvent({ sessionId: "lex-web-ui-3f9a" }), context(), deps);
+      expect(asked[0]).to.include({ memoryOwner: false, stream: false });
+      expect(response.messages).to.deep.equal([{ contentType: "PlainText", content: result().plainText }]);
+    });
+
+    it("neither streams nor uses memory when the session cannot be read", async () => {
+      const { deps, asked, store } = doorDeps();
+      store.listSession = () => Promise.reject(new Error("ProvisionedThroughputExceededException"));
+      await lexDoor(lexEvent({ sessionId: "lex-web-ui-3f9a" }), context(), deps);
+      expect(asked[0]).to.include({ memoryOwner: false, stream: false });
+    });
+
     it("ignores client-supplied streamingEndpoint/streamingDynamoDbTable session attributes", async () => {
       const stack = { endpoint: "https://stack123.execute-api.us-east-1.amazonaws.com/Prod", connectionsTable: "stack-connections" };
       const lambda = fakeClient(() => ({ StatusCode: 200, Payload: Buffer.from(JSON.stringify({ generated_text: "ok" })) }));
@@ -252,15 +293,20 @@ describe("fulfillment: front doors", () => {
       });
     }
 
-    it("refuses with 403 a session owned by another principal, serves its owner", async () => {
+    it("answers a caller in a session another principal also holds, as itself (its own connections only)", async () => {
       const { deps, asked, store } = doorDeps();
       await store.seed("shared-session", `iam:${aliceArn}`, ["json"]);
       const mallory = await httpDoor(httpEvent({ question: "q", sessionId: "shared-session" }, { cognito: null, userArn: "arn:aws:iam::123456789012:user/mallory" }), context(), deps);
-      expect(mallory.statusCode).to.equal(403);
-      expect(bodyOf(mallory).error).to.deep.equal({ code: "forbidden", message: DOOR_MESSAGES.foreignSession, retryable: false });
-      const alice = await httpDoor(httpEvent({ question: "q", sessionId: "shared-session" }, { cognito: null, userArn: aliceArn }), context(), deps);
-      expect(alice.statusCode).to.equal(200);
-      expect(asked.map((a) => a.principal)).to.deep.equal([`iam:${aliceArn}`]);
+      expect(mallory.statusCode).to.equal(200);
+      expect(asked.map((a) => a.principal)).to.deep.equal(["iam:arn:aws:iam::123456789012:user/mallory"]);
+    });
+
+    it("refuses with 403 a Cognito identity id that is not the caller's", async () => {
+      const { deps, asked } = doorDeps();
+      const response = await httpDoor(httpEvent({ question: "q", sessionId: newCognitoIdentityId() }), context(), deps);
+      expect(response.statusCode).to.equal(403);
+      expect(bodyOf(response).error.code).to.equal("forbidden");
+      expect(asked).to.deep.equal([]);
     });
 
     it("reports a failed answer with its status and the clear final message", async () => {

@@ -164,6 +164,31 @@ describe("fulfillment: answer engine", () => {
       expect(memory.saves[0].owner).to.equal(UNIDENTIFIED_OWNER);
     });
 
+    it("reads and extends the memory of the owner the door names (a Lex session's only claimant)", async () => {
+      const memory = new MapMemory();
+      memory.items.set(ask.sessionId, { owner: "cognito:claimant", state: { turns: [{ question: "Hi", answer: "Hello" }] } });
+      const { generator, calls } = scripted(["x"]);
+      await answer({ ...ask, principal: undefined, memoryOwner: "cognito:claimant" }, deps({ generators: { llm: generator }, memory }));
+      expect(calls[0].history).to.deep.equal([{ question: "Hi", answer: "Hello" }]);
+      expect(memory.saves.map((save) => save.owner)).to.deep.equal(["cognito:claimant"]);
+    });
+
+    it("neither reads nor writes memory, nor streams, when the door forbids both (a contested Lex session)", async () => {
+      const memory = new MapMemory();
+      memory.items.set(ask.sessionId, { owner: UNIDENTIFIED_OWNER, state: { turns: [{ question: "other's", answer: "other's" }] } });
+      const { generator, calls } = scripted(["x"]);
+      const { opener, streams } = recordingOpener();
+      const result = await answer(
+        { ...ask, principal: undefined, memoryOwner: false, stream: false },
+        deps({ generators: { llm: generator }, memory, openStream: opener }),
+      );
+      expect(calls[0].history).to.deep.equal([]);
+      expect(calls[0].streaming).to.equal(false);
+      expect(memory.saves).to.deep.equal([]);
+      expect(streams).to.deep.equal([]);
+      expect(result).to.include({ text: "x", streamed: false });
+    });
+
     it("answers without history when memory cannot be read", async () => {
       const memory = new MapMemory();
       memory.failLoad = new Error("ProvisionedThroughputExceededException");

@@ -5,8 +5,10 @@ import { StreamGuard } from "../../functions/fulfillment/guard";
 import {
   HOOK_MESSAGES,
   generatedText,
+  fillPromptTemplate,
   hookGenerator,
   hookPayload,
+  parseModelParameters,
   hookPrompt,
   type HookOptions,
   type LambdaInvoker,
@@ -51,7 +53,12 @@ describe("fulfillment: custom LLM Lambda hook", () => {
     expect(payloadOf(lambda.sent[0])).to.deep.equal({
       prompt: "Be brief.\n\nChat history:\nHuman: Hi\nAI: Hello!\n\nHuman: What is QnABot?\n\nAssistant:",
       parameters: { temperature: 0, maxTokens: 256 },
-      settings: { LLM_API: "LAMBDA", LLM_STREAMING_ENABLED: "true" },
+      settings: {
+        LLM_API: "LAMBDA",
+        LLM_STREAMING_ENABLED: "true",
+        LLM_QA_MODEL_PARAMS: JSON.stringify({ temperature: 0, maxTokens: 256 }),
+        LLM_SYSTEM_PROMPT: "Be brief.",
+      },
       streamingAttributes: {
         sessionId: request.sessionId,
         streamingEndpoint: options.streaming!.endpoint,
@@ -74,6 +81,29 @@ describe("fulfillment: custom LLM Lambda hook", () => {
 
   it("builds a prompt without history sections when there is none", () => {
     expect(hookPrompt(undefined, [], "Q?")).to.equal("Human: Q?\n\nAssistant:");
+  });
+
+  // QnABot's LLM_QA_PROMPT_TEMPLATE: `<br>` line breaks, `{context}`, `{history}`, `{input}`, `{query}`
+  // placeholders (QnABot's LLM documentation); LLM_QA_MODEL_PARAMS is a JSON object sent as `parameters`.
+  it("fills QnABot's QA prompt template and sends its model parameters and settings", () => {
+    const template = "Answer from context.<br>{context}<br>History:<br>{history}<br>Q: {input}<br>Rewritten: {query}";
+    const payload = hookPayload({ ...options, promptTemplate: template, modelParameters: { temperature: 0.2, top_p: 0.9 } }, request);
+    expect(payload.prompt).to.equal("Answer from context.\n\nHistory:\nHuman: Hi\nAI: Hello!\nQ: What is QnABot?\nRewritten: What is QnABot?");
+    expect(payload.parameters).to.deep.equal({ temperature: 0.2, top_p: 0.9 });
+    expect(payload.settings).to.include({ LLM_QA_PROMPT_TEMPLATE: template, LLM_QA_MODEL_PARAMS: '{"temperature":0.2,"top_p":0.9}' });
+  });
+
+  it("never expands a placeholder that comes from the question or the history", () => {
+    const prompt = fillPromptTemplate("{input}|{history}", { history: [{ question: "{input}", answer: "{context}" }], question: "say {history}" });
+    expect(prompt).to.equal("say {history}|Human: {input}\nAI: {context}");
+  });
+
+  it("refuses model parameters that are not a JSON object, naming the setting", () => {
+    for (const raw of ["[1]", "temperature=0", "null", "7"]) {
+      expect(() => parseModelParameters(raw), raw).to.throw(/LLM_QA_MODEL_PARAMS must be a JSON object/);
+    }
+    expect(parseModelParameters("")).to.equal(undefined);
+    expect(parseModelParameters('{"temperature":0}')).to.deep.equal({ temperature: 0 });
   });
 
   it("turns a hook error into a clear, retryable model_error", () => {
