@@ -6,6 +6,7 @@
 import { BedrockAgentRuntimeClient } from "@aws-sdk/client-bedrock-agent-runtime";
 import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
 import { lambdaClient } from "../shared/aws";
+import { ENV } from "../shared/env";
 import { DynamoConnectionsStore } from "../shared/dynamo-connections";
 import type { AnswerMode } from "../shared/protocol";
 import { ManagementApiTransport, streamOpenerFromEnv } from "../stream/aws";
@@ -15,7 +16,7 @@ import type { DoorDeps } from "./doors";
 import { answer, type EngineDeps } from "./engine";
 import type { Generator } from "./generate";
 import { invokeAskJob } from "./handoff";
-import { hookGenerator } from "./hook";
+import { hookGenerator, parseModelParameters } from "./hook";
 import { knowledgeBaseGenerator } from "./knowledge-base";
 import { systemClock } from "../shared/clock";
 import { DynamoMemory } from "./memory";
@@ -28,6 +29,8 @@ function generators(config: FulfillmentConfig): Partial<Record<AnswerMode, Gener
       functionArn: config.hookArn,
       systemPrompt: llm.systemPrompt,
       inference: llm.inference,
+      promptTemplate: process.env[ENV.llmQaPromptTemplate] || undefined,
+      modelParameters: parseModelParameters(process.env[ENV.llmQaModelParams]),
       streaming: config.streaming && {
         endpoint: config.streaming.endpoint,
         connectionsTable: config.streaming.connectionsTable,

@@ -34,6 +34,13 @@ export const ENV = {
   maxTokens: "LLM_MAX_TOKENS",
   temperature: "LLM_TEMPERATURE",
   topP: "LLM_TOP_P",
+  /**
+   * QnABot's QA prompt template for a custom LLM Lambda: `{context}`, `{history}`, `{input}`,
+   * `{query}` placeholders, `<br>` for line breaks. Empty: the system prompt, history, question.
+   */
+  llmQaPromptTemplate: "LLM_QA_PROMPT_TEMPLATE",
+  /** QnABot's model parameters (a JSON object) sent to a custom LLM Lambda as `parameters`. */
+  llmQaModelParams: "LLM_QA_MODEL_PARAMS",
   /** ARN of a custom LLM Lambda (QnABot's LLM_API=LAMBDA); when set it generates instead of Bedrock. */
   llmLambdaArn: "LLM_LAMBDA_ARN",
   /** The fulfillment function's own name, for the asynchronous hand-off of WebSocket asks. */

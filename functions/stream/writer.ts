@@ -8,6 +8,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { MetricUnit, type Metrics } from "@aws-lambda-powertools/metrics";
 import type { ConnectionsStore } from "../shared/connections";
+import { recipients } from "../shared/session-state";
 import { logger as defaultLogger, metrics as defaultMetrics } from "../shared/observability";
 import { envelope, type Citation, type ErrorCode, type Usage } from "../shared/protocol";
 import type { ConnectionRow, StreamFormat } from "../shared/table";
@@ -211,17 +212,19 @@ interface Writer {
 
 type Target = Pick<ConnectionRow, "connectionId" | "format">;
 
-/** The connections the answer may reach: only the session owner's, and only when the asker owns it. */
+/** The connections the answer may reach (session-state.ts, `recipients`). */
 async function connectionsOf(open: OpenStream, writer: Writer): Promise<Target[]> {
   const { sessionId, requestId, principal } = open;
   try {
     const session = await writer.store.listSession(sessionId);
-    if (principal !== undefined && session.owner !== undefined && session.owner !== principal) {
-      writer.logger.warn("answer not streamed: the asker does not own the session", { sessionId, requestId });
-      return [];
+    if (principal === undefined && session.contested) {
+      writer.logger.warn("answer not streamed: the session is claimed by several principals and the asker is unknown", {
+        sessionId,
+        requestId,
+        claimants: session.claimants.length,
+      });
     }
-    const owner = principal ?? session.owner;
-    return session.connections.filter((row) => owner === undefined || row.principal === owner);
+    return recipients(session, principal);
   } catch (error) {
     // The answer matters more than its stream: it still completes, streamed to the asker alone, if any.
     writer.logger.error("listing the session's connections failed; the answer streams to the asker only", {

@@ -6,6 +6,7 @@ import { drain, FakeClock, FakeTransport, MemoryConnectionsStore, RecordingLogge
 
 const SESSION = "us-east-1:00000000-0000-4000-8000-000000000001";
 const ALICE = `cognito:${SESSION}`;
+const BOB = "iam:arn:aws:iam::111122223333:user/bob";
 const EMOJI = "😀";
 
 interface Setup {
@@ -537,9 +538,34 @@ describe("stream writer", () => {
       expect(transport.envelopesOf(ids[1]).map((e) => e.type)).to.deep.equal(["start", "delta", "end"]);
     });
 
-    it("streams nothing when the asker does not own the session", async () => {
-      const { transport, open, logger, reports } = await setup({ formats: ["text", "json"] });
-      const stream = await open("cognito:us-east-1:00000000-0000-4000-8000-00000000beef");
+    it("a known asker receives only its own connections, even in a session another principal also claims", async () => {
+      const { store, ids, transport, open, logger } = await setup({ formats: ["text", "json"] });
+      const bobs = "bob-tab";
+      await store.register({ sessionId: SESSION, connectionId: bobs, principal: BOB, format: "text" });
+      const stream = await open(BOB);
+      stream.delta("bob's answer");
+      await stream.end({ final: "bob's answer", stopReason: "end_turn" });
+      expect(transport.framesOf(bobs)).to.deep.equal(["bob's answer"]);
+      expect(transport.callsTo(ids[0])).to.deep.equal([]);
+      expect(transport.callsTo(ids[1])).to.deep.equal([]);
+      expect(JSON.stringify(logger.entries)).to.not.include("bob's answer");
+    });
+
+    it("an unknown asker (a Lex code hook) reaches every connection of the session's only claimant", async () => {
+      const { ids, transport, open } = await setup({ formats: ["text", "text"] });
+      const stream = await open(null);
+      stream.delta("a");
+      await stream.end({ final: "a", stopReason: "end_turn" });
+      expect(transport.framesOf(ids[0])).to.deep.equal(["a"]);
+      expect(transport.framesOf(ids[1])).to.deep.equal(["a"]);
+    });
+
+    // clients.md: stock Lex Web UI sends `lex-web-ui-` + 4 hex digits, so two users share an id,
+    // and a Lex code hook does not say which of them asked.
+    it("an unknown asker reaches nobody while two principals claim the session, and says why", async () => {
+      const { store, ids, transport, open, logger, reports } = await setup({ formats: ["text", "json"] });
+      await store.register({ sessionId: SESSION, connectionId: "bob-tab", principal: BOB, format: "text" });
+      const stream = await open(null);
       stream.delta("secret answer");
       const report = await stream.end({ final: "secret answer", stopReason: "end_turn" });
       expect(transport.calls).to.deep.equal([]);
@@ -564,7 +590,7 @@ describe("stream writer", () => {
       });
       const opener = createStreamOpener({
         store: {
-          listSession: async () => ({ owner: ALICE, connections: [row("mine", ALICE), row("theirs", "iam:arn:aws:iam::1:user/eve")] }),
+          listSession: async () => ({ claimants: [ALICE], contested: false, connections: [row("mine", ALICE), row("theirs", BOB)] }),
           remove: async () => true,
         },
         transport,
