@@ -2,10 +2,11 @@
  * HTTP plumbing of the local Cognito Identity and Lex Runtime V2 endpoints: bounded body
  * reading (hashed while read, for SigV4), JSON answers with a request id, AWS errors in
  * either protocol's shape, and the CORS answers that let a browser client (Lex Web UI)
- * call them cross-origin, as the real services allow.
+ * call them cross-origin, as the real services allow. Requests and responses may be
+ * HTTP/1.1 or HTTP/2 (node's compatibility API).
  */
 import { createHash, randomUUID } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { CompatRequest as IncomingMessage, CompatResponse as ServerResponse } from "./bedrock/dual-protocol";
 
 /** An error answered in the service's protocol; the SDK maps `type` to its exception class. */
 export class AwsError extends Error {

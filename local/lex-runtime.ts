@@ -7,15 +7,15 @@
  * fulfillment Lambda: the endpoint builds the Lex V2 code hook event (Lambda input event
  * format 1.0), invokes the function, and maps its answer back into the RecognizeText
  * response. Session attributes are kept per session between calls, as Lex keeps them until
- * the session's idle timeout.
+ * the session's idle timeout. The SDK's Node client speaks HTTP/2 to this service (h2c on an
+ * `http://` endpoint) and a browser HTTP/1.1, so the port serves both.
  */
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { listenDualProtocol, type CompatRequest as IncomingMessage, type CompatResponse as ServerResponse } from "./bedrock/dual-protocol";
 import { AwsError, answerPreflight, jsonObject, readBody, sendJson, sendRestJsonError } from "./aws-http";
 import type { CredentialLookup, LocalCredential } from "./gateway/credentials";
 import { parseQuery } from "./gateway/query";
 import { SigV4Verifier, SignatureError } from "./gateway/sigv4";
-import { listenOnLoopback } from "./loopback";
 
 /** The bot a Lex client names in its request path. */
 export interface LocalLexBot {
@@ -254,7 +254,12 @@ export async function startLocalLexRuntime(options: LocalLexRuntimeOptions): Pro
     let credential: LocalCredential;
     try {
       credential = await verifier.verifyHeader(
-        { method: "POST", rawPath: queryAt < 0 ? url : url.slice(0, queryAt), query: parseQuery(queryAt < 0 ? "" : url.slice(queryAt + 1)).params, headers: req.headers },
+        {
+          method: "POST",
+          rawPath: queryAt < 0 ? url : url.slice(0, queryAt),
+          query: parseQuery(queryAt < 0 ? "" : url.slice(queryAt + 1)).params,
+          headers: req.headers,
+        },
         sha256,
       );
     } catch (error) {
@@ -320,15 +325,19 @@ export async function startLocalLexRuntime(options: LocalLexRuntimeOptions): Pro
     sendJson(res, 200, await recognizeText(req, match), "application/json");
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      if (!(error instanceof AwsError)) console.error("[lex runtime] request failed", error);
-      const answer = error instanceof AwsError ? error : new AwsError(500, "InternalServerException", "internal error");
-      if (res.headersSent) res.destroy();
-      else sendRestJsonError(res, answer);
-    });
-  });
-  const port = await listenOnLoopback(server, options.port);
+  const server = await listenDualProtocol(
+    (req, res) => {
+      handle(req, res).catch((error: unknown) => {
+        if (!(error instanceof AwsError)) console.error("[lex runtime] request failed", error);
+        const answer = error instanceof AwsError ? error : new AwsError(500, "InternalServerException", "internal error");
+        if (res.headersSent) res.destroy();
+        else sendRestJsonError(res, answer);
+      });
+    },
+    "127.0.0.1",
+    options.port ?? 0,
+  );
+  const port = server.port;
 
   return {
     endpoint: `http://127.0.0.1:${port}`,
@@ -338,10 +347,6 @@ export async function startLocalLexRuntime(options: LocalLexRuntimeOptions): Pro
     idle: async () => {
       while (running.size > 0) await Promise.allSettled([...running]);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => server.close(),
   };
 }

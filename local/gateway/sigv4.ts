@@ -265,9 +265,9 @@ export class SigV4Verifier {
       : claims.sessionToken === undefined;
     if (!tokenValid) throw new SignatureError("UnrecognizedClientException", INVALID_TOKEN);
     if (credential.expiration && this.now() >= credential.expiration.getTime()) throw new SignatureError("ExpiredTokenException", EXPIRED_TOKEN);
-    if (!claims.signedHeaders.includes("host")) {
-      throw new SignatureError("InvalidSignatureException", "'Host' must be a signed header.");
-    }
+    // Over HTTP/2 the SDK signs the host as `:authority` (the pseudo-header that replaces Host).
+    const hostHeader = claims.signedHeaders.includes("host") ? "host" : claims.signedHeaders.includes(":authority") ? ":authority" : undefined;
+    if (!hostHeader) throw new SignatureError("InvalidSignatureException", "'Host' must be a signed header.");
     const picked: Record<string, string> = {};
     for (const name of claims.signedHeaders) {
       const value = headerValue(request.headers[name]);
@@ -284,8 +284,8 @@ export class SigV4Verifier {
       return constantTimeEqual(expected, claims.signature);
     };
     if (await matches(picked)) return credential;
-    const bareHost = hostWithoutPort(picked.host);
-    if (bareHost !== undefined && (await matches({ ...picked, host: bareHost }))) return credential;
+    const bareHost = hostWithoutPort(picked[hostHeader]);
+    if (bareHost !== undefined && (await matches({ ...picked, [hostHeader]: bareHost }))) return credential;
     throw new SignatureError("InvalidSignatureException", MISMATCH);
   }
 }

@@ -7,7 +7,7 @@ import { Hash } from "@smithy/hash-node";
 import { HttpRequest } from "@smithy/protocol-http";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { expect } from "chai";
-import { localIamUser, localRoleSession } from "../../local/gateway";
+import { CredentialStore, hostWithoutPort, localCognitoIdentity, localIamUser, localRoleSession } from "../../local/gateway";
 import { parseQuery } from "../../local/gateway/query";
 import { RouteTable, selectionPath } from "../../local/gateway/routing";
 import { SigV4Verifier, SignatureError, formatAmzDate, type SignedRequest } from "../../local/gateway/sigv4";
@@ -103,6 +103,75 @@ describe("local gateway: SigV4 verification", () => {
   it("refuses a signed Host header that was changed", async () => {
     const request = await smithyPresigned(user, T0);
     expect((await refusal(verifier.verifyQuery({ ...request, headers: { host: "evil.example.com" } }))).errorType).to.equal("InvalidSignatureException");
+  });
+
+  describe("host forms (clients.md: Lex Web UI signs the URL's hostname without the port)", () => {
+    const LOCAL = "127.0.0.1";
+    /** A presign whose signed `host` is `signedHost`, received with the Host header `sentHost`. */
+    async function presignedFor(signedHost: string, sentHost: string): Promise<SignedRequest> {
+      const signer = new SignatureV4({ service: "execute-api", region: "eu-west-1", credentials: user, sha256: Hash.bind(null, "sha256") });
+      const signed = await signer.presign(new HttpRequest({ method: "GET", hostname: LOCAL, path: "/Prod", query: { sessionId: "lex-web-ui-1a2b" }, headers: { host: signedHost } }), {
+        signingDate: new Date(T0),
+        expiresIn: 3600,
+      });
+      return { method: "GET", rawPath: "/Prod", query: signed.query as Record<string, string>, headers: { host: sentHost } };
+    }
+
+    it("accepts the Host header as sent and the same host without its port", async () => {
+      expect(await verifier.verifyQuery(await presignedFor(`${LOCAL}:8081`, `${LOCAL}:8081`))).to.equal(user);
+      expect(await verifier.verifyQuery(await presignedFor(LOCAL, `${LOCAL}:8081`))).to.equal(user);
+      expect(await verifier.verifyQuery(await presignedFor(HOST, HOST))).to.equal(user);
+    });
+
+    it("refuses every other host form: another port, another host, a port the client added, a bare host signed for a ported one", async () => {
+      for (const [signed, sent] of [
+        [`${LOCAL}:8082`, `${LOCAL}:8081`],
+        ["localhost", `${LOCAL}:8081`],
+        [`localhost:8081`, `${LOCAL}:8081`],
+        [`${LOCAL}:8081`, LOCAL],
+        [`${HOST}:443`, HOST],
+      ]) {
+        const error = await refusal(verifier.verifyQuery(await presignedFor(signed, sent)));
+        expect(error.errorType, `${signed} signed, ${sent} sent`).to.equal("InvalidSignatureException");
+      }
+    });
+
+    it("strips only a trailing numeric port, keeping IPv6 brackets", () => {
+      expect(hostWithoutPort("127.0.0.1:8081")).to.equal("127.0.0.1");
+      expect(hostWithoutPort("[::1]:8081")).to.equal("[::1]");
+      expect(hostWithoutPort("[::1]")).to.equal(undefined);
+      expect(hostWithoutPort("example.com")).to.equal(undefined);
+      expect(hostWithoutPort("::1")).to.equal(undefined);
+      expect(hostWithoutPort("example.com:")).to.equal(undefined);
+    });
+
+    it("accepts the SDK's HTTP/2 signature, whose host is the `:authority` pseudo-header, in both forms", async () => {
+      const signer = new SignatureV4({ service: "execute-api", region: "eu-west-1", credentials: role, sha256: Hash.bind(null, "sha256") });
+      for (const signedAuthority of [`${LOCAL}:8081`, LOCAL]) {
+        const signed = await signer.sign(new HttpRequest({ method: "POST", hostname: LOCAL, path: "/Prod/ask", headers: { ":authority": signedAuthority, "content-type": "application/json" }, body: "{}" }), {
+          signingDate: new Date(T0),
+        });
+        expect(String(signed.headers.authorization)).to.match(/SignedHeaders=:authority;/);
+        const request = { method: "POST", rawPath: "/Prod/ask", query: {}, headers: { ...signed.headers, ":authority": `${LOCAL}:8081` } };
+        expect(await verifier.verifyHeader(request, createHash("sha256").update("{}").digest("hex"))).to.equal(role);
+      }
+    });
+  });
+
+  describe("credential store", () => {
+    it("accepts credentials added after the verifier was made, and refuses them once they expire", async () => {
+      const store = new CredentialStore([user]);
+      const storeVerifier = new SigV4Verifier({ credentials: store, region: "eu-west-1", now: () => now });
+      const guest = localCognitoIdentity({ region: "eu-west-1", expiration: new Date(T0 + 60_000) });
+      const request = await smithyPresigned(guest, T0);
+      expect((await refusal(storeVerifier.verifyQuery(request))).errorType).to.equal("UnrecognizedClientException");
+      store.add(guest);
+      expect(await storeVerifier.verifyQuery(request)).to.equal(guest);
+      now = T0 + 60_000;
+      const expired = await refusal(storeVerifier.verifyQuery(request));
+      expect(expired.errorType).to.equal("ExpiredTokenException");
+      expect(expired.message).to.equal("The security token included in the request is expired");
+    });
   });
 
   describe("Authorization header", () => {
