@@ -13,7 +13,7 @@ import { formatAnswer } from "./format";
 import { TIME_BUDGET_STOP_REASON, type GenerateResult, type GenerateSink, type Generator } from "./generate";
 import { systemClock, type Clock } from "../shared/clock";
 import { StreamGuard } from "./guard";
-import { UNIDENTIFIED_OWNER, appendTurn, DEFAULT_MEMORY_LIMITS, type ConversationMemory, type MemoryState } from "./memory";
+import { UNIDENTIFIED_OWNER, DEFAULT_MEMORY_LIMITS, type ConversationMemory, type MemoryState } from "./memory";
 
 export interface AnswerRequest {
   question: string;
@@ -191,14 +191,9 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
   }
 
   if (memoryStore && owner !== false && result.text.trim() !== "") {
-    const next = appendTurn(
-      memory,
-      { question: request.question, answer: result.text },
-      { turns: deps.memoryTurns ?? DEFAULT_MEMORY_TURNS, ...DEFAULT_MEMORY_LIMITS },
-      result.kbSessionId,
-    );
+    const limits = { turns: deps.memoryTurns ?? DEFAULT_MEMORY_TURNS, ...DEFAULT_MEMORY_LIMITS };
     await memoryStore
-      .save(request.sessionId, owner, next)
+      .append(request.sessionId, owner, { question: request.question, answer: result.text }, limits, result.kbSessionId)
       .catch((error) => logger.warn("memory could not be written", { error: errorName(error) }));
   }
 

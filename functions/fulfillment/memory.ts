@@ -3,7 +3,8 @@
  * sent back to the model as history. Bounded (each text truncated, the item kept far below
  * DynamoDB's 400 KB), expiring (TTL), and owned: the item records the principal that wrote
  * it, and another principal's request on the same sessionId neither reads nor overwrites it.
- * GetItem and a conditional PutItem only.
+ * A turn is appended to the item as it is when the answer ends, conditionally on its version,
+ * so concurrent asks in one session all land. GetItem and a conditional PutItem only.
  */
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { documentClient } from "../shared/aws";
@@ -20,8 +21,11 @@ export interface MemoryState {
 export interface ConversationMemory {
   /** The session's memory when `owner` wrote it; empty otherwise. */
   load(sessionId: string, owner: string): Promise<MemoryState>;
-  /** Replaces the session's memory, unless another owner holds it (then a no-op). */
-  save(sessionId: string, owner: string, state: MemoryState): Promise<void>;
+  /**
+   * Appends one turn to the session's memory as it is now (not as it was loaded), within
+   * `limits`, unless another owner holds it (then a no-op).
+   */
+  append(sessionId: string, owner: string, turn: Turn, limits: MemoryLimits, kbSessionId?: string): Promise<void>;
 }
 
 /**
@@ -103,47 +107,71 @@ export class DynamoMemory implements ConversationMemory {
   }
 
   async load(sessionId: string, owner: string): Promise<MemoryState> {
-    const { Item: item } = await this.client().send(
-      new GetCommand({
-        TableName: this.options.tableName,
-        Key: { [MEMORY_TABLE.hashKey]: sessionId },
-        ConsistentRead: true,
-      }),
-    );
-    if (!item || item.principal !== owner) return { turns: [] };
-    // DynamoDB deletes expired items lazily; an expired one is gone as far as we are concerned.
-    if (typeof item.ttl === "number" && item.ttl * 1000 <= this.now()) return { turns: [] };
-    const turns = Array.isArray(item.turns) ? item.turns.filter(isTurn) : [];
-    return typeof item.kbSessionId === "string" ? { turns, kbSessionId: item.kbSessionId } : { turns };
+    const item = await this.read(sessionId);
+    return this.owned(item, owner) ? stateOf(item!) : { turns: [] };
   }
 
-  async save(sessionId: string, owner: string, state: MemoryState): Promise<void> {
-    const nowSeconds = Math.floor(this.now() / 1000);
-    try {
-      await this.client().send(
-        new PutCommand({
-          TableName: this.options.tableName,
-          Item: {
-            [MEMORY_TABLE.hashKey]: sessionId,
-            principal: owner,
-            turns: state.turns,
-            ...(state.kbSessionId ? { kbSessionId: state.kbSessionId } : {}),
-            updatedAt: this.now(),
-            [MEMORY_TABLE.ttlAttribute]: nowSeconds + this.options.ttlSeconds,
-          },
-          ConditionExpression: "attribute_not_exists(#key) OR #principal = :owner OR #ttl <= :now",
-          ExpressionAttributeNames: {
-            "#key": MEMORY_TABLE.hashKey,
-            "#principal": "principal",
-            "#ttl": MEMORY_TABLE.ttlAttribute,
-          },
-          ExpressionAttributeValues: { ":owner": owner, ":now": nowSeconds },
-        }),
-      );
-    } catch (error) {
-      // Another owner holds the session's memory: leave it alone.
-      if ((error as { name?: unknown }).name === "ConditionalCheckFailedException") return;
-      throw error;
+  async append(sessionId: string, owner: string, turn: Turn, limits: MemoryLimits, kbSessionId?: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const item = await this.read(sessionId);
+      const nowSeconds = Math.floor(this.now() / 1000);
+      const expired = item !== undefined && typeof item.ttl === "number" && item.ttl <= nowSeconds;
+      // Another owner's live memory is left alone.
+      if (item && !expired && item.principal !== owner) return;
+      const current = item && !expired ? stateOf(item) : { turns: [] };
+      const next = appendTurn(current, turn, limits, kbSessionId);
+      const version = item && typeof item.version === "number" ? item.version : undefined;
+      try {
+        await this.client().send(
+          new PutCommand({
+            TableName: this.options.tableName,
+            Item: {
+              [MEMORY_TABLE.hashKey]: sessionId,
+              principal: owner,
+              turns: next.turns,
+              ...(next.kbSessionId ? { kbSessionId: next.kbSessionId } : {}),
+              updatedAt: this.now(),
+              version: (version ?? 0) + 1,
+              [MEMORY_TABLE.ttlAttribute]: nowSeconds + this.options.ttlSeconds,
+            },
+            ...(item === undefined
+              ? { ConditionExpression: "attribute_not_exists(#key)", ExpressionAttributeNames: { "#key": MEMORY_TABLE.hashKey } }
+              : version === undefined
+                ? { ConditionExpression: "attribute_not_exists(#version)", ExpressionAttributeNames: { "#version": "version" } }
+                : {
+                    ConditionExpression: "#version = :version",
+                    ExpressionAttributeNames: { "#version": "version" },
+                    ExpressionAttributeValues: { ":version": version },
+                  }),
+          }),
+        );
+        return;
+      } catch (error) {
+        // Another turn of the session landed since the read: append to that one.
+        if ((error as { name?: unknown }).name !== "ConditionalCheckFailedException" || attempt >= MAX_APPEND_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+      }
     }
   }
+
+  private async read(sessionId: string): Promise<Record<string, unknown> | undefined> {
+    const { Item } = await this.client().send(
+      new GetCommand({ TableName: this.options.tableName, Key: { [MEMORY_TABLE.hashKey]: sessionId }, ConsistentRead: true }),
+    );
+    return Item;
+  }
+
+  /** DynamoDB deletes expired items lazily; an expired one is gone as far as we are concerned. */
+  private owned(item: Record<string, unknown> | undefined, owner: string): boolean {
+    if (!item || item.principal !== owner) return false;
+    return !(typeof item.ttl === "number" && item.ttl * 1000 <= this.now());
+  }
+}
+
+/** Concurrent asks of one session each need a turn at the item: enough attempts for a burst of them. */
+const MAX_APPEND_ATTEMPTS = 40;
+
+function stateOf(item: Record<string, unknown>): MemoryState {
+  const turns = Array.isArray(item.turns) ? item.turns.filter(isTurn) : [];
+  return typeof item.kbSessionId === "string" ? { turns, kbSessionId: item.kbSessionId } : { turns };
 }

@@ -6,7 +6,8 @@
 import type { Citation, ErrorCode, Usage } from "../../functions/shared/protocol";
 import type { AnswerStream, OpenStream, StreamOpener, StreamReport } from "../../functions/stream/types";
 import type { Clock } from "../../functions/shared/clock";
-import type { ConversationMemory, MemoryState } from "../../functions/fulfillment/memory";
+import { appendTurn, type ConversationMemory, type MemoryLimits, type MemoryState } from "../../functions/fulfillment/memory";
+import type { Turn } from "../../functions/fulfillment/generate";
 import { logger } from "../../functions/shared/observability";
 
 /** A clock that moves only on advance(), firing due timers in order. */
@@ -159,9 +160,10 @@ export class MapMemory implements ConversationMemory {
     return item && item.owner === owner ? item.state : { turns: [] };
   }
 
-  async save(sessionId: string, owner: string, state: MemoryState): Promise<void> {
-    this.saves.push({ sessionId, owner, state });
+  async append(sessionId: string, owner: string, turn: Turn, limits: MemoryLimits, kbSessionId?: string): Promise<void> {
     const item = this.items.get(sessionId);
+    const state = appendTurn(item && item.owner === owner ? item.state : { turns: [] }, turn, limits, kbSessionId);
+    this.saves.push({ sessionId, owner, state });
     if (!item || item.owner === owner) this.items.set(sessionId, { owner, state });
   }
 }

@@ -60,9 +60,9 @@ describe("fulfillment: conversation memory", () => {
     });
 
     it("round-trips a session's turns and sets the TTL from the last write", async () => {
-      const state = appendTurn({ turns: [] }, { question: "Who?", answer: "Me 👋" }, limits, "kb-7");
-      await memory().save("s-roundtrip", "iam:alice", state);
-      expect(await memory().load("s-roundtrip", "iam:alice")).to.deep.equal(state);
+      await memory().append("s-roundtrip", "iam:alice", { question: "Who?", answer: "Me 👋" }, limits, "kb-7");
+      const expected = appendTurn({ turns: [] }, { question: "Who?", answer: "Me 👋" }, limits, "kb-7");
+      expect(await memory().load("s-roundtrip", "iam:alice")).to.deep.equal(expected);
       const { Item } = await client.send(new GetCommand({ TableName: dynamo.memoryTable, Key: { sessionId: "s-roundtrip" } }));
       expect(Item).to.include({ principal: "iam:alice", ttl: Math.floor(now / 1000) + 3600 });
     });
@@ -72,31 +72,43 @@ describe("fulfillment: conversation memory", () => {
     });
 
     it("another principal on the same sessionId neither reads nor overwrites the memory", async () => {
-      const mine = appendTurn({ turns: [] }, { question: "secret question", answer: "secret answer" }, limits);
-      await memory().save("s-shared", "cognito:us-east-1:alice", mine);
+      await memory().append("s-shared", "cognito:us-east-1:alice", { question: "secret question", answer: "secret answer" }, limits);
+      const mine = await memory().load("s-shared", "cognito:us-east-1:alice");
       expect(await memory().load("s-shared", "iam:mallory")).to.deep.equal({ turns: [] });
-      await memory().save("s-shared", "iam:mallory", appendTurn({ turns: [] }, { question: "x", answer: "y" }, limits));
+      await memory().append("s-shared", "iam:mallory", { question: "x", answer: "y" }, limits);
       expect(await memory().load("s-shared", "cognito:us-east-1:alice")).to.deep.equal(mine);
       const { Item } = await client.send(new GetCommand({ TableName: dynamo.memoryTable, Key: { sessionId: "s-shared" } }));
       expect(Item?.principal).to.equal("cognito:us-east-1:alice");
     });
 
     it("an expired item reads as empty and may be taken over", async () => {
-      await memory().save("s-expired", "iam:alice", appendTurn({ turns: [] }, { question: "q", answer: "a" }, limits));
+      await memory().append("s-expired", "iam:alice", { question: "q", answer: "a" }, limits);
       now += 3601 * 1000;
       expect(await memory().load("s-expired", "iam:alice")).to.deep.equal({ turns: [] });
-      const fresh = appendTurn({ turns: [] }, { question: "new", answer: "owner" }, limits);
-      await memory().save("s-expired", "iam:bob", fresh);
-      expect(await memory().load("s-expired", "iam:bob")).to.deep.equal(fresh);
+      await memory().append("s-expired", "iam:bob", { question: "new", answer: "owner" }, limits);
+      expect(await memory().load("s-expired", "iam:bob")).to.deep.equal({ turns: [{ question: "new", answer: "owner" }] });
     });
 
     it("stores a long conversation within DynamoDB's item limit", async () => {
-      let state = { turns: [] as { question: string; answer: string }[] };
-      for (let i = 0; i < 8; i++) state = appendTurn(state, { question: "?".repeat(4000), answer: "🙂".repeat(50_000) }, { ...limits, turns: 8 });
-      await memory().save("s-big", "iam:alice", state);
+      for (let i = 0; i < 8; i++) {
+        await memory().append("s-big", "iam:alice", { question: "?".repeat(4000), answer: "🙂".repeat(50_000) }, { ...limits, turns: 8 });
+      }
       const loaded = await memory().load("s-big", "iam:alice");
       expect(loaded.turns.length).to.be.greaterThan(0);
       expect(Buffer.byteLength(JSON.stringify(loaded))).to.be.at.most(DEFAULT_MEMORY_LIMITS.maxItemBytes);
     });
+
+    // The attack run of issue 11: 5 concurrent asks in one session left 1 turn (read-modify-write without a condition).
+    for (const concurrent of [5, 20]) {
+      it(`keeps every turn of ${concurrent} concurrent asks in one session`, async () => {
+        const sessionId = `s-race-${concurrent}`;
+        const wide = { ...limits, turns: 50 };
+        await Promise.all(
+          Array.from({ length: concurrent }, (_, i) => memory().append(sessionId, "iam:alice", { question: `q${i}`, answer: `a${i}` }, wide)),
+        );
+        const loaded = await memory().load(sessionId, "iam:alice");
+        expect(loaded.turns.map((t) => t.question).sort()).to.deep.equal(Array.from({ length: concurrent }, (_, i) => `q${i}`).sort());
+      });
+    }
   });
 });
