@@ -22,6 +22,8 @@ export interface ConsumedAnswer {
   firstEventAt: number;
   firstDeltaAt: number;
   lastDeltaAt: number;
+  /** epochNow() of each delta as it was read: the model's schedule, where nothing held the reader up. */
+  deltaAt: number[];
 }
 
 /**
@@ -42,6 +44,7 @@ export async function consumeAnswer(
   let firstEventAt: number | undefined;
   let firstDeltaAt: number | undefined;
   let lastDeltaAt = Number.NaN;
+  const deltaAt: number[] = [];
   let stopped = false;
   for await (const event of response.stream) {
     firstEventAt ??= epochNow();
@@ -49,6 +52,7 @@ export async function consumeAnswer(
     if (chunk) {
       lastDeltaAt = epochNow();
       firstDeltaAt ??= lastDeltaAt;
+      deltaAt.push(lastDeltaAt);
       text += chunk;
       deltas++;
       const pending = onDelta(chunk);
@@ -58,5 +62,5 @@ export async function consumeAnswer(
     }
   }
   if (!stopped || firstEventAt === undefined || firstDeltaAt === undefined) throw new Error("the answer stream ended early");
-  return { text, deltas, firstEventAt, firstDeltaAt, lastDeltaAt };
+  return { text, deltas, firstEventAt, firstDeltaAt, lastDeltaAt, deltaAt };
 }

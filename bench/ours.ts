@@ -2,6 +2,7 @@
  * Our design, as the fulfillment function runs it: the stream writer with its defaults over
  * the real @connections transport and the real DynamoDB connections store, opened before
  * Bedrock is called, fed every delta without waiting, ended when the answer is complete.
+ * The frame budget's trade-off curve reruns it with other text intervals.
  */
 import type { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -17,7 +18,8 @@ import type { ProducedAnswer } from "./producer";
 
 export interface OursDeps {
   readonly bedrock: BedrockRuntimeClient;
-  readonly open: StreamOpener;
+  /** The writer's opener with its defaults, or with another `format=text` frame budget. */
+  readonly openWith: (textFlushIntervalMs?: number) => StreamOpener;
 }
 
 export function documentClient(endpoint: string, region: string, credentials: AwsCredentialIdentity): DynamoDBDocumentClient {
@@ -26,26 +28,34 @@ export function documentClient(endpoint: string, region: string, credentials: Aw
   });
 }
 
-/** The writer with every default but the report, which would print one EMF line per answer. */
+/**
+ * The writer with every default but the report (which would print one EMF line per answer),
+ * and, on request, another text frame budget; all of them share one transport and one store.
+ */
 export function benchStreamOpener(options: {
   managementEndpoint: string;
   region: string;
   credentials: AwsCredentialIdentity;
   dynamo: DynamoDBDocumentClient;
   tableName: string;
-}): { open: StreamOpener; transport: ManagementApiTransport } {
+}): { openWith: (textFlushIntervalMs?: number) => StreamOpener; transport: ManagementApiTransport } {
   const transport = new ManagementApiTransport({ endpoint: options.managementEndpoint, region: options.region, credentials: options.credentials });
-  const open = createStreamOpener({
-    store: new DynamoConnectionsStore({ tableName: options.tableName, ttlSeconds: 7200, client: options.dynamo }),
-    transport,
-    options: { report: () => undefined },
-  });
-  return { open, transport };
+  const store = new DynamoConnectionsStore({ tableName: options.tableName, ttlSeconds: 7200, client: options.dynamo });
+  const openers = new Map<number | undefined, StreamOpener>();
+  const openWith = (text?: number) => {
+    let opener = openers.get(text);
+    if (!opener) {
+      opener = createStreamOpener({ store, transport, options: { report: () => undefined, flushIntervalMs: { text } } });
+      openers.set(text, opener);
+    }
+    return opener;
+  };
+  return { openWith, transport };
 }
 
-export async function oursAnswer(deps: OursDeps, sessionId: string, requestId: string, question: string): Promise<ProducedAnswer> {
+export async function oursAnswer(deps: OursDeps, sessionId: string, requestId: string, question: string, textFlushIntervalMs?: number): Promise<ProducedAnswer> {
   const startedAt = epochNow();
-  const stream = await deps.open({ sessionId, requestId });
+  const stream = await deps.openWith(textFlushIntervalMs)({ sessionId, requestId });
   const answer = await consumeAnswer(deps.bedrock, question, (text) => stream.delta(text));
   const report = await stream.end({ final: answer.text, stopReason: "end_turn" });
   return { ...answer, startedAt, settledAt: epochNow(), posts: report.posts, connections: report.connections };

@@ -34,7 +34,7 @@ export interface ProducerOptions {
   readonly credentials: AwsCredentialIdentity;
 }
 
-let produce: ((sessionId: string, requestId: string) => Promise<ProducedAnswer>) | undefined;
+let produce: ((sessionId: string, requestId: string, textFlushIntervalMs?: number) => Promise<ProducedAnswer>) | undefined;
 const closers: (() => void)[] = [];
 
 export const methods = {
@@ -57,15 +57,16 @@ export const methods = {
       closers.push(() => deps.api.destroy());
       produce = (sessionId) => naiveAnswer(deps, sessionId, BENCH_QUESTION);
     } else {
-      const { open, transport } = benchStreamOpener({ ...options, dynamo, tableName: options.connectionsTable });
+      const { openWith, transport } = benchStreamOpener({ ...options, dynamo, tableName: options.connectionsTable });
       closers.push(() => transport.destroy());
-      const deps: OursDeps = { bedrock, open };
-      produce = (sessionId, requestId) => oursAnswer(deps, sessionId, requestId, BENCH_QUESTION);
+      const deps: OursDeps = { bedrock, openWith };
+      produce = (sessionId, requestId, textFlushIntervalMs) => oursAnswer(deps, sessionId, requestId, BENCH_QUESTION, textFlushIntervalMs);
     }
   },
-  answer({ sessionId, requestId }: { sessionId: string; requestId: string }): Promise<ProducedAnswer> {
+  /** `textFlushIntervalMs` (ours only): a text frame budget other than the writer's default. */
+  answer({ sessionId, requestId, textFlushIntervalMs }: { sessionId: string; requestId: string; textFlushIntervalMs?: number }): Promise<ProducedAnswer> {
     if (!produce) throw new Error("producer not initialised");
-    return produce(sessionId, requestId);
+    return produce(sessionId, requestId, textFlushIntervalMs);
   },
   usage: processUsage,
   close(): void {

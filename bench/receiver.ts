@@ -23,6 +23,8 @@ export interface Received {
   seqRepeats: number;
   /** json only: each delta frame's arrival time and the text length it brought the answer to. */
   arrivals: { at: number; length: number }[];
+  /** text only: each frame's arrival time and text, for the Lex Web UI display model. */
+  textFrames: { at: number; text: string }[];
 }
 
 export interface Receiver {
@@ -47,7 +49,7 @@ export interface ReceiverOptions {
 export async function openReceiver(options: ReceiverOptions): Promise<Receiver> {
   const ws = new WebSocket(options.url, { perMessageDeflate: false });
   const expectedBytes = Buffer.byteLength(options.expected);
-  const result: Received = { frames: 0, text: "", intact: false, seqGaps: 0, seqRepeats: 0, arrivals: [] };
+  const result: Received = { frames: 0, text: "", intact: false, seqGaps: 0, seqRepeats: 0, arrivals: [], textFrames: [] };
   const chunks: Buffer[] = [];
   let bytes = 0;
   let nextSeq = 0;
@@ -61,6 +63,7 @@ export async function openReceiver(options: ReceiverOptions): Promise<Receiver> 
     if (options.format === "text") {
       result.firstAt ??= at;
       chunks.push(data);
+      result.textFrames.push({ at, text: data.toString("utf8") });
       bytes += data.length;
       if (bytes >= expectedBytes && result.doneAt === undefined) {
         result.doneAt = at;

@@ -7,7 +7,9 @@
  *   ours  — the stream writer with its defaults (ours.ts) in its own process, likewise.
  * Every run starts one answer of each case at once, on the same emulator schedule and under
  * the same load. Times are taken at the receiving client against the producer's start;
- * "added" figures subtract the floor answer of the same run.
+ * "added" figures subtract the floor answer of the same run. Per case it also reports what
+ * an answer costs the account's API Gateway request rate, and what a Lex Web UI user sees
+ * (lex-web-ui-display.ts); then ours alone reruns at other text frame budgets (the curve).
  */
 import { randomUUID } from "node:crypto";
 import { benchDeltas } from "./answer";
@@ -15,6 +17,8 @@ import type { Algorithm, ProducedAnswer } from "./producer";
 import { openReceiver } from "./receiver";
 import { startRig, type Rig } from "./rig";
 import { runSlots } from "./schedule";
+import { DEFAULT_FLUSH_INTERVAL_MS } from "../functions/stream/writer";
+import { displayLag, type ArrivedFrame, type DisplayReport } from "./lex-web-ui-display";
 import { fmt, median, round, summarize, table, type Summary } from "./stats";
 
 export interface StreamingOptions {
@@ -30,6 +34,13 @@ export interface StreamingOptions {
   readonly firstTokenDelayMs: number;
   /** Concurrent sessions per case in a group. */
   readonly concurrency: (rate: number, latencyMs: number) => number;
+  /** The frame budget's trade-off curve: ours alone (with its floor) at each text interval, per pace. */
+  readonly curve: {
+    readonly intervalsMs: readonly number[];
+    readonly latencyMs: number;
+    readonly runs: number;
+    readonly slots: number;
+  };
 }
 
 /**
@@ -44,6 +55,7 @@ export const STREAMING_DEFAULTS: StreamingOptions = {
   runs: 20,
   firstTokenDelayMs: 100,
   concurrency: (rate, latencyMs) => (latencyMs === 0 ? (rate > 100 ? 2 : 4) : latencyMs < 30 ? 5 : 10),
+  curve: { intervalsMs: [0, 50, 100, 150, 200, 300], latencyMs: 15, runs: 4, slots: 4 },
 };
 
 export const STREAMING_QUICK: StreamingOptions = {
@@ -53,13 +65,40 @@ export const STREAMING_QUICK: StreamingOptions = {
   runs: 2,
   firstTokenDelayMs: 20,
   concurrency: () => 2,
+  curve: { intervalsMs: [0, 100], latencyMs: 15, runs: 1, slots: 1 },
 };
+
+/** API Gateway's account-wide request rate per Region, which @connections calls share. */
+export const ACCOUNT_REQUESTS_PER_SECOND = 10_000;
 
 export type StreamingCase = "floor" | Algorithm;
 
 export interface RunFailure {
   index: number;
   message: string;
+}
+
+/** What a Lex Web UI user sees (lex-web-ui-display.ts), over the runs of a case. */
+export interface DisplayFigures {
+  /** Per-run p50 of the display lag behind generation (ms), summarized over runs. */
+  lagP50Ms: Summary;
+  /** Per-run max of the display lag (ms), summarized over runs. */
+  lagMaxMs: Summary;
+  /** Characters (code points) never shown by the streaming path, per run. */
+  unshownChars: Summary;
+  unshownBytes: Summary;
+  /** Share of the answer never shown by the streaming path, per run, in %. */
+  unshownPercent: Summary;
+}
+
+/** What one answer costs the account's API Gateway request budget (ACCOUNT_REQUESTS_PER_SECOND). */
+export interface CapacityFigures {
+  /** PostToConnection calls per answer (p50) over the time it streams (busy p50), per second. */
+  requestsPerSecondPerAnswer: number;
+  /** Answers streaming at once before the account limit binds: limit / requests per second per answer. */
+  concurrentAnswers: number;
+  /** Answers started per second before the limit binds: limit / posts per answer. */
+  answersPerSecond: number;
 }
 
 export interface StreamingCaseResult {
@@ -86,13 +125,33 @@ export interface StreamingCaseResult {
   busyMs?: Summary;
   /** Producer process CPU (user + system) over the group, per answer. */
   cpuMsPerAnswer?: number;
+  /** ours: the writer's `format=text` frame budget the case ran with. */
+  textFlushIntervalMs?: number;
+  capacity?: CapacityFigures;
+  display?: DisplayFigures;
+}
+
+/** One point of the frame budget's trade-off curve: ours at one text interval. */
+export interface CurvePoint {
+  rate: number;
+  latencyMs: number;
+  intervalMs: number;
+  runs: number;
+  intact: number;
+  postsPerAnswer: Summary;
+  lastLagMs: Summary;
+  capacity: CapacityFigures;
+  display: DisplayFigures;
 }
 
 export interface StreamingResult {
   options: Omit<StreamingOptions, "concurrency">;
   answerChars: number;
   answerBytes: number;
+  /** The writer's default `format=text` frame budget, which the ours rows ran with. */
+  textFlushIntervalMs: number;
   cases: StreamingCaseResult[];
+  curve: CurvePoint[];
   /** Posts the gateway counted vs the producers' own counts, summed over groups. */
   postsCheck: { gateway: number; producers: number };
 }
@@ -104,15 +163,19 @@ interface Sample {
   posts?: number;
   busy?: number;
   invocation?: number;
+  /** The model's schedule: when each delta was generated. */
+  deltaAt?: number[];
+  /** Each text frame as it reached the client. */
+  frames?: ArrivedFrame[];
   /** The floor answer of the same run. */
   floor?: Sample;
 }
 
-async function producerRun(rig: Rig, algorithm: Algorithm, expected: string): Promise<Sample> {
+async function producerRun(rig: Rig, algorithm: Algorithm, expected: string, textFlushIntervalMs?: number): Promise<Sample> {
   const sessionId = `bench-${algorithm}-${randomUUID()}`;
   const receiver = await openReceiver({ url: await rig.presign(sessionId, "text"), expected, format: "text" });
   try {
-    const produced: ProducedAnswer = await rig.producers[algorithm].call("answer", { sessionId, requestId: randomUUID() });
+    const produced: ProducedAnswer = await rig.producers[algorithm].call("answer", { sessionId, requestId: randomUUID(), textFlushIntervalMs });
     const received = await receiver.done;
     if (received.firstAt === undefined || received.doneAt === undefined) throw new Error(`${algorithm}: the client did not receive the whole answer`);
     return {
@@ -122,6 +185,8 @@ async function producerRun(rig: Rig, algorithm: Algorithm, expected: string): Pr
       posts: produced.posts,
       busy: produced.settledAt - produced.firstEventAt,
       invocation: produced.settledAt - produced.startedAt,
+      deltaAt: produced.deltaAt,
+      frames: received.textFrames,
     };
   } finally {
     await receiver.close();
@@ -130,7 +195,95 @@ async function producerRun(rig: Rig, algorithm: Algorithm, expected: string): Pr
 
 async function floorRun(rig: Rig, expected: string): Promise<Sample> {
   const answer = await rig.producers.floor.call("answer", { sessionId: "bench-floor", requestId: randomUUID() });
-  return { ttft: answer.firstDeltaAt - answer.startedAt, last: answer.lastDeltaAt - answer.startedAt, intact: answer.text === expected };
+  return { ttft: answer.firstDeltaAt - answer.startedAt, last: answer.lastDeltaAt - answer.startedAt, intact: answer.text === expected, deltaAt: answer.deltaAt };
+}
+
+/**
+ * The display report of one naive or ours answer. Its deltas were generated on the schedule
+ * the floor answer of the same run read without any hold-up (a serial poster reads its own
+ * deltas late), shifted to this answer's first delta; without a floor, at the nominal pace.
+ */
+function displayOf(sample: Sample, deltas: readonly string[], rate: number): DisplayReport {
+  const first = sample.deltaAt![0];
+  const floor = sample.floor?.deltaAt;
+  const generated = deltas.map((text, i) => ({ text, at: first + (floor && floor.length === deltas.length ? floor[i] - floor[0] : (i * 1000) / rate) }));
+  return displayLag(generated, sample.frames!);
+}
+
+function displayFigures(reports: readonly DisplayReport[]): DisplayFigures {
+  return {
+    lagP50Ms: summarize(reports.map((r) => r.lagMs.p50)),
+    lagMaxMs: summarize(reports.map((r) => r.lagMs.max)),
+    unshownChars: summarize(reports.map((r) => r.unshownChars)),
+    unshownBytes: summarize(reports.map((r) => r.unshownBytes)),
+    unshownPercent: summarize(reports.map((r) => 100 * r.unshownShare)),
+  };
+}
+
+export function capacityOf(postsPerAnswer: number, busyMs: number): CapacityFigures {
+  const requestsPerSecondPerAnswer = postsPerAnswer / (busyMs / 1000);
+  return {
+    requestsPerSecondPerAnswer: round(requestsPerSecondPerAnswer),
+    concurrentAnswers: Math.floor(ACCOUNT_REQUESTS_PER_SECOND / requestsPerSecondPerAnswer),
+    answersPerSecond: round(ACCOUNT_REQUESTS_PER_SECOND / postsPerAnswer),
+  };
+}
+
+interface GroupPlan {
+  rate: number;
+  latencyMs: number;
+  runs: number;
+  slots: number;
+  algorithms: readonly Algorithm[];
+  /** ours: a text frame budget other than the writer's default. */
+  textFlushIntervalMs?: number;
+}
+
+interface GroupOutcome {
+  samples: Record<StreamingCase, Sample[]>;
+  failures: Record<StreamingCase, RunFailure[]>;
+  cpu: Record<Algorithm, number>;
+  gatewayPosts: number;
+}
+
+/** Runs a group: each run starts one floor answer and one answer per algorithm at once. */
+async function runGroup(rig: Rig, expected: string, plan: GroupPlan): Promise<GroupOutcome> {
+  await rig.aws.call("setLatency", plan.latencyMs);
+  const samples: Record<StreamingCase, Sample[]> = { floor: [], naive: [], ours: [] };
+  const failures: Record<StreamingCase, RunFailure[]> = { floor: [], naive: [], ours: [] };
+  const before = {
+    gateway: (await rig.aws.call("stats")).connectionsApi.posts,
+    naive: await rig.producers.naive.call("usage"),
+    ours: await rig.producers.ours.call("usage"),
+  };
+  // Each run starts its cases together, so every naive and ours answer has a floor answer
+  // streamed on the same schedule under the same load to be compared with.
+  const stagger = Math.round(1000 / plan.rate) * 7 + 13;
+  const names: StreamingCase[] = ["floor", ...plan.algorithms];
+  await runSlots(plan.runs, plan.slots, stagger, async (index) => {
+    const settled = await Promise.allSettled(
+      names.map((name) => (name === "floor" ? floorRun(rig, expected) : producerRun(rig, name, expected, name === "ours" ? plan.textFlushIntervalMs : undefined))),
+    );
+    const floor = settled[0].status === "fulfilled" ? settled[0].value : undefined;
+    names.forEach((name, k) => {
+      const outcome = settled[k];
+      if (outcome.status === "rejected") {
+        failures[name].push({ index, message: outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason) });
+        return;
+      }
+      samples[name].push({ ...outcome.value, floor: name === "floor" ? undefined : floor });
+    });
+  });
+  await rig.aws.call("idle");
+  return {
+    samples,
+    failures,
+    gatewayPosts: (await rig.aws.call("stats")).connectionsApi.posts - before.gateway,
+    cpu: {
+      naive: (await rig.producers.naive.call("usage")).cpuMs - before.naive.cpuMs,
+      ours: (await rig.producers.ours.call("usage")).cpuMs - before.ours.cpuMs,
+    },
+  };
 }
 
 export async function runStreaming(options: StreamingOptions = STREAMING_DEFAULTS, log: (line: string) => void = () => undefined): Promise<StreamingResult> {
@@ -138,42 +291,18 @@ export async function runStreaming(options: StreamingOptions = STREAMING_DEFAULT
   const expected = deltas.join("");
   const rig = await startRig({ deltas, deltasPerSecond: options.rates[0], firstTokenDelayMs: options.firstTokenDelayMs });
   const cases: StreamingCaseResult[] = [];
+  const curve: CurvePoint[] = [];
   const postsCheck = { gateway: 0, producers: 0 };
+  const reportLoss = (name: string, lost: number, failures: RunFailure[]) => {
+    if (lost > 0) log(`  !! ${name}: ${lost} run(s) lost or garbled text (${failures.map((f) => f.message).join("; ")})`);
+  };
   try {
     for (const rate of options.rates) {
       await rig.aws.call("setBedrock", { deltas, deltasPerSecond: rate, firstTokenDelayMs: options.firstTokenDelayMs });
       for (const latencyMs of options.latenciesMs) {
-        await rig.aws.call("setLatency", latencyMs);
         const slots = options.concurrency(rate, latencyMs);
         log(`streaming: ${rate} deltas/s, ${latencyMs} ms per post, ${options.runs} runs per case on ${slots} slots`);
-        const samples: Record<StreamingCase, Sample[]> = { floor: [], naive: [], ours: [] };
-        const failures: Record<StreamingCase, RunFailure[]> = { floor: [], naive: [], ours: [] };
-        const before = {
-          gateway: (await rig.aws.call("stats")).connectionsApi.posts,
-          naive: await rig.producers.naive.call("usage"),
-          ours: await rig.producers.ours.call("usage"),
-        };
-        // Each run starts the three cases together, so every naive and ours answer has a floor
-        // answer streamed on the same schedule under the same load to be compared with.
-        const stagger = Math.round(1000 / rate) * 7 + 13;
-        await runSlots(options.runs, slots, stagger, async (index) => {
-          const settled = await Promise.allSettled([floorRun(rig, expected), producerRun(rig, "naive", expected), producerRun(rig, "ours", expected)]);
-          const floor = settled[0].status === "fulfilled" ? settled[0].value : undefined;
-          (["floor", "naive", "ours"] as const).forEach((name, k) => {
-            const outcome = settled[k];
-            if (outcome.status === "rejected") {
-              failures[name].push({ index, message: outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason) });
-              return;
-            }
-            samples[name].push({ ...outcome.value, floor: name === "floor" ? undefined : floor });
-          });
-        });
-        await rig.aws.call("idle");
-        const gatewayPosts = (await rig.aws.call("stats")).connectionsApi.posts - before.gateway;
-        const cpu = {
-          naive: (await rig.producers.naive.call("usage")).cpuMs - before.naive.cpuMs,
-          ours: (await rig.producers.ours.call("usage")).cpuMs - before.ours.cpuMs,
-        };
+        const { samples, failures, gatewayPosts, cpu } = await runGroup(rig, expected, { rate, latencyMs, runs: options.runs, slots, algorithms: ["naive", "ours"] });
         // A run whose floor answer failed is compared with the group's floor median instead.
         const floorMedian = { ttft: median(samples.floor.map((s) => s.ttft)), last: median(samples.floor.map((s) => s.last)) };
         for (const name of ["floor", "naive", "ours"] as const) {
@@ -196,26 +325,64 @@ export async function runStreaming(options: StreamingOptions = STREAMING_DEFAULT
             result.postsPerAnswer = summarize(list.map((s) => s.posts!));
             result.busyMs = summarize(list.map((s) => s.busy!));
             result.cpuMsPerAnswer = list.length ? round(cpu[name] / list.length) : Number.NaN;
+            result.capacity = capacityOf(result.postsPerAnswer.p50, result.busyMs.p50);
+            result.display = displayFigures(list.filter((s) => s.intact).map((s) => displayOf(s, deltas, rate)));
+            if (name === "ours") result.textFlushIntervalMs = DEFAULT_FLUSH_INTERVAL_MS.text;
             postsCheck.producers += list.reduce((sum, s) => sum + s.posts!, 0);
           }
           cases.push(result);
-          const lost = result.runs - result.intact + result.failures.length;
-          if (lost > 0) log(`  !! ${name}: ${lost} run(s) lost or garbled text (${result.failures.map((f) => f.message).join("; ")})`);
+          reportLoss(name, result.runs - result.intact + result.failures.length, result.failures);
         }
         postsCheck.gateway += gatewayPosts;
+      }
+      const { intervalsMs, latencyMs, runs, slots } = options.curve;
+      log(`streaming: frame budget curve at ${rate} deltas/s, ${latencyMs} ms per post, text intervals ${intervalsMs.join(", ")} ms, ${runs} runs each`);
+      for (const intervalMs of intervalsMs) {
+        const { samples, failures, gatewayPosts } = await runGroup(rig, expected, { rate, latencyMs, runs, slots, algorithms: ["ours"], textFlushIntervalMs: intervalMs });
+        const list = samples.ours;
+        const floorLast = median(samples.floor.map((s) => s.last));
+        const posts = summarize(list.map((s) => s.posts!));
+        const intact = list.filter((s) => s.intact);
+        curve.push({
+          rate,
+          latencyMs,
+          intervalMs,
+          runs: list.length,
+          intact: intact.length,
+          postsPerAnswer: posts,
+          lastLagMs: summarize(list.map((s) => s.last - (s.floor ?? { last: floorLast }).last)),
+          capacity: capacityOf(posts.p50, median(list.map((s) => s.busy!))),
+          display: displayFigures(intact.map((s) => displayOf(s, deltas, rate))),
+        });
+        reportLoss(`ours at ${intervalMs} ms`, list.length - intact.length + failures.ours.length, failures.ours);
+        postsCheck.gateway += gatewayPosts;
+        postsCheck.producers += list.reduce((sum, s) => sum + s.posts!, 0);
       }
     }
   } finally {
     await rig.close();
   }
   return {
-    options: { deltas: options.deltas, rates: options.rates, latenciesMs: options.latenciesMs, runs: options.runs, firstTokenDelayMs: options.firstTokenDelayMs },
+    options: { deltas: options.deltas, rates: options.rates, latenciesMs: options.latenciesMs, runs: options.runs, firstTokenDelayMs: options.firstTokenDelayMs, curve: options.curve },
     answerChars: Array.from(expected).length,
     answerBytes: Buffer.byteLength(expected),
+    textFlushIntervalMs: DEFAULT_FLUSH_INTERVAL_MS.text,
     cases,
+    curve,
     postsCheck,
   };
 }
+
+/** naive's posts per answer over ours' in the same group: how many more answers ours streams per account. */
+export function capacityRatio(result: StreamingResult, rate: number, latencyMs: number): number | undefined {
+  const at = (name: StreamingCase) => result.cases.find((c) => c.case === name && c.rate === rate && c.latencyMs === latencyMs)?.postsPerAnswer?.p50;
+  const naive = at("naive");
+  const ours = at("ours");
+  return naive === undefined || ours === undefined ? undefined : round(naive / ours, 2);
+}
+
+const displayCells = (d: DisplayFigures | undefined) =>
+  d ? [`${fmt(d.lagP50Ms.p50)} / ${fmt(d.lagMaxMs.max)}`, `${fmt(d.unshownChars.p50, 0)} (${fmt(d.unshownBytes.p50, 0)} B, ${fmt(d.unshownPercent.p50, 2)} %)`] : ["–", "–"];
 
 export function renderStreaming(result: StreamingResult): string {
   const rows = result.cases.map((c) => [
@@ -230,11 +397,39 @@ export function renderStreaming(result: StreamingResult): string {
     c.cpuMsPerAnswer !== undefined ? fmt(c.cpuMsPerAnswer) : "–",
     `${c.intact}/${c.runs + c.failures.length}`,
   ]);
+  const capacityRows = result.cases
+    .filter((c) => c.case !== "floor")
+    .map((c) => {
+      const ratio = c.case === "ours" ? capacityRatio(result, c.rate, c.latencyMs) : undefined;
+      const bound = c.case === "ours" ? (c.textFlushIntervalMs ?? 0) + c.latencyMs : undefined;
+      return [
+        `${c.rate}/s`,
+        `${c.latencyMs} ms`,
+        c.case,
+        fmt(c.postsPerAnswer!.p50, 0),
+        fmt(c.capacity!.requestsPerSecondPerAnswer),
+        fmt(c.capacity!.concurrentAnswers, 0),
+        fmt(c.capacity!.answersPerSecond),
+        ratio === undefined ? "" : `${fmt(ratio, 1)}×`,
+        bound === undefined ? "" : `${fmt(c.lastLagMs!.p95)} ≤ ${fmt(bound, 0)}`,
+        ...displayCells(c.display),
+      ];
+    });
+  const curveRows = result.curve.map((p) => [
+    `${p.rate}/s`,
+    `${p.latencyMs} ms`,
+    `${fmt(p.intervalMs, 0)} ms${p.intervalMs === result.textFlushIntervalMs ? " (default)" : ""}`,
+    fmt(p.postsPerAnswer.p50, 0),
+    fmt(p.capacity.requestsPerSecondPerAnswer),
+    `${fmt(p.lastLagMs.p50)} / ${fmt(p.lastLagMs.p95)}`,
+    ...displayCells(p.display),
+    `${p.intact}/${p.runs}`,
+  ]);
   const o = result.options;
   return [
     `### 1. Streaming path`,
     ``,
-    `${o.deltas} deltas (${result.answerChars} characters, ${result.answerBytes} UTF-8 bytes, Latin/CJK/emoji), time to first token ${o.firstTokenDelayMs} ms. ` +
+    `${o.deltas} deltas (${result.answerChars} characters, ${result.answerBytes} UTF-8 bytes, Latin/CJK/emoji), time to first token ${o.firstTokenDelayMs} ms; clients connect with \`format=text\` (Lex Web UI's), ours runs the writer's defaults (text frame budget ${result.textFlushIntervalMs} ms). ` +
       `Runs: ${o.runs} per case and group (runs×concurrent slots; each run streams one floor, one naive and one ours answer at once). Floor rows show absolute times in parentheses (from the request); ` +
       `naive/ours rows show time added over the floor answer started with them in the same run (from the invocation start, connection lookup included), p50 / p95 in ms. ` +
       `Posts = PostToConnection calls per answer (p50); busy = producer wall time from the first Bedrock event to the last post settled (p50, ms); ` +
@@ -242,6 +437,25 @@ export function renderStreaming(result: StreamingResult): string {
     ``,
     table(["pace", "post latency", "case", "runs", "added TTFT p50/p95", "last-delta lag p50/p95", "posts", "busy", "CPU", "intact"], rows),
     ``,
-    `PostToConnection calls counted by the gateway: ${result.postsCheck.gateway}; by the producers: ${result.postsCheck.producers}.`,
+    `PostToConnection calls counted by the gateway: ${result.postsCheck.gateway}; by the producers: ${result.postsCheck.producers} (frame budget curve included).`,
+    ``,
+    `#### Capacity and what a Lex Web UI user sees`,
+    ``,
+    `Same runs. @connections calls share the account's ${fmt(ACCOUNT_REQUESTS_PER_SECOND, 0)} requests/s API Gateway limit: req/s per answer = posts per answer / busy time; ` +
+      `answers at once = ${fmt(ACCOUNT_REQUESTS_PER_SECOND, 0)} / req/s per answer (a slow serial loop streams each answer longer, which lowers its rate but not its cost); ` +
+      `answers/s = ${fmt(ACCOUNT_REQUESTS_PER_SECOND, 0)} / posts per answer; × naive = naive's posts per answer over ours (the answers per second one account carries, ours over naive). ` +
+      `Lag bound: ours' last-delta lag p95 against one text interval + one post latency (ms). ` +
+      `Display = the Lex Web UI display model (bench/lex-web-ui-display.ts, from clients.md "Frames": each frame shown 500 ms after the next one arrives, the last never): ` +
+      `lag of a character's display behind its generation, median of the runs' p50 / largest of the runs' max (ms); unshown = the last frame, never shown by the streaming path (p50 per answer: characters, bytes, share of the answer).`,
+    ``,
+    table(["pace", "post latency", "case", "posts", "req/s per answer", "answers at once", "answers/s", "× naive", "lag bound", "display lag p50 / max", "unshown"], capacityRows),
+    ``,
+    `#### Frame budget: the trade-off curve`,
+    ``,
+    `Ours alone (each run with its floor answer) at other \`format=text\` intervals, ${o.curve.runs} runs per point on ${o.curve.slots} slots, ${o.curve.latencyMs} ms per post. ` +
+      `Fewer posts per answer buy account capacity; a longer interval delays Lex Web UI's display (it trails arrivals by one whole frame plus 500 ms). ` +
+      `Last-delta lag stays about one post whatever the interval, because the writer sends what waits the moment the answer ends.`,
+    ``,
+    table(["pace", "post latency", "text interval", "posts", "req/s per answer", "last-delta lag p50/p95", "display lag p50 / max", "unshown", "intact"], curveRows),
   ].join("\n");
 }
