@@ -1,16 +1,19 @@
 /**
  * Real-client helpers for the suites that run the whole local stack: a presigned socket that
  * keeps every message it receives, a barrier that proves everything posted so far has
- * arrived, a SigV4-signed `POST /ask`, the session's rows read straight from dynalite, and a
+ * arrived, a SigV4-signed `POST /ask`, the session's item read straight from dynalite, and a
  * Lex V2 code hook event as Lex sends it.
  */
 import { randomUUID } from "node:crypto";
 import { Hash } from "@smithy/hash-node";
 import { HttpRequest } from "@smithy/protocol-http";
 import { SignatureV4 } from "@smithy/signature-v4";
-import { DynamoDBDocumentClient, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import WebSocket from "ws";
 import type { Envelope } from "../../functions/shared/protocol";
+import type { SessionItem } from "../../functions/shared/session-state";
+import { CONNECTION_KEY_PREFIX } from "../../functions/shared/table";
+import { DEFAULT_LOCAL_BOT, codeHookEvent, type LexCodeHookEvent } from "../../local/lex-runtime";
 import type { LocalCredential } from "../../local/gateway";
 import type { LocalStack, PresignOptions } from "../../local/stack";
 
@@ -228,27 +231,26 @@ export async function postAsk(stack: LocalStack, body: unknown, credential: Loca
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-export interface SessionRow {
-  sessionId: string;
-  connectionId: string;
-  principal: string;
-  format?: string;
-  connections?: number;
-  socketId?: string;
-}
-
-/** Every row of the session in the connections table (connection rows and the owner row), read consistently. */
-export async function sessionRows(stack: LocalStack, sessionId: string): Promise<SessionRow[]> {
+/** The session's item in the connections table (claims, open connections, `connectionId`), read consistently; undefined when there is none. */
+export async function sessionItem(stack: LocalStack, sessionId: string): Promise<SessionItem | undefined> {
   // A document client over the stack's own DynamoDB client: nothing to destroy afterwards.
   const output = await DynamoDBDocumentClient.from(stack.dynamo.client).send(
-    new QueryCommand({
-      TableName: stack.dynamo.connectionsTable,
-      KeyConditionExpression: "sessionId = :sessionId",
-      ExpressionAttributeValues: { ":sessionId": sessionId },
-      ConsistentRead: true,
-    }),
+    new GetCommand({ TableName: stack.dynamo.connectionsTable, Key: { sessionId }, ConsistentRead: true }),
   );
-  return (output.Items ?? []) as SessionRow[];
+  return output.Item as SessionItem | undefined;
+}
+
+/** A connection's lookup item (`#connection#{id}` → its session), read consistently. */
+export async function connectionLookup(stack: LocalStack, connectionId: string): Promise<Record<string, unknown> | undefined> {
+  const output = await DynamoDBDocumentClient.from(stack.dynamo.client).send(
+    new GetCommand({ TableName: stack.dynamo.connectionsTable, Key: { sessionId: `${CONNECTION_KEY_PREFIX}${connectionId}` }, ConsistentRead: true }),
+  );
+  return output.Item;
+}
+
+/** The gateway's ids of the connections that are open now. */
+export function openConnectionIds(stack: LocalStack): Set<string> {
+  return new Set(stack.gateway.connections.keys());
 }
 
 export interface LexEventOptions {
@@ -258,32 +260,16 @@ export interface LexEventOptions {
   sessionAttributes?: Record<string, string>;
 }
 
-/** A Lex V2 fulfillment code hook event, as Lex sends it for a text utterance (Lambda event format 1.0). */
-export function lexV2Event(options: LexEventOptions): Record<string, unknown> {
-  const intent = {
-    name: "QnaIntent",
-    slots: { qnaslot: { shape: "Scalar", value: { originalValue: options.question, interpretedValue: options.question, resolvedValues: [options.question] } } },
-    state: "ReadyForFulfillment",
-    confirmationState: "None",
-  };
-  return {
-    messageVersion: "1.0",
-    invocationSource: "FulfillmentCodeHook",
-    inputMode: "Text",
-    responseContentType: "text/plain; charset=utf-8",
+/** A Lex V2 fulfillment code hook event, as the local Lex runtime builds it for QnABot's bot (Lambda event format 1.0). */
+export function lexV2Event(options: LexEventOptions): LexCodeHookEvent {
+  return codeHookEvent({
+    bot: DEFAULT_LOCAL_BOT,
     sessionId: options.sessionId,
-    inputTranscript: options.question,
-    bot: { id: "QNABOTLEX1", name: "QnaBot", aliasId: "TSTALIASID", aliasName: "TestBotAlias", localeId: "en_US", version: "DRAFT" },
-    interpretations: [{ intent, nluConfidence: 1, interpretationSource: "Lex" }],
+    text: options.question,
+    sessionAttributes: options.sessionAttributes ?? {},
     requestAttributes: {},
-    sessionState: {
-      sessionAttributes: options.sessionAttributes ?? {},
-      activeContexts: [],
-      intent,
-      originatingRequestId: randomUUID(),
-    },
-    transcriptions: [{ transcription: options.question, transcriptionConfidence: 1, resolvedContext: { intent: "QnaIntent" }, resolvedSlots: {} }],
-  };
+    originatingRequestId: randomUUID(),
+  });
 }
 
 /** What the fulfillment answers Lex with (the fields the tests read). */

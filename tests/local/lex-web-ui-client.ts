@@ -1,0 +1,143 @@
+/**
+ * A chat client that behaves as Lex Web UI does, written from ../shared/clients.md (not from
+ * its code): a guest Cognito identity through `@aws-sdk/client-cognito-identity`, a session id
+ * that is `lex-web-ui-` + 4 random hex digits in stock 0.22–0.24.1 (the identity id in 0.21.7
+ * and QnABot's own client page), a `@smithy/signature-v4` presign of
+ * `{StreamingWebSocketEndpoint}?sessionId={userId}` (service execute-api, GET, expiresIn 3600,
+ * only `host` signed and that is the hostname without the port, no `format`), `{"action":"ping"}`
+ * on open and every 9 minutes for 2 hours, no reconnect, and questions through Lex
+ * `RecognizeText` with that same id and the streaming session attributes. While a question is
+ * pending, every text frame except the literal `/stop/` is kept.
+ */
+import { randomInt } from "node:crypto";
+import { CognitoIdentityClient, GetCredentialsForIdentityCommand, GetIdCommand } from "@aws-sdk/client-cognito-identity";
+import { LexRuntimeV2Client, RecognizeTextCommand, type RecognizeTextCommandOutput } from "@aws-sdk/client-lex-runtime-v2";
+import { Hash } from "@smithy/hash-node";
+import { HttpRequest } from "@smithy/protocol-http";
+import { SignatureV4 } from "@smithy/signature-v4";
+import type { AwsCredentialIdentity } from "@smithy/types";
+import type { LocalStack } from "../../local/stack";
+import { openSocket, type StackSocket } from "./stack-helpers";
+
+const PING_EVERY_MS = 9 * 60 * 1000;
+const PING_FOR_MS = 2 * 60 * 60 * 1000;
+
+/** Which Lex Web UI: stock 0.22–0.24.1 keeps its random id; 0.21.7 (and QnABot's page) sends the identity id. */
+export type LexWebUiVersion = "stock" | "identity-id";
+
+export interface LexWebUiOptions {
+  /** @default "stock" */
+  readonly version?: LexWebUiVersion;
+  /** Forces the stock random id (collision tests). @default `lex-web-ui-` + 4 random hex digits */
+  readonly userId?: string;
+}
+
+/** Stock Lex Web UI's session id: 65,536 possible values (clients.md). */
+export function stockUserId(): string {
+  return `lex-web-ui-${randomInt(0, 0x10000).toString(16).padStart(4, "0")}`;
+}
+
+/** The presigned connect URL, signed as Lex Web UI signs it; the URL keeps the port so a local socket can reach it. */
+export async function lexWebUiConnectUrl(endpoint: string, userId: string, region: string, credentials: AwsCredentialIdentity): Promise<string> {
+  const url = new URL(endpoint);
+  const signer = new SignatureV4({ service: "execute-api", region, credentials, sha256: Hash.bind(null, "sha256") });
+  const signed = await signer.presign(
+    new HttpRequest({ method: "GET", protocol: url.protocol, hostname: url.hostname, path: url.pathname, query: { sessionId: userId }, headers: { host: url.hostname } }),
+    { expiresIn: 3600 },
+  );
+  const search = new URLSearchParams(signed.query as Record<string, string>).toString();
+  return `${url.protocol}//${url.host}${url.pathname}?${search}`;
+}
+
+export class LexWebUiClient {
+  /** Every message the socket received, in order (text of each). */
+  readonly received: string[] = [];
+  private pendingFrames: string[] | undefined;
+  private pingTimer?: NodeJS.Timeout;
+
+  private constructor(
+    readonly userId: string,
+    readonly identityId: string,
+    readonly credentials: AwsCredentialIdentity,
+    readonly connectUrl: string,
+    readonly socket: StackSocket,
+    private readonly lex: LexRuntimeV2Client,
+    private readonly stack: LocalStack,
+  ) {
+    socket.ws.on("message", (data: Buffer) => {
+      const text = data.toString("utf8");
+      this.received.push(text);
+      if (this.pendingFrames && text !== "/stop/") this.pendingFrames.push(text);
+    });
+    socket.send({ action: "ping" });
+    const openedAt = Date.now();
+    this.pingTimer = setInterval(() => {
+      if (Date.now() - openedAt >= PING_FOR_MS) clearInterval(this.pingTimer);
+      else socket.send({ action: "ping" });
+    }, PING_EVERY_MS);
+    this.pingTimer.unref();
+    // onclose / onerror only stop the timer: Lex Web UI never reconnects.
+    void socket.closed.then(() => clearInterval(this.pingTimer));
+  }
+
+  /** Gets a guest identity from the stack's Cognito pool, picks the session id, connects and pings. */
+  static async start(stack: LocalStack, options: LexWebUiOptions = {}): Promise<LexWebUiClient> {
+    const cognito = new CognitoIdentityClient({ region: stack.region, endpoint: stack.cognito.endpoint });
+    const { IdentityId } = await cognito.send(new GetIdCommand({ IdentityPoolId: stack.cognito.identityPoolId }));
+    const { Credentials } = await cognito.send(new GetCredentialsForIdentityCommand({ IdentityId }));
+    cognito.destroy();
+    const credentials = { accessKeyId: Credentials!.AccessKeyId!, secretAccessKey: Credentials!.SecretKey!, sessionToken: Credentials!.SessionToken!, expiration: Credentials!.Expiration };
+    const userId = (options.version ?? "stock") === "identity-id" ? IdentityId! : (options.userId ?? stockUserId());
+    const connectUrl = await lexWebUiConnectUrl(stack.webSocketUrl, userId, stack.region, credentials);
+    const socket = await openSocket(connectUrl);
+    const lex = new LexRuntimeV2Client({ region: stack.region, endpoint: stack.lex.endpoint, credentials });
+    return new LexWebUiClient(userId, IdentityId!, credentials, connectUrl, socket, lex, stack);
+  }
+
+  /**
+   * Asks through Lex with the session id as Lex session id and the streaming attributes, as
+   * Lex Web UI does; returns Lex's answer and the frames kept while it was pending. The frames
+   * are read after a barrier on the socket, so every frame posted before Lex answered is in.
+   */
+  async ask(text: string, sessionAttributes: Record<string, string> = {}): Promise<{ response: RecognizeTextCommandOutput; frames: string[] }> {
+    const frames: string[] = [];
+    this.pendingFrames = frames;
+    try {
+      const response = await this.lex.send(
+        new RecognizeTextCommand({
+          botId: this.stack.lex.bot.id,
+          botAliasId: this.stack.lex.bot.aliasId,
+          localeId: this.stack.lex.bot.localeId,
+          sessionId: this.userId,
+          text,
+          sessionState: {
+            sessionAttributes: { ...sessionAttributes, streamingEndpoint: this.stack.webSocketUrl.replace("wss://", "https://"), streamingDynamoDbTable: "" },
+          },
+        }),
+      );
+      await this.settle();
+      return { response, frames: [...frames] };
+    } finally {
+      this.pendingFrames = undefined;
+    }
+  }
+
+  /** Test instrumentation: resolves once everything posted to this socket so far has arrived (the barrier's reply is not kept). */
+  async settle(): Promise<void> {
+    const before = this.received.length;
+    await this.socket.barrier();
+    // The barrier's own reply went through the message handler too; it is not a frame of any answer.
+    const reply = this.received.findIndex((text, i) => i >= before && text.includes('"type":"error"') && text.includes("barrier-"));
+    if (reply >= 0) this.received.splice(reply, 1);
+    if (this.pendingFrames) {
+      const pending = this.pendingFrames.findIndex((text) => text.includes('"type":"error"') && text.includes("barrier-"));
+      if (pending >= 0) this.pendingFrames.splice(pending, 1);
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.pingTimer);
+    this.lex.destroy();
+    await this.socket.close();
+  }
+}
