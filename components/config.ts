@@ -4,6 +4,15 @@
  * key, the rule and the value, before anything is deployed.
  */
 import * as pulumi from "@pulumi/pulumi";
+import {
+  DEFAULT_GUARDRAIL_STREAM_PROCESSING_MODE,
+  GUARDRAIL_ID_PATTERN,
+  GUARDRAIL_STREAM_PROCESSING_MODES,
+  GUARDRAIL_VERSION_PATTERN,
+  type GuardrailStreamProcessingMode,
+} from "../functions/fulfillment/config";
+import { API_GATEWAY_CLOUDWATCH_ROLE_MODES, type ApiGatewayCloudWatchRole } from "./cloudwatch-role";
+import { BASE_PATH_PATTERN, DOMAIN_NAME_PATTERN } from "./domain";
 import { QNA_DEFAULTS } from "./qna";
 import { EXECUTION_LOGGING_LEVELS, STAGE_NAME_PATTERN, STREAMING_DEFAULTS, type ExecutionLogging } from "./streaming";
 
@@ -28,6 +37,18 @@ export interface StackConfig {
   readonly kmsKeyArn?: string;
   readonly lexBotAliasArn?: string;
   readonly llmLambdaArn?: string;
+  readonly apiGatewayCloudWatchRole: ApiGatewayCloudWatchRole;
+  readonly monitoring: boolean;
+  readonly alarmTopicArn?: string;
+  /** Custom domain of the WebSocket API; the certificate is set with it. */
+  readonly streamingDomainName?: string;
+  readonly streamingCertificateArn?: string;
+  readonly streamingHostedZoneId?: string;
+  readonly streamingBasePath?: string;
+  /** Bedrock Guardrail; the version is set with it. */
+  readonly guardrailId?: string;
+  readonly guardrailVersion?: string;
+  readonly guardrailStreamProcessingMode: GuardrailStreamProcessingMode;
 }
 
 /** Defaults of every key; Pulumi.yaml declares the same (a test keeps them equal). */
@@ -51,6 +72,16 @@ export const CONFIG_DEFAULTS = {
   kmsKeyArn: "",
   lexBotAliasArn: "",
   llmLambdaArn: "",
+  apiGatewayCloudWatchRole: "create",
+  monitoring: false,
+  alarmTopicArn: "",
+  streamingDomainName: "",
+  streamingCertificateArn: "",
+  streamingHostedZoneId: "",
+  streamingBasePath: "",
+  guardrailId: "",
+  guardrailVersion: "",
+  guardrailStreamProcessingMode: DEFAULT_GUARDRAIL_STREAM_PROCESSING_MODE,
 } as const satisfies Record<keyof StackConfig, string | number | boolean>;
 
 export type ConfigKey = keyof typeof CONFIG_DEFAULTS;
@@ -68,6 +99,9 @@ const BEDROCK_MODEL_ARN = /^arn:aws[a-z-]*:bedrock:[a-z0-9-]*:\d{0,12}:[a-z-]+\/
 const KNOWLEDGE_BASE_ID = /^[0-9A-Za-z]{10}$/;
 const LEX_BOT_ALIAS_ARN = /^arn:aws[a-z-]*:lex:[a-z0-9-]+:\d{12}:bot-alias\/[0-9A-Z]{10}\/[0-9A-Z]{10}$/;
 const LAMBDA_ARN = /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$/;
+const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
+const ACM_CERTIFICATE_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]{1,128}$/;
+const HOSTED_ZONE_ID = /^Z[A-Z0-9]{1,31}$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/;
 
 /** Reads a raw config value; undefined when the key is unset. */
@@ -110,6 +144,13 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
     problem(key, rule, value);
     return undefined;
   };
+  const oneOf = <T extends string>(key: ConfigKey, allowed: readonly T[], fallback: T): T => {
+    const value = raw(key);
+    if (value === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(value)) return value as T;
+    problem(key, `must be one of ${allowed.join(", ")}`, value);
+    return fallback;
+  };
   const model = (key: ConfigKey): string | undefined => {
     const value = raw(key);
     if (value === undefined) return undefined;
@@ -138,6 +179,41 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
   if (!(EXECUTION_LOGGING_LEVELS as readonly string[]).includes(executionLogging)) {
     problem("executionLogging", `must be one of ${EXECUTION_LOGGING_LEVELS.join(", ")}`, executionLogging);
   }
+  const cloudWatchRole = oneOf("apiGatewayCloudWatchRole", API_GATEWAY_CLOUDWATCH_ROLE_MODES, CONFIG_DEFAULTS.apiGatewayCloudWatchRole);
+  if (cloudWatchRole === "none" && executionLogging !== "OFF") {
+    problem("executionLogging", 'must be OFF with apiGatewayCloudWatchRole "none" (execution logs need the Region\'s CloudWatch role)', executionLogging);
+  }
+
+  const monitoring = boolean("monitoring", CONFIG_DEFAULTS.monitoring);
+  const alarmTopicArn = matching("alarmTopicArn", SNS_TOPIC_ARN, "must be an SNS topic ARN");
+  if (alarmTopicArn !== undefined && !monitoring) problem("alarmTopicArn", "only applies with monitoring true", alarmTopicArn);
+
+  const streamingDomainName = matching("streamingDomainName", DOMAIN_NAME_PATTERN, "must be a lower-case fully qualified domain name");
+  const streamingCertificateArn = matching("streamingCertificateArn", ACM_CERTIFICATE_ARN, "must be an ACM certificate ARN");
+  const streamingHostedZoneId = matching("streamingHostedZoneId", HOSTED_ZONE_ID, "must be a Route 53 hosted zone id (Z…)");
+  const streamingBasePath = matching("streamingBasePath", BASE_PATH_PATTERN, "must be 1-128 characters of A-Z a-z 0-9 . _ ~ -");
+  if (raw("streamingDomainName") !== undefined) {
+    if (raw("streamingCertificateArn") === undefined) problem("streamingCertificateArn", "is required with streamingDomainName", "");
+  } else {
+    for (const key of ["streamingCertificateArn", "streamingHostedZoneId", "streamingBasePath"] as const) {
+      const value = raw(key);
+      if (value !== undefined) problem(key, "only applies with streamingDomainName, which is not set", value);
+    }
+  }
+
+  const guardrailId = matching("guardrailId", GUARDRAIL_ID_PATTERN, "must be a Bedrock guardrail id or ARN");
+  const guardrailVersion = matching("guardrailVersion", GUARDRAIL_VERSION_PATTERN, "must be a guardrail version number or DRAFT");
+  if (raw("guardrailId") !== undefined && raw("guardrailVersion") === undefined) {
+    problem("guardrailVersion", "is required with guardrailId", "");
+  }
+  if (raw("guardrailId") === undefined && raw("guardrailVersion") !== undefined) {
+    problem("guardrailVersion", "only applies with guardrailId, which is not set", raw("guardrailVersion") ?? "");
+  }
+  const guardrailStreamProcessingMode = oneOf(
+    "guardrailStreamProcessingMode",
+    GUARDRAIL_STREAM_PROCESSING_MODES,
+    CONFIG_DEFAULTS.guardrailStreamProcessingMode,
+  );
 
   const config: StackConfig = {
     enableStreaming: boolean("enableStreaming", CONFIG_DEFAULTS.enableStreaming),
@@ -158,7 +234,8 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
     throttlingRateLimit: integer("throttlingRateLimit", CONFIG_DEFAULTS.throttlingRateLimit, 1, 10000),
     // API Gateway closes every connection after 2 hours: a row never needs to live longer.
     connectionTtlSeconds: integer("connectionTtlSeconds", CONFIG_DEFAULTS.connectionTtlSeconds, 60, 7200),
-    streamingAccessLogs: boolean("streamingAccessLogs", CONFIG_DEFAULTS.streamingAccessLogs),
+    // Without the Region's CloudWatch role, API Gateway cannot write access logs.
+    streamingAccessLogs: boolean("streamingAccessLogs", CONFIG_DEFAULTS.streamingAccessLogs) && cloudWatchRole !== "none",
     executionLogging: executionLogging as ExecutionLogging,
     tracing: boolean("tracing", CONFIG_DEFAULTS.tracing),
     kmsKeyArn: matching("kmsKeyArn", KMS_KEY_ARN, "must be a KMS key ARN"),
@@ -168,6 +245,16 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
       "must be a Lex V2 bot alias ARN (arn:aws:lex:{region}:{account}:bot-alias/{botId}/{aliasId})",
     ),
     llmLambdaArn: matching("llmLambdaArn", LAMBDA_ARN, "must be a Lambda function ARN"),
+    apiGatewayCloudWatchRole: cloudWatchRole,
+    monitoring,
+    alarmTopicArn,
+    streamingDomainName,
+    streamingCertificateArn,
+    streamingHostedZoneId,
+    streamingBasePath,
+    guardrailId,
+    guardrailVersion,
+    guardrailStreamProcessingMode,
   };
   if (problems.length > 0) {
     throw new pulumi.RunError(`invalid configuration:\n  - ${problems.join("\n  - ")}`);

@@ -1,7 +1,8 @@
 /**
- * A bundled Node.js Lambda function with its own log group (attached through `loggingConfig`,
- * JSON logs, retention set) and its own execution role. Callers add the role's permissions,
- * so each function's policy lists exactly what that function calls.
+ * A bundled Node.js Lambda function with its own log group (`/aws/lambda/{functionName}`, the
+ * name Lambda writes to by default and that tools and log subscriptions expect; JSON logs,
+ * retention set) and its own execution role. Callers add the role's permissions, so each
+ * function's policy lists exactly what that function calls.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
@@ -40,13 +41,13 @@ export interface NodeFunction {
   readonly logGroup: aws.cloudwatch.LogGroup;
 }
 
+/** The log group Lambda writes a function's logs to unless told otherwise. */
+export function lambdaLogGroupName(functionName: string): string {
+  return `/aws/lambda/${functionName}`;
+}
+
 /** Creates `${name}`, `${name}-logs`, `${name}-role` (and `${name}-xray` / `${name}-vpc`) under `parent`. */
 export function nodeFunction(name: string, args: NodeFunctionArgs, parent: pulumi.Resource): NodeFunction {
-  const logGroup = new aws.cloudwatch.LogGroup(
-    `${name}-logs`,
-    { retentionInDays: args.logRetentionInDays, tags: args.tags },
-    { parent },
-  );
   const role = new aws.iam.Role(
     `${name}-role`,
     { assumeRolePolicy: LAMBDA_ASSUME_ROLE_POLICY, tags: args.tags },
@@ -90,13 +91,23 @@ export function nodeFunction(name: string, args: NodeFunctionArgs, parent: pulum
       memorySize: args.memorySize,
       timeout: args.timeout,
       environment: { variables: args.environment },
-      loggingConfig: { logFormat: "JSON", logGroup: logGroup.name },
+      // Lambda's default group, /aws/lambda/{name}: the function keeps its auto-generated
+      // (collision-free) name, and the group below is named from it.
+      loggingConfig: { logFormat: "JSON" },
       tracingConfig: { mode: args.tracing ? "Active" : "PassThrough" },
       vpcConfig: args.vpcConfig,
       tags: args.tags,
     },
     // Lambda checks the network-interface permissions of a VPC function when creating it.
     { parent, dependsOn: attachments },
+  );
+  // Created right after the function, before anything can invoke it (its routes and
+  // permissions come later), and the role may not create log groups itself: Lambda can never
+  // have created this group first.
+  const logGroup = new aws.cloudwatch.LogGroup(
+    `${name}-logs`,
+    { name: fn.name.apply(lambdaLogGroupName), retentionInDays: args.logRetentionInDays, tags: args.tags },
+    { parent },
   );
   return { function: fn, role, logGroup };
 }

@@ -34,14 +34,9 @@ export function logWriteStatement(logGroup: aws.cloudwatch.LogGroup): PolicyStat
   };
 }
 
-/** Item access on a table and its indexes. */
+/** Item access on a table (the tables have no secondary indexes to allow). */
 export function tableStatement(sid: string, actions: readonly string[], tableArn: pulumi.Input<string>): PolicyStatement {
-  return {
-    Sid: sid,
-    Effect: "Allow",
-    Action: actions,
-    Resource: [tableArn, pulumi.interpolate`${tableArn}/index/*`],
-  };
+  return { Sid: sid, Effect: "Allow", Action: actions, Resource: [tableArn] };
 }
 
 /**
@@ -56,17 +51,4 @@ export function tableKeyStatement(kmsKeyArn: pulumi.Input<string>, region: pulum
     Resource: [kmsKeyArn],
     Condition: { StringEquals: { "kms:ViaService": pulumi.interpolate`dynamodb.${region}.amazonaws.com` } },
   };
-}
-
-/**
- * A resource's logical (Pulumi) name. Grant methods derive their policies' names from the
- * grantee role's, so granting to several roles never collides and reordering calls never
- * renames anything. Pulumi keeps the name on the resource without a typed accessor.
- */
-export function logicalName(resource: pulumi.Resource): string {
-  const name = (resource as unknown as { __name?: unknown }).__name;
-  if (typeof name !== "string" || name === "") {
-    throw new Error("cannot read the resource's logical name: pass a resource created by this program");
-  }
-  return name;
 }

@@ -13,7 +13,16 @@ import { withDefaults } from "./defaults";
 import { functionEntry } from "./bundle";
 import { nodeFunction } from "./function";
 import { logWriteStatement, policyDocument, tableKeyStatement, type PolicyStatement } from "./iam";
+import { METRICS_NAMESPACE, POWERTOOLS_ENV } from "./monitoring";
 import type { StreamingComponent } from "./streaming";
+import {
+  GUARDRAIL_ENV,
+  GUARDRAIL_ID_PATTERN,
+  GUARDRAIL_STREAM_PROCESSING_MODES,
+  GUARDRAIL_VERSION_PATTERN,
+  guardrailIdOf,
+  type GuardrailStreamProcessingMode,
+} from "../functions/fulfillment/config";
 
 export const QNA_DEFAULTS: Required<
   Pick<
@@ -103,8 +112,43 @@ export interface QnaBotArgs {
   readonly memorySize?: number;
   /** Fulfillment function timeout, seconds. @default 120 */
   readonly timeout?: number;
+  /** Bedrock Guardrail applied to LLM and knowledge-base answers. @default none */
+  readonly guardrail?: QnaGuardrail;
   /** Tags for every taggable resource. @default none */
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+export interface QnaGuardrail {
+  /** Guardrail id (or ARN) in the stack's Region and account. */
+  readonly id: string;
+  /** Guardrail version: a number, or `DRAFT` (the working draft, for testing). */
+  readonly version: string;
+  /**
+   * ConverseStream's processing mode: `async` streams chunks as generated while the guardrail
+   * checks them (masking sensitive information is not supported), `sync` holds each chunk until
+   * checked. @default "async"
+   */
+  readonly streamProcessingMode?: GuardrailStreamProcessingMode;
+}
+
+/** Throws on a guardrail setting Bedrock would refuse. */
+export function checkGuardrail(guardrail: QnaGuardrail): void {
+  if (!GUARDRAIL_ID_PATTERN.test(guardrail.id)) {
+    throw new Error(`guardrail.id must be a Bedrock guardrail id or ARN; got ${JSON.stringify(guardrail.id)}`);
+  }
+  if (!GUARDRAIL_VERSION_PATTERN.test(guardrail.version)) {
+    throw new Error(`guardrail.version must be a version number or DRAFT; got ${JSON.stringify(guardrail.version)}`);
+  }
+  const mode = guardrail.streamProcessingMode;
+  if (mode !== undefined && !GUARDRAIL_STREAM_PROCESSING_MODES.includes(mode)) {
+    throw new Error(`guardrail.streamProcessingMode must be async or sync; got ${JSON.stringify(mode)}`);
+  }
+}
+
+/** `arn:{partition}:bedrock:{region}:{account}:guardrail/{id}`: what bedrock:ApplyGuardrail is allowed on. */
+export function guardrailArn(idOrArn: string, target: AwsTarget): string {
+  if (idOrArn.startsWith("arn:")) return idOrArn;
+  return `arn:${target.partition}:bedrock:${target.region}:${target.accountId}:guardrail/${guardrailIdOf(idOrArn)}`;
 }
 
 export class QnaBot extends pulumi.ComponentResource {
@@ -128,6 +172,7 @@ export class QnaBot extends pulumi.ComponentResource {
     // Bad args fail before anything is registered.
     checkBedrockModel(settings.llmModelId);
     checkBedrockModel(kbModelId);
+    if (args.guardrail) checkGuardrail(args.guardrail);
     super(QnaBot.TYPE, name, {}, opts);
     const parent = { parent: this };
 
@@ -159,8 +204,16 @@ export class QnaBot extends pulumi.ComponentResource {
       [ENV.memoryTable]: memoryTable.name,
       [ENV.memoryTurns]: String(settings.memoryTurns),
       [ENV.memoryTtlSeconds]: String(settings.memoryTtlSeconds),
-      POWERTOOLS_SERVICE_NAME: "qnabot-streaming-fulfillment",
+      [POWERTOOLS_ENV.service]: "qnabot-streaming-fulfillment",
+      [POWERTOOLS_ENV.namespace]: METRICS_NAMESPACE,
     };
+    if (args.guardrail) {
+      environment[GUARDRAIL_ENV.id] = args.guardrail.id;
+      environment[GUARDRAIL_ENV.version] = args.guardrail.version;
+      if (args.guardrail.streamProcessingMode) {
+        environment[GUARDRAIL_ENV.streamProcessingMode] = args.guardrail.streamProcessingMode;
+      }
+    }
     if (args.knowledgeBaseId) {
       environment[ENV.knowledgeBaseId] = args.knowledgeBaseId;
       environment[ENV.knowledgeBaseModelArn] = kbModel.arn;
@@ -233,6 +286,16 @@ export class QnaBot extends pulumi.ComponentResource {
         });
       }
     }
+    if (args.guardrail) {
+      const guardrail = args.guardrail;
+      statements.push({
+        Sid: "ApplyGuardrail",
+        Effect: "Allow",
+        // Converse and RetrieveAndGenerate with a guardrail are authorized on the guardrail too.
+        Action: ["bedrock:ApplyGuardrail"],
+        Resource: [target.apply((t) => guardrailArn(guardrail.id, t))],
+      });
+    }
     statements.push({
       Sid: "ConversationMemory",
       Effect: "Allow",
@@ -299,7 +362,12 @@ export class QnaBot extends pulumi.ComponentResource {
     );
     const accessLogGroup = new aws.cloudwatch.LogGroup(
       `${name}-http-access-logs`,
-      { retentionInDays: settings.logRetentionInDays, tags: args.tags },
+      {
+        // `$default`, the stage's name, is not allowed in a log group name.
+        name: pulumi.interpolate`/aws/apigateway/${api.id}/default`,
+        retentionInDays: settings.logRetentionInDays,
+        tags: args.tags,
+      },
       parent,
     );
     new aws.apigatewayv2.Stage(

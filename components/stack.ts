@@ -18,6 +18,7 @@ export interface StackOutputs {
   readonly StreamingWebSocketEndpoint?: pulumi.Output<string>;
   readonly StreamingWebSocketApiId?: pulumi.Output<string>;
   readonly StreamingDynamoDbTable?: pulumi.Output<string>;
+  readonly StreamingDynamoDbTableArn?: pulumi.Output<string>;
   /** The connection function. */
   readonly StreamingLambdaArn?: pulumi.Output<string>;
 }
@@ -38,6 +39,14 @@ export function createStack(config: StackConfig): StackOutputs {
     throttlingBurstLimit: config.throttlingBurstLimit,
     throttlingRateLimit: config.throttlingRateLimit,
     tracing: config.tracing,
+    guardrail:
+      config.guardrailId && config.guardrailVersion
+        ? {
+            id: config.guardrailId,
+            version: config.guardrailVersion,
+            streamProcessingMode: config.guardrailStreamProcessingMode,
+          }
+        : undefined,
   };
 
   if (!config.enableStreaming) {
@@ -45,8 +54,9 @@ export function createStack(config: StackConfig): StackOutputs {
     return { QnaAskEndpoint: qna.askEndpoint, FulfillmentFunctionArn: qna.functionArn };
   }
 
-  // The WebSocket `ask` route needs the fulfillment function, which needs the streaming
-  // endpoint: the route takes a deferred ARN that is resolved once the function exists.
+  // The fulfillment function also answers Lex and POST /ask, so QnaBot builds it and the `ask`
+  // route takes its ARN (the functionArn form). It needs the streaming endpoint, so the ARN is
+  // deferred and resolved once the function exists: the documented pattern for that form.
   const [askFunctionArn, resolveAskFunctionArn] = pulumi.deferredOutput<string>();
   const streaming = new StreamingComponent("streaming", {
     routes: { [ROUTES.ask]: { functionArn: askFunctionArn } },
@@ -58,7 +68,18 @@ export function createStack(config: StackConfig): StackOutputs {
     kmsKeyArn: config.kmsKeyArn,
     accessLogging: config.streamingAccessLogs,
     executionLogging: config.executionLogging,
+    apiGatewayCloudWatchRole: config.apiGatewayCloudWatchRole,
     tracing: config.tracing,
+    domain: config.streamingDomainName
+      ? {
+          name: config.streamingDomainName,
+          certificateArn: config.streamingCertificateArn as string,
+          hostedZoneId: config.streamingHostedZoneId,
+          basePath: config.streamingBasePath,
+        }
+      : undefined,
+    monitoring: config.monitoring,
+    alarmTopicArn: config.alarmTopicArn,
   });
   const qna = new QnaBot("qnabot", { ...qnaArgs, streaming });
   resolveAskFunctionArn(qna.functionArn);
@@ -69,6 +90,7 @@ export function createStack(config: StackConfig): StackOutputs {
     StreamingWebSocketEndpoint: streaming.webSocketEndpoint,
     StreamingWebSocketApiId: streaming.apiId,
     StreamingDynamoDbTable: streaming.tableName,
+    StreamingDynamoDbTableArn: streaming.tableArn,
     StreamingLambdaArn: streaming.functionArn,
   };
 }

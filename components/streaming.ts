@@ -3,7 +3,8 @@
  * its connections table, the connection function behind `$connect` / `$disconnect` /
  * `$default`, a free `ping` keep-alive, and any extra routes an importing program adds.
  */
-import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { CONNECTION_FUNCTION_TABLE_ACTIONS, STREAMING_FUNCTION_TABLE_ACTIONS } from "../functions/shared/connections";
@@ -12,11 +13,14 @@ import { CONNECTION_ROUTE_KEYS, ROUTES, ROUTE_SELECTION_EXPRESSION, TWO_WAY_ROUT
 import { CONNECTIONS_TABLE } from "../functions/shared/table";
 import { lambdaInvokeUri, managementEndpoint, webSocketEndpoint } from "./arns";
 import { functionEntry } from "./bundle";
+import { API_GATEWAY_CLOUDWATCH_ROLE_MODES, apiGatewayCloudWatchRole, type ApiGatewayCloudWatchRole } from "./cloudwatch-role";
 import { withDefaults } from "./defaults";
-import { nodeFunction } from "./function";
-import { logicalName, logWriteStatement, policyDocument, tableKeyStatement, tableStatement, type PolicyStatement } from "./iam";
+import { checkDomain, customDomainEndpoint, streamingDomain, type StreamingDomain } from "./domain";
+import { nodeFunction, type NodeFunction } from "./function";
+import { logWriteStatement, policyDocument, tableKeyStatement, tableStatement, type PolicyStatement } from "./iam";
+import { functionNameOfArn, METRICS_NAMESPACE, POWERTOOLS_ENV, streamingMonitoring, type MonitoredFunction } from "./monitoring";
 
-/** Stage execution logging level. Anything but OFF needs the account's API Gateway CloudWatch role. */
+/** Stage execution logging level. Anything but OFF needs the Region's API Gateway CloudWatch role. */
 export type ExecutionLogging = "OFF" | "ERROR" | "INFO";
 export const EXECUTION_LOGGING_LEVELS: readonly ExecutionLogging[] = ["OFF", "ERROR", "INFO"];
 
@@ -33,6 +37,7 @@ export const STREAMING_DEFAULTS: Required<
     | "tracing"
     | "memorySize"
     | "timeout"
+    | "monitoring"
   >
 > = {
   stageName: "Prod",
@@ -45,6 +50,7 @@ export const STREAMING_DEFAULTS: Required<
   tracing: false,
   memorySize: 128,
   timeout: 10,
+  monitoring: false,
 };
 
 /** A stage name API Gateway accepts (and that reads well in a URL). */
@@ -55,14 +61,22 @@ export const EXTRA_ROUTE_KEY_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** Routes the component always creates; `routes` may not redefine them. */
 export const BUILT_IN_ROUTE_KEYS: readonly string[] = [...CONNECTION_ROUTE_KEYS, ROUTES.ping];
 
-/** One row per request, as JSON, in the stage's access log group. */
+/**
+ * One row per request, as JSON, in the stage's access log group. Variable names from "Configure
+ * logging for WebSocket APIs in API Gateway":
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-logging.html
+ */
 export const WEBSOCKET_ACCESS_LOG_FORMAT = JSON.stringify({
   requestId: "$context.requestId",
   requestTime: "$context.requestTime",
+  apiId: "$context.apiId",
+  stage: "$context.stage",
   eventType: "$context.eventType",
   routeKey: "$context.routeKey",
+  messageDirection: "$context.messageDirection",
   status: "$context.status",
   connectionId: "$context.connectionId",
+  connectedAt: "$context.connectedAt",
   sourceIp: "$context.identity.sourceIp",
   caller: "$context.identity.caller",
   userArn: "$context.identity.userArn",
@@ -71,22 +85,58 @@ export const WEBSOCKET_ACCESS_LOG_FORMAT = JSON.stringify({
   integrationLatency: "$context.integrationLatency",
   integrationError: "$context.integrationErrorMessage",
   error: "$context.error.message",
+  validationError: "$context.error.validationErrorString",
+  authorizerError: "$context.authorizer.error",
 });
 
-/** An extra WebSocket route served by a Lambda function. */
-export interface StreamingRoute {
-  /** ARN of the Lambda function API Gateway invokes for the route (one-way: it answers through @connections). */
+/** An extra route served by a Lambda function built elsewhere. */
+export interface FunctionArnRoute {
+  /**
+   * ARN of the Lambda function API Gateway invokes for the route (one-way: it answers through
+   * @connections). A function that needs this component's endpoint or table cannot exist
+   * before the component: pass a `pulumi.deferredOutput` and resolve it with the function's
+   * ARN, or use a handler route instead.
+   */
   readonly functionArn: pulumi.Input<string>;
 }
 
+/** An extra route whose function the component builds from a handler file, SST-style. */
+export interface HandlerRoute {
+  /**
+   * The handler's entry file (TypeScript or JavaScript exporting `handler`), relative to the
+   * program's working directory (the Pulumi project) or absolute. Bundled inline with esbuild;
+   * its packages resolve from the nearest package.json above it.
+   */
+  readonly handler: string;
+  /** MB. @default 512 */
+  readonly memorySize?: number;
+  /** Seconds. @default 30 */
+  readonly timeout?: number;
+  /**
+   * Extra environment. The component sets STREAMING_ENDPOINT, CONNECTIONS_TABLE and
+   * CONNECTION_TTL_SECONDS (what `qnabot-streaming/stream` reads) and the Powertools service
+   * and namespace; these names cannot be overridden. @default none
+   */
+  readonly environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** Extra IAM statements for the function's role (it can already stream and write its logs). @default none */
+  readonly policyStatements?: readonly PolicyStatement[];
+}
+
+/** An extra WebSocket route: a handler file the component builds, or a function ARN. */
+export type StreamingRoute = HandlerRoute | FunctionArnRoute;
+
+export const HANDLER_ROUTE_DEFAULTS = { memorySize: 512, timeout: 30 } as const;
+
 export interface StreamingComponentArgs {
   /**
-   * Extra routes, route key → function, e.g. `{ ask: { functionArn } }`. Keys match
-   * `$request.body.action`; `$connect`, `$disconnect`, `$default` and `ping` are built in.
+   * Extra routes, route key → handler file or function, e.g. `{ ask: { handler: "src/ask.ts" } }`
+   * or `{ ask: { functionArn } }`. Keys match `$request.body.action`; `$connect`,
+   * `$disconnect`, `$default` and `ping` are built in. Removing or renaming one takes it off
+   * the stage in the same `pulumi up` (the stage deploys automatically after every change).
    * @default {}
    */
   readonly routes?: Readonly<Record<string, StreamingRoute>>;
-  /** Stage name: the last path segment of the endpoint. @default "Prod" */
+  /** Stage name: the last path segment of the execute-api endpoint. @default "Prod" */
   readonly stageName?: string;
   /** Retention of every log group the component creates, in days. @default 30 */
   readonly logRetentionInDays?: number;
@@ -99,15 +149,17 @@ export interface StreamingComponentArgs {
   /** Customer managed KMS key for the connections table. @default the AWS managed key */
   readonly kmsKeyArn?: pulumi.Input<string>;
   /**
-   * JSON access logs of the stage to their own log group. On WebSocket APIs, API Gateway
-   * writes them with the account's API Gateway CloudWatch role, which must be set in the
-   * Region (`aws apigateway get-account`); the component never creates that role.
-   * @default true
+   * The Region's API Gateway CloudWatch role, which WebSocket stage logging needs:
+   * `create` (a role and the account setting, both kept on destroy), `existing` (the Region
+   * already has one) or `none` (access logs and execution logging off).
+   * @default "create"
    */
+  readonly apiGatewayCloudWatchRole?: ApiGatewayCloudWatchRole;
+  /** JSON access logs of the stage to `/aws/apigateway/{apiId}/{stage}`. @default true, false with apiGatewayCloudWatchRole "none" */
   readonly accessLogging?: boolean;
-  /** Stage execution logging; ERROR or INFO need the account's API Gateway CloudWatch role. @default "OFF" */
+  /** Stage execution logging (to API Gateway's own `API-Gateway-Execution-Logs_{apiId}/{stage}`). @default "OFF" */
   readonly executionLogging?: ExecutionLogging;
-  /** Active X-Ray tracing of the connection function. @default false */
+  /** Active X-Ray tracing of the component's functions. @default false */
   readonly tracing?: boolean;
   /** Runs the connection function in a VPC (it needs a route to DynamoDB). @default none */
   readonly vpcConfig?: pulumi.Input<aws.types.input.lambda.FunctionVpcConfig>;
@@ -115,12 +167,30 @@ export interface StreamingComponentArgs {
   readonly memorySize?: number;
   /** Connection function timeout, seconds. @default 10 */
   readonly timeout?: number;
+  /**
+   * A custom domain: `webSocketEndpoint` becomes `wss://{name}[/{basePath}]`; @connections
+   * calls keep using the execute-api endpoint. @default the execute-api endpoint only
+   */
+  readonly domain?: StreamingDomain;
+  /** A CloudWatch dashboard and alarms for the API and its functions. @default false */
+  readonly monitoring?: boolean;
+  /** SNS topic the alarms notify; needs `monitoring`. @default alarms notify nobody */
+  readonly alarmTopicArn?: pulumi.Input<string>;
   /** Tags for every taggable resource. @default none */
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
-function sha256(value: unknown): string {
-  return createHash("sha256").update(JSON.stringify(value)).digest("hex");
+/** Environment the component sets on a handler route's function; a route's own environment may not name these. */
+export const RESERVED_ROUTE_ENVIRONMENT: readonly string[] = [
+  ENV.streamingEndpoint,
+  ENV.connectionsTable,
+  ENV.connectionTtlSeconds,
+  POWERTOOLS_ENV.namespace,
+  POWERTOOLS_ENV.service,
+];
+
+export function isHandlerRoute(route: StreamingRoute): route is HandlerRoute {
+  return typeof (route as HandlerRoute).handler === "string";
 }
 
 export class StreamingComponent extends pulumi.ComponentResource {
@@ -129,7 +199,10 @@ export class StreamingComponent extends pulumi.ComponentResource {
   /** WebSocket API id. */
   readonly apiId: pulumi.Output<string>;
   readonly stageName: pulumi.Output<string>;
-  /** `wss://{apiId}.execute-api.{region}.amazonaws.com/{stage}`: what clients connect to. */
+  /**
+   * What clients connect to (and sign): `wss://{apiId}.execute-api.{region}.amazonaws.com/{stage}`,
+   * or `wss://{domain}[/{basePath}]` with a custom domain.
+   */
   readonly webSocketEndpoint: pulumi.Output<string>;
   /** `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`: the @connections API's base URL. */
   readonly managementEndpoint: pulumi.Output<string>;
@@ -143,6 +216,8 @@ export class StreamingComponent extends pulumi.ComponentResource {
   readonly functionLogGroupName: pulumi.Output<string>;
   /** Set when access logging is on. */
   readonly accessLogGroupName?: pulumi.Output<string>;
+  /** The functions of handler routes, by route key. */
+  readonly routeFunctions: Readonly<Record<string, NodeFunction>>;
   /** What the connections table's TTL is set from; streaming functions get it too. */
   readonly connectionTtlSeconds: number;
 
@@ -150,13 +225,20 @@ export class StreamingComponent extends pulumi.ComponentResource {
   private readonly stage: string;
   private readonly region: pulumi.Output<string>;
   private readonly kmsKeyArn?: pulumi.Input<string>;
-  private readonly grants = new Map<string, aws.iam.RolePolicy>();
+  /** One policy per grant kind and role resource (a resource object is one URN). */
+  private readonly grants = new Map<string, Map<aws.iam.Role, aws.iam.RolePolicy>>();
 
   constructor(name: string, args: StreamingComponentArgs = {}, opts?: pulumi.ComponentResourceOptions) {
-    const settings = withDefaults(STREAMING_DEFAULTS, args);
+    const cloudWatchRole = args.apiGatewayCloudWatchRole ?? "create";
+    const settings = withDefaults({ ...STREAMING_DEFAULTS, accessLogging: cloudWatchRole !== "none" }, args);
     const routes = args.routes ?? {};
     // Bad args fail before anything is registered.
-    validateArgs(settings.stageName, routes);
+    validateArgs(args, settings.stageName, routes, cloudWatchRole);
+    const handlerEntries = Object.fromEntries(
+      Object.entries(routes)
+        .filter((entry): entry is [string, HandlerRoute] => isHandlerRoute(entry[1]))
+        .map(([routeKey, route]) => [routeKey, handlerEntry(routeKey, route.handler)]),
+    );
     super(StreamingComponent.TYPE, name, {}, opts);
     const stageName = settings.stageName;
     const parent = { parent: this };
@@ -164,20 +246,14 @@ export class StreamingComponent extends pulumi.ComponentResource {
     const region = aws.getRegionOutput({}, parent).region;
     const partition = aws.getPartitionOutput({}, parent);
 
+    // Named by Pulumi (random suffix): a key-schema change replaces the table create-before-delete
+    // without a name clash.
     const table = new aws.dynamodb.Table(
       `${name}-connections`,
       {
         billingMode: "PAY_PER_REQUEST",
         hashKey: CONNECTIONS_TABLE.hashKey,
-        rangeKey: CONNECTIONS_TABLE.rangeKey,
         attributes: CONNECTIONS_TABLE.attributes.map((a) => ({ name: a.name, type: a.type })),
-        globalSecondaryIndexes: [
-          {
-            name: CONNECTIONS_TABLE.connectionIndex.name,
-            keySchemas: [{ attributeName: CONNECTIONS_TABLE.connectionIndex.hashKey, keyType: "HASH" }],
-            projectionType: CONNECTIONS_TABLE.connectionIndex.projectionType,
-          },
-        ],
         ttl: { attributeName: CONNECTIONS_TABLE.ttlAttribute, enabled: true },
         pointInTimeRecovery: { enabled: true },
         serverSideEncryption: { enabled: true, kmsKeyArn: args.kmsKeyArn },
@@ -196,6 +272,9 @@ export class StreamingComponent extends pulumi.ComponentResource {
       },
       parent,
     );
+    const managementUrl = pulumi
+      .all([api.id, region, partition.dnsSuffix])
+      .apply(([id, r, suffix]) => managementEndpoint(id, r, suffix, stageName));
 
     const connection = nodeFunction(
       `${name}-connection`,
@@ -207,7 +286,8 @@ export class StreamingComponent extends pulumi.ComponentResource {
         environment: {
           [ENV.connectionsTable]: table.name,
           [ENV.connectionTtlSeconds]: String(settings.connectionTtlSeconds),
-          POWERTOOLS_SERVICE_NAME: "qnabot-streaming-connection",
+          [POWERTOOLS_ENV.service]: "qnabot-streaming-connection",
+          [POWERTOOLS_ENV.namespace]: METRICS_NAMESPACE,
         },
         logRetentionInDays: settings.logRetentionInDays,
         tracing: settings.tracing,
@@ -228,34 +308,89 @@ export class StreamingComponent extends pulumi.ComponentResource {
       parent,
     );
 
-    // Everything the deployment serves; its hash redeploys the stage whenever any of it changes.
-    const definitions: pulumi.Input<unknown>[] = [];
-    const served: pulumi.Resource[] = [];
-    const integration = (resourceName: string, integrationArgs: aws.apigatewayv2.IntegrationArgs) => {
-      definitions.push({ integration: resourceName, ...integrationArgs });
-      const resource = new aws.apigatewayv2.Integration(resourceName, integrationArgs, parent);
-      served.push(resource);
-      return resource;
-    };
+    this.componentName = name;
+    this.stage = stageName;
+    this.region = region;
+    this.kmsKeyArn = args.kmsKeyArn;
+    this.executionArn = api.executionArn;
+    this.tableArn = table.arn;
+
+    // Stage logging needs the Region's CloudWatch role; with `create`, the stage waits for it.
+    const account =
+      cloudWatchRole === "create" ? apiGatewayCloudWatchRole(name, partition.partition, this, args.tags) : undefined;
+    const accessLogGroup = settings.accessLogging
+      ? new aws.cloudwatch.LogGroup(
+          `${name}-access-logs`,
+          {
+            name: pulumi.interpolate`/aws/apigateway/${api.id}/${stageName}`,
+            retentionInDays: settings.logRetentionInDays,
+            tags: args.tags,
+          },
+          parent,
+        )
+      : undefined;
+    // API Gateway would create this group itself, without a retention.
+    const executionLogGroup =
+      settings.executionLogging !== "OFF"
+        ? new aws.cloudwatch.LogGroup(
+            `${name}-execution-logs`,
+            {
+              name: pulumi.interpolate`API-Gateway-Execution-Logs_${api.id}/${stageName}`,
+              retentionInDays: settings.logRetentionInDays,
+              tags: args.tags,
+            },
+            parent,
+          )
+        : undefined;
+    // Deploys automatically after every change to the API's routes and integrations, removals
+    // included: a removed or renamed route leaves the stage when Pulumi deletes it, whatever
+    // the order of the update's steps (a Deployment resource would be created before Pulumi
+    // deletes the removed route, and keep serving it).
+    const stage = new aws.apigatewayv2.Stage(
+      `${name}-stage`,
+      {
+        apiId: api.id,
+        name: stageName,
+        autoDeploy: true,
+        accessLogSettings: accessLogGroup
+          ? { destinationArn: accessLogGroup.arn, format: WEBSOCKET_ACCESS_LOG_FORMAT }
+          : undefined,
+        defaultRouteSettings: {
+          throttlingBurstLimit: settings.throttlingBurstLimit,
+          throttlingRateLimit: settings.throttlingRateLimit,
+          loggingLevel: settings.executionLogging,
+          // Full message bodies would put questions and answers in the logs.
+          dataTraceEnabled: false,
+        },
+        tags: args.tags,
+      },
+      { parent: this, dependsOn: [...(account ? [account] : []), ...(executionLogGroup ? [executionLogGroup] : [])] },
+    );
+    // Routes and integrations change after the stage exists, so each change is auto-deployed.
+    const served = { parent: this, dependsOn: [stage] };
+
+    const integration = (resourceName: string, integrationArgs: aws.apigatewayv2.IntegrationArgs) =>
+      new aws.apigatewayv2.Integration(resourceName, integrationArgs, served);
     const route = (resourceName: string, routeKey: string, routeArgs: Omit<aws.apigatewayv2.RouteArgs, "routeKey">) => {
       // A two-way route sends the integration's result back to the client as a message.
       const twoWay = (TWO_WAY_ROUTE_KEYS as readonly string[]).includes(routeKey);
-      const fullArgs: aws.apigatewayv2.RouteArgs = {
-        ...routeArgs,
-        routeKey,
-        ...(twoWay ? { routeResponseSelectionExpression: "$default" } : {}),
-      };
-      definitions.push({ route: resourceName, ...fullArgs });
-      const resource = new aws.apigatewayv2.Route(resourceName, fullArgs, parent);
-      served.push(resource);
+      const resource = new aws.apigatewayv2.Route(
+        resourceName,
+        {
+          ...routeArgs,
+          routeKey,
+          // Names the route in API Gateway's logs and console.
+          operationName: operationName(routeKey),
+          ...(twoWay ? { routeResponseSelectionExpression: "$default" } : {}),
+        },
+        served,
+      );
       if (twoWay) {
-        const responseArgs: aws.apigatewayv2.RouteResponseArgs = {
-          apiId: api.id,
-          routeId: resource.id,
-          routeResponseKey: "$default",
-        };
-        definitions.push({ routeResponse: `${resourceName}-response`, ...responseArgs });
-        served.push(new aws.apigatewayv2.RouteResponse(`${resourceName}-response`, responseArgs, parent));
+        new aws.apigatewayv2.RouteResponse(
+          `${resourceName}-response`,
+          { apiId: api.id, routeId: resource.id, routeResponseKey: "$default" },
+          served,
+        );
       }
       return resource;
     };
@@ -300,82 +435,69 @@ export class StreamingComponent extends pulumi.ComponentResource {
       target: pulumi.interpolate`integrations/${pingIntegration.id}`,
     });
 
+    const routeFunctions: Record<string, NodeFunction> = {};
+    const monitored: MonitoredFunction[] = [{ key: "connection", functionName: connection.function.name }];
     for (const [routeKey, extra] of Object.entries(routes)) {
+      let functionArn: pulumi.Input<string>;
+      let functionName: pulumi.Input<string>;
+      if (isHandlerRoute(extra)) {
+        const fn = this.handlerFunction(`${name}-route-${routeKey}`, routeKey, extra, handlerEntries[routeKey], {
+          table,
+          managementUrl,
+          settings,
+          partition: partition.partition,
+          tags: args.tags,
+        });
+        routeFunctions[routeKey] = fn;
+        functionArn = fn.function.arn;
+        functionName = fn.function.name;
+      } else {
+        functionArn = extra.functionArn;
+        functionName = pulumi.output(extra.functionArn).apply(functionNameOfArn);
+      }
+      monitored.push({ key: `route-${routeKey}`, functionName });
       const extraIntegration = integration(`${name}-route-${routeKey}-integration`, {
         apiId: api.id,
         integrationType: "AWS_PROXY",
         integrationMethod: "POST",
         integrationUri: pulumi
-          .all([partition.partition, region, extra.functionArn])
+          .all([partition.partition, region, functionArn])
           .apply(([p, r, arn]) => lambdaInvokeUri(p, r, arn)),
       });
       route(`${name}-route-${routeKey}`, routeKey, {
         apiId: api.id,
         target: pulumi.interpolate`integrations/${extraIntegration.id}`,
       });
-      invokePermission(`${name}-route-${routeKey}-permission`, extra.functionArn, routeKey);
+      invokePermission(`${name}-route-${routeKey}-permission`, functionArn, routeKey);
     }
 
-    const deployment = new aws.apigatewayv2.Deployment(
-      `${name}-deployment`,
-      {
-        apiId: api.id,
-        description: "Routes and integrations of the streaming API",
-        triggers: { definitions: pulumi.output(definitions).apply(sha256) },
-      },
-      { parent: this, dependsOn: served },
-    );
+    const domain = args.domain ? streamingDomain(name, args.domain, { apiId: api.id, stage }, this, args.tags) : undefined;
+    if (settings.monitoring) {
+      streamingMonitoring(
+        name,
+        { apiId: api.id, stageName, region, functions: monitored, alarmTopicArn: args.alarmTopicArn, tags: args.tags },
+        this,
+      );
+    }
 
-    const accessLogGroup = settings.accessLogging
-      ? new aws.cloudwatch.LogGroup(
-          `${name}-access-logs`,
-          { retentionInDays: settings.logRetentionInDays, tags: args.tags },
-          parent,
-        )
-      : undefined;
-    const stage = new aws.apigatewayv2.Stage(
-      `${name}-stage`,
-      {
-        apiId: api.id,
-        name: stageName,
-        deploymentId: deployment.id,
-        accessLogSettings: accessLogGroup
-          ? { destinationArn: accessLogGroup.arn, format: WEBSOCKET_ACCESS_LOG_FORMAT }
-          : undefined,
-        defaultRouteSettings: {
-          throttlingBurstLimit: settings.throttlingBurstLimit,
-          throttlingRateLimit: settings.throttlingRateLimit,
-          loggingLevel: settings.executionLogging,
-          // Full message bodies would put questions and answers in the logs.
-          dataTraceEnabled: false,
-        },
-        tags: args.tags,
-      },
-      parent,
-    );
-
-    this.componentName = name;
-    this.stage = stageName;
-    this.region = region;
-    this.kmsKeyArn = args.kmsKeyArn;
     this.connectionTtlSeconds = settings.connectionTtlSeconds;
     this.apiId = api.id;
     this.stageName = stage.name;
-    this.executionArn = api.executionArn;
-    // Built from the configured stage name, not the Stage resource: the fulfillment function
-    // needs the endpoint, and the stage's deployment needs that function's `ask` route.
-    this.webSocketEndpoint = pulumi
+    // From the configured stage name, not the Stage resource: a route function needs the
+    // endpoint before the stage exists.
+    const executeApiEndpoint = pulumi
       .all([api.id, region, partition.dnsSuffix])
       .apply(([id, r, suffix]) => webSocketEndpoint(id, r, suffix, stageName));
-    this.managementEndpoint = pulumi
-      .all([api.id, region, partition.dnsSuffix])
-      .apply(([id, r, suffix]) => managementEndpoint(id, r, suffix, stageName));
+    this.webSocketEndpoint = args.domain && domain
+      ? domain.domainName.apply(() => customDomainEndpoint(args.domain as StreamingDomain))
+      : executeApiEndpoint;
+    this.managementEndpoint = managementUrl;
     this.tableName = table.name;
-    this.tableArn = table.arn;
     this.functionName = connection.function.name;
     this.functionArn = connection.function.arn;
     this.functionLogGroupName = connection.logGroup.name;
     this.accessLogGroupName = accessLogGroup?.name;
+    this.routeFunctions = routeFunctions;
 
     this.registerOutputs({
       apiId: this.apiId,
@@ -393,21 +515,11 @@ export class StreamingComponent extends pulumi.ComponentResource {
   }
 
   /**
-   * Lets `role` stream answers: post to any connection of this stage, and find, list and
-   * remove connection rows (what the stream writer does). Idempotent per role.
+   * Lets `role` stream answers: post to any connection of this stage, and read and update
+   * the connections table as the stream writer does. Idempotent per role.
    */
   grantStreaming(role: aws.iam.Role): aws.iam.RolePolicy {
-    const statements: PolicyStatement[] = [
-      {
-        Sid: "PostToConnections",
-        Effect: "Allow",
-        Action: ["execute-api:ManageConnections"],
-        Resource: [pulumi.interpolate`${this.executionArn}/${this.stage}/POST/@connections/*`],
-      },
-      tableStatement("ConnectionsTable", STREAMING_FUNCTION_TABLE_ACTIONS, this.tableArn),
-    ];
-    if (this.kmsKeyArn) statements.push(tableKeyStatement(this.kmsKeyArn, this.region));
-    return this.grant("streaming", role, statements);
+    return this.grant("streaming", role, this.streamingStatements());
   }
 
   /** Lets `role` (a chat client's) open a connection: `execute-api:Invoke` on `$connect`. Idempotent per role. */
@@ -422,31 +534,137 @@ export class StreamingComponent extends pulumi.ComponentResource {
     ]);
   }
 
+  private streamingStatements(): PolicyStatement[] {
+    const statements: PolicyStatement[] = [
+      {
+        Sid: "PostToConnections",
+        Effect: "Allow",
+        Action: ["execute-api:ManageConnections"],
+        Resource: [pulumi.interpolate`${this.executionArn}/${this.stage}/POST/@connections/*`],
+      },
+      tableStatement("ConnectionsTable", STREAMING_FUNCTION_TABLE_ACTIONS, this.tableArn),
+    ];
+    if (this.kmsKeyArn) statements.push(tableKeyStatement(this.kmsKeyArn, this.region));
+    return statements;
+  }
+
+  /**
+   * Grants are keyed by the role resource itself, never by its logical name: two roles may
+   * share a name under different parents. They are numbered per kind in the order of first
+   * grant, so the names stay deterministic and never collide.
+   */
   private grant(kind: string, role: aws.iam.Role, statements: PolicyStatement[]): aws.iam.RolePolicy {
-    const resourceName = `${this.componentName}-${kind}-${logicalName(role)}`;
-    let policy = this.grants.get(resourceName);
+    let byRole = this.grants.get(kind);
+    if (!byRole) this.grants.set(kind, (byRole = new Map()));
+    let policy = byRole.get(role);
     if (!policy) {
       policy = new aws.iam.RolePolicy(
-        resourceName,
+        `${this.componentName}-${kind}-grant-${byRole.size + 1}`,
         { role: role.name, policy: policyDocument(statements) },
         { parent: this },
       );
-      this.grants.set(resourceName, policy);
+      byRole.set(role, policy);
     }
     return policy;
   }
+
+  private handlerFunction(
+    resourceName: string,
+    routeKey: string,
+    route: HandlerRoute,
+    entry: string,
+    context: {
+      table: aws.dynamodb.Table;
+      managementUrl: pulumi.Output<string>;
+      settings: { logRetentionInDays: number; tracing: boolean; connectionTtlSeconds: number };
+      partition: pulumi.Input<string>;
+      tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    },
+  ): NodeFunction {
+    const { table, managementUrl, settings } = context;
+    const fn = nodeFunction(
+      resourceName,
+      {
+        entry,
+        description: `WebSocket route ${routeKey}`,
+        memorySize: route.memorySize ?? HANDLER_ROUTE_DEFAULTS.memorySize,
+        timeout: route.timeout ?? HANDLER_ROUTE_DEFAULTS.timeout,
+        environment: pulumi.all([route.environment ?? {}, managementUrl, table.name]).apply(([own, endpoint, tableName]) => {
+          const reserved = Object.keys(own).filter((key) => RESERVED_ROUTE_ENVIRONMENT.includes(key));
+          if (reserved.length > 0) {
+            throw new Error(`route ${routeKey}: environment may not set ${reserved.join(", ")} (the component sets them)`);
+          }
+          return {
+            ...own,
+            [ENV.streamingEndpoint]: endpoint,
+            [ENV.connectionsTable]: tableName,
+            [ENV.connectionTtlSeconds]: String(settings.connectionTtlSeconds),
+            [POWERTOOLS_ENV.service]: `${this.componentName}-${routeKey}`,
+            [POWERTOOLS_ENV.namespace]: METRICS_NAMESPACE,
+          };
+        }),
+        logRetentionInDays: settings.logRetentionInDays,
+        tracing: settings.tracing,
+        partition: context.partition,
+        tags: context.tags,
+      },
+      this,
+    );
+    new aws.iam.RolePolicy(
+      `${resourceName}-policy`,
+      {
+        role: fn.role.name,
+        policy: policyDocument([logWriteStatement(fn.logGroup), ...this.streamingStatements(), ...(route.policyStatements ?? [])]),
+      },
+      { parent: this },
+    );
+    return fn;
+  }
 }
 
-function validateArgs(stageName: string, routes: Readonly<Record<string, StreamingRoute>>): void {
+/** API Gateway's operation name for a route key (`$connect` → `connect`). */
+function operationName(routeKey: string): string {
+  return routeKey.replace(/^\$/, "");
+}
+
+/** The absolute entry of a handler route; throws when the file does not exist. */
+function handlerEntry(routeKey: string, handler: string): string {
+  const entry = path.resolve(handler);
+  if (!fs.existsSync(entry)) {
+    throw new Error(`route ${routeKey}: handler file not found: ${entry} (paths are relative to ${process.cwd()})`);
+  }
+  return entry;
+}
+
+function validateArgs(
+  args: StreamingComponentArgs,
+  stageName: string,
+  routes: Readonly<Record<string, StreamingRoute>>,
+  cloudWatchRole: ApiGatewayCloudWatchRole,
+): void {
   if (!STAGE_NAME_PATTERN.test(stageName)) {
     throw new Error(`stageName must be 1-128 characters of A-Z a-z 0-9 _ -; got ${JSON.stringify(stageName)}`);
   }
-  for (const routeKey of Object.keys(routes)) {
+  if (!API_GATEWAY_CLOUDWATCH_ROLE_MODES.includes(cloudWatchRole)) {
+    throw new Error(`apiGatewayCloudWatchRole must be one of ${API_GATEWAY_CLOUDWATCH_ROLE_MODES.join(", ")}; got ${JSON.stringify(cloudWatchRole)}`);
+  }
+  if (cloudWatchRole === "none" && (args.accessLogging === true || (args.executionLogging ?? "OFF") !== "OFF")) {
+    throw new Error(
+      'apiGatewayCloudWatchRole "none" cannot log: API Gateway writes WebSocket access and execution logs with the Region\'s CloudWatch role (set accessLogging false and executionLogging "OFF", or use "create" or "existing")',
+    );
+  }
+  if (args.alarmTopicArn !== undefined && !args.monitoring) {
+    throw new Error("alarmTopicArn needs monitoring: true");
+  }
+  if (args.domain) checkDomain(args.domain);
+  for (const [routeKey, route] of Object.entries(routes)) {
     if (BUILT_IN_ROUTE_KEYS.includes(routeKey)) {
       throw new Error(`route ${routeKey} is built into StreamingComponent and cannot be redefined`);
     }
     if (!EXTRA_ROUTE_KEY_PATTERN.test(routeKey)) {
       throw new Error(`route key must be 1-64 characters of A-Z a-z 0-9 _ -; got ${JSON.stringify(routeKey)}`);
     }
+    const kinds = ["handler" in route, "functionArn" in route].filter(Boolean).length;
+    if (kinds !== 1) throw new Error(`route ${routeKey} needs exactly one of handler or functionArn`);
   }
 }

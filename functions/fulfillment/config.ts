@@ -5,6 +5,53 @@
  */
 import { ENV } from "../shared/env";
 
+/**
+ * Bedrock Guardrail settings the stack passes in. Their names live here rather than in
+ * shared/env.ts because only the fulfillment function reads them.
+ */
+export const GUARDRAIL_ENV = {
+  /** Guardrail id (or ARN); guardrails are off without it. */
+  id: "GUARDRAIL_ID",
+  /** Guardrail version: a number or `DRAFT`. */
+  version: "GUARDRAIL_VERSION",
+  /** ConverseStream's `streamProcessingMode`: `async` (default) or `sync`. */
+  streamProcessingMode: "GUARDRAIL_STREAM_PROCESSING_MODE",
+} as const;
+
+/**
+ * How ConverseStream applies the guardrail to the answer. `async` streams chunks as the model
+ * makes them and checks them alongside (a chunk may go out before the check blocks what
+ * follows; masking sensitive information is not supported); `sync` holds chunks back until
+ * checked, delaying the stream. Bedrock's own default is `sync`; ours keeps streaming live.
+ * https://docs.aws.amazon.com/bedrock/latest/userguide/guardrails-streaming.html
+ */
+export type GuardrailStreamProcessingMode = "sync" | "async";
+export const GUARDRAIL_STREAM_PROCESSING_MODES: readonly GuardrailStreamProcessingMode[] = ["async", "sync"];
+export const DEFAULT_GUARDRAIL_STREAM_PROCESSING_MODE: GuardrailStreamProcessingMode = "async";
+
+/** Guardrail identifier and version as Bedrock's API reference patterns them (GuardrailStreamConfiguration). */
+export const GUARDRAIL_ID_PATTERN = /^(?:[a-z0-9]+|arn:aws(?:-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail\/[a-z0-9]+)$/;
+export const GUARDRAIL_VERSION_PATTERN = /^(?:[1-9][0-9]{0,7}|DRAFT)$/;
+
+/** The answer when a guardrail intervened and Bedrock sent no text (no blocked-message of its own). */
+export const GUARDRAIL_FALLBACK_ANSWER = "This answer was blocked by a guardrail.";
+/** The action a guardrail reports when it blocked or changed content (RetrieveAndGenerate's `guardrail.action`). */
+export const GUARDRAIL_INTERVENED = "INTERVENED";
+/** ConverseStream's stop reason when a guardrail intervened. */
+export const GUARDRAIL_STOP_REASON = "guardrail_intervened";
+
+/** The bare id of a guardrail given as id or ARN (RetrieveAndGenerate takes the id only). */
+export function guardrailIdOf(idOrArn: string): string {
+  return idOrArn.slice(idOrArn.lastIndexOf("/") + 1);
+}
+
+export interface GuardrailSettings {
+  /** Guardrail id or ARN. */
+  id: string;
+  version: string;
+  streamProcessingMode: GuardrailStreamProcessingMode;
+}
+
 export interface InferenceSettings {
   maxTokens?: number;
   temperature?: number;
@@ -23,9 +70,9 @@ export interface FulfillmentConfig {
   stallMs: number;
   /** Present when a memory table is configured. */
   memory?: { tableName: string; turns: number; ttlSeconds: number };
-  llm: { modelId?: string; systemPrompt?: string; inference: InferenceSettings };
+  llm: { modelId?: string; systemPrompt?: string; inference: InferenceSettings; guardrail?: GuardrailSettings };
   /** Present when a knowledge base is configured: `kb` mode is available only then. */
-  knowledgeBase?: { knowledgeBaseId: string; modelArn: string };
+  knowledgeBase?: { knowledgeBaseId: string; modelArn: string; guardrail?: GuardrailSettings };
   /** Custom LLM Lambda (QnABot's LLM_API=LAMBDA); replaces Bedrock for `llm` mode. */
   hookArn?: string;
   /** This function's own name, for the asynchronous hand-off of WebSocket asks. */
@@ -56,6 +103,26 @@ function number(env: Env, name: string, check: (n: number) => boolean, rule: str
 
 const positiveInteger = (n: number) => Number.isInteger(n) && n > 0;
 
+/** The guardrail settings, or undefined when GUARDRAIL_ID is unset; throws on a malformed one. */
+export function loadGuardrail(env: Env): GuardrailSettings | undefined {
+  const id = text(env, GUARDRAIL_ENV.id);
+  const version = text(env, GUARDRAIL_ENV.version);
+  const mode = text(env, GUARDRAIL_ENV.streamProcessingMode);
+  if (!id) {
+    if (version || mode) throw new Error(`${GUARDRAIL_ENV.version} and ${GUARDRAIL_ENV.streamProcessingMode} need ${GUARDRAIL_ENV.id}`);
+    return undefined;
+  }
+  if (!GUARDRAIL_ID_PATTERN.test(id)) throw new Error(`environment variable ${GUARDRAIL_ENV.id} must be a guardrail id or ARN, got "${id}"`);
+  if (!version) throw new Error(`${GUARDRAIL_ENV.id} is set but ${GUARDRAIL_ENV.version} is not`);
+  if (!GUARDRAIL_VERSION_PATTERN.test(version)) {
+    throw new Error(`environment variable ${GUARDRAIL_ENV.version} must be a version number or DRAFT, got "${version}"`);
+  }
+  if (mode !== undefined && !(GUARDRAIL_STREAM_PROCESSING_MODES as readonly string[]).includes(mode)) {
+    throw new Error(`environment variable ${GUARDRAIL_ENV.streamProcessingMode} must be async or sync, got "${mode}"`);
+  }
+  return { id, version, streamProcessingMode: (mode as GuardrailStreamProcessingMode | undefined) ?? DEFAULT_GUARDRAIL_STREAM_PROCESSING_MODE };
+}
+
 /** Reads and checks the configuration; a misconfigured stack fails at cold start with the variable named. */
 export function loadConfig(env: Env = process.env): FulfillmentConfig {
   const endpoint = text(env, ENV.streamingEndpoint);
@@ -79,6 +146,7 @@ export function loadConfig(env: Env = process.env): FulfillmentConfig {
   if (maxTokens !== undefined) inference.maxTokens = maxTokens;
   if (temperature !== undefined) inference.temperature = temperature;
   if (topP !== undefined) inference.topP = topP;
+  const guardrail = loadGuardrail(env);
 
   return {
     streaming:
@@ -101,8 +169,8 @@ export function loadConfig(env: Env = process.env): FulfillmentConfig {
             number(env, ENV.memoryTtlSeconds, positiveInteger, "a positive integer") ?? DEFAULT_MEMORY_TTL_SECONDS,
         }
       : undefined,
-    llm: { modelId: text(env, ENV.llmModelId), systemPrompt: text(env, ENV.systemPrompt), inference },
-    knowledgeBase: knowledgeBaseId && modelArn ? { knowledgeBaseId, modelArn } : undefined,
+    llm: { modelId: text(env, ENV.llmModelId), systemPrompt: text(env, ENV.systemPrompt), inference, ...(guardrail ? { guardrail } : {}) },
+    knowledgeBase: knowledgeBaseId && modelArn ? { knowledgeBaseId, modelArn, ...(guardrail ? { guardrail } : {}) } : undefined,
     hookArn: text(env, ENV.llmLambdaArn),
     selfFunctionName: text(env, ENV.selfFunctionName),
   };

@@ -9,12 +9,19 @@ import {
   ConverseStreamCommand,
   type ConverseCommandInput,
   type ConverseCommandOutput,
+  type ConverseStreamCommandInput,
   type ConverseStreamCommandOutput,
   type Message,
   type TokenUsage,
 } from "@aws-sdk/client-bedrock-runtime";
 import type { Usage } from "../shared/protocol";
-import type { InferenceSettings } from "./config";
+import {
+  GUARDRAIL_FALLBACK_ANSWER,
+  GUARDRAIL_INTERVENED,
+  GUARDRAIL_STOP_REASON,
+  type GuardrailSettings,
+  type InferenceSettings,
+} from "./config";
 import { BudgetExhausted, GenerationError, MESSAGES } from "./errors";
 import {
   TIME_BUDGET_STOP_REASON,
@@ -37,6 +44,8 @@ export interface ConverseSettings {
   modelId: string;
   systemPrompt?: string;
   inference: InferenceSettings;
+  /** Applies this Bedrock guardrail to the question and the answer. @default none */
+  guardrail?: GuardrailSettings;
 }
 
 /** History as Converse messages: user/assistant pairs (blank turns dropped), then the question. */
@@ -51,7 +60,7 @@ export function conversationMessages(history: Turn[], question: string): Message
   return messages;
 }
 
-/** The request both Converse and ConverseStream take. */
+/** The request Converse takes; ConverseStream's is the same but for its guardrail settings. */
 export function converseInput(settings: ConverseSettings, history: Turn[], question: string): ConverseCommandInput {
   const input: ConverseCommandInput = {
     modelId: settings.modelId,
@@ -59,7 +68,17 @@ export function converseInput(settings: ConverseSettings, history: Turn[], quest
   };
   if (settings.systemPrompt) input.system = [{ text: settings.systemPrompt }];
   if (Object.keys(settings.inference).length > 0) input.inferenceConfig = { ...settings.inference };
+  if (settings.guardrail) {
+    input.guardrailConfig = { guardrailIdentifier: settings.guardrail.id, guardrailVersion: settings.guardrail.version };
+  }
   return input;
+}
+
+/** ConverseStream's request: Converse's, with the guardrail's stream processing mode. */
+export function converseStreamInput(settings: ConverseSettings, history: Turn[], question: string): ConverseStreamCommandInput {
+  const { guardrailConfig, ...input } = converseInput(settings, history, question);
+  if (!guardrailConfig || !settings.guardrail) return input;
+  return { ...input, guardrailConfig: { ...guardrailConfig, streamProcessingMode: settings.guardrail.streamProcessingMode } };
 }
 
 export function toUsage(usage: TokenUsage | undefined): Usage | undefined {
@@ -69,10 +88,14 @@ export function toUsage(usage: TokenUsage | undefined): Usage | undefined {
   return { inputTokens, outputTokens, totalTokens: usage.totalTokens ?? inputTokens + outputTokens };
 }
 
-/** Streams one answer; a time budget running out mid-answer keeps the text so far. */
+/**
+ * Streams one answer; a time budget running out mid-answer keeps the text so far. A guardrail
+ * intervention (messageStop `guardrail_intervened`) is reported to the sink, and the answer is
+ * the guardrail's blocked message, or GUARDRAIL_FALLBACK_ANSWER when Bedrock sent no text.
+ */
 export async function converseStream(
   client: ConverseClient,
-  input: ConverseCommandInput,
+  input: ConverseStreamCommandInput,
   sink: GenerateSink,
   guard: StreamGuard,
 ): Promise<GenerateResult> {
@@ -89,6 +112,7 @@ export async function converseStream(
         sink.delta(chunk);
       } else if (event.messageStop) {
         stopReason = event.messageStop.stopReason ?? "end_turn";
+        if (stopReason === GUARDRAIL_STOP_REASON) sink.guardrail(GUARDRAIL_INTERVENED);
       } else if (event.metadata) {
         usage = toUsage(event.metadata.usage);
       }
@@ -104,7 +128,12 @@ export async function converseStream(
   if (stopReason === undefined) {
     throw new GenerationError("model_error", MESSAGES.unavailable, true, "stream ended without messageStop");
   }
-  return { text, stopReason, usage, citations: [] };
+  if (stopReason !== GUARDRAIL_STOP_REASON) return { text, stopReason, usage, citations: [] };
+  if (text === "") {
+    text = GUARDRAIL_FALLBACK_ANSWER;
+    sink.delta(text);
+  }
+  return { text, stopReason, usage, citations: [], guardrailAction: GUARDRAIL_INTERVENED };
 }
 
 /** One answer in one response, for when streaming is off. */
@@ -117,15 +146,19 @@ export async function converse(
     stall: false,
   });
   const text = (response.output?.message?.content ?? []).map((block) => block.text ?? "").join("");
-  return { text, stopReason: response.stopReason ?? "end_turn", usage: toUsage(response.usage), citations: [] };
+  const stopReason = response.stopReason ?? "end_turn";
+  const usage = toUsage(response.usage);
+  if (stopReason !== GUARDRAIL_STOP_REASON) return { text, stopReason, usage, citations: [] };
+  return { text: text || GUARDRAIL_FALLBACK_ANSWER, stopReason, usage, citations: [], guardrailAction: GUARDRAIL_INTERVENED };
 }
 
 export function converseGenerator(client: ConverseClient, settings: ConverseSettings): Generator {
   return {
     streamsItself: false,
     generate(request: GenerateRequest, sink: GenerateSink, guard: StreamGuard) {
-      const input = converseInput(settings, request.history, request.question);
-      return request.streaming ? converseStream(client, input, sink, guard) : converse(client, input, guard);
+      return request.streaming
+        ? converseStream(client, converseStreamInput(settings, request.history, request.question), sink, guard)
+        : converse(client, converseInput(settings, request.history, request.question), guard);
     },
   };
 }

@@ -16,7 +16,14 @@ import {
   type RetrievedReference,
 } from "@aws-sdk/client-bedrock-agent-runtime";
 import type { Citation } from "../shared/protocol";
-import type { InferenceSettings } from "./config";
+import {
+  GUARDRAIL_FALLBACK_ANSWER,
+  GUARDRAIL_INTERVENED,
+  GUARDRAIL_STOP_REASON,
+  guardrailIdOf,
+  type GuardrailSettings,
+  type InferenceSettings,
+} from "./config";
 import { BudgetExhausted, GenerationError, MESSAGES } from "./errors";
 import {
   TIME_BUDGET_STOP_REASON,
@@ -41,6 +48,8 @@ export interface KnowledgeBaseSettings {
   /** Model ARN RetrieveAndGenerate generates with. */
   modelArn: string;
   inference: InferenceSettings;
+  /** Applies this Bedrock guardrail to generation (RetrieveAndGenerate has no stream processing mode). @default none */
+  guardrail?: GuardrailSettings;
 }
 
 /** Where the knowledge base's metadata names a chunk's source when the location type is one we do not map. */
@@ -61,10 +70,20 @@ export function retrieveAndGenerateInput(
       },
     },
   };
+  const generation: NonNullable<
+    NonNullable<NonNullable<RetrieveAndGenerateCommandInput["retrieveAndGenerateConfiguration"]>["knowledgeBaseConfiguration"]>["generationConfiguration"]
+  > = {};
   if (Object.keys(settings.inference).length > 0) {
-    input.retrieveAndGenerateConfiguration!.knowledgeBaseConfiguration!.generationConfiguration = {
-      inferenceConfig: { textInferenceConfig: { ...settings.inference } },
+    generation.inferenceConfig = { textInferenceConfig: { ...settings.inference } };
+  }
+  if (settings.guardrail) {
+    generation.guardrailConfiguration = {
+      guardrailId: guardrailIdOf(settings.guardrail.id),
+      guardrailVersion: settings.guardrail.version,
     };
+  }
+  if (Object.keys(generation).length > 0) {
+    input.retrieveAndGenerateConfiguration!.knowledgeBaseConfiguration!.generationConfiguration = generation;
   }
   if (kbSessionId) input.sessionId = kbSessionId;
   return input;
@@ -154,6 +173,10 @@ export async function retrieveAndGenerateStream(
     if (error instanceof BudgetExhausted && text !== "") return result(TIME_BUDGET_STOP_REASON);
     throw error;
   }
+  if (guardrailAction === GUARDRAIL_INTERVENED && text === "") {
+    text = GUARDRAIL_FALLBACK_ANSWER;
+    sink.delta(text);
+  }
   return result(stopReasonFor(guardrailAction));
 }
 
@@ -167,8 +190,9 @@ export async function retrieveAndGenerate(
     stall: false,
   });
   const citations = (response.citations ?? []).map(toCitation).filter((c): c is Citation => c !== undefined);
+  const text = response.output?.text ?? "";
   return {
-    text: response.output?.text ?? "",
+    text: text === "" && response.guardrailAction === GUARDRAIL_INTERVENED ? GUARDRAIL_FALLBACK_ANSWER : text,
     stopReason: stopReasonFor(response.guardrailAction),
     citations,
     kbSessionId: response.sessionId,
@@ -178,7 +202,7 @@ export async function retrieveAndGenerate(
 
 /** RetrieveAndGenerate reports no stop reason; name the two outcomes as Converse does. */
 function stopReasonFor(guardrailAction: string | undefined): string {
-  return guardrailAction === "INTERVENED" ? "guardrail_intervened" : "end_turn";
+  return guardrailAction === GUARDRAIL_INTERVENED ? GUARDRAIL_STOP_REASON : "end_turn";
 }
 
 function isValidationError(error: unknown): boolean {

@@ -19,6 +19,10 @@ export interface RecordedResource {
   readonly inputs: Record<string, any>;
   /** Logical name of the parent resource, when there is one. */
   readonly parent?: string;
+  /** Logical names of the resources it was registered to depend on (`dependsOn` and inputs). */
+  readonly dependsOn: readonly string[];
+  /** Its resource options as registered (retainOnDelete …). */
+  readonly options: { readonly retainOnDelete: boolean };
 }
 
 export interface Recorder {
@@ -34,7 +38,8 @@ export interface MockOptions {
   readonly preview?: boolean;
 }
 
-function computedState(type: string, name: string, id: string): Record<string, string> {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function computedState(type: string, name: string, id: string, inputs: Record<string, any>): Record<string, unknown> {
   const arnBase = `${PARTITION}:%s:${REGION}:${ACCOUNT}`;
   const arn = (service: string, rest: string) => `arn:${arnBase.replace("%s", service)}:${rest}`;
   switch (type) {
@@ -52,8 +57,18 @@ function computedState(type: string, name: string, id: string): Record<string, s
     }
     case "aws:iam/role:Role":
       return { name, arn: `arn:${PARTITION}:iam::${ACCOUNT}:role/${name}` };
-    case "aws:cloudwatch/logGroup:LogGroup":
-      return { name, arn: arn("logs", `log-group:${name}`) };
+    case "aws:cloudwatch/logGroup:LogGroup": {
+      const groupName = (inputs.name as string | undefined) ?? name;
+      return { name: groupName, arn: arn("logs", `log-group:${groupName}`) };
+    }
+    case "aws:apigatewayv2/domainName:DomainName":
+      return {
+        domainNameConfiguration: {
+          ...inputs.domainNameConfiguration,
+          targetDomainName: `d-${id}.execute-api.${REGION}.${DNS_SUFFIX}`,
+          hostedZoneId: "ZREGIONALAPIGW",
+        },
+      };
     default:
       return {};
   }
@@ -75,20 +90,23 @@ function callResult(token: string): Record<string, string> {
 /** Installs fresh mocks (project `qnabot-streaming`, stack `test`) and returns their recorder. */
 export async function installMocks(options: MockOptions = {}): Promise<Recorder> {
   const resources: RecordedResource[] = [];
-  const parents = new Map<string, string>();
+  const registrations = new Map<string, { parent?: string; dependsOn: string[]; retainOnDelete: boolean }>();
+  const nameOf = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        const parentUrn = parents.get(`${args.type}::${args.name}`);
+        const registration = registrations.get(`${args.type}::${args.name}`);
         resources.push({
           type: args.type,
           name: args.name,
           inputs: args.inputs,
-          parent: parentUrn ? parentUrn.slice(parentUrn.lastIndexOf("::") + 2) : undefined,
+          parent: registration?.parent,
+          dependsOn: registration?.dependsOn ?? [],
+          options: { retainOnDelete: registration?.retainOnDelete ?? false },
         });
         if (options.preview) return { id: undefined, state: args.inputs };
         const id = `${args.name}-id`;
-        return { id, state: { ...args.inputs, ...computedState(args.type, args.name, id) } };
+        return { id, state: { ...args.inputs, ...computedState(args.type, args.name, id, args.inputs) } };
       },
       call(args) {
         return callResult(args.token);
@@ -98,13 +116,27 @@ export async function installMocks(options: MockOptions = {}): Promise<Recorder>
     "test",
     options.preview ?? false,
   );
-  // The mocks API does not pass the parent to newResource; the registration request has it.
+  // The mocks API does not pass the parent, dependencies or options to newResource; the
+  // registration request has them.
   const monitor = pulumi.runtime.getMonitor() as unknown as {
-    registerResource(request: { getType(): string; getName(): string; getParent(): string }, callback: unknown): unknown;
+    registerResource(
+      request: {
+        getType(): string;
+        getName(): string;
+        getParent(): string;
+        getDependenciesList(): string[];
+        getRetainondelete?(): boolean;
+      },
+      callback: unknown,
+    ): unknown;
   };
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (request, callback) => {
-    if (request.getParent()) parents.set(`${request.getType()}::${request.getName()}`, request.getParent());
+    registrations.set(`${request.getType()}::${request.getName()}`, {
+      parent: request.getParent() ? nameOf(request.getParent()) : undefined,
+      dependsOn: request.getDependenciesList().map(nameOf),
+      retainOnDelete: request.getRetainondelete?.() ?? false,
+    });
     return register(request, callback);
   };
 
@@ -172,6 +204,12 @@ export const TYPES = {
   rolePolicy: "aws:iam/rolePolicy:RolePolicy",
   attachment: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
   logGroup: "aws:cloudwatch/logGroup:LogGroup",
+  apiGatewayAccount: "aws:apigateway/account:Account",
+  domainName: "aws:apigatewayv2/domainName:DomainName",
+  apiMapping: "aws:apigatewayv2/apiMapping:ApiMapping",
+  record: "aws:route53/record:Record",
+  dashboard: "aws:cloudwatch/dashboard:Dashboard",
+  alarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
   streaming: "qnabot-streaming:index:StreamingComponent",
   qna: "qnabot-streaming:index:QnaBot",
 } as const;
@@ -184,4 +222,6 @@ export const MOCK_ARNS = {
   invoke: (fn: string) =>
     `arn:${PARTITION}:apigateway:${REGION}:lambda:path/2015-03-31/functions/${MOCK_ARNS.function(fn)}/invocations`,
   logGroup: (group: string) => `arn:${PARTITION}:logs:${REGION}:${ACCOUNT}:log-group:${group}`,
+  /** The log group of a function, named as Lambda names it. */
+  lambdaLogGroup: (fn: string) => MOCK_ARNS.logGroup(`/aws/lambda/${fn}`),
 };

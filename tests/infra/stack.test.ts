@@ -4,6 +4,7 @@ import { ENV } from "../../functions/shared/env";
 import { ROUTE_SELECTION_EXPRESSION } from "../../functions/shared/routes";
 import { CONNECTIONS_TABLE, MEMORY_TABLE } from "../../functions/shared/table";
 import { BUNDLE_FILE } from "../../components/bundle";
+import { METRICS_NAMESPACE } from "../../components/monitoring";
 import { parseStackConfig, type ConfigKey } from "../../components/config";
 import { createStack, type StackOutputs } from "../../components/stack";
 import { expectLambdaTrust, expectNamedResources, statementsOf } from "./iam";
@@ -24,6 +25,7 @@ const STREAMING_OUTPUTS = [
   "StreamingWebSocketEndpoint",
   "StreamingWebSocketApiId",
   "StreamingDynamoDbTable",
+  "StreamingDynamoDbTableArn",
   "StreamingLambdaArn",
 ] as const;
 
@@ -32,8 +34,10 @@ const STREAMING_ON_RESOURCES: Record<string, string[]> = {
   [TYPES.api]: ["qnabot-http-api", "streaming-api"],
   [TYPES.table]: ["qnabot-memory", "streaming-connections"],
   [TYPES.logGroup]: ["qnabot-fulfillment-logs", "qnabot-http-access-logs", "streaming-access-logs", "streaming-connection-logs"],
-  [TYPES.role]: ["qnabot-fulfillment-role", "streaming-connection-role"],
-  [TYPES.rolePolicy]: ["qnabot-fulfillment-policy", "streaming-connection-policy", "streaming-streaming-qnabot-fulfillment-role"],
+  [TYPES.role]: ["qnabot-fulfillment-role", "streaming-apigateway-cloudwatch-role", "streaming-connection-role"],
+  [TYPES.attachment]: ["streaming-apigateway-cloudwatch-policy"],
+  [TYPES.apiGatewayAccount]: ["streaming-apigateway-account"],
+  [TYPES.rolePolicy]: ["qnabot-fulfillment-policy", "streaming-connection-policy", "streaming-streaming-grant-1"],
   [TYPES.function]: ["qnabot-fulfillment", "streaming-connection"],
   [TYPES.permission]: [
     "qnabot-ask-permission",
@@ -58,7 +62,6 @@ const STREAMING_ON_RESOURCES: Record<string, string[]> = {
   ],
   [TYPES.routeResponse]: ["streaming-default-route-response"],
   [TYPES.asyncInvokeConfig]: ["qnabot-fulfillment-async"],
-  [TYPES.deployment]: ["streaming-deployment"],
   [TYPES.stage]: ["qnabot-http-stage", "streaming-stage"],
 };
 
@@ -161,6 +164,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       );
       expect(await valueOf(outputs.StreamingWebSocketApiId)).to.equal("streaming-api-id");
       expect(await valueOf(outputs.StreamingDynamoDbTable)).to.equal("streaming-connections");
+      expect(await valueOf(outputs.StreamingDynamoDbTableArn)).to.equal(MOCK_ARNS.table("streaming-connections"));
       expect(await valueOf(outputs.StreamingLambdaArn)).to.equal(MOCK_ARNS.function("streaming-connection"));
       expect(await valueOf(outputs.QnaAskEndpoint)).to.equal(`https://qnabot-http-api-id.execute-api.${REGION}.amazonaws.com/ask`);
       expect(await valueOf(outputs.FulfillmentFunctionArn)).to.equal(MOCK_ARNS.function("qnabot-fulfillment"));
@@ -183,17 +187,20 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       expect(recorder.named("streaming-connect-route").inputs).to.deep.equal({
         apiId: "streaming-api-id",
         routeKey: "$connect",
+        operationName: "connect",
         authorizationType: "AWS_IAM",
         target,
       });
       expect(recorder.named("streaming-disconnect-route").inputs).to.deep.equal({
         apiId: "streaming-api-id",
         routeKey: "$disconnect",
+        operationName: "disconnect",
         target,
       });
       expect(recorder.named("streaming-default-route").inputs).to.deep.equal({
         apiId: "streaming-api-id",
         routeKey: "$default",
+        operationName: "default",
         routeResponseSelectionExpression: "$default",
         target,
       });
@@ -208,6 +215,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       expect(recorder.named("streaming-ping-route").inputs).to.deep.equal({
         apiId: "streaming-api-id",
         routeKey: "ping",
+        operationName: "ping",
         target: "integrations/streaming-ping-integration-id",
       });
       const ping = recorder.named("streaming-ping-integration").inputs;
@@ -221,6 +229,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       expect(recorder.named("streaming-route-ask").inputs).to.deep.equal({
         apiId: "streaming-api-id",
         routeKey: "ask",
+        operationName: "ask",
         target: "integrations/streaming-route-ask-integration-id",
       });
       expect(recorder.named("streaming-route-ask-integration").inputs).to.deep.include({
@@ -246,55 +255,63 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       }
     });
 
-    it("redeploys on a hash of every route and integration, and deploys after them", () => {
-      const triggers = recorder.named("streaming-deployment").inputs.triggers as Record<string, string>;
-      expect(triggers.definitions).to.match(/^[0-9a-f]{64}$/);
-      const deploymentIndex = recorder.resources.indexOf(recorder.named("streaming-deployment"));
+    it("deploys the stage automatically after every route and integration change, which all follow the stage", () => {
+      // A Deployment resource would be created before Pulumi deletes a removed route (deletes
+      // run last) and keep serving it; an auto-deploying stage redeploys after the delete too.
+      expect(recorder.ofType(TYPES.deployment)).to.deep.equal([]);
+      const stage = recorder.named("streaming-stage").inputs;
+      expect(stage.autoDeploy).to.equal(true);
+      expect(stage).not.to.have.property("deploymentId");
       for (const type of [TYPES.route, TYPES.integration, TYPES.routeResponse]) {
         for (const served of recorder.ofType(type).filter((r) => r.name.startsWith("streaming-"))) {
-          expect(recorder.resources.indexOf(served), served.name).to.be.lessThan(deploymentIndex);
+          expect(served.dependsOn, served.name).to.include("streaming-stage");
         }
       }
     });
 
-    it("has a throttled stage with JSON access logs to its own log group, and no execution logging", () => {
+    it("has a throttled stage with JSON access logs to /aws/apigateway/{apiId}/{stage}, and no execution logging", () => {
       const stage = recorder.named("streaming-stage").inputs;
       expect(stage.name).to.equal("Prod");
-      expect(stage.deploymentId).to.equal("streaming-deployment-id");
-      expect(stage.accessLogSettings.destinationArn).to.equal(MOCK_ARNS.logGroup("streaming-access-logs"));
+      expect(recorder.named("streaming-access-logs").inputs.name).to.equal("/aws/apigateway/streaming-api-id/Prod");
+      expect(stage.accessLogSettings.destinationArn).to.equal(MOCK_ARNS.logGroup("/aws/apigateway/streaming-api-id/Prod"));
       const format = JSON.parse(stage.accessLogSettings.format as string) as Record<string, string>;
-      expect(format).to.include({ requestId: "$context.requestId", routeKey: "$context.routeKey", status: "$context.status" });
+      // Variable names from https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-logging.html
+      expect(format).to.include({
+        requestId: "$context.requestId",
+        routeKey: "$context.routeKey",
+        status: "$context.status",
+        apiId: "$context.apiId",
+        stage: "$context.stage",
+        connectedAt: "$context.connectedAt",
+        messageDirection: "$context.messageDirection",
+        validationError: "$context.error.validationErrorString",
+        authorizerError: "$context.authorizer.error",
+      });
       expect(stage.defaultRouteSettings).to.deep.equal({
         throttlingBurstLimit: 100,
         throttlingRateLimit: 50,
         loggingLevel: "OFF",
         dataTraceEnabled: false,
       });
-      // Execution logging would need the account-wide API Gateway CloudWatch role: never created here.
-      expect(recorder.resources.filter((r) => r.type.startsWith("aws:apigateway/"))).to.deep.equal([]);
+      // Stage logging needs the Region's API Gateway CloudWatch role: created first by default.
+      expect(recorder.named("streaming-stage").dependsOn).to.include("streaming-apigateway-account");
     });
 
-    it("keeps connections in an encrypted, recoverable, on-demand table with TTL and a connectionId index", () => {
+    it("keeps connections in an encrypted, recoverable, on-demand table keyed by sessionId alone, with TTL", () => {
       const table = recorder.named("streaming-connections").inputs;
       expect(table).to.deep.equal({
         billingMode: "PAY_PER_REQUEST",
-        hashKey: "sessionId",
-        rangeKey: "connectionId",
+        hashKey: CONNECTIONS_TABLE.hashKey,
         attributes: CONNECTIONS_TABLE.attributes.map((a) => ({ name: a.name, type: a.type })),
-        globalSecondaryIndexes: [
-          {
-            name: CONNECTIONS_TABLE.connectionIndex.name,
-            keySchemas: [{ attributeName: CONNECTIONS_TABLE.connectionIndex.hashKey, keyType: "HASH" }],
-            projectionType: "ALL",
-          },
-        ],
         ttl: { attributeName: "ttl", enabled: true },
         pointInTimeRecovery: { enabled: true },
         serverSideEncryption: { enabled: true },
       });
+      // No `name`: Pulumi names the table with a random suffix, so the key-schema change of an
+      // upgrade replaces it (create before delete) without a name clash.
+      expect(table).not.to.have.property("name");
       // DynamoDB accepts declared attributes only when some key uses them, and every key's attribute declared.
-      const keyAttributes = [table.hashKey, table.rangeKey, CONNECTIONS_TABLE.connectionIndex.hashKey];
-      expect(table.attributes.map((a: { name: string }) => a.name)).to.have.members([...new Set(keyAttributes)]);
+      expect(table.attributes.map((a: { name: string }) => a.name)).to.have.members([table.hashKey]);
       expect(recorder.named("qnabot-memory").inputs).to.deep.include({
         billingMode: "PAY_PER_REQUEST",
         hashKey: MEMORY_TABLE.hashKey,
@@ -319,13 +336,16 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
         memorySize: 128,
         timeout: 10,
         role: "arn:aws:iam::123456789012:role/streaming-connection-role",
-        loggingConfig: { logFormat: "JSON", logGroup: "streaming-connection-logs" },
+        loggingConfig: { logFormat: "JSON" },
         tracingConfig: { mode: "PassThrough" },
       });
+      // Lambda logs to /aws/lambda/{functionName} when loggingConfig names no group.
+      expect(recorder.named("streaming-connection-logs").inputs.name).to.equal("/aws/lambda/streaming-connection");
       expect(fn.environment.variables).to.deep.equal({
         [ENV.connectionsTable]: "streaming-connections",
         [ENV.connectionTtlSeconds]: "7200",
         POWERTOOLS_SERVICE_NAME: "qnabot-streaming-connection",
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       });
       expect(await archiveText(recorder.named("streaming-connection"))).to.include("$connect");
     });
@@ -338,8 +358,9 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
         handler: "index.handler",
         memorySize: 512,
         timeout: 120,
-        loggingConfig: { logFormat: "JSON", logGroup: "qnabot-fulfillment-logs" },
+        loggingConfig: { logFormat: "JSON" },
       });
+      expect(recorder.named("qnabot-fulfillment-logs").inputs.name).to.equal("/aws/lambda/qnabot-fulfillment");
       expect(fn.environment.variables).to.deep.equal({
         [ENV.llmModelId]: "anthropic.claude-3-haiku-20240307-v1:0",
         [ENV.maxTokens]: "1024",
@@ -350,6 +371,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
         [ENV.connectionsTable]: "streaming-connections",
         [ENV.connectionTtlSeconds]: "7200",
         POWERTOOLS_SERVICE_NAME: "qnabot-streaming-fulfillment",
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       });
       const code = await archiveText(recorder.named("qnabot-fulfillment"));
       expect(code).not.to.equal(await archiveText(recorder.named("streaming-connection")));
@@ -370,7 +392,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       });
       const stage = recorder.named("qnabot-http-stage").inputs;
       expect(stage).to.deep.include({ name: "$default", autoDeploy: true });
-      expect(stage.accessLogSettings.destinationArn).to.equal(MOCK_ARNS.logGroup("qnabot-http-access-logs"));
+      expect(stage.accessLogSettings.destinationArn).to.equal(MOCK_ARNS.logGroup("/aws/apigateway/qnabot-http-api-id/default"));
       expect(stage.defaultRouteSettings).to.deep.equal({ throttlingBurstLimit: 100, throttlingRateLimit: 50 });
       expect(recorder.named("qnabot-ask-permission").inputs).to.deep.equal({
         action: "lambda:InvokeFunction",
@@ -383,20 +405,22 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
 
     it("names the resources of every IAM statement, and grants each function only what it calls", () => {
       for (const policy of recorder.ofType(TYPES.rolePolicy)) expectNamedResources(policy);
-      for (const role of recorder.ofType(TYPES.role)) expectLambdaTrust(role);
+      for (const role of recorder.ofType(TYPES.role).filter((r) => r.name !== "streaming-apigateway-cloudwatch-role")) {
+        expectLambdaTrust(role);
+      }
 
       const connectionsTable = MOCK_ARNS.table("streaming-connections");
       expect(statementsOf(recorder.named("streaming-connection-policy"))).to.deep.equal({
         WriteOwnLogGroup: {
           Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
           Resource: [
-            MOCK_ARNS.logGroup("streaming-connection-logs"),
-            `${MOCK_ARNS.logGroup("streaming-connection-logs")}:log-stream:*`,
+            MOCK_ARNS.lambdaLogGroup("streaming-connection"),
+            `${MOCK_ARNS.lambdaLogGroup("streaming-connection")}:log-stream:*`,
           ],
         },
         ConnectionsTable: {
           Action: [...CONNECTION_FUNCTION_TABLE_ACTIONS],
-          Resource: [connectionsTable, `${connectionsTable}/index/*`],
+          Resource: [connectionsTable],
         },
       });
       expect(recorder.named("streaming-connection-policy").inputs.role).to.equal("streaming-connection-role");
@@ -405,8 +429,8 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
         WriteOwnLogGroup: {
           Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
           Resource: [
-            MOCK_ARNS.logGroup("qnabot-fulfillment-logs"),
-            `${MOCK_ARNS.logGroup("qnabot-fulfillment-logs")}:log-stream:*`,
+            MOCK_ARNS.lambdaLogGroup("qnabot-fulfillment"),
+            `${MOCK_ARNS.lambdaLogGroup("qnabot-fulfillment")}:log-stream:*`,
           ],
         },
         InvokeLlm: {
@@ -428,7 +452,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       expect(asyncConfig.type).to.equal(TYPES.asyncInvokeConfig);
       expect(asyncConfig.inputs).to.include({ functionName: "qnabot-fulfillment", maximumRetryAttempts: 0, maximumEventAgeInSeconds: 120 });
 
-      const streamingGrant = recorder.named("streaming-streaming-qnabot-fulfillment-role");
+      const streamingGrant = recorder.named("streaming-streaming-grant-1");
       expect(streamingGrant.inputs.role).to.equal("qnabot-fulfillment-role");
       expect(statementsOf(streamingGrant)).to.deep.equal({
         PostToConnections: {
@@ -437,7 +461,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
         },
         ConnectionsTable: {
           Action: [...STREAMING_FUNCTION_TABLE_ACTIONS],
-          Resource: [connectionsTable, `${connectionsTable}/index/*`],
+          Resource: [connectionsTable],
         },
       });
     });
@@ -516,7 +540,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       for (const table of recorder.ofType(TYPES.table)) {
         expect(table.inputs.serverSideEncryption, table.name).to.deep.equal({ enabled: true, kmsKeyArn });
       }
-      for (const name of ["streaming-connection-policy", "streaming-streaming-qnabot-fulfillment-role"]) {
+      for (const name of ["streaming-connection-policy", "streaming-streaming-grant-1"]) {
         expect(statementsOf(recorder.named(name)).UseTableKeyThroughDynamoDb?.Resource, name).to.deep.equal([kmsKeyArn]);
       }
     });
@@ -525,7 +549,8 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       for (const fn of recorder.ofType(TYPES.function)) {
         expect(fn.inputs.tracingConfig, fn.name).to.deep.equal({ mode: "Active" });
       }
-      expect(recorder.ofType(TYPES.attachment).map((a) => [a.name, a.inputs.role, a.inputs.policyArn])).to.have.deep.members([
+      const xray = recorder.ofType(TYPES.attachment).filter((a) => a.name.endsWith("-xray"));
+      expect(xray.map((a) => [a.name, a.inputs.role, a.inputs.policyArn])).to.have.deep.members([
         ["qnabot-fulfillment-xray", "qnabot-fulfillment-role", "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"],
         ["streaming-connection-xray", "streaming-connection-role", "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"],
       ]);
