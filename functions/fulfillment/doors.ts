@@ -5,6 +5,7 @@
  * 4xx / error frame, a failed answer a clear final message.
  */
 import type { LexV2Result } from "aws-lambda";
+import type { AskLedger, AskSlot } from "../shared/ask-ledger";
 import type { ConnectionsStore } from "../shared/connections";
 import { logger } from "../shared/observability";
 import { assertMayClaimSession } from "../shared/principal";
@@ -51,6 +52,8 @@ export interface DoorDeps {
   store?: ConnectionsStore;
   /** @connections transport; defined when streaming is on. */
   transport?: StreamTransport;
+  /** Asks in flight per connection and session (fair use); undefined: no limit. */
+  ledger?: AskLedger;
   /** Starts the asynchronous job for a WebSocket ask (Lambda Invoke, InvocationType Event). */
   handOff?(job: AskJob): Promise<void>;
   clock: Clock;
@@ -84,6 +87,28 @@ function asProtocolError(error: unknown): ProtocolError {
   if (error instanceof ProtocolError) return error;
   logger.error("unexpected failure", { error: error instanceof Error ? error.name : typeof error });
   return new ProtocolError("internal", MESSAGES.internal, 500, true);
+}
+
+/**
+ * Takes the ask's slot in the ledger. A refusal (busy, duplicate) is thrown as the
+ * ProtocolError it is; a ledger that cannot be reached lets the ask through, since an
+ * outage of the fair-use bookkeeping must not stop every answer.
+ */
+async function admit(deps: DoorDeps, slot: AskSlot): Promise<() => Promise<void>> {
+  const { ledger } = deps;
+  if (!ledger) return async () => undefined;
+  try {
+    await ledger.acquire(slot);
+  } catch (error) {
+    if (error instanceof ProtocolError) throw error;
+    logger.warn("ask ledger unavailable; the ask is let through", { error: error instanceof Error ? error.name : typeof error });
+    return async () => undefined;
+  }
+  return () => ledger.release(slot).catch((error) => logger.warn("ask slot could not be freed; its lease ends it", { error: errorName(error) }));
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : typeof error;
 }
 
 /**
@@ -121,15 +146,27 @@ export async function lexDoor(event: unknown, context: InvocationContext, deps: 
     return lexClose(lexSessionOf(event), { markdown: message, plainText: message });
   }
   if (ask.invocationSource === "DialogCodeHook") return lexDelegate(ask);
-  const result = await deps.answer({
-    question: ask.question,
-    sessionId: ask.sessionId,
-    mode: ask.mode ?? deps.defaultMode,
-    requestId: ask.requestId ?? context.awsRequestId,
-    deadlineAt: deadline(context, deps),
-    ...(await lexAudience(ask.sessionId, deps)),
-  });
-  return lexClose(ask, { markdown: result.answer, plainText: result.plainText });
+  const requestId = ask.requestId ?? context.awsRequestId;
+  let release;
+  try {
+    release = await admit(deps, { sessionId: ask.sessionId, key: `lex:${requestId}` });
+  } catch (error) {
+    const message = asProtocolError(error).message;
+    return lexClose(ask, { markdown: message, plainText: message });
+  }
+  try {
+    const result = await deps.answer({
+      question: ask.question,
+      sessionId: ask.sessionId,
+      mode: ask.mode ?? deps.defaultMode,
+      requestId,
+      deadlineAt: deadline(context, deps),
+      ...(await lexAudience(ask.sessionId, deps)),
+    });
+    return lexClose(ask, { markdown: result.answer, plainText: result.plainText });
+  } finally {
+    await release();
+  }
 }
 
 /**
@@ -138,23 +175,30 @@ export async function lexDoor(event: unknown, context: InvocationContext, deps: 
  */
 export async function httpDoor(event: unknown, context: InvocationContext, deps: DoorDeps): Promise<HttpResult> {
   let ask;
+  let release;
+  let requestId;
   try {
     ask = parseHttpAsk(event);
     assertMayClaimSession(ask.principal, ask.sessionId);
+    requestId = ask.requestId ?? context.awsRequestId;
+    release = await admit(deps, { sessionId: ask.sessionId, key: `http:${ask.principal.id}/${requestId}` });
   } catch (error) {
     const refusal = asProtocolError(error);
     return httpError(refusal, refusal.status);
   }
-  const requestId = ask.requestId ?? context.awsRequestId;
-  const result = await deps.answer({
-    question: ask.question,
-    sessionId: ask.sessionId,
-    principal: ask.principal.id,
-    mode: ask.mode,
-    requestId,
-    deadlineAt: deadline(context, deps, HTTP_API_TIMEOUT_MS),
-  });
-  return httpAnswer(result, requestId);
+  try {
+    const result = await deps.answer({
+      question: ask.question,
+      sessionId: ask.sessionId,
+      principal: ask.principal.id,
+      mode: ask.mode,
+      requestId,
+      deadlineAt: deadline(context, deps, HTTP_API_TIMEOUT_MS),
+    });
+    return httpAnswer(result, requestId);
+  } finally {
+    await release();
+  }
 }
 
 /**
@@ -190,7 +234,7 @@ export async function askRoute(event: unknown, deps: DoorDeps): Promise<HttpResu
   try {
     row = await store.find(connectionId);
   } catch (error) {
-    logger.warn("connection lookup failed", { error: error instanceof Error ? error.name : typeof error });
+    logger.warn("connection lookup failed", { error: errorName(error) });
     return refuse("json", new ProtocolError("internal", DOOR_MESSAGES.unavailable, 503, true));
   }
   if (!row) return refuse("json", new ProtocolError("not_found", DOOR_MESSAGES.unregistered));
@@ -199,6 +243,13 @@ export async function askRoute(event: unknown, deps: DoorDeps): Promise<HttpResu
   try {
     message = parseAskMessage(body);
   } catch (error) {
+    return refuse(row.format, asProtocolError(error));
+  }
+  let release;
+  try {
+    release = await admit(deps, { sessionId: row.sessionId, connectionId, key: message.requestId });
+  } catch (error) {
+    // Refused before any work: one client's burst costs a DynamoDB write per ask, no invocation.
     return refuse(row.format, asProtocolError(error));
   }
   const job: AskJob = {
@@ -214,7 +265,8 @@ export async function askRoute(event: unknown, deps: DoorDeps): Promise<HttpResu
   try {
     await handOff(job);
   } catch (error) {
-    logger.warn("ask hand-off failed", { error: error instanceof Error ? error.name : typeof error });
+    logger.warn("ask hand-off failed", { error: errorName(error) });
+    await release();
     return refuse(row.format, new ProtocolError("internal", DOOR_MESSAGES.unavailable, 503, true));
   }
   return { statusCode: 200, headers: {}, body: "" };
@@ -245,15 +297,23 @@ export async function askJob(event: unknown, context: InvocationContext, deps: D
     await tellConnection(event, requestId, payload, deps);
     return { requestId, stopReason: "error", streamed: false, error: payload };
   }
-  const result = await deps.answer({
-    question: job.question,
-    sessionId: job.sessionId,
-    principal: job.principal,
-    mode: job.mode,
-    requestId: job.requestId,
-    deadlineAt: deadline(context, deps),
-    asker: { connectionId: job.connectionId, format: job.format },
-  });
+  let result;
+  try {
+    result = await deps.answer({
+      question: job.question,
+      sessionId: job.sessionId,
+      principal: job.principal,
+      mode: job.mode,
+      requestId: job.requestId,
+      deadlineAt: deadline(context, deps),
+      asker: { connectionId: job.connectionId, format: job.format },
+    });
+  } finally {
+    // The slot the ask route took for this ask.
+    await deps.ledger?.release({ sessionId: job.sessionId, connectionId: job.connectionId, key: job.requestId }).catch((error) => {
+      logger.warn("ask slot could not be freed; its lease ends it", { error: errorName(error) });
+    });
+  }
   return {
     requestId: job.requestId,
     stopReason: result.stopReason,

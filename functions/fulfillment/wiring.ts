@@ -5,7 +5,8 @@
  */
 import { BedrockAgentRuntimeClient } from "@aws-sdk/client-bedrock-agent-runtime";
 import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
-import { lambdaClient } from "../shared/aws";
+import { DEFAULT_ASKS_PER_CONNECTION, DEFAULT_ASKS_PER_SESSION, DynamoAskLedger } from "../shared/ask-ledger";
+import { lambdaClient, optionalIntEnv } from "../shared/aws";
 import { ENV } from "../shared/env";
 import { DynamoConnectionsStore } from "../shared/dynamo-connections";
 import type { AnswerMode } from "../shared/protocol";
@@ -69,6 +70,13 @@ export function doorDeps(config: FulfillmentConfig): DoorDeps {
     defaultMode: engine.generators.llm || !engine.generators.kb ? "llm" : "kb",
     store: streaming && new DynamoConnectionsStore({ tableName: streaming.connectionsTable, ttlSeconds: streaming.connectionTtlSeconds }),
     transport: streaming && new ManagementApiTransport({ endpoint: streaming.endpoint }),
+    ledger:
+      streaming &&
+      new DynamoAskLedger({
+        tableName: streaming.connectionsTable,
+        perConnection: optionalIntEnv(ENV.asksPerConnection, DEFAULT_ASKS_PER_CONNECTION, { min: 1, max: 100 }),
+        perSession: optionalIntEnv(ENV.asksPerSession, DEFAULT_ASKS_PER_SESSION, { min: 1, max: 1000 }),
+      }),
     handOff: streaming && selfFunctionName ? (job) => invokeAskJob(lambdaClient(), selfFunctionName, job) : undefined,
     clock: systemClock,
   };

@@ -24,9 +24,10 @@ export interface RegisterConnection {
 export const CONNECTION_FUNCTION_TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"] as const;
 /**
  * What a streaming function (fulfillment, a custom LLM hook) needs: find, listSession,
- * remove. GetItem is also all a QnABot 7.4 hook needs (`GetItem {sessionId}` → `connectionId`).
+ * remove, and the ask ledger's UpdateItem (ask-ledger.ts). GetItem is also all a QnABot 7.4
+ * hook needs (`GetItem {sessionId}` → `connectionId`).
  */
-export const STREAMING_FUNCTION_TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"] as const;
+export const STREAMING_FUNCTION_TABLE_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"] as const;
 
 export interface ConnectionsStore {
   /**

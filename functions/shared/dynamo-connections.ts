@@ -84,7 +84,7 @@ export class DynamoConnectionsStore implements ConnectionsStore {
     }
     const row: ConnectionRow = { sessionId, connectionId, principal, format, connectedAt, ttl: Math.floor(connectedAt / 1000) + this.ttlSeconds };
     try {
-      await this.client().send(new PutCommand({ TableName: this.tableName, Item: { ...row, sessionId: connectionKey(connectionId), session: sessionId } }));
+      await this.client().send(new PutCommand({ TableName: this.tableName, Item: { ...row, sessionId: connectionKey(connectionId), session: sessionId, asks: {} } }));
     } catch (error) {
       // The caller must see why the connect failed, not a failure of the clean-up; a
       // connection left in the session item expires with its TTL.

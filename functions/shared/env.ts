@@ -16,6 +16,10 @@ export const ENV = {
   streamJsonFlushMs: "STREAM_JSON_FLUSH_MS",
   /** Milliseconds without a Bedrock event after which a stream is ended with an error. */
   streamStallMs: "STREAM_STALL_MS",
+  /** Asks one WebSocket connection may have in flight (fair use). */
+  asksPerConnection: "ASKS_PER_CONNECTION",
+  /** Asks one session may have in flight over all its connections and doors (fair use). */
+  asksPerSession: "ASKS_PER_SESSION",
   /** Conversation memory table name. */
   memoryTable: "MEMORY_TABLE",
   /** Turns (question + answer pairs) kept per session. */

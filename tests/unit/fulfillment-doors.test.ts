@@ -19,7 +19,9 @@ import { invokeAskJob } from "../../functions/fulfillment/handoff";
 import { handler } from "../../functions/fulfillment/handler";
 import { hookGenerator, type LambdaInvoker } from "../../functions/fulfillment/hook";
 import type { HttpResult } from "../../functions/fulfillment/responses";
+import type { AskLedger, AskSlot } from "../../functions/shared/ask-ledger";
 import { ENV } from "../../functions/shared/env";
+import { ProtocolError } from "../../functions/shared/protocol";
 import { ROUTES } from "../../functions/shared/routes";
 import { messageEvent, newCognitoIdentityId } from "./connection-events";
 import { ManualClock, fakeClient, quietLogs, recordingOpener } from "./fulfillment-fakes";
@@ -419,6 +421,86 @@ describe("fulfillment: front doors", () => {
       expect(asked).to.deep.equal([]);
       expect(outcome.error?.code).to.equal("bad_request");
       expect(transport.envelopesOf(connectionId)[0]).to.include({ type: "error", requestId: "r-7", code: "bad_request" });
+    });
+  });
+
+  describe("fair use: asks in flight (the ask ledger)", () => {
+    /** A ledger that admits `limit` asks at once, recording every call. */
+    function countingLedger(limit: number): AskLedger & { held: Set<string>; calls: string[] } {
+      const held = new Set<string>();
+      const calls: string[] = [];
+      const name = (slot: AskSlot) => `${slot.sessionId}|${slot.connectionId ?? "-"}|${slot.key}`;
+      return {
+        held,
+        calls,
+        async acquire(slot) {
+          calls.push(`acquire ${name(slot)}`);
+          if (held.size >= limit) throw new ProtocolError("busy", "too many", 429, true);
+          held.add(name(slot));
+        },
+        async release(slot) {
+          calls.push(`release ${name(slot)}`);
+          held.delete(name(slot));
+        },
+      };
+    }
+
+    it("answers an ask over the limit at once with a retryable busy error frame, and hands nothing off", async () => {
+      const ledger = countingLedger(0);
+      const { deps, jobs, store, transport } = doorDeps({ ledger });
+      const [connectionId] = await store.seed(identityId, cognitoPrincipal, ["json"]);
+      const response = await askRoute(messageEvent({ routeKey: ROUTES.ask, connectionId, body: JSON.stringify({ action: "ask", requestId: "r-1", question: "q" }) }), deps);
+      expect(response.statusCode).to.equal(429);
+      expect(jobs).to.deep.equal([]);
+      expect(transport.envelopesOf(connectionId)[0]).to.include({ type: "error", code: "busy", retryable: true, requestId: "r-1" });
+    });
+
+    it("tells a text client in words", async () => {
+      const { deps, store, transport } = doorDeps({ ledger: countingLedger(0) });
+      const [connectionId] = await store.seed(identityId, cognitoPrincipal, ["text"]);
+      await askRoute(messageEvent({ routeKey: ROUTES.ask, connectionId, body: JSON.stringify({ action: "ask", requestId: "r-1", question: "q" }) }), deps);
+      expect(transport.framesOf(connectionId)).to.deep.equal(["too many"]);
+    });
+
+    it("holds the slot from the ask route until the job's answer ends, and frees it when the hand-off fails", async () => {
+      const ledger = countingLedger(5);
+      const { deps, jobs, store } = doorDeps({ ledger });
+      const [connectionId] = await store.seed(identityId, cognitoPrincipal, ["json"]);
+      await askRoute(messageEvent({ routeKey: ROUTES.ask, connectionId, body: JSON.stringify({ action: "ask", requestId: "r-1", question: "q" }) }), deps);
+      expect(ledger.held.size).to.equal(1);
+      await askJob(jobs[0], context(), deps);
+      expect(ledger.held.size).to.equal(0);
+      expect(ledger.calls).to.deep.equal([`acquire ${identityId}|${connectionId}|r-1`, `release ${identityId}|${connectionId}|r-1`]);
+
+      const failing = doorDeps({ ledger, handOff: () => Promise.reject(new Error("TooManyRequestsException")) });
+      const [other] = await failing.store.seed(identityId, cognitoPrincipal, ["json"]);
+      await askRoute(messageEvent({ routeKey: ROUTES.ask, connectionId: other, body: JSON.stringify({ action: "ask", requestId: "r-2", question: "q" }) }), failing.deps);
+      expect(ledger.held.size).to.equal(0);
+    });
+
+    it("answers a busy HTTP ask with 429 and a busy Lex ask with the message in Close, freeing slots after answers", async () => {
+      const busy = doorDeps({ ledger: countingLedger(0) });
+      const http = await httpDoor(httpEvent({ question: "q", sessionId: identityId }), context(), busy.deps);
+      expect(http.statusCode).to.equal(429);
+      expect(bodyOf(http).error).to.include({ code: "busy", retryable: true });
+      const lex = await lexDoor(lexEvent(), context(), busy.deps);
+      expect(lex.messages).to.deep.equal([{ contentType: "PlainText", content: "too many" }]);
+      expect(busy.asked).to.deep.equal([]);
+
+      const ledger = countingLedger(1);
+      const { deps } = doorDeps({ ledger });
+      await httpDoor(httpEvent({ question: "q", sessionId: identityId }), context(), deps);
+      await lexDoor(lexEvent(), context(), deps);
+      expect(ledger.held.size).to.equal(0);
+      expect(ledger.calls.filter((c) => c.startsWith("release"))).to.have.length(2);
+    });
+
+    it("lets the ask through when the ledger itself fails (an outage of the bookkeeping stops no answer)", async () => {
+      const ledger: AskLedger = { acquire: () => Promise.reject(new Error("ProvisionedThroughputExceededException")), release: async () => undefined };
+      const { deps, asked } = doorDeps({ ledger });
+      const response = await httpDoor(httpEvent({ question: "q", sessionId: identityId }), context(), deps);
+      expect(response.statusCode).to.equal(200);
+      expect(asked).to.have.length(1);
     });
   });
 

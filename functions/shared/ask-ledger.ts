@@ -1,0 +1,237 @@
+/**
+ * Fair use: the asks in flight, bounded per connection and per session, so one client cannot
+ * take the account's Lambda concurrency or slow everyone else's answers (issue: one socket's
+ * 1,000 asks starved a bystander). Kept in DynamoDB with conditional writes, because on AWS
+ * every ask runs in its own invocation: process memory sees one ask at a time.
+ *
+ * Each ask holds a lease: a crashed answer, or an asynchronous hand-off Lambda dropped, frees
+ * its slot when the lease ends instead of never.
+ */
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { documentClient } from "./aws";
+import { connectionKey } from "./dynamo-connections";
+import { ProtocolError } from "./protocol";
+import { CONNECTIONS_TABLE } from "./table";
+
+/** Asks one connection may have in flight. */
+export const DEFAULT_ASKS_PER_CONNECTION = 2;
+/** Asks one session may have in flight, over all its connections and doors. */
+export const DEFAULT_ASKS_PER_SESSION = 4;
+/**
+ * How long an ask holds its slot at most: Lambda's 15-minute maximum run, plus the 2 minutes
+ * an asynchronous hand-off may wait in Lambda's queue before it is dropped.
+ */
+export const ASK_LEASE_SECONDS = 17 * 60;
+
+/** Key prefix of a session's ledger item; `#` never occurs in a session or connection id. */
+export const SESSION_ASKS_KEY_PREFIX = "#asks#";
+
+export const LEDGER_MESSAGES = {
+  connectionBusy: (limit: number) => `This connection already has ${limit} questions being answered. Wait for an answer, then ask again.`,
+  sessionBusy: (limit: number) => `This session already has ${limit} questions being answered. Wait for an answer, then ask again.`,
+  duplicate: (requestId: string) => `requestId ${requestId} is already being answered on this connection; use a new requestId.`,
+  unregistered: "This connection is not registered (it may have expired). Reconnect and ask again.",
+} as const;
+
+/** One ask: which session, the connection it came on (WebSocket only), and its id. */
+export interface AskSlot {
+  sessionId: string;
+  /** The asking connection; undefined for the HTTP and Lex doors. */
+  connectionId?: string;
+  /** Unique within the connection (or, without one, within the asker) while in flight. */
+  key: string;
+}
+
+export interface AskLedger {
+  /**
+   * Takes a slot for the ask, or throws ProtocolError: `busy` (retryable) when the connection
+   * or the session is at its limit, `bad_request` when the connection has the same requestId
+   * in flight, `not_found` when the connection is unknown.
+   */
+  acquire(slot: AskSlot): Promise<void>;
+  /** Frees the slot; a no-op when it is already free. */
+  release(slot: AskSlot): Promise<void>;
+}
+
+export interface DynamoAskLedgerOptions {
+  readonly tableName: string;
+  /** @default DEFAULT_ASKS_PER_CONNECTION */
+  readonly perConnection?: number;
+  /** @default DEFAULT_ASKS_PER_SESSION */
+  readonly perSession?: number;
+  /** @default documentClient() */
+  readonly client?: DynamoDBDocumentClient;
+  /** Epoch milliseconds. @default Date.now */
+  readonly now?: () => number;
+}
+
+function isConditionalCheckFailed(error: unknown): boolean {
+  return error instanceof Error && error.name === "ConditionalCheckFailedException";
+}
+
+type Leases = Record<string, number>;
+
+function leasesOf(item: Record<string, unknown> | undefined): Leases {
+  const asks = item?.asks;
+  if (typeof asks !== "object" || asks === null || Array.isArray(asks)) return {};
+  return Object.fromEntries(Object.entries(asks).filter((entry): entry is [string, number] => typeof entry[1] === "number"));
+}
+
+export class DynamoAskLedger implements AskLedger {
+  readonly perConnection: number;
+  readonly perSession: number;
+  private readonly now: () => number;
+
+  constructor(private readonly options: DynamoAskLedgerOptions) {
+    this.perConnection = options.perConnection ?? DEFAULT_ASKS_PER_CONNECTION;
+    this.perSession = options.perSession ?? DEFAULT_ASKS_PER_SESSION;
+    for (const [name, value] of [["perConnection", this.perConnection], ["perSession", this.perSession]] as const) {
+      if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`ask ledger: ${name} must be a positive integer, got ${value}`);
+    }
+    this.now = options.now ?? Date.now;
+  }
+
+  async acquire(slot: AskSlot): Promise<void> {
+    if (slot.connectionId !== undefined) {
+      await this.take(connectionKey(slot.connectionId), slot.key, this.perConnection, "connection");
+    }
+    try {
+      await this.take(sessionAsksKey(slot.sessionId), slotKey(slot), this.perSession, "session");
+    } catch (error) {
+      if (slot.connectionId !== undefined) await this.free(connectionKey(slot.connectionId), slot.key).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async release(slot: AskSlot): Promise<void> {
+    await Promise.all([
+      this.free(sessionAsksKey(slot.sessionId), slotKey(slot)),
+      slot.connectionId === undefined ? undefined : this.free(connectionKey(slot.connectionId), slot.key),
+    ]);
+  }
+
+  private client(): DynamoDBDocumentClient {
+    return this.options.client ?? documentClient();
+  }
+
+  private nowSeconds(): number {
+    return Math.floor(this.now() / 1000);
+  }
+
+  /**
+   * Adds `key` to the item's `asks` map while it holds fewer than `limit` live leases. A full
+   * map may hold expired leases: they are cleared once, then the add is tried again.
+   */
+  private async take(itemKey: string, key: string, limit: number, scope: "connection" | "session"): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const until = this.nowSeconds() + ASK_LEASE_SECONDS;
+      try {
+        await this.client().send(
+          new UpdateCommand({
+            TableName: this.options.tableName,
+            Key: { [CONNECTIONS_TABLE.hashKey]: itemKey },
+            // A session's ledger item lives as long as its latest lease; a connection's item keeps its own TTL.
+            UpdateExpression: scope === "session" ? "SET #asks.#key = :until, #ttl = :until" : "SET #asks.#key = :until",
+            ConditionExpression: "attribute_exists(#asks) AND attribute_not_exists(#asks.#key) AND size(#asks) < :limit",
+            ExpressionAttributeNames: {
+              "#asks": "asks",
+              "#key": key,
+              ...(scope === "session" ? { "#ttl": CONNECTIONS_TABLE.ttlAttribute } : {}),
+            },
+            ExpressionAttributeValues: { ":until": until, ":limit": limit },
+          }),
+        );
+        return;
+      } catch (error) {
+        if (!isConditionalCheckFailed(error)) throw error;
+      }
+      const { Item } = await this.client().send(
+        new GetCommand({ TableName: this.options.tableName, Key: { [CONNECTIONS_TABLE.hashKey]: itemKey }, ConsistentRead: true }),
+      );
+      if (!Item || typeof Item.asks !== "object") {
+        if (scope === "connection") throw new ProtocolError("not_found", LEDGER_MESSAGES.unregistered);
+        await this.createSessionItem(itemKey, key, until);
+        return;
+      }
+      const leases = leasesOf(Item);
+      if (leases[key] !== undefined && leases[key] >= this.nowSeconds()) {
+        throw new ProtocolError("bad_request", LEDGER_MESSAGES.duplicate(key.slice(key.lastIndexOf("/") + 1)));
+      }
+      const expired = Object.keys(leases).filter((name) => leases[name] < this.nowSeconds());
+      if (expired.length === 0) {
+        const message = scope === "connection" ? LEDGER_MESSAGES.connectionBusy(limit) : LEDGER_MESSAGES.sessionBusy(limit);
+        throw new ProtocolError("busy", message, 429, true);
+      }
+      await this.clear(itemKey, expired, leases);
+    }
+    const message = scope === "connection" ? LEDGER_MESSAGES.connectionBusy(limit) : LEDGER_MESSAGES.sessionBusy(limit);
+    throw new ProtocolError("busy", message, 429, true);
+  }
+
+  private async createSessionItem(itemKey: string, key: string, until: number): Promise<void> {
+    try {
+      await this.client().send(
+        new PutCommand({
+          TableName: this.options.tableName,
+          Item: { [CONNECTIONS_TABLE.hashKey]: itemKey, asks: { [key]: until }, [CONNECTIONS_TABLE.ttlAttribute]: until },
+          ConditionExpression: "attribute_not_exists(#key)",
+          ExpressionAttributeNames: { "#key": CONNECTIONS_TABLE.hashKey },
+        }),
+      );
+    } catch (error) {
+      // Another ask created it first: take a slot in it like any other.
+      if (!isConditionalCheckFailed(error)) throw error;
+      await this.take(itemKey, key, this.perSession, "session");
+    }
+  }
+
+  /** Removes expired leases, each only if it is still the lease that was read. */
+  private async clear(itemKey: string, expired: string[], leases: Leases): Promise<void> {
+    const names: Record<string, string> = { "#asks": "asks" };
+    const values: Record<string, number> = {};
+    expired.forEach((name, i) => {
+      names[`#k${i}`] = name;
+      values[`:v${i}`] = leases[name];
+    });
+    try {
+      await this.client().send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: { [CONNECTIONS_TABLE.hashKey]: itemKey },
+          UpdateExpression: `REMOVE ${expired.map((_, i) => `#asks.#k${i}`).join(", ")}`,
+          ConditionExpression: expired.map((_, i) => `#asks.#k${i} = :v${i}`).join(" AND "),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+  }
+
+  private async free(itemKey: string, key: string): Promise<void> {
+    try {
+      await this.client().send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: { [CONNECTIONS_TABLE.hashKey]: itemKey },
+          UpdateExpression: "REMOVE #asks.#key",
+          // Without it, an update of a deleted item (a closed connection) would recreate it.
+          ConditionExpression: "attribute_exists(#asks)",
+          ExpressionAttributeNames: { "#asks": "asks", "#key": key },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+  }
+}
+
+export function sessionAsksKey(sessionId: string): string {
+  return `${SESSION_ASKS_KEY_PREFIX}${sessionId}`;
+}
+
+/** The session ledger's key of an ask: unique across the session's connections and doors. */
+function slotKey(slot: AskSlot): string {
+  return `${slot.connectionId ?? "-"}/${slot.key}`;
+}

@@ -1,0 +1,126 @@
+import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+import { expect } from "chai";
+import { ASK_LEASE_SECONDS, DynamoAskLedger, sessionAsksKey } from "../../functions/shared/ask-ledger";
+import { DynamoConnectionsStore } from "../../functions/shared/dynamo-connections";
+import { ProtocolError } from "../../functions/shared/protocol";
+import { startLocalDynamo, type LocalDynamo } from "../../local/dynamo";
+
+const ALICE = "iam:arn:aws:iam::123456789012:user/alice";
+const START_MS = 1_750_000_000_000;
+
+async function refusal(attempt: Promise<unknown>): Promise<ProtocolError> {
+  const error = await attempt.then(() => undefined, (e: unknown) => e);
+  expect(error, "expected a refusal").to.be.instanceOf(ProtocolError);
+  return error as ProtocolError;
+}
+
+let sequence = 0;
+const unique = (prefix: string) => `${prefix}-${++sequence}`;
+
+describe("ask ledger: asks in flight per connection and session (over the wire against dynalite)", () => {
+  let local: LocalDynamo;
+  let client: DynamoDBDocumentClient;
+  let clock: number;
+  let store: DynamoConnectionsStore;
+  let ledger: DynamoAskLedger;
+
+  before(async () => {
+    local = await startLocalDynamo();
+    client = DynamoDBDocumentClient.from(local.client);
+  });
+  after(() => local.close());
+
+  beforeEach(() => {
+    clock = START_MS;
+    store = new DynamoConnectionsStore({ tableName: local.connectionsTable, ttlSeconds: 7200, client, now: () => clock });
+    ledger = new DynamoAskLedger({ tableName: local.connectionsTable, perConnection: 2, perSession: 3, client, now: () => clock });
+  });
+
+  async function connection(sessionId: string): Promise<string> {
+    const connectionId = `${unique("c")}=`;
+    await store.register({ sessionId, connectionId, principal: ALICE, format: "json" });
+    return connectionId;
+  }
+
+  it("admits asks up to the connection's limit, answers the next with a retryable busy, and admits again after a release", async () => {
+    const sessionId = unique("s");
+    const connectionId = await connection(sessionId);
+    await ledger.acquire({ sessionId, connectionId, key: "r1" });
+    await ledger.acquire({ sessionId, connectionId, key: "r2" });
+    const busy = await refusal(ledger.acquire({ sessionId, connectionId, key: "r3" }));
+    expect(busy).to.include({ code: "busy", status: 429, retryable: true });
+    expect(busy.message).to.match(/already has 2 questions being answered/);
+    await ledger.release({ sessionId, connectionId, key: "r1" });
+    await ledger.acquire({ sessionId, connectionId, key: "r3" });
+  });
+
+  it("bounds the session over its connections and doors", async () => {
+    const sessionId = unique("s");
+    const [a, b] = [await connection(sessionId), await connection(sessionId)];
+    await ledger.acquire({ sessionId, connectionId: a, key: "r1" });
+    await ledger.acquire({ sessionId, connectionId: b, key: "r1" });
+    await ledger.acquire({ sessionId, key: `http:${ALICE}/r9` });
+    const busy = await refusal(ledger.acquire({ sessionId, connectionId: b, key: "r2" }));
+    expect(busy.message).to.match(/session already has 3/);
+    // The connection's slot taken for the refused ask is given back.
+    await ledger.release({ sessionId, key: `http:${ALICE}/r9` });
+    await ledger.acquire({ sessionId, connectionId: b, key: "r2" });
+  });
+
+  it("refuses a requestId already in flight on the connection (seq must stay strictly increasing per request)", async () => {
+    const sessionId = unique("s");
+    const connectionId = await connection(sessionId);
+    await ledger.acquire({ sessionId, connectionId, key: "same" });
+    const duplicate = await refusal(ledger.acquire({ sessionId, connectionId, key: "same" }));
+    expect(duplicate).to.include({ code: "bad_request", retryable: false });
+    expect(duplicate.message).to.match(/requestId same is already being answered/);
+    await ledger.release({ sessionId, connectionId, key: "same" });
+    await ledger.acquire({ sessionId, connectionId, key: "same" });
+  });
+
+  it("refuses an ask on a connection the table does not know", async () => {
+    const error = await refusal(ledger.acquire({ sessionId: unique("s"), connectionId: "ghost=", key: "r1" }));
+    expect(error.code).to.equal("not_found");
+  });
+
+  it("frees the slots of asks whose lease ended (a crashed answer), and only those", async () => {
+    const sessionId = unique("s");
+    const connectionId = await connection(sessionId);
+    await ledger.acquire({ sessionId, connectionId, key: "crashed" });
+    clock += 60_000;
+    await ledger.acquire({ sessionId, connectionId, key: "live" });
+    clock = START_MS + (ASK_LEASE_SECONDS + 1) * 1000;
+    await ledger.acquire({ sessionId, connectionId, key: "new" });
+    expect((await refusal(ledger.acquire({ sessionId, connectionId, key: "more" }))).code).to.equal("busy");
+  });
+
+  it("admits exactly the limit of a burst of concurrent asks, atomically", async () => {
+    const sessionId = unique("s");
+    const connectionId = await connection(sessionId);
+    const outcomes = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        ledger.acquire({ sessionId, connectionId, key: `burst-${i}` }).then(
+          () => "admitted",
+          (error: ProtocolError) => error.code,
+        ),
+      ),
+    );
+    expect(outcomes.filter((o) => o === "admitted")).to.have.length(2);
+    expect(outcomes.filter((o) => o === "busy")).to.have.length(38);
+  });
+
+  it("keeps the session's ledger item alive as long as its latest lease, and frees a released ask", async () => {
+    const sessionId = unique("s");
+    await ledger.acquire({ sessionId, key: "lex:r1" });
+    const { Item } = await client.send(new GetCommand({ TableName: local.connectionsTable, Key: { sessionId: sessionAsksKey(sessionId) } }));
+    expect(Item?.ttl).to.equal(START_MS / 1000 + ASK_LEASE_SECONDS);
+    await ledger.release({ sessionId, key: "lex:r1" });
+    const after = await client.send(new GetCommand({ TableName: local.connectionsTable, Key: { sessionId: sessionAsksKey(sessionId) } }));
+    expect(after.Item?.asks).to.deep.equal({});
+  });
+
+  it("refuses limits that are not positive integers", () => {
+    expect(() => new DynamoAskLedger({ tableName: "t", perConnection: 0 })).to.throw(/perConnection must be a positive integer/);
+    expect(() => new DynamoAskLedger({ tableName: "t", perSession: 1.5 })).to.throw(/perSession must be a positive integer/);
+  });
+});
