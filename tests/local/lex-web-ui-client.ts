@@ -99,7 +99,11 @@ export class LexWebUiClient {
    * Lex Web UI does; returns Lex's answer and the frames kept while it was pending. The frames
    * are read after a barrier on the socket, so every frame posted before Lex answered is in.
    */
-  async ask(text: string, sessionAttributes: Record<string, string> = {}): Promise<{ response: RecognizeTextCommandOutput; frames: string[] }> {
+  async ask(
+    text: string,
+    /** More session attributes; they may replace the streaming ones, as a tampered client could. */
+    sessionAttributes: Record<string, string> = {},
+  ): Promise<{ response: RecognizeTextCommandOutput; frames: string[] }> {
     const frames: string[] = [];
     this.pendingFrames = frames;
     try {
@@ -111,7 +115,7 @@ export class LexWebUiClient {
           sessionId: this.userId,
           text,
           sessionState: {
-            sessionAttributes: { ...sessionAttributes, streamingEndpoint: this.stack.webSocketUrl.replace("wss://", "https://"), streamingDynamoDbTable: "" },
+            sessionAttributes: { streamingEndpoint: this.stack.webSocketUrl.replace("wss://", "https://"), streamingDynamoDbTable: "", ...sessionAttributes },
           },
         }),
       );

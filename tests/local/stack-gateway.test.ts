@@ -1,13 +1,21 @@
 /**
  * The local stack's front door over the wire: who may connect to which session (SigV4 on
- * `$connect`, session ownership, Cognito identities), the gateway's limits and the routes
- * that are not answers (`$disconnect`, `$default`, a refused `ask`), checked on the rows the
- * real connection handler writes to dynalite.
+ * `$connect`, session claims, Cognito identities), the gateway's limits and the routes
+ * that are not answers (`$disconnect`, `$default`, a refused `ask`), checked on the items the
+ * real connection handler writes to dynalite (SESSION-MODEL.md).
  */
 import { expect } from "chai";
 import { localCognitoIdentity, localIamUser } from "../../local/gateway";
 import { startLocalStack, type LocalStack } from "../../local/stack";
-import { FAST, QUIET_ENV, connect, deltaText, last, postAsk, refusalOf, sessionRows, settleDisconnects } from "./stack-helpers";
+import { FAST, QUIET_ENV, connect, connectionLookup, deltaText, last, openConnectionIds, postAsk, refusalOf, sessionItem, settleDisconnects, type StackSocket } from "./stack-helpers";
+
+/** Opens a socket and returns it with the id the gateway gave its connection. */
+async function connectWithId(stack: LocalStack, sessionId: string, options: Parameters<typeof connect>[2] = {}): Promise<{ socket: StackSocket; connectionId: string }> {
+  const before = openConnectionIds(stack);
+  const socket = await connect(stack, sessionId, options);
+  const connectionId = [...openConnectionIds(stack)].find((id) => !before.has(id))!;
+  return { socket, connectionId };
+}
 
 describe("local stack: who may connect, and the gateway's own routes", function () {
   let stack: LocalStack;
@@ -26,7 +34,7 @@ describe("local stack: who may connect, and the gateway's own routes", function 
     await stack.idle();
   });
 
-  it("refuses unsigned, tampered and expired URLs with 403 before any handler runs, and writes no row", async function () {
+  it("refuses unsigned, tampered and expired URLs with 403 before any handler runs, and writes no item", async function () {
     const connectsBefore = stack.gateway.stats().invocations.$connect ?? 0;
     const unsigned = `${stack.webSocketUrl}?sessionId=session-unsigned`;
     const tamperedSession = (await stack.presign("session-victim")).replace("sessionId=session-victim", "sessionId=session-tampered");
@@ -39,69 +47,85 @@ describe("local stack: who may connect, and the gateway's own routes", function 
     }
     expect(stack.gateway.stats().invocations.$connect ?? 0).to.equal(connectsBefore);
     for (const sessionId of ["session-unsigned", "session-victim", "session-tampered", "session-format", "session-expired"]) {
-      expect(await sessionRows(stack, sessionId), sessionId).to.deep.equal([]);
+      expect(await sessionItem(stack, sessionId), sessionId).to.equal(undefined);
     }
   });
 
-  it("lets a second principal neither register the first's session nor receive any of it", async function () {
-    const owner = await connect(stack, "session-owned", { format: "json" });
-    const ownerRows = await sessionRows(stack, "session-owned");
+  it("lets a second principal claim a plain session id too (contested), but neither receives the other's answers over WebSocket or HTTP", async function () {
+    const owner = await connect(stack, "session-shared", { format: "json" });
+    const other = await connect(stack, "session-shared", { format: "json", credential: otherUser });
+    const item = await sessionItem(stack, "session-shared");
+    expect(Object.keys(item!.claims).sort()).to.deep.equal([`iam:${otherUser.identity.userArn}`, `iam:${stack.chatUser.identity.userArn}`].sort());
+    expect(item, "contested: no connectionId for QnABot-style hooks").to.not.have.property("connectionId");
 
-    const refusal = await refusalOf(await stack.presign("session-owned", { format: "json", credential: otherUser }));
-    expect(refusal.status).to.equal(403);
-    expect(await sessionRows(stack, "session-owned"), "the refused connect changed nothing").to.deep.equal(ownerRows);
-
-    // Over HTTP the other principal cannot ask in the session either.
-    const foreign = await postAsk(stack, { question: "What did they ask?", sessionId: "session-owned", mode: "llm" }, otherUser);
-    expect(foreign.status).to.equal(403);
-    expect(foreign.body).to.have.nested.property("error.code", "forbidden");
-
-    // With a session of its own, the other principal's socket stays silent while the owner's answer streams.
-    const other = await connect(stack, "session-other", { format: "json", credential: otherUser });
-    const deltas = ["Only ", "the ", "owner ", "sees ", "this."];
+    // A WebSocket ask knows its asker: it streams to the asker's connections only.
+    const deltas = ["Only ", "the ", "asker ", "sees ", "this."];
     stack.bedrock!.enqueue({ operation: "ConverseStream", deltas });
     owner.ask("ask-owned", "Who sees this?");
     expect(deltaText(await owner.answer("ask-owned"))).to.equal(deltas.join(""));
-    expect(await owner.barrier()).to.satisfy((messages: unknown[]) => messages.length > 0);
-    expect(await other.barrier(), "nothing of the owner's session reached the other principal").to.deep.equal([]);
+    expect(await other.barrier(), "nothing of the owner's answer reached the other principal").to.deep.equal([]);
+
+    // So does POST /ask: the other principal's answer reaches its own socket, never the owner's.
+    const theirs = ["Their ", "answer."];
+    stack.bedrock!.enqueue({ operation: "ConverseStream", deltas: theirs });
+    const foreign = await postAsk(stack, { question: "And mine?", sessionId: "session-shared", mode: "llm" }, otherUser);
+    expect(foreign.status).to.equal(200);
+    await other.barrier();
+    expect(deltaText(other.envelopes(foreign.body.requestId as string))).to.equal(theirs.join(""));
+    await owner.barrier();
+    expect(owner.envelopes(foreign.body.requestId as string)).to.deep.equal([]);
     await Promise.all([owner.close(), other.close()]);
   });
 
-  it("lets a Cognito identity connect only with its own identity id as the session", async function () {
+  it("binds a Cognito identity id session to that identity alone, while a Cognito caller may claim any other id", async function () {
     const identityId = cognitoUser.identity.cognitoIdentityId!;
     const own = await connect(stack, identityId, { credential: cognitoUser });
-    const rows = await sessionRows(stack, identityId);
-    expect(rows.find((r) => r.connectionId === "#owner")).to.include({ principal: `cognito:${identityId}` });
+    expect(Object.keys((await sessionItem(stack, identityId))!.claims)).to.deep.equal([`cognito:${identityId}`]);
 
-    for (const sessionId of ["us-east-1:00000000-1111-4222-8333-444444444444", "session-plain"]) {
-      const refusal = await refusalOf(await stack.presign(sessionId, { credential: cognitoUser }));
-      expect(refusal.status, sessionId).to.equal(403);
-      expect(await sessionRows(stack, sessionId)).to.deep.equal([]);
-    }
+    // Another identity's id: refused, nothing written.
+    const foreignId = "us-east-1:00000000-1111-4222-8333-444444444444";
+    expect((await refusalOf(await stack.presign(foreignId, { credential: cognitoUser }))).status).to.equal(403);
+    expect(await sessionItem(stack, foreignId)).to.equal(undefined);
     // Nor may an IAM caller take a session id shaped like a Cognito identity's.
     expect((await refusalOf(await stack.presign(identityId))).status).to.equal(403);
-    await own.close();
+    expect(Object.keys((await sessionItem(stack, identityId))!.claims)).to.deep.equal([`cognito:${identityId}`]);
+
+    // A plain id (stock Lex Web UI's lex-web-ui-XXXX) is open to any signed caller.
+    const plain = await connect(stack, "lex-web-ui-0f0f", { credential: cognitoUser });
+    expect(Object.keys((await sessionItem(stack, "lex-web-ui-0f0f"))!.claims)).to.deep.equal([`cognito:${identityId}`]);
+    await Promise.all([own.close(), plain.close()]);
   });
 
-  it("closes the socket with 1009 when a client sends a 200 KB message, and its row goes", async function () {
+  it("closes the socket with 1009 when a client sends a 200 KB message, and its connection leaves the session", async function () {
     const disconnects = stack.gateway.stats().disconnected;
-    const socket = await connect(stack, "session-big", { format: "json" });
+    const { socket, connectionId } = await connectWithId(stack, "session-big", { format: "json" });
     socket.send(JSON.stringify({ action: "ask", requestId: "too-big", question: "x".repeat(200 * 1024) }));
     expect((await socket.closed).code).to.equal(1009);
     await settleDisconnects(stack, disconnects + 1);
-    expect(await sessionRows(stack, "session-big")).to.deep.equal([]);
+    const item = await sessionItem(stack, "session-big");
+    expect(item!.connections).to.deep.equal({});
+    expect(item).to.not.have.property("connectionId");
+    expect(await connectionLookup(stack, connectionId)).to.equal(undefined);
   });
 
-  it("removes the connection's row and the session's owner row on $disconnect", async function () {
+  it("on $disconnect removes the connection and its lookup item, and keeps the claim until it expires (Lex Web UI never reconnects)", async function () {
     const disconnects = stack.gateway.stats().disconnected;
-    const socket = await connect(stack, "session-bye", { format: "json" });
-    const rows = await sessionRows(stack, "session-bye");
-    expect(rows.map((r) => r.connectionId).sort()).to.have.length(2).and.include("#owner");
-    expect(rows.find((r) => r.connectionId !== "#owner")).to.include({ principal: `iam:${stack.chatUser.identity.userArn}`, format: "json" });
+    const principal = `iam:${stack.chatUser.identity.userArn}`;
+    const { socket, connectionId } = await connectWithId(stack, "session-bye", { format: "json" });
+    const open = await sessionItem(stack, "session-bye");
+    expect(open!.connectionId).to.equal(connectionId);
+    expect(open!.connections[connectionId]).to.include({ principal, format: "json" });
+    expect(await connectionLookup(stack, connectionId)).to.include({ session: "session-bye", principal, format: "json" });
+
     expect((await socket.close()).code).to.equal(1000);
     await settleDisconnects(stack, disconnects + 1);
     expect(stack.gateway.stats().invocations.$disconnect).to.be.greaterThan(0);
-    expect(await sessionRows(stack, "session-bye")).to.deep.equal([]);
+    const closed = await sessionItem(stack, "session-bye");
+    expect(closed!.connections).to.deep.equal({});
+    expect(closed).to.not.have.property("connectionId");
+    expect(Object.keys(closed!.claims)).to.deep.equal([principal]);
+    expect(closed!.claims[principal]).to.be.greaterThan(Date.now() / 1000);
+    expect(await connectionLookup(stack, connectionId)).to.equal(undefined);
   });
 
   it("answers an unknown action or a non-JSON frame on $default with an error envelope naming the accepted actions", async function () {
