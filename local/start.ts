@@ -81,7 +81,7 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
     }));
   } catch (error) {
     // node's messages run on with advice about `--`; the first sentence is the problem.
-    const message = (error as Error).message.split(". ")[0].replace(/\.$/, "");
+    const message = (error as Error).message.split("\n")[0].split(". ")[0].replace(/\.$/, "");
     throw new UsageError(message);
   }
   const bedrock = values.bedrock;

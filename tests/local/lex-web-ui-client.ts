@@ -16,7 +16,6 @@ import { Hash } from "@smithy/hash-node";
 import { HttpRequest } from "@smithy/protocol-http";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentity } from "@smithy/types";
-import type { LocalStack } from "../../local/stack";
 import { openSocket, type StackSocket } from "./stack-helpers";
 
 const PING_EVERY_MS = 9 * 60 * 1000;
@@ -49,6 +48,15 @@ export async function lexWebUiConnectUrl(endpoint: string, userId: string, regio
   return `${url.protocol}//${url.host}${url.pathname}?${search}`;
 }
 
+/** What a Lex Web UI is configured with: the endpoints `npm start` prints (a LocalStack has them all). */
+export interface LexWebUiConfig {
+  readonly region: string;
+  /** `StreamingWebSocketEndpoint`. */
+  readonly webSocketUrl: string;
+  readonly cognito: { readonly endpoint: string; readonly identityPoolId: string };
+  readonly lex: { readonly endpoint: string; readonly bot: { readonly id: string; readonly aliasId: string; readonly localeId: string } };
+}
+
 export class LexWebUiClient {
   /** Every message the socket received, in order (text of each). */
   readonly received: string[] = [];
@@ -62,7 +70,7 @@ export class LexWebUiClient {
     readonly connectUrl: string,
     readonly socket: StackSocket,
     private readonly lex: LexRuntimeV2Client,
-    private readonly stack: LocalStack,
+    private readonly stack: LexWebUiConfig,
   ) {
     socket.ws.on("message", (data: Buffer) => {
       const text = data.toString("utf8");
@@ -81,7 +89,7 @@ export class LexWebUiClient {
   }
 
   /** Gets a guest identity from the stack's Cognito pool, picks the session id, connects and pings. */
-  static async start(stack: LocalStack, options: LexWebUiOptions = {}): Promise<LexWebUiClient> {
+  static async start(stack: LexWebUiConfig, options: LexWebUiOptions = {}): Promise<LexWebUiClient> {
     const cognito = new CognitoIdentityClient({ region: stack.region, endpoint: stack.cognito.endpoint });
     const { IdentityId } = await cognito.send(new GetIdCommand({ IdentityPoolId: stack.cognito.identityPoolId }));
     const { Credentials } = await cognito.send(new GetCredentialsForIdentityCommand({ IdentityId }));

@@ -8,6 +8,22 @@ import { expect } from "chai";
 import { formatAnswer } from "../../functions/fulfillment/format";
 import type { Envelope } from "../../functions/shared/protocol";
 import { openSocket } from "./stack-helpers";
+import { LexWebUiClient, type LexWebUiConfig } from "./lex-web-ui-client";
+
+/** Reads the Lex Web UI settings from the banner, as a user copies them into its config. */
+function lexWebUiConfig(banner: string): LexWebUiConfig {
+  const value = (label: string): string => {
+    const m = new RegExp(`^\\s+${label}\\s+(\\S+)$`, "m").exec(banner);
+    if (!m) throw new Error(`the banner has no "${label}": ${banner}`);
+    return m[1];
+  };
+  return {
+    region: value("Region"),
+    webSocketUrl: value("Streaming WebSocket URL"),
+    cognito: { identityPoolId: value("Cognito identity pool id"), endpoint: value("Cognito Identity endpoint") },
+    lex: { endpoint: value("Lex Runtime V2 endpoint"), bot: { id: value("Lex V2 bot id"), aliasId: value("Lex V2 bot alias id"), localeId: value("Lex V2 locale id") } },
+  };
+}
 
 const ROOT = resolve(__dirname, "../..");
 
@@ -33,7 +49,7 @@ describe("local stack: npm start", function () {
     if (server && server.exitCode === null && server.signalCode === null) server.kill("SIGKILL");
   });
 
-  it("starts on --port 0, serves the page, answers the CLI with a streamed answer, and stops cleanly on SIGINT with a tab still open", async function () {
+  it("starts on --port 0, serves the page, answers the CLI, streams to a Lex Web UI configured from the printed endpoints, and stops cleanly on SIGINT with a tab still open", async function () {
     server = runTs("local/start.ts", ["--port", "0"]);
     const output = collect(server);
     const pageUrl = await new Promise<string>((resolveUrl, reject) => {
@@ -66,6 +82,14 @@ describe("local stack: npm start", function () {
     const streamed = envelopes.map((e) => (e.type === "delta" ? e.text : "")).join("");
     expect(streamed).to.not.equal("");
     expect(end.final).to.equal(formatAnswer(streamed, []).markdown);
+
+    // Stock Lex Web UI configured with nothing but what the banner printed: it streams, and Lex answers.
+    const ui = await LexWebUiClient.start(lexWebUiConfig(output.stdout()));
+    expect(ui.userId).to.match(/^lex-web-ui-[0-9a-f]{4}$/);
+    const { response, frames } = await ui.ask("How does streaming work?");
+    expect(frames.join("")).to.not.equal("");
+    expect(response.messages?.[0].content).to.equal(formatAnswer(frames.join(""), []).plainText);
+    await ui.close();
 
     // A tab still open at Ctrl-C: it is dropped, and its $disconnect still finds the table.
     const signed = (await (await fetch(new URL("api/signed-url?sessionId=session-open-at-exit", pageUrl))).json()) as { url: string };
