@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { MetricUnit, type Metrics } from "@aws-lambda-powertools/metrics";
 import type { ConnectionsStore } from "../shared/connections";
 import { recipients } from "../shared/session-state";
+import { Journal, type JournalEvent, type JournalInput } from "./journal";
 import { logger as defaultLogger, metrics as defaultMetrics } from "../shared/observability";
 import { envelope, type Citation, type ErrorCode, type Usage } from "../shared/protocol";
 import type { ConnectionRow, StreamFormat } from "../shared/table";
@@ -236,13 +237,8 @@ async function connectionsOf(open: OpenStream, writer: Writer): Promise<Target[]
   }
 }
 
-type Item =
-  | { type: "start" }
-  | { type: "delta"; text: string }
-  | { type: "citation"; citations: Citation[] }
-  | { type: "guardrail"; action: string }
-  | { type: "end"; final: string; stopReason: string; usage?: Usage }
-  | { type: "error"; code: ErrorCode; message: string; retryable: boolean };
+/** What a lane posts: `start`, or a journal event (its `end` is the frame's `seq`). */
+type Item = { type: "start" } | JournalEvent;
 
 interface Frame {
   data: Uint8Array;
@@ -257,7 +253,6 @@ class Lane {
   live = true;
   busy = false;
   running: Promise<void> = Promise.resolve();
-  seq = 0;
   frames = 0;
   hasText = false;
   lastPostAt = -Infinity;
@@ -272,11 +267,18 @@ class Lane {
 
 const encoder = new TextEncoder();
 
+/** The envelope with its header's `seq` changed: the first `"seq":` is the header's (envelope() writes it before any payload). */
+function withSeq(frame: string, from: number, to: number): string {
+  return from === to ? frame : frame.replace(`"seq":${from},`, `"seq":${to},`);
+}
+
 function describe(error: unknown): string | undefined {
   return error === undefined ? undefined : error instanceof Error ? error.message : String(error);
 }
 
 class Stream implements AnswerStream {
+  /** The whole answer in positions (journal.ts): every json `seq`, and what a resume replays. */
+  readonly journal = new Journal();
   private readonly lanes: Lane[];
   private live: number;
   /** A trailing high surrogate, held until its low half arrives. */
@@ -317,7 +319,6 @@ class Stream implements AnswerStream {
     if (this.closed || typeof text !== "string" || text.length === 0) return;
     this.deltas++;
     this.firstDeltaAt ??= this.writer.clock.now();
-    if (this.live === 0) return;
     let complete = this.held ? this.held + text : text;
     this.held = "";
     if (endsWithHighSurrogate(complete)) {
@@ -328,12 +329,12 @@ class Stream implements AnswerStream {
   }
 
   citation(citations: Citation[]): void {
-    if (this.closed || this.live === 0 || !Array.isArray(citations) || citations.length === 0) return;
+    if (this.closed || !Array.isArray(citations) || citations.length === 0) return;
     this.push({ type: "citation", citations });
   }
 
   guardrail(action: string): void {
-    if (this.closed || this.live === 0 || typeof action !== "string") return;
+    if (this.closed || typeof action !== "string") return;
     this.push({ type: "guardrail", action });
   }
 
@@ -345,7 +346,7 @@ class Stream implements AnswerStream {
     return this.finish({ type: "error", code: error.code, message: error.message, retryable: error.retryable });
   }
 
-  private finish(last: Item): Promise<StreamReport> {
+  private finish(last: JournalInput): Promise<StreamReport> {
     if (!this.finished) {
       this.closed = true;
       this.finished = this.settle(last);
@@ -353,14 +354,14 @@ class Stream implements AnswerStream {
     return this.finished;
   }
 
-  private async settle(last: Item): Promise<StreamReport> {
+  private async settle(last: JournalInput): Promise<StreamReport> {
     // A surrogate still held has no partner coming: send it as it is rather than lose it.
-    if (this.held && this.live > 0) this.push({ type: "delta", text: this.held });
+    if (this.held) this.push({ type: "delta", text: this.held });
     this.held = "";
     // Nothing more will coalesce: waiting out the frame budget would only delay the end.
     for (const lane of this.lanes) lane.closing = true;
     this.wake();
-    if (this.live > 0) this.push(last);
+    this.push(last);
     await Promise.all(this.lanes.map((lane) => lane.running));
     await Promise.all(this.removals);
     const report: StreamReport = {
@@ -387,9 +388,11 @@ class Stream implements AnswerStream {
     return Math.round((this.firstTextAt ?? this.firstDeltaAt ?? this.writer.clock.now()) - this.openedAt);
   }
 
-  private push(item: Item): void {
+  /** Records the event in the journal (kept even with no connection left, for a resume) and queues it. */
+  private push(input: JournalInput): void {
+    const event = this.journal.append(input);
     for (const lane of this.lanes) {
-      if (lane.live) this.enqueue(lane, item);
+      if (lane.live) this.enqueue(lane, event);
     }
   }
 
@@ -397,14 +400,16 @@ class Stream implements AnswerStream {
     let queued = item;
     if (lane.format === "text") {
       // Lex Web UI shows every text frame: only answer text and a readable error reach it.
-      if (item.type === "error") queued = { type: "delta", text: `${lane.hasText ? "\n\n" : ""}Error: ${item.message}` };
+      if (item.type === "error") queued = { type: "delta", text: `${lane.hasText ? "\n\n" : ""}Error: ${item.message}`, end: item.end };
       else if (item.type !== "delta") return;
     }
     if (queued.type === "delta") {
       lane.hasText = true;
       const tail = lane.queue[lane.queue.length - 1];
-      if (tail?.type === "delta") tail.text += queued.text;
-      else lane.queue.push({ type: "delta", text: queued.text });
+      if (tail?.type === "delta") {
+        tail.text += queued.text;
+        tail.end = queued.end;
+      } else lane.queue.push({ ...queued });
     } else {
       lane.queue.push({ ...queued });
     }
@@ -435,33 +440,40 @@ class Stream implements AnswerStream {
     }
   }
 
-  /** Takes the next frame off the lane's queue: as much coalesced text as fits, or one envelope. */
+  /**
+   * Takes the next frame off the lane's queue: as much coalesced text as fits, or one envelope.
+   * A json frame's `seq` is the journal position of the last thing it carries.
+   */
   private nextFrame(lane: Lane): Frame | undefined {
     const { requestId } = this.open;
     const { maxFrameBytes, maxMessageBytes } = this.writer.options;
     const item = lane.queue[0];
+    if (item.type === "start") {
+      lane.queue.shift();
+      return this.frame(lane, JSON.stringify(envelope("start", requestId, 0, {})), false, false);
+    }
     if (item.type === "delta") {
-      const [frame, rest] =
-        lane.format === "json"
-          ? takeDeltaEnvelope(requestId, lane.seq, item.text, maxFrameBytes)
-          : takeTextFrame(item.text, maxFrameBytes, lane.closing && lane.queue.length === 1 ? this.writer.options.textTailCodePoints : 0);
-      if (rest) item.text = rest;
-      else lane.queue.shift();
-      return this.frame(lane, frame, true);
+      if (lane.format === "text") {
+        const tail = lane.closing && lane.queue.length === 1 ? this.writer.options.textTailCodePoints : 0;
+        const [frame, rest] = takeTextFrame(item.text, maxFrameBytes, tail);
+        this.keep(lane, item, rest);
+        return this.frame(lane, frame, true);
+      }
+      // Sized with the largest seq it can carry; the seq of what fits has no more digits.
+      const [probe, rest] = takeDeltaEnvelope(requestId, item.end, item.text, maxFrameBytes);
+      this.keep(lane, item, rest);
+      return this.frame(lane, withSeq(probe, item.end, item.end - rest.length), true);
     }
     if (item.type === "citation") {
-      const [frame, rest] = takeCitationEnvelope(requestId, lane.seq, item.citations, maxFrameBytes);
-      if (rest.length > 0) item.citations = rest;
-      else lane.queue.shift();
-      if (frame !== undefined) return this.frame(lane, frame, false);
+      const [probe, rest] = takeCitationEnvelope(requestId, item.end, item.citations, maxFrameBytes);
+      this.keep(lane, item, rest);
+      if (probe !== undefined) return this.frame(lane, withSeq(probe, item.end, item.end - rest.length), false);
       this.writer.logger.warn("a citation too large for any frame was skipped", { requestId });
       return undefined;
     }
     lane.queue.shift();
-    const seq = lane.seq;
+    const seq = item.end;
     switch (item.type) {
-      case "start":
-        return this.frame(lane, JSON.stringify(envelope("start", requestId, seq, {})), false, false);
       case "guardrail": {
         const guardrail = envelope("guardrail", requestId, seq, { action: item.action });
         return this.frame(lane, fitEnvelope(guardrail, "action", maxFrameBytes).frame, false);
@@ -486,10 +498,23 @@ class Stream implements AnswerStream {
     }
   }
 
+  /** Leaves what did not fit at the head of the queue (its end is unchanged), or drops the item. */
+  private keep<T extends { type: "delta"; text: string } | { type: "citation"; citations: Citation[] }>(
+    lane: Lane,
+    item: T,
+    rest: T extends { type: "delta" } ? string : Citation[],
+  ): void {
+    if (rest.length === 0) {
+      lane.queue.shift();
+      return;
+    }
+    if (item.type === "delta") item.text = rest as string;
+    else item.citations = rest as Citation[];
+  }
+
   /** `paced` frames count for the frame budget; `start` does not, so it never delays the first delta. */
   private frame(lane: Lane, serialized: string, text: boolean, paced = true): Frame {
     if (paced) lane.lastPostAt = this.writer.clock.now();
-    lane.seq++;
     return { data: encoder.encode(serialized), text };
   }
 

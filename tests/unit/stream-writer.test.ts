@@ -256,14 +256,15 @@ describe("stream writer", () => {
 
       expect(transport.framesOf(text).join("")).to.equal("abcd");
       const envelopes = transport.envelopesOf(json);
+      // seq is the answer's position (journal.ts): one per text unit, citation or event.
       expect(envelopes.map((e) => [e.type, e.seq])).to.deep.equal([
         ["start", 0],
-        ["delta", 1],
-        ["citation", 2],
-        ["delta", 3],
-        ["guardrail", 4],
-        ["delta", 5],
-        ["end", 6],
+        ["delta", 2],
+        ["citation", 3],
+        ["delta", 4],
+        ["guardrail", 5],
+        ["delta", 6],
+        ["end", 7],
       ]);
       for (const e of envelopes) expect(e).to.include({ v: 1, requestId: "req-1" });
       expect(envelopes.filter((e) => e.type === "delta").map((e) => e.text)).to.deep.equal(["ab", "c", "d"]);
@@ -336,7 +337,7 @@ describe("stream writer", () => {
         v: 1,
         type: "error",
         requestId: "req-1",
-        seq: 2,
+        seq: 8,
         code: "throttled",
         message: "The model is busy; try again.",
         retryable: true,

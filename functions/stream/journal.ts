@@ -1,0 +1,77 @@
+/**
+ * An answer as one ordered journal of positions, so every `format=json` envelope's `seq` names
+ * the same point of the answer on every connection, and a client that lost its connection can
+ * ask for the rest after the last `seq` it saw (`resume`), exactly once. Pure.
+ *
+ * Positions: `start` is 0; each UTF-16 code unit of answer text, each citation, and each
+ * guardrail, `end` or `error` event takes the next one. A frame's `seq` is the position of the
+ * last thing it carries, so frames coalesced or split at any boundary still have strictly
+ * increasing `seq`s, and a gap in `seq` means coalescing, never loss.
+ */
+import type { Citation, ErrorCode, Usage } from "../shared/protocol";
+
+/** Journal events; each carries the position it ends at. */
+export type JournalEvent =
+  | { type: "delta"; text: string; end: number }
+  | { type: "citation"; citations: Citation[]; end: number }
+  | { type: "guardrail"; action: string; end: number }
+  | { type: "end"; final: string; stopReason: string; usage?: Usage; end: number }
+  | { type: "error"; code: ErrorCode; message: string; retryable: boolean; end: number };
+
+type Unpositioned<T> = T extends unknown ? Omit<T, "end"> : never;
+export type JournalInput = Unpositioned<JournalEvent>;
+
+/** How many positions an event takes. */
+export function span(event: JournalInput): number {
+  if (event.type === "delta") return event.text.length;
+  if (event.type === "citation") return event.citations.length;
+  return 1;
+}
+
+/** The position an event starts after. */
+export function startOf(event: JournalEvent): number {
+  return event.end - span(event);
+}
+
+export class Journal {
+  /** Position of the last event; `start` is 0. */
+  position = 0;
+  readonly events: JournalEvent[] = [];
+
+  /** Appends an event at the next positions (text merged into a trailing delta) and returns it positioned. */
+  append(input: JournalInput): JournalEvent {
+    this.position += span(input);
+    const event = { ...input, end: this.position } as JournalEvent;
+    const tail = this.events[this.events.length - 1];
+    if (event.type === "delta" && tail?.type === "delta") {
+      tail.text += event.text;
+      tail.end = event.end;
+    } else {
+      this.events.push(event);
+    }
+    return event;
+  }
+
+  get ended(): boolean {
+    const last = this.events[this.events.length - 1];
+    return last?.type === "end" || last?.type === "error";
+  }
+}
+
+/**
+ * The events after position `afterSeq`: those wholly after it, and the unseen part of one it
+ * falls inside (text or citations cut at that position). Concatenating what a client saw up
+ * to `afterSeq` with these gives the answer exactly.
+ */
+export function eventsAfter(events: readonly JournalEvent[], afterSeq: number): JournalEvent[] {
+  const rest: JournalEvent[] = [];
+  for (const event of events) {
+    if (event.end <= afterSeq) continue;
+    const seen = afterSeq - startOf(event);
+    if (seen <= 0) rest.push({ ...event });
+    else if (event.type === "delta") rest.push({ ...event, text: event.text.slice(seen) });
+    else if (event.type === "citation") rest.push({ ...event, citations: event.citations.slice(seen) });
+    else rest.push({ ...event });
+  }
+  return rest;
+}
