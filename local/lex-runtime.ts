@@ -293,8 +293,9 @@ export async function startLocalLexRuntime(options: LocalLexRuntimeOptions): Pro
 
     const key = `${botId}/${aliasId}/${localeId}/${sessionId}`;
     const at = now();
-    const stored = sessions.get(key);
-    const previous = stored && at - stored.lastUsed < idleTtlMs ? stored.attributes : {};
+    // Sessions past their idle timeout are gone, as in Lex; sweeping here keeps the map bounded by the live ones.
+    for (const [other, session] of sessions) if (at - session.lastUsed >= idleTtlMs) sessions.delete(other);
+    const previous = sessions.get(key)?.attributes ?? {};
     // Attributes the client sends replace the session's; without them the session's carry over.
     const event = codeHookEvent({ bot, sessionId, text: body.text, sessionAttributes: requested ?? previous, requestAttributes, originatingRequestId: randomUUID() });
 

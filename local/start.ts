@@ -138,6 +138,7 @@ export function readyBanner(stack: LocalStack, startedInMs: number): string {
     `    Lex V2 bot alias id         ${stack.lex.bot.aliasId}`,
     `    Lex V2 locale id            ${stack.lex.bot.localeId}`,
     `    Lex Runtime V2 endpoint     ${stack.lex.endpoint}`,
+    `    (Node SDK clients: AWS_ENDPOINT_URL_COGNITO_IDENTITY=${stack.cognito.endpoint} AWS_ENDPOINT_URL_LEX_RUNTIME_V2=${stack.lex.endpoint})`,
     ``,
     `  From a terminal:     npx qnabot-stream ask "How does streaming work?" --local ${stack.pageUrl}`,
     ``,

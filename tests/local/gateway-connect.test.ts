@@ -5,6 +5,9 @@
  */
 import { expect } from "chai";
 import WebSocket from "ws";
+import { Hash } from "@smithy/hash-node";
+import { HttpRequest } from "@smithy/protocol-http";
+import { SignatureV4 } from "@smithy/signature-v4";
 import { presignWebSocketUrl } from "../../client/presign";
 import { localCognitoIdentity, localIamUser, startWebSocketGateway, type WebSocketGateway } from "../../local/gateway";
 import { CapturingLogger, Recorder, closed, open, refusal } from "./gateway-helpers";
@@ -90,6 +93,33 @@ describe("local gateway: $connect", () => {
     expect(identity.cognitoIdentityPoolId).to.equal(cognito.identity.cognitoIdentityPoolId);
     expect(identity.cognitoAuthenticationType).to.equal("unauthenticated");
     expect(identity.userArn).to.match(/^arn:aws:sts::\d{12}:assumed-role\/Cognito_\w+\/CognitoIdentityCredentials$/);
+  });
+
+  describe("the signed host (clients.md: Lex Web UI signs the hostname without the port, as API Gateway on 443 receives it)", () => {
+    /** Presigns `{gateway.url}?sessionId=…` with `signedHost` as the only signed header; the URL itself keeps the port. */
+    async function signedFor(signedHost: string, sessionId: string): Promise<string> {
+      const url = new URL(gateway.url);
+      const signer = new SignatureV4({ service: "execute-api", region: "us-east-1", credentials: cognito, sha256: Hash.bind(null, "sha256") });
+      const signed = await signer.presign(new HttpRequest({ method: "GET", protocol: url.protocol, hostname: url.hostname, path: url.pathname, query: { sessionId }, headers: { host: signedHost } }), {
+        expiresIn: 3600,
+      });
+      return `${url.protocol}//${url.host}${url.pathname}?${new URLSearchParams(signed.query as Record<string, string>)}`;
+    }
+
+    it("accepts the Host header as sent (with the port) and the hostname alone", async () => {
+      const before = calls.of("$connect").length;
+      await connect(await signedFor(`127.0.0.1:${gateway.port}`, "lex-web-ui-00aa"));
+      await connect(await signedFor("127.0.0.1", "lex-web-ui-00ab"));
+      expect(calls.of("$connect").slice(before).map((e) => e.queryStringParameters?.sessionId)).to.deep.equal(["lex-web-ui-00aa", "lex-web-ui-00ab"]);
+    });
+
+    it("refuses any other host: another name, another port", async () => {
+      for (const host of ["localhost", `localhost:${gateway.port}`, `127.0.0.1:${gateway.port + 1}`, "127.0.0.2"]) {
+        const refused = await refusal(await signedFor(host, "lex-web-ui-00ac"));
+        expect(refused.status, host).to.equal(403);
+        expect(refused.headers["x-amzn-errortype"], host).to.equal("InvalidSignatureException");
+      }
+    });
   });
 
   describe("refusals (403, handler not called)", () => {

@@ -13,6 +13,7 @@ import { SignatureV4 } from "@smithy/signature-v4";
 import { LexRuntimeV2Client, RecognizeTextCommand, ResourceNotFoundException, ValidationException, DependencyFailedException, AccessDeniedException } from "@aws-sdk/client-lex-runtime-v2";
 import { expect } from "chai";
 import { CredentialStore, localCognitoIdentity, localIamUser, type LocalCredential } from "../../local/gateway";
+import { applyEnv } from "../../local/process-env";
 import { CodeHookError, DEFAULT_LOCAL_BOT, startLocalLexRuntime, type LexCodeHookEvent, type LocalLexRuntime } from "../../local/lex-runtime";
 
 const REGION = "eu-west-1";
@@ -131,6 +132,26 @@ describe("local Lex V2 runtime (RecognizeText, with @aws-sdk/client-lex-runtime-
     const output = await ask("session-http1", "Over HTTP/1.1?", {}, http1);
     http1.destroy();
     expect(output.messages).to.deep.equal([{ contentType: "PlainText", content: "You asked: Over HTTP/1.1?" }]);
+  });
+
+  it("is found by a Node client through AWS_ENDPOINT_URL_LEX_RUNTIME_V2 (what npm start prints), and answers a browser's CORS preflight", async function () {
+    // The SDK reads the variable when it resolves the endpoint, so it stays set until the call is made.
+    const restore = applyEnv({ AWS_ENDPOINT_URL_LEX_RUNTIME_V2: lex.endpoint });
+    const viaEnv = new LexRuntimeV2Client({ region: REGION, credentials: guest, maxAttempts: 1 });
+    try {
+      expect((await ask("session-env", "Found me?", {}, viaEnv)).messages?.[0].content).to.equal("You asked: Found me?");
+    } finally {
+      restore();
+      viaEnv.destroy();
+    }
+    const path = `/bots/${BOT.id}/botAliases/${BOT.aliasId}/botLocales/${BOT.localeId}/sessions/s-cors/text`;
+    const preflight = await fetch(`${lex.endpoint}${path}`, {
+      method: "OPTIONS",
+      headers: { origin: "http://localhost:8000", "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type,x-amz-date,x-amz-security-token" },
+    });
+    expect(preflight.status).to.equal(200);
+    expect(preflight.headers.get("access-control-allow-origin")).to.equal("*");
+    expect(preflight.headers.get("access-control-allow-headers")).to.equal("authorization,content-type,x-amz-date,x-amz-security-token");
   });
 
   it("keeps each session's attributes between calls until the client sends its own, and forgets them after the idle timeout", async function () {
