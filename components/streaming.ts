@@ -441,7 +441,7 @@ export class StreamingComponent extends pulumi.ComponentResource {
       let functionArn: pulumi.Input<string>;
       let functionName: pulumi.Input<string>;
       if (isHandlerRoute(extra)) {
-        const fn = this.handlerFunction(`${name}-route-${routeKey}`, routeKey, extra, handlerEntries[routeKey], {
+        const fn = this.handlerFunction(`${name}-${routeKey}-handler`, routeKey, extra, handlerEntries[routeKey], {
           table,
           managementUrl,
           settings,
@@ -590,10 +590,8 @@ export class StreamingComponent extends pulumi.ComponentResource {
         memorySize: route.memorySize ?? HANDLER_ROUTE_DEFAULTS.memorySize,
         timeout: route.timeout ?? HANDLER_ROUTE_DEFAULTS.timeout,
         environment: pulumi.all([route.environment ?? {}, managementUrl, table.name]).apply(([own, endpoint, tableName]) => {
-          const reserved = Object.keys(own).filter((key) => RESERVED_ROUTE_ENVIRONMENT.includes(key));
-          if (reserved.length > 0) {
-            throw new Error(`route ${routeKey}: environment may not set ${reserved.join(", ")} (the component sets them)`);
-          }
+          // Checked again here: an environment given as an Output is known only now.
+          checkRouteEnvironment(routeKey, Object.keys(own));
           return {
             ...own,
             [ENV.streamingEndpoint]: endpoint,
@@ -619,6 +617,13 @@ export class StreamingComponent extends pulumi.ComponentResource {
       { parent: this },
     );
     return fn;
+  }
+}
+
+function checkRouteEnvironment(routeKey: string, names: readonly string[]): void {
+  const reserved = names.filter((key) => RESERVED_ROUTE_ENVIRONMENT.includes(key));
+  if (reserved.length > 0) {
+    throw new Error(`route ${routeKey}: environment may not set ${reserved.join(", ")} (the component sets them)`);
   }
 }
 
@@ -666,5 +671,7 @@ function validateArgs(
     }
     const kinds = ["handler" in route, "functionArn" in route].filter(Boolean).length;
     if (kinds !== 1) throw new Error(`route ${routeKey} needs exactly one of handler or functionArn`);
+    const environment = isHandlerRoute(route) ? route.environment : undefined;
+    if (environment && !pulumi.Output.isInstance(environment)) checkRouteEnvironment(routeKey, Object.keys(environment));
   }
 }

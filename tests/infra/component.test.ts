@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { QnaBot } from "../../components/qna";
 import { StreamingComponent, type StreamingComponentArgs } from "../../components/streaming";
@@ -9,14 +10,6 @@ const LAMBDA_TRUST = JSON.stringify({
   Version: "2012-10-17",
   Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
 });
-
-/** Builds one component in a fresh mock session and returns its deployment's trigger hash. */
-async function deploymentHash(args: StreamingComponentArgs): Promise<string> {
-  const recorder = await installMocks();
-  new StreamingComponent("ws", args);
-  await registrationsSettled();
-  return (recorder.named("ws-deployment").inputs.triggers as Record<string, string>).definitions;
-}
 
 describe("StreamingComponent (components/streaming.ts)", function () {
   this.timeout(60_000);
@@ -51,18 +44,24 @@ describe("StreamingComponent (components/streaming.ts)", function () {
       expect(recorder.ofType(TYPES.table).map((t) => t.name).sort()).to.deep.equal(["alpha-connections", "beta-connections"]);
     });
 
-    it("derives each grant's policy name from the component and the role, and grants a role once", () => {
+    it("numbers each grant's policy per component and kind, and grants a role once", () => {
       expect(grants[4]).to.equal(grants[0]);
+      const named = (name: string) => recorder.named(name).inputs.role as string;
       expect(recorder.ofType(TYPES.rolePolicy).map((p) => p.name).filter((n) => !n.endsWith("-connection-policy")).sort()).to.deep.equal([
-        "alpha-connect-mobile-client",
-        "alpha-connect-web-client",
-        "alpha-streaming-web-client",
-        "beta-connect-web-client",
+        "alpha-connect-grant-1",
+        "alpha-connect-grant-2",
+        "alpha-streaming-grant-1",
+        "beta-connect-grant-1",
+      ]);
+      expect([named("alpha-connect-grant-1"), named("alpha-connect-grant-2"), named("beta-connect-grant-1")]).to.deep.equal([
+        "web-client",
+        "mobile-client",
+        "web-client",
       ]);
     });
 
     it("lets a chat client's role open a connection on this API's stage and nothing else", () => {
-      const grant = recorder.named("alpha-connect-mobile-client");
+      const grant = recorder.named("alpha-connect-grant-2");
       expectNamedResources(grant);
       expect(grant.inputs.role).to.equal("mobile-client");
       expect(statementsOf(grant)).to.deep.equal({
@@ -74,9 +73,25 @@ describe("StreamingComponent (components/streaming.ts)", function () {
       expect(await valueOf(first.webSocketEndpoint)).to.equal("wss://alpha-api-id.execute-api.eu-west-1.amazonaws.com/live");
       expect(await valueOf(first.managementEndpoint)).to.equal("https://alpha-api-id.execute-api.eu-west-1.amazonaws.com/live");
       expect(await valueOf(first.stageName)).to.equal("live");
-      expect(statementsOf(recorder.named("alpha-streaming-web-client")).PostToConnections.Resource).to.deep.equal([
+      expect(statementsOf(recorder.named("alpha-streaming-grant-1")).PostToConnections.Resource).to.deep.equal([
         `${MOCK_ARNS.executeApi("alpha-api")}/live/POST/@connections/*`,
       ]);
+    });
+  });
+
+  describe("grants to two roles with the same logical name under different parents", () => {
+    it("gives each role its own policy (grants are keyed by the role resource, not its name)", async () => {
+      const recorder = await installMocks();
+      const chat = new StreamingComponent("chat");
+      const roles = ["web", "mobile"].map((app) => {
+        const parent = new pulumi.ComponentResource(`test:index:${app}App`, app);
+        return new aws.iam.Role("client-role", { name: `${app}-client-role`, assumeRolePolicy: LAMBDA_TRUST }, { parent });
+      });
+      const policies = roles.map((role) => chat.grantConnect(role));
+      expect(policies[0]).not.to.equal(policies[1]);
+      await registrationsSettled();
+      const grants = recorder.ofType(TYPES.rolePolicy).filter((p) => p.name.startsWith("chat-connect-"));
+      expect(grants.map((g) => g.inputs.role).sort()).to.deep.equal(["mobile-client-role", "web-client-role"]);
     });
   });
 
@@ -108,9 +123,12 @@ describe("StreamingComponent (components/streaming.ts)", function () {
         dataTraceEnabled: false,
       });
       expect(stage).not.to.have.property("accessLogSettings");
-      expect(recorder.ofType(TYPES.logGroup).map((g) => [g.name, g.inputs.retentionInDays])).to.deep.equal([
-        ["opt-connection-logs", 14],
+      // API Gateway's own execution log group, made first so it gets a retention.
+      expect(recorder.ofType(TYPES.logGroup).map((g) => [g.name, g.inputs.name, g.inputs.retentionInDays])).to.have.deep.members([
+        ["opt-connection-logs", "/aws/lambda/opt-connection", 14],
+        ["opt-execution-logs", "API-Gateway-Execution-Logs_opt-api-id/Prod", 14],
       ]);
+      expect(recorder.named("opt-stage").dependsOn).to.include.members(["opt-execution-logs", "opt-apigateway-account"]);
     });
 
     it("sizes and places the connection function as asked, with the VPC managed policy attached", () => {
@@ -140,6 +158,7 @@ describe("StreamingComponent (components/streaming.ts)", function () {
       expect(recorder.named("ext-route-echo").inputs).to.deep.equal({
         apiId: "ext-api-id",
         routeKey: "echo",
+        operationName: "echo",
         target: "integrations/ext-route-echo-integration-id",
       });
       expect(recorder.named("ext-route-echo-integration").inputs.integrationUri).to.equal(
@@ -164,14 +183,30 @@ describe("StreamingComponent (components/streaming.ts)", function () {
     });
   });
 
-  describe("redeployment", () => {
-    const echo = (fn: string) => ({ routes: { echo: { functionArn: `arn:aws:lambda:eu-west-1:123456789012:function:${fn}` } } });
+  describe("removing or renaming a route", () => {
+    const echo = (routeKey: string) => ({
+      routes: { [routeKey]: { functionArn: "arn:aws:lambda:eu-west-1:123456789012:function:echo" } },
+    });
 
-    it("keeps the deployment when nothing changed and replaces it when a route or integration did", async () => {
-      const base = await deploymentHash(echo("one"));
-      expect(await deploymentHash(echo("one"))).to.equal(base);
-      expect(await deploymentHash(echo("two"))).not.to.equal(base);
-      expect(await deploymentHash({})).not.to.equal(base);
+    it("leaves no Deployment snapshot behind: the stage auto-deploys every route change, deletes included", async () => {
+      // Pulumi creates and updates first and deletes removed resources last. A Deployment
+      // resource (replaced on a trigger) would be created while the removed route still exists
+      // and keep serving it. With autoDeploy, API Gateway deploys again when Pulumi deletes
+      // the route, so the order of the update's steps does not matter.
+      const programs: StreamingComponentArgs[] = [echo("echo"), echo("shout"), {}];
+      for (const args of programs) {
+        const recorder = await installMocks();
+        new StreamingComponent("ws", args);
+        await registrationsSettled();
+        expect(recorder.ofType(TYPES.deployment), JSON.stringify(args)).to.deep.equal([]);
+        expect(recorder.named("ws-stage").inputs).to.include({ autoDeploy: true });
+        const served = [TYPES.route, TYPES.integration, TYPES.routeResponse].flatMap((type) => recorder.ofType(type));
+        for (const resource of served) expect(resource.dependsOn, resource.name).to.include("ws-stage");
+        const routeKeys = recorder.ofType(TYPES.route).map((r) => r.inputs.routeKey as string);
+        expect(routeKeys.filter((key) => !["$connect", "$disconnect", "$default", "ping"].includes(key))).to.deep.equal(
+          Object.keys(args.routes ?? {}),
+        );
+      }
     });
   });
 });

@@ -55,8 +55,10 @@ function computedState(type: string, name: string, id: string, inputs: Record<st
         invokeArn: `arn:${PARTITION}:apigateway:${REGION}:lambda:path/2015-03-31/functions/${functionArn}/invocations`,
       };
     }
-    case "aws:iam/role:Role":
-      return { name, arn: `arn:${PARTITION}:iam::${ACCOUNT}:role/${name}` };
+    case "aws:iam/role:Role": {
+      const roleName = (inputs.name as string | undefined) ?? name;
+      return { name: roleName, arn: `arn:${PARTITION}:iam::${ACCOUNT}:role/${roleName}` };
+    }
     case "aws:cloudwatch/logGroup:LogGroup": {
       const groupName = (inputs.name as string | undefined) ?? name;
       return { name: groupName, arn: arn("logs", `log-group:${groupName}`) };
