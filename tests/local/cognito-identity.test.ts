@@ -13,6 +13,7 @@ import {
 import { expect } from "chai";
 import { COGNITO_CREDENTIAL_LIFETIME_MS, LOCAL_IDENTITY_POOL_UUID, startLocalCognitoIdentityPool, type LocalCognitoIdentityPool } from "../../local/cognito-identity";
 import { CredentialStore } from "../../local/gateway";
+import { applyEnv } from "../../local/process-env";
 
 async function rejection(promise: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
   try {
@@ -110,6 +111,19 @@ describe("local Cognito identity pool (awsJson1.1, with @aws-sdk/client-cognito-
     const error = await rejection(client.send(new GetIdCommand({ IdentityPoolId: "not a pool" })));
     expect(error.name).to.equal("ValidationException");
     expect(error.message).to.match(/identityPoolId.*regular expression pattern/);
+  });
+
+  it("is found by a Node client through AWS_ENDPOINT_URL_COGNITO_IDENTITY (what npm start prints)", async function () {
+    // The SDK reads the variable when it resolves the endpoint, so it stays set until the call is made.
+    const restore = applyEnv({ AWS_ENDPOINT_URL_COGNITO_IDENTITY: pool.endpoint });
+    const viaEnv = new CognitoIdentityClient({ region: "eu-west-1" });
+    try {
+      const { IdentityId } = await viaEnv.send(new GetIdCommand({ IdentityPoolId: pool.identityPoolId }));
+      expect(pool.identities.has(IdentityId!)).to.equal(true);
+    } finally {
+      restore();
+      viaEnv.destroy();
+    }
   });
 
   it("speaks awsJson1.1 on the wire: X-Amz-Target routing, {__type, message} errors, epoch-second Expiration, CORS for browsers", async function () {
