@@ -106,6 +106,65 @@ describe("stack configuration (components/config.ts, Pulumi.yaml)", () => {
     expect(parseError({ systemPrompt: "x".repeat(2001) })).to.include("systemPrompt must be at most 2000 characters");
   });
 
+  it("reads the CloudWatch role, custom domain, monitoring and guardrail settings", () => {
+    const config = parse({
+      apiGatewayCloudWatchRole: "existing",
+      streamingDomainName: "chat.example.com",
+      streamingCertificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/1234abcd-12ab-34cd-56ef-1234567890ab",
+      streamingHostedZoneId: "Z0123456789ABC",
+      streamingBasePath: "v1",
+      monitoring: "true",
+      alarmTopicArn: "arn:aws:sns:eu-west-1:123456789012:alarms",
+      guardrailId: "abc123def456",
+      guardrailVersion: "3",
+      guardrailStreamProcessingMode: "sync",
+    });
+    expect(config).to.deep.include({
+      apiGatewayCloudWatchRole: "existing",
+      streamingDomainName: "chat.example.com",
+      streamingHostedZoneId: "Z0123456789ABC",
+      streamingBasePath: "v1",
+      monitoring: true,
+      alarmTopicArn: "arn:aws:sns:eu-west-1:123456789012:alarms",
+      guardrailId: "abc123def456",
+      guardrailVersion: "3",
+      guardrailStreamProcessingMode: "sync",
+    });
+    expect(parse({})).to.deep.include({ apiGatewayCloudWatchRole: "create", monitoring: false, guardrailStreamProcessingMode: "async" });
+  });
+
+  it('turns the stage\'s access logs off with apiGatewayCloudWatchRole "none", and refuses execution logging then', () => {
+    expect(parse({ apiGatewayCloudWatchRole: "none" }).streamingAccessLogs).to.equal(false);
+    expect(parseError({ apiGatewayCloudWatchRole: "none", executionLogging: "ERROR" })).to.include(
+      'qnabot-streaming:executionLogging must be OFF with apiGatewayCloudWatchRole "none"',
+    );
+  });
+
+  it("refuses incomplete or malformed domain, monitoring and guardrail settings, naming each", () => {
+    const message = parseError({
+      apiGatewayCloudWatchRole: "auto",
+      streamingDomainName: "Chat.Example.com",
+      streamingBasePath: "a/b",
+      streamingHostedZoneId: "zone",
+      alarmTopicArn: "arn:aws:sns:eu-west-1:123456789012:alarms",
+      guardrailId: "my guardrail",
+      guardrailStreamProcessingMode: "fast",
+    });
+    expect(message).to.include('qnabot-streaming:apiGatewayCloudWatchRole must be one of create, existing, none; got "auto"');
+    expect(message).to.include("qnabot-streaming:streamingDomainName must be a lower-case fully qualified domain name");
+    expect(message).to.include("qnabot-streaming:streamingCertificateArn is required with streamingDomainName");
+    expect(message).to.include("qnabot-streaming:streamingBasePath must be 1-128 characters");
+    expect(message).to.include("qnabot-streaming:streamingHostedZoneId must be a Route 53 hosted zone id");
+    expect(message).to.include("qnabot-streaming:alarmTopicArn only applies with monitoring true");
+    expect(message).to.include("qnabot-streaming:guardrailId must be a Bedrock guardrail id or ARN");
+    expect(message).to.include("qnabot-streaming:guardrailVersion is required with guardrailId");
+    expect(message).to.include('qnabot-streaming:guardrailStreamProcessingMode must be one of async, sync; got "fast"');
+    expect(parseError({ streamingCertificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/abc" })).to.include(
+      "streamingCertificateArn only applies with streamingDomainName",
+    );
+    expect(parseError({ guardrailVersion: "DRAFT" })).to.include("guardrailVersion only applies with guardrailId");
+  });
+
   it("fails as a Pulumi RunError, which the CLI prints without a stack trace", () => {
     let error: unknown;
     try {

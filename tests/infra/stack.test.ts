@@ -5,6 +5,7 @@ import { ROUTE_SELECTION_EXPRESSION } from "../../functions/shared/routes";
 import { CONNECTIONS_TABLE, MEMORY_TABLE } from "../../functions/shared/table";
 import { BUNDLE_FILE } from "../../components/bundle";
 import { METRICS_NAMESPACE } from "../../components/monitoring";
+import { GUARDRAIL_ENV } from "../../functions/fulfillment/config";
 import { parseStackConfig, type ConfigKey } from "../../components/config";
 import { createStack, type StackOutputs } from "../../components/stack";
 import { expectLambdaTrust, expectNamedResources, statementsOf } from "./iam";
@@ -558,6 +559,57 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
 
     it("applies the configured log retention everywhere", () => {
       expect(recorder.ofType(TYPES.logGroup).map((g) => g.inputs.retentionInDays)).to.deep.equal([90, 90, 90, 90]);
+    });
+  });
+
+  describe("with a custom domain, monitoring and a guardrail", () => {
+    let recorder: Recorder;
+    let outputs: StackOutputs;
+    before(async () => {
+      recorder = await installMocks();
+      outputs = createStack(
+        config({
+          enableStreaming: "true",
+          knowledgeBaseId: "KB12345678",
+          streamingDomainName: "chat.example.com",
+          streamingCertificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/1234abcd-12ab-34cd-56ef-1234567890ab",
+          streamingHostedZoneId: "Z0123456789ABC",
+          monitoring: "true",
+          guardrailId: "gr12345abcde",
+          guardrailVersion: "2",
+        }),
+      );
+      await registrationsSettled();
+    });
+
+    it("adds the domain, its mapping and record, the dashboard and alarms to the default resources", () => {
+      const byType = namesByType(recorder);
+      expect(byType[TYPES.domainName]).to.deep.equal(["streaming-domain"]);
+      expect(byType[TYPES.apiMapping]).to.deep.equal(["streaming-domain-mapping"]);
+      expect(byType[TYPES.record]).to.deep.equal(["streaming-domain-record"]);
+      expect(byType[TYPES.dashboard]).to.deep.equal(["streaming-dashboard"]);
+      expect(byType[TYPES.alarm]).to.have.length(6);
+      for (const [type, names] of Object.entries(STREAMING_ON_RESOURCES)) expect(byType[type], type).to.deep.equal(names);
+    });
+
+    it("exports the custom domain as the WebSocket endpoint; the function still posts through execute-api", async () => {
+      expect(await valueOf(outputs.StreamingWebSocketEndpoint)).to.equal("wss://chat.example.com");
+      expect(recorder.named("qnabot-fulfillment").inputs.environment.variables[ENV.streamingEndpoint]).to.equal(
+        `https://streaming-api-id.execute-api.${REGION}.amazonaws.com/Prod`,
+      );
+    });
+
+    it("passes the guardrail to the function and allows applying that guardrail only", () => {
+      expect(recorder.named("qnabot-fulfillment").inputs.environment.variables).to.deep.include({
+        [GUARDRAIL_ENV.id]: "gr12345abcde",
+        [GUARDRAIL_ENV.version]: "2",
+        [GUARDRAIL_ENV.streamProcessingMode]: "async",
+      });
+      expect(statementsOf(recorder.named("qnabot-fulfillment-policy")).ApplyGuardrail).to.deep.equal({
+        Action: ["bedrock:ApplyGuardrail"],
+        Resource: [`arn:aws:bedrock:${REGION}:${ACCOUNT}:guardrail/gr12345abcde`],
+      });
+      expectNamedResources(recorder.named("qnabot-fulfillment-policy"));
     });
   });
 
