@@ -59,6 +59,10 @@ export const methods = {
   stats() {
     return started().gateway.stats();
   },
+  /** The fulfillment function invoked as Lex invokes it (synchronous Lambda Invoke); resolves with its response. */
+  invokeFulfillment(event: unknown): Promise<unknown> {
+    return started().invokeFulfillment(event);
+  },
   async idle(): Promise<void> {
     await started().idle();
   },

@@ -12,14 +12,18 @@ import { DynamoConnectionsStore } from "../functions/shared/dynamo-connections";
 import { ManagementApiTransport } from "../functions/stream/aws";
 import type { StreamOpener } from "../functions/stream/types";
 import { createStreamOpener } from "../functions/stream/writer";
+import type { StreamFormat } from "../functions/shared/table";
 import { consumeAnswer } from "./converse";
 import { epochNow } from "./ipc";
 import type { ProducedAnswer } from "./producer";
 
+/** A frame budget per format; a format left out keeps the writer's default. */
+export type FrameBudget = Partial<Record<StreamFormat, number>>;
+
 export interface OursDeps {
   readonly bedrock: BedrockRuntimeClient;
-  /** The writer's opener with its defaults, or with another `format=text` frame budget. */
-  readonly openWith: (textFlushIntervalMs?: number) => StreamOpener;
+  /** The writer's opener with its defaults, or with another frame budget. */
+  readonly openWith: (flushIntervalMs?: FrameBudget) => StreamOpener;
 }
 
 export function documentClient(endpoint: string, region: string, credentials: AwsCredentialIdentity): DynamoDBDocumentClient {
@@ -38,24 +42,25 @@ export function benchStreamOpener(options: {
   credentials: AwsCredentialIdentity;
   dynamo: DynamoDBDocumentClient;
   tableName: string;
-}): { openWith: (textFlushIntervalMs?: number) => StreamOpener; transport: ManagementApiTransport } {
+}): { openWith: (flushIntervalMs?: FrameBudget) => StreamOpener; transport: ManagementApiTransport } {
   const transport = new ManagementApiTransport({ endpoint: options.managementEndpoint, region: options.region, credentials: options.credentials });
   const store = new DynamoConnectionsStore({ tableName: options.tableName, ttlSeconds: 7200, client: options.dynamo });
-  const openers = new Map<number | undefined, StreamOpener>();
-  const openWith = (text?: number) => {
-    let opener = openers.get(text);
+  const openers = new Map<string, StreamOpener>();
+  const openWith = (flushIntervalMs: FrameBudget = {}) => {
+    const key = JSON.stringify([flushIntervalMs.text, flushIntervalMs.json]);
+    let opener = openers.get(key);
     if (!opener) {
-      opener = createStreamOpener({ store, transport, options: { report: () => undefined, flushIntervalMs: { text } } });
-      openers.set(text, opener);
+      opener = createStreamOpener({ store, transport, options: { report: () => undefined, flushIntervalMs } });
+      openers.set(key, opener);
     }
     return opener;
   };
   return { openWith, transport };
 }
 
-export async function oursAnswer(deps: OursDeps, sessionId: string, requestId: string, question: string, textFlushIntervalMs?: number): Promise<ProducedAnswer> {
+export async function oursAnswer(deps: OursDeps, sessionId: string, requestId: string, question: string, flushIntervalMs?: FrameBudget): Promise<ProducedAnswer> {
   const startedAt = epochNow();
-  const stream = await deps.openWith(textFlushIntervalMs)({ sessionId, requestId });
+  const stream = await deps.openWith(flushIntervalMs)({ sessionId, requestId });
   const answer = await consumeAnswer(deps.bedrock, question, (text) => stream.delta(text));
   const report = await stream.end({ final: answer.text, stopReason: "end_turn" });
   return { ...answer, startedAt, settledAt: epochNow(), posts: report.posts, connections: report.connections };

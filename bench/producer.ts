@@ -9,7 +9,7 @@ import type { AwsCredentialIdentity } from "@smithy/types";
 import { BENCH_QUESTION, bedrockClient, consumeAnswer, type ConsumedAnswer } from "./converse";
 import { epochNow, processUsage, serveWorker } from "./ipc";
 import { naiveAnswer, naiveApiClient, type NaiveDeps } from "./naive";
-import { benchStreamOpener, documentClient, oursAnswer, type OursDeps } from "./ours";
+import { benchStreamOpener, documentClient, oursAnswer, type FrameBudget, type OursDeps } from "./ours";
 
 export type Algorithm = "naive" | "ours";
 export type Producer = "floor" | Algorithm;
@@ -34,7 +34,7 @@ export interface ProducerOptions {
   readonly credentials: AwsCredentialIdentity;
 }
 
-let produce: ((sessionId: string, requestId: string, textFlushIntervalMs?: number) => Promise<ProducedAnswer>) | undefined;
+let produce: ((sessionId: string, requestId: string, flushIntervalMs?: FrameBudget) => Promise<ProducedAnswer>) | undefined;
 const closers: (() => void)[] = [];
 
 export const methods = {
@@ -60,13 +60,13 @@ export const methods = {
       const { openWith, transport } = benchStreamOpener({ ...options, dynamo, tableName: options.connectionsTable });
       closers.push(() => transport.destroy());
       const deps: OursDeps = { bedrock, openWith };
-      produce = (sessionId, requestId, textFlushIntervalMs) => oursAnswer(deps, sessionId, requestId, BENCH_QUESTION, textFlushIntervalMs);
+      produce = (sessionId, requestId, flushIntervalMs) => oursAnswer(deps, sessionId, requestId, BENCH_QUESTION, flushIntervalMs);
     }
   },
-  /** `textFlushIntervalMs` (ours only): a text frame budget other than the writer's default. */
-  answer({ sessionId, requestId, textFlushIntervalMs }: { sessionId: string; requestId: string; textFlushIntervalMs?: number }): Promise<ProducedAnswer> {
+  /** `flushIntervalMs` (ours only): a frame budget other than the writer's defaults. */
+  answer({ sessionId, requestId, flushIntervalMs }: { sessionId: string; requestId: string; flushIntervalMs?: FrameBudget }): Promise<ProducedAnswer> {
     if (!produce) throw new Error("producer not initialised");
-    return produce(sessionId, requestId, textFlushIntervalMs);
+    return produce(sessionId, requestId, flushIntervalMs);
   },
   usage: processUsage,
   close(): void {

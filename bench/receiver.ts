@@ -17,7 +17,7 @@ export interface Received {
   text: string;
   /** True when the text equals the expected text exactly (and, for json, seq had no gap and `end` came). */
   intact: boolean;
-  /** json only: envelopes missing from the seq sequence (a lost frame). */
+  /** json only: positions missing before an envelope's own (a lost frame; seq is the answer's position, journal.ts). */
   seqGaps: number;
   /** json only: copies of envelopes already received (resent after a post timed out), dropped as clients do. */
   seqRepeats: number;
@@ -52,7 +52,8 @@ export async function openReceiver(options: ReceiverOptions): Promise<Receiver> 
   const result: Received = { frames: 0, text: "", intact: false, seqGaps: 0, seqRepeats: 0, arrivals: [], textFrames: [] };
   const chunks: Buffer[] = [];
   let bytes = 0;
-  let nextSeq = 0;
+  /** The position the last envelope received ends at; `start` is 0. */
+  let lastSeq = -1;
   let seqOk = true;
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
@@ -73,17 +74,21 @@ export async function openReceiver(options: ReceiverOptions): Promise<Receiver> 
       }
       return;
     }
-    const envelope = JSON.parse(data.toString("utf8")) as { type: string; seq: number; text?: string };
+    const envelope = JSON.parse(data.toString("utf8")) as { type: string; seq: number; text?: string; citations?: unknown[] };
     // A copy resent after a post timed out: the protocol has clients drop a seq they have seen.
-    if (envelope.seq < nextSeq) {
+    if (envelope.seq <= lastSeq) {
       result.seqRepeats++;
       return;
     }
-    if (envelope.seq > nextSeq) {
+    // seq is the position of the last thing a frame carries (journal.ts): each UTF-16 unit of
+    // text and each citation takes one, any other event one; so a frame starts right after the last.
+    const span = envelope.type === "delta" ? (envelope.text ?? "").length : envelope.type === "citation" ? (envelope.citations?.length ?? 0) : 1;
+    const expectedSeq = lastSeq + span;
+    if (envelope.seq > expectedSeq) {
       seqOk = false;
-      result.seqGaps += envelope.seq - nextSeq;
+      result.seqGaps += envelope.seq - expectedSeq;
     }
-    nextSeq = envelope.seq + 1;
+    lastSeq = envelope.seq;
     if (envelope.type === "delta") {
       result.firstAt ??= at;
       result.text += envelope.text ?? "";

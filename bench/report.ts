@@ -7,6 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { renderColdStart, type ColdStartResult } from "./coldstart";
 import { renderConcurrency, type ConcurrencyResult } from "./concurrency";
 import { renderFanout, type FanoutResult } from "./fanout";
+import { renderFirstToken, type FirstTokenResult } from "./firsttoken";
 import { renderProgram, type ProgramResult } from "./program";
 import { fmt, round } from "./stats";
 import { renderStreaming, type StreamingResult } from "./streaming";
@@ -31,6 +32,7 @@ export interface BenchResults {
   coldStart?: ColdStartResult;
   concurrency?: ConcurrencyResult;
   program?: ProgramResult;
+  firstToken?: FirstTokenResult;
 }
 
 /** The share of all cores' time (%) not idle over `ms`. */
@@ -129,6 +131,7 @@ export function renderResults(results: BenchResults): string {
     results.coldStart && renderColdStart(results.coldStart),
     results.concurrency && renderConcurrency(results.concurrency),
     results.program && renderProgram(results.program),
+    results.firstToken && renderFirstToken(results.firstToken),
   ].filter((s): s is string => Boolean(s));
   return [
     `# Benchmark results`,

@@ -3,7 +3,7 @@
  * bench/results.json. Benchmarks never fail on timing: the exit code is 0 unless one crashes;
  * a lost frame is reported loudly in the output.
  *
- *   npm run bench -- [--only streaming,fanout,coldstart,concurrency,program] [--quick]
+ *   npm run bench -- [--only streaming,fanout,coldstart,concurrency,program,firsttoken] [--quick]
  *
  * `--only` reruns some benchmarks and merges them into the existing results; `--quick` runs
  * each in its smallest configuration (a smoke check) and writes nothing.
@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { COLD_START_DEFAULTS, COLD_START_QUICK, runColdStart } from "./coldstart";
 import { CONCURRENCY_DEFAULTS, CONCURRENCY_QUICK, runConcurrency } from "./concurrency";
 import { FANOUT_DEFAULTS, FANOUT_QUICK, runFanout } from "./fanout";
+import { FIRST_TOKEN_DEFAULTS, FIRST_TOKEN_QUICK, runFirstToken } from "./firsttoken";
 import { QUIET_ENV } from "./ipc";
 import { PROGRAM_DEFAULTS, PROGRAM_QUICK, runProgram } from "./program";
 import { cpuBusyPercent, losses, machine, renderResults, type BenchResults } from "./report";
@@ -28,6 +29,7 @@ const BENCHMARKS = {
   coldstart: { key: "coldStart", run: (quick: boolean, log: Log) => runColdStart(quick ? COLD_START_QUICK : COLD_START_DEFAULTS, log) },
   concurrency: { key: "concurrency", run: (quick: boolean, log: Log) => runConcurrency(quick ? CONCURRENCY_QUICK : CONCURRENCY_DEFAULTS, log) },
   program: { key: "program", run: (quick: boolean, log: Log) => runProgram(quick ? PROGRAM_QUICK : PROGRAM_DEFAULTS, log) },
+  firsttoken: { key: "firstToken", run: (quick: boolean, log: Log) => runFirstToken(quick ? FIRST_TOKEN_QUICK : FIRST_TOKEN_DEFAULTS, log) },
 } as const satisfies Record<string, { key: keyof BenchResults; run: (quick: boolean, log: Log) => Promise<unknown> }>;
 
 export type BenchmarkName = keyof typeof BENCHMARKS;

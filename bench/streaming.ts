@@ -13,10 +13,12 @@
  */
 import { randomUUID } from "node:crypto";
 import { benchDeltas } from "./answer";
+import type { FrameBudget } from "./ours";
 import type { Algorithm, ProducedAnswer } from "./producer";
 import { openReceiver } from "./receiver";
 import { startRig, type Rig } from "./rig";
 import { runSlots } from "./schedule";
+import type { StreamFormat } from "../functions/shared/table";
 import { DEFAULT_FLUSH_INTERVAL_MS } from "../functions/stream/writer";
 import { displayLag, type ArrivedFrame, type DisplayReport } from "./lex-web-ui-display";
 import { fmt, median, round, summarize, table, type Summary } from "./stats";
@@ -34,9 +36,9 @@ export interface StreamingOptions {
   readonly firstTokenDelayMs: number;
   /** Concurrent sessions per case in a group. */
   readonly concurrency: (rate: number, latencyMs: number) => number;
-  /** The frame budget's trade-off curve: ours alone (with its floor) at each text interval, per pace. */
+  /** The frame budget's trade-off curve: ours alone (with its floor) at each interval of each format, per pace. */
   readonly curve: {
-    readonly intervalsMs: readonly number[];
+    readonly intervalsMs: Readonly<Record<StreamFormat, readonly number[]>>;
     readonly latencyMs: number;
     readonly runs: number;
     readonly slots: number;
@@ -55,7 +57,7 @@ export const STREAMING_DEFAULTS: StreamingOptions = {
   runs: 20,
   firstTokenDelayMs: 100,
   concurrency: (rate, latencyMs) => (latencyMs === 0 ? (rate > 100 ? 2 : 4) : latencyMs < 30 ? 5 : 10),
-  curve: { intervalsMs: [0, 50, 100, 150, 200, 300], latencyMs: 15, runs: 4, slots: 4 },
+  curve: { intervalsMs: { text: [0, 50, 100, 150, 200, 300], json: [50, 100, 120, 150] }, latencyMs: 15, runs: 4, slots: 4 },
 };
 
 export const STREAMING_QUICK: StreamingOptions = {
@@ -65,7 +67,7 @@ export const STREAMING_QUICK: StreamingOptions = {
   runs: 2,
   firstTokenDelayMs: 20,
   concurrency: () => 2,
-  curve: { intervalsMs: [0, 100], latencyMs: 15, runs: 1, slots: 1 },
+  curve: { intervalsMs: { text: [0, 100], json: [100] }, latencyMs: 15, runs: 1, slots: 1 },
 };
 
 /** API Gateway's account-wide request rate per Region, which @connections calls share. */
@@ -131,25 +133,27 @@ export interface StreamingCaseResult {
   display?: DisplayFigures;
 }
 
-/** One point of the frame budget's trade-off curve: ours at one text interval. */
+/** One point of the frame budget's trade-off curve: ours at one interval of one format. */
 export interface CurvePoint {
   rate: number;
   latencyMs: number;
+  format: StreamFormat;
   intervalMs: number;
   runs: number;
   intact: number;
   postsPerAnswer: Summary;
   lastLagMs: Summary;
   capacity: CapacityFigures;
-  display: DisplayFigures;
+  /** text only: what a Lex Web UI user sees. */
+  display?: DisplayFigures;
 }
 
 export interface StreamingResult {
   options: Omit<StreamingOptions, "concurrency">;
   answerChars: number;
   answerBytes: number;
-  /** The writer's default `format=text` frame budget, which the ours rows ran with. */
-  textFlushIntervalMs: number;
+  /** The writer's default frame budget, which the ours rows ran with (their clients are `format=text`). */
+  flushIntervalMs: Record<StreamFormat, number>;
   cases: StreamingCaseResult[];
   curve: CurvePoint[];
   /** Posts the gateway counted vs the producers' own counts, summed over groups. */
@@ -171,22 +175,24 @@ interface Sample {
   floor?: Sample;
 }
 
-async function producerRun(rig: Rig, algorithm: Algorithm, expected: string, textFlushIntervalMs?: number): Promise<Sample> {
+async function producerRun(rig: Rig, algorithm: Algorithm, expected: string, format: StreamFormat = "text", flushIntervalMs?: FrameBudget): Promise<Sample> {
   const sessionId = `bench-${algorithm}-${randomUUID()}`;
-  const receiver = await openReceiver({ url: await rig.presign(sessionId, "text"), expected, format: "text" });
+  const receiver = await openReceiver({ url: await rig.presign(sessionId, format), expected, format });
   try {
-    const produced: ProducedAnswer = await rig.producers[algorithm].call("answer", { sessionId, requestId: randomUUID(), textFlushIntervalMs });
+    const produced: ProducedAnswer = await rig.producers[algorithm].call("answer", { sessionId, requestId: randomUUID(), flushIntervalMs });
     const received = await receiver.done;
-    if (received.firstAt === undefined || received.doneAt === undefined) throw new Error(`${algorithm}: the client did not receive the whole answer`);
+    // json: the answer is whole at its last delta; `end` follows it.
+    const lastAt = format === "json" ? received.arrivals.at(-1)?.at : received.doneAt;
+    if (received.firstAt === undefined || received.doneAt === undefined || lastAt === undefined) throw new Error(`${algorithm}: the client did not receive the whole answer`);
     return {
       ttft: received.firstAt - produced.startedAt,
-      last: received.doneAt - produced.startedAt,
+      last: lastAt - produced.startedAt,
       intact: received.intact && produced.text === expected,
       posts: produced.posts,
       busy: produced.settledAt - produced.firstEventAt,
       invocation: produced.settledAt - produced.startedAt,
       deltaAt: produced.deltaAt,
-      frames: received.textFrames,
+      frames: format === "text" ? received.textFrames : undefined,
     };
   } finally {
     await receiver.close();
@@ -235,8 +241,10 @@ interface GroupPlan {
   runs: number;
   slots: number;
   algorithms: readonly Algorithm[];
-  /** ours: a text frame budget other than the writer's default. */
-  textFlushIntervalMs?: number;
+  /** The clients' format. @default "text" */
+  format?: StreamFormat;
+  /** ours: a frame budget other than the writer's default. */
+  flushIntervalMs?: FrameBudget;
 }
 
 interface GroupOutcome {
@@ -262,7 +270,7 @@ async function runGroup(rig: Rig, expected: string, plan: GroupPlan): Promise<Gr
   const names: StreamingCase[] = ["floor", ...plan.algorithms];
   await runSlots(plan.runs, plan.slots, stagger, async (index) => {
     const settled = await Promise.allSettled(
-      names.map((name) => (name === "floor" ? floorRun(rig, expected) : producerRun(rig, name, expected, name === "ours" ? plan.textFlushIntervalMs : undefined))),
+      names.map((name) => (name === "floor" ? floorRun(rig, expected) : producerRun(rig, name, expected, plan.format, name === "ours" ? plan.flushIntervalMs : undefined))),
     );
     const floor = settled[0].status === "fulfilled" ? settled[0].value : undefined;
     names.forEach((name, k) => {
@@ -336,27 +344,31 @@ export async function runStreaming(options: StreamingOptions = STREAMING_DEFAULT
         postsCheck.gateway += gatewayPosts;
       }
       const { intervalsMs, latencyMs, runs, slots } = options.curve;
-      log(`streaming: frame budget curve at ${rate} deltas/s, ${latencyMs} ms per post, text intervals ${intervalsMs.join(", ")} ms, ${runs} runs each`);
-      for (const intervalMs of intervalsMs) {
-        const { samples, failures, gatewayPosts } = await runGroup(rig, expected, { rate, latencyMs, runs, slots, algorithms: ["ours"], textFlushIntervalMs: intervalMs });
-        const list = samples.ours;
-        const floorLast = median(samples.floor.map((s) => s.last));
-        const posts = summarize(list.map((s) => s.posts!));
-        const intact = list.filter((s) => s.intact);
-        curve.push({
-          rate,
-          latencyMs,
-          intervalMs,
-          runs: list.length,
-          intact: intact.length,
-          postsPerAnswer: posts,
-          lastLagMs: summarize(list.map((s) => s.last - (s.floor ?? { last: floorLast }).last)),
-          capacity: capacityOf(posts.p50, median(list.map((s) => s.busy!))),
-          display: displayFigures(intact.map((s) => displayOf(s, deltas, rate))),
-        });
-        reportLoss(`ours at ${intervalMs} ms`, list.length - intact.length + failures.ours.length, failures.ours);
-        postsCheck.gateway += gatewayPosts;
-        postsCheck.producers += list.reduce((sum, s) => sum + s.posts!, 0);
+      for (const format of ["text", "json"] as const) {
+        log(`streaming: frame budget curve at ${rate} deltas/s, ${latencyMs} ms per post, ${format} intervals ${intervalsMs[format].join(", ")} ms, ${runs} runs each`);
+        for (const intervalMs of intervalsMs[format]) {
+          const plan = { rate, latencyMs, runs, slots, algorithms: ["ours"] as const, format, flushIntervalMs: { [format]: intervalMs } };
+          const { samples, failures, gatewayPosts } = await runGroup(rig, expected, plan);
+          const list = samples.ours;
+          const floorLast = median(samples.floor.map((s) => s.last));
+          const posts = summarize(list.map((s) => s.posts!));
+          const intact = list.filter((s) => s.intact);
+          curve.push({
+            rate,
+            latencyMs,
+            format,
+            intervalMs,
+            runs: list.length,
+            intact: intact.length,
+            postsPerAnswer: posts,
+            lastLagMs: summarize(list.map((s) => s.last - (s.floor ?? { last: floorLast }).last)),
+            capacity: capacityOf(posts.p50, median(list.map((s) => s.busy!))),
+            display: format === "text" ? displayFigures(intact.map((s) => displayOf(s, deltas, rate))) : undefined,
+          });
+          reportLoss(`ours ${format} at ${intervalMs} ms`, list.length - intact.length + failures.ours.length, failures.ours);
+          postsCheck.gateway += gatewayPosts;
+          postsCheck.producers += list.reduce((sum, s) => sum + s.posts!, 0);
+        }
       }
     }
   } finally {
@@ -366,7 +378,7 @@ export async function runStreaming(options: StreamingOptions = STREAMING_DEFAULT
     options: { deltas: options.deltas, rates: options.rates, latenciesMs: options.latenciesMs, runs: options.runs, firstTokenDelayMs: options.firstTokenDelayMs, curve: options.curve },
     answerChars: Array.from(expected).length,
     answerBytes: Buffer.byteLength(expected),
-    textFlushIntervalMs: DEFAULT_FLUSH_INTERVAL_MS.text,
+    flushIntervalMs: { ...DEFAULT_FLUSH_INTERVAL_MS },
     cases,
     curve,
     postsCheck,
@@ -418,7 +430,8 @@ export function renderStreaming(result: StreamingResult): string {
   const curveRows = result.curve.map((p) => [
     `${p.rate}/s`,
     `${p.latencyMs} ms`,
-    `${fmt(p.intervalMs, 0)} ms${p.intervalMs === result.textFlushIntervalMs ? " (default)" : ""}`,
+    p.format,
+    `${fmt(p.intervalMs, 0)} ms${p.intervalMs === result.flushIntervalMs[p.format] ? " (default)" : ""}`,
     fmt(p.postsPerAnswer.p50, 0),
     fmt(p.capacity.requestsPerSecondPerAnswer),
     `${fmt(p.lastLagMs.p50)} / ${fmt(p.lastLagMs.p95)}`,
@@ -429,7 +442,7 @@ export function renderStreaming(result: StreamingResult): string {
   return [
     `### 1. Streaming path`,
     ``,
-    `${o.deltas} deltas (${result.answerChars} characters, ${result.answerBytes} UTF-8 bytes, Latin/CJK/emoji), time to first token ${o.firstTokenDelayMs} ms; clients connect with \`format=text\` (Lex Web UI's), ours runs the writer's defaults (text frame budget ${result.textFlushIntervalMs} ms). ` +
+    `${o.deltas} deltas (${result.answerChars} characters, ${result.answerBytes} UTF-8 bytes, Latin/CJK/emoji), time to first token ${o.firstTokenDelayMs} ms; clients connect with \`format=text\` (Lex Web UI's), ours runs the writer's defaults (frame budget: text ${result.flushIntervalMs.text} ms, json ${result.flushIntervalMs.json} ms). ` +
       `Runs: ${o.runs} per case and group (runs×concurrent slots; each run streams one floor, one naive and one ours answer at once). Floor rows show absolute times in parentheses (from the request); ` +
       `naive/ours rows show time added over the floor answer started with them in the same run (from the invocation start, connection lookup included), p50 / p95 in ms. ` +
       `Posts = PostToConnection calls per answer (p50); busy = producer wall time from the first Bedrock event to the last post settled (p50, ms); ` +
@@ -452,10 +465,11 @@ export function renderStreaming(result: StreamingResult): string {
     ``,
     `#### Frame budget: the trade-off curve`,
     ``,
-    `Ours alone (each run with its floor answer) at other \`format=text\` intervals, ${o.curve.runs} runs per point on ${o.curve.slots} slots, ${o.curve.latencyMs} ms per post. ` +
-      `Fewer posts per answer buy account capacity; a longer interval delays Lex Web UI's display (it trails arrivals by one whole frame plus 500 ms). ` +
-      `Last-delta lag stays about one post whatever the interval, because the writer sends what waits the moment the answer ends.`,
+    `Ours alone (each run with its floor answer) at other intervals, clients of each format, ${o.curve.runs} runs per point on ${o.curve.slots} slots, ${o.curve.latencyMs} ms per post. ` +
+      `Fewer posts per answer buy account capacity (naive posts ${fmt(o.deltas, 0)} per answer); a longer interval delays Lex Web UI's display (it trails arrivals by one whole frame plus 500 ms); ` +
+      `json posts carry \`start\` and \`end\` too, and json clients (the chat page) reveal text smoothly between frames. ` +
+      `Last-delta lag (json: to the last delta) stays about one post whatever the interval, because the writer sends what waits the moment the answer ends.`,
     ``,
-    table(["pace", "post latency", "text interval", "posts", "req/s per answer", "last-delta lag p50/p95", "display lag p50 / max", "unshown", "intact"], curveRows),
+    table(["pace", "post latency", "format", "interval", "posts", "req/s per answer", "last-delta lag p50/p95", "display lag p50 / max", "unshown", "intact"], curveRows),
   ].join("\n");
 }
