@@ -147,6 +147,8 @@ export async function chatLoop(options: SessionOptions, sign: UrlSigner, io: Cha
       }
       if (line.kind === "question") {
         const printer = new AnswerPrinter(io.stdout, io.stderr, options.json);
+        // Armed before connecting, so a Ctrl-C while the socket opens stops this question too.
+        const stop = interrupts.answering();
         try {
           const socket = await connection.ready();
           printer.waiting();
@@ -156,7 +158,7 @@ export async function chatLoop(options: SessionOptions, sign: UrlSigner, io: Cha
             { onEnvelope: (envelope) => printer.onEnvelope(envelope), onText: (text) => printer.onText(text) },
             options.timeoutMs,
             Date.now,
-            interrupts.answering(),
+            stop,
           );
           const code = printer.finish(answer);
           if (exitCode === EXIT.ok) exitCode = code;
