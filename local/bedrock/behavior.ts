@@ -47,6 +47,26 @@ export interface ScriptedCitation {
   readonly references: ReadonlyArray<{ readonly uri: string; readonly text: string }>;
 }
 
+/**
+ * The request's guardrail intervenes, as Bedrock Guardrails do: the answer is cut after some
+ * deltas (0: the question itself was blocked) and the guardrail's blocked message is sent in
+ * its place. ConverseStream then stops with `guardrail_intervened` (and reports the
+ * assessment in `metadata.trace.guardrail` when the request enabled the trace);
+ * RetrieveAndGenerateStream sends a `guardrail` event with action INTERVENED. Only a request
+ * that names a guardrail can be intervened on; others are answered normally.
+ */
+export interface InjectedGuardrailIntervention {
+  /** Deltas of the answer sent before the intervention. @default 0 (the input is blocked) */
+  readonly afterDeltas?: number;
+  /** The guardrail's blocked message. @default DEFAULT_BLOCKED_MESSAGE */
+  readonly message?: string;
+  /** Name of the denied topic the assessment reports. @default "Denied topic" */
+  readonly topic?: string;
+}
+
+/** The blocked-input message a new guardrail has in the Bedrock console. */
+export const DEFAULT_BLOCKED_MESSAGE = "Sorry, the model cannot answer this question.";
+
 export interface BedrockBehavior {
   /** Deltas emitted per second, evenly spaced; 0 emits as fast as the stream accepts them. @default 40 */
   readonly deltasPerSecond?: number;
@@ -60,6 +80,8 @@ export interface BedrockBehavior {
   readonly stopReason?: string;
   /** RetrieveAndGenerate operations: sends a guardrail event (or field) with this action. @default none */
   readonly guardrailAction?: string;
+  /** The request's guardrail (if it names one) intervenes. @default no intervention */
+  readonly guardrailIntervention?: InjectedGuardrailIntervention;
   /** Answers with this HTTP error instead of a response. */
   readonly httpError?: InjectedHttpError;
   /** Ends the stream with an exception event after some deltas (non-streaming operations: the HTTP error of that type). */
@@ -121,6 +143,7 @@ export function checkBehavior(b: BedrockBehavior): void {
   nonNegative("stall.afterDeltas", b.stall?.afterDeltas);
   nonNegative("stall.forMs", b.stall?.forMs);
   nonNegative("reset.afterDeltas", b.reset?.afterDeltas);
+  nonNegative("guardrailIntervention.afterDeltas", b.guardrailIntervention?.afterDeltas);
   if (b.deltas && b.deltas.some((d) => typeof d !== "string")) throw new TypeError("deltas must be strings");
   if (b.httpError && !b.httpError.type) throw new TypeError("httpError.type is required");
   const status = b.httpError?.status;

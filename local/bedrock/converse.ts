@@ -44,6 +44,7 @@ export function converseStreamPlan(
   answer: PlannedAnswer,
   behavior: BedrockBehavior,
   startedAt: number,
+  trace?: Record<string, unknown>,
 ): EventPlan {
   return {
     opening: () => [encodeEvent("messageStart", { role: "assistant" })],
@@ -55,16 +56,24 @@ export function converseStreamPlan(
       encodeEvent("metadata", {
         usage: usage(request, answer),
         metrics: { latencyMs: Math.round(performance.now() - startedAt) },
+        ...(trace ? { trace } : {}),
       }),
     ],
   };
 }
 
-export function converseResponse(request: ConverseRequest, answer: PlannedAnswer, behavior: BedrockBehavior, startedAt: number) {
+export function converseResponse(
+  request: ConverseRequest,
+  answer: PlannedAnswer,
+  behavior: BedrockBehavior,
+  startedAt: number,
+  trace?: Record<string, unknown>,
+) {
   return {
     output: { message: { role: "assistant", content: [{ text: answer.text }] } },
     stopReason: behavior.stopReason ?? "end_turn",
     usage: usage(request, answer),
     metrics: { latencyMs: Math.round(performance.now() - startedAt) },
+    ...(trace ? { trace } : {}),
   };
 }

@@ -7,6 +7,7 @@ export type { BedrockEmulator, BedrockEmulatorOptions, RecordedRequest, RequestO
 export type {
   BedrockBehavior,
   BedrockOperation,
+  InjectedGuardrailIntervention,
   InjectedHttpError,
   InjectedReset,
   InjectedStall,
@@ -14,7 +15,7 @@ export type {
   RequestScript,
   ScriptedCitation,
 } from "./behavior";
-export { DEFAULT_DELTAS_PER_SECOND, DEFAULT_FIRST_TOKEN_DELAY_MS } from "./behavior";
+export { DEFAULT_BLOCKED_MESSAGE, DEFAULT_DELTAS_PER_SECOND, DEFAULT_FIRST_TOKEN_DELAY_MS } from "./behavior";
 export { STAND_IN_NOTICE } from "./answer";
 export { splitIntoDeltas } from "./deltas";
 export { DOCUMENTS_URI_PREFIX } from "./retrieval";

@@ -5,6 +5,7 @@
  */
 import type { BedrockBehavior, BedrockOperation } from "./behavior";
 import { converseResponse, converseStreamPlan, parseConverseRequest } from "./converse";
+import { intervene, requestGuardrail } from "./guardrail";
 import { planAnswer, type PlannedAnswer } from "./plan";
 import type { EventPlan } from "./player";
 import type { DocumentIndex } from "./retrieval";
@@ -38,22 +39,30 @@ export function prepareOperation(
 ): PreparedOperation {
   if (operation === "ConverseStream" || operation === "Converse") {
     const request = parseConverseRequest(body);
-    const answer = planAnswer(behavior, index, request.question);
+    const { answer, behavior: played, trace } = intervene(
+      planAnswer(behavior, index, request.question),
+      behavior,
+      requestGuardrail(operation, body),
+    );
     return {
       streaming: operation === "ConverseStream",
       answer,
-      plan: converseStreamPlan(request, answer, behavior, startedAt),
-      oneShot: () => converseResponse(request, answer, behavior, startedAt),
+      plan: converseStreamPlan(request, answer, played, startedAt, trace),
+      oneShot: () => converseResponse(request, answer, played, startedAt, trace),
       headers: {},
     };
   }
   const request = parseRetrieveAndGenerateRequest(body);
-  const answer = planAnswer(behavior, index, request.question);
+  const { answer, behavior: played } = intervene(
+    planAnswer(behavior, index, request.question),
+    behavior,
+    requestGuardrail(operation, body),
+  );
   return {
     streaming: operation === "RetrieveAndGenerateStream",
     answer,
-    plan: retrieveAndGenerateStreamPlan(answer, behavior),
-    oneShot: () => retrieveAndGenerateResponse(request, answer, behavior),
+    plan: retrieveAndGenerateStreamPlan(answer, played),
+    oneShot: () => retrieveAndGenerateResponse(request, answer, played),
     headers: { [SESSION_ID_HEADER]: request.sessionId },
     modelArn: request.modelArn,
     knowledgeBaseId: request.knowledgeBaseId,

@@ -1,7 +1,11 @@
 import { expect } from "chai";
 import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
 import { BedrockAgentRuntimeClient } from "@aws-sdk/client-bedrock-agent-runtime";
-import { startBedrockEmulator, type BedrockEmulator } from "../../local/bedrock";
+import { DEFAULT_BLOCKED_MESSAGE, startBedrockEmulator, type BedrockEmulator } from "../../local/bedrock";
+import { GUARDRAIL_FALLBACK_ANSWER, type GuardrailSettings } from "../../functions/fulfillment/config";
+import { answer, type AnswerRequest } from "../../functions/fulfillment/engine";
+import { createStreamOpener } from "../../functions/stream/writer";
+import { FakeClock, FakeTransport, MemoryConnectionsStore, RecordingLogger } from "./stream-fakes";
 import { converseGenerator, type ConverseSettings } from "../../functions/fulfillment/converse";
 import { toGenerationError } from "../../functions/fulfillment/errors";
 import type { GenerateRequest, GenerateSink } from "../../functions/fulfillment/generate";
@@ -30,13 +34,21 @@ function request(overrides: Partial<GenerateRequest> = {}): GenerateRequest {
 function sink() {
   const deltas: string[] = [];
   const citations: unknown[] = [];
+  const guardrails: string[] = [];
   const value: GenerateSink = {
     delta: (text) => void deltas.push(text),
     citation: (c) => void citations.push(...c),
-    guardrail: () => undefined,
+    guardrail: (action) => void guardrails.push(action),
   };
-  return { value, deltas, citations };
+  return { value, deltas, citations, guardrails };
 }
+
+const guardrail: GuardrailSettings = { id: "gr12345abcde", version: "2", streamProcessingMode: "async" };
+const kbSettings = {
+  knowledgeBaseId: "KB12345678",
+  modelArn: "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0",
+  inference: {},
+};
 
 /** Over the wire: the real SDK v3 clients (HTTP/2, event-stream framing) against the local Bedrock emulator. */
 describe("fulfillment: Bedrock adapters over the wire (local emulator)", () => {
@@ -128,5 +140,100 @@ describe("fulfillment: Bedrock adapters over the wire (local emulator)", () => {
     await kb.generate(request({ kbSessionId: first.kbSessionId, streaming: false }), sink().value, guard());
     expect((emulator.requests.at(-1)?.body as { sessionId?: string }).sessionId).to.equal(first.kbSessionId);
     expect(emulator.requests.at(-1)?.operation).to.equal("RetrieveAndGenerate");
+  });
+
+  describe("Bedrock Guardrails (guardrails-streaming.html; ConverseStream GuardrailStreamConfiguration; RetrieveAndGenerate guardrailConfiguration)", () => {
+    it("ConverseStream sends the guardrail with its stream processing mode; a blocked question is the guardrail's message", async () => {
+      emulator.enqueue({ deltas: DELTAS, guardrailIntervention: {} });
+      const { value, deltas, guardrails } = sink();
+      const result = await converseGenerator(runtime, { ...settings, guardrail }).generate(request(), value, guard());
+      expect((emulator.requests.at(-1)?.body as Record<string, unknown>).guardrailConfig).to.deep.equal({
+        guardrailIdentifier: "gr12345abcde",
+        guardrailVersion: "2",
+        streamProcessingMode: "async",
+      });
+      expect(deltas.join("")).to.equal(DEFAULT_BLOCKED_MESSAGE);
+      expect(guardrails).to.deep.equal(["INTERVENED"]);
+      expect(result).to.include({ text: DEFAULT_BLOCKED_MESSAGE, stopReason: "guardrail_intervened", guardrailAction: "INTERVENED" });
+    });
+
+    it("ConverseStream: an answer blocked mid-stream keeps what was streamed, then the guardrail's message", async () => {
+      emulator.enqueue({ deltas: DELTAS, guardrailIntervention: { afterDeltas: 2, message: "Blocked." } });
+      const { value, deltas, guardrails } = sink();
+      const result = await converseGenerator(runtime, { ...settings, guardrail: { ...guardrail, streamProcessingMode: "sync" } }).generate(
+        request(),
+        value,
+        guard(),
+      );
+      expect(((emulator.requests.at(-1)?.body as Record<string, { streamProcessingMode?: string }>).guardrailConfig).streamProcessingMode).to.equal("sync");
+      expect(deltas).to.deep.equal([...DELTAS.slice(0, 2), "Blocked."]);
+      expect(guardrails).to.deep.equal(["INTERVENED"]);
+      expect(result.text).to.equal(`${DELTAS.slice(0, 2).join("")}Blocked.`);
+    });
+
+    it("ConverseStream: an intervention without text still ends in a clear answer", async () => {
+      emulator.enqueue({ deltas: DELTAS, guardrailIntervention: { message: "" } });
+      const { value, deltas } = sink();
+      const result = await converseGenerator(runtime, { ...settings, guardrail }).generate(request(), value, guard());
+      expect(deltas.join("")).to.equal(GUARDRAIL_FALLBACK_ANSWER);
+      expect(result.text).to.equal(GUARDRAIL_FALLBACK_ANSWER);
+    });
+
+    it("Converse (streaming off): the guardrail without a processing mode, and the intervention in the result", async () => {
+      emulator.enqueue({ deltas: DELTAS, guardrailIntervention: {} });
+      const result = await converseGenerator(runtime, { ...settings, guardrail }).generate(request({ streaming: false }), sink().value, guard());
+      expect((emulator.requests.at(-1)?.body as Record<string, unknown>).guardrailConfig).to.deep.equal({
+        guardrailIdentifier: "gr12345abcde",
+        guardrailVersion: "2",
+      });
+      expect(result).to.include({ text: DEFAULT_BLOCKED_MESSAGE, stopReason: "guardrail_intervened", guardrailAction: "INTERVENED" });
+    });
+
+    it("RetrieveAndGenerateStream sends the guardrail (id, version) and reports its guardrail event", async () => {
+      emulator.enqueue({ deltas: ["Streaming ", "uses WebSockets."], guardrailIntervention: { afterDeltas: 1 } });
+      const { value, deltas, guardrails } = sink();
+      const kb = knowledgeBaseGenerator(agent, { ...kbSettings, guardrail: { ...guardrail, id: "arn:aws:bedrock:us-east-1:123456789012:guardrail/gr12345abcde" } });
+      const result = await kb.generate(request(), value, guard());
+      const body = emulator.requests.at(-1)?.body as {
+        retrieveAndGenerateConfiguration: { knowledgeBaseConfiguration: { generationConfiguration: unknown } };
+      };
+      expect(body.retrieveAndGenerateConfiguration.knowledgeBaseConfiguration.generationConfiguration).to.deep.equal({
+        guardrailConfiguration: { guardrailId: "gr12345abcde", guardrailVersion: "2" },
+      });
+      expect(deltas).to.deep.equal(["Streaming ", DEFAULT_BLOCKED_MESSAGE]);
+      expect(guardrails).to.deep.equal(["INTERVENED"]);
+      expect(result).to.include({ stopReason: "guardrail_intervened", guardrailAction: "INTERVENED" });
+    });
+
+    it("without a guardrail in the request, Bedrock (and the emulator) cannot intervene", async () => {
+      emulator.enqueue({ deltas: DELTAS, guardrailIntervention: {} });
+      const result = await converseGenerator(runtime, settings).generate(request(), sink().value, guard());
+      expect(result).to.include({ text: DELTAS.join(""), stopReason: "end_turn" });
+      expect(result.guardrailAction).to.equal(undefined);
+    });
+
+    it("reaches a format=json client as a guardrail envelope, then an end whose final answer is the guardrail's", async () => {
+      const ask: AnswerRequest = {
+        question: "Tell me something forbidden",
+        sessionId: "us-east-1:11111111-2222-3333-4444-555555555555",
+        principal: "cognito:us-east-1:11111111-2222-3333-4444-555555555555",
+        mode: "llm",
+        requestId: "req-g",
+      };
+      const store = new MemoryConnectionsStore();
+      const [json] = await store.seed(ask.sessionId, ask.principal!, ["json"]);
+      const transport = new FakeTransport();
+      const openStream = createStreamOpener({ store, transport, clock: new FakeClock(), logger: new RecordingLogger(), options: { report: () => undefined } });
+      emulator.enqueue({ deltas: DELTAS, guardrailIntervention: {} });
+      const result = await answer(ask, {
+        generators: { llm: converseGenerator(runtime, { ...settings, guardrail }) },
+        openStream,
+        stallMs: 10_000,
+      });
+      const envelopes = transport.envelopesOf(json);
+      expect(envelopes.find((e) => e.type === "guardrail")).to.include({ type: "guardrail", action: "INTERVENED", requestId: "req-g" });
+      expect(envelopes.at(-1)).to.include({ type: "end", stopReason: "guardrail_intervened", final: result.answer });
+      expect(result.answer).to.include(DEFAULT_BLOCKED_MESSAGE);
+    });
   });
 });

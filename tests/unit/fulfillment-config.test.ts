@@ -3,6 +3,7 @@ import {
   DEFAULT_MEMORY_TTL_SECONDS,
   DEFAULT_MEMORY_TURNS,
   DEFAULT_STALL_MS,
+  GUARDRAIL_ENV,
   loadConfig,
 } from "../../functions/fulfillment/config";
 import { ENV } from "../../functions/shared/env";
@@ -67,4 +68,31 @@ describe("fulfillment: configuration from the environment", () => {
       expect(() => loadConfig(env)).to.throw(name);
     });
   }
+
+  describe("guardrail (GUARDRAIL_ID, GUARDRAIL_VERSION, GUARDRAIL_STREAM_PROCESSING_MODE)", () => {
+    const kb = { [ENV.knowledgeBaseId]: "KB12345678", [ENV.knowledgeBaseModelArn]: "arn:aws:bedrock:us-east-1::foundation-model/m" };
+
+    it("applies to LLM and knowledge-base answers, with async processing unless sync is asked for", () => {
+      const config = loadConfig({ [ENV.llmModelId]: "m", ...kb, [GUARDRAIL_ENV.id]: "gr12345abcde", [GUARDRAIL_ENV.version]: "DRAFT" });
+      const expected = { id: "gr12345abcde", version: "DRAFT", streamProcessingMode: "async" };
+      expect(config.llm.guardrail).to.deep.equal(expected);
+      expect(config.knowledgeBase?.guardrail).to.deep.equal(expected);
+      const sync = loadConfig({ [GUARDRAIL_ENV.id]: "gr1", [GUARDRAIL_ENV.version]: "4", [GUARDRAIL_ENV.streamProcessingMode]: "sync" });
+      expect(sync.llm.guardrail?.streamProcessingMode).to.equal("sync");
+    });
+
+    it("is off without GUARDRAIL_ID", () => {
+      expect(loadConfig({ [ENV.llmModelId]: "m", ...kb }).llm).not.to.have.property("guardrail");
+    });
+
+    it("fails at cold start on a half or malformed setting, naming the variable", () => {
+      expect(() => loadConfig({ [GUARDRAIL_ENV.id]: "gr1" })).to.throw("GUARDRAIL_ID is set but GUARDRAIL_VERSION is not");
+      expect(() => loadConfig({ [GUARDRAIL_ENV.version]: "1" })).to.throw(/need GUARDRAIL_ID/);
+      expect(() => loadConfig({ [GUARDRAIL_ENV.id]: "Not An Id", [GUARDRAIL_ENV.version]: "1" })).to.throw(/GUARDRAIL_ID must be/);
+      expect(() => loadConfig({ [GUARDRAIL_ENV.id]: "gr1", [GUARDRAIL_ENV.version]: "v1" })).to.throw(/GUARDRAIL_VERSION must be/);
+      expect(() =>
+        loadConfig({ [GUARDRAIL_ENV.id]: "gr1", [GUARDRAIL_ENV.version]: "1", [GUARDRAIL_ENV.streamProcessingMode]: "fast" }),
+      ).to.throw(/GUARDRAIL_STREAM_PROCESSING_MODE must be async or sync/);
+    });
+  });
 });
