@@ -24,8 +24,8 @@ const FAST = { deltasPerSecond: 200, firstTokenDelayMs: 20 } as const;
 
 /** What the in-page observer saw of one answer, sampled until it settled. */
 interface Observation {
-  /** `sources`: items in the answer's visible sources list. */
-  samples: { state: string; content: string; length: number; sources: number }[];
+  /** `sources`: items in the answer's visible sources list; `lead`: the first visible character. */
+  samples: { state: string; content: string; length: number; sources: number; lead: string }[];
   /** Markup that could run (a script, an inline handler) appeared anywhere in the document. */
   executable: string[];
   final: { state: string; content: string; text: string };
@@ -56,7 +56,8 @@ const OBSERVER = `(answerSelector) => new Promise((resolve, reject) => {
     const state = (answer && answer.getAttribute("data-state")) || "";
     const content = (body && body.getAttribute("data-content")) || "";
     const sources = answer ? answer.querySelectorAll(".citations:not([hidden]) li").length : 0;
-    samples.push({ state, content, length: body ? body.textContent.length : 0, sources });
+    const lead = body ? body.textContent.trim().slice(0, 1) : "";
+    samples.push({ state, content, length: body ? body.textContent.length : 0, sources, lead });
     if (state === "done" || state === "error") {
       clearInterval(timer);
       mutations.disconnect();
@@ -167,6 +168,11 @@ describe("browser: chat page on the local stack", function () {
     expect(await page.locator(`${body} code`).first().textContent()).to.equal("$connect");
     expect(await page.locator(`${body} ul li`).first().textContent()).to.include("s3://local-documents/security-model.md");
     expect(await page.textContent(body)).not.to.include("**");
+    // The stand-in's answer opens with "_Offline stand-in model…_": while that emphasis is
+    // still open, the page shows it in italics, never a literal "_" (issue 12).
+    const shown = streamed.filter((s) => s.length > 0);
+    expect(shown.length).to.be.at.least(3);
+    expect(shown.filter((s) => s.lead !== "O").map((s) => s.lead)).to.deep.equal([]);
 
     expect(await page.getAttribute("#status", "data-state")).to.equal("done");
     expect(await page.textContent(`${answer} .answer-stats`)).to.match(/^first token \d+ ms · [\d.]+ tokens\/s$/);
@@ -273,6 +279,9 @@ describe("browser: chat page on the local stack", function () {
     const [replacement] = [...stack.gateway.connections.values()];
     expect(replacement.connectionId).not.to.equal(dropped.connectionId);
     expect(replacement.queryStringParameters.sessionId).to.equal(dropped.queryStringParameters.sessionId);
+    // The answer before the drop failed; the new connection is ready all the same (issue 12).
+    await page.waitForSelector('#status[data-state="ready"]');
+    expect(await page.textContent("#status")).to.equal("Ready.");
 
     stack.bedrock!.enqueue({ operation: "ConverseStream", deltasPerSecond: 60, firstTokenDelayMs: 20 });
     const answer = await ask("How does the stream writer coalesce frames?");
