@@ -313,7 +313,7 @@ describe("client: qnabot-stream against a fake gateway", () => {
       },
     });
     const root = path.join(__dirname, "../..");
-    const child = spawn(process.execPath, [path.join(root, "client/bin.js"), "ask", "q", "--local", local], {
+    const child = spawn(process.execPath, [path.join(root, "node_modules/tsx/dist/cli.mjs"), "client/cli.ts", "ask", "q", "--local", local], {
       cwd: root,
       stdio: ["ignore", "pipe", "pipe"],
     });
