@@ -9,8 +9,11 @@ import type { AskLedger, AskSlot } from "../shared/ask-ledger";
 import type { ConnectionsStore } from "../shared/connections";
 import { logger } from "../shared/observability";
 import { assertMayClaimSession } from "../shared/principal";
-import { ProtocolError, parseAskMessage, type AnswerMode } from "../shared/protocol";
-import type { StreamFormat } from "../shared/table";
+import { ProtocolError, parseAskMessage, parseResumeMessage, type AnswerMode } from "../shared/protocol";
+import { ROUTES } from "../shared/routes";
+import type { ConnectionRow, StreamFormat } from "../shared/table";
+import type { JournalEvent } from "../stream/journal";
+import type { JournalStore } from "../stream/journal-store";
 import type { StreamTransport } from "../stream/types";
 import type { AnswerError, AnswerRequest, AnswerResult } from "./engine";
 import { MESSAGES } from "./errors";
@@ -40,7 +43,10 @@ export const DOOR_MESSAGES = {
   streamingOff: "Streaming is not enabled on this stack, so questions cannot be asked over the WebSocket.",
   unregistered: "This connection is not registered (it may have expired). Reconnect and ask again.",
   unavailable: "The question could not be taken right now. Please try again.",
-  unknownEvent: "This function answers Lex V2 code hooks, POST /ask and the WebSocket ask route only.",
+  unknownEvent: "This function answers Lex V2 code hooks, POST /ask and the WebSocket ask and resume routes only.",
+  resumeNeedsJson: "resume needs a format=json connection: text frames carry no seq to resume after.",
+  resumeUnknown: "There is no answer with this requestId to resume in this session (unknown, another caller's, or ended more than 10 minutes ago).",
+  resumeTooLong: "This answer was too long to keep for a resume.",
 } as const;
 
 export interface DoorDeps {
@@ -54,6 +60,10 @@ export interface DoorDeps {
   transport?: StreamTransport;
   /** Asks in flight per connection and session (fair use); undefined: no limit. */
   ledger?: AskLedger;
+  /** Answers kept for a resume; defined when streaming is on. */
+  journal?: JournalStore;
+  /** Streams an ended answer's rest to a connection that resumed it. */
+  replay?(replay: { sessionId: string; requestId: string; connectionId: string; events: readonly JournalEvent[]; afterSeq: number }): Promise<void>;
   /** Starts the asynchronous job for a WebSocket ask (Lambda Invoke, InvocationType Event). */
   handOff?(job: AskJob): Promise<void>;
   clock: Clock;
@@ -209,9 +219,10 @@ export async function httpDoor(event: unknown, context: InvocationContext, deps:
  */
 export async function askRoute(event: unknown, deps: DoorDeps): Promise<HttpResult> {
   let connectionId: string;
+  let routeKey: string;
   let body: string | undefined;
   try {
-    ({ connectionId, body } = parseWebSocketEvent(event));
+    ({ connectionId, routeKey, body } = parseWebSocketEvent(event));
   } catch (error) {
     return httpError(asProtocolError(error));
   }
@@ -225,7 +236,7 @@ export async function askRoute(event: unknown, deps: DoorDeps): Promise<HttpResu
     try {
       await transport.post(connectionId, errorFrame(format, requestId, payload));
     } catch (error) {
-      logger.warn("error frame could not be posted", { error: error instanceof Error ? error.name : typeof error });
+      logger.warn("error frame could not be posted", { error: errorName(error) });
     }
     return httpError(payload, refusal.status);
   };
@@ -238,6 +249,7 @@ export async function askRoute(event: unknown, deps: DoorDeps): Promise<HttpResu
     return refuse("json", new ProtocolError("internal", DOOR_MESSAGES.unavailable, 503, true));
   }
   if (!row) return refuse("json", new ProtocolError("not_found", DOOR_MESSAGES.unregistered));
+  if (routeKey === ROUTES.resume) return resume(row, body, deps, (refusal) => refuse(row.format, refusal));
 
   let message;
   try {
@@ -268,6 +280,41 @@ export async function askRoute(event: unknown, deps: DoorDeps): Promise<HttpResu
     logger.warn("ask hand-off failed", { error: errorName(error) });
     await release();
     return refuse(row.format, new ProtocolError("internal", DOOR_MESSAGES.unavailable, 503, true));
+  }
+  return { statusCode: 200, headers: {}, body: "" };
+}
+
+/**
+ * WebSocket `resume`: the rest of one of the caller's answers after the last `seq` it saw, to
+ * this (new) connection. A running answer's writer takes the connection at its next
+ * checkpoint; an ended one is replayed from its journal here.
+ */
+async function resume(
+  row: ConnectionRow,
+  body: string | undefined,
+  deps: DoorDeps,
+  refuse: (refusal: ProtocolError) => Promise<HttpResult>,
+): Promise<HttpResult> {
+  let message;
+  try {
+    message = parseResumeMessage(body);
+  } catch (error) {
+    return refuse(asProtocolError(error));
+  }
+  if (row.format !== "json") return refuse(new ProtocolError("bad_request", DOOR_MESSAGES.resumeNeedsJson));
+  const { journal, replay } = deps;
+  if (!journal || !replay) return refuse(new ProtocolError("internal", DOOR_MESSAGES.streamingOff, 503));
+  const key = { sessionId: row.sessionId, principal: row.principal, requestId: message.requestId };
+  try {
+    const outcome = await journal.resume(key, row.connectionId, message.afterSeq);
+    if (outcome.state === "unknown") return refuse(new ProtocolError("not_found", DOOR_MESSAGES.resumeUnknown));
+    if (outcome.state === "too_long") return refuse(new ProtocolError("bad_request", DOOR_MESSAGES.resumeTooLong));
+    if (outcome.state === "ended") {
+      await replay({ ...key, connectionId: row.connectionId, events: outcome.events, afterSeq: message.afterSeq });
+    }
+  } catch (error) {
+    logger.warn("resume failed", { error: errorName(error) });
+    return refuse(new ProtocolError("internal", DOOR_MESSAGES.unavailable, 503, true));
   }
   return { statusCode: 200, headers: {}, body: "" };
 }

@@ -17,7 +17,7 @@ import {
   validateSessionId,
   type AnswerMode,
 } from "../shared/protocol";
-import { ROUTES } from "../shared/routes";
+import { FULFILLMENT_ROUTE_KEYS } from "../shared/routes";
 import type { StreamFormat } from "../shared/table";
 
 /** `kind` of the internal job event; nothing else carries it. */
@@ -200,7 +200,9 @@ export function parseWebSocketEvent(event: unknown): WebSocketAsk {
   if (connectionId === undefined || typeof routeKey !== "string") {
     throw new ProtocolError("bad_request", "requestContext.connectionId and routeKey are required");
   }
-  if (routeKey !== ROUTES.ask) throw new ProtocolError("not_found", `this function serves the "${ROUTES.ask}" route only`);
+  if (!(FULFILLMENT_ROUTE_KEYS as readonly string[]).includes(routeKey)) {
+    throw new ProtocolError("not_found", `this function serves the ${FULFILLMENT_ROUTE_KEYS.map((key) => `"${key}"`).join(" and ")} routes only`);
+  }
   const body = field(event, "body");
   return { connectionId, routeKey, body: typeof body === "string" ? body : undefined };
 }

@@ -129,8 +129,7 @@ export interface AskMessage {
   mode: AnswerMode;
 }
 
-/** Parses a client's `ask` frame; throws ProtocolError naming the first bad field. */
-export function parseAskMessage(body: string | null | undefined): AskMessage {
+function messageObject(body: string | null | undefined): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body ?? "");
@@ -140,7 +139,12 @@ export function parseAskMessage(body: string | null | undefined): AskMessage {
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw new ProtocolError("bad_request", "message body must be a JSON object");
   }
-  const message = parsed as Record<string, unknown>;
+  return parsed as Record<string, unknown>;
+}
+
+/** Parses a client's `ask` frame; throws ProtocolError naming the first bad field. */
+export function parseAskMessage(body: string | null | undefined): AskMessage {
+  const message = messageObject(body);
   if (message.action !== "ask") throw new ProtocolError("bad_request", 'action must be "ask"');
   return {
     action: "ask",
@@ -148,6 +152,23 @@ export function parseAskMessage(body: string | null | undefined): AskMessage {
     question: validateQuestion(message.question),
     mode: parseMode(message.mode),
   };
+}
+
+/** `{"action":"resume","requestId","afterSeq"}`: the rest of an answer after the last `seq` seen. */
+export interface ResumeMessage {
+  action: "resume";
+  requestId: string;
+  afterSeq: number;
+}
+
+export function parseResumeMessage(body: string | null | undefined): ResumeMessage {
+  const message = messageObject(body);
+  if (message.action !== "resume") throw new ProtocolError("bad_request", 'action must be "resume"');
+  const afterSeq = message.afterSeq;
+  if (typeof afterSeq !== "number" || !Number.isSafeInteger(afterSeq) || afterSeq < 0) {
+    throw new ProtocolError("bad_request", "afterSeq must be the last seq received: a non-negative integer (0 after start only)");
+  }
+  return { action: "resume", requestId: validateRequestId(message.requestId), afterSeq };
 }
 
 /** Builds an envelope; `seq` is the caller's, which keeps it strictly increasing per connection. */

@@ -12,13 +12,18 @@ export const ROUTES = {
   ping: "ping",
   /** Ask a question over the socket; served by the fulfillment function. */
   ask: "ask",
+  /** The rest of an answer after a reconnect (`format=json`); served by the fulfillment function. */
+  resume: "resume",
 } as const;
+
+/** Routes the fulfillment function serves over the WebSocket. */
+export const FULFILLMENT_ROUTE_KEYS = [ROUTES.ask, ROUTES.resume] as const;
 
 /** Routes the connection function serves. */
 export const CONNECTION_ROUTE_KEYS = [ROUTES.connect, ROUTES.disconnect, ROUTES.default] as const;
 
 /** Client actions a `$default` error names as accepted. */
-export const CLIENT_ACTIONS = [ROUTES.ping, ROUTES.ask] as const;
+export const CLIENT_ACTIONS = [ROUTES.ping, ROUTES.ask, ROUTES.resume] as const;
 
 /**
  * Routes whose integration response goes back to the client (a RouteResponse `$default`),

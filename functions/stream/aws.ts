@@ -5,6 +5,7 @@
  */
 import {
   ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
   PostToConnectionCommand,
   type ApiGatewayManagementApiClientConfig,
 } from "@aws-sdk/client-apigatewaymanagementapi";
@@ -12,6 +13,7 @@ import { optionalIntEnv } from "../shared/aws";
 import { DynamoConnectionsStore } from "../shared/dynamo-connections";
 import { ENV } from "../shared/env";
 import type { StreamFormat } from "../shared/table";
+import { DynamoJournalStore } from "./journal-store";
 import { PostError, type PostFailureKind, type StreamOpener, type StreamTransport } from "./types";
 import { createStreamOpener, DEFAULT_FLUSH_INTERVAL_MS } from "./writer";
 
@@ -69,6 +71,15 @@ export class ManagementApiTransport implements StreamTransport {
       await this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: data }));
     } catch (error) {
       throw toPostError(error);
+    }
+  }
+
+  async close(connectionId: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+    } catch (error) {
+      const failure = toPostError(error);
+      if (failure.kind !== "gone") throw failure;
     }
   }
 
@@ -147,6 +158,7 @@ export function streamOpenerFor(config: StreamOpenerConfig): StreamOpener {
       }),
       transport: new ManagementApiTransport({ endpoint }),
       options: { flushIntervalMs },
+      journal: new DynamoJournalStore({ tableName }),
     });
     openers.set(key, opener);
   }

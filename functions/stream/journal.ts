@@ -52,6 +52,12 @@ export class Journal {
     return event;
   }
 
+  /** Takes an ended answer's stored events as this journal's. */
+  restore(events: readonly JournalEvent[]): void {
+    this.events.splice(0, this.events.length, ...events.map((event) => ({ ...event })));
+    this.position = events.length > 0 ? events[events.length - 1].end : 0;
+  }
+
   get ended(): boolean {
     const last = this.events[this.events.length - 1];
     return last?.type === "end" || last?.type === "error";

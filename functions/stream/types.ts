@@ -25,6 +25,8 @@ export class PostError extends Error {
 /** Sends one frame to one connection (PostToConnection); rejects with PostError. */
 export interface StreamTransport {
   post(connectionId: string, data: Uint8Array): Promise<void>;
+  /** Closes the connection's socket (DeleteConnection); a gone connection is not an error. */
+  close(connectionId: string): Promise<void>;
 }
 
 /** Figures an answer's stream reports when it ends. */

@@ -9,7 +9,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { MetricUnit, type Metrics } from "@aws-lambda-powertools/metrics";
 import type { ConnectionsStore } from "../shared/connections";
 import { recipients } from "../shared/session-state";
-import { Journal, type JournalEvent, type JournalInput } from "./journal";
+import { Journal, eventsAfter, type JournalEvent, type JournalInput } from "./journal";
+import type { AnswerKey, JournalStore } from "./journal-store";
 import { logger as defaultLogger, metrics as defaultMetrics } from "../shared/observability";
 import { envelope, type Citation, type ErrorCode, type Usage } from "../shared/protocol";
 import type { ConnectionRow, StreamFormat } from "../shared/table";
@@ -68,6 +69,12 @@ export interface StreamWriterOptions {
   readonly retryBaseMs: number;
   /** Upper bound of one backoff wait, in ms. @default 1000 */
   readonly retryCapMs: number;
+  /**
+   * Milliseconds between checkpoints of a resumable answer's journal (journal-store.ts): how
+   * long a client that reconnected waits for the rest. Each checkpoint is one UpdateItem.
+   * @default 1000
+   */
+  readonly checkpointMs: number;
   /** Receives each answer's report once it ended. @default streamReporter(): one EMF emission and one INFO log */
   readonly report: (report: StreamReport, stream: OpenStream) => void;
 }
@@ -104,6 +111,8 @@ export interface StreamWriterDeps {
   readonly random?: () => number;
   /** @default the Powertools logger of observability.ts */
   readonly logger?: StreamLogger;
+  /** Keeps answers whose asker is known for a resume; undefined: no resume. */
+  readonly journal?: JournalStore;
 }
 
 const systemClock: StreamClock = { now: () => performance.now(), sleep: (ms) => sleep(ms) };
@@ -143,6 +152,7 @@ const DEFAULTS: Omit<StreamWriterOptions, "report"> = {
   maxRetries: 10,
   retryBaseMs: 25,
   retryCapMs: 1000,
+  checkpointMs: 1000,
 };
 
 function resolveOptions(given: StreamWriterSettings = {}): StreamWriterOptions {
@@ -163,6 +173,7 @@ function resolveOptions(given: StreamWriterSettings = {}): StreamWriterOptions {
     ["flushIntervalMs.json", options.flushIntervalMs.json],
     ["retryBaseMs", options.retryBaseMs],
     ["retryCapMs", options.retryCapMs],
+    ["checkpointMs", options.checkpointMs],
   ] as const;
   for (const [name, value] of durations) {
     if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
@@ -179,30 +190,61 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** Creates the function that opens one answer's stream; build it once per process and reuse it. */
-export function createStreamOpener(deps: StreamWriterDeps): StreamOpener {
-  const options = resolveOptions(deps.options);
-  const writer: Writer = {
+function writerOf(deps: StreamWriterDeps): Writer {
+  return {
     store: deps.store,
     transport: deps.transport,
-    options,
+    options: resolveOptions(deps.options),
     clock: deps.clock ?? systemClock,
     random: deps.random ?? Math.random,
     logger: deps.logger ?? defaultLogger,
-  };
-  return async (open) => {
-    if (minFrameBytes(open.requestId) > options.maxFrameBytes) {
-      throw new RangeError(
-        `stream writer: maxFrameBytes ${options.maxFrameBytes} cannot hold a delta of request ${open.requestId}`,
-      );
-    }
-    const openedAt = writer.clock.now();
-    const rows = await connectionsOf(open, writer);
-    return new Stream(open, rows, writer, openedAt);
+    journal: deps.journal,
   };
 }
 
+/** Creates the function that opens one answer's stream; build it once per process and reuse it. */
+export function createStreamOpener(deps: StreamWriterDeps): StreamOpener {
+  const writer = writerOf(deps);
+  return async (open) => {
+    if (minFrameBytes(open.requestId) > writer.options.maxFrameBytes) {
+      throw new RangeError(
+        `stream writer: maxFrameBytes ${writer.options.maxFrameBytes} cannot hold a delta of request ${open.requestId}`,
+      );
+    }
+    const openedAt = writer.clock.now();
+    const [rows, key] = await Promise.all([connectionsOf(open, writer), openJournal(open, writer)]);
+    return new Stream(open, rows, writer, openedAt, key);
+  };
+}
+
+/**
+ * Streams the rest of an ended answer to one connection that resumed it: the events after
+ * `afterSeq`, framed and paced like the live stream. Resolves once they are posted.
+ */
+export async function replayAnswer(
+  deps: Omit<StreamWriterDeps, "journal">,
+  replay: { sessionId: string; requestId: string; connectionId: string; events: readonly JournalEvent[]; afterSeq: number },
+): Promise<void> {
+  const writer = writerOf(deps);
+  const stream = new Stream({ sessionId: replay.sessionId, requestId: replay.requestId }, [], writer, writer.clock.now());
+  await stream.replay(replay.events, replay.connectionId, replay.afterSeq);
+}
+
+/** Creates the journal item of an answer whose asker is known; undefined when there is none to keep. */
+async function openJournal(open: OpenStream, writer: Writer): Promise<AnswerKey | undefined> {
+  if (!writer.journal || open.principal === undefined) return undefined;
+  const key: AnswerKey = { sessionId: open.sessionId, principal: open.principal, requestId: open.requestId };
+  try {
+    await writer.journal.open(key);
+    return key;
+  } catch (error) {
+    writer.logger.warn("the answer's journal could not be created; it cannot be resumed", { requestId: open.requestId, error });
+    return undefined;
+  }
+}
+
 interface Writer {
+  readonly journal?: JournalStore;
   readonly store: StreamWriterDeps["store"];
   readonly transport: StreamTransport;
   readonly options: StreamWriterOptions;
@@ -281,6 +323,9 @@ class Stream implements AnswerStream {
   readonly journal = new Journal();
   private readonly lanes: Lane[];
   private live: number;
+  /** Connections that resumed this answer (journal-store.ts), each attached once. */
+  private readonly resumed = new Set<string>();
+  private checkpoints: Promise<void> = Promise.resolve();
   /** A trailing high surrogate, held until its low half arrives. */
   private held = "";
   private closed = false;
@@ -303,12 +348,14 @@ class Stream implements AnswerStream {
     rows: Target[],
     private readonly writer: Writer,
     private readonly openedAt: number,
+    private readonly key?: AnswerKey,
   ) {
     this.lanes = rows.map((row) => new Lane(row.connectionId, row.format === "json" ? "json" : "text"));
     this.live = this.lanes.length;
     for (const lane of this.lanes) {
       if (lane.format === "json") this.enqueue(lane, { type: "start" });
     }
+    if (key) this.checkpoints = this.checkpointLoop(key);
   }
 
   get liveConnections(): number {
@@ -362,6 +409,9 @@ class Stream implements AnswerStream {
     for (const lane of this.lanes) lane.closing = true;
     this.wake();
     this.push(last);
+    await this.checkpoints;
+    // The ended journal; a resume registered up to now is attached here, later ones replay it themselves.
+    if (this.key) await this.checkpoint(this.key, true);
     await Promise.all(this.lanes.map((lane) => lane.running));
     await Promise.all(this.removals);
     const report: StreamReport = {
@@ -381,6 +431,46 @@ class Stream implements AnswerStream {
       this.writer.logger.error("reporting the stream failed", { requestId: this.open.requestId, error });
     }
     return report;
+  }
+
+  /** Replays an ended answer's journal to one resumed connection (replayAnswer). */
+  async replay(events: readonly JournalEvent[], connectionId: string, afterSeq: number): Promise<void> {
+    this.journal.restore(events);
+    this.closed = true;
+    this.attach({ [connectionId]: afterSeq });
+    await Promise.all(this.lanes.map((lane) => lane.running));
+    await Promise.all(this.removals);
+  }
+
+  /** Writes the journal every checkpointMs while the answer runs, attaching connections that resumed it. */
+  private async checkpointLoop(key: AnswerKey): Promise<void> {
+    while (!this.closed) {
+      await Promise.race([this.writer.clock.sleep(this.writer.options.checkpointMs), this.ended]);
+      if (this.closed) return;
+      await this.checkpoint(key, false);
+    }
+  }
+
+  private async checkpoint(key: AnswerKey, ended: boolean): Promise<void> {
+    try {
+      this.attach(await this.writer.journal!.checkpoint(key, this.journal.events, ended));
+    } catch (error) {
+      this.writer.logger.warn("the answer's journal could not be written; a resume may miss it", { requestId: key.requestId, error });
+    }
+  }
+
+  /** Streams the rest of the answer, after the seq each saw last, to connections that resumed it. */
+  private attach(resumers: Record<string, number>): void {
+    for (const [connectionId, afterSeq] of Object.entries(resumers)) {
+      if (this.resumed.has(connectionId)) continue;
+      this.resumed.add(connectionId);
+      if (this.lanes.some((lane) => lane.live && lane.connectionId === connectionId)) continue;
+      const lane = new Lane(connectionId, "json");
+      lane.closing = this.closed;
+      this.lanes.push(lane);
+      this.live++;
+      for (const event of eventsAfter(this.journal.events, afterSeq)) this.enqueue(lane, event);
+    }
   }
 
   /** To the first text delivered; without one, to the first delta (the model's own pace), else to now. */
@@ -569,6 +659,23 @@ class Stream implements AnswerStream {
     if (gone) {
       this.gone++;
       this.removals.push(this.removeRow(connectionId));
+    } else if (lane.format === "json") {
+      this.removals.push(this.close(connectionId));
+    }
+  }
+
+  /**
+   * A json client the writer gave up on would wait for an `end` that never comes: its socket
+   * is closed instead, so it reconnects and resumes. A text client (Lex Web UI) is left open:
+   * Lex's final answer ends its wait, and it never reconnects.
+   */
+  private async close(connectionId: string): Promise<void> {
+    const { requestId } = this.open;
+    try {
+      await this.writer.transport.close(connectionId);
+      this.writer.logger.warn("connection closed: the stream could not reach it", { requestId, connectionId });
+    } catch (error) {
+      this.writer.logger.warn("closing an unreachable connection failed", { requestId, connectionId, error: describe(error) });
     }
   }
 

@@ -9,7 +9,8 @@ import { localCognitoIdentity, localIamUser, type LocalCredential } from "../../
 import { startLocalStack, type LocalStack, type LocalStackOptions } from "../../local/stack";
 import { logger } from "../../functions/shared/observability";
 import type { Envelope } from "../../functions/shared/protocol";
-import type { StreamFormat } from "../../functions/shared/table";
+import { SESSION_ASKS_KEY_PREFIX } from "../../functions/shared/ask-ledger";
+import { CONNECTION_KEY_PREFIX, type StreamFormat } from "../../functions/shared/table";
 
 /** Longest a scenario waits for a socket to get what it must get: past it the client counts as hung. */
 export const HUNG_AFTER_MS = 20_000;
@@ -212,7 +213,7 @@ async function scan(stack: LocalStack, table: string): Promise<Row[]> {
   return rows;
 }
 
-/** Every row of the connections table (connection rows and owner rows). */
+/** Every item of the connections table (session items, connection lookup items, ask ledgers). */
 export function connectionRows(stack: LocalStack): Promise<Row[]> {
   return scan(stack, stack.dynamo.connectionsTable);
 }
@@ -221,10 +222,20 @@ export function memoryRows(stack: LocalStack): Promise<Row[]> {
   return scan(stack, stack.dynamo.memoryTable);
 }
 
-/** Waits until no handler runs, then returns the connections table's rows. */
+/**
+ * Waits until no handler runs, then returns what must be gone once every socket closed:
+ * connection lookup items, connections left in session items, and asks still in flight.
+ * Claims stay by design (a claim outlives its connection: session-state.ts).
+ */
 export async function rowsAfterIdle(stack: LocalStack): Promise<Row[]> {
   await stack.idle();
-  return connectionRows(stack);
+  const entries = (value: unknown) => (typeof value === "object" && value !== null ? Object.keys(value).length : 0);
+  return (await connectionRows(stack)).filter((row) => {
+    const key = String(row.sessionId);
+    if (key.startsWith(CONNECTION_KEY_PREFIX)) return true;
+    if (key.startsWith(SESSION_ASKS_KEY_PREFIX)) return entries(row.asks) > 0;
+    return entries(row.connections) > 0;
+  });
 }
 
 /** A session whose rows no fuzzed input may change: its owner's credential and open sockets. */

@@ -4,6 +4,7 @@
  * that concatenate to exactly the text the model generated, in order; once every socket is
  * closed no row is left; memory stays bounded.
  */
+import { journalPositions } from "../unit/stream-fakes";
 import { expect } from "chai";
 import { composeAnswer } from "../../local/bedrock/answer";
 import { DEFAULT_DOCUMENTS_DIR, DocumentIndex } from "../../local/bedrock/retrieval";
@@ -116,7 +117,7 @@ function whole(session: Session, requestId: string): boolean {
   if (session.format === "text") return true;
   const envelopes: Envelope[] = client.of(requestId);
   return (
-    envelopes.every((e, i) => e.seq === i) &&
+    journalPositions(envelopes).every((position, i) => envelopes[i].seq === position) &&
     envelopes[0]?.type === "start" &&
     envelopes.at(-1)?.type === "end" &&
     (envelopes.at(-1) as Extract<Envelope, { type: "end" }>).final === session.expected.trim()

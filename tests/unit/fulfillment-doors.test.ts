@@ -20,6 +20,7 @@ import { handler } from "../../functions/fulfillment/handler";
 import { hookGenerator, type LambdaInvoker } from "../../functions/fulfillment/hook";
 import type { HttpResult } from "../../functions/fulfillment/responses";
 import type { AskLedger, AskSlot } from "../../functions/shared/ask-ledger";
+import type { JournalStore, ResumeOutcome } from "../../functions/stream/journal-store";
 import { ENV } from "../../functions/shared/env";
 import { ProtocolError } from "../../functions/shared/protocol";
 import { ROUTES } from "../../functions/shared/routes";
@@ -421,6 +422,61 @@ describe("fulfillment: front doors", () => {
       expect(asked).to.deep.equal([]);
       expect(outcome.error?.code).to.equal("bad_request");
       expect(transport.envelopesOf(connectionId)[0]).to.include({ type: "error", requestId: "r-7", code: "bad_request" });
+    });
+  });
+
+  describe("WebSocket resume route", () => {
+    const resumeBody = (fields: Record<string, unknown> = {}) => JSON.stringify({ action: "resume", requestId: "r-7", afterSeq: 12, ...fields });
+
+    function journalWith(outcome: ResumeOutcome) {
+      const calls: unknown[][] = [];
+      const journal: JournalStore = {
+        open: async () => undefined,
+        checkpoint: async () => ({}),
+        resume: async (...args) => {
+          calls.push(args);
+          return outcome;
+        },
+      };
+      return { journal, calls };
+    }
+
+    it("registers the connection for the rest of a running answer of the caller's", async () => {
+      const { journal, calls } = journalWith({ state: "attached" });
+      const replays: unknown[] = [];
+      const { deps, store, transport } = doorDeps({ journal, replay: async (r) => void replays.push(r) });
+      const [connectionId] = await store.seed(identityId, cognitoPrincipal, ["json"]);
+      const response = await askRoute(messageEvent({ routeKey: ROUTES.resume, connectionId, body: resumeBody() }), deps);
+      expect(response.statusCode).to.equal(200);
+      expect(calls).to.deep.equal([[{ sessionId: identityId, principal: cognitoPrincipal, requestId: "r-7" }, connectionId, 12]]);
+      expect(replays).to.deep.equal([]);
+      expect(transport.calls).to.deep.equal([]);
+    });
+
+    it("replays an ended answer's events after the seq given", async () => {
+      const events = [{ type: "delta" as const, text: "abc", end: 3 }];
+      const { journal } = journalWith({ state: "ended", events });
+      const replays: unknown[] = [];
+      const { deps, store } = doorDeps({ journal, replay: async (r) => void replays.push(r) });
+      const [connectionId] = await store.seed(identityId, cognitoPrincipal, ["json"]);
+      await askRoute(messageEvent({ routeKey: ROUTES.resume, connectionId, body: resumeBody({ afterSeq: 1 }) }), deps);
+      expect(replays).to.deep.equal([{ sessionId: identityId, principal: cognitoPrincipal, requestId: "r-7", connectionId, events, afterSeq: 1 }]);
+    });
+
+    it("answers an unknown answer, a text connection and a bad afterSeq with an error frame", async () => {
+      const { journal } = journalWith({ state: "unknown" });
+      const { deps, store, transport } = doorDeps({ journal, replay: async () => undefined });
+      const [json, text] = await store.seed(identityId, cognitoPrincipal, ["json", "text"]);
+      const unknown = await askRoute(messageEvent({ routeKey: ROUTES.resume, connectionId: json, body: resumeBody() }), deps);
+      expect(unknown.statusCode).to.equal(404);
+      expect(transport.envelopesOf(json)[0]).to.include({ type: "error", code: "not_found", message: DOOR_MESSAGES.resumeUnknown, requestId: "r-7" });
+      await askRoute(messageEvent({ routeKey: ROUTES.resume, connectionId: text, body: resumeBody() }), deps);
+      expect(transport.framesOf(text)).to.deep.equal([DOOR_MESSAGES.resumeNeedsJson]);
+      for (const afterSeq of [-1, 1.5, "3", null]) {
+        const response = await askRoute(messageEvent({ routeKey: ROUTES.resume, connectionId: json, body: resumeBody({ afterSeq }) }), deps);
+        expect(response.statusCode, String(afterSeq)).to.equal(400);
+      }
+      expect(transport.envelopesOf(json).at(-1)?.message).to.match(/afterSeq must be/);
     });
   });
 

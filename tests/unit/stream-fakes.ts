@@ -88,10 +88,19 @@ export class FakeTransport implements StreamTransport {
   readonly accepted = new Map<string, string[]>();
   /** Posts that started while another post to the same connection was in flight. */
   overlaps = 0;
+  /** Connections closed (DeleteConnection), in order. */
+  readonly closed: string[] = [];
+  /** When set, close() rejects with it (after recording the call). */
+  failClose?: Error;
   private readonly inFlight = new Map<string, number>();
 
   /** @param respond decides each post's fate; by default every post is accepted at once. */
   constructor(public respond: (call: PostCall) => PostOutcome = () => "ok") {}
+
+  async close(connectionId: string): Promise<void> {
+    this.closed.push(connectionId);
+    if (this.failClose) throw this.failClose;
+  }
 
   post(connectionId: string, data: Uint8Array): Promise<void> {
     const flying = (this.inFlight.get(connectionId) ?? 0) + 1;
@@ -200,4 +209,19 @@ export class RecordingLogger implements StreamLogger {
 /** Lets every pending promise callback run (microtasks drain before setImmediate fires). */
 export function drain(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * The `seq` each envelope must carry (journal.ts): `start` 0, then the text units, citations
+ * and events before and including it, counted.
+ */
+export function journalPositions(envelopes: readonly object[]): number[] {
+  let position = 0;
+  return envelopes.map((envelope) => {
+    const e = envelope as { type?: unknown; text?: unknown; citations?: unknown };
+    if (e.type === "delta") position += (e.text as string).length;
+    else if (e.type === "citation") position += (e.citations as unknown[]).length;
+    else if (e.type !== "start") position += 1;
+    return position;
+  });
 }

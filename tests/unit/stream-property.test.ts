@@ -8,7 +8,7 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { PostError, type PostFailureKind, type StreamReport } from "../../functions/stream/types";
 import { createStreamOpener } from "../../functions/stream/writer";
-import { drain, FakeClock, FakeTransport, MemoryConnectionsStore, RecordingLogger, type PostCall } from "./stream-fakes";
+import { drain, FakeClock, FakeTransport, journalPositions, MemoryConnectionsStore, RecordingLogger, type PostCall } from "./stream-fakes";
 
 const SESSION = "session-1";
 const OWNER = "iam:arn:aws:iam::123456789012:user/alice";
@@ -150,14 +150,7 @@ describe("stream writer (property)", () => {
             delivered = transport.framesOf(id).join("");
           } else {
             const envelopes = transport.envelopesOf(id);
-            // seq is the answer's position (journal.ts): the text, citations and events before it, counted.
-            let position = 0;
-            for (const e of envelopes) {
-              if (e.type === "delta") position += (e.text as string).length;
-              else if (e.type === "citation") position += (e.citations as unknown[]).length;
-              else if (e.type !== "start") position += 1;
-              expect(e.seq, "seq").to.equal(position);
-            }
+            expect(envelopes.map((e) => e.seq), "seq: the answer's position").to.deep.equal(journalPositions(envelopes));
             delivered = "";
             const seen: { type: string; before: string }[] = [];
             for (const e of envelopes) {

@@ -1,0 +1,166 @@
+/**
+ * Answers kept for a resume (journal.ts), in the connections table: one item per answer whose
+ * asker is known, written at checkpoints while it streams and once when it ends, and kept
+ * RESUME_WINDOW_SECONDS after that. A client that lost its connection registers its new one in
+ * the item (`resumers`); the writer reads them back with every checkpoint and streams the rest
+ * to them, so a resume is served by the invocation that holds the answer, without polling.
+ */
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { documentClient } from "../shared/aws";
+import { CONNECTIONS_TABLE } from "../shared/table";
+import type { JournalEvent } from "./journal";
+
+/** How long after its end an answer can still be resumed. */
+export const RESUME_WINDOW_SECONDS = 10 * 60;
+/** Longest an answer runs (Lambda's 15 minutes): the item outlives it by the resume window. */
+const LONGEST_ANSWER_SECONDS = 15 * 60;
+/** Journals above this are not kept (DynamoDB items hold 400 KB); such an answer cannot be resumed. */
+export const MAX_JOURNAL_BYTES = 300 * 1024;
+
+/** Key prefix of answer items; `#` never occurs in a session id. */
+export const ANSWER_KEY_PREFIX = "#answer#";
+
+/** Which answer: the asker's principal is part of the key, so only the asker can resume it. */
+export interface AnswerKey {
+  sessionId: string;
+  principal: string;
+  requestId: string;
+}
+
+export type ResumeOutcome =
+  /** The answer is still streaming: its writer will stream the rest to the connection. */
+  | { state: "attached" }
+  /** The answer ended: here are its events, to replay after `afterSeq`. */
+  | { state: "ended"; events: JournalEvent[] }
+  /** No such answer for this principal, or its resume window has passed. */
+  | { state: "unknown" }
+  /** The answer was too long to keep. */
+  | { state: "too_long" };
+
+export interface JournalStore {
+  /** Creates the answer's item before anything streams. */
+  open(key: AnswerKey): Promise<void>;
+  /**
+   * Writes the events so far (the ended journal when `ended`), and returns the connections
+   * that asked to resume since: connection id → the seq they saw last.
+   */
+  checkpoint(key: AnswerKey, events: readonly JournalEvent[], ended: boolean): Promise<Record<string, number>>;
+  /** Registers `connectionId` to receive the rest after `afterSeq`. */
+  resume(key: AnswerKey, connectionId: string, afterSeq: number): Promise<ResumeOutcome>;
+}
+
+export interface DynamoJournalStoreOptions {
+  readonly tableName: string;
+  /** @default documentClient() */
+  readonly client?: DynamoDBDocumentClient;
+  /** Epoch milliseconds. @default Date.now */
+  readonly now?: () => number;
+}
+
+function isConditionalCheckFailed(error: unknown): boolean {
+  return error instanceof Error && error.name === "ConditionalCheckFailedException";
+}
+
+export function answerKey(key: AnswerKey): string {
+  return `${ANSWER_KEY_PREFIX}${key.sessionId}#${key.requestId}#${key.principal}`;
+}
+
+export class DynamoJournalStore implements JournalStore {
+  private readonly now: () => number;
+
+  constructor(private readonly options: DynamoJournalStoreOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  private client(): DynamoDBDocumentClient {
+    return this.options.client ?? documentClient();
+  }
+
+  private nowSeconds(): number {
+    return Math.floor(this.now() / 1000);
+  }
+
+  async open(key: AnswerKey): Promise<void> {
+    await this.client().send(
+      new PutCommand({
+        TableName: this.options.tableName,
+        Item: {
+          [CONNECTIONS_TABLE.hashKey]: answerKey(key),
+          events: [],
+          resumers: {},
+          [CONNECTIONS_TABLE.ttlAttribute]: this.nowSeconds() + LONGEST_ANSWER_SECONDS + RESUME_WINDOW_SECONDS,
+        },
+      }),
+    );
+  }
+
+  async checkpoint(key: AnswerKey, events: readonly JournalEvent[], ended: boolean): Promise<Record<string, number>> {
+    const tooLong = Buffer.byteLength(JSON.stringify(events), "utf8") > MAX_JOURNAL_BYTES;
+    const sets = ["#events = :events"];
+    const values: Record<string, unknown> = { ":events": tooLong ? [] : events };
+    if (tooLong) sets.push("#tooLong = :true");
+    if (ended) {
+      sets.push("#ended = :true", "#ttl = :ttl");
+      values[":ttl"] = this.nowSeconds() + RESUME_WINDOW_SECONDS;
+    }
+    if (tooLong || ended) values[":true"] = true;
+    try {
+      const output = await this.client().send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: { [CONNECTIONS_TABLE.hashKey]: answerKey(key) },
+          UpdateExpression: `SET ${sets.join(", ")}`,
+          // The item open() made; without it (open failed) nobody can have registered a resume.
+          ConditionExpression: "attribute_exists(#resumers)",
+          ExpressionAttributeNames: {
+            "#events": "events",
+            "#resumers": "resumers",
+            ...(tooLong ? { "#tooLong": "tooLong" } : {}),
+            ...(ended ? { "#ended": "ended", "#ttl": CONNECTIONS_TABLE.ttlAttribute } : {}),
+          },
+          ExpressionAttributeValues: values,
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      const resumers = output.Attributes?.resumers;
+      if (typeof resumers !== "object" || resumers === null) return {};
+      return Object.fromEntries(Object.entries(resumers).filter((entry): entry is [string, number] => typeof entry[1] === "number"));
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return {};
+      throw error;
+    }
+  }
+
+  async resume(key: AnswerKey, connectionId: string, afterSeq: number): Promise<ResumeOutcome> {
+    try {
+      await this.client().send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: { [CONNECTIONS_TABLE.hashKey]: answerKey(key) },
+          UpdateExpression: "SET #resumers.#connection = :afterSeq",
+          // Once ended, no writer reads resumers again: the caller replays the ended journal.
+          ConditionExpression: "attribute_exists(#resumers) AND attribute_not_exists(#ended) AND attribute_not_exists(#tooLong) AND #ttl > :now",
+          ExpressionAttributeNames: {
+            "#resumers": "resumers",
+            "#connection": connectionId,
+            "#ended": "ended",
+            "#tooLong": "tooLong",
+            "#ttl": CONNECTIONS_TABLE.ttlAttribute,
+          },
+          ExpressionAttributeValues: { ":afterSeq": afterSeq, ":now": this.nowSeconds() },
+        }),
+      );
+      return { state: "attached" };
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+    const { Item } = await this.client().send(
+      new GetCommand({ TableName: this.options.tableName, Key: { [CONNECTIONS_TABLE.hashKey]: answerKey(key) }, ConsistentRead: true }),
+    );
+    // DynamoDB deletes expired items lazily: one past its TTL is gone.
+    if (!Item || typeof Item.ttl !== "number" || Item.ttl <= this.nowSeconds()) return { state: "unknown" };
+    if (Item.tooLong === true) return { state: "too_long" };
+    if (Item.ended === true && Array.isArray(Item.events)) return { state: "ended", events: Item.events as JournalEvent[] };
+    return { state: "unknown" };
+  }
+}
