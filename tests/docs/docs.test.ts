@@ -191,6 +191,13 @@ describe("docs: README.md and docs/ (issue 12)", () => {
     }
   });
 
+  it("lists every benchmark --only accepts", () => {
+    const sentence = /The benchmark names for `--only` are ([^.]+)\./.exec(text(PERFORMANCE_DOC).replace(/\n/g, " "));
+    expect(sentence, "docs/performance.md names the benchmarks").not.to.equal(null);
+    const named = [...sentence![1].matchAll(/`([a-z]+)`/g)].map((match) => match[1]);
+    expect(named).to.deep.equal(parseBenchArgs([]).only);
+  });
+
   it("states the defaults the code has: npm start's model, the question limit", () => {
     const all = FILES.map(text).join("\n");
     expect(text(path.join(DOCS, "local-stack.md"))).to.include(`| \`--model <id>\` | \`${DEFAULT_LOCAL_MODEL_ID}\` |`);
