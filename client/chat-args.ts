@@ -1,7 +1,7 @@
 /** Argument parsing of `npm run chat`. Pure: argv in, where to sign for and where to listen out. */
 import { parseArgs } from "node:util";
 import { validateEndpoint } from "./endpoint";
-import { UsageError } from "./exit-codes";
+import { UsageError, usageErrorFromParseArgs } from "./exit-codes";
 
 export const CHAT_USAGE = `Usage:
   npm run chat -- --stack <name> [--region r] [--port p]
@@ -44,7 +44,7 @@ export function parseChatArgs(argv: readonly string[]): ChatArgs {
       strict: true,
     });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw usageErrorFromParseArgs(error);
   }
   const { values } = parsed;
   if (values.help) return { kind: "help" };

@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { parseMode, validateQuestion, validateSessionId, type AnswerMode } from "../functions/shared/protocol";
 import { resolveRegion, validateEndpoint } from "./endpoint";
-import { UsageError } from "./exit-codes";
+import { UsageError, usageErrorFromParseArgs } from "./exit-codes";
 
 export const CLI_USAGE = `Usage:
   qnabot-stream ask "question" (--endpoint wss://… [--region r] | --local http://127.0.0.1:PORT) [options]
@@ -86,7 +86,7 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
   try {
     parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw usageErrorFromParseArgs(error);
   }
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;

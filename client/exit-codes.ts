@@ -31,6 +31,23 @@ export class UsageError extends CliError {
   }
 }
 
+/**
+ * node:util parseArgs explains a refusal over several lines, with advice about `--` that
+ * does not fit these commands; the user gets one line: the problem, and for a value that
+ * starts with a dash, how to write it.
+ */
+export function usageErrorFromParseArgs(error: unknown): UsageError {
+  const message = (error as Error).message;
+  const [first] = message.split("\n");
+  const problem = first
+    .split(". ")
+    .filter((sentence) => !sentence.startsWith("To specify"))
+    .join(". ")
+    .replace(/\.$/, "");
+  const dashed = /use '(--[^=']+)=-XYZ'/.exec(message);
+  return new UsageError(dashed ? `${problem}: to give a value that starts with a dash, write ${dashed[1]}=<value>` : problem);
+}
+
 const NETWORK_CODES = new Set([
   "ECONNREFUSED",
   "ECONNRESET",

@@ -77,6 +77,26 @@ describe("client: qnabot-stream arguments", () => {
     usage(() => parseCliArgs(["chat", "extra", "--local", "http://x"]), /chat takes no question/);
     usage(() => parseCliArgs(["ask", "x".repeat(4001), "--local", "http://x"]), /longer than 4000 characters/);
   });
+
+  it("says what is wrong with a flag in one line, without parseArgs' advice about --", () => {
+    const message = (run: () => unknown) => {
+      try {
+        run();
+      } catch (error) {
+        return (error as Error).message;
+      }
+      throw new Error("expected a usage error");
+    };
+    expect(message(() => parseCliArgs(["ask", "q", "--local", "http://x", "--verbose"]))).to.equal("Unknown option '--verbose'");
+    expect(message(() => parseCliArgs(["ask", "q", "--local", "http://x", "--timeout", "-1"]))).to.equal(
+      "Option '--timeout' argument is ambiguous: to give a value that starts with a dash, write --timeout=<value>",
+    );
+    expect(message(() => parseCliArgs(["ask", "q", "--local"]))).to.equal("Option '--local <value>' argument missing");
+    expect(message(() => parseChatArgs(["--stack", "dev", "--port", "-1"]))).to.equal(
+      "Option '--port' argument is ambiguous: to give a value that starts with a dash, write --port=<value>",
+    );
+    expect(message(() => parseChatArgs(["--stack", "dev", "extra"]))).to.equal("Unexpected argument 'extra'. This command does not take positional arguments");
+  });
 });
 
 describe("client: npm run chat arguments", () => {
