@@ -27,7 +27,7 @@ import { CodeHookError, startLocalLexRuntime, type LexCodeHookEvent, type LocalL
 import { presignWebSocketUrl } from "../client/presign";
 import { applyEnv } from "./process-env";
 import { startChatServer, type ChatServer } from "../client/chat-server";
-import { CONNECTION_ROUTE_KEYS, ROUTES } from "../functions/shared/routes";
+import { CONNECTION_ROUTE_KEYS, FULFILLMENT_ROUTE_KEYS } from "../functions/shared/routes";
 import { ENV } from "../functions/shared/env";
 import { resetAwsClients } from "../functions/shared/aws";
 import type { StreamFormat } from "../functions/shared/table";
@@ -284,7 +284,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         connectionsApi: options.connectionsApi,
         handlers: {
           ...Object.fromEntries(CONNECTION_ROUTE_KEYS.map((key) => [key, connectionIntegration])),
-          [ROUTES.ask]: { handler: handlers.fulfillment, functionName: LOCAL_FUNCTIONS.fulfillment, timeoutMs: fulfillmentTimeoutMs },
+          ...Object.fromEntries(
+            FULFILLMENT_ROUTE_KEYS.map((key) => [
+              key,
+              { handler: handlers.fulfillment, functionName: LOCAL_FUNCTIONS.fulfillment, timeoutMs: fulfillmentTimeoutMs },
+            ]),
+          ),
         },
       }),
     ));

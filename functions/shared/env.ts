@@ -20,6 +20,8 @@ export const ENV = {
   asksPerConnection: "ASKS_PER_CONNECTION",
   /** Asks one session may have in flight over all its connections and doors (fair use). */
   asksPerSession: "ASKS_PER_SESSION",
+  /** Milliseconds between checkpoints of a resumable answer: how long a resuming client waits. */
+  streamCheckpointMs: "STREAM_CHECKPOINT_MS",
   /** Conversation memory table name. */
   memoryTable: "MEMORY_TABLE",
   /** Turns (question + answer pairs) kept per session. */

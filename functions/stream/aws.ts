@@ -157,7 +157,7 @@ export function streamOpenerFor(config: StreamOpenerConfig): StreamOpener {
         ttlSeconds: optionalIntEnv(ENV.connectionTtlSeconds, 7200, { min: 1, max: 86_400 }),
       }),
       transport: new ManagementApiTransport({ endpoint }),
-      options: { flushIntervalMs },
+      options: { flushIntervalMs, checkpointMs: optionalIntEnv(ENV.streamCheckpointMs, 1000, { min: 50, max: 60_000 }) },
       journal: new DynamoJournalStore({ tableName }),
     });
     openers.set(key, opener);
