@@ -7,6 +7,8 @@ import { envelope } from "../../functions/shared/protocol";
 import { startChatServer, type ChatServer } from "../../client/chat-server";
 import { main, type CliIo } from "../../client/cli";
 import { CHAT_HELP } from "../../client/chat-commands";
+import { AnswerStoppedError, askOnSocket } from "../../client/cli-answer";
+import { openSocket } from "../../client/cli-socket";
 import { EXIT } from "../../client/exit-codes";
 import { fakeSigner, startFakeGateway, streamAnswer, type FakeGateway } from "./helpers/fake-gateway";
 import { chatPage } from "./helpers/page";
@@ -297,6 +299,33 @@ describe("client: qnabot-stream against a fake gateway", () => {
     expect(await done).to.equal(EXIT.ok);
     expect(stdout.text).to.equal("first, part one \nsecond answer\n");
     expect(gateway.connections).to.have.length(1);
+  });
+
+  it("stops following an answer when its signal aborts: before it is sent (nothing is sent) or while it streams", async () => {
+    const gateway = await startStack({ onAsk: () => undefined });
+    const socket = await openSocket(await fakeSigner(gateway)("stop-test"));
+    try {
+      const early = new AbortController();
+      early.abort();
+      const request = { requestId: "r-early", question: "q", mode: "llm" as const };
+      await askOnSocket(socket, request, {}, 5000, Date.now, early.signal).then(
+        () => expect.fail("expected the answer to be stopped"),
+        (error) => expect(error).to.be.instanceOf(AnswerStoppedError),
+      );
+      const late = new AbortController();
+      const answering = askOnSocket(socket, { ...request, requestId: "r-late" }, {}, 5000, Date.now, late.signal);
+      const connection = await gateway.connection(0);
+      while (connection.asks.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      late.abort();
+      await answering.then(
+        () => expect.fail("expected the answer to be stopped"),
+        (error) => expect(error).to.be.instanceOf(AnswerStoppedError),
+      );
+      // The stopped-before-sending question never reached the server.
+      expect(connection.asks.map((ask) => ask.requestId)).to.deep.equal(["r-late"]);
+    } finally {
+      socket.terminate();
+    }
   });
 
   it("exits 0 quietly when the reader closes the pipe early (qnabot-stream ask … | head -1)", async function () {
