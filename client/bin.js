@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-// The `qnabot-stream` command: runs the TypeScript CLI through tsx, so no build step is needed.
-require("tsx/cjs");
-require("./cli.ts").run();
+// The `qnabot-stream` command: the CLI bundled to plain JavaScript by `npm run build`
+// (scripts/build-cli.js), so it needs neither TypeScript nor any installed package.
+require("../dist/client/cli.js").run();
