@@ -12,7 +12,13 @@ import { statementsOf } from "./iam";
 import { installMocks, MOCK_ARNS, registrationsSettled, TYPES, valueOf, type RecordedResource, type Recorder } from "./mocks";
 
 const ROOT = path.resolve(__dirname, "..", "..");
+/**
+ * The consumer project. Its TypeScript sources end in `.fixture` so this repository's own
+ * type check (which cannot resolve `qnabot-streaming`, the package under test) skips them;
+ * the copy drops the suffix.
+ */
 const FIXTURE = path.join(__dirname, "fixtures", "consumer");
+const FIXTURE_SUFFIX = ".fixture";
 const TSC = require.resolve("typescript/bin/tsc");
 /** Packages of the CLI and the chat page: a component consumer must not install them. */
 const DEV_ONLY = ["tsx", "ws", "marked", "dompurify", "typescript", "mocha"];
@@ -78,6 +84,9 @@ async function prepareConsumer(): Promise<Consumer> {
   const tarball = path.join(dir, path.basename(filename));
 
   fs.cpSync(FIXTURE, dir, { recursive: true });
+  for (const file of fs.readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(FIXTURE_SUFFIX))) {
+    fs.renameSync(path.join(dir, file), path.join(dir, file.slice(0, -FIXTURE_SUFFIX.length)));
+  }
   const manifest = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")) as Record<string, Record<string, string>>;
   // @pulumi/* (peers) and the dev dependency @types/node are linked below instead of installed.
   manifest.dependencies = { "qnabot-streaming": `file:${tarball}` };
