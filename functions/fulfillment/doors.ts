@@ -9,7 +9,7 @@ import type { AskLedger, AskSlot } from "../shared/ask-ledger";
 import type { ConnectionsStore } from "../shared/connections";
 import { logger } from "../shared/observability";
 import { assertMayClaimSession } from "../shared/principal";
-import { ProtocolError, parseAskMessage, parseResumeMessage, type AnswerMode } from "../shared/protocol";
+import { ProtocolError, parseAskMessage, parseCancelMessage, parseResumeMessage, type AnswerMode } from "../shared/protocol";
 import { ROUTES } from "../shared/routes";
 import type { ConnectionRow, StreamFormat } from "../shared/table";
 import type { JournalEvent } from "../stream/journal";
@@ -43,10 +43,11 @@ export const DOOR_MESSAGES = {
   streamingOff: "Streaming is not enabled on this stack, so questions cannot be asked over the WebSocket.",
   unregistered: "This connection is not registered (it may have expired). Reconnect and ask again.",
   unavailable: "The question could not be taken right now. Please try again.",
-  unknownEvent: "This function answers Lex V2 code hooks, POST /ask and the WebSocket ask and resume routes only.",
+  unknownEvent: "This function answers Lex V2 code hooks, POST /ask and the WebSocket ask, resume and cancel routes only.",
   resumeNeedsJson: "resume needs a format=json connection: text frames carry no seq to resume after.",
   resumeUnknown: "There is no answer with this requestId to resume in this session (unknown, another caller's, or ended more than 10 minutes ago).",
   resumeTooLong: "This answer was too long to keep for a resume.",
+  cancelUnknown: "There is no running answer with this requestId to cancel (it may have ended already).",
 } as const;
 
 export interface DoorDeps {
@@ -250,6 +251,7 @@ export async function askRoute(event: unknown, deps: DoorDeps): Promise<HttpResu
   }
   if (!row) return refuse("json", new ProtocolError("not_found", DOOR_MESSAGES.unregistered));
   if (routeKey === ROUTES.resume) return resume(row, body, deps, (refusal) => refuse(row.format, refusal));
+  if (routeKey === ROUTES.cancel) return cancel(row, body, deps, (refusal) => refuse(row.format, refusal));
 
   let message;
   try {
@@ -314,6 +316,35 @@ async function resume(
     }
   } catch (error) {
     logger.warn("resume failed", { error: errorName(error) });
+    return refuse(new ProtocolError("internal", DOOR_MESSAGES.unavailable, 503, true));
+  }
+  return { statusCode: 200, headers: {}, body: "" };
+}
+
+/**
+ * WebSocket `cancel`: stops one of the caller's running answers. The answer runs in another
+ * invocation, so the request travels through its journal item; the writer reads it at its
+ * next checkpoint (STREAM_CHECKPOINT_MS) and the answer ends with stopReason `cancelled` and
+ * the text so far. An answer already ended is left as it is.
+ */
+async function cancel(
+  row: ConnectionRow,
+  body: string | undefined,
+  deps: DoorDeps,
+  refuse: (refusal: ProtocolError) => Promise<HttpResult>,
+): Promise<HttpResult> {
+  let message;
+  try {
+    message = parseCancelMessage(body);
+  } catch (error) {
+    return refuse(asProtocolError(error));
+  }
+  if (!deps.journal) return refuse(new ProtocolError("internal", DOOR_MESSAGES.streamingOff, 503));
+  try {
+    const running = await deps.journal.cancel({ sessionId: row.sessionId, principal: row.principal, requestId: message.requestId });
+    if (!running) return refuse(new ProtocolError("not_found", DOOR_MESSAGES.cancelUnknown));
+  } catch (error) {
+    logger.warn("cancel failed", { error: errorName(error) });
     return refuse(new ProtocolError("internal", DOOR_MESSAGES.unavailable, 503, true));
   }
   return { statusCode: 200, headers: {}, body: "" };

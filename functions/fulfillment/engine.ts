@@ -8,7 +8,7 @@ import { logger } from "../shared/observability";
 import type { AnswerMode, Citation, ErrorCode, Usage } from "../shared/protocol";
 import type { AnswerStream, OpenStream, StreamOpener } from "../stream/types";
 import { DEFAULT_MEMORY_TURNS } from "./config";
-import { GenerationError, toGenerationError } from "./errors";
+import { AnswerCancelled, GenerationError, toGenerationError } from "./errors";
 import { formatAnswer } from "./format";
 import { TIME_BUDGET_STOP_REASON, type GenerateResult, type GenerateSink, type Generator } from "./generate";
 import { systemClock, type Clock } from "../shared/clock";
@@ -35,6 +35,17 @@ export interface AnswerRequest {
   memoryOwner?: string | false;
   /** Stream the answer when the stack streams. @default true */
   stream?: boolean;
+  /** Aborted when nobody wants the answer any more (the HTTP reader left): generation stops. */
+  signal?: AbortSignal;
+}
+
+/** stopReason of an answer the asker stopped (`cancel`) or whose reader went away. */
+export const CANCELLED_STOP_REASON = "cancelled";
+
+/** One signal for every reason to stop; undefined when there is none. */
+function cancelSignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
+  const given = signals.filter((signal): signal is AbortSignal => signal !== undefined);
+  return given.length <= 1 ? given[0] : AbortSignal.any(given);
 }
 
 export interface EngineDeps {
@@ -172,10 +183,12 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
         streaming,
       },
       sink,
-      new StreamGuard({ stallMs: deps.stallMs, deadlineAt: request.deadlineAt, clock }),
+      new StreamGuard({ stallMs: deps.stallMs, deadlineAt: request.deadlineAt, cancel: cancelSignal(request.signal, stream?.cancelled), clock }),
     );
   } catch (error) {
-    return fail(error);
+    // Stopped on purpose: the answer is what was generated so far, ended and remembered as such.
+    if (!(error instanceof AnswerCancelled)) return fail(error);
+    result = { text: generated, stopReason: CANCELLED_STOP_REASON, citations: [] };
   }
 
   const cutShort = result.stopReason === TIME_BUDGET_STOP_REASON;

@@ -30,6 +30,14 @@ export class BudgetExhausted extends Error {
   }
 }
 
+/** The asker stopped the answer (`cancel`), or the client that would read it went away. */
+export class AnswerCancelled extends Error {
+  constructor() {
+    super("the answer was cancelled");
+    this.name = "AnswerCancelled";
+  }
+}
+
 export const MESSAGES = {
   throttled: "The model is receiving too many requests right now. Please try again in a moment.",
   unavailable: "The model is temporarily unavailable and could not finish the answer. Please try again.",

@@ -4,7 +4,7 @@
  * time budget (the answer ends with what it has before the function is killed). Both abort
  * the SDK call through its `abortSignal`. The clock is injected so tests are deterministic.
  */
-import { BudgetExhausted, GenerationError, MESSAGES } from "./errors";
+import { AnswerCancelled, BudgetExhausted, GenerationError, MESSAGES } from "./errors";
 import { systemClock, type Clock } from "../shared/clock";
 
 export interface GuardOptions {
@@ -12,17 +12,33 @@ export interface GuardOptions {
   stallMs: number;
   /** Epoch milliseconds by which generation must stop; undefined = no budget. */
   deadlineAt?: number;
+  /** Aborted when the answer is no longer wanted (cancel, a reader gone): generation stops at once. */
+  cancel?: AbortSignal;
   clock?: Clock;
 }
 
-type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown } | { ok: "timeout" };
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown } | { ok: "timeout" } | { ok: "cancelled" };
 
 export class StreamGuard {
   private readonly controller = new AbortController();
   private readonly clock: Clock;
+  /** Settles when the answer is cancelled: one listener for every step. */
+  private readonly cancelled?: Promise<{ ok: "cancelled" }>;
 
   constructor(private readonly options: GuardOptions) {
     this.clock = options.clock ?? systemClock;
+    // The SDK call stops reading (and Bedrock stops billing tokens) as soon as nobody wants the answer.
+    const { cancel } = options;
+    if (cancel) {
+      this.cancelled = new Promise((resolve) => {
+        const stop = () => {
+          this.controller.abort();
+          resolve({ ok: "cancelled" });
+        };
+        if (cancel.aborted) stop();
+        else cancel.addEventListener("abort", stop, { once: true });
+      });
+    }
   }
 
   /** Pass as the SDK's `abortSignal`: aborted when a bound is hit. */
@@ -40,10 +56,13 @@ export class StreamGuard {
       this.options.deadlineAt === undefined ? Infinity : this.options.deadlineAt - this.clock.now();
     const stallLeft = bounds.stall ? this.options.stallMs : Infinity;
     const wait = Math.min(budgetLeft, stallLeft);
-    const outcome = promise.then(
+    const { cancel } = this.options;
+    if (cancel?.aborted) throw new AnswerCancelled();
+    const settledOrCancelled = promise.then(
       (value): Settled<T> => ({ ok: true, value }),
       (error: unknown): Settled<T> => ({ ok: false, error }),
     );
+    const outcome: Promise<Settled<T>> = this.cancelled ? Promise.race([settledOrCancelled, this.cancelled]) : settledOrCancelled;
     let settled: Settled<T>;
     if (wait <= 0) {
       settled = { ok: "timeout" };
@@ -58,6 +77,7 @@ export class StreamGuard {
       this.clock.clearTimeout(handle);
     }
     if (settled.ok === true) return settled.value;
+    if (settled.ok === "cancelled" || (settled.ok === false && cancel?.aborted)) throw new AnswerCancelled();
     if (settled.ok === false) throw settled.error;
     this.controller.abort();
     if (budgetLeft <= stallLeft) throw new BudgetExhausted();

@@ -171,6 +171,18 @@ export function parseResumeMessage(body: string | null | undefined): ResumeMessa
   return { action: "resume", requestId: validateRequestId(message.requestId), afterSeq };
 }
 
+/** `{"action":"cancel","requestId"}`: stop generating one of the caller's answers. */
+export interface CancelMessage {
+  action: "cancel";
+  requestId: string;
+}
+
+export function parseCancelMessage(body: string | null | undefined): CancelMessage {
+  const message = messageObject(body);
+  if (message.action !== "cancel") throw new ProtocolError("bad_request", 'action must be "cancel"');
+  return { action: "cancel", requestId: validateRequestId(message.requestId) };
+}
+
 /** Builds an envelope; `seq` is the caller's, which keeps it strictly increasing per connection. */
 export function envelope<T extends EnvelopeType>(
   type: T,

@@ -4,6 +4,7 @@
  * RESUME_WINDOW_SECONDS after that. A client that lost its connection registers its new one in
  * the item (`resumers`); the writer reads them back with every checkpoint and streams the rest
  * to them, so a resume is served by the invocation that holds the answer, without polling.
+ * A `cancel` travels the same way: a flag the writer reads back at its next checkpoint.
  */
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { documentClient } from "../shared/aws";
@@ -37,16 +38,23 @@ export type ResumeOutcome =
   /** The answer was too long to keep. */
   | { state: "too_long" };
 
+/** What the writer learns at a checkpoint. */
+export interface CheckpointNews {
+  /** Connections that asked to resume: connection id → the seq they saw last. */
+  resumers: Record<string, number>;
+  /** The asker cancelled the answer. */
+  cancelled: boolean;
+}
+
 export interface JournalStore {
   /** Creates the answer's item before anything streams. */
   open(key: AnswerKey): Promise<void>;
-  /**
-   * Writes the events so far (the ended journal when `ended`), and returns the connections
-   * that asked to resume since: connection id → the seq they saw last.
-   */
-  checkpoint(key: AnswerKey, events: readonly JournalEvent[], ended: boolean): Promise<Record<string, number>>;
+  /** Writes the events so far (the ended journal when `ended`), and returns what was asked of the answer since. */
+  checkpoint(key: AnswerKey, events: readonly JournalEvent[], ended: boolean): Promise<CheckpointNews>;
   /** Registers `connectionId` to receive the rest after `afterSeq`. */
   resume(key: AnswerKey, connectionId: string, afterSeq: number): Promise<ResumeOutcome>;
+  /** Marks a running answer cancelled; its writer stops it at the next checkpoint. False when it is not running. */
+  cancel(key: AnswerKey): Promise<boolean>;
 }
 
 export interface DynamoJournalStoreOptions {
@@ -94,7 +102,7 @@ export class DynamoJournalStore implements JournalStore {
     );
   }
 
-  async checkpoint(key: AnswerKey, events: readonly JournalEvent[], ended: boolean): Promise<Record<string, number>> {
+  async checkpoint(key: AnswerKey, events: readonly JournalEvent[], ended: boolean): Promise<CheckpointNews> {
     const tooLong = Buffer.byteLength(JSON.stringify(events), "utf8") > MAX_JOURNAL_BYTES;
     const sets = ["#events = :events"];
     const values: Record<string, unknown> = { ":events": tooLong ? [] : events };
@@ -122,11 +130,33 @@ export class DynamoJournalStore implements JournalStore {
           ReturnValues: "ALL_NEW",
         }),
       );
-      const resumers = output.Attributes?.resumers;
-      if (typeof resumers !== "object" || resumers === null) return {};
-      return Object.fromEntries(Object.entries(resumers).filter((entry): entry is [string, number] => typeof entry[1] === "number"));
+      const item = output.Attributes ?? {};
+      const resumers = typeof item.resumers === "object" && item.resumers !== null ? item.resumers : {};
+      return {
+        resumers: Object.fromEntries(Object.entries(resumers).filter((entry): entry is [string, number] => typeof entry[1] === "number")),
+        cancelled: item.cancelled === true,
+      };
     } catch (error) {
-      if (isConditionalCheckFailed(error)) return {};
+      if (isConditionalCheckFailed(error)) return { resumers: {}, cancelled: false };
+      throw error;
+    }
+  }
+
+  async cancel(key: AnswerKey): Promise<boolean> {
+    try {
+      await this.client().send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: { [CONNECTIONS_TABLE.hashKey]: answerKey(key) },
+          UpdateExpression: "SET #cancelled = :true",
+          ConditionExpression: "attribute_exists(#resumers) AND attribute_not_exists(#ended)",
+          ExpressionAttributeNames: { "#cancelled": "cancelled", "#resumers": "resumers", "#ended": "ended" },
+          ExpressionAttributeValues: { ":true": true },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
       throw error;
     }
   }

@@ -54,6 +54,8 @@ export interface AnswerStream {
   fail(error: { code: ErrorCode; message: string; retryable: boolean }): Promise<StreamReport>;
   /** Connections still receiving. 0 means posting has stopped; the answer still completes. */
   readonly liveConnections: number;
+  /** Aborted when the asker cancelled the answer (`cancel`); undefined when it cannot be cancelled. */
+  readonly cancelled?: AbortSignal;
 }
 
 /** Which answer a stream carries and to whom: the session's connections of `principal`. */

@@ -11,7 +11,8 @@ import type { ConnectionsStore } from "../shared/connections";
 import { recipients } from "../shared/session-state";
 import { Journal, eventsAfter, type JournalEvent, type JournalInput } from "./journal";
 import type { AnswerKey, JournalStore } from "./journal-store";
-import { logger as defaultLogger, metrics as defaultMetrics } from "../shared/observability";
+import { metrics as defaultMetrics } from "../shared/metrics";
+import { logger as defaultLogger } from "../shared/observability";
 import { envelope, type Citation, type ErrorCode, type Usage } from "../shared/protocol";
 import type { ConnectionRow, StreamFormat } from "../shared/table";
 import {
@@ -326,6 +327,8 @@ class Stream implements AnswerStream {
   /** Connections that resumed this answer (journal-store.ts), each attached once. */
   private readonly resumed = new Set<string>();
   private checkpoints: Promise<void> = Promise.resolve();
+  /** Aborted when the asker cancels (journaled answers only). */
+  private readonly cancellation?: AbortController;
   /** A trailing high surrogate, held until its low half arrives. */
   private held = "";
   private closed = false;
@@ -355,7 +358,14 @@ class Stream implements AnswerStream {
     for (const lane of this.lanes) {
       if (lane.format === "json") this.enqueue(lane, { type: "start" });
     }
-    if (key) this.checkpoints = this.checkpointLoop(key);
+    if (key) {
+      this.cancellation = new AbortController();
+      this.checkpoints = this.checkpointLoop(key);
+    }
+  }
+
+  get cancelled(): AbortSignal | undefined {
+    return this.cancellation?.signal;
   }
 
   get liveConnections(): number {
@@ -442,7 +452,7 @@ class Stream implements AnswerStream {
     await Promise.all(this.removals);
   }
 
-  /** Writes the journal every checkpointMs while the answer runs, attaching connections that resumed it. */
+  /** Writes the journal every checkpointMs while the answer runs: connections that resumed it are attached, a cancel stops it. */
   private async checkpointLoop(key: AnswerKey): Promise<void> {
     while (!this.closed) {
       await Promise.race([this.writer.clock.sleep(this.writer.options.checkpointMs), this.ended]);
@@ -453,7 +463,9 @@ class Stream implements AnswerStream {
 
   private async checkpoint(key: AnswerKey, ended: boolean): Promise<void> {
     try {
-      this.attach(await this.writer.journal!.checkpoint(key, this.journal.events, ended));
+      const news = await this.writer.journal!.checkpoint(key, this.journal.events, ended);
+      this.attach(news.resumers);
+      if (news.cancelled && !this.cancellation!.signal.aborted) this.cancellation!.abort();
     } catch (error) {
       this.writer.logger.warn("the answer's journal could not be written; a resume may miss it", { requestId: key.requestId, error });
     }

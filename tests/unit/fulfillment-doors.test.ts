@@ -432,10 +432,14 @@ describe("fulfillment: front doors", () => {
       const calls: unknown[][] = [];
       const journal: JournalStore = {
         open: async () => undefined,
-        checkpoint: async () => ({}),
+        checkpoint: async () => ({ resumers: {}, cancelled: false }),
         resume: async (...args) => {
           calls.push(args);
           return outcome;
+        },
+        cancel: async (key) => {
+          calls.push(["cancel", key]);
+          return outcome.state === "attached";
         },
       };
       return { journal, calls };
@@ -477,6 +481,41 @@ describe("fulfillment: front doors", () => {
         expect(response.statusCode, String(afterSeq)).to.equal(400);
       }
       expect(transport.envelopesOf(json).at(-1)?.message).to.match(/afterSeq must be/);
+    });
+  });
+
+  describe("WebSocket cancel route", () => {
+    function cancelling(running: boolean) {
+      const keys: unknown[] = [];
+      const journal: JournalStore = {
+        open: async () => undefined,
+        checkpoint: async () => ({ resumers: {}, cancelled: false }),
+        resume: async () => ({ state: "unknown" }),
+        cancel: async (key) => {
+          keys.push(key);
+          return running;
+        },
+      };
+      return { journal, keys };
+    }
+
+    it("marks the caller's running answer cancelled, keyed by its own principal", async () => {
+      const { journal, keys } = cancelling(true);
+      const { deps, store, transport } = doorDeps({ journal });
+      const [connectionId] = await store.seed(identityId, cognitoPrincipal, ["json"]);
+      const response = await askRoute(messageEvent({ routeKey: ROUTES.cancel, connectionId, body: JSON.stringify({ action: "cancel", requestId: "r-9" }) }), deps);
+      expect(response.statusCode).to.equal(200);
+      expect(keys).to.deep.equal([{ sessionId: identityId, principal: cognitoPrincipal, requestId: "r-9" }]);
+      expect(transport.calls).to.deep.equal([]);
+    });
+
+    it("says so when there is no running answer to cancel", async () => {
+      const { journal } = cancelling(false);
+      const { deps, store, transport } = doorDeps({ journal });
+      const [connectionId] = await store.seed(identityId, cognitoPrincipal, ["json"]);
+      const response = await askRoute(messageEvent({ routeKey: ROUTES.cancel, connectionId, body: JSON.stringify({ action: "cancel", requestId: "r-9" }) }), deps);
+      expect(response.statusCode).to.equal(404);
+      expect(transport.envelopesOf(connectionId)[0]).to.include({ type: "error", code: "not_found", message: DOOR_MESSAGES.cancelUnknown });
     });
   });
 

@@ -126,6 +126,44 @@ describe("fulfillment: answer engine", () => {
     expect(result.error).to.equal(undefined);
   });
 
+  describe("cancellation", () => {
+    /** Emits `chunks`, then waits on the model forever (through the guard, as the adapters do). */
+    function hanging(chunks: string[]): Generator {
+      return {
+        streamsItself: false,
+        async generate(_request, sink, guard) {
+          for (const chunk of chunks) sink.delta(chunk);
+          await guard.step(new Promise<never>(() => undefined));
+          throw new Error("unreachable");
+        },
+      };
+    }
+
+    it("stops generating when the request's signal aborts, ends the stream with the text so far, and remembers it", async () => {
+      const controller = new AbortController();
+      const { opener, streams } = recordingOpener();
+      const memory = new MapMemory();
+      const answering = answer({ ...ask, signal: controller.signal }, deps({ generators: { llm: hanging(["Half ", "an answer"]) }, openStream: opener, memory }));
+      await new Promise((resolve) => setImmediate(resolve));
+      controller.abort();
+      const result = await answering;
+      expect(result).to.include({ text: "Half an answer", stopReason: "cancelled" });
+      expect(result.error).to.equal(undefined);
+      expect(streams[0].ended).to.deep.include({ stopReason: "cancelled", final: formatAnswer("Half an answer", [], { cutShort: false }).markdown });
+      expect(memory.saves[0].state.turns).to.deep.equal([{ question: ask.question, answer: "Half an answer" }]);
+    });
+
+    it("stops when the stream reports the asker's cancel", async () => {
+      const cancelled = new AbortController();
+      const { opener, streams } = recordingOpener({ cancelled: cancelled.signal });
+      const answering = answer(ask, deps({ generators: { llm: hanging(["Partial"]) }, openStream: opener }));
+      await new Promise((resolve) => setImmediate(resolve));
+      cancelled.abort();
+      expect(await answering).to.include({ text: "Partial", stopReason: "cancelled" });
+      expect(streams[0].ended?.stopReason).to.equal("cancelled");
+    });
+  });
+
   describe("conversation memory", () => {
     it("sends the asker's history and remembers the new turn under the asker's principal", async () => {
       const memory = new MapMemory();

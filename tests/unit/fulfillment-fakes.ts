@@ -123,7 +123,7 @@ function report(connections: number): StreamReport {
 }
 
 /** A StreamOpener that records everything an answer writes. */
-export function recordingOpener(options: { connections?: number; failOpen?: Error } = {}) {
+export function recordingOpener(options: { connections?: number; failOpen?: Error; cancelled?: AbortSignal } = {}) {
   const streams: RecordedStream[] = [];
   const opener: StreamOpener = async (open) => {
     if (options.failOpen) throw options.failOpen;
@@ -142,6 +142,7 @@ export function recordingOpener(options: { connections?: number; failOpen?: Erro
         return report(options.connections ?? 1);
       },
       liveConnections: options.connections ?? 1,
+      cancelled: options.cancelled,
     };
     return stream;
   };

@@ -35,7 +35,7 @@ describe("journal store: answers kept for a resume (over the wire against dynali
     const answer = key();
     await store.open(answer);
     expect(await store.resume(answer, "new=", 3)).to.deep.equal({ state: "attached" });
-    expect(await store.checkpoint(answer, journalOf("Hello", false).events, false)).to.deep.equal({ "new=": 3 });
+    expect(await store.checkpoint(answer, journalOf("Hello", false).events, false)).to.deep.equal({ resumers: { "new=": 3 }, cancelled: false });
   });
 
   it("answers a resume of an ended answer with its events, and keeps it for the resume window only", async () => {
@@ -64,7 +64,17 @@ describe("journal store: answers kept for a resume (over the wire against dynali
     expect(await store.resume(answer, "new=", 0)).to.deep.equal({ state: "too_long" });
   });
 
+  it("carries a cancel of a running answer to the writer's next checkpoint; an ended or unknown answer is not cancelled", async () => {
+    const answer = key();
+    await store.open(answer);
+    expect(await store.cancel(answer)).to.equal(true);
+    expect((await store.checkpoint(answer, journalOf("Hel", false).events, false)).cancelled).to.equal(true);
+    await store.checkpoint(answer, journalOf("Hel", true).events, true);
+    expect(await store.cancel(answer)).to.equal(false);
+    expect(await store.cancel(key())).to.equal(false);
+  });
+
   it("checkpoints nothing, and finds no resumer, for an answer whose item was never made", async () => {
-    expect(await store.checkpoint(key(), journalOf("x", false).events, false)).to.deep.equal({});
+    expect(await store.checkpoint(key(), journalOf("x", false).events, false)).to.deep.equal({ resumers: {}, cancelled: false });
   });
 });

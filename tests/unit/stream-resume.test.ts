@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { JournalEvent } from "../../functions/stream/journal";
-import type { AnswerKey, JournalStore, ResumeOutcome } from "../../functions/stream/journal-store";
+import type { AnswerKey, CheckpointNews, JournalStore, ResumeOutcome } from "../../functions/stream/journal-store";
 import { PostError } from "../../functions/stream/types";
 import { createStreamOpener, replayAnswer } from "../../functions/stream/writer";
 import { drain, FakeClock, FakeTransport, journalPositions, MemoryConnectionsStore, RecordingLogger } from "./stream-fakes";
@@ -13,16 +13,21 @@ class MemoryJournal implements JournalStore {
   readonly opened: AnswerKey[] = [];
   readonly checkpoints: { events: JournalEvent[]; ended: boolean }[] = [];
   pending: Record<string, number> = {};
+  cancelled = false;
 
   async open(key: AnswerKey): Promise<void> {
     this.opened.push(key);
   }
 
-  async checkpoint(_key: AnswerKey, events: readonly JournalEvent[], ended: boolean): Promise<Record<string, number>> {
+  async checkpoint(_key: AnswerKey, events: readonly JournalEvent[], ended: boolean): Promise<CheckpointNews> {
     this.checkpoints.push({ events: events.map((e) => ({ ...e })), ended });
     const resumers = this.pending;
     this.pending = {};
-    return resumers;
+    return { resumers, cancelled: this.cancelled };
+  }
+
+  async cancel(): Promise<boolean> {
+    throw new Error("not used by the writer");
   }
 
   async resume(): Promise<ResumeOutcome> {
@@ -93,6 +98,17 @@ describe("stream writer: resumable answers", () => {
     expect(transport.envelopesOf(old).map((e) => e.type)).to.deep.equal(["start", "delta", "end"]);
   });
 
+  it("signals a cancel read at a checkpoint, once", async () => {
+    const { clock, journal, opener } = await setup();
+    const stream = await opener({ sessionId: SESSION, principal: ALICE, requestId: "r-c" });
+    expect(stream.cancelled?.aborted).to.equal(false);
+    journal.cancelled = true;
+    clock.advance(1000);
+    await drain();
+    expect(stream.cancelled?.aborted).to.equal(true);
+    await stream.end({ final: "", stopReason: "cancelled" });
+  });
+
   it("keeps no journal for an answer whose asker is unknown (a Lex code hook)", async () => {
     const { journal, opener } = await setup();
     const stream = await opener({ sessionId: SESSION, requestId: "r-3" });
@@ -100,6 +116,7 @@ describe("stream writer: resumable answers", () => {
     await stream.end({ final: "x", stopReason: "end_turn" });
     expect(journal.opened).to.deep.equal([]);
     expect(journal.checkpoints).to.deep.equal([]);
+    expect(stream.cancelled).to.equal(undefined);
   });
 
   it("replays an ended answer after any seq, so what was seen and what is replayed make the answer", async () => {
