@@ -147,7 +147,8 @@ class CanonicalSigner extends SignatureV4Base {
 export interface SigV4VerifierOptions {
   /** The accepted credentials: a fixed list, or a store that grows while the verifier runs. */
   readonly credentials: readonly LocalCredential[] | CredentialLookup;
-  readonly region: string;
+  /** Region a credential scope must name; undefined accepts any (one emulator standing in for every Region). */
+  readonly region: string | undefined;
   /** @default "execute-api" */
   readonly service?: string;
   /** Epoch ms. @default Date.now */
@@ -157,7 +158,7 @@ export interface SigV4VerifierOptions {
 export class SigV4Verifier {
   private readonly credentials: CredentialLookup;
   private readonly signer: CanonicalSigner;
-  private readonly region: string;
+  private readonly region: string | undefined;
   private readonly service: string;
   private readonly now: () => number;
 
@@ -207,6 +208,27 @@ export class SigV4Verifier {
    * of the body as received (the caller hashes while reading, however large the body).
    */
   async verifyHeader(request: SignedRequest, payloadHash: string): Promise<LocalCredential> {
+    const claims = this.headerClaims(request);
+    // The SDK signs x-amz-content-sha256; trusting it without checking would let a body be swapped under a valid signature.
+    const declared = single(request.headers[SHA256_HEADER]);
+    if (declared !== undefined && declared !== payloadHash) {
+      throw new SignatureError("InvalidSignatureException", "The provided 'x-amz-content-sha256' header does not match what was computed.");
+    }
+    return this.check(request, claims, payloadHash);
+  }
+
+  /**
+   * Everything about an `Authorization` header that does not need the body: its form, its
+   * time, a known credential with its own session token, not expired. A server calls this
+   * before reading a body, so an unsigned or foreign request never gets one buffered; the
+   * signature itself (which covers the body's hash) is checked by `verifyHeader` after.
+   */
+  precheckHeader(request: SignedRequest): LocalCredential {
+    const claims = this.headerClaims(request);
+    return this.knownCredential(claims);
+  }
+
+  private headerClaims(request: SignedRequest): SignatureClaims {
     const authorization = single(request.headers.authorization);
     if (!authorization) throw new SignatureError("MissingAuthenticationTokenException", "Missing Authentication Token");
     const m = /^AWS4-HMAC-SHA256\s+Credential=([^,\s]+),\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-fA-F]+)\s*$/.exec(authorization);
@@ -219,13 +241,7 @@ export class SigV4Verifier {
     claims.sessionToken = single(request.headers[TOKEN_HEADER]);
 
     this.checkTime(claims.longDate, MAX_CLOCK_SKEW_MS);
-
-    // The SDK signs x-amz-content-sha256; trusting it without checking would let a body be swapped under a valid signature.
-    const declared = single(request.headers[SHA256_HEADER]);
-    if (declared !== undefined && declared !== payloadHash) {
-      throw new SignatureError("InvalidSignatureException", "The provided 'x-amz-content-sha256' header does not match what was computed.");
-    }
-    return this.check(request, claims, payloadHash);
+    return claims;
   }
 
   /** A signature is current from 5 minutes before its date (clock skew) until `lifetimeMs` after it. */
@@ -250,12 +266,13 @@ export class SigV4Verifier {
     if (shortDate !== longDate.slice(0, 8)) {
       throw new SignatureError("InvalidSignatureException", `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${shortDate}' != '${longDate.slice(0, 8)}'`);
     }
-    if (region !== this.region) throw new SignatureError("InvalidSignatureException", `Credential should be scoped to a valid region, not '${region}'.`);
+    if (this.region !== undefined && region !== this.region) throw new SignatureError("InvalidSignatureException", `Credential should be scoped to a valid region, not '${region}'.`);
     if (service !== this.service) throw new SignatureError("InvalidSignatureException", `Credential should be scoped to correct service: '${this.service}'.`);
     return { accessKeyId, shortDate, region, service, longDate, signedHeaders: signedHeaders.split(";"), signature: signature.toLowerCase() };
   }
 
-  private async check(request: SignedRequest, claims: SignatureClaims, payloadHash: string): Promise<LocalCredential> {
+  /** The credential the claims name, when it is known, presented with its own session token and not expired. */
+  private knownCredential(claims: SignatureClaims): LocalCredential {
     const credential = this.credentials.get(claims.accessKeyId);
     if (!credential) throw new SignatureError("UnrecognizedClientException", INVALID_TOKEN);
     // A token must be presented exactly when the credential is temporary, and must be its own.
@@ -265,6 +282,11 @@ export class SigV4Verifier {
       : claims.sessionToken === undefined;
     if (!tokenValid) throw new SignatureError("UnrecognizedClientException", INVALID_TOKEN);
     if (credential.expiration && this.now() >= credential.expiration.getTime()) throw new SignatureError("ExpiredTokenException", EXPIRED_TOKEN);
+    return credential;
+  }
+
+  private async check(request: SignedRequest, claims: SignatureClaims, payloadHash: string): Promise<LocalCredential> {
+    const credential = this.knownCredential(claims);
     // Over HTTP/2 the SDK signs the host as `:authority` (the pseudo-header that replaces Host).
     const hostHeader = claims.signedHeaders.includes("host") ? "host" : claims.signedHeaders.includes(":authority") ? ":authority" : undefined;
     if (!hostHeader) throw new SignatureError("InvalidSignatureException", "'Host' must be a signed header.");
