@@ -4,7 +4,7 @@
  * with their own.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ROUTES } from "../functions/shared/routes";
+import { FULFILLMENT_ROUTE_KEYS } from "../functions/shared/routes";
 import type { StackConfig } from "./config";
 import { QnaBot } from "./qna";
 import { StreamingComponent } from "./streaming";
@@ -54,12 +54,13 @@ export function createStack(config: StackConfig): StackOutputs {
     return { QnaAskEndpoint: qna.askEndpoint, FulfillmentFunctionArn: qna.functionArn };
   }
 
-  // The fulfillment function also answers Lex and POST /ask, so QnaBot builds it and the `ask`
-  // route takes its ARN (the functionArn form). It needs the streaming endpoint, so the ARN is
-  // deferred and resolved once the function exists: the documented pattern for that form.
-  const [askFunctionArn, resolveAskFunctionArn] = pulumi.deferredOutput<string>();
+  // The fulfillment function also answers Lex and POST /ask, so QnaBot builds it and its
+  // WebSocket routes (ask, resume, cancel) take its ARN (the functionArn form). It needs the
+  // streaming endpoint, so the ARN is deferred and resolved once the function exists: the
+  // documented pattern for that form.
+  const [fulfillmentArn, resolveFulfillmentArn] = pulumi.deferredOutput<string>();
   const streaming = new StreamingComponent("streaming", {
-    routes: { [ROUTES.ask]: { functionArn: askFunctionArn } },
+    routes: Object.fromEntries(FULFILLMENT_ROUTE_KEYS.map((routeKey) => [routeKey, { functionArn: fulfillmentArn }])),
     stageName: config.streamingStageName,
     logRetentionInDays: config.logRetentionInDays,
     throttlingBurstLimit: config.throttlingBurstLimit,
@@ -82,7 +83,7 @@ export function createStack(config: StackConfig): StackOutputs {
     alarmTopicArn: config.alarmTopicArn,
   });
   const qna = new QnaBot("qnabot", { ...qnaArgs, streaming });
-  resolveAskFunctionArn(qna.functionArn);
+  resolveFulfillmentArn(qna.functionArn);
 
   return {
     QnaAskEndpoint: qna.askEndpoint,

@@ -437,6 +437,7 @@ export class StreamingComponent extends pulumi.ComponentResource {
 
     const routeFunctions: Record<string, NodeFunction> = {};
     const monitored: MonitoredFunction[] = [{ key: "connection", functionName: connection.function.name }];
+    const monitoredArns = new Set<pulumi.Input<string>>();
     for (const [routeKey, extra] of Object.entries(routes)) {
       let functionArn: pulumi.Input<string>;
       let functionName: pulumi.Input<string>;
@@ -455,7 +456,9 @@ export class StreamingComponent extends pulumi.ComponentResource {
         functionArn = extra.functionArn;
         functionName = pulumi.output(extra.functionArn).apply(functionNameOfArn);
       }
-      monitored.push({ key: `route-${routeKey}`, functionName });
+      // Several routes may share one function (given the same ARN): it is monitored once.
+      if (!monitoredArns.has(functionArn)) monitored.push({ key: `route-${routeKey}`, functionName });
+      monitoredArns.add(functionArn);
       const extraIntegration = integration(`${name}-route-${routeKey}-integration`, {
         apiId: api.id,
         integrationType: "AWS_PROXY",

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { CONNECTION_FUNCTION_TABLE_ACTIONS, STREAMING_FUNCTION_TABLE_ACTIONS } from "../../functions/shared/connections";
 import { ENV } from "../../functions/shared/env";
-import { ROUTE_SELECTION_EXPRESSION } from "../../functions/shared/routes";
+import { FULFILLMENT_ROUTE_KEYS, ROUTE_SELECTION_EXPRESSION } from "../../functions/shared/routes";
 import { CONNECTIONS_TABLE, MEMORY_TABLE } from "../../functions/shared/table";
 import { BUNDLE_FILE } from "../../components/bundle";
 import { METRICS_NAMESPACE } from "../../components/monitoring";
@@ -45,22 +45,22 @@ const STREAMING_ON_RESOURCES: Record<string, string[]> = {
     "streaming-connect-permission",
     "streaming-default-permission",
     "streaming-disconnect-permission",
-    "streaming-route-ask-permission",
-  ],
+    ...FULFILLMENT_ROUTE_KEYS.map((key) => `streaming-route-${key}-permission`),
+  ].sort(),
   [TYPES.integration]: [
     "qnabot-ask-integration",
     "streaming-connection-integration",
     "streaming-ping-integration",
-    "streaming-route-ask-integration",
-  ],
+    ...FULFILLMENT_ROUTE_KEYS.map((key) => `streaming-route-${key}-integration`),
+  ].sort(),
   [TYPES.route]: [
     "qnabot-ask-route",
     "streaming-connect-route",
     "streaming-default-route",
     "streaming-disconnect-route",
     "streaming-ping-route",
-    "streaming-route-ask",
-  ],
+    ...FULFILLMENT_ROUTE_KEYS.map((key) => `streaming-route-${key}`),
+  ].sort(),
   [TYPES.routeResponse]: ["streaming-default-route-response"],
   [TYPES.asyncInvokeConfig]: ["qnabot-fulfillment-async"],
   [TYPES.stage]: ["qnabot-http-stage", "streaming-stage"],
@@ -226,17 +226,19 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       expect(recorder.ofType(TYPES.routeResponse).map((r) => r.inputs.routeId)).not.to.include("streaming-ping-route-id");
     });
 
-    it("routes ask to the fulfillment function (its ARN arrives after the component was built)", () => {
-      expect(recorder.named("streaming-route-ask").inputs).to.deep.equal({
-        apiId: "streaming-api-id",
-        routeKey: "ask",
-        operationName: "ask",
-        target: "integrations/streaming-route-ask-integration-id",
-      });
-      expect(recorder.named("streaming-route-ask-integration").inputs).to.deep.include({
-        integrationType: "AWS_PROXY",
-        integrationUri: MOCK_ARNS.invoke("qnabot-fulfillment"),
-      });
+    it("routes ask, resume and cancel to the fulfillment function (its ARN arrives after the component was built)", () => {
+      for (const key of FULFILLMENT_ROUTE_KEYS) {
+        expect(recorder.named(`streaming-route-${key}`).inputs).to.deep.equal({
+          apiId: "streaming-api-id",
+          routeKey: key,
+          operationName: key,
+          target: `integrations/streaming-route-${key}-integration-id`,
+        });
+        expect(recorder.named(`streaming-route-${key}-integration`).inputs).to.deep.include({
+          integrationType: "AWS_PROXY",
+          integrationUri: MOCK_ARNS.invoke("qnabot-fulfillment"),
+        });
+      }
     });
 
     it("lets API Gateway invoke each function only for its own routes of this API and stage", () => {
@@ -244,7 +246,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
         "streaming-connect-permission": ["streaming-connection", "$connect"],
         "streaming-disconnect-permission": ["streaming-connection", "$disconnect"],
         "streaming-default-permission": ["streaming-connection", "$default"],
-        "streaming-route-ask-permission": ["qnabot-fulfillment", "ask"],
+        ...Object.fromEntries(FULFILLMENT_ROUTE_KEYS.map((key) => [`streaming-route-${key}-permission`, ["qnabot-fulfillment", key]])),
       };
       for (const [name, [fn, routeKey]] of Object.entries(expected)) {
         expect(recorder.named(name).inputs, name).to.deep.equal({
