@@ -5,11 +5,19 @@
 export {
   StreamingComponent,
   STREAMING_DEFAULTS,
+  HANDLER_ROUTE_DEFAULTS,
   type StreamingComponentArgs,
   type StreamingRoute,
+  type HandlerRoute,
+  type FunctionArnRoute,
   type ExecutionLogging,
 } from "./streaming";
-export { QnaBot, QNA_DEFAULTS, type QnaBotArgs } from "./qna";
+export type { ApiGatewayCloudWatchRole } from "./cloudwatch-role";
+export type { StreamingDomain } from "./domain";
+export type { NodeFunction } from "./function";
+export type { PolicyStatement } from "./iam";
+export { METRICS_NAMESPACE } from "./monitoring";
+export { QnaBot, QNA_DEFAULTS, type QnaBotArgs, type QnaGuardrail } from "./qna";
 export { createStack, type StackOutputs } from "./stack";
 export { parseStackConfig, readStackConfig, CONFIG_DEFAULTS, type StackConfig } from "./config";
 export {
