@@ -9,7 +9,10 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Context } from "aws-lambda";
+import type { CredentialLookup, LocalCredential } from "./gateway/credentials";
+import { SigV4Verifier, SignatureError } from "./gateway/sigv4";
 import { listenOnLoopback } from "./loopback";
+import { BodyTooLargeError, verifySignedRequest } from "./signed-request";
 
 // Handlers are typed by their own modules; the emulator only passes JSON through.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -76,6 +79,8 @@ export function createLambdaContext(options: LambdaContextOptions): Context {
 export interface LambdaApiOptions {
   /** Functions by name; a value is a handler or a handler with its configuration. */
   readonly functions: Readonly<Record<string, LambdaHandler | LocalFunction>>;
+  /** Who may invoke (`lambda:InvokeFunction`): the credentials whose signatures are accepted. */
+  readonly credentials: readonly LocalCredential[] | CredentialLookup;
   /** Region in ARNs and contexts. @default "us-east-1" */
   readonly region?: string;
   /** Account id in ARNs. @default "000000000000" */
@@ -174,27 +179,15 @@ export function functionNameOf(identifier: string): string {
   return qualified ? qualified[1] : identifier;
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      // Past the limit keep draining (so the client reads our 413 instead of a reset) but stop storing.
-      if (size <= limit) chunks.push(chunk);
-    });
-    req.on("end", () => resolve(size > limit ? undefined : Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
-}
-
-function sendError(res: ServerResponse, status: number, errorType: string, body: Record<string, string>): void {
+/** `close`: the request's body was left unread, so the connection cannot carry another request. */
+function sendError(res: ServerResponse, status: number, errorType: string, body: Record<string, string>, close = false): void {
   const payload = JSON.stringify(body);
   res.writeHead(status, {
     "content-type": "application/json",
     "x-amzn-errortype": errorType,
     "x-amzn-requestid": randomUUID(),
     "content-length": Buffer.byteLength(payload),
+    ...(close ? { connection: "close" } : {}),
   });
   res.end(payload);
 }
@@ -209,6 +202,7 @@ export async function startLambdaApi(options: LambdaApiOptions): Promise<LambdaA
   }
 
   const tracker = new InvocationTracker();
+  const verifier = new SigV4Verifier({ credentials: options.credentials, region, service: "lambda" });
 
   function invoke(fn: LocalFunction & { name: string }, event: unknown): { result: Promise<unknown> } {
     const { done, result } = runWithTimeout(fn, event, region, accountId);
@@ -226,20 +220,27 @@ export async function startLambdaApi(options: LambdaApiOptions): Promise<LambdaA
     const identifier = decodeURIComponent(match[1]);
     const name = functionNameOf(identifier);
     const invocationType = String(req.headers["x-amz-invocation-type"] ?? "RequestResponse");
-    const body = await readBody(req, invocationType === "Event" ? MAX_ASYNC_PAYLOAD_BYTES : MAX_SYNC_PAYLOAD_BYTES);
+    const limit = invocationType === "Event" ? MAX_ASYNC_PAYLOAD_BYTES : MAX_SYNC_PAYLOAD_BYTES;
+    let body: Buffer;
+    try {
+      ({ body } = await verifySignedRequest(verifier, req, limit));
+    } catch (error) {
+      if (error instanceof SignatureError) {
+        // Lambda's REST-JSON auth errors: 403, the type in x-amzn-errortype, the text in `message`.
+        sendError(res, 403, error.errorType, { message: error.message }, true);
+        return;
+      }
+      if (error instanceof BodyTooLargeError) {
+        sendError(res, 413, "RequestTooLargeException", { Type: "User", message: `Request must be smaller than ${limit} bytes for the InvokeFunction operation` }, true);
+        return;
+      }
+      throw error;
+    }
     const fn = functions.get(name);
     if (!fn) {
       sendError(res, 404, "ResourceNotFoundException", {
         Type: "User",
         Message: `Function not found: arn:aws:lambda:${region}:${accountId}:function:${name}`,
-      });
-      return;
-    }
-    if (body === undefined) {
-      const limit = invocationType === "Event" ? MAX_ASYNC_PAYLOAD_BYTES : MAX_SYNC_PAYLOAD_BYTES;
-      sendError(res, 413, "RequestTooLargeException", {
-        Type: "User",
-        message: `Request must be smaller than ${limit} bytes for the InvokeFunction operation`,
       });
       return;
     }

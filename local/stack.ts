@@ -8,6 +8,7 @@
  */
 import type { Context } from "aws-lambda";
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { startLocalDynamo, type LocalDynamo } from "./dynamo";
 import { startBedrockEmulator, type BedrockEmulator, type BedrockEmulatorOptions } from "./bedrock";
 import {
@@ -215,11 +216,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     httpApi?: LocalHttpApi;
     bedrock?: BedrockEmulator;
     lambda?: LambdaApi;
+    lambdaClient?: LambdaClient;
     restoreEnv?: () => void;
     dynamo?: LocalDynamo;
   } = {};
   const closeAll = async (): Promise<void> => {
-    const { page, lex, cognito, gateway, httpApi, bedrock, lambda, restoreEnv, dynamo } = parts;
+    const { page, lex, cognito, gateway, httpApi, bedrock, lambda, lambdaClient, restoreEnv, dynamo } = parts;
     for (const key of Object.keys(parts) as (keyof typeof parts)[]) delete parts[key];
     await page?.close();
     await lex?.close();
@@ -230,6 +232,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await httpApi?.idle();
     await lambda?.idle();
     await lambda?.close();
+    lambdaClient?.destroy();
     if (restoreEnv) {
       restoreEnv();
       resetAwsClients();
@@ -243,7 +246,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const credentials = [role, chatUser, ...(options.credentials ?? [])];
     const store = new CredentialStore(credentials);
 
-    const dynamo = (parts.dynamo = await listening("dynamo", ports.dynamo, () => startLocalDynamo({ port: ports.dynamo })));
+    // DynamoDB and the Lambda API accept only the functions' role, as on AWS only the functions may call them.
+    const dynamo = (parts.dynamo = await listening("dynamo", ports.dynamo, () => startLocalDynamo({ port: ports.dynamo, credentials: role, region })));
     const bedrock = useAws
       ? undefined
       : (parts.bedrock = await listening("bedrock", ports.bedrock, () => startBedrockEmulator({ ...options.bedrockBehavior, port: ports.bedrock })));
@@ -259,18 +263,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       startLambdaApi({
         region,
         port: ports.lambda,
+        credentials: [role],
         functions: {
           [LOCAL_FUNCTIONS.connection]: { handler: handlers.connection, timeoutMs: 10_000 },
           [LOCAL_FUNCTIONS.fulfillment]: { handler: handlers.fulfillment, timeoutMs: fulfillmentTimeoutMs },
         },
       }),
     ));
+    // Lex calls the code hook with its service role; locally the functions' role stands in for it.
+    const lambdaClient = new LambdaClient({ endpoint: lambda.endpoint, region, credentials: role, maxAttempts: 1 });
+    parts.lambdaClient = lambdaClient;
     const invokeFulfillment = async (event: unknown): Promise<{ payload: unknown; functionError?: string }> => {
-      const response = await fetch(`${lambda.endpoint}/2015-03-31/functions/${LOCAL_FUNCTIONS.fulfillment}/invocations`, {
-        method: "POST",
-        body: JSON.stringify(event),
-      });
-      return { payload: await response.json(), functionError: response.headers.get("x-amz-function-error") ?? undefined };
+      const output = await lambdaClient.send(
+        new InvokeCommand({ FunctionName: LOCAL_FUNCTIONS.fulfillment, Payload: Buffer.from(JSON.stringify(event), "utf8") }),
+      );
+      const text = output.Payload ? Buffer.from(output.Payload).toString("utf8") : "null";
+      return { payload: JSON.parse(text), functionError: output.FunctionError };
     };
 
     const connectionIntegration = { handler: handlers.connection, functionName: LOCAL_FUNCTIONS.connection, timeoutMs: 10_000 };

@@ -6,6 +6,7 @@ import { InvokeCommand, LambdaClient, ResourceNotFoundException } from "@aws-sdk
 import type { Context } from "aws-lambda";
 import { expect } from "chai";
 import { startLambdaApi, type LambdaApi } from "../../local/lambda-api";
+import { localRoleSession } from "../../local/gateway";
 
 describe("local Lambda Invoke API", () => {
   let api: LambdaApi;
@@ -13,10 +14,12 @@ describe("local Lambda Invoke API", () => {
   const handled: { name: string; event: unknown; context: Context }[] = [];
   let releaseBackground!: () => void;
   let background = new Promise<void>((resolve) => (releaseBackground = resolve));
+  const role = localRoleSession("invoker");
 
   before(async () => {
     api = await startLambdaApi({
       region: "eu-west-1",
+      credentials: [role],
       logger: { error: () => undefined },
       functions: {
         echo: async (event, context) => {
@@ -37,7 +40,7 @@ describe("local Lambda Invoke API", () => {
         slow: { timeoutMs: 50, handler: () => new Promise((resolve) => setTimeout(() => resolve("late"), 200)) },
       },
     });
-    lambda = new LambdaClient({ endpoint: api.endpoint, region: "eu-west-1", credentials: { accessKeyId: "local", secretAccessKey: "local" }, maxAttempts: 1 });
+    lambda = new LambdaClient({ endpoint: api.endpoint, region: "eu-west-1", credentials: role, maxAttempts: 1 });
   });
 
   after(async () => {
@@ -106,5 +109,56 @@ describe("local Lambda Invoke API", () => {
     }
     expect(error).to.be.instanceOf(ResourceNotFoundException);
     expect((error as Error).message).to.equal("Function not found: arn:aws:lambda:eu-west-1:000000000000:function:missing");
+  });
+
+  describe("no side door", () => {
+    const invocations = () => handled.filter((h) => h.name === "echo").length;
+    const invokeUrl = () => `${api.endpoint}/2015-03-31/functions/echo/invocations`;
+
+    it("runs nothing for an unsigned Invoke: 403 MissingAuthenticationTokenException", async () => {
+      const before = invocations();
+      const response = await fetch(invokeUrl(), { method: "POST", body: JSON.stringify({ forged: true }) });
+      expect(response.status).to.equal(403);
+      expect(response.headers.get("x-amzn-errortype")).to.equal("MissingAuthenticationTokenException");
+      expect(await response.json()).to.have.property("message");
+      expect(invocations()).to.equal(before);
+    });
+
+    it("runs nothing for a caller the stack never issued a key to (the old local/local): UnrecognizedClientException", async () => {
+      const before = invocations();
+      const stranger = new LambdaClient({ endpoint: api.endpoint, region: "eu-west-1", credentials: { accessKeyId: "local", secretAccessKey: "local" }, maxAttempts: 1 });
+      try {
+        const error = await stranger.send(new InvokeCommand({ FunctionName: "echo", Payload: payload({}) })).then(
+          () => undefined,
+          (e: Error & { $metadata?: { httpStatusCode?: number } }) => e,
+        );
+        expect(error?.name).to.equal("UnrecognizedClientException");
+        expect(error?.$metadata?.httpStatusCode).to.equal(403);
+      } finally {
+        stranger.destroy();
+      }
+      expect(invocations()).to.equal(before);
+    });
+
+    it("refuses the right key id signed with a guessed secret: InvalidSignatureException", async () => {
+      const wrongSecret = new LambdaClient({ endpoint: api.endpoint, region: "eu-west-1", credentials: { ...role, secretAccessKey: "guess" }, maxAttempts: 1 });
+      try {
+        const error = await wrongSecret.send(new InvokeCommand({ FunctionName: "echo", Payload: payload({}) })).then(
+          () => undefined,
+          (e: Error) => e,
+        );
+        expect(error?.name).to.equal("InvalidSignatureException");
+      } finally {
+        wrongSecret.destroy();
+      }
+    });
+
+    it("answers a web page's preflight and request without any CORS header", async () => {
+      const preflight = await fetch(invokeUrl(), { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "POST" } });
+      expect(preflight.headers.get("access-control-allow-origin")).to.equal(null);
+      const simple = await fetch(invokeUrl(), { method: "POST", headers: { origin: "https://evil.example", "content-type": "text/plain" }, body: "{}" });
+      expect(simple.status).to.equal(403);
+      expect(simple.headers.get("access-control-allow-origin")).to.equal(null);
+    });
   });
 });
