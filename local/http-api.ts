@@ -2,21 +2,25 @@
  * The QnA stack's HTTP API (`POST /ask`, AWS_IAM) for the local stack: SigV4 `Authorization`
  * verified like API Gateway does, payload 2.0 events with the IAM authorizer context, the
  * fulfillment handler invoked in-process.
+ *
+ * A body is read only once the signature headers name a current credential the stack
+ * issued, and never past HTTP API's 10 MB payload quota (a larger Content-Length is
+ * refused unread); the signature, which covers the body's hash, is checked once it is read.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyEventV2WithIAMAuthorizer } from "aws-lambda";
 import { SigV4Verifier, SignatureError } from "./gateway/sigv4";
-import { parseQuery } from "./gateway/query";
-import type { LocalCredential } from "./gateway/credentials";
+import type { CredentialLookup, LocalCredential } from "./gateway/credentials";
 import { InvocationTracker, createLambdaContext, type LambdaHandler } from "./lambda-api";
 import { listenOnLoopback } from "./loopback";
+import { BodyTooLargeError, verifySignedRequest } from "./signed-request";
 
 export interface LocalHttpApiOptions {
   /** The function behind `POST /ask`. */
   readonly handler: LambdaHandler;
-  /** Credentials whose signatures are accepted. */
-  readonly credentials: readonly LocalCredential[];
+  /** Credentials whose signatures are accepted: a fixed list, or the stack's store (which grows as Cognito issues guests). */
+  readonly credentials: readonly LocalCredential[] | CredentialLookup;
   /** @default "us-east-1" */
   readonly region?: string;
   /** @default "localhttp" */
@@ -36,8 +40,8 @@ export interface LocalHttpApi {
   close(): Promise<void>;
 }
 
-/** Largest request body HTTP APIs accept (10 MB); more is refused before it is buffered. */
-const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** HTTP API's payload quota (10 MB, "Quotas for configuring and running an HTTP API"); more is refused before it is buffered. */
+export const MAX_HTTP_API_BODY_BYTES = 10 * 1024 * 1024;
 
 function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, {
@@ -47,19 +51,6 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
     ...headers,
   });
   res.end(body);
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on("end", () => resolve(size <= MAX_BODY_BYTES ? Buffer.concat(chunks) : undefined));
-    req.on("error", reject);
-  });
 }
 
 function headerMap(req: IncomingMessage): Record<string, string> {
@@ -111,17 +102,15 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
     const queryAt = url.indexOf("?");
     const rawPath = queryAt < 0 ? url : url.slice(0, queryAt);
     const rawQueryString = queryAt < 0 ? "" : url.slice(queryAt + 1);
-    const body = await readBody(req);
-    if (body === undefined) return send(res, 413, JSON.stringify({ message: "Request Entity Too Large" }));
-    if (rawPath !== "/ask" || req.method !== "POST") return send(res, 404, JSON.stringify({ message: "Not Found" }));
+    if (rawPath !== "/ask" || req.method !== "POST") return send(res, 404, JSON.stringify({ message: "Not Found" }), { connection: "close" });
     let credential: LocalCredential;
+    let body: Buffer;
     try {
-      credential = await verifier.verifyHeader(
-        { method: "POST", rawPath, query: parseQuery(rawQueryString).params, headers: req.headers },
-        createHash("sha256").update(body).digest("hex"),
-      );
+      ({ credential, body } = await verifySignedRequest(verifier, req, MAX_HTTP_API_BODY_BYTES));
     } catch (error) {
-      if (error instanceof SignatureError) return send(res, 403, JSON.stringify({ message: "Forbidden" }));
+      // The body may be left unread: the connection cannot carry another request.
+      if (error instanceof SignatureError) return send(res, 403, JSON.stringify({ message: "Forbidden" }), { connection: "close" });
+      if (error instanceof BodyTooLargeError) return send(res, 413, JSON.stringify({ message: "Request Entity Too Large" }), { connection: "close" });
       throw error;
     }
     const now = Date.now();

@@ -303,7 +303,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     ));
 
     const httpApi = (parts.httpApi = await listening("httpApi", ports.httpApi, () =>
-      startLocalHttpApi({ handler: handlers.fulfillment, credentials, region, port: ports.httpApi }),
+      startLocalHttpApi({ handler: handlers.fulfillment, credentials: store, region, port: ports.httpApi }),
     ));
 
     const cognito = (parts.cognito = await listening("cognito", ports.cognito, () =>

@@ -7,11 +7,8 @@
  */
 import { ListTablesCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
-import { request } from "node:http";
-import { Hash } from "@smithy/hash-node";
-import { HttpRequest } from "@smithy/protocol-http";
-import { SignatureV4 } from "@smithy/signature-v4";
 import { startLocalDynamo, type LocalDynamo } from "../../local/dynamo";
+import { headersOnly, signedHeaders } from "./side-door-helpers";
 
 async function raw(local: LocalDynamo, headers: Record<string, string>, body = "{}", method = "POST"): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   const response = await fetch(local.endpoint, { method, headers, body: method === "POST" ? body : undefined });
@@ -94,31 +91,12 @@ describe("local DynamoDB: reachable only with the stack's credentials", () => {
     }
   });
 
-  /** Sends only the headers of a POST declaring `length` bytes and resolves with the status: an answer proves no body was waited for. */
-  function headersOnly(headers: Record<string, string>, length: number): Promise<number> {
-    const url = new URL(local.endpoint);
-    return new Promise<number>((resolve, reject) => {
-      const req = request({ host: url.hostname, port: url.port, method: "POST", path: "/", headers: { ...headers, "content-length": String(length) } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-        req.destroy();
-      });
-      req.on("error", () => undefined);
-      req.on("close", () => reject(new Error("closed without an answer")));
-      req.flushHeaders();
-    });
-  }
-
   it("judges the signature before reading a body: an unsigned 10 MB POST is refused from its headers alone", async () => {
-    expect(await headersOnly({ "content-type": "application/x-amz-json-1.0" }, 10 * 1024 * 1024)).to.equal(400);
+    expect(await headersOnly(local.endpoint, { "content-type": "application/x-amz-json-1.0" }, 10 * 1024 * 1024)).to.equal(400);
   });
 
   it("refuses a signed body over DynamoDB's 16 MB by its Content-Length, before reading it (413)", async () => {
-    const url = new URL(local.endpoint);
-    const signer = new SignatureV4({ service: "dynamodb", region: "us-east-1", credentials: local.credentials, sha256: Hash.bind(null, "sha256") });
-    const signed = await signer.sign(
-      new HttpRequest({ method: "POST", protocol: "http:", hostname: url.hostname, port: Number(url.port), path: "/", headers: { host: url.host, "content-type": "application/x-amz-json-1.0" }, body: "" }),
-    );
-    expect(await headersOnly(signed.headers as Record<string, string>, 17 * 1024 * 1024)).to.equal(413);
+    const headers = await signedHeaders(local.endpoint, { service: "dynamodb", region: "us-east-1", credentials: local.credentials, body: "" });
+    expect(await headersOnly(local.endpoint, headers, 17 * 1024 * 1024)).to.equal(413);
   });
 });
