@@ -62,7 +62,7 @@ export interface BedrockEmulator {
   /** `http://127.0.0.1:{port}`: a client's `endpoint`, or AWS_ENDPOINT_URL_BEDROCK_RUNTIME / _AGENT_RUNTIME. */
   readonly endpoint: string;
   readonly port: number;
-  /** Every request received, in arrival order. */
+  /** The most recent requests received (at most REQUEST_LOG_LIMIT), in arrival order. */
   readonly requests: readonly RecordedRequest[];
   /** Replaces the default behaviour with the start options overridden by `behavior` (`{}` restores the options). */
   setBehavior(behavior: BedrockBehavior): void;
@@ -71,6 +71,9 @@ export interface BedrockEmulator {
   /** Ends every request in flight, frees every timer and socket, stops listening. */
   close(): Promise<void>;
 }
+
+/** Requests the log keeps: a long-running `npm start` must not keep every body (~8.6 KB each) forever. */
+export const REQUEST_LOG_LIMIT = 1000;
 
 type MutableRecord = { -readonly [K in keyof RecordedRequest]: RecordedRequest[K] };
 
@@ -218,6 +221,7 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
       settled: new Promise<RequestOutcome>((resolve) => (settle = resolve)),
     };
     requests.push(entry);
+    if (requests.length > REQUEST_LOG_LIMIT) requests.splice(0, requests.length - REQUEST_LOG_LIMIT);
     inFlight.set(controller, entry.settled);
     handle(req, res, entry, controller.signal, startedAt)
       .catch(async (error: unknown): Promise<RequestOutcome> => {
