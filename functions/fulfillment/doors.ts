@@ -86,7 +86,7 @@ export interface JobOutcome {
 
 export type DoorResult = LexV2Result | HttpResult | JobOutcome;
 
-function deadline(context: InvocationContext, deps: DoorDeps, capMs?: number): number | undefined {
+export function deadline(context: InvocationContext, deps: DoorDeps, capMs?: number): number | undefined {
   const now = deps.clock.now();
   const lambda = context.remainingMs ? now + context.remainingMs() - TIME_BUDGET_MARGIN_MS : undefined;
   const cap = capMs === undefined ? undefined : now + capMs - TIME_BUDGET_MARGIN_MS;
@@ -94,7 +94,7 @@ function deadline(context: InvocationContext, deps: DoorDeps, capMs?: number): n
   return cap === undefined ? lambda : Math.min(lambda, cap);
 }
 
-function asProtocolError(error: unknown): ProtocolError {
+export function asProtocolError(error: unknown): ProtocolError {
   if (error instanceof ProtocolError) return error;
   logger.error("unexpected failure", { error: error instanceof Error ? error.name : typeof error });
   return new ProtocolError("internal", MESSAGES.internal, 500, true);
@@ -105,7 +105,7 @@ function asProtocolError(error: unknown): ProtocolError {
  * ProtocolError it is; a ledger that cannot be reached lets the ask through, since an
  * outage of the fair-use bookkeeping must not stop every answer.
  */
-async function admit(deps: DoorDeps, slot: AskSlot): Promise<() => Promise<void>> {
+export async function admit(deps: DoorDeps, slot: AskSlot): Promise<() => Promise<void>> {
   const { ledger } = deps;
   if (!ledger) return async () => undefined;
   try {
@@ -118,7 +118,7 @@ async function admit(deps: DoorDeps, slot: AskSlot): Promise<() => Promise<void>
   return () => ledger.release(slot).catch((error) => logger.warn("ask slot could not be freed; its lease ends it", { error: errorName(error) }));
 }
 
-function errorName(error: unknown): string {
+export function errorName(error: unknown): string {
   return error instanceof Error ? error.name : typeof error;
 }
 

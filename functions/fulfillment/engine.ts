@@ -35,6 +35,8 @@ export interface AnswerRequest {
   memoryOwner?: string | false;
   /** Stream the answer when the stack streams. @default true */
   stream?: boolean;
+  /** Streams the answer here instead of to the session's connections (a streaming HTTP response). */
+  streamTo?: StreamOpener;
   /** Aborted when nobody wants the answer any more (the HTTP reader left): generation stops. */
   signal?: AbortSignal;
 }
@@ -108,7 +110,7 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
   const startedAt = clock.now();
   const owner = request.memoryOwner ?? request.principal ?? UNIDENTIFIED_OWNER;
   const memoryStore = owner === false ? undefined : deps.memory;
-  const openStream = request.stream === false ? undefined : deps.openStream;
+  const openStream = request.stream === false ? undefined : (request.streamTo ?? deps.openStream);
   const generator = deps.generators[request.mode];
   let stream: AnswerStream | undefined;
   let streamedByGenerator = false;
@@ -166,9 +168,12 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
     }
   }
 
-  const streaming = openStream !== undefined;
-  if (openStream && !generator.streamsItself) stream = await openQuietly(openStream, request);
-  streamedByGenerator = streaming && generator.streamsItself;
+  // A generator that streams itself (a custom LLM Lambda) reaches WebSocket connections only;
+  // an HTTP response gets its text when it returns.
+  const selfStreaming = generator.streamsItself && request.streamTo === undefined;
+  const streaming = openStream !== undefined && (selfStreaming || !generator.streamsItself);
+  if (openStream && !selfStreaming) stream = await openQuietly(openStream, request);
+  streamedByGenerator = streaming && selfStreaming;
 
   let result: GenerateResult;
   try {
@@ -191,6 +196,7 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
     result = { text: generated, stopReason: CANCELLED_STOP_REASON, citations: [] };
   }
 
+  if (generator.streamsItself && stream && result.text !== "") stream.delta(result.text);
   const cutShort = result.stopReason === TIME_BUDGET_STOP_REASON;
   const formatted = formatAnswer(result.text, result.citations, { cutShort });
   let streamed = streamedByGenerator;

@@ -143,14 +143,17 @@ function httpBody(event: unknown): Obj {
 }
 
 /**
- * Reads an HTTP API (payload 2.0) `POST /ask`. The principal comes from the IAM authorizer's
- * context (`requestContext.authorizer.iam`), never from the body.
+ * Reads an HTTP API (payload 2.0) `POST /ask`, or a function URL's `POST /` (the same payload
+ * format, `root`). The principal comes from the IAM authorizer's context
+ * (`requestContext.authorizer.iam`), never from the body.
  */
-export function parseHttpAsk(event: unknown): HttpAsk {
+export function parseHttpAsk(event: unknown, options: { root?: boolean } = {}): HttpAsk {
   const method = field(event, "requestContext", "http", "method");
   const path = field(event, "rawPath") ?? field(event, "requestContext", "http", "path");
-  if (typeof path !== "string" || !/(^|\/)ask\/?$/.test(path)) {
-    throw new ProtocolError("not_found", "no such route: POST /ask is the only one");
+  // A function URL has no routes of its own: its root is the door too.
+  const route = options.root ? /^\/(ask\/?)?$/ : /(^|\/)ask\/?$/;
+  if (typeof path !== "string" || !route.test(path)) {
+    throw new ProtocolError("not_found", `no such route: POST ${options.root ? "/ (or /ask)" : "/ask"} is the only one`);
   }
   if (method !== "POST") throw new ProtocolError("bad_request", "method must be POST", 405);
   const iam = field(event, "requestContext", "authorizer", "iam");

@@ -191,7 +191,7 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-function writerOf(deps: StreamWriterDeps): Writer {
+function writerOf(deps: Omit<StreamWriterDeps, "store"> & Partial<Pick<StreamWriterDeps, "store">>): Writer {
   return {
     store: deps.store,
     transport: deps.transport,
@@ -216,6 +216,20 @@ export function createStreamOpener(deps: StreamWriterDeps): StreamOpener {
     const [rows, key] = await Promise.all([connectionsOf(open, writer), openJournal(open, writer)]);
     return new Stream(open, rows, writer, openedAt, key);
   };
+}
+
+/**
+ * Opens an answer's stream to one given target instead of a session's connections: the HTTP
+ * response of a streaming function URL (sse.ts), with the same framing, positions and
+ * backpressure as a WebSocket lane. Nothing is listed, journaled or resumable.
+ */
+export function openDirectStream(
+  deps: Omit<StreamWriterDeps, "journal" | "store">,
+  open: OpenStream,
+  target: Target,
+): AnswerStream {
+  const writer = writerOf(deps);
+  return new Stream(open, [target], writer, writer.clock.now());
 }
 
 /**
@@ -246,7 +260,8 @@ async function openJournal(open: OpenStream, writer: Writer): Promise<AnswerKey 
 
 interface Writer {
   readonly journal?: JournalStore;
-  readonly store: StreamWriterDeps["store"];
+  /** Absent for a direct stream: it has no connection rows. */
+  readonly store?: StreamWriterDeps["store"];
   readonly transport: StreamTransport;
   readonly options: StreamWriterOptions;
   readonly clock: StreamClock;
@@ -260,7 +275,7 @@ type Target = Pick<ConnectionRow, "connectionId" | "format">;
 async function connectionsOf(open: OpenStream, writer: Writer): Promise<Target[]> {
   const { sessionId, requestId, principal } = open;
   try {
-    const session = await writer.store.listSession(sessionId);
+    const session = await writer.store!.listSession(sessionId);
     if (principal === undefined && session.contested) {
       writer.logger.warn("answer not streamed: the session is claimed by several principals and the asker is unknown", {
         sessionId,
@@ -693,6 +708,7 @@ class Stream implements AnswerStream {
 
   private async removeRow(connectionId: string): Promise<void> {
     const { sessionId, requestId } = this.open;
+    if (!this.writer.store) return;
     try {
       await this.writer.store.remove({ sessionId, connectionId });
     } catch (error) {

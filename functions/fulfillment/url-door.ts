@@ -1,0 +1,84 @@
+/**
+ * The streaming HTTP door: `POST` to a Lambda function URL (AWS_IAM, RESPONSE_STREAM) with the
+ * body of `POST /ask`. `Accept: text/event-stream` streams the answer as Server-Sent Events
+ * mirroring protocol v1 (no WebSocket, no connections table, no PostToConnection, no 30 s cut);
+ * otherwise the complete answer comes back as JSON, as from `POST /ask`. Same engine, memory,
+ * modes, guardrails, hooks and fair use as every other door. Bad input is a 4xx JSON error
+ * before any stream starts; a reader that leaves stops the generation.
+ */
+import type { Writable } from "node:stream";
+import { assertMayClaimSession } from "../shared/principal";
+import { SseTransport } from "../stream/sse";
+import { openDirectStream } from "../stream/writer";
+import { admit, asProtocolError, deadline, type DoorDeps, type InvocationContext } from "./doors";
+import { parseHttpAsk } from "./events";
+import { httpAnswer, httpError, type HttpResult } from "./responses";
+
+/** Where the door writes its response: the runtime's HttpResponseStream, or a local stand-in. */
+export interface HttpResponseSink {
+  /** Sends the status and headers; the body is written to the returned stream. */
+  open(statusCode: number, headers: Record<string, string>): Writable;
+}
+
+export const EVENT_STREAM_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+} as const;
+
+/** The function URL's target: one json "lane" on the response. */
+const RESPONSE_TARGET = { connectionId: "http-response", format: "json" } as const;
+
+/** Whether the caller asked for an event stream (Accept: text/event-stream). */
+export function wantsEventStream(event: unknown): boolean {
+  const headers = (event as { headers?: unknown } | null)?.headers;
+  if (typeof headers !== "object" || headers === null) return false;
+  const accept = Object.entries(headers).find(([name]) => name.toLowerCase() === "accept")?.[1];
+  return typeof accept === "string" && accept.toLowerCase().includes("text/event-stream");
+}
+
+function writeWhole(response: HttpResponseSink, result: HttpResult): void {
+  response.open(result.statusCode, result.headers).end(result.body);
+}
+
+export async function urlDoor(event: unknown, response: HttpResponseSink, context: InvocationContext, deps: DoorDeps): Promise<void> {
+  let ask;
+  let requestId: string;
+  let release: () => Promise<void>;
+  try {
+    ask = parseHttpAsk(event, { root: true });
+    assertMayClaimSession(ask.principal, ask.sessionId);
+    requestId = ask.requestId ?? context.awsRequestId;
+    release = await admit(deps, { sessionId: ask.sessionId, key: `url:${ask.principal.id}/${requestId}` });
+  } catch (error) {
+    const refusal = asProtocolError(error);
+    writeWhole(response, httpError(refusal, refusal.status));
+    return;
+  }
+  const request = {
+    question: ask.question,
+    sessionId: ask.sessionId,
+    principal: ask.principal.id,
+    mode: ask.mode,
+    requestId,
+    deadlineAt: deadline(context, deps),
+  };
+  try {
+    if (!wantsEventStream(event)) {
+      writeWhole(response, httpAnswer(await deps.answer(request), requestId));
+      return;
+    }
+    const body = response.open(200, { ...EVENT_STREAM_HEADERS });
+    const readerGone = new AbortController();
+    body.once("close", () => readerGone.abort());
+    const transport = new SseTransport(body);
+    await deps.answer({
+      ...request,
+      signal: readerGone.signal,
+      // Every write costs nothing per call here, unlike PostToConnection: no frame budget.
+      streamTo: async (open) => openDirectStream({ transport, options: { flushIntervalMs: { json: 0, text: 0 } } }, open, RESPONSE_TARGET),
+    });
+    body.end();
+  } finally {
+    await release();
+  }
+}

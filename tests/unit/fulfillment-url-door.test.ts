@@ -1,0 +1,155 @@
+import { PassThrough } from "node:stream";
+import { expect } from "chai";
+import type { DoorDeps, InvocationContext } from "../../functions/fulfillment/doors";
+import { answer, type EngineDeps } from "../../functions/fulfillment/engine";
+import type { Generator } from "../../functions/fulfillment/generate";
+import { EVENT_STREAM_HEADERS, urlDoor, type HttpResponseSink } from "../../functions/fulfillment/url-door";
+import { sseEvent } from "../../functions/stream/sse";
+import { ManualClock, MapMemory, quietLogs } from "./fulfillment-fakes";
+import { journalPositions } from "./stream-fakes";
+
+const IDENTITY = "us-east-1:0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b";
+
+/** A function URL request (payload format 2.0) signed with Cognito credentials: AWS's documented event shape. */
+function urlEvent(body: unknown, options: { accept?: string; path?: string; method?: string; iam?: boolean } = {}) {
+  return {
+    version: "2.0",
+    rawPath: options.path ?? "/",
+    rawQueryString: "",
+    headers: { "content-type": "application/json", ...(options.accept ? { accept: options.accept } : {}) },
+    requestContext: {
+      accountId: "123456789012",
+      apiId: "urlid123",
+      ...(options.iam === false
+        ? {}
+        : {
+            authorizer: {
+              iam: {
+                accessKey: "ASIAEXAMPLE",
+                accountId: "123456789012",
+                callerId: "AROAEXAMPLE:CognitoIdentityCredentials",
+                cognitoIdentity: { amr: ["unauthenticated"], identityId: IDENTITY, identityPoolId: "us-east-1:pool" },
+                principalOrgId: null,
+                userArn: "arn:aws:sts::123456789012:assumed-role/Cognito_Unauth/CognitoIdentityCredentials",
+                userId: "AROAEXAMPLE:CognitoIdentityCredentials",
+              },
+            },
+          }),
+      domainName: "urlid123.lambda-url.us-east-1.on.aws",
+      domainPrefix: "urlid123",
+      http: { method: options.method ?? "POST", path: options.path ?? "/", protocol: "HTTP/1.1", sourceIp: "203.0.113.9", userAgent: "curl/8" },
+      requestId: "url-req-1",
+      time: "29/Nov/2026:09:00:00 +0000",
+      timeEpoch: 1_795_942_800_000,
+    },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+    isBase64Encoded: false,
+  };
+}
+
+/** Records what the door sends: the prelude, then the body as written. */
+class RecordingResponse implements HttpResponseSink {
+  statusCode?: number;
+  headers?: Record<string, string>;
+  readonly body = new PassThrough();
+  text = "";
+
+  constructor() {
+    this.body.on("data", (chunk: Buffer) => (this.text += chunk.toString("utf8")));
+  }
+
+  open(statusCode: number, headers: Record<string, string>) {
+    this.statusCode = statusCode;
+    this.headers = headers;
+    return this.body;
+  }
+
+  /** The SSE events: event, id and the envelope of each. */
+  events(): { event: string; id: string; data: Record<string, unknown> }[] {
+    return this.text
+      .split("\n\n")
+      .filter((block) => block !== "")
+      .map((block) => {
+        const fields = Object.fromEntries(block.split("\n").map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 2)]));
+        return { event: fields.event, id: fields.id, data: JSON.parse(fields.data) as Record<string, unknown> };
+      });
+  }
+}
+
+function scripted(chunks: string[], hang = false): Generator {
+  return {
+    streamsItself: false,
+    async generate(_request, sink, guard) {
+      for (const chunk of chunks) sink.delta(chunk);
+      if (hang) await guard.step(new Promise<never>(() => undefined));
+      return { text: chunks.join(""), stopReason: "end_turn", citations: [] };
+    },
+  };
+}
+
+function deps(generator: Generator, memory = new MapMemory()): DoorDeps {
+  const engine: EngineDeps = { generators: { llm: generator }, memory, stallMs: 20_000, clock: new ManualClock() };
+  return { answer: (request) => answer(request, engine), defaultMode: "llm", clock: new ManualClock() };
+}
+
+const context: InvocationContext = { awsRequestId: "aws-1", remainingMs: () => 60_000 };
+
+describe("fulfillment: streaming function URL door (Server-Sent Events)", () => {
+  quietLogs();
+
+  it("streams an answer as SSE events mirroring protocol v1: event = type, id = seq, data = the envelope", async () => {
+    const response = new RecordingResponse();
+    await urlDoor(urlEvent({ question: "What is QnABot?", sessionId: IDENTITY, requestId: "r-1" }, { accept: "text/event-stream" }), response, context, deps(scripted(["Qn", "ABot ", "is 😀 a bot."])));
+    expect(response.statusCode).to.equal(200);
+    expect(response.headers).to.deep.equal(EVENT_STREAM_HEADERS);
+    const events = response.events();
+    expect(events.map((e) => e.event)).to.deep.equal(events.map((e) => e.data.type));
+    expect(events[0].event).to.equal("start");
+    expect(events.at(-1)?.event).to.equal("end");
+    expect(events.map((e) => Number(e.id))).to.deep.equal(journalPositions(events.map((e) => e.data)));
+    expect(events.flatMap((e) => (e.event === "delta" ? [e.data.text] : [])).join("")).to.equal("QnABot is 😀 a bot.");
+    expect(events.every((e) => e.data.requestId === "r-1")).to.equal(true);
+    expect(response.body.writableEnded).to.equal(true);
+  });
+
+  it("answers complete JSON, as POST /ask does, without Accept: text/event-stream", async () => {
+    const response = new RecordingResponse();
+    await urlDoor(urlEvent({ question: "Q?", sessionId: IDENTITY }, { accept: "application/json" }), response, context, deps(scripted(["All ", "at once."])));
+    expect(response.statusCode).to.equal(200);
+    const body = JSON.parse(response.text) as Record<string, unknown>;
+    expect(body).to.include({ requestId: "aws-1", answer: "All at once.", stopReason: "end_turn" });
+  });
+
+  const refusals: [string, ReturnType<typeof urlEvent>, number][] = [
+    ["an unsigned request (no IAM identity)", urlEvent({ question: "q", sessionId: IDENTITY }, { iam: false, accept: "text/event-stream" }), 403],
+    ["a body that is not JSON", urlEvent("{nope", { accept: "text/event-stream" }), 400],
+    ["another identity's session id", urlEvent({ question: "q", sessionId: "us-east-1:00000000-0000-4000-8000-000000000000" }, { accept: "text/event-stream" }), 403],
+    ["GET", urlEvent({ question: "q", sessionId: IDENTITY }, { method: "GET", accept: "text/event-stream" }), 405],
+    ["a path other than / or /ask", urlEvent({ question: "q", sessionId: IDENTITY }, { path: "/admin", accept: "text/event-stream" }), 404],
+  ];
+  for (const [name, event, status] of refusals) {
+    it(`refuses ${name} with ${status} JSON before any stream starts`, async () => {
+      const response = new RecordingResponse();
+      await urlDoor(event, response, context, deps(scripted(["never"])));
+      expect(response.statusCode).to.equal(status);
+      expect(response.headers?.["content-type"]).to.equal("application/json");
+      expect((JSON.parse(response.text) as { error: { code: string } }).error.code).to.be.a("string");
+      expect(response.text).to.not.include("event:");
+    });
+  }
+
+  it("stops generating when the reader leaves, and remembers what was generated", async () => {
+    const response = new RecordingResponse();
+    const memory = new MapMemory();
+    const answering = urlDoor(urlEvent({ question: "Long?", sessionId: IDENTITY }, { accept: "text/event-stream" }), response, context, deps(scripted(["The start"], true), memory));
+    await new Promise((resolve) => setImmediate(resolve));
+    response.body.destroy();
+    await answering;
+    expect(memory.saves[0].state.turns).to.deep.equal([{ question: "Long?", answer: "The start" }]);
+  });
+
+  it("frames one envelope as one SSE event whose data is the envelope on one line", () => {
+    const envelope = JSON.stringify({ v: 1, type: "delta", requestId: "r", seq: 7, text: "two\nlines" });
+    expect(sseEvent(envelope)).to.equal(`event: delta\nid: 7\ndata: ${envelope}\n\n`);
+  });
+});
