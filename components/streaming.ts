@@ -440,7 +440,7 @@ export class StreamingComponent extends pulumi.ComponentResource {
     const monitoredArns = new Set<pulumi.Input<string>>();
     for (const [routeKey, extra] of Object.entries(routes)) {
       let functionArn: pulumi.Input<string>;
-      let functionName: pulumi.Input<string>;
+      let functionName: () => pulumi.Input<string>;
       if (isHandlerRoute(extra)) {
         const fn = this.handlerFunction(`${name}-${routeKey}-handler`, routeKey, extra, handlerEntries[routeKey], {
           table,
@@ -451,13 +451,17 @@ export class StreamingComponent extends pulumi.ComponentResource {
         });
         routeFunctions[routeKey] = fn;
         functionArn = fn.function.arn;
-        functionName = fn.function.name;
+        functionName = () => fn.function.name;
       } else {
-        functionArn = extra.functionArn;
-        functionName = pulumi.output(extra.functionArn).apply(functionNameOfArn);
+        const arn = extra.functionArn;
+        functionArn = arn;
+        functionName = () => pulumi.output(arn).apply(functionNameOfArn);
       }
-      // Several routes may share one function (given the same ARN): it is monitored once.
-      if (!monitoredArns.has(functionArn)) monitored.push({ key: `route-${routeKey}`, functionName });
+      // Several routes may share one function (given the same ARN): it is monitored once. The
+      // name is derived only then, so an ARN is parsed only when monitoring needs it.
+      if (settings.monitoring && !monitoredArns.has(functionArn)) {
+        monitored.push({ key: `route-${routeKey}`, functionName: functionName() });
+      }
       monitoredArns.add(functionArn);
       const extraIntegration = integration(`${name}-route-${routeKey}-integration`, {
         apiId: api.id,
