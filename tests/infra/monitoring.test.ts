@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { expect } from "chai";
 import { parseStackConfig, type ConfigKey } from "../../components/config";
-import { ALARM_THRESHOLDS, POWERTOOLS_ENV } from "../../components/monitoring";
+import { ALARM_THRESHOLDS, functionNameOfArn, POWERTOOLS_ENV } from "../../components/monitoring";
 import { createStack } from "../../components/stack";
 import { installMocks, registrationsSettled, TYPES, type Recorder } from "./mocks";
 
@@ -184,5 +184,12 @@ describe("monitoring (components/monitoring.ts)", function () {
     expect(() => parseStackConfig((key) => ({ alarmTopicArn: topic })[key as string])).to.throw(
       "alarmTopicArn only applies with monitoring true",
     );
+  });
+
+  it("charts a function given by ARN under its name, with or without a qualifier; refuses what is not a function ARN", () => {
+    expect(functionNameOfArn("arn:aws:lambda:eu-west-1:123456789012:function:my-fn")).to.equal("my-fn");
+    expect(functionNameOfArn("arn:aws:lambda:eu-west-1:123456789012:function:my-fn:live")).to.equal("my-fn");
+    expect(functionNameOfArn("arn:aws-cn:lambda:cn-north-1:123456789012:function:f_1:$LATEST")).to.equal("f_1");
+    expect(() => functionNameOfArn("my-fn")).to.throw(/not a Lambda function ARN/);
   });
 });
