@@ -2,7 +2,14 @@
  * Serves the chat page and `GET /api/signed-url` on loopback. The signer is injected: the
  * local stack passes its own, `npm run chat` signs with the user's AWS credentials
  * (aws-signer.ts). Only signed URLs leave this process, never credentials.
+ *
+ * A signed URL is the key to a session's answers, so it is signed only for a page this
+ * server served, and only for that page's own sessions: loading the page sets a random
+ * secret in an HttpOnly, SameSite=Strict cookie (no script can read it, no other site's
+ * request carries it), and each session id belongs to the first page secret that asks for
+ * it. Any other caller, or any other page asking for that session, gets 403.
  */
+import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { ProtocolError, validateSessionId } from "../functions/shared/protocol";
@@ -28,6 +35,63 @@ export interface ChatRequestHandlerOptions {
    * page cannot fetch signed URLs. @default ["127.0.0.1", "localhost", "[::1]"]
    */
   readonly allowedHostnames?: readonly string[];
+}
+
+/** Name of the cookie that carries a page's secret. */
+export const PAGE_COOKIE = "qnabot-page";
+
+/** Page secrets remembered, and sessions per secret: the oldest go first, so a caller cannot grow them without bound. */
+const MAX_PAGE_SECRETS = 1000;
+const MAX_SESSIONS_PER_PAGE = 100;
+
+/**
+ * Which page secret owns which session id. A session is owned by the first secret that asks
+ * for it; only that secret's page gets URLs for it afterwards.
+ */
+export class PageSessions {
+  private readonly sessionsBySecret = new Map<string, Set<string>>();
+  private readonly ownerBySession = new Map<string, string>();
+
+  /** A new secret for a page load. */
+  issue(): string {
+    const secret = randomBytes(32).toString("base64url");
+    this.sessionsBySecret.set(secret, new Set());
+    if (this.sessionsBySecret.size > MAX_PAGE_SECRETS) this.forget(this.sessionsBySecret.keys().next().value!);
+    return secret;
+  }
+
+  known(secret: string | undefined): secret is string {
+    return secret !== undefined && this.sessionsBySecret.has(secret);
+  }
+
+  /** True when `sessionId` is (now) the page's own; false when another page owns it. */
+  claim(secret: string, sessionId: string): boolean {
+    const owner = this.ownerBySession.get(sessionId);
+    if (owner !== undefined) return owner === secret;
+    const sessions = this.sessionsBySecret.get(secret)!;
+    sessions.add(sessionId);
+    this.ownerBySession.set(sessionId, secret);
+    if (sessions.size > MAX_SESSIONS_PER_PAGE) {
+      const oldest = sessions.values().next().value!;
+      sessions.delete(oldest);
+      this.ownerBySession.delete(oldest);
+    }
+    return true;
+  }
+
+  private forget(secret: string): void {
+    for (const sessionId of this.sessionsBySecret.get(secret) ?? []) this.ownerBySession.delete(sessionId);
+    this.sessionsBySecret.delete(secret);
+  }
+}
+
+/** The page secret a request carries, if any. */
+function pageSecretOf(request: IncomingMessage): string | undefined {
+  for (const part of (request.headers.cookie ?? "").split(";")) {
+    const at = part.indexOf("=");
+    if (at > 0 && part.slice(0, at).trim() === PAGE_COOKIE) return part.slice(at + 1).trim();
+  }
+  return undefined;
 }
 
 /** Handles the page's routes and returns true, or returns false for any other path. */
@@ -67,13 +131,22 @@ function hostnameOf(request: IncomingMessage): string | undefined {
   }
 }
 
-async function answerSignedUrl(options: ChatRequestHandlerOptions, url: URL, response: ServerResponse): Promise<void> {
+async function answerSignedUrl(options: ChatRequestHandlerOptions, pages: PageSessions, request: IncomingMessage, url: URL, response: ServerResponse): Promise<void> {
+  const secret = pageSecretOf(request);
+  if (!pages.known(secret)) {
+    sendJson(response, 403, { error: "signed URLs are only for this server's chat page: load the page first (its cookie is missing or out of date)" });
+    return;
+  }
   let sessionId: string;
   try {
     const requested = url.searchParams.get("sessionId");
     sessionId = requested === null ? (options.newSessionId ?? (() => randomId("web-")))() : validateSessionId(requested);
   } catch (error) {
     sendJson(response, (error as ProtocolError).status ?? 400, { error: (error as Error).message });
+    return;
+  }
+  if (!pages.claim(secret, sessionId)) {
+    sendJson(response, 403, { error: `session ${sessionId} belongs to another page: open a new tab for a new session` });
     return;
   }
   let signed: string;
@@ -99,6 +172,7 @@ export function createChatRequestHandler(options: ChatRequestHandlerOptions): Ch
   ]);
   const signedUrlPath = `/${SIGNED_URL_PATH}`;
   const allowed = new Set(options.allowedHostnames ?? LOOPBACK_HOSTNAMES);
+  const pages = new PageSessions();
   return (request, response) => {
     const url = new URL(request.url ?? "/", "http://page.invalid");
     const asset = routes.get(url.pathname);
@@ -114,10 +188,15 @@ export function createChatRequestHandler(options: ChatRequestHandlerOptions): Ch
       return true;
     }
     if (!asset) {
-      answerSignedUrl(options, url, response).catch((error: Error) => response.destroy(error));
+      answerSignedUrl(options, pages, request, url, response).catch((error: Error) => response.destroy(error));
       return true;
     }
-    send(response, 200, asset[0], asset[1]);
+    // The page (not its script or stylesheet) gets a secret, unless the browser holds a current one.
+    const cookie =
+      asset[0].startsWith("text/html") && !pages.known(pageSecretOf(request))
+        ? { "set-cookie": `${PAGE_COOKIE}=${pages.issue()}; HttpOnly; SameSite=Strict; Path=/` }
+        : {};
+    send(response, 200, asset[0], asset[1], cookie);
     return true;
   };
 }

@@ -2,6 +2,10 @@
  * The page's only backend call: `GET api/signed-url?sessionId=…` on the serving origin
  * answers `{url, sessionId, expiresAt, label?}`. Signing happens there, so no credential
  * ever reaches the browser.
+ *
+ * The server signs only for a page it served (its HttpOnly cookie, which a browser sends
+ * by itself). A program (the CLI's `--local`) has no cookie jar: it loads the page once
+ * per page URL, as a browser would, and sends that cookie.
  */
 import { validateSessionId } from "../../functions/shared/protocol";
 
@@ -41,6 +45,19 @@ export function parseSignedUrlResponse(body: unknown): SignedUrl {
   return result;
 }
 
+/** Outside a browser: the page's cookie per page URL, loaded once (and again when the server no longer knows it). */
+const programCookies = new Map<string, string>();
+
+async function programCookie(page: URL, fetchImpl: typeof fetch): Promise<string | undefined> {
+  const cached = programCookies.get(page.href);
+  if (cached !== undefined) return cached;
+  const response = await fetchImpl(page, { cache: "no-store", headers: { accept: "text/html" } });
+  await response.arrayBuffer();
+  const cookie = response.headers.get("set-cookie")?.split(";")[0];
+  if (cookie) programCookies.set(page.href, cookie);
+  return cookie;
+}
+
 /** Asks `{base}api/signed-url` for a URL bound to `sessionId`. */
 export async function fetchSignedUrl(
   base: string | URL,
@@ -49,7 +66,18 @@ export async function fetchSignedUrl(
 ): Promise<SignedUrl> {
   const endpoint = new URL(SIGNED_URL_PATH, base);
   endpoint.searchParams.set("sessionId", sessionId);
-  const response = await fetchImpl(endpoint, { cache: "no-store", headers: { accept: "application/json" } });
+  // A browser sends the page's cookie by itself (same origin); a program fetches its own.
+  const page = typeof document === "undefined" ? new URL(base) : undefined;
+  const ask = async (): Promise<Response> => {
+    const cookie = page ? await programCookie(page, fetchImpl) : undefined;
+    return fetchImpl(endpoint, { cache: "no-store", headers: { accept: "application/json", ...(cookie ? { cookie } : {}) } });
+  };
+  let response = await ask();
+  if (response.status === 403 && page && programCookies.delete(page.href)) {
+    // The server restarted (or forgot the page): load the page again, once.
+    await response.arrayBuffer();
+    response = await ask();
+  }
   const text = await response.text();
   let body: unknown;
   try {

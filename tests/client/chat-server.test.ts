@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { request } from "node:http";
-import { startChatServer, type ChatServer, type UrlSigner } from "../../client/chat-server";
+import { PAGE_COOKIE, startChatServer, type ChatServer, type UrlSigner } from "../../client/chat-server";
+import { fetchSignedUrl, SignedUrlError } from "../../client/web/signed-url";
 import { chatPage } from "./helpers/page";
 
 interface Reply {
@@ -10,10 +11,13 @@ interface Reply {
 }
 
 /** A raw request, so tests can send any method and Host header. */
-function get(server: ChatServer, path: string, options: { method?: string; host?: string } = {}): Promise<Reply> {
+function get(server: ChatServer, path: string, options: { method?: string; host?: string; cookie?: string } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = {};
+    if (options.host) headers.host = options.host;
+    if (options.cookie) headers.cookie = options.cookie;
     const req = request(
-      { host: "127.0.0.1", port: server.port, path, method: options.method ?? "GET", headers: options.host ? { host: options.host } : {} },
+      { host: "127.0.0.1", port: server.port, path, method: options.method ?? "GET", headers },
       (res) => {
         let body = "";
         res.setEncoding("utf8");
@@ -24,6 +28,15 @@ function get(server: ChatServer, path: string, options: { method?: string; host?
     req.on("error", reject);
     req.end();
   });
+}
+
+/** Loads the page as a browser would and returns the cookie it set (`name=value`). */
+async function loadPage(server: ChatServer): Promise<string> {
+  const page = await get(server, "/");
+  const setCookie = page.headers["set-cookie"];
+  const first = Array.isArray(setCookie) ? setCookie[0] : setCookie;
+  if (!first) throw new Error("the page set no cookie");
+  return first.split(";")[0];
 }
 
 describe("client: chat page server", () => {
@@ -66,7 +79,8 @@ describe("client: chat page server", () => {
 
   it("answers /api/signed-url with the injected signer's URL, the session, its expiry and the label", async () => {
     const server = await serve({ label: "offline stand-in model" });
-    const reply = await get(server, "/api/signed-url?sessionId=us-east-1:tab.1");
+    const cookie = await loadPage(server);
+    const reply = await get(server, "/api/signed-url?sessionId=us-east-1:tab.1", { cookie });
     expect(reply.status).to.equal(200);
     expect(reply.headers["cache-control"]).to.equal("no-store");
     expect(JSON.parse(reply.body)).to.deep.equal({
@@ -77,16 +91,17 @@ describe("client: chat page server", () => {
     });
     expect(signed).to.include("us-east-1:tab.1");
 
-    const fresh = JSON.parse((await get(server, "/api/signed-url")).body) as { sessionId: string };
+    const fresh = JSON.parse((await get(server, "/api/signed-url", { cookie })).body) as { sessionId: string };
     expect(fresh.sessionId).to.match(/^web-[0-9a-f]{32}$/);
   });
 
   it("refuses bad session ids, reports signer failures, and serves only GET/HEAD", async () => {
     const server = await serve();
-    const bad = await get(server, "/api/signed-url?sessionId=" + encodeURIComponent("<script>"));
+    const cookie = await loadPage(server);
+    const bad = await get(server, "/api/signed-url?sessionId=" + encodeURIComponent("<script>"), { cookie });
     expect(bad.status).to.equal(400);
     expect(JSON.parse(bad.body).error).to.match(/sessionId is required/);
-    const failed = await get(server, "/api/signed-url?sessionId=explode");
+    const failed = await get(server, "/api/signed-url?sessionId=explode", { cookie });
     expect(failed.status).to.equal(502);
     expect(JSON.parse(failed.body).error).to.equal("could not sign a WebSocket URL: no credentials in the chain");
     const post = await get(server, "/api/signed-url", { method: "POST" });
@@ -109,7 +124,8 @@ describe("client: chat page server", () => {
       page: await chatPage(),
     });
     servers.push(server);
-    const replies = await Promise.all(["/", "/app.js", "/app.css", "/api/signed-url?sessionId=s1"].map((path) => get(server, path)));
+    const cookie = await loadPage(server);
+    const replies = await Promise.all(["/", "/app.js", "/app.css", "/api/signed-url?sessionId=s1"].map((path) => get(server, path, { cookie })));
     for (const reply of replies) {
       expect(reply.body).not.to.include(secret);
       expect(reply.body).not.to.include(encodeURIComponent(secret));
@@ -122,5 +138,58 @@ describe("client: chat page server", () => {
     expect(query.get("X-Amz-Credential")).to.match(/^AKIDEXAMPLE\/\d{8}\/us-east-1\/execute-api\/aws4_request$/);
     expect(query.get("X-Amz-Signature")).to.match(/^[0-9a-f]{64}$/);
     expect(Date.parse(expiresAt)).to.be.greaterThan(Date.now());
+  });
+
+  describe("signs only for the page's own sessions (issue 11: it signed any session for any caller)", () => {
+    it("sets the page's secret in an HttpOnly, SameSite=Strict cookie, once per browser", async () => {
+      const server = await serve();
+      const page = await get(server, "/");
+      const setCookie = String(page.headers["set-cookie"]);
+      expect(setCookie).to.match(new RegExp(`^${PAGE_COOKIE}=[A-Za-z0-9_-]{43}; `));
+      expect(setCookie).to.include("HttpOnly").and.include("SameSite=Strict");
+      const cookie = setCookie.split(";")[0];
+      expect((await get(server, "/", { cookie })).headers["set-cookie"], "a reload keeps its cookie").to.equal(undefined);
+      expect((await get(server, "/app.js")).headers["set-cookie"], "only the page sets one").to.equal(undefined);
+    });
+
+    it("refuses a caller that never loaded the page, or brings a made-up cookie (403), and signs nothing", async () => {
+      const server = await serve();
+      const before = signed.length;
+      const anonymous = await get(server, "/api/signed-url?sessionId=victim-session");
+      expect(anonymous.status).to.equal(403);
+      expect(JSON.parse(anonymous.body).error).to.match(/load the page first/);
+      expect((await get(server, "/api/signed-url", { cookie: `${PAGE_COOKIE}=made-up` })).status).to.equal(403);
+      expect(signed.length).to.equal(before);
+    });
+
+    it("keeps a session to the page that first asked for it: another page gets 403 for it, and its own sessions", async () => {
+      const server = await serve();
+      const owner = await loadPage(server);
+      const other = await loadPage(server);
+      expect(other).to.not.equal(owner);
+      expect((await get(server, "/api/signed-url?sessionId=tab-owner", { cookie: owner })).status).to.equal(200);
+      const stolen = await get(server, "/api/signed-url?sessionId=tab-owner", { cookie: other });
+      expect(stolen.status).to.equal(403);
+      expect(JSON.parse(stolen.body).error).to.match(/belongs to another page/);
+      expect((await get(server, "/api/signed-url?sessionId=tab-owner", { cookie: owner })).status, "the owner reconnects").to.equal(200);
+      expect((await get(server, "/api/signed-url?sessionId=tab-other", { cookie: other })).status).to.equal(200);
+    });
+
+    it("lets a program (the CLI's --local) in the way a browser comes in: it loads the page, then asks with its cookie", async () => {
+      const server = await serve();
+      const first = await fetchSignedUrl(server.url, "cli-session");
+      expect(first.sessionId).to.equal("cli-session");
+      // Reconnecting asks again for the same session: the same cookie is still its own.
+      expect((await fetchSignedUrl(server.url, "cli-session")).sessionId).to.equal("cli-session");
+      // Someone else's session stays someone else's.
+      const owner = await loadPage(server);
+      expect((await get(server, "/api/signed-url?sessionId=browser-tab", { cookie: owner })).status).to.equal(200);
+      const refused = await fetchSignedUrl(server.url, "browser-tab").then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(refused).to.be.instanceOf(SignedUrlError);
+      expect((refused as SignedUrlError).status).to.equal(403);
+    });
   });
 });

@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import { expect } from "chai";
 import { formatAnswer } from "../../functions/fulfillment/format";
 import type { Envelope } from "../../functions/shared/protocol";
+import { fetchSignedUrl } from "../../client/web/signed-url";
 import { openSocket } from "./stack-helpers";
 import { LexWebUiClient, type LexWebUiConfig } from "./lex-web-ui-client";
 
@@ -92,7 +93,8 @@ describe("local stack: npm start", function () {
     await ui.close();
 
     // A tab still open at Ctrl-C: it is dropped, and its $disconnect still finds the table.
-    const signed = (await (await fetch(new URL("api/signed-url?sessionId=session-open-at-exit", pageUrl))).json()) as { url: string };
+    // As the page does: the signed-URL endpoint signs only for a page it served (its cookie).
+    const signed = await fetchSignedUrl(pageUrl, "session-open-at-exit");
     const tab = await openSocket(signed.url);
 
     server.kill("SIGINT");
