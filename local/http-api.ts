@@ -53,7 +53,7 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
   res.end(body);
 }
 
-function headerMap(req: IncomingMessage): Record<string, string> {
+export function headerMap(req: IncomingMessage): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(",") : value;
@@ -61,7 +61,7 @@ function headerMap(req: IncomingMessage): Record<string, string> {
   return headers;
 }
 
-function iamAuthorizer(credential: LocalCredential): APIGatewayProxyEventV2WithIAMAuthorizer["requestContext"]["authorizer"]["iam"] {
+export function iamAuthorizer(credential: LocalCredential): APIGatewayProxyEventV2WithIAMAuthorizer["requestContext"]["authorizer"]["iam"] {
   const identity = credential.identity;
   return {
     accessKey: credential.accessKeyId,

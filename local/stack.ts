@@ -23,6 +23,8 @@ import {
 } from "./gateway";
 import { startLambdaApi, type LambdaApi } from "./lambda-api";
 import { startLocalHttpApi, type LocalHttpApi } from "./http-api";
+import { startLocalFunctionUrl, type LocalFunctionUrl } from "./function-url";
+import { installResponseStreaming, type StreamingHandler } from "./response-streaming";
 import { startLocalCognitoIdentityPool, type LocalCognitoIdentityPool } from "./cognito-identity";
 import { CodeHookError, startLocalLexRuntime, type LexCodeHookEvent, type LocalLexRuntime } from "./lex-runtime";
 import { presignWebSocketUrl } from "../client/presign";
@@ -58,6 +60,8 @@ export interface LocalStackPorts {
   readonly cognito: number;
   /** The Lex V2 runtime. */
   readonly lex: number;
+  /** The streaming function URL (Server-Sent Events). */
+  readonly functionUrl: number;
 }
 
 /** A mistake the user can fix (busy port, no credentials): its message is one line that names the fix. */
@@ -150,6 +154,8 @@ export interface LocalStack {
   readonly managementEndpoint: string;
   /** `POST` here with a SigV4 `Authorization` (service execute-api). */
   readonly askUrl: string;
+  /** The streaming function URL: `POST` with SigV4 (service lambda); `Accept: text/event-stream` for SSE. */
+  readonly functionUrl: string;
   readonly region: string;
   /** What answers: "offline stand-in model" or the Bedrock model id. */
   readonly label: string;
@@ -204,7 +210,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const region = options.region ?? process.env.AWS_REGION ?? "us-east-1";
   const useAws = options.bedrock === "aws";
   const modelId = options.modelId ?? DEFAULT_LOCAL_MODEL_ID;
-  const ports: LocalStackPorts = { page: 0, gateway: 0, httpApi: 0, lambda: 0, dynamo: 0, bedrock: 0, cognito: 0, lex: 0, ...options.ports };
+  const ports: LocalStackPorts = { page: 0, gateway: 0, httpApi: 0, lambda: 0, dynamo: 0, bedrock: 0, cognito: 0, lex: 0, functionUrl: 0, ...options.ports };
   // Stopped in this order whatever was started: the gateway first, so every `$disconnect` still
   // runs against the tables; Bedrock before waiting on the functions, so no answer in flight
   // holds the shutdown up; the environment last but DynamoDB, so no handler ever runs without it.
@@ -214,6 +220,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     cognito?: LocalCognitoIdentityPool;
     gateway?: WebSocketGateway;
     httpApi?: LocalHttpApi;
+    functionUrl?: LocalFunctionUrl;
     bedrock?: BedrockEmulator;
     lambda?: LambdaApi;
     lambdaClient?: LambdaClient;
@@ -221,15 +228,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     dynamo?: LocalDynamo;
   } = {};
   const closeAll = async (): Promise<void> => {
-    const { page, lex, cognito, gateway, httpApi, bedrock, lambda, lambdaClient, restoreEnv, dynamo } = parts;
+    const { page, lex, cognito, gateway, httpApi, functionUrl, bedrock, lambda, lambdaClient, restoreEnv, dynamo } = parts;
     for (const key of Object.keys(parts) as (keyof typeof parts)[]) delete parts[key];
     await page?.close();
     await lex?.close();
     await cognito?.close();
     await gateway?.close();
     await httpApi?.close();
+    await functionUrl?.close();
     await bedrock?.close();
     await httpApi?.idle();
+    await functionUrl?.idle();
     await lambda?.idle();
     await lambda?.close();
     lambdaClient?.destroy();
@@ -306,6 +315,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       startLocalHttpApi({ handler: handlers.fulfillment, credentials: store, region, port: ports.httpApi }),
     ));
 
+    const functionUrl = (parts.functionUrl = await listening("functionUrl", ports.functionUrl, () =>
+      startLocalFunctionUrl({ handler: loadStreamingHandler(), credentials: store, region, port: ports.functionUrl }),
+    ));
+
     const cognito = (parts.cognito = await listening("cognito", ports.cognito, () =>
       startLocalCognitoIdentityPool({ region, credentials: store, port: ports.cognito }),
     ));
@@ -372,6 +385,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       webSocketUrl: gateway.url,
       managementEndpoint: gateway.managementEndpoint,
       askUrl: httpApi.askUrl,
+      functionUrl: functionUrl.url,
       region,
       label,
       chatUser,
@@ -390,6 +404,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         await lex.idle();
         await gateway.idle();
         await httpApi.idle();
+        await functionUrl.idle();
         await lambda.idle();
         await gateway.idle();
       },
@@ -404,6 +419,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 // The handlers' own event and result types differ per route; the emulators check shapes on the wire.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Handler = (event: any, context: Context) => Promise<any>;
+
+/** The streaming function URL's handler, run under the stand-in for the runtime's `awslambda` global. */
+function loadStreamingHandler(): StreamingHandler {
+  installResponseStreaming();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("../functions/fulfillment/url-handler").handler as StreamingHandler;
+}
 
 function loadHandler(name: "connection" | "fulfillment"): Handler {
   // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -14,6 +14,7 @@ export const PORT_FLAGS: Readonly<Record<keyof LocalStackPorts, string>> = {
   bedrock: "bedrock-port",
   cognito: "cognito-port",
   lex: "lex-port",
+  functionUrl: "function-url-port",
 };
 
 /** What each service is called in messages. */
@@ -26,11 +27,12 @@ const SERVICE_NAMES: Readonly<Record<keyof LocalStackPorts, string>> = {
   bedrock: "the Bedrock emulator",
   cognito: "the Cognito identity pool",
   lex: "the Lex V2 runtime",
+  functionUrl: "the streaming function URL",
 };
 
 export const USAGE =
   "usage: npm start -- [--bedrock emulator|aws] [--port 3000] [--region <region>] [--model <model id>] [--knowledge-base <id>] " +
-  "[--gateway-port N] [--http-api-port N] [--lambda-port N] [--dynamo-port N] [--bedrock-port N] [--cognito-port N] [--lex-port N]";
+  "[--gateway-port N] [--http-api-port N] [--lambda-port N] [--dynamo-port N] [--bedrock-port N] [--cognito-port N] [--lex-port N] [--function-url-port N]";
 
 /** Flags that only mean something with real Bedrock. */
 const AWS_ONLY_FLAGS = ["region", "model", "knowledge-base"] as const;
@@ -125,6 +127,7 @@ export function readyBanner(stack: LocalStack, startedInMs: number): string {
     `  WebSocket (signed)   ${stack.webSocketUrl}`,
     `  @connections API     ${stack.managementEndpoint}`,
     `  POST /ask (SigV4)    ${stack.askUrl}`,
+    `  SSE ask (SigV4)      ${stack.functionUrl}`,
     `  DynamoDB (dynalite)  ${stack.dynamo.endpoint}`,
     ...(stack.bedrock ? [`  Bedrock emulator     ${stack.bedrock.endpoint}`] : []),
     `  Lambda API           ${stack.lambda.endpoint}`,

@@ -10,9 +10,10 @@ export type ResponseStreamingRuntime = typeof awslambda;
 
 /** The runtime's API; a clear error where there is none (a plain Node.js process). */
 export function responseStreaming(): ResponseStreamingRuntime {
-  const runtime = (globalThis as { awslambda?: ResponseStreamingRuntime }).awslambda;
-  if (!runtime) {
+  const runtime = (globalThis as { awslambda?: Partial<ResponseStreamingRuntime> }).awslambda;
+  // Other packages create the object too (@aws/lambda-invoke-store): the API itself must be there.
+  if (typeof runtime?.streamifyResponse !== "function" || !runtime.HttpResponseStream) {
     throw new Error("response streaming needs the Lambda Node.js runtime's awslambda global (or the local stack's stand-in)");
   }
-  return runtime;
+  return runtime as ResponseStreamingRuntime;
 }
