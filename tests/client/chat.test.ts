@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { runChatCommand } from "../../client/chat";
 import type { ChatServer } from "../../client/chat-server";
 import { CliError, EXIT } from "../../client/exit-codes";
+import { fetchSignedUrl, type SignedUrl } from "../../client/web/signed-url";
 
 const AWS = "wss://abc123def4.execute-api.eu-west-1.amazonaws.com/Prod";
 const credentials = async () => ({ accessKeyId: "AKIDCHAT", secretAccessKey: "chat-secret" });
@@ -20,9 +21,9 @@ describe("client: npm run chat", () => {
     output = "";
   });
 
-  async function signedUrl(): Promise<{ url: string; label: string }> {
-    const response = await fetch(new URL("api/signed-url?sessionId=tab", server!.url));
-    return (await response.json()) as { url: string; label: string };
+  /** As the page (or the CLI's --local) asks: with the page's cookie, which the server signs for. */
+  function signedUrl(): Promise<SignedUrl> {
+    return fetchSignedUrl(server!.url, "tab");
   }
 
   it("serves the page for --endpoint, signing for that endpoint and region", async () => {
