@@ -6,7 +6,7 @@
  * whatever the model's pace, posts stay few, and a slow connection never slows another. The AWS side (connections store, @connections transport) is injected.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { MetricUnit, type Metrics } from "@aws-lambda-powertools/metrics";
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { ConnectionsStore } from "../shared/connections";
 import { recipients } from "../shared/session-state";
 import { Journal, eventsAfter, type JournalEvent, type JournalInput } from "./journal";
@@ -118,9 +118,18 @@ export interface StreamWriterDeps {
 
 const systemClock: StreamClock = { now: () => performance.now(), sleep: (ms) => sleep(ms) };
 
+/**
+ * What the reporter needs of a Powertools Metrics instance, written out so the published types
+ * of `qnabot-streaming/stream` name no Powertools type (a consumer need not have them).
+ */
+export interface MetricsSink {
+  addMetric(name: string, unit: string, value: number): void;
+  publishStoredMetrics(): void;
+}
+
 /** Reports an answer as one EMF emission and one INFO log line (figures only, never text). */
 export function streamReporter(
-  sink: { metrics: Pick<Metrics, "addMetric" | "publishStoredMetrics">; logger: StreamLogger } = {
+  sink: { metrics: MetricsSink; logger: StreamLogger } = {
     metrics: defaultMetrics,
     logger: defaultLogger,
   },
