@@ -115,6 +115,21 @@ export class GatewayConnection implements GatewayConnectionInfo {
     });
   }
 
+  /**
+   * Queues one message without waiting for the client to take it (a PostToConnection is
+   * answered once API Gateway has accepted the message, not once the client has read it).
+   * A socket that fails meanwhile reports its close as usual.
+   */
+  queue(data: Buffer): void {
+    if (!this.open) throw new Error("connection is not open");
+    this.ws.send(data, { binary: !isUtf8(data) }, () => undefined);
+  }
+
+  /** Bytes queued for the client that its socket has not taken yet (grows while the client does not read). */
+  get bufferedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
   /** Server-side close (idle, lifetime, DeleteConnection, shutdown); `$disconnect` reports this status. */
   close(status: CloseStatus, abrupt = false): void {
     if (this.closed || this.serverClose) return;

@@ -3,6 +3,12 @@
  * ApiGatewayManagementApi SDK client sees it: SigV4 `Authorization` checked, typed errors
  * in `x-amzn-errortype`, GetConnection's JSON field names, DeleteConnection's 204. Latency
  * and failures can be injected per request for tests and benchmarks.
+ *
+ * A slow reader, as API Gateway treats one: a post is answered once the message is queued
+ * for the client, not once the client has read it; while a client is not reading, its
+ * queue grows, and once it holds more than `maxBufferedBytes` a post is refused with 429
+ * LimitExceededException, which the API reference gives for "the WebSocket client side
+ * buffer is full". The socket stays open (the writer decides: retry, or DeleteConnection).
  */
 import { createHash, randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -45,6 +51,8 @@ export interface ConnectionsApiStats {
   postBytes: number;
   gets: number;
   deletes: number;
+  /** Posts refused with 429 because the client was not reading (its buffer was full). */
+  bufferFull: number;
   /** Answered errors by status (injected or real). */
   errors: Record<number, number>;
 }
@@ -55,6 +63,8 @@ export interface ConnectionsApiDeps {
   readonly apiId: string;
   readonly verifier: SigV4Verifier;
   readonly maxMessageBytes: number;
+  /** Bytes a connection may have queued and unread before posts to it get 429. */
+  readonly maxBufferedBytes: number;
   lookup(connectionId: string): GatewayConnection | undefined;
   behaviour(): ConnectionsApiBehaviour;
   readonly stats: ConnectionsApiStats;
@@ -191,11 +201,11 @@ export function createConnectionsApi(deps: ConnectionsApiDeps): (req: IncomingMe
         }
         const connection = deps.lookup(connectionId);
         if (!connection?.open) throw new ApiError(410, "GoneException", `Connection ${connectionId} is gone`);
-        try {
-          await connection.send(body.data);
-        } catch {
-          throw new ApiError(410, "GoneException", `Connection ${connectionId} is gone`);
+        if (connection.bufferedBytes > deps.maxBufferedBytes) {
+          deps.stats.bufferFull += 1;
+          throw new ApiError(429, "LimitExceededException", `The WebSocket client side buffer of connection ${connectionId} is full`);
         }
+        connection.queue(body.data);
         deps.stats.postBytes += body.bytes;
         send(res, 200, undefined);
         return;

@@ -18,6 +18,7 @@ import { connectEvent, disconnectEvent, messageEvent, newGatewayId, type Connect
 import { parseQuery, proxyMaps } from "./query";
 import { RouteTable } from "./routing";
 import { SigV4Verifier, SignatureError } from "./sigv4";
+import { TokenBucket, type StageThrottle } from "./throttle";
 import { listenOnLoopback } from "../loopback";
 
 /** A Lambda handler as API Gateway invokes it (async; the callback style is not supported). */
@@ -44,6 +45,12 @@ export interface GatewayLimits {
   readonly maxConnectionMs: number;
   /** After this the client gets a timeout error; the handler itself runs on. @default 29000 */
   readonly integrationTimeoutMs: number;
+  /**
+   * Bytes queued for a client that is not reading before a PostToConnection to it gets 429
+   * LimitExceededException ("the WebSocket client side buffer is full"); AWS documents no
+   * size, so this is a local choice, on top of what the sockets themselves buffer. @default 1048576 (1 MiB)
+   */
+  readonly maxBufferedBytes: number;
 }
 
 /** API Gateway's WebSocket quotas (API Gateway developer guide, WebSocket API quotas). */
@@ -52,6 +59,7 @@ export const AWS_WEBSOCKET_LIMITS: GatewayLimits = {
   idleTimeoutMs: 10 * 60 * 1000,
   maxConnectionMs: 2 * 60 * 60 * 1000,
   integrationTimeoutMs: 29_000,
+  maxBufferedBytes: 1024 * 1024,
 };
 
 export interface GatewayLogger {
@@ -74,6 +82,8 @@ export interface WebSocketGatewayOptions {
   readonly limits?: Partial<GatewayLimits>;
   /** Injected @connections latency and failures; replaceable later with `setConnectionsApiBehaviour`. @default none */
   readonly connectionsApi?: ConnectionsApiBehaviour;
+  /** Stage throttling (rate and burst, per stage, over `$connect` and every client message); `false` for none. @default false */
+  readonly throttle?: StageThrottle | false;
   /** Clock (epoch ms) for signature expiry and event times. @default Date.now */
   readonly now?: () => number;
   /** Where handler failures go (API Gateway would log them). @default console */
@@ -89,6 +99,8 @@ export interface GatewayStats {
   disconnected: number;
   /** Client messages received (any route). */
   messagesIn: number;
+  /** `$connect`s and messages refused by stage throttling (429 / a "Too Many Requests" frame). */
+  throttled: number;
   /** Handler invocations that threw or timed out. */
   handlerErrors: number;
   /** Handler invocations by route key (a MOCK route such as `ping` never appears). */
@@ -211,8 +223,9 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions = {
   const tracker = new InvocationTracker();
   let behaviour: ConnectionsApiBehaviour = options.connectionsApi ?? {};
   let closing = false;
-  const counters = { connectAttempts: 0, rejected: 0, connected: 0, disconnected: 0, messagesIn: 0, handlerErrors: 0 };
-  const apiStats: ConnectionsApiStats = { posts: 0, postBytes: 0, gets: 0, deletes: 0, errors: {} };
+  const counters = { connectAttempts: 0, rejected: 0, connected: 0, disconnected: 0, messagesIn: 0, throttled: 0, handlerErrors: 0 };
+  const apiStats: ConnectionsApiStats = { posts: 0, postBytes: 0, gets: 0, deletes: 0, bufferFull: 0, errors: {} };
+  const bucket = options.throttle ? new TokenBucket(options.throttle, now) : undefined;
   const invocations: Record<string, number> = {};
 
   /** Runs a route's handler with API Gateway's integration timeout; the handler counts for idle() until it really ends. */
@@ -263,6 +276,12 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions = {
     const receivedAt = now();
     connection.touch(receivedAt);
     counters.messagesIn += 1;
+    if (bucket && !bucket.take()) {
+      // A throttled message reaches no integration; the client gets the gateway's error frame with 429's text.
+      counters.throttled += 1;
+      reply(connection, Buffer.from(gatewayErrorFrame("Too Many Requests", connection.connectionId, newGatewayId())));
+      return;
+    }
     const text = isBinary ? undefined : data.toString("utf8");
     const target = routes.select(text);
     if (target.kind === "mock") return;
@@ -320,6 +339,12 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions = {
     }
 
     counters.connectAttempts += 1;
+    if (bucket && !bucket.take()) {
+      counters.throttled += 1;
+      counters.rejected += 1;
+      refuseUpgrade(socket, 429, JSON.stringify({ message: "Too Many Requests" }), {});
+      return;
+    }
     const query = parseQuery(queryAt < 0 ? "" : url.slice(queryAt + 1));
     let credential: LocalCredential;
     try {
@@ -380,6 +405,7 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions = {
     apiId,
     verifier,
     maxMessageBytes: limits.maxMessageBytes,
+    maxBufferedBytes: limits.maxBufferedBytes,
     lookup: (id) => connections.get(id),
     behaviour: () => behaviour,
     stats: apiStats,

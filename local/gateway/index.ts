@@ -30,4 +30,5 @@ export {
   type LocalRoleOptions,
 } from "./credentials";
 export { MOCK_ROUTE_KEYS } from "./routing";
+export { DEFAULT_STAGE_THROTTLE, TokenBucket, checkStageThrottle, type StageThrottle } from "./throttle";
 export { hostWithoutPort } from "./sigv4";

@@ -1,0 +1,150 @@
+/**
+ * Two behaviours of API Gateway the local gateway models, over real sockets:
+ * - Stage throttling: a token bucket per stage (rate, burst), one token per request
+ *   (developer guide, "Throttle requests to your WebSocket APIs": token bucket; over the rate
+ *   and burst, 429 Too Many Requests). A throttled message reaches no integration; the
+ *   client gets the gateway's error frame with that text; a throttled `$connect` gets 429.
+ * - A slow reader: PostToConnection answers once the message is queued, and answers 429
+ *   LimitExceededException once the client's buffer is full (ApiGatewayManagementApi API
+ *   reference: "The client is sending more than the allowed number of requests per unit of
+ *   time or the WebSocket client side buffer is full").
+ * And the @connections API, an internal endpoint, sends no CORS headers.
+ */
+import { ApiGatewayManagementApiClient, LimitExceededException, PostToConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
+import { expect } from "chai";
+import type WebSocket from "ws";
+import { presignWebSocketUrl } from "../../client/presign";
+import { TokenBucket, localIamUser, localRoleSession, startWebSocketGateway, type WebSocketGateway } from "../../local/gateway";
+import { Inbox, Recorder, open, refusal } from "./gateway-helpers";
+
+describe("local gateway: stage throttling (token bucket)", () => {
+  it("lets a burst through, then the steady rate, per the stage's clock", () => {
+    let now = 0;
+    const bucket = new TokenBucket({ rateLimit: 10, burstLimit: 3 }, () => now);
+    expect([bucket.take(), bucket.take(), bucket.take(), bucket.take()]).to.deep.equal([true, true, true, false]);
+    now += 100; // 10/s: one token back
+    expect([bucket.take(), bucket.take()]).to.deep.equal([true, false]);
+    now += 10_000; // never more than the burst
+    expect([bucket.take(), bucket.take(), bucket.take(), bucket.take()]).to.deep.equal([true, true, true, false]);
+    expect({ passed: bucket.passed, throttled: bucket.throttled }).to.deep.equal({ passed: 7, throttled: 3 });
+  });
+
+  it("refuses a limit that is not a positive rate and a whole burst", () => {
+    expect(() => new TokenBucket({ rateLimit: 0, burstLimit: 1 }, Date.now)).to.throw(RangeError, /rateLimit/);
+    expect(() => new TokenBucket({ rateLimit: 1, burstLimit: 0.5 }, Date.now)).to.throw(RangeError, /burstLimit/);
+  });
+
+  describe("over the wire", () => {
+    const user = localIamUser("chatty");
+    const calls = new Recorder();
+    let gateway: WebSocketGateway;
+    let now = Date.now();
+    const sockets: WebSocket[] = [];
+
+    before(async () => {
+      gateway = await startWebSocketGateway({
+        credentials: [user],
+        // A frozen clock: no token comes back during the test, whatever the machine's pace.
+        now: () => now,
+        throttle: { rateLimit: 1, burstLimit: 5 },
+        handlers: { $connect: calls.handler({ statusCode: 200 }), ask: calls.handler({ statusCode: 200 }) },
+      });
+    });
+    after(async () => {
+      for (const ws of sockets) ws.terminate();
+      await gateway.close();
+    });
+
+    const signed = () =>
+      presignWebSocketUrl({ endpoint: gateway.url, region: "us-east-1", credentials: user, query: { sessionId: "chatty" }, now: new Date(now) });
+
+    it("answers messages past the burst with the gateway's Too Many Requests frame and invokes nothing for them; a $connect past it gets 429", async () => {
+      const ws = await open(await signed()); // token 1
+      sockets.push(ws);
+      const inbox = new Inbox(ws);
+      for (let i = 0; i < 8; i++) ws.send(JSON.stringify({ action: "ask", requestId: `r${i}` }));
+      for (let i = 0; i < 4; i++) {
+        const frame = await inbox.next();
+        expect(JSON.parse(frame.text)).to.include({ message: "Too Many Requests", connectionId: calls.of("$connect")[0].requestContext.connectionId });
+        expect(frame.text).to.match(/^\{"message": "Too Many Requests", "connectionId":"[^"]+", "requestId":"[^"]+"\}$/);
+      }
+      await gateway.idle();
+      expect(calls.of("ask")).to.have.length(4);
+      expect(gateway.stats().throttled).to.equal(4);
+
+      const refused = await refusal(await signed());
+      expect(refused.status).to.equal(429);
+      expect(JSON.parse(refused.body)).to.deep.equal({ message: "Too Many Requests" });
+
+      now += 2000; // two tokens back at 1/s
+      ws.send(JSON.stringify({ action: "ask", requestId: "later" }));
+      await calls.waitFor("ask", 5);
+    });
+  });
+});
+
+describe("local gateway: a client that stops reading", () => {
+  const user = localIamUser("reader");
+  const role = localRoleSession("writer-role");
+  const calls = new Recorder();
+  let gateway: WebSocketGateway;
+  let client: ApiGatewayManagementApiClient;
+
+  before(async () => {
+    gateway = await startWebSocketGateway({
+      credentials: [user, role],
+      limits: { maxBufferedBytes: 256 * 1024 },
+      handlers: { $connect: calls.handler({ statusCode: 200 }) },
+    });
+    client = new ApiGatewayManagementApiClient({ endpoint: gateway.managementEndpoint, region: "us-east-1", credentials: role, maxAttempts: 1 });
+  });
+  after(async () => {
+    client.destroy();
+    await gateway.close();
+  });
+
+  it("accepts posts while its buffers take them, then answers 429 LimitExceededException (socket still open); once it reads again, posts succeed and every accepted frame arrives in order", async function () {
+    this.timeout(60_000);
+    const url = await presignWebSocketUrl({ endpoint: gateway.url, region: "us-east-1", credentials: user, query: { sessionId: "reader" } });
+    const ws = await open(url);
+    const connectionId = calls.of("$connect")[0].requestContext.connectionId;
+    const received: string[] = [];
+    ws.on("message", (data: Buffer) => received.push(data.toString("utf8").slice(0, 12)));
+    // Stop reading: the socket's data stays in the kernel until resumed.
+    (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+
+    const chunk = "x".repeat(100 * 1024);
+    const accepted: string[] = [];
+    let refused: unknown;
+    // The kernel's socket buffers take some megabytes first; the bound is on what queues after that.
+    for (let i = 0; i < 2000 && refused === undefined; i++) {
+      const data = `${String(i).padStart(11, "0")}:${chunk}`;
+      try {
+        await client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: data }));
+        accepted.push(data.slice(0, 12));
+      } catch (error) {
+        refused = error;
+      }
+    }
+    expect(refused, "a post once the buffer is full").to.be.instanceOf(LimitExceededException);
+    expect(gateway.connections.has(connectionId), "the socket stays open").to.equal(true);
+    expect(gateway.stats().connectionsApi.bufferFull).to.equal(1);
+
+    (ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    while (received.length < accepted.length) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(received).to.deep.equal(accepted);
+    await client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: "after" }));
+    while (received.length < accepted.length + 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(received.at(-1)).to.equal("after");
+    ws.terminate();
+  });
+
+  it("sends no CORS header from the @connections API, to a preflight or to a request", async () => {
+    const path = `${gateway.managementEndpoint}/@connections/abc`;
+    const preflight = await fetch(path, { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "POST" } });
+    expect(preflight.headers.get("access-control-allow-origin")).to.equal(null);
+    const post = await fetch(path, { method: "POST", headers: { origin: "https://evil.example" }, body: "x" });
+    expect(post.status).to.equal(403);
+    expect(post.headers.get("access-control-allow-origin")).to.equal(null);
+  });
+});
