@@ -13,12 +13,14 @@ import { startLocalDynamo, type LocalDynamo } from "./dynamo";
 import { startBedrockEmulator, type BedrockEmulator, type BedrockEmulatorOptions } from "./bedrock";
 import {
   CredentialStore,
+  DEFAULT_STAGE_THROTTLE,
   localIamUser,
   localRoleSession,
   startWebSocketGateway,
   type ConnectionsApiBehaviour,
   type GatewayLimits,
   type LocalCredential,
+  type StageThrottle,
   type WebSocketGateway,
 } from "./gateway";
 import { startLambdaApi, type LambdaApi } from "./lambda-api";
@@ -126,6 +128,12 @@ export interface LocalStackOptions {
   readonly gatewayLimits?: Partial<GatewayLimits>;
   /** Injected @connections latency and faults. @default none */
   readonly connectionsApi?: ConnectionsApiBehaviour;
+  /**
+   * The WebSocket stage's throttling (rate per second, burst), as the deployed stage's
+   * throttlingRateLimit / throttlingBurstLimit; `false` for none.
+   * @default DEFAULT_STAGE_THROTTLE (50 per second, burst 100: Pulumi.yaml's defaults)
+   */
+  readonly throttle?: StageThrottle | false;
   /** More callers the gateway, the HTTP API and the Lex runtime accept (tests: other principals, Cognito identities). @default none */
   readonly credentials?: readonly LocalCredential[];
   /** Extra environment for the handlers (STREAM_STALL_MS, POWERTOOLS_LOG_LEVEL, …). @default none */
@@ -299,6 +307,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         credentials: store,
         limits: options.gatewayLimits,
         connectionsApi: options.connectionsApi,
+        throttle: options.throttle ?? DEFAULT_STAGE_THROTTLE,
         handlers: {
           ...Object.fromEntries(CONNECTION_ROUTE_KEYS.map((key) => [key, connectionIntegration])),
           ...Object.fromEntries(

@@ -15,10 +15,15 @@ import { CONNECTION_KEY_PREFIX, type StreamFormat } from "../../functions/shared
 /** Longest a scenario waits for a socket to get what it must get: past it the client counts as hung. */
 export const HUNG_AFTER_MS = 20_000;
 
-/** Starts the local stack for a scenario: no chat page, Bedrock emulator paced for tests unless told otherwise. */
+/**
+ * Starts the local stack for a scenario: no chat page, Bedrock emulator paced for tests and
+ * no stage throttling unless told otherwise (the scenarios load the functions on purpose;
+ * the throttling scenario turns it on).
+ */
 export function startReliabilityStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   return startLocalStack({
     page: false,
+    throttle: false,
     ...options,
     bedrockBehavior: { firstTokenDelayMs: 0, deltasPerSecond: 0, ...options.bedrockBehavior },
     env: { POWERTOOLS_METRICS_DISABLED: "true", ...options.env },
