@@ -3,6 +3,7 @@
  */
 import { parseArgs } from "node:util";
 import { LocalStackSetupError, PortInUseError, startLocalStack, type LocalStack, type LocalStackPorts } from "./stack";
+import { DEFAULT_STAGE_THROTTLE, type StageThrottle } from "./gateway";
 
 /** The flag that pins each service's port. */
 export const PORT_FLAGS: Readonly<Record<keyof LocalStackPorts, string>> = {
@@ -32,7 +33,8 @@ const SERVICE_NAMES: Readonly<Record<keyof LocalStackPorts, string>> = {
 
 export const USAGE =
   "usage: npm start -- [--bedrock emulator|aws] [--port 3000] [--region <region>] [--model <model id>] [--knowledge-base <id>] " +
-  "[--gateway-port N] [--http-api-port N] [--lambda-port N] [--dynamo-port N] [--bedrock-port N] [--cognito-port N] [--lex-port N] [--function-url-port N]";
+  "[--gateway-port N] [--http-api-port N] [--lambda-port N] [--dynamo-port N] [--bedrock-port N] [--cognito-port N] [--lex-port N] [--function-url-port N] " +
+  "[--throttle-rate N] [--throttle-burst N] [--no-throttle]";
 
 /** Flags that only mean something with real Bedrock. */
 const AWS_ONLY_FLAGS = ["region", "model", "knowledge-base"] as const;
@@ -43,6 +45,8 @@ export interface StartOptions {
   region?: string;
   model?: string;
   knowledgeBase?: string;
+  /** The WebSocket stage's throttling, or false for none. */
+  throttle: StageThrottle | false;
 }
 
 /** A command line the parser refuses: one line saying what is wrong, then the usage line. */
@@ -57,6 +61,21 @@ function portNumber(flag: string, value: string): number {
   const port = Number(value);
   if (!/^\d+$/.test(value) || port > 65535) throw new UsageError(`--${flag} must be a port number from 0 to 65535, not "${value}"`);
   return port;
+}
+
+/** `--throttle-rate` / `--throttle-burst` over the stack's defaults, or `--no-throttle`. */
+function throttleOf(values: Record<string, string | boolean | undefined>): StageThrottle | false {
+  const rate = values["throttle-rate"] as string | undefined;
+  const burst = values["throttle-burst"] as string | undefined;
+  if (values["no-throttle"]) {
+    if (rate !== undefined || burst !== undefined) throw new UsageError("--no-throttle cannot be combined with --throttle-rate or --throttle-burst");
+    return false;
+  }
+  const rateLimit = rate === undefined ? DEFAULT_STAGE_THROTTLE.rateLimit : Number(rate);
+  if (!/^\d+(\.\d+)?$/.test(rate ?? "1") || !(rateLimit > 0)) throw new UsageError(`--throttle-rate must be a positive number of messages per second, not "${rate}"`);
+  const burstLimit = burst === undefined ? DEFAULT_STAGE_THROTTLE.burstLimit : Number(burst);
+  if (!/^\d+$/.test(burst ?? "1") || burstLimit < 1) throw new UsageError(`--throttle-burst must be a whole number of at least 1, not "${burst}"`);
+  return { rateLimit, burstLimit };
 }
 
 /** Parses the command line; throws a UsageError on anything it does not accept. */
@@ -76,6 +95,9 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
         region: { type: "string" },
         model: { type: "string" },
         "knowledge-base": { type: "string" },
+        "throttle-rate": { type: "string" },
+        "throttle-burst": { type: "string" },
+        "no-throttle": { type: "boolean" },
         ...portOptions,
       },
       strict: true,
@@ -102,6 +124,7 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
   return {
     bedrock,
     ports,
+    throttle: throttleOf(values),
     region: values.region as string | undefined,
     model: values.model as string | undefined,
     knowledgeBase: values["knowledge-base"] as string | undefined,
@@ -169,6 +192,7 @@ async function main(): Promise<void> {
       region: options.region,
       modelId: options.model,
       knowledgeBaseId: options.knowledgeBase,
+      throttle: options.throttle,
       env: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN", POWERTOOLS_METRICS_DISABLED: "true" },
     });
   } catch (error) {

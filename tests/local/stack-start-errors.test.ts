@@ -70,10 +70,21 @@ describe("npm start: user mistakes get one line naming the fix", function () {
       });
     });
 
+    it("throttles the WebSocket stage as deployed by default (50/s, burst 100), or as --throttle-rate/--throttle-burst say, or not at all with --no-throttle", function () {
+      expect(parseStartArgs([]).throttle).to.deep.equal({ rateLimit: 50, burstLimit: 100 });
+      expect(parseStartArgs(["--throttle-rate", "2.5", "--throttle-burst", "5"]).throttle).to.deep.equal({ rateLimit: 2.5, burstLimit: 5 });
+      expect(parseStartArgs(["--throttle-burst", "7"]).throttle).to.deep.equal({ rateLimit: 50, burstLimit: 7 });
+      expect(parseStartArgs(["--no-throttle"]).throttle).to.equal(false);
+      expect(lines(usageError(["--throttle-rate", "0"]).message)).to.deep.equal(['--throttle-rate must be a positive number of messages per second, not "0"', USAGE]);
+      expect(lines(usageError(["--throttle-rate", "fast"]).message)[0]).to.match(/^--throttle-rate must be a positive number/);
+      expect(lines(usageError(["--throttle-burst", "1.5"]).message)[0]).to.equal('--throttle-burst must be a whole number of at least 1, not "1.5"');
+      expect(lines(usageError(["--no-throttle", "--throttle-rate", "5"]).message)[0]).to.equal("--no-throttle cannot be combined with --throttle-rate or --throttle-burst");
+    });
+
     it("pins every service's port with its own flag; the page defaults to 3000, the rest to OS-assigned", function () {
-      expect(parseStartArgs([]).ports).to.deep.equal({ page: 3000, gateway: 0, httpApi: 0, lambda: 0, dynamo: 0, bedrock: 0, cognito: 0, lex: 0 });
+      expect(parseStartArgs([]).ports).to.deep.equal({ page: 3000, gateway: 0, httpApi: 0, lambda: 0, dynamo: 0, bedrock: 0, cognito: 0, lex: 0, functionUrl: 0 });
       const argv = Object.values(PORT_FLAGS).flatMap((flag, i) => [`--${flag}`, String(4100 + i)]);
-      expect(parseStartArgs(argv).ports).to.deep.equal({ page: 4100, gateway: 4101, httpApi: 4102, lambda: 4103, dynamo: 4104, bedrock: 4105, cognito: 4106, lex: 4107 });
+      expect(parseStartArgs(argv).ports).to.deep.equal({ page: 4100, gateway: 4101, httpApi: 4102, lambda: 4103, dynamo: 4104, bedrock: 4105, cognito: 4106, lex: 4107, functionUrl: 4108 });
       for (const bad of ["abc", "70000", "-1", "80.5", ""]) {
         expect(lines(usageError([`--lex-port=${bad}`]).message)[0], bad).to.match(/^--lex-port must be a port number from 0 to 65535/);
       }
