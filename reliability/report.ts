@@ -19,7 +19,7 @@ export interface ReportContext {
   readonly durationMs: number;
 }
 
-const SECTIONS: readonly Section[] = ["Bad input", "Faults", "Load", "Security"];
+const SECTIONS: readonly Section[] = ["Bad input", "Faults", "Fair use", "No silent hang", "Load", "Security", "Side doors"];
 
 /** What the checks show to be out of reach, so nobody reads more into the table than it says. */
 export const LIMITS: readonly string[] = [

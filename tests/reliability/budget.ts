@@ -23,9 +23,13 @@ export interface Budget {
   readonly storm: { readonly sessions: number; readonly ratePerSecond: number };
   /** Concurrent sessions of the load run. */
   readonly loadSessions: number;
+  /** Asks one socket sends at once in the fair-use burst. */
+  readonly burstAsks: number;
+  /** json clients of each hang scenario (429 storm, post latency, paused reader). */
+  readonly hangClients: number;
 }
 
 export const BUDGETS: Readonly<Record<"test" | "full", Budget>> = {
-  test: { handlerRuns: 500, gatewayFrames: 100, disconnectSessions: 20, storm: { sessions: 20, ratePerSecond: 35 }, loadSessions: 50 },
-  full: { handlerRuns: 1000, gatewayFrames: 300, disconnectSessions: 100, storm: { sessions: 60, ratePerSecond: 100 }, loadSessions: 500 },
+  test: { handlerRuns: 500, gatewayFrames: 100, disconnectSessions: 20, storm: { sessions: 20, ratePerSecond: 35 }, loadSessions: 50, burstAsks: 200, hangClients: 5 },
+  full: { handlerRuns: 1000, gatewayFrames: 300, disconnectSessions: 100, storm: { sessions: 60, ratePerSecond: 100 }, loadSessions: 500, burstAsks: 1000, hangClients: 20 },
 };
