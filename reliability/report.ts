@@ -1,7 +1,8 @@
 /**
  * RELIABILITY.md from the figures of a run: one table of what was tried and what came out,
- * a line per check, failures marked. Pure.
+ * a line per check, failures marked; and where a run writes it. Pure.
  */
+import { join } from "node:path";
 import type { Figure, Section } from "../tests/reliability/figures";
 
 export interface ReportRow extends Figure {
@@ -23,7 +24,8 @@ const SECTIONS: readonly Section[] = ["Bad input", "Faults", "Fair use", "No sil
 
 /** What the checks show to be out of reach, so nobody reads more into the table than it says. */
 export const LIMITS: readonly string[] = [
-  "Retries are bounded: a throttling storm much heavier than the one above (e.g. 200 sessions sharing 100 posts/s) still makes the writer drop a connection, and that client waits for an end that never comes. Closing the socket instead would need `DELETE @connections`, which the stack does not grant.",
+  "Retries are bounded: a throttling storm much heavier than the one above still makes the writer drop a connection; a json client is then closed with `DELETE @connections` (and resumes), but that DeleteConnection is not retried, so if the storm throttles it too the client waits until the gateway's idle timeout (10 min).",
+  "The slow-reader model is the documented one (PostToConnection answers 429 LimitExceededException when \"the WebSocket client side buffer is full\"), but AWS documents no size for that buffer: the local gateway allows 1 MiB queued beyond what the sockets themselves hold.",
   "The Lex door streams to the owner of the session Lex names: Lex passes no caller identity, so whoever can call the bot with a session id can put an answer on that session's sockets (never read from them). This is QnABot's own model.",
   "IAM conditions are reported, not evaluated (the KMS key statements, usable only through DynamoDB).",
 ];
@@ -35,7 +37,19 @@ export const FINDINGS: readonly string[] = [
   "`$default` with a non-string body flagged base64 threw inside Buffer.from (500): now the usual bad_request envelope (functions/connection/default.ts).",
   "DynamoDB failing between the `ask` route and its job (the session query) left the asker waiting forever: the answer streamed to nobody. The writer now streams to the asking connection when the session cannot be listed (the `asker` of functions/stream/types.ts, passed by the ask job).",
   "A @connections throttling storm (posts over the account rate) made the writer give up on connections after about 0.2 s of retries, leaving those clients without the rest of their answer or its end: the writer now retries up to 10 times with waits capped at 1 s by default (functions/stream/writer.ts).",
+  "Local side doors (an independent attack run): dynalite answered any `Authorization` with `Access-Control-Allow-Origin: *`, the Lambda Invoke API ran unsigned calls, the chat page server signed any session for any caller, POST /ask buffered unsigned 10 MB bodies before checking signatures (100 concurrent: RSS 132 → 910 MB), the Bedrock emulator kept every request body. Now: a SigV4-verifying proxy in front of dynalite (local/dynamo.ts), SigV4 on the Lambda API (local/lambda-api.ts), a per-page cookie that owns its sessions (client/chat-server.ts), signature headers and Content-Length judged before any body is read (local/signed-request.ts), the last 1,000 requests kept (local/bedrock/emulator.ts).",
+  "The local gateway's PostToConnection waited until the client had read the frame, so a client that stopped reading held the writer's posts until they timed out, and then got duplicates: a post is now answered once queued, and 429 once the client's buffer is full, as API Gateway documents (local/gateway/connections-api.ts).",
 ];
+
+/**
+ * Where a run writes its report: `--out` when given; otherwise the committed RELIABILITY.md
+ * only for the full budget, and test-output/ for a smaller one, so a quick run never
+ * replaces the figures the committed report stands for.
+ */
+export function reportFile(root: string, budget: "full" | "test", out?: string): string {
+  if (out !== undefined) return out;
+  return budget === "full" ? join(root, "RELIABILITY.md") : join(root, "test-output", "RELIABILITY.test.md");
+}
 
 /** Keeps a cell on one table row. */
 function cell(text: string): string {

@@ -3,13 +3,16 @@
  * (1,000 fuzzed events per entry point, the 500-session load run, …) and writes
  * RELIABILITY.md. The same checks run in `npm test` with smaller counts (tests/reliability/).
  *
- *   npx tsx --expose-gc reliability/run.ts [--budget full|test] [--out RELIABILITY.md]
+ *   npx tsx --expose-gc reliability/run.ts [--budget full|test] [--out <file>]
+ *
+ * Only the full budget writes the committed RELIABILITY.md by default; `--budget test` writes
+ * test-output/RELIABILITY.test.md, so a quick run never replaces the report's figures.
  *
  * Exits 1 when a check failed (the report says which, with fast-check's seed and path).
  */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { logger } from "../functions/shared/observability";
 import { AWS_WEBSOCKET_LIMITS, localCognitoIdentity, localIamUser } from "../local/gateway";
@@ -29,6 +32,10 @@ import {
   type FaultEnv,
 } from "../tests/reliability/faults";
 import type { Figure, Section } from "../tests/reliability/figures";
+import { burstFigure, startFairnessEnv } from "../tests/reliability/fairness";
+import { latencyHang, pausedReaderHang, startHangEnv, stormHang } from "../tests/reliability/hangs";
+import { bedrockRequestLog, chatPageSideDoor, dynamoSideDoor, httpApiBodies, lambdaSideDoor, startSideDoorStack } from "../tests/reliability/side-doors";
+import { DEFAULT_STAGE_THROTTLE, type StageThrottle } from "../local/gateway";
 import { fuzzGatewayFrames, gatewayFigure } from "../tests/reliability/fuzz-gateway";
 import {
   attackerCredential,
@@ -58,7 +65,7 @@ import {
   signatureReplay,
   tamperedQueries,
 } from "../tests/reliability/security";
-import { renderReport, type ReportRow } from "./report";
+import { renderReport, reportFile, type ReportRow } from "./report";
 
 /** Progress goes to the terminal even while a check's own output is being captured. */
 const stderr = process.stderr.write.bind(process.stderr);
@@ -165,6 +172,44 @@ async function load(run: Run, budget: Budget): Promise<void> {
   }
 }
 
+async function fairUse(run: Run, budget: Budget): Promise<void> {
+  const burst = async (throttle: StageThrottle | false, tag: string): Promise<void> => {
+    const env = await startFairnessEnv(throttle);
+    try {
+      const name = throttle ? `Burst of ${budget.burstAsks} asks, stage throttled` : `Burst of ${budget.burstAsks} asks from one socket`;
+      await run.check("Fair use", name, () => burstFigure(env, budget.burstAsks, tag, throttle));
+    } finally {
+      await env.close();
+    }
+  };
+  await burst(false, "ledger");
+  await burst(DEFAULT_STAGE_THROTTLE, "throttled");
+}
+
+async function hangs(run: Run, budget: Budget): Promise<void> {
+  const env = await startHangEnv();
+  try {
+    await run.check("No silent hang", "@connections 429 storm (95%)", () => stormHang(env, budget.hangClients, SEEDS.disconnects + 3));
+    await run.check("No silent hang", "@connections posts taking 3.5 s", () => latencyHang(env, budget.hangClients));
+    await run.check("No silent hang", "Clients that stop reading", () => pausedReaderHang(env, budget.hangClients, 10_000));
+  } finally {
+    await env.close();
+  }
+}
+
+async function sideDoors(run: Run, budget: Budget): Promise<void> {
+  const stack = await startSideDoorStack();
+  try {
+    await run.check("Side doors", "DynamoDB", () => dynamoSideDoor(stack));
+    await run.check("Side doors", "Lambda Invoke API", () => lambdaSideDoor(stack));
+    await run.check("Side doors", "Chat page server", () => chatPageSideDoor(stack));
+    await run.check("Side doors", "Unsigned 10 MB bodies", () => httpApiBodies(stack, budget.burstAsks >= 1000 ? 100 : 20));
+    await run.check("Side doors", "Bedrock emulator request log", () => bedrockRequestLog(stack, budget.burstAsks >= 1000 ? 5000 : 1100));
+  } finally {
+    await stack.close();
+  }
+}
+
 async function security(run: Run): Promise<void> {
   await run.check("Security", "IAM policies, evaluated", async () => policyFigure(checkLeastPrivilege(await captureDeployedPolicies())));
   const principals = {
@@ -190,11 +235,12 @@ async function security(run: Run): Promise<void> {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { budget: { type: "string", default: "full" }, out: { type: "string", default: join(__dirname, "..", "RELIABILITY.md") } },
+    options: { budget: { type: "string", default: "full" }, out: { type: "string" } },
     strict: true,
   });
   if (values.budget !== "full" && values.budget !== "test") throw new Error('--budget must be "full" or "test"');
   const budget = BUDGETS[values.budget];
+  const out = reportFile(join(__dirname, ".."), values.budget, values.out);
   const started = Date.now();
   const run = new Run();
   // The checks call the handlers thousands of times; their own logs are captured per check.
@@ -203,7 +249,10 @@ async function main(): Promise<void> {
   await load(run, budget);
   await badInput(run, budget);
   await faults(run, budget);
+  await fairUse(run, budget);
+  await hangs(run, budget);
   await security(run);
+  await sideDoors(run, budget);
   const report = renderReport(run.rows, {
     command: values.budget === "full" ? "npm run reliability" : "npm run reliability -- --budget test",
     date: new Date().toISOString().slice(0, 10),
@@ -211,9 +260,10 @@ async function main(): Promise<void> {
     cpus: availableParallelism(),
     durationMs: Date.now() - started,
   });
-  writeFileSync(values.out!, report);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, report);
   const failed = run.rows.filter((row) => row.failure !== undefined).length;
-  say(`${run.rows.length} checks, ${failed} failed; wrote ${values.out}`);
+  say(`${run.rows.length} checks, ${failed} failed; wrote ${out}`);
   process.exitCode = failed > 0 ? 1 : 0;
 }
 

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { renderReport } from "../../reliability/report";
+import { renderReport, reportFile } from "../../reliability/report";
 
 describe("reliability: RELIABILITY.md rendering", () => {
   const context = { command: "npm run reliability", date: "2026-01-01", node: "20.20.2", cpus: 2, durationMs: 61_000 };
@@ -20,5 +20,11 @@ describe("reliability: RELIABILITY.md rendering", () => {
   it("marks a failed check and says how many failed", () => {
     const report = renderReport([{ section: "Load", check: "500 sessions", tried: "", result: "", failure: "hung client" }], context);
     expect(report).to.include("**1 of 1 checks FAILED**").and.include("| Load | 500 sessions |  | **FAILED**: hung client |");
+  });
+
+  it("writes the committed RELIABILITY.md only for the full budget: a test-budget run goes to test-output/ unless --out says otherwise", () => {
+    expect(reportFile("/repo", "full")).to.equal("/repo/RELIABILITY.md");
+    expect(reportFile("/repo", "test")).to.equal("/repo/test-output/RELIABILITY.test.md");
+    expect(reportFile("/repo", "test", "/tmp/r.md")).to.equal("/tmp/r.md");
   });
 });
