@@ -1,6 +1,7 @@
 /**
  * The Bedrock emulator's request log is bounded: the issue measured ~8.6 KB of heap kept per
  * answer forever, since every request body was recorded. Over the wire, plain HTTP/1.1 Converse.
+ * It is an internal endpoint: loopback only, no CORS.
  */
 import { expect } from "chai";
 import { REQUEST_LOG_LIMIT, startBedrockEmulator, type BedrockEmulator } from "../../local/bedrock/emulator";
@@ -29,5 +30,15 @@ describe("Bedrock emulator request log", () => {
     expect(first.messages[0].content[0].text).to.match(/^question (\d+)$/);
     expect(Number(/\d+/.exec(first.messages[0].content[0].text)![0])).to.be.at.least(25);
     expect(last.messages[0].content[0].text).to.match(/^question \d+$/);
+  });
+
+  it("is internal: bound to loopback, and no CORS header for a web page's preflight or request", async () => {
+    expect(new URL(emulator.endpoint).hostname).to.equal("127.0.0.1");
+    const url = `${emulator.endpoint}/model/local-model/converse`;
+    const preflight = await fetch(url, { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "POST" } });
+    expect(preflight.headers.get("access-control-allow-origin")).to.equal(null);
+    const simple = await fetch(url, { method: "POST", headers: { origin: "https://evil.example", "content-type": "application/json" }, body: "{}" });
+    await simple.arrayBuffer();
+    expect(simple.headers.get("access-control-allow-origin")).to.equal(null);
   });
 });
