@@ -23,6 +23,17 @@ export const FUNCTION_ENTRIES = {
 
 export type FunctionName = keyof typeof FUNCTION_ENTRIES;
 
+/**
+ * Entries of response-streaming functions. They load only where the Lambda Node.js runtime
+ * (or a stand-in) defines the `awslambda` global, which the bundle reads as a global: nothing
+ * bundles or replaces it.
+ */
+export const RESPONSE_STREAMING_ENTRIES = {
+  streamingHttp: "functions/fulfillment/url-handler.ts",
+} as const;
+
+export type ResponseStreamingFunctionName = keyof typeof RESPONSE_STREAMING_ENTRIES;
+
 export interface BundleOptions {
   /**
    * Directory paths inside the bundle are made relative to (and node_modules resolved from).
@@ -47,8 +58,9 @@ export function packageRoot(start: string): string {
  * location, so it works from the TypeScript sources, from compiled `dist/`, and from an
  * installed copy under a consumer's node_modules (the package ships `functions/`).
  */
-export function functionEntry(name: FunctionName): string {
-  return path.join(packageRoot(__dirname), FUNCTION_ENTRIES[name]);
+export function functionEntry(name: FunctionName | ResponseStreamingFunctionName): string {
+  const entries: Record<FunctionName | ResponseStreamingFunctionName, string> = { ...FUNCTION_ENTRIES, ...RESPONSE_STREAMING_ENTRIES };
+  return path.join(packageRoot(__dirname), entries[name]);
 }
 
 /** Bundles `entry` (uncached): the JavaScript of BUNDLE_FILE. */

@@ -13,8 +13,24 @@ import {
 } from "../functions/fulfillment/config";
 import { API_GATEWAY_CLOUDWATCH_ROLE_MODES, type ApiGatewayCloudWatchRole } from "./cloudwatch-role";
 import { BASE_PATH_PATTERN, DOMAIN_NAME_PATTERN } from "./domain";
-import { QNA_DEFAULTS } from "./qna";
-import { EXECUTION_LOGGING_LEVELS, STAGE_NAME_PATTERN, STREAMING_DEFAULTS, type ExecutionLogging } from "./streaming";
+import {
+  CORS_ORIGIN_PATTERN,
+  MAX_CORS_ORIGINS,
+  MAX_LAMBDA_TIMEOUT_SECONDS,
+  MAX_PROMPT_ENVIRONMENT_BYTES,
+  MAX_RESERVED_CONCURRENCY,
+  promptEnvironmentBytes,
+  QNA_DEFAULTS,
+  STREAMING_HTTP_DEFAULTS,
+  UNRESERVED,
+} from "./qna";
+import {
+  EXECUTION_LOGGING_LEVELS,
+  STAGE_NAME_PATTERN,
+  STREAMING_DEFAULTS,
+  STREAMING_LIMITS,
+  type ExecutionLogging,
+} from "./streaming";
 
 export interface StackConfig {
   readonly enableStreaming: boolean;
@@ -49,6 +65,24 @@ export interface StackConfig {
   readonly guardrailId?: string;
   readonly guardrailVersion?: string;
   readonly guardrailStreamProcessingMode: GuardrailStreamProcessingMode;
+  /** The streaming HTTP door (function URL); only with enableStreaming. */
+  readonly streamingHttpEndpoint: boolean;
+  readonly streamingHttpTimeout: number;
+  /** Browser origins allowed by the function URL's CORS; unset: no CORS configuration. */
+  readonly streamingHttpCorsOrigins?: readonly string[];
+  /** -1: no reservation. */
+  readonly streamingHttpReservedConcurrency: number;
+  /** -1: no reservation. */
+  readonly fulfillmentReservedConcurrency: number;
+  readonly asksPerConnection: number;
+  readonly asksPerSession: number;
+  /** QnABot's LLM_QA_PROMPT_TEMPLATE; only with llmLambdaArn. */
+  readonly llmQaPromptTemplate?: string;
+  /** QnABot's LLM_QA_MODEL_PARAMS, parsed; only with llmLambdaArn. */
+  readonly llmQaModelParams?: Readonly<Record<string, unknown>>;
+  readonly streamTextFlushMs: number;
+  readonly streamJsonFlushMs: number;
+  readonly streamCheckpointMs: number;
 }
 
 /** Defaults of every key; Pulumi.yaml declares the same (a test keeps them equal). */
@@ -82,6 +116,18 @@ export const CONFIG_DEFAULTS = {
   guardrailId: "",
   guardrailVersion: "",
   guardrailStreamProcessingMode: DEFAULT_GUARDRAIL_STREAM_PROCESSING_MODE,
+  streamingHttpEndpoint: true,
+  streamingHttpTimeout: STREAMING_HTTP_DEFAULTS.timeout,
+  streamingHttpCorsOrigins: "",
+  streamingHttpReservedConcurrency: STREAMING_HTTP_DEFAULTS.reservedConcurrency,
+  fulfillmentReservedConcurrency: QNA_DEFAULTS.reservedConcurrency,
+  asksPerConnection: STREAMING_DEFAULTS.asksPerConnection,
+  asksPerSession: STREAMING_DEFAULTS.asksPerSession,
+  llmQaPromptTemplate: "",
+  llmQaModelParams: "",
+  streamTextFlushMs: STREAMING_DEFAULTS.textFlushMs,
+  streamJsonFlushMs: STREAMING_DEFAULTS.jsonFlushMs,
+  streamCheckpointMs: STREAMING_DEFAULTS.checkpointMs,
 } as const satisfies Record<keyof StackConfig, string | number | boolean>;
 
 export type ConfigKey = keyof typeof CONFIG_DEFAULTS;
@@ -215,6 +261,77 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
     CONFIG_DEFAULTS.guardrailStreamProcessingMode,
   );
 
+  const limit = (key: ConfigKey, fallback: number, range: { min: number; max: number }) => integer(key, fallback, range.min, range.max);
+  const reservedConcurrency = (key: ConfigKey, fallback: number): number => {
+    const value = raw(key);
+    if (value === "0") {
+      problem(key, "must not be 0: a reserved concurrency of 0 throttles every invocation (-1 reserves nothing)", value);
+      return fallback;
+    }
+    return integer(key, fallback, UNRESERVED, MAX_RESERVED_CONCURRENCY);
+  };
+
+  const corsOriginsRaw = raw("streamingHttpCorsOrigins");
+  const streamingHttpCorsOrigins = corsOriginsRaw?.split(",").map((origin) => origin.trim()).filter((origin) => origin !== "");
+  if (corsOriginsRaw !== undefined && streamingHttpCorsOrigins) {
+    const bad = streamingHttpCorsOrigins.filter((origin) => !CORS_ORIGIN_PATTERN.test(origin));
+    if (bad.length > 0 || streamingHttpCorsOrigins.length === 0) {
+      problem(
+        "streamingHttpCorsOrigins",
+        "must be explicit browser origins separated by commas, such as https://chat.example.com (lower-case scheme and host, optional port, no path, no *)",
+        corsOriginsRaw,
+      );
+    } else if (streamingHttpCorsOrigins.length > MAX_CORS_ORIGINS) {
+      problem("streamingHttpCorsOrigins", `must list at most ${MAX_CORS_ORIGINS} origins`, `${streamingHttpCorsOrigins.length} origins`);
+    }
+  }
+
+  const llmLambdaArn = matching("llmLambdaArn", LAMBDA_ARN, "must be a Lambda function ARN");
+  const llmQaPromptTemplate = raw("llmQaPromptTemplate");
+  const llmQaModelParamsRaw = raw("llmQaModelParams");
+  let llmQaModelParams: Record<string, unknown> | undefined;
+  if (llmQaModelParamsRaw !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(llmQaModelParamsRaw);
+    } catch {
+      parsed = undefined;
+    }
+    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) {
+      llmQaModelParams = parsed as Record<string, unknown>;
+    } else {
+      problem("llmQaModelParams", 'must be a JSON object, e.g. {"temperature":0}', llmQaModelParamsRaw);
+    }
+  }
+  for (const key of ["llmQaPromptTemplate", "llmQaModelParams"] as const) {
+    const value = raw(key);
+    if (value !== undefined && raw("llmLambdaArn") === undefined) {
+      problem(key, "only applies with llmLambdaArn (a custom LLM Lambda), which is not set", value.length > 40 ? `${value.slice(0, 40)}…` : value);
+    }
+  }
+  const promptBytes = promptEnvironmentBytes([systemPrompt, llmQaPromptTemplate, llmQaModelParamsRaw]);
+  if (promptBytes > MAX_PROMPT_ENVIRONMENT_BYTES) {
+    problem(
+      "llmQaPromptTemplate",
+      `with systemPrompt and llmQaModelParams must take at most ${MAX_PROMPT_ENVIRONMENT_BYTES} bytes (Lambda's 4 KB environment)`,
+      `${promptBytes} bytes`,
+    );
+  }
+
+  const ttlRange = STREAMING_LIMITS.connectionTtlSeconds;
+  const ttlRaw = raw("connectionTtlSeconds");
+  const ttlBelowSocket = ttlRaw !== undefined && /^-?\d+$/.test(ttlRaw) && Number(ttlRaw) < ttlRange.min;
+  if (ttlBelowSocket) {
+    problem(
+      "connectionTtlSeconds",
+      `must be at least ${ttlRange.min}: API Gateway keeps a WebSocket connection open up to 2 hours, and a row that expires sooner leaves an open socket without its answers and its session free for anyone to take (at most ${ttlRange.max})`,
+      ttlRaw,
+    );
+  }
+  const connectionTtlSeconds = ttlBelowSocket
+    ? CONFIG_DEFAULTS.connectionTtlSeconds
+    : limit("connectionTtlSeconds", CONFIG_DEFAULTS.connectionTtlSeconds, ttlRange);
+
   const config: StackConfig = {
     enableStreaming: boolean("enableStreaming", CONFIG_DEFAULTS.enableStreaming),
     llmModelId: model("llmModelId") ?? CONFIG_DEFAULTS.llmModelId,
@@ -232,8 +349,9 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
     logRetentionInDays,
     throttlingBurstLimit: integer("throttlingBurstLimit", CONFIG_DEFAULTS.throttlingBurstLimit, 1, 5000),
     throttlingRateLimit: integer("throttlingRateLimit", CONFIG_DEFAULTS.throttlingRateLimit, 1, 10000),
-    // API Gateway closes every connection after 2 hours: a row never needs to live longer.
-    connectionTtlSeconds: integer("connectionTtlSeconds", CONFIG_DEFAULTS.connectionTtlSeconds, 60, 7200),
+    // API Gateway closes a connection after 2 hours at the latest: a row that expired sooner
+    // would leave an open socket without its answers, and its session free to be taken.
+    connectionTtlSeconds,
     // Without the Region's CloudWatch role, API Gateway cannot write access logs.
     streamingAccessLogs: boolean("streamingAccessLogs", CONFIG_DEFAULTS.streamingAccessLogs) && cloudWatchRole !== "none",
     executionLogging: executionLogging as ExecutionLogging,
@@ -244,7 +362,7 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
       LEX_BOT_ALIAS_ARN,
       "must be a Lex V2 bot alias ARN (arn:aws:lex:{region}:{account}:bot-alias/{botId}/{aliasId})",
     ),
-    llmLambdaArn: matching("llmLambdaArn", LAMBDA_ARN, "must be a Lambda function ARN"),
+    llmLambdaArn,
     apiGatewayCloudWatchRole: cloudWatchRole,
     monitoring,
     alarmTopicArn,
@@ -255,6 +373,18 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
     guardrailId,
     guardrailVersion,
     guardrailStreamProcessingMode,
+    streamingHttpEndpoint: boolean("streamingHttpEndpoint", CONFIG_DEFAULTS.streamingHttpEndpoint),
+    streamingHttpTimeout: integer("streamingHttpTimeout", CONFIG_DEFAULTS.streamingHttpTimeout, 1, MAX_LAMBDA_TIMEOUT_SECONDS),
+    streamingHttpCorsOrigins: streamingHttpCorsOrigins?.length ? streamingHttpCorsOrigins : undefined,
+    streamingHttpReservedConcurrency: reservedConcurrency("streamingHttpReservedConcurrency", CONFIG_DEFAULTS.streamingHttpReservedConcurrency),
+    fulfillmentReservedConcurrency: reservedConcurrency("fulfillmentReservedConcurrency", CONFIG_DEFAULTS.fulfillmentReservedConcurrency),
+    asksPerConnection: limit("asksPerConnection", CONFIG_DEFAULTS.asksPerConnection, STREAMING_LIMITS.asksPerConnection),
+    asksPerSession: limit("asksPerSession", CONFIG_DEFAULTS.asksPerSession, STREAMING_LIMITS.asksPerSession),
+    llmQaPromptTemplate: llmLambdaArn ? llmQaPromptTemplate : undefined,
+    llmQaModelParams: llmLambdaArn ? llmQaModelParams : undefined,
+    streamTextFlushMs: limit("streamTextFlushMs", CONFIG_DEFAULTS.streamTextFlushMs, STREAMING_LIMITS.textFlushMs),
+    streamJsonFlushMs: limit("streamJsonFlushMs", CONFIG_DEFAULTS.streamJsonFlushMs, STREAMING_LIMITS.jsonFlushMs),
+    streamCheckpointMs: limit("streamCheckpointMs", CONFIG_DEFAULTS.streamCheckpointMs, STREAMING_LIMITS.checkpointMs),
   };
   if (problems.length > 0) {
     throw new pulumi.RunError(`invalid configuration:\n  - ${problems.join("\n  - ")}`);

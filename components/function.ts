@@ -31,6 +31,8 @@ export interface NodeFunctionArgs {
   readonly vpcConfig?: pulumi.Input<aws.types.input.lambda.FunctionVpcConfig>;
   /** Partition of the managed policies tracing and VPC access need. */
   readonly partition: pulumi.Input<string>;
+  /** Executions set aside for the function, and its cap. @default none (-1): the account's unreserved pool */
+  readonly reservedConcurrency?: number;
   /** Tags of the function, its role and its log group. */
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
@@ -96,6 +98,9 @@ export function nodeFunction(name: string, args: NodeFunctionArgs, parent: pulum
       loggingConfig: { logFormat: "JSON" },
       tracingConfig: { mode: args.tracing ? "Active" : "PassThrough" },
       vpcConfig: args.vpcConfig,
+      // Unset is the provider's -1 (no reservation); a reservation removed later is released.
+      reservedConcurrentExecutions:
+        args.reservedConcurrency !== undefined && args.reservedConcurrency > 0 ? args.reservedConcurrency : undefined,
       tags: args.tags,
     },
     // Lambda checks the network-interface permissions of a VPC function when creating it.

@@ -5,6 +5,7 @@
 export {
   StreamingComponent,
   STREAMING_DEFAULTS,
+  STREAMING_LIMITS,
   HANDLER_ROUTE_DEFAULTS,
   type StreamingComponentArgs,
   type StreamingRoute,
@@ -17,7 +18,14 @@ export type { StreamingDomain } from "./domain";
 export type { NodeFunction } from "./function";
 export type { PolicyStatement } from "./iam";
 export { METRICS_NAMESPACE } from "./monitoring";
-export { QnaBot, QNA_DEFAULTS, type QnaBotArgs, type QnaGuardrail } from "./qna";
+export {
+  QnaBot,
+  QNA_DEFAULTS,
+  STREAMING_HTTP_DEFAULTS,
+  type QnaBotArgs,
+  type QnaGuardrail,
+  type StreamingHttpArgs,
+} from "./qna";
 export { createStack, type StackOutputs } from "./stack";
 export { parseStackConfig, readStackConfig, CONFIG_DEFAULTS, type StackConfig } from "./config";
 export {

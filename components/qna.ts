@@ -11,7 +11,7 @@ import { MEMORY_TABLE } from "../functions/shared/table";
 import { askEndpoint, bedrockModel, checkBedrockModel, isInferenceProfile, knowledgeBaseArn, type AwsTarget } from "./arns";
 import { withDefaults } from "./defaults";
 import { functionEntry } from "./bundle";
-import { nodeFunction } from "./function";
+import { nodeFunction, type NodeFunction } from "./function";
 import { logWriteStatement, policyDocument, tableKeyStatement, type PolicyStatement } from "./iam";
 import { METRICS_NAMESPACE, POWERTOOLS_ENV } from "./monitoring";
 import type { StreamingComponent } from "./streaming";
@@ -36,6 +36,7 @@ export const QNA_DEFAULTS: Required<
     | "tracing"
     | "memorySize"
     | "timeout"
+    | "reservedConcurrency"
   >
 > = {
   llmModelId: "anthropic.claude-3-haiku-20240307-v1:0",
@@ -49,7 +50,49 @@ export const QNA_DEFAULTS: Required<
   // Long enough for a whole streamed answer: WebSocket asks run in an asynchronous
   // self-invocation, free of API Gateway's 29 s integration timeout.
   timeout: 120,
+  reservedConcurrency: 100,
 };
+
+export const STREAMING_HTTP_DEFAULTS = {
+  // Past API Gateway's 30 s (the point of this door), yet bounded: a stuck answer ends, and
+  // one reader cannot hold an execution for Lambda's whole 15 minutes.
+  timeout: 300,
+  reservedConcurrency: 100,
+} as const;
+
+/** Lambda's longest timeout, seconds. */
+export const MAX_LAMBDA_TIMEOUT_SECONDS = 900;
+/** Largest reserved concurrency the components accept (far above any account's default quota of 1,000). */
+export const MAX_RESERVED_CONCURRENCY = 100_000;
+/** What `reservedConcurrency: -1` means, as in the AWS provider: no reservation, the account's unreserved pool. */
+export const UNRESERVED = -1;
+
+/**
+ * Lambda allows 4 KB of environment per function in all; the free-text settings (system
+ * prompt, QnABot prompt template, model parameters) together must leave about 1 KB for the
+ * names, ARNs and endpoints the stack sets.
+ */
+export const MAX_PROMPT_ENVIRONMENT_BYTES = 3000;
+
+/** A browser origin: scheme, host and optional port; no path, no wildcard. */
+export const CORS_ORIGIN_PATTERN = /^https?:\/\/(localhost|[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+)(:\d{1,5})?$/;
+/** Lambda accepts up to 100 origins in a function URL's CORS configuration. */
+export const MAX_CORS_ORIGINS = 100;
+
+/**
+ * Request headers a browser sends to the function URL: SigV4's (the signature, its date, a
+ * temporary credential's token, the payload hash) and the body's and answer's types.
+ */
+export const STREAMING_HTTP_CORS_HEADERS = [
+  "authorization",
+  "content-type",
+  "accept",
+  "x-amz-date",
+  "x-amz-security-token",
+  "x-amz-content-sha256",
+] as const;
+/** Seconds a browser may cache the preflight answer. */
+export const STREAMING_HTTP_CORS_MAX_AGE = 300;
 
 /** Seconds a handed-off WebSocket ask may wait in Lambda's async queue before it is dropped. */
 export const ASYNC_ASK_MAX_AGE_SECONDS = 120;
@@ -112,10 +155,93 @@ export interface QnaBotArgs {
   readonly memorySize?: number;
   /** Fulfillment function timeout, seconds. @default 120 */
   readonly timeout?: number;
+  /**
+   * Reserved concurrency of the fulfillment function: the executions set aside for it, which
+   * is also the most it may run at once, so a burst of asks cannot take the account's whole
+   * Lambda pool. `-1` reserves nothing (no cap; the account's unreserved pool). `0` is refused:
+   * it would throttle every invocation. Lambda keeps 100 of the account's concurrency
+   * unreserved, so an account whose quota is 1,000 can reserve at most 900 in all.
+   * @default 100
+   */
+  readonly reservedConcurrency?: number;
+  /**
+   * QnABot's QA prompt template (LLM_QA_PROMPT_TEMPLATE: `{context}`, `{history}`, `{input}`,
+   * `{query}`, `<br>` for line breaks), sent to the custom LLM Lambda. Needs `llmLambdaArn`.
+   * @default the system prompt, history and question
+   */
+  readonly llmQaPromptTemplate?: string;
+  /**
+   * QnABot's model parameters (LLM_QA_MODEL_PARAMS, a JSON object such as
+   * `{ temperature: 0 }`), sent to the custom LLM Lambda as `parameters`. Needs `llmLambdaArn`.
+   * @default the inference settings (maxTokens, temperature, topP)
+   */
+  readonly llmQaModelParams?: Readonly<Record<string, unknown>>;
+  /**
+   * The streaming HTTP door: a function of its own behind a Lambda function URL (AWS_IAM
+   * auth, RESPONSE_STREAM) that answers `POST` asks as Server-Sent Events or as complete JSON,
+   * with no 30 s cut. It shares the fulfillment function's settings and permissions, and
+   * needs `streaming` (its fair-use ledger lives in the connections table). `false` creates
+   * nothing. @default {} with `streaming`, else none
+   */
+  readonly streamingHttp?: StreamingHttpArgs | false;
   /** Bedrock Guardrail applied to LLM and knowledge-base answers. @default none */
   readonly guardrail?: QnaGuardrail;
   /** Tags for every taggable resource. @default none */
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+/** The streaming HTTP door's function and URL. */
+export interface StreamingHttpArgs {
+  /** Seconds one answer may stream, 1-900. @default 300 */
+  readonly timeout?: number;
+  /** MB. @default the fulfillment function's memorySize */
+  readonly memorySize?: number;
+  /**
+   * Reserved concurrency of the door's function: set aside for it, and the most streams it
+   * serves at once. `-1` reserves nothing; `0` is refused. @default 100
+   */
+  readonly reservedConcurrency?: number;
+  /**
+   * Browser origins allowed to call the URL (CORS), e.g. `["https://chat.example.com"]`: scheme,
+   * host and port, no path, no `*`; at most 100. @default none: no CORS configuration, so
+   * browsers on other origins cannot read answers (curl and backends are unaffected)
+   */
+  readonly corsOrigins?: readonly string[];
+}
+
+/** Throws unless `value` is -1 (no reservation) or 1 to MAX_RESERVED_CONCURRENCY. */
+export function checkReservedConcurrency(name: string, value: number): void {
+  if (value === 0) {
+    throw new Error(`${name} must not be 0: a reserved concurrency of 0 throttles every invocation (use -1 to reserve nothing)`);
+  }
+  if (!Number.isSafeInteger(value) || (value !== UNRESERVED && (value < 1 || value > MAX_RESERVED_CONCURRENCY))) {
+    throw new Error(`${name} must be -1 (no reservation) or an integer from 1 to ${MAX_RESERVED_CONCURRENCY}; got ${JSON.stringify(value)}`);
+  }
+}
+
+/** Throws on an origin list a function URL would refuse, or one that is not explicit. */
+export function checkCorsOrigins(name: string, origins: readonly string[]): void {
+  if (origins.length === 0 || origins.length > MAX_CORS_ORIGINS) {
+    throw new Error(`${name} must list 1 to ${MAX_CORS_ORIGINS} origins (leave it unset for no CORS); got ${origins.length}`);
+  }
+  const bad = origins.filter((origin) => !CORS_ORIGIN_PATTERN.test(origin));
+  if (bad.length > 0) {
+    throw new Error(
+      `${name} must be explicit origins such as https://chat.example.com (lower-case scheme and host, optional port, no path, no *); got ${bad.map((o) => JSON.stringify(o)).join(", ")}`,
+    );
+  }
+}
+
+/** Throws unless `params` is a plain JSON object, as QnABot's LLM_QA_MODEL_PARAMS is. */
+export function checkModelParams(params: unknown): void {
+  if (typeof params !== "object" || params === null || Array.isArray(params)) {
+    throw new Error('llmQaModelParams must be a JSON object, e.g. {"temperature":0}');
+  }
+}
+
+/** Bytes of the free-text environment: what MAX_PROMPT_ENVIRONMENT_BYTES bounds. */
+export function promptEnvironmentBytes(values: readonly (string | undefined)[]): number {
+  return values.reduce((total, value) => total + Buffer.byteLength(value ?? "", "utf8"), 0);
 }
 
 export interface QnaGuardrail {
@@ -165,6 +291,15 @@ export class QnaBot extends pulumi.ComponentResource {
   readonly roleArn: pulumi.Output<string>;
   readonly memoryTableName: pulumi.Output<string>;
   readonly memoryTableArn: pulumi.Output<string>;
+  /** The streaming HTTP door's function URL, `https://{urlId}.lambda-url.{region}.on.aws/`, when the door exists. */
+  readonly streamingHttpEndpoint?: pulumi.Output<string>;
+  /** The streaming HTTP door's function, when it exists. */
+  readonly streamingHttpFunctionArn?: pulumi.Output<string>;
+  readonly streamingHttpFunction?: NodeFunction;
+
+  /** One policy per role resource (a resource object is one URN), numbered in order of first grant. */
+  private readonly askGrants = new Map<aws.iam.Role, aws.iam.RolePolicy>();
+  private readonly componentName: string;
 
   constructor(name: string, args: QnaBotArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     const settings = withDefaults(QNA_DEFAULTS, args);
@@ -173,7 +308,23 @@ export class QnaBot extends pulumi.ComponentResource {
     checkBedrockModel(settings.llmModelId);
     checkBedrockModel(kbModelId);
     if (args.guardrail) checkGuardrail(args.guardrail);
+    checkReservedConcurrency("reservedConcurrency", settings.reservedConcurrency);
+    const streamingHttp = streamingHttpSettings(args, settings.memorySize);
+    for (const key of ["llmQaPromptTemplate", "llmQaModelParams"] as const) {
+      if (args[key] !== undefined && !args.llmLambdaArn) {
+        throw new Error(`${key} applies to a custom LLM Lambda only: set llmLambdaArn too`);
+      }
+    }
+    if (args.llmQaModelParams !== undefined) checkModelParams(args.llmQaModelParams);
+    const modelParams = args.llmQaModelParams === undefined ? undefined : JSON.stringify(args.llmQaModelParams);
+    const promptBytes = promptEnvironmentBytes([args.systemPrompt, args.llmQaPromptTemplate, modelParams]);
+    if (promptBytes > MAX_PROMPT_ENVIRONMENT_BYTES) {
+      throw new Error(
+        `systemPrompt, llmQaPromptTemplate and llmQaModelParams take ${promptBytes} bytes together; at most ${MAX_PROMPT_ENVIRONMENT_BYTES} fit in Lambda's 4 KB environment`,
+      );
+    }
     super(QnaBot.TYPE, name, {}, opts);
+    this.componentName = name;
     const parent = { parent: this };
 
     const partition = aws.getPartitionOutput({}, parent);
@@ -222,12 +373,14 @@ export class QnaBot extends pulumi.ComponentResource {
     if (args.maxTokens !== undefined) environment[ENV.maxTokens] = String(args.maxTokens);
     if (args.temperature !== undefined) environment[ENV.temperature] = String(args.temperature);
     if (args.topP !== undefined) environment[ENV.topP] = String(args.topP);
-    if (args.llmLambdaArn) environment[ENV.llmLambdaArn] = args.llmLambdaArn;
-    if (args.streaming) {
-      environment[ENV.streamingEndpoint] = args.streaming.managementEndpoint;
-      environment[ENV.connectionsTable] = args.streaming.tableName;
-      environment[ENV.connectionTtlSeconds] = String(args.streaming.connectionTtlSeconds);
+    if (args.llmLambdaArn) {
+      environment[ENV.llmLambdaArn] = args.llmLambdaArn;
+      if (args.llmQaPromptTemplate !== undefined) environment[ENV.llmQaPromptTemplate] = args.llmQaPromptTemplate;
+      if (modelParams !== undefined) environment[ENV.llmQaModelParams] = modelParams;
     }
+    // The endpoint, table, fair-use limits, frame budget and checkpoint interval, as the
+    // component sets them on every function that streams through it.
+    if (args.streaming) Object.assign(environment, args.streaming.streamingEnvironment);
 
     const fulfillment = nodeFunction(
       `${name}-fulfillment`,
@@ -239,6 +392,7 @@ export class QnaBot extends pulumi.ComponentResource {
         environment,
         logRetentionInDays: settings.logRetentionInDays,
         tracing: settings.tracing,
+        reservedConcurrency: settings.reservedConcurrency,
         partition: partition.partition,
         tags: args.tags,
       },
@@ -246,7 +400,9 @@ export class QnaBot extends pulumi.ComponentResource {
     );
     const fn = fulfillment.function;
 
-    const statements: PolicyStatement[] = [logWriteStatement(fulfillment.logGroup)];
+    // What answering takes, whichever door: the fulfillment function and the streaming HTTP
+    // door's function each get these, plus their own log group (and the hand-off for the former).
+    const statements: PolicyStatement[] = [];
     if (!args.llmLambdaArn) {
       statements.push({
         Sid: "InvokeLlm",
@@ -303,22 +459,6 @@ export class QnaBot extends pulumi.ComponentResource {
       Resource: [memoryTable.arn],
     });
     if (args.kmsKeyArn) statements.push(tableKeyStatement(args.kmsKeyArn, region));
-    if (args.streaming) {
-      // A retried hand-off would answer, and stream, the same question twice; a stale one
-      // answers a user who has long moved on.
-      new aws.lambda.FunctionEventInvokeConfig(
-        `${name}-fulfillment-async`,
-        { functionName: fn.name, maximumRetryAttempts: 0, maximumEventAgeInSeconds: ASYNC_ASK_MAX_AGE_SECONDS },
-        parent,
-      );
-      statements.push({
-        Sid: "HandOffWebSocketAsks",
-        Effect: "Allow",
-        // The `ask` route answers at once and streams from an asynchronous self-invocation.
-        Action: ["lambda:InvokeFunction"],
-        Resource: [fn.arn],
-      });
-    }
     if (args.llmLambdaArn) {
       statements.push({
         Sid: "InvokeCustomLlm",
@@ -327,12 +467,79 @@ export class QnaBot extends pulumi.ComponentResource {
         Resource: [args.llmLambdaArn],
       });
     }
+    const fulfillmentStatements: PolicyStatement[] = [logWriteStatement(fulfillment.logGroup), ...statements];
+    if (args.streaming) {
+      // A retried hand-off would answer, and stream, the same question twice; a stale one
+      // answers a user who has long moved on.
+      new aws.lambda.FunctionEventInvokeConfig(
+        `${name}-fulfillment-async`,
+        { functionName: fn.name, maximumRetryAttempts: 0, maximumEventAgeInSeconds: ASYNC_ASK_MAX_AGE_SECONDS },
+        parent,
+      );
+      fulfillmentStatements.push({
+        Sid: "HandOffWebSocketAsks",
+        Effect: "Allow",
+        // The `ask` route answers at once and streams from an asynchronous self-invocation.
+        Action: ["lambda:InvokeFunction"],
+        Resource: [fn.arn],
+      });
+    }
     new aws.iam.RolePolicy(
       `${name}-fulfillment-policy`,
-      { role: fulfillment.role.name, policy: policyDocument(statements) },
+      { role: fulfillment.role.name, policy: policyDocument(fulfillmentStatements) },
       parent,
     );
     args.streaming?.grantStreaming(fulfillment.role);
+
+    if (streamingHttp && args.streaming) {
+      const door = nodeFunction(
+        `${name}-streaming-http`,
+        {
+          entry: functionEntry("streamingHttp"),
+          description: "Streams answers over HTTP: POST to its function URL (Server-Sent Events or JSON)",
+          memorySize: streamingHttp.memorySize,
+          timeout: streamingHttp.timeout,
+          environment: { ...environment, [POWERTOOLS_ENV.service]: "qnabot-streaming-http" },
+          logRetentionInDays: settings.logRetentionInDays,
+          tracing: settings.tracing,
+          reservedConcurrency: streamingHttp.reservedConcurrency,
+          partition: partition.partition,
+          tags: args.tags,
+        },
+        this,
+      );
+      // No hand-off: the door streams from the invocation that was asked.
+      new aws.iam.RolePolicy(
+        `${name}-streaming-http-policy`,
+        { role: door.role.name, policy: policyDocument([logWriteStatement(door.logGroup), ...statements]) },
+        parent,
+      );
+      // Its JSON answers stream to the asker's WebSocket connections too, as POST /ask's do,
+      // and its fair-use slots live in the connections table.
+      args.streaming.grantStreaming(door.role);
+      const url = new aws.lambda.FunctionUrl(
+        `${name}-streaming-http-url`,
+        {
+          functionName: door.function.name,
+          authorizationType: "AWS_IAM",
+          invokeMode: "RESPONSE_STREAM",
+          cors: streamingHttp.corsOrigins
+            ? {
+                allowOrigins: [...streamingHttp.corsOrigins],
+                allowMethods: ["POST"],
+                allowHeaders: [...STREAMING_HTTP_CORS_HEADERS],
+                // SigV4 travels in headers: no cookies, so no credentialed requests.
+                allowCredentials: false,
+                maxAge: STREAMING_HTTP_CORS_MAX_AGE,
+              }
+            : undefined,
+        },
+        parent,
+      );
+      this.streamingHttpFunction = door;
+      this.streamingHttpEndpoint = url.functionUrl;
+      this.streamingHttpFunctionArn = door.function.arn;
+    }
 
     const api = new aws.apigatewayv2.Api(
       `${name}-http-api`,
@@ -428,7 +635,72 @@ export class QnaBot extends pulumi.ComponentResource {
       roleArn: this.roleArn,
       memoryTableName: this.memoryTableName,
       memoryTableArn: this.memoryTableArn,
+      streamingHttpEndpoint: this.streamingHttpEndpoint,
+      streamingHttpFunctionArn: this.streamingHttpFunctionArn,
     });
   }
+
+  /**
+   * Lets `role` ask over the streaming HTTP door, and nothing else: `lambda:InvokeFunctionUrl`
+   * on the door's function through its AWS_IAM URL, and `lambda:InvokeFunction` on it only as
+   * part of a function URL call (function URLs created since October 2025 need both, "Control
+   * access to Lambda function URLs"). A direct Invoke, which could carry a forged caller
+   * identity in its event, stays denied. Idempotent per role; throws when there is no door.
+   */
+  grantAsk(role: aws.iam.Role): aws.iam.RolePolicy {
+    const functionArn = this.streamingHttpFunctionArn;
+    if (!functionArn) {
+      throw new Error(`QnaBot ${this.componentName} has no streaming HTTP door to grant (it needs streaming, and streamingHttp not false)`);
+    }
+    let policy = this.askGrants.get(role);
+    if (!policy) {
+      policy = new aws.iam.RolePolicy(
+        `${this.componentName}-ask-grant-${this.askGrants.size + 1}`,
+        { role: role.name, policy: policyDocument(askStatements(functionArn)) },
+        { parent: this },
+      );
+      this.askGrants.set(role, policy);
+    }
+    return policy;
+  }
+}
+
+/** The statements of `grantAsk`. */
+export function askStatements(functionArn: pulumi.Input<string>): PolicyStatement[] {
+  return [
+    {
+      Sid: "InvokeStreamingHttpUrl",
+      Effect: "Allow",
+      Action: ["lambda:InvokeFunctionUrl"],
+      Resource: [functionArn],
+      Condition: { StringEquals: { "lambda:FunctionUrlAuthType": "AWS_IAM" } },
+    },
+    {
+      Sid: "InvokeStreamingHttpThroughUrl",
+      Effect: "Allow",
+      Action: ["lambda:InvokeFunction"],
+      Resource: [functionArn],
+      Condition: { Bool: { "lambda:InvokedViaFunctionUrl": "true" } },
+    },
+  ];
+}
+
+/** The door's settings, or undefined when there is none; throws on bad ones. */
+function streamingHttpSettings(
+  args: QnaBotArgs,
+  memorySize: number,
+): { timeout: number; memorySize: number; reservedConcurrency: number; corsOrigins?: readonly string[] } | undefined {
+  if (args.streamingHttp === false) return undefined;
+  if (!args.streaming) {
+    if (args.streamingHttp !== undefined) throw new Error("streamingHttp needs streaming (a StreamingComponent): its fair-use ledger lives in the connections table");
+    return undefined;
+  }
+  const door = withDefaults({ ...STREAMING_HTTP_DEFAULTS, memorySize }, args.streamingHttp ?? {});
+  if (!Number.isSafeInteger(door.timeout) || door.timeout < 1 || door.timeout > MAX_LAMBDA_TIMEOUT_SECONDS) {
+    throw new Error(`streamingHttp.timeout must be an integer from 1 to ${MAX_LAMBDA_TIMEOUT_SECONDS} seconds; got ${JSON.stringify(door.timeout)}`);
+  }
+  checkReservedConcurrency("streamingHttp.reservedConcurrency", door.reservedConcurrency);
+  if (door.corsOrigins !== undefined) checkCorsOrigins("streamingHttp.corsOrigins", door.corsOrigins);
+  return door;
 }
 

@@ -21,6 +21,8 @@ export interface StackOutputs {
   readonly StreamingDynamoDbTableArn?: pulumi.Output<string>;
   /** The connection function. */
   readonly StreamingLambdaArn?: pulumi.Output<string>;
+  /** The streaming HTTP door's function URL (AWS_IAM, RESPONSE_STREAM): POST asks, SSE or JSON answers. */
+  readonly StreamingHttpEndpoint?: pulumi.Output<string>;
 }
 
 export function createStack(config: StackConfig): StackOutputs {
@@ -39,6 +41,9 @@ export function createStack(config: StackConfig): StackOutputs {
     throttlingBurstLimit: config.throttlingBurstLimit,
     throttlingRateLimit: config.throttlingRateLimit,
     tracing: config.tracing,
+    reservedConcurrency: config.fulfillmentReservedConcurrency,
+    llmQaPromptTemplate: config.llmQaPromptTemplate,
+    llmQaModelParams: config.llmQaModelParams,
     guardrail:
       config.guardrailId && config.guardrailVersion
         ? {
@@ -66,6 +71,11 @@ export function createStack(config: StackConfig): StackOutputs {
     throttlingBurstLimit: config.throttlingBurstLimit,
     throttlingRateLimit: config.throttlingRateLimit,
     connectionTtlSeconds: config.connectionTtlSeconds,
+    asksPerConnection: config.asksPerConnection,
+    asksPerSession: config.asksPerSession,
+    textFlushMs: config.streamTextFlushMs,
+    jsonFlushMs: config.streamJsonFlushMs,
+    checkpointMs: config.streamCheckpointMs,
     kmsKeyArn: config.kmsKeyArn,
     accessLogging: config.streamingAccessLogs,
     executionLogging: config.executionLogging,
@@ -82,7 +92,17 @@ export function createStack(config: StackConfig): StackOutputs {
     monitoring: config.monitoring,
     alarmTopicArn: config.alarmTopicArn,
   });
-  const qna = new QnaBot("qnabot", { ...qnaArgs, streaming });
+  const qna = new QnaBot("qnabot", {
+    ...qnaArgs,
+    streaming,
+    streamingHttp: config.streamingHttpEndpoint
+      ? {
+          timeout: config.streamingHttpTimeout,
+          reservedConcurrency: config.streamingHttpReservedConcurrency,
+          corsOrigins: config.streamingHttpCorsOrigins,
+        }
+      : false,
+  });
   resolveFulfillmentArn(qna.functionArn);
 
   return {
@@ -93,5 +113,6 @@ export function createStack(config: StackConfig): StackOutputs {
     StreamingDynamoDbTable: streaming.tableName,
     StreamingDynamoDbTableArn: streaming.tableArn,
     StreamingLambdaArn: streaming.functionArn,
+    ...(qna.streamingHttpEndpoint ? { StreamingHttpEndpoint: qna.streamingHttpEndpoint } : {}),
   };
 }

@@ -7,10 +7,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import { DEFAULT_ASKS_PER_CONNECTION, DEFAULT_ASKS_PER_SESSION } from "../functions/shared/ask-ledger";
 import { CONNECTION_FUNCTION_TABLE_ACTIONS, STREAMING_FUNCTION_TABLE_ACTIONS } from "../functions/shared/connections";
 import { ENV } from "../functions/shared/env";
 import { CONNECTION_ROUTE_KEYS, ROUTES, ROUTE_SELECTION_EXPRESSION, TWO_WAY_ROUTE_KEYS } from "../functions/shared/routes";
 import { CONNECTIONS_TABLE } from "../functions/shared/table";
+import { DEFAULT_FLUSH_INTERVAL_MS } from "../functions/stream/writer";
 import { lambdaInvokeUri, managementEndpoint, webSocketEndpoint } from "./arns";
 import { functionEntry } from "./bundle";
 import { API_GATEWAY_CLOUDWATCH_ROLE_MODES, apiGatewayCloudWatchRole, type ApiGatewayCloudWatchRole } from "./cloudwatch-role";
@@ -19,6 +21,15 @@ import { checkDomain, customDomainEndpoint, streamingDomain, type StreamingDomai
 import { nodeFunction, type NodeFunction } from "./function";
 import { logWriteStatement, policyDocument, tableKeyStatement, tableStatement, type PolicyStatement } from "./iam";
 import { functionNameOfArn, METRICS_NAMESPACE, POWERTOOLS_ENV, streamingMonitoring, type MonitoredFunction } from "./monitoring";
+
+/** API Gateway closes a WebSocket connection after 2 hours ("API Gateway quotas for WebSocket APIs"). */
+export const API_GATEWAY_MAX_CONNECTION_SECONDS = 7200;
+/**
+ * Milliseconds between checkpoints of a resumable answer: the stream writer's own default
+ * (functions/stream/writer.ts, functions/stream/aws.ts). The component always sets
+ * STREAM_CHECKPOINT_MS, so a deployed function never relies on the code's default.
+ */
+export const DEFAULT_CHECKPOINT_MS = 1000;
 
 /** Stage execution logging level. Anything but OFF needs the Region's API Gateway CloudWatch role. */
 export type ExecutionLogging = "OFF" | "ERROR" | "INFO";
@@ -38,6 +49,11 @@ export const STREAMING_DEFAULTS: Required<
     | "memorySize"
     | "timeout"
     | "monitoring"
+    | "asksPerConnection"
+    | "asksPerSession"
+    | "textFlushMs"
+    | "jsonFlushMs"
+    | "checkpointMs"
   >
 > = {
   stageName: "Prod",
@@ -51,7 +67,28 @@ export const STREAMING_DEFAULTS: Required<
   memorySize: 128,
   timeout: 10,
   monitoring: false,
+  asksPerConnection: DEFAULT_ASKS_PER_CONNECTION,
+  asksPerSession: DEFAULT_ASKS_PER_SESSION,
+  textFlushMs: DEFAULT_FLUSH_INTERVAL_MS.text,
+  jsonFlushMs: DEFAULT_FLUSH_INTERVAL_MS.json,
+  checkpointMs: DEFAULT_CHECKPOINT_MS,
 };
+
+/**
+ * Bounds of the settings the functions read from their environment (functions/shared/aws.ts
+ * optionalIntEnv ranges in functions/stream/aws.ts and functions/fulfillment/wiring.ts): a value
+ * outside them would fail every answer at run time, so the component refuses it at deploy time.
+ * A connection row must outlive API Gateway's 2-hour connection limit, or an open socket loses
+ * its row (and its session) while it may still be asked on.
+ */
+export const STREAMING_LIMITS = {
+  connectionTtlSeconds: { min: API_GATEWAY_MAX_CONNECTION_SECONDS, max: 86_400 },
+  asksPerConnection: { min: 1, max: 100 },
+  asksPerSession: { min: 1, max: 1000 },
+  textFlushMs: { min: 0, max: 60_000 },
+  jsonFlushMs: { min: 0, max: 60_000 },
+  checkpointMs: { min: 50, max: 60_000 },
+} as const satisfies Partial<Record<keyof StreamingComponentArgs, { min: number; max: number }>>;
 
 /** A stage name API Gateway accepts (and that reads well in a URL). */
 export const STAGE_NAME_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
@@ -144,8 +181,37 @@ export interface StreamingComponentArgs {
   readonly throttlingBurstLimit?: number;
   /** Stage default route steady-state rate limit (requests per second). @default 50 */
   readonly throttlingRateLimit?: number;
-  /** Seconds a connection row lives (DynamoDB TTL); API Gateway closes sockets after 2 hours. @default 7200 */
+  /**
+   * Seconds a connection row lives (DynamoDB TTL), 7200 to 86400. API Gateway closes sockets
+   * after 2 hours, so a row may never expire sooner: its socket could still be open, and would
+   * lose its answers and its session. @default 7200
+   */
   readonly connectionTtlSeconds?: number;
+  /**
+   * Fair use: asks one WebSocket connection may have in flight (1-100); more are answered at
+   * once with a retryable `busy` error. Set as ASKS_PER_CONNECTION on streaming functions.
+   * @default 2
+   */
+  readonly asksPerConnection?: number;
+  /**
+   * Fair use: asks one session may have in flight over all its connections and doors
+   * (1-1000). Set as ASKS_PER_SESSION. @default 4
+   */
+  readonly asksPerSession?: number;
+  /**
+   * Frame budget of `format=text` connections (Lex Web UI): minimum milliseconds between two
+   * posts to one connection, 0-60000 (0 = as fast as posts return). Set as STREAM_TEXT_FLUSH_MS.
+   * @default 150
+   */
+  readonly textFlushMs?: number;
+  /** Frame budget of `format=json` connections, 0-60000. Set as STREAM_JSON_FLUSH_MS. @default 100 */
+  readonly jsonFlushMs?: number;
+  /**
+   * Milliseconds between checkpoints of a resumable answer (50-60000): how long a client that
+   * resumed or cancelled waits at most for the writer to notice; each checkpoint is one
+   * DynamoDB UpdateItem per answer. Set as STREAM_CHECKPOINT_MS. @default 1000
+   */
+  readonly checkpointMs?: number;
   /** Customer managed KMS key for the connections table. @default the AWS managed key */
   readonly kmsKeyArn?: pulumi.Input<string>;
   /**
@@ -185,6 +251,11 @@ export const RESERVED_ROUTE_ENVIRONMENT: readonly string[] = [
   ENV.streamingEndpoint,
   ENV.connectionsTable,
   ENV.connectionTtlSeconds,
+  ENV.asksPerConnection,
+  ENV.asksPerSession,
+  ENV.streamTextFlushMs,
+  ENV.streamJsonFlushMs,
+  ENV.streamCheckpointMs,
   POWERTOOLS_ENV.namespace,
   POWERTOOLS_ENV.service,
 ];
@@ -220,6 +291,13 @@ export class StreamingComponent extends pulumi.ComponentResource {
   readonly routeFunctions: Readonly<Record<string, NodeFunction>>;
   /** What the connections table's TTL is set from; streaming functions get it too. */
   readonly connectionTtlSeconds: number;
+  /**
+   * What every function that streams through this component reads (the stream library and
+   * the fulfillment wiring): STREAMING_ENDPOINT, CONNECTIONS_TABLE, CONNECTION_TTL_SECONDS, the
+   * fair-use limits, the frame budget and the checkpoint interval. Handler routes get it; give
+   * it to a function of your own (QnaBot does) together with `grantStreaming`.
+   */
+  readonly streamingEnvironment: Readonly<Record<string, pulumi.Input<string>>>;
 
   private readonly componentName: string;
   private readonly stage: string;
@@ -233,7 +311,7 @@ export class StreamingComponent extends pulumi.ComponentResource {
     const settings = withDefaults({ ...STREAMING_DEFAULTS, accessLogging: cloudWatchRole !== "none" }, args);
     const routes = args.routes ?? {};
     // Bad args fail before anything is registered.
-    validateArgs(args, settings.stageName, routes, cloudWatchRole);
+    validateArgs(args, settings, routes, cloudWatchRole);
     const handlerEntries = Object.fromEntries(
       Object.entries(routes)
         .filter((entry): entry is [string, HandlerRoute] => isHandlerRoute(entry[1]))
@@ -275,6 +353,16 @@ export class StreamingComponent extends pulumi.ComponentResource {
     const managementUrl = pulumi
       .all([api.id, region, partition.dnsSuffix])
       .apply(([id, r, suffix]) => managementEndpoint(id, r, suffix, stageName));
+    const streamingEnvironment: Record<string, pulumi.Input<string>> = {
+      [ENV.streamingEndpoint]: managementUrl,
+      [ENV.connectionsTable]: table.name,
+      [ENV.connectionTtlSeconds]: String(settings.connectionTtlSeconds),
+      [ENV.asksPerConnection]: String(settings.asksPerConnection),
+      [ENV.asksPerSession]: String(settings.asksPerSession),
+      [ENV.streamTextFlushMs]: String(settings.textFlushMs),
+      [ENV.streamJsonFlushMs]: String(settings.jsonFlushMs),
+      [ENV.streamCheckpointMs]: String(settings.checkpointMs),
+    };
 
     const connection = nodeFunction(
       `${name}-connection`,
@@ -443,8 +531,7 @@ export class StreamingComponent extends pulumi.ComponentResource {
       let functionName: () => pulumi.Input<string>;
       if (isHandlerRoute(extra)) {
         const fn = this.handlerFunction(`${name}-${routeKey}-handler`, routeKey, extra, handlerEntries[routeKey], {
-          table,
-          managementUrl,
+          streamingEnvironment,
           settings,
           partition: partition.partition,
           tags: args.tags,
@@ -488,6 +575,7 @@ export class StreamingComponent extends pulumi.ComponentResource {
     }
 
     this.connectionTtlSeconds = settings.connectionTtlSeconds;
+    this.streamingEnvironment = streamingEnvironment;
     this.apiId = api.id;
     this.stageName = stage.name;
     // From the configured stage name, not the Stage resource: a route function needs the
@@ -522,8 +610,9 @@ export class StreamingComponent extends pulumi.ComponentResource {
   }
 
   /**
-   * Lets `role` stream answers: post to any connection of this stage, and read and update
-   * the connections table as the stream writer does. Idempotent per role.
+   * Lets `role` stream answers: post to any connection of this stage and close one it gives up
+   * on (DeleteConnection), and read and update the connections table as the stream writer and
+   * the ask ledger do. Idempotent per role.
    */
   grantStreaming(role: aws.iam.Role): aws.iam.RolePolicy {
     return this.grant("streaming", role, this.streamingStatements());
@@ -544,10 +633,15 @@ export class StreamingComponent extends pulumi.ComponentResource {
   private streamingStatements(): PolicyStatement[] {
     const statements: PolicyStatement[] = [
       {
-        Sid: "PostToConnections",
+        Sid: "ManageConnections",
         Effect: "Allow",
         Action: ["execute-api:ManageConnections"],
-        Resource: [pulumi.interpolate`${this.executionArn}/${this.stage}/POST/@connections/*`],
+        // POST sends a frame; DELETE closes a json connection the writer gave up on, so its
+        // client reconnects and resumes instead of waiting forever. GET is never needed.
+        Resource: [
+          pulumi.interpolate`${this.executionArn}/${this.stage}/POST/@connections/*`,
+          pulumi.interpolate`${this.executionArn}/${this.stage}/DELETE/@connections/*`,
+        ],
       },
       tableStatement("ConnectionsTable", STREAMING_FUNCTION_TABLE_ACTIONS, this.tableArn),
     ];
@@ -581,14 +675,13 @@ export class StreamingComponent extends pulumi.ComponentResource {
     route: HandlerRoute,
     entry: string,
     context: {
-      table: aws.dynamodb.Table;
-      managementUrl: pulumi.Output<string>;
-      settings: { logRetentionInDays: number; tracing: boolean; connectionTtlSeconds: number };
+      streamingEnvironment: Readonly<Record<string, pulumi.Input<string>>>;
+      settings: { logRetentionInDays: number; tracing: boolean };
       partition: pulumi.Input<string>;
       tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     },
   ): NodeFunction {
-    const { table, managementUrl, settings } = context;
+    const { streamingEnvironment, settings } = context;
     const fn = nodeFunction(
       resourceName,
       {
@@ -596,14 +689,12 @@ export class StreamingComponent extends pulumi.ComponentResource {
         description: `WebSocket route ${routeKey}`,
         memorySize: route.memorySize ?? HANDLER_ROUTE_DEFAULTS.memorySize,
         timeout: route.timeout ?? HANDLER_ROUTE_DEFAULTS.timeout,
-        environment: pulumi.all([route.environment ?? {}, managementUrl, table.name]).apply(([own, endpoint, tableName]) => {
+        environment: pulumi.all([route.environment ?? {}, streamingEnvironment]).apply(([own, streamingVariables]) => {
           // Checked again here: an environment given as an Output is known only now.
           checkRouteEnvironment(routeKey, Object.keys(own));
           return {
             ...own,
-            [ENV.streamingEndpoint]: endpoint,
-            [ENV.connectionsTable]: tableName,
-            [ENV.connectionTtlSeconds]: String(settings.connectionTtlSeconds),
+            ...streamingVariables,
             [POWERTOOLS_ENV.service]: `${this.componentName}-${routeKey}`,
             [POWERTOOLS_ENV.namespace]: METRICS_NAMESPACE,
           };
@@ -650,10 +741,21 @@ function handlerEntry(routeKey: string, handler: string): string {
 
 function validateArgs(
   args: StreamingComponentArgs,
-  stageName: string,
+  settings: typeof STREAMING_DEFAULTS,
   routes: Readonly<Record<string, StreamingRoute>>,
   cloudWatchRole: ApiGatewayCloudWatchRole,
 ): void {
+  const stageName = settings.stageName;
+  for (const [key, { min, max }] of Object.entries(STREAMING_LIMITS)) {
+    const value = settings[key as keyof typeof STREAMING_LIMITS];
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      const why =
+        key === "connectionTtlSeconds"
+          ? ` (API Gateway keeps a connection open up to ${API_GATEWAY_MAX_CONNECTION_SECONDS} s; a row must not expire before its socket closes)`
+          : "";
+      throw new Error(`${key} must be an integer from ${min} to ${max}${why}; got ${JSON.stringify(value)}`);
+    }
+  }
   if (!STAGE_NAME_PATTERN.test(stageName)) {
     throw new Error(`stageName must be 1-128 characters of A-Z a-z 0-9 _ -; got ${JSON.stringify(stageName)}`);
   }

@@ -2,6 +2,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_ASKS_PER_CONNECTION, DEFAULT_ASKS_PER_SESSION } from "../../functions/shared/ask-ledger";
+import { DEFAULT_FLUSH_INTERVAL_MS } from "../../functions/stream/writer";
 import { CONFIG_DEFAULTS, parseStackConfig, readStackConfig, type ConfigKey } from "../../components/config";
 
 // js-yaml ships with @pulumi/pulumi (which reads Pulumi.yaml with it); it has no types here.
@@ -56,7 +58,7 @@ describe("stack configuration (components/config.ts, Pulumi.yaml)", () => {
       logRetentionInDays: "365",
       throttlingBurstLimit: "20",
       throttlingRateLimit: "10",
-      connectionTtlSeconds: "3600",
+      connectionTtlSeconds: "10800",
       executionLogging: "ERROR",
       tracing: "true",
       lexBotAliasArn: "arn:aws:lex:eu-west-1:123456789012:bot-alias/ABCDEFGHIJ/TSTALIASID",
@@ -72,7 +74,7 @@ describe("stack configuration (components/config.ts, Pulumi.yaml)", () => {
       logRetentionInDays: 365,
       throttlingBurstLimit: 20,
       throttlingRateLimit: 10,
-      connectionTtlSeconds: 3600,
+      connectionTtlSeconds: 10800,
       executionLogging: "ERROR",
       tracing: true,
     });
@@ -82,7 +84,7 @@ describe("stack configuration (components/config.ts, Pulumi.yaml)", () => {
     const message = parseError({
       enableStreaming: "yes",
       logRetentionInDays: "42",
-      connectionTtlSeconds: "86400",
+      connectionTtlSeconds: "90000",
       throttlingRateLimit: "1.5",
       streamingStageName: "$default",
       executionLogging: "DEBUG",
@@ -91,7 +93,7 @@ describe("stack configuration (components/config.ts, Pulumi.yaml)", () => {
     });
     expect(message).to.include('qnabot-streaming:enableStreaming must be true or false; got "yes"');
     expect(message).to.include("qnabot-streaming:logRetentionInDays must be one of 1, 3, 5, 7, 14, 30");
-    expect(message).to.include('qnabot-streaming:connectionTtlSeconds must be an integer from 60 to 7200; got "86400"');
+    expect(message).to.include('qnabot-streaming:connectionTtlSeconds must be an integer from 7200 to 86400; got "90000"');
     expect(message).to.include('qnabot-streaming:throttlingRateLimit must be an integer from 1 to 10000; got "1.5"');
     expect(message).to.include('qnabot-streaming:streamingStageName must be 1-128 characters');
     expect(message).to.include('qnabot-streaming:executionLogging must be one of OFF, ERROR, INFO; got "DEBUG"');
@@ -163,6 +165,111 @@ describe("stack configuration (components/config.ts, Pulumi.yaml)", () => {
       "streamingCertificateArn only applies with streamingDomainName",
     );
     expect(parseError({ guardrailVersion: "DRAFT" })).to.include("guardrailVersion only applies with guardrailId");
+  });
+
+  it("never lets a connection row expire before API Gateway's 2-hour connection limit (the attack run's 60 s TTL)", () => {
+    // API Gateway quotas for WebSocket APIs: "Connection duration for WebSocket API: 2 hours".
+    for (const ttl of ["60", "7199"]) {
+      expect(parseError({ connectionTtlSeconds: ttl })).to.include(
+        `qnabot-streaming:connectionTtlSeconds must be at least 7200: API Gateway keeps a WebSocket connection open up to 2 hours`,
+      );
+    }
+    expect(parse({ connectionTtlSeconds: "7200" }).connectionTtlSeconds).to.equal(7200);
+    expect(parse({ connectionTtlSeconds: "86400" }).connectionTtlSeconds).to.equal(86400);
+  });
+
+  it("defaults the streaming HTTP door, fair use, reserved concurrency and frame budget to the functions' own defaults", () => {
+    expect(parse({})).to.deep.include({
+      streamingHttpEndpoint: true,
+      streamingHttpTimeout: 300,
+      streamingHttpReservedConcurrency: 100,
+      fulfillmentReservedConcurrency: 100,
+      asksPerConnection: DEFAULT_ASKS_PER_CONNECTION,
+      asksPerSession: DEFAULT_ASKS_PER_SESSION,
+      streamTextFlushMs: DEFAULT_FLUSH_INTERVAL_MS.text,
+      streamJsonFlushMs: DEFAULT_FLUSH_INTERVAL_MS.json,
+      streamCheckpointMs: 1000,
+    });
+    const defaults = parse({});
+    expect(defaults.streamingHttpCorsOrigins).to.equal(undefined);
+    expect(defaults.llmQaPromptTemplate).to.equal(undefined);
+    expect(defaults.llmQaModelParams).to.equal(undefined);
+  });
+
+  it("reads the HTTP door, fair-use, frame-budget and hook settings", () => {
+    const config = parse({
+      streamingHttpEndpoint: "false",
+      streamingHttpTimeout: "900",
+      streamingHttpCorsOrigins: "https://chat.example.com, http://localhost:5173",
+      streamingHttpReservedConcurrency: "-1",
+      fulfillmentReservedConcurrency: "250",
+      asksPerConnection: "1",
+      asksPerSession: "8",
+      streamTextFlushMs: "0",
+      streamJsonFlushMs: "250",
+      streamCheckpointMs: "500",
+      llmLambdaArn: "arn:aws:lambda:eu-west-1:123456789012:function:my-llm",
+      llmQaPromptTemplate: "Answer from {context}.<br>{history}<br>Q: {input}",
+      llmQaModelParams: '{"temperature":0,"top_p":0.9}',
+    });
+    expect(config).to.deep.include({
+      streamingHttpEndpoint: false,
+      streamingHttpTimeout: 900,
+      streamingHttpCorsOrigins: ["https://chat.example.com", "http://localhost:5173"],
+      streamingHttpReservedConcurrency: -1,
+      fulfillmentReservedConcurrency: 250,
+      asksPerConnection: 1,
+      asksPerSession: 8,
+      streamTextFlushMs: 0,
+      streamJsonFlushMs: 250,
+      streamCheckpointMs: 500,
+      llmQaPromptTemplate: "Answer from {context}.<br>{history}<br>Q: {input}",
+      llmQaModelParams: { temperature: 0, top_p: 0.9 },
+    });
+  });
+
+  it("refuses a reserved concurrency of 0, which throttles every invocation, and other bad door and budget settings", () => {
+    const message = parseError({
+      fulfillmentReservedConcurrency: "0",
+      streamingHttpReservedConcurrency: "-2",
+      streamingHttpTimeout: "901",
+      streamingHttpCorsOrigins: "*",
+      asksPerConnection: "0",
+      asksPerSession: "1001",
+      streamTextFlushMs: "-1",
+      streamJsonFlushMs: "60001",
+      streamCheckpointMs: "10",
+    });
+    expect(message).to.include(
+      'qnabot-streaming:fulfillmentReservedConcurrency must not be 0: a reserved concurrency of 0 throttles every invocation (-1 reserves nothing); got "0"',
+    );
+    expect(message).to.include('qnabot-streaming:streamingHttpReservedConcurrency must be an integer from -1 to 100000; got "-2"');
+    expect(message).to.include('qnabot-streaming:streamingHttpTimeout must be an integer from 1 to 900; got "901"');
+    expect(message).to.include('qnabot-streaming:streamingHttpCorsOrigins must be explicit browser origins separated by commas');
+    expect(message).to.include('qnabot-streaming:asksPerConnection must be an integer from 1 to 100; got "0"');
+    expect(message).to.include('qnabot-streaming:asksPerSession must be an integer from 1 to 1000; got "1001"');
+    expect(message).to.include('qnabot-streaming:streamTextFlushMs must be an integer from 0 to 60000; got "-1"');
+    expect(message).to.include('qnabot-streaming:streamJsonFlushMs must be an integer from 0 to 60000; got "60001"');
+    expect(message).to.include('qnabot-streaming:streamCheckpointMs must be an integer from 50 to 60000; got "10"');
+    for (const origins of ["https://chat.example.com/", "https://chat.example.com/page", "HTTPS://Chat.example.com", "chat.example.com", ","]) {
+      expect(parseError({ streamingHttpCorsOrigins: origins }), origins).to.include("streamingHttpCorsOrigins must be explicit browser origins");
+    }
+  });
+
+  it("refuses QnABot hook settings without a custom LLM Lambda, model params that are not a JSON object, and an environment over budget", () => {
+    const llmLambdaArn = "arn:aws:lambda:eu-west-1:123456789012:function:my-llm";
+    expect(parseError({ llmQaPromptTemplate: "{input}" })).to.include(
+      "qnabot-streaming:llmQaPromptTemplate only applies with llmLambdaArn (a custom LLM Lambda), which is not set",
+    );
+    expect(parseError({ llmQaModelParams: "{}" })).to.include("qnabot-streaming:llmQaModelParams only applies with llmLambdaArn");
+    for (const params of ["[1,2]", "null", "0.5", "{temperature:0}", '"x"']) {
+      expect(parseError({ llmLambdaArn, llmQaModelParams: params }), params).to.include(
+        `qnabot-streaming:llmQaModelParams must be a JSON object, e.g. {"temperature":0}; got ${JSON.stringify(params)}`,
+      );
+    }
+    expect(parseError({ llmLambdaArn, systemPrompt: "s".repeat(2000), llmQaPromptTemplate: "t".repeat(1001) })).to.include(
+      "qnabot-streaming:llmQaPromptTemplate with systemPrompt and llmQaModelParams must take at most 3000 bytes (Lambda's 4 KB environment); got \"3001 bytes\"",
+    );
   });
 
   it("fails as a Pulumi RunError, which the CLI prints without a stack trace", () => {

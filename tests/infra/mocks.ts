@@ -63,6 +63,8 @@ function computedState(type: string, name: string, id: string, inputs: Record<st
       const groupName = (inputs.name as string | undefined) ?? name;
       return { name: groupName, arn: arn("logs", `log-group:${groupName}`) };
     }
+    case "aws:lambda/functionUrl:FunctionUrl":
+      return { functionUrl: `https://${id}.lambda-url.${REGION}.on.aws/`, urlId: id };
     case "aws:apigatewayv2/domainName:DomainName":
       return {
         domainNameConfiguration: {
@@ -202,6 +204,7 @@ export const TYPES = {
   table: "aws:dynamodb/table:Table",
   function: "aws:lambda/function:Function",
   permission: "aws:lambda/permission:Permission",
+  functionUrl: "aws:lambda/functionUrl:FunctionUrl",
   role: "aws:iam/role:Role",
   rolePolicy: "aws:iam/rolePolicy:RolePolicy",
   attachment: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",

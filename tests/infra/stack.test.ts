@@ -8,11 +8,16 @@ import { METRICS_NAMESPACE } from "../../components/monitoring";
 import { GUARDRAIL_ENV } from "../../functions/fulfillment/config";
 import { parseStackConfig, type ConfigKey } from "../../components/config";
 import { createStack, type StackOutputs } from "../../components/stack";
+import { DEFAULT_ASKS_PER_CONNECTION, DEFAULT_ASKS_PER_SESSION } from "../../functions/shared/ask-ledger";
+import { parseModelParameters } from "../../functions/fulfillment/hook";
+import { DEFAULT_FLUSH_INTERVAL_MS } from "../../functions/stream/writer";
+import { evaluate } from "../reliability/iam-eval";
 import { expectLambdaTrust, expectNamedResources, statementsOf } from "./iam";
 import {
   ACCOUNT,
   installMocks,
   MOCK_ARNS,
+  policyOf,
   REGION,
   registrationsSettled,
   settle,
@@ -28,18 +33,37 @@ const STREAMING_OUTPUTS = [
   "StreamingDynamoDbTable",
   "StreamingDynamoDbTableArn",
   "StreamingLambdaArn",
+  "StreamingHttpEndpoint",
 ] as const;
 
 /** Every AWS resource the stack creates with streaming on, by type. */
 const STREAMING_ON_RESOURCES: Record<string, string[]> = {
   [TYPES.api]: ["qnabot-http-api", "streaming-api"],
   [TYPES.table]: ["qnabot-memory", "streaming-connections"],
-  [TYPES.logGroup]: ["qnabot-fulfillment-logs", "qnabot-http-access-logs", "streaming-access-logs", "streaming-connection-logs"],
-  [TYPES.role]: ["qnabot-fulfillment-role", "streaming-apigateway-cloudwatch-role", "streaming-connection-role"],
+  [TYPES.logGroup]: [
+    "qnabot-fulfillment-logs",
+    "qnabot-http-access-logs",
+    "qnabot-streaming-http-logs",
+    "streaming-access-logs",
+    "streaming-connection-logs",
+  ],
+  [TYPES.role]: [
+    "qnabot-fulfillment-role",
+    "qnabot-streaming-http-role",
+    "streaming-apigateway-cloudwatch-role",
+    "streaming-connection-role",
+  ],
   [TYPES.attachment]: ["streaming-apigateway-cloudwatch-policy"],
   [TYPES.apiGatewayAccount]: ["streaming-apigateway-account"],
-  [TYPES.rolePolicy]: ["qnabot-fulfillment-policy", "streaming-connection-policy", "streaming-streaming-grant-1"],
-  [TYPES.function]: ["qnabot-fulfillment", "streaming-connection"],
+  [TYPES.rolePolicy]: [
+    "qnabot-fulfillment-policy",
+    "qnabot-streaming-http-policy",
+    "streaming-connection-policy",
+    "streaming-streaming-grant-1",
+    "streaming-streaming-grant-2",
+  ],
+  [TYPES.function]: ["qnabot-fulfillment", "qnabot-streaming-http", "streaming-connection"],
+  [TYPES.functionUrl]: ["qnabot-streaming-http-url"],
   [TYPES.permission]: [
     "qnabot-ask-permission",
     "streaming-connect-permission",
@@ -115,9 +139,21 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
 
     it("gives the fulfillment function no streaming settings or rights", () => {
       const variables = recorder.named("qnabot-fulfillment").inputs.environment.variables as Record<string, string>;
-      for (const name of [ENV.streamingEndpoint, ENV.connectionsTable, ENV.connectionTtlSeconds]) {
+      for (const name of [
+        ENV.streamingEndpoint,
+        ENV.connectionsTable,
+        ENV.connectionTtlSeconds,
+        ENV.asksPerConnection,
+        ENV.asksPerSession,
+        ENV.streamTextFlushMs,
+        ENV.streamJsonFlushMs,
+        ENV.streamCheckpointMs,
+      ]) {
         expect(variables, name).not.to.have.property(name);
       }
+      // The reservation bounds every door's burst, streaming or not.
+      expect(recorder.named("qnabot-fulfillment").inputs.reservedConcurrentExecutions).to.equal(100);
+      expect(recorder.ofType(TYPES.functionUrl)).to.deep.equal([]);
       expect(Object.keys(statementsOf(recorder.named("qnabot-fulfillment-policy")))).to.deep.equal([
         "WriteOwnLogGroup",
         "InvokeLlm",
@@ -169,6 +205,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       expect(await valueOf(outputs.StreamingLambdaArn)).to.equal(MOCK_ARNS.function("streaming-connection"));
       expect(await valueOf(outputs.QnaAskEndpoint)).to.equal(`https://qnabot-http-api-id.execute-api.${REGION}.amazonaws.com/ask`);
       expect(await valueOf(outputs.FulfillmentFunctionArn)).to.equal(MOCK_ARNS.function("qnabot-fulfillment"));
+      expect(await valueOf(outputs.StreamingHttpEndpoint)).to.equal(`https://qnabot-streaming-http-url-id.lambda-url.${REGION}.on.aws/`);
     });
 
     it("creates a WebSocket API that selects routes on the message's action", () => {
@@ -362,6 +399,8 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
         memorySize: 512,
         timeout: 120,
         loggingConfig: { logFormat: "JSON" },
+        // A burst of asks takes at most 100 executions, and the account's pool keeps the rest.
+        reservedConcurrentExecutions: 100,
       });
       expect(recorder.named("qnabot-fulfillment-logs").inputs.name).to.equal("/aws/lambda/qnabot-fulfillment");
       expect(fn.environment.variables).to.deep.equal({
@@ -373,6 +412,12 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
         [ENV.streamingEndpoint]: `https://streaming-api-id.execute-api.${REGION}.amazonaws.com/Prod`,
         [ENV.connectionsTable]: "streaming-connections",
         [ENV.connectionTtlSeconds]: "7200",
+        // Fair use and the frame budget, at the functions' own defaults but set explicitly.
+        [ENV.asksPerConnection]: String(DEFAULT_ASKS_PER_CONNECTION),
+        [ENV.asksPerSession]: String(DEFAULT_ASKS_PER_SESSION),
+        [ENV.streamTextFlushMs]: String(DEFAULT_FLUSH_INTERVAL_MS.text),
+        [ENV.streamJsonFlushMs]: String(DEFAULT_FLUSH_INTERVAL_MS.json),
+        [ENV.streamCheckpointMs]: "1000",
         POWERTOOLS_SERVICE_NAME: "qnabot-streaming-fulfillment",
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       });
@@ -458,15 +503,125 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       const streamingGrant = recorder.named("streaming-streaming-grant-1");
       expect(streamingGrant.inputs.role).to.equal("qnabot-fulfillment-role");
       expect(statementsOf(streamingGrant)).to.deep.equal({
-        PostToConnections: {
+        ManageConnections: {
           Action: ["execute-api:ManageConnections"],
-          Resource: [`${wsExecutionArn}/Prod/POST/@connections/*`],
+          Resource: [`${wsExecutionArn}/Prod/POST/@connections/*`, `${wsExecutionArn}/Prod/DELETE/@connections/*`],
         },
         ConnectionsTable: {
           Action: [...STREAMING_FUNCTION_TABLE_ACTIONS],
           Resource: [connectionsTable],
         },
       });
+    });
+
+    it("lets a streaming function post to and close its stage's connections, and touch the table exactly as the code does (IAM evaluated)", () => {
+      const documents = [policyOf(recorder.named("qnabot-fulfillment-policy")), policyOf(recorder.named("streaming-streaming-grant-1"))];
+      const connections = `${wsExecutionArn}/Prod`;
+      const decide = (action: string, resource: string) => evaluate(documents, { action, resource }).decision;
+      // The writer posts frames, and closes a json connection it gives up on (DeleteConnection).
+      expect(decide("execute-api:ManageConnections", `${connections}/POST/@connections/abc=`)).to.equal("allow");
+      expect(decide("execute-api:ManageConnections", `${connections}/DELETE/@connections/abc=`)).to.equal("allow");
+      expect(decide("execute-api:ManageConnections", `${connections}/GET/@connections/abc=`)).to.equal("implicit-deny");
+      expect(decide("execute-api:ManageConnections", `${wsExecutionArn}/Dev/DELETE/@connections/abc=`)).to.equal("implicit-deny");
+      expect(decide("execute-api:ManageConnections", `${MOCK_ARNS.executeApi("other-api")}/Prod/DELETE/@connections/abc=`)).to.equal("implicit-deny");
+      // functions/shared/connections.ts says what the stream writer and the ask ledger call.
+      const table = MOCK_ARNS.table("streaming-connections");
+      for (const action of STREAMING_FUNCTION_TABLE_ACTIONS) expect(decide(action, table), action).to.equal("allow");
+      for (const action of ["dynamodb:Scan", "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:DeleteTable"]) {
+        expect(decide(action, table), action).to.equal("implicit-deny");
+      }
+      const connection = [policyOf(recorder.named("streaming-connection-policy"))];
+      for (const action of CONNECTION_FUNCTION_TABLE_ACTIONS) {
+        expect(evaluate(connection, { action, resource: table }).decision, action).to.equal("allow");
+      }
+      expect(evaluate(connection, { action: "dynamodb:UpdateItem", resource: table }).decision).to.equal("implicit-deny");
+    });
+
+    it("serves the streaming HTTP door from its own function behind an AWS_IAM, RESPONSE_STREAM function URL with no CORS", async () => {
+      expect(recorder.named("qnabot-streaming-http-url").inputs).to.deep.equal({
+        functionName: "qnabot-streaming-http",
+        authorizationType: "AWS_IAM",
+        invokeMode: "RESPONSE_STREAM",
+      });
+      const fn = recorder.named("qnabot-streaming-http").inputs;
+      expect(fn).to.deep.include({
+        runtime: "nodejs22.x",
+        architectures: ["arm64"],
+        handler: "index.handler",
+        memorySize: 512,
+        // Past API Gateway's 30 s, the point of this door, but bounded.
+        timeout: 300,
+        reservedConcurrentExecutions: 100,
+        role: "arn:aws:iam::123456789012:role/qnabot-streaming-http-role",
+        loggingConfig: { logFormat: "JSON" },
+        tracingConfig: { mode: "PassThrough" },
+      });
+      expect(recorder.named("qnabot-streaming-http-logs").inputs).to.deep.equal({
+        name: "/aws/lambda/qnabot-streaming-http",
+        retentionInDays: 30,
+      });
+      // The same settings as the fulfillment function (one engine), under its own service name.
+      const fulfillment = recorder.named("qnabot-fulfillment").inputs.environment.variables as Record<string, string>;
+      expect(fn.environment.variables).to.deep.equal({ ...fulfillment, POWERTOOLS_SERVICE_NAME: "qnabot-streaming-http" });
+      const code = await archiveText(recorder.named("qnabot-streaming-http"));
+      expect(code).to.include("awslambda");
+      expect(code).not.to.equal(await archiveText(recorder.named("qnabot-fulfillment")));
+    });
+
+    it("gives the door's role what answering takes (Bedrock, memory, streaming grant) but not the hand-off", () => {
+      const door = recorder.named("qnabot-streaming-http-policy");
+      expectNamedResources(door);
+      expect(door.inputs.role).to.equal("qnabot-streaming-http-role");
+      const own = statementsOf(door);
+      const { HandOffWebSocketAsks, WriteOwnLogGroup, ...shared } = statementsOf(recorder.named("qnabot-fulfillment-policy"));
+      expect(HandOffWebSocketAsks).to.not.equal(undefined);
+      expect(WriteOwnLogGroup.Resource).to.deep.equal([
+        MOCK_ARNS.lambdaLogGroup("qnabot-fulfillment"),
+        `${MOCK_ARNS.lambdaLogGroup("qnabot-fulfillment")}:log-stream:*`,
+      ]);
+      expect(own).to.deep.equal({
+        WriteOwnLogGroup: {
+          Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+          Resource: [
+            MOCK_ARNS.lambdaLogGroup("qnabot-streaming-http"),
+            `${MOCK_ARNS.lambdaLogGroup("qnabot-streaming-http")}:log-stream:*`,
+          ],
+        },
+        ...shared,
+      });
+      const grant = recorder.named("streaming-streaming-grant-2");
+      expect(grant.inputs.role).to.equal("qnabot-streaming-http-role");
+      expect(statementsOf(grant)).to.deep.equal(statementsOf(recorder.named("streaming-streaming-grant-1")));
+
+      const documents = [policyOf(door), policyOf(grant)];
+      const decide = (action: string, resource: string) => evaluate(documents, { action, resource }).decision;
+      expect(decide("bedrock:InvokeModelWithResponseStream", `arn:aws:bedrock:${REGION}::foundation-model/anthropic.claude-3-haiku-20240307-v1:0`)).to.equal("allow");
+      expect(decide("dynamodb:PutItem", MOCK_ARNS.table("qnabot-memory"))).to.equal("allow");
+      expect(decide("dynamodb:UpdateItem", MOCK_ARNS.table("streaming-connections"))).to.equal("allow");
+      expect(decide("lambda:InvokeFunction", MOCK_ARNS.function("qnabot-fulfillment"))).to.equal("implicit-deny");
+      expect(decide("lambda:InvokeFunction", MOCK_ARNS.function("qnabot-streaming-http"))).to.equal("implicit-deny");
+      expect(decide("logs:PutLogEvents", `${MOCK_ARNS.lambdaLogGroup("qnabot-fulfillment")}:log-stream:x`)).to.equal("implicit-deny");
+    });
+  });
+
+  describe("with the streaming HTTP door off (streamingHttpEndpoint false)", () => {
+    let recorder: Recorder;
+    let outputs: StackOutputs;
+    before(async () => {
+      recorder = await installMocks();
+      outputs = createStack(config({ enableStreaming: "true", streamingHttpEndpoint: "false" }));
+      await registrationsSettled();
+    });
+
+    it("creates no door resource and no StreamingHttpEndpoint output, and leaves the rest as it is", () => {
+      const expected = Object.fromEntries(
+        Object.entries(STREAMING_ON_RESOURCES)
+          .map(([type, names]) => [type, names.filter((n) => !n.startsWith("qnabot-streaming-http") && n !== "streaming-streaming-grant-2")])
+          .filter(([, names]) => names.length > 0),
+      );
+      expect(namesByType(recorder)).to.deep.equal(expected);
+      expect(Object.keys(outputs)).not.to.include("StreamingHttpEndpoint");
+      expect(Object.keys(outputs)).to.include("StreamingWebSocketEndpoint");
     });
   });
 
@@ -490,18 +645,66 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
           tracing: "true",
           systemPrompt: "Answer briefly.",
           logRetentionInDays: "90",
+          llmQaPromptTemplate: "Use {context}.<br>{history}<br>Human: {input}<br>AI:",
+          llmQaModelParams: '{"temperature":0.2,"max_tokens":512}',
+          fulfillmentReservedConcurrency: "-1",
+          streamingHttpReservedConcurrency: "20",
+          streamingHttpTimeout: "600",
+          streamingHttpCorsOrigins: "https://chat.example.com,http://localhost:5173",
+          asksPerConnection: "3",
+          asksPerSession: "6",
+          streamTextFlushMs: "0",
+          streamJsonFlushMs: "50",
+          streamCheckpointMs: "500",
         }),
       );
       await registrationsSettled();
     });
 
-    it("passes the knowledge base, its model ARN, the prompt and the custom LLM to the function", () => {
-      expect(recorder.named("qnabot-fulfillment").inputs.environment.variables).to.deep.include({
-        [ENV.llmModelId]: "eu.amazon.nova-pro-v1:0",
-        [ENV.knowledgeBaseId]: "KB12345678",
-        [ENV.knowledgeBaseModelArn]: kbProfile,
-        [ENV.systemPrompt]: "Answer briefly.",
-        [ENV.llmLambdaArn]: llmLambdaArn,
+    it("passes the knowledge base, its model ARN, the prompt, the custom LLM and its QnABot settings to both answering functions", () => {
+      for (const name of ["qnabot-fulfillment", "qnabot-streaming-http"]) {
+        expect(recorder.named(name).inputs.environment.variables, name).to.deep.include({
+          [ENV.llmModelId]: "eu.amazon.nova-pro-v1:0",
+          [ENV.knowledgeBaseId]: "KB12345678",
+          [ENV.knowledgeBaseModelArn]: kbProfile,
+          [ENV.systemPrompt]: "Answer briefly.",
+          [ENV.llmLambdaArn]: llmLambdaArn,
+          [ENV.llmQaPromptTemplate]: "Use {context}.<br>{history}<br>Human: {input}<br>AI:",
+          [ENV.llmQaModelParams]: '{"temperature":0.2,"max_tokens":512}',
+        });
+      }
+      // What the hook's payload is built from reads the same value back (functions/fulfillment/hook.ts).
+      const params = recorder.named("qnabot-fulfillment").inputs.environment.variables[ENV.llmQaModelParams] as string;
+      expect(parseModelParameters(params)).to.deep.equal({ temperature: 0.2, max_tokens: 512 });
+    });
+
+    it("sets the fair-use limits, frame budget and checkpoint interval on every function that streams", () => {
+      const expected = {
+        [ENV.asksPerConnection]: "3",
+        [ENV.asksPerSession]: "6",
+        [ENV.streamTextFlushMs]: "0",
+        [ENV.streamJsonFlushMs]: "50",
+        [ENV.streamCheckpointMs]: "500",
+      };
+      for (const name of ["qnabot-fulfillment", "qnabot-streaming-http"]) {
+        expect(recorder.named(name).inputs.environment.variables, name).to.deep.include(expected);
+      }
+      // The connection function streams nothing: it gets the table and TTL only.
+      expect(Object.keys(recorder.named("streaming-connection").inputs.environment.variables)).not.to.include.members(Object.keys(expected));
+    });
+
+    it("reserves nothing for the fulfillment function with -1, and the door's own reservation and timeout as set", () => {
+      expect(recorder.named("qnabot-fulfillment").inputs).not.to.have.property("reservedConcurrentExecutions");
+      expect(recorder.named("qnabot-streaming-http").inputs).to.deep.include({ reservedConcurrentExecutions: 20, timeout: 600 });
+    });
+
+    it("lets the listed browser origins POST to the door with SigV4 headers, and nobody else (CORS)", () => {
+      expect(recorder.named("qnabot-streaming-http-url").inputs.cors).to.deep.equal({
+        allowOrigins: ["https://chat.example.com", "http://localhost:5173"],
+        allowMethods: ["POST"],
+        allowHeaders: ["authorization", "content-type", "accept", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"],
+        allowCredentials: false,
+        maxAge: 300,
       });
     });
 
@@ -548,19 +751,20 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       }
     });
 
-    it("traces both functions with X-Ray through AWS's managed policy, not an inline *", () => {
+    it("traces every function with X-Ray through AWS's managed policy, not an inline *", () => {
       for (const fn of recorder.ofType(TYPES.function)) {
         expect(fn.inputs.tracingConfig, fn.name).to.deep.equal({ mode: "Active" });
       }
       const xray = recorder.ofType(TYPES.attachment).filter((a) => a.name.endsWith("-xray"));
       expect(xray.map((a) => [a.name, a.inputs.role, a.inputs.policyArn])).to.have.deep.members([
         ["qnabot-fulfillment-xray", "qnabot-fulfillment-role", "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"],
+        ["qnabot-streaming-http-xray", "qnabot-streaming-http-role", "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"],
         ["streaming-connection-xray", "streaming-connection-role", "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"],
       ]);
     });
 
     it("applies the configured log retention everywhere", () => {
-      expect(recorder.ofType(TYPES.logGroup).map((g) => g.inputs.retentionInDays)).to.deep.equal([90, 90, 90, 90]);
+      expect(recorder.ofType(TYPES.logGroup).map((g) => g.inputs.retentionInDays)).to.deep.equal([90, 90, 90, 90, 90]);
     });
   });
 
