@@ -114,16 +114,18 @@ function unsignedFlood(url: string, count: number, bytes: number): Promise<Recor
       { length: count },
       () =>
         new Promise<void>((resolve) => {
-          const req = request({ host: target.hostname, port: target.port, method: "POST", path: target.pathname, headers: { "content-length": String(bytes) } }, (res) => {
-            statuses[res.statusCode ?? 0] = (statuses[res.statusCode ?? 0] ?? 0) + 1;
-            res.resume();
-            res.on("end", resolve);
-            res.on("error", () => resolve());
-          });
-          req.on("error", () => {
-            statuses.reset = (statuses.reset ?? 0) + 1;
+          // One outcome per request: the status when one came back (the upload may still be cut after it), else the reset.
+          let outcome: string | undefined;
+          const settle = (): void => {
+            statuses[outcome ?? "reset"] = (statuses[outcome ?? "reset"] ?? 0) + 1;
             resolve();
+          };
+          const req = request({ host: target.hostname, port: target.port, method: "POST", path: target.pathname, headers: { "content-length": String(bytes) } }, (res) => {
+            outcome = String(res.statusCode ?? 0);
+            res.resume();
           });
+          req.on("error", () => undefined);
+          req.on("close", settle);
           req.end(body);
         }),
     ),
