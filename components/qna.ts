@@ -380,7 +380,11 @@ export class QnaBot extends pulumi.ComponentResource {
     }
     // The endpoint, table, fair-use limits, frame budget and checkpoint interval, as the
     // component sets them on every function that streams through it.
-    if (args.streaming) Object.assign(environment, args.streaming.streamingEnvironment);
+    if (args.streaming) {
+      Object.assign(environment, args.streaming.streamingEnvironment);
+      environment[ENV.asksPerConnection] = String(args.streaming.askLimits.perConnection);
+      environment[ENV.asksPerSession] = String(args.streaming.askLimits.perSession);
+    }
 
     const fulfillment = nodeFunction(
       `${name}-fulfillment`,

@@ -189,7 +189,7 @@ export interface StreamingComponentArgs {
   readonly connectionTtlSeconds?: number;
   /**
    * Fair use: asks one WebSocket connection may have in flight (1-100); more are answered at
-   * once with a retryable `busy` error. Set as ASKS_PER_CONNECTION on streaming functions.
+   * once with a retryable `busy` error. QnaBot sets it as ASKS_PER_CONNECTION (`askLimits`).
    * @default 2
    */
   readonly asksPerConnection?: number;
@@ -251,8 +251,6 @@ export const RESERVED_ROUTE_ENVIRONMENT: readonly string[] = [
   ENV.streamingEndpoint,
   ENV.connectionsTable,
   ENV.connectionTtlSeconds,
-  ENV.asksPerConnection,
-  ENV.asksPerSession,
   ENV.streamTextFlushMs,
   ENV.streamJsonFlushMs,
   ENV.streamCheckpointMs,
@@ -292,12 +290,18 @@ export class StreamingComponent extends pulumi.ComponentResource {
   /** What the connections table's TTL is set from; streaming functions get it too. */
   readonly connectionTtlSeconds: number;
   /**
-   * What every function that streams through this component reads (the stream library and
-   * the fulfillment wiring): STREAMING_ENDPOINT, CONNECTIONS_TABLE, CONNECTION_TTL_SECONDS, the
-   * fair-use limits, the frame budget and the checkpoint interval. Handler routes get it; give
-   * it to a function of your own (QnaBot does) together with `grantStreaming`.
+   * What the stream library (`qnabot-streaming/stream`) reads in every function that streams
+   * through this component: STREAMING_ENDPOINT, CONNECTIONS_TABLE, CONNECTION_TTL_SECONDS, the
+   * frame budget and the checkpoint interval. Handler routes get it; give it to a function of
+   * your own (QnaBot does) together with `grantStreaming`.
    */
   readonly streamingEnvironment: Readonly<Record<string, pulumi.Input<string>>>;
+  /**
+   * Fair use: the asks in flight a connection and a session may have. The ask ledger (in this
+   * component's table) enforces them in the functions that admit asks: QnaBot sets them as
+   * ASKS_PER_CONNECTION and ASKS_PER_SESSION on its functions.
+   */
+  readonly askLimits: { readonly perConnection: number; readonly perSession: number };
 
   private readonly componentName: string;
   private readonly stage: string;
@@ -357,8 +361,6 @@ export class StreamingComponent extends pulumi.ComponentResource {
       [ENV.streamingEndpoint]: managementUrl,
       [ENV.connectionsTable]: table.name,
       [ENV.connectionTtlSeconds]: String(settings.connectionTtlSeconds),
-      [ENV.asksPerConnection]: String(settings.asksPerConnection),
-      [ENV.asksPerSession]: String(settings.asksPerSession),
       [ENV.streamTextFlushMs]: String(settings.textFlushMs),
       [ENV.streamJsonFlushMs]: String(settings.jsonFlushMs),
       [ENV.streamCheckpointMs]: String(settings.checkpointMs),
@@ -576,6 +578,7 @@ export class StreamingComponent extends pulumi.ComponentResource {
 
     this.connectionTtlSeconds = settings.connectionTtlSeconds;
     this.streamingEnvironment = streamingEnvironment;
+    this.askLimits = { perConnection: settings.asksPerConnection, perSession: settings.asksPerSession };
     this.apiId = api.id;
     this.stageName = stage.name;
     // From the configured stage name, not the Stage resource: a route function needs the

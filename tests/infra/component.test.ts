@@ -73,8 +73,9 @@ describe("StreamingComponent (components/streaming.ts)", function () {
       expect(await valueOf(first.webSocketEndpoint)).to.equal("wss://alpha-api-id.execute-api.eu-west-1.amazonaws.com/live");
       expect(await valueOf(first.managementEndpoint)).to.equal("https://alpha-api-id.execute-api.eu-west-1.amazonaws.com/live");
       expect(await valueOf(first.stageName)).to.equal("live");
-      expect(statementsOf(recorder.named("alpha-streaming-grant-1")).PostToConnections.Resource).to.deep.equal([
+      expect(statementsOf(recorder.named("alpha-streaming-grant-1")).ManageConnections.Resource).to.deep.equal([
         `${MOCK_ARNS.executeApi("alpha-api")}/live/POST/@connections/*`,
+        `${MOCK_ARNS.executeApi("alpha-api")}/live/DELETE/@connections/*`,
       ]);
     });
   });
@@ -97,14 +98,20 @@ describe("StreamingComponent (components/streaming.ts)", function () {
 
   describe("options", () => {
     let recorder: Recorder;
+    let component: StreamingComponent;
     before(async () => {
       recorder = await installMocks();
-      new StreamingComponent("opt", {
+      component = new StreamingComponent("opt", {
         executionLogging: "INFO",
         accessLogging: false,
         throttlingBurstLimit: 7,
         throttlingRateLimit: 3,
-        connectionTtlSeconds: 600,
+        connectionTtlSeconds: 10800,
+        asksPerConnection: 1,
+        asksPerSession: 3,
+        textFlushMs: 300,
+        jsonFlushMs: 0,
+        checkpointMs: 250,
         logRetentionInDays: 14,
         memorySize: 256,
         timeout: 5,
@@ -135,11 +142,45 @@ describe("StreamingComponent (components/streaming.ts)", function () {
       const fn = recorder.named("opt-connection").inputs;
       expect(fn).to.deep.include({ memorySize: 256, timeout: 5, tags: { team: "chat" } });
       expect(fn.vpcConfig).to.deep.equal({ subnetIds: ["subnet-1"], securityGroupIds: ["sg-1"] });
-      expect(fn.environment.variables.CONNECTION_TTL_SECONDS).to.equal("600");
+      expect(fn.environment.variables.CONNECTION_TTL_SECONDS).to.equal("10800");
       expect(recorder.named("opt-connection-vpc").inputs).to.deep.equal({
         role: "opt-connection-role",
         policyArn: "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
       });
+    });
+
+    it("hands the frame budget, checkpoint interval and fair-use limits to the functions that stream through it", async () => {
+      const environment = await valueOf(pulumi.output(component.streamingEnvironment));
+      expect(environment).to.deep.equal({
+        STREAMING_ENDPOINT: "https://opt-api-id.execute-api.eu-west-1.amazonaws.com/Prod",
+        CONNECTIONS_TABLE: "opt-connections",
+        CONNECTION_TTL_SECONDS: "10800",
+        STREAM_TEXT_FLUSH_MS: "300",
+        STREAM_JSON_FLUSH_MS: "0",
+        STREAM_CHECKPOINT_MS: "250",
+      });
+      expect(component.askLimits).to.deep.equal({ perConnection: 1, perSession: 3 });
+      // The connection function streams nothing: table and TTL only.
+      expect(Object.keys(recorder.named("opt-connection").inputs.environment.variables).sort()).to.deep.equal([
+        "CONNECTIONS_TABLE",
+        "CONNECTION_TTL_SECONDS",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "POWERTOOLS_SERVICE_NAME",
+      ]);
+    });
+
+    it("refuses settings the functions would reject at run time, and a connection TTL under API Gateway's 2 hours", async () => {
+      const fresh = await installMocks();
+      expect(() => new StreamingComponent("ttl", { connectionTtlSeconds: 60 })).to.throw(
+        "connectionTtlSeconds must be an integer from 7200 to 86400 (API Gateway keeps a connection open up to 7200 s; a row must not expire before its socket closes); got 60",
+      );
+      expect(() => new StreamingComponent("a", { asksPerConnection: 0 })).to.throw("asksPerConnection must be an integer from 1 to 100; got 0");
+      expect(() => new StreamingComponent("b", { asksPerSession: 2.5 })).to.throw("asksPerSession must be an integer from 1 to 1000; got 2.5");
+      expect(() => new StreamingComponent("c", { textFlushMs: -1 })).to.throw("textFlushMs must be an integer from 0 to 60000");
+      expect(() => new StreamingComponent("d", { jsonFlushMs: 60_001 })).to.throw("jsonFlushMs must be an integer from 0 to 60000");
+      expect(() => new StreamingComponent("e", { checkpointMs: 49 })).to.throw("checkpointMs must be an integer from 50 to 60000");
+      await registrationsSettled();
+      expect(fresh.resources).to.deep.equal([]);
     });
 
     it("tags every taggable resource it creates", () => {

@@ -37,11 +37,14 @@ describe("index.ts, the Pulumi program", function () {
     const { recorder, outputs } = await runProgram({
       "qnabot-streaming:enableStreaming": "true",
       "qnabot-streaming:streamingStageName": "dev",
-      "qnabot-streaming:connectionTtlSeconds": "900",
+      "qnabot-streaming:connectionTtlSeconds": "10800",
+      "qnabot-streaming:streamJsonFlushMs": "40",
       "qnabot-streaming:throttlingBurstLimit": "40",
     });
     expect(await valueOf(outputs.StreamingWebSocketEndpoint)).to.equal("wss://streaming-api-id.execute-api.eu-west-1.amazonaws.com/dev");
-    expect(recorder.named("streaming-connection").inputs.environment.variables.CONNECTION_TTL_SECONDS).to.equal("900");
+    expect(recorder.named("streaming-connection").inputs.environment.variables.CONNECTION_TTL_SECONDS).to.equal("10800");
+    expect(recorder.named("qnabot-fulfillment").inputs.environment.variables.STREAM_JSON_FLUSH_MS).to.equal("40");
+    expect(await valueOf(outputs.StreamingHttpEndpoint)).to.equal("https://qnabot-streaming-http-url-id.lambda-url.eu-west-1.on.aws/");
     expect(recorder.named("streaming-stage").inputs.defaultRouteSettings.throttlingBurstLimit).to.equal(40);
   });
 

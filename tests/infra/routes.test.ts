@@ -71,12 +71,15 @@ describe("handler-file routes (StreamingComponent routes: { key: { handler } })"
     });
   });
 
-  it("sets the endpoint and table the stream library reads, beside the route's own environment", () => {
+  it("sets the endpoint, table, frame budget and checkpoint interval the stream library reads, beside the route's own environment", () => {
     expect(recorder.named("chat-ask-handler").inputs.environment.variables).to.deep.equal({
       MODEL: "m-1",
       [ENV.streamingEndpoint]: "https://chat-api-id.execute-api.eu-west-1.amazonaws.com/Prod",
       [ENV.connectionsTable]: "chat-connections",
       [ENV.connectionTtlSeconds]: "7200",
+      [ENV.streamTextFlushMs]: "150",
+      [ENV.streamJsonFlushMs]: "100",
+      [ENV.streamCheckpointMs]: "1000",
       POWERTOOLS_SERVICE_NAME: "chat-ask",
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
     });
@@ -91,9 +94,12 @@ describe("handler-file routes (StreamingComponent routes: { key: { handler } })"
         Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
         Resource: [MOCK_ARNS.lambdaLogGroup("chat-ask-handler"), `${MOCK_ARNS.lambdaLogGroup("chat-ask-handler")}:log-stream:*`],
       },
-      PostToConnections: {
+      ManageConnections: {
         Action: ["execute-api:ManageConnections"],
-        Resource: [`${MOCK_ARNS.executeApi("chat-api")}/Prod/POST/@connections/*`],
+        Resource: [
+          `${MOCK_ARNS.executeApi("chat-api")}/Prod/POST/@connections/*`,
+          `${MOCK_ARNS.executeApi("chat-api")}/Prod/DELETE/@connections/*`,
+        ],
       },
       ConnectionsTable: { Action: [...STREAMING_FUNCTION_TABLE_ACTIONS], Resource: [MOCK_ARNS.table("chat-connections")] },
       ReadDocs: { Action: ["s3:GetObject"], Resource: ["arn:aws:s3:::docs-bucket/*"] },
@@ -133,6 +139,9 @@ describe("handler-file routes (StreamingComponent routes: { key: { handler } })"
     expect(
       () => new StreamingComponent("d", { routes: { ask: { handler: HANDLER, environment: { [ENV.connectionsTable]: "other" } } } }),
     ).to.throw(`route ask: environment may not set ${ENV.connectionsTable}`);
+    expect(
+      () => new StreamingComponent("e", { routes: { ask: { handler: HANDLER, environment: { [ENV.streamJsonFlushMs]: "0" } } } }),
+    ).to.throw(`route ask: environment may not set ${ENV.streamJsonFlushMs}`);
     await registrationsSettled();
     expect(fresh.resources).to.deep.equal([]);
   });
