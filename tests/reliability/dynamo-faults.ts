@@ -1,8 +1,8 @@
 /**
  * DynamoDB outages on demand: a proxy in front of dynalite that forwards the DynamoDB wire
  * API and fails the requests a rule picks (a 500 InternalServerError, or a dropped
- * connection), so an outage can hit one operation (the index lookup of the `ask` route, the
- * session query of the stream writer) while the rest works. The handlers reach it through
+ * connection), so an outage can hit one operation (the `ask` route's read of a connection's
+ * lookup item, the stream writer's read of the session's item) while the rest works. The handlers reach it through
  * AWS_ENDPOINT_URL_DYNAMODB, as they reach dynalite.
  */
 import { createServer, request, type IncomingMessage, type Server } from "node:http";
@@ -104,7 +104,16 @@ export async function withDynamoEndpoint<T>(endpoint: string, run: () => Promise
   }
 }
 
-/** Calls on the connections table's index (the `ask` route's and `$disconnect`'s lookup of a connection). */
-export const isIndexQuery = (call: DynamoCall): boolean => call.operation === "Query" && typeof call.body.IndexName === "string";
-/** Calls that list a session (the stream writer's). */
-export const isSessionQuery = (call: DynamoCall): boolean => call.operation === "Query" && call.body.IndexName === undefined;
+/** The hash key a call names (GetItem, UpdateItem, DeleteItem, PutItem), if any. */
+function keyOf(call: DynamoCall): string | undefined {
+  const body = call.body as { Key?: { sessionId?: { S?: string } }; Item?: { sessionId?: { S?: string } } };
+  return body.Key?.sessionId?.S ?? body.Item?.sessionId?.S;
+}
+
+/** Calls on a connection's lookup item (`#connection#{id}`): the `ask` route's and `$disconnect`'s lookup of a connection. */
+export const isConnectionLookup = (call: DynamoCall): boolean => keyOf(call)?.startsWith("#connection#") === true;
+/** Reads of a session's item (the stream writer's listing of the session's connections). */
+export const isSessionRead = (call: DynamoCall): boolean => {
+  const key = keyOf(call);
+  return call.operation === "GetItem" && key !== undefined && !key.startsWith("#");
+};

@@ -12,7 +12,7 @@ import type { Envelope } from "../../functions/shared/protocol";
 import type { LocalCredential } from "../../local/gateway";
 import type { LocalStack } from "../../local/stack";
 import { countsText, type Figure } from "./figures";
-import { isIndexQuery, isSessionQuery, startDynamoFaultProxy, withDynamoEndpoint, type DynamoFaultProxy } from "./dynamo-faults";
+import { isConnectionLookup, isSessionRead, startDynamoFaultProxy, withDynamoEndpoint, type DynamoFaultProxy } from "./dynamo-faults";
 import { attackerCredential } from "./fuzz-handlers";
 import { Client, connect, pool, rowsAfterIdle, seededRandom, startReliabilityStack } from "./harness";
 
@@ -170,12 +170,12 @@ export function dynamoDownAtAsk(env: FaultEnv): Promise<Figure> {
     const client = await open(nextId("down-at-ask"));
     const outcomes: string[] = [];
     await withDynamoEndpoint(proxy.endpoint, async () => {
-      proxy.setRule((call) => (isIndexQuery(call) ? "error" : undefined));
+      proxy.setRule((call) => (isConnectionLookup(call) ? "error" : undefined));
       const lookup = await askJson(client);
       expect(lookup.terminal, "error envelope when the connection cannot be looked up").to.deep.include({ type: "error", code: "internal", retryable: true });
       outcomes.push("lookup down → error internal (retryable)");
 
-      proxy.setRule((call) => (isSessionQuery(call) ? "error" : undefined));
+      proxy.setRule((call) => (isSessionRead(call) ? "error" : undefined));
       const listing = await askJson(client);
       expect(listing.terminal?.type, "the asker is answered even when its session cannot be listed").to.equal("end");
       expectWholeAnswer(client, listing.requestId, FAULT_TEXT);
@@ -213,8 +213,9 @@ export function dynamoDownAtDisconnect(env: FaultEnv): Promise<Figure> {
       await stack.idle();
       proxy.setRule(undefined);
     });
-    const orphans = (await rowsAfterIdle(stack)).filter((row) => row.sessionId === session).length;
-    expect(orphans, "rows the failed $disconnect left (connection + owner)").to.equal(2);
+    // The session's item still lists the connection, and the connection's lookup item names the session.
+    const orphans = (await rowsAfterIdle(stack)).filter((row) => row.sessionId === session || row.session === session).length;
+    expect(orphans, "rows the failed $disconnect left (session entry + lookup item)").to.equal(2);
     const second = await open(session);
     const { requestId } = await askJson(second);
     expectWholeAnswer(second, requestId, FAULT_TEXT);
