@@ -114,6 +114,7 @@ describe("inline bundling (components/bundle.ts)", function () {
     for (const name of Object.keys(FUNCTION_ENTRIES) as FunctionName[]) {
       expect(functionEntry(name)).to.equal(path.join(ROOT, FUNCTION_ENTRIES[name]));
     }
+    expect(functionEntry("streamingHttp")).to.equal(path.join(ROOT, "functions", "fulfillment", "url-handler.ts"));
     expect(packageRoot(path.join(ROOT, "components"))).to.equal(ROOT);
     expect(packageRoot(path.join(ROOT, "dist", "components"))).to.equal(ROOT);
   });
@@ -125,4 +126,55 @@ describe("inline bundling (components/bundle.ts)", function () {
       expect(loaded.required.filter((request) => !isBuiltin(request))).to.deep.equal([]);
     });
   }
+
+  describe("the streaming HTTP door's response-streaming function", () => {
+    const STREAMIFIED = Symbol("streamified by the runtime");
+    let code: string;
+    let fulfillmentCode: string;
+    let saved: PropertyDescriptor | undefined;
+    before(async () => {
+      [code, fulfillmentCode] = await Promise.all([buildBundle(functionEntry("streamingHttp")), buildBundle(functionEntry("fulfillment"))]);
+      saved = Object.getOwnPropertyDescriptor(globalThis, "awslambda");
+    });
+    afterEach(() => {
+      if (saved) Object.defineProperty(globalThis, "awslambda", saved);
+      else delete (globalThis as { awslambda?: unknown }).awslambda;
+    });
+
+    it("reads `awslambda` as the runtime's global: the exported handler is what the runtime's streamifyResponse returned", () => {
+      // The Lambda Node.js runtime defines awslambda.streamifyResponse and
+      // awslambda.HttpResponseStream before it loads a handler ("Writing response streaming
+      // Lambda functions"); nothing in the bundle may define or replace them.
+      const wrapped: unknown[] = [];
+      (globalThis as { awslambda?: unknown }).awslambda = {
+        streamifyResponse(handler: object) {
+          wrapped.push(handler);
+          return Object.assign(handler, { [STREAMIFIED]: true });
+        },
+        HttpResponseStream: { from: (stream: unknown) => stream },
+      };
+      const loaded = load(path.join(tmp, "streaming-http"), code);
+      expect(wrapped).to.have.length(1);
+      expect(loaded.exports.handler).to.equal(wrapped[0]);
+      expect((loaded.exports.handler as Record<symbol, unknown>)[STREAMIFIED]).to.equal(true);
+      expect(loaded.required.filter((request) => !isBuiltin(request))).to.deep.equal([]);
+    });
+
+    it("fails to load, saying why, where there is no runtime to stream through", () => {
+      delete (globalThis as { awslambda?: unknown }).awslambda;
+      expect(() => load(path.join(tmp, "streaming-http-bare"), code)).to.throw(
+        "response streaming needs the Lambda Node.js runtime's awslambda global",
+      );
+    });
+
+    it("leaves out the doors it does not serve (Lex code hook, WebSocket routes)", () => {
+      // keepNames keeps function names in the bundle, so a module's presence shows.
+      for (const marker of ["DialogCodeHook", "lexAudience", "dispatch"]) {
+        expect(fulfillmentCode, `fulfillment has ${marker}`).to.include(marker);
+        expect(code, `door has ${marker}`).not.to.include(marker);
+      }
+      expect(code).to.include("text/event-stream");
+      expect(fulfillmentCode).not.to.include("text/event-stream");
+    });
+  });
 });

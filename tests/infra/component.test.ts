@@ -4,7 +4,8 @@ import * as aws from "@pulumi/aws";
 import { QnaBot } from "../../components/qna";
 import { StreamingComponent, type StreamingComponentArgs } from "../../components/streaming";
 import { expectNamedResources, statementsOf } from "./iam";
-import { installMocks, MOCK_ARNS, registrationsSettled, TYPES, valueOf, type Recorder } from "./mocks";
+import { evaluate } from "../reliability/iam-eval";
+import { installMocks, MOCK_ARNS, policyOf, registrationsSettled, TYPES, valueOf, type Recorder } from "./mocks";
 
 const LAMBDA_TRUST = JSON.stringify({
   Version: "2012-10-17",
@@ -252,7 +253,9 @@ describe("StreamingComponent (components/streaming.ts)", function () {
   });
 });
 
-describe("QnaBot (components/qna.ts)", () => {
+describe("QnaBot (components/qna.ts)", function () {
+  this.timeout(60_000);
+
   it("refuses a model setting that is not Bedrock's, before registering anything", async () => {
     const recorder = await installMocks();
     expect(() => new QnaBot("bot", { llmModelId: "arn:aws:lambda:eu-west-1:123456789012:function:f" })).to.throw(
@@ -263,5 +266,108 @@ describe("QnaBot (components/qna.ts)", () => {
     );
     await registrationsSettled();
     expect(recorder.resources).to.deep.equal([]);
+  });
+
+  describe("grantAsk: who may ask over the streaming HTTP door", () => {
+    let recorder: Recorder;
+    let bot: QnaBot;
+    let policies: aws.iam.RolePolicy[];
+    before(async () => {
+      recorder = await installMocks();
+      const streaming = new StreamingComponent("ws");
+      bot = new QnaBot("bot", { streaming });
+      const web = new aws.iam.Role("web-client", { assumeRolePolicy: LAMBDA_TRUST });
+      const backend = new aws.iam.Role("backend", { assumeRolePolicy: LAMBDA_TRUST });
+      policies = [bot.grantAsk(web), bot.grantAsk(backend), bot.grantAsk(web)];
+      await registrationsSettled();
+    });
+
+    it("grants a role once, numbering the policies in order of first grant", () => {
+      expect(policies[2]).to.equal(policies[0]);
+      expect(recorder.ofType(TYPES.rolePolicy).filter((p) => p.name.startsWith("bot-ask-grant-")).map((p) => [p.name, p.inputs.role])).to.deep.equal([
+        ["bot-ask-grant-1", "web-client"],
+        ["bot-ask-grant-2", "backend"],
+      ]);
+    });
+
+    it("allows InvokeFunctionUrl through the AWS_IAM URL and InvokeFunction only via that URL, on the door's function alone", async () => {
+      // "Control access to Lambda function URLs": function URLs created since October 2025 need
+      // lambda:InvokeFunctionUrl and lambda:InvokeFunction; lambda:FunctionUrlAuthType and
+      // lambda:InvokedViaFunctionUrl are the condition keys Lambda sets on those calls.
+      const door = MOCK_ARNS.function("bot-streaming-http");
+      expect(await valueOf(bot.streamingHttpFunctionArn)).to.equal(door);
+      const grant = recorder.named("bot-ask-grant-1");
+      expectNamedResources(grant);
+      expect(statementsOf(grant)).to.deep.equal({
+        InvokeStreamingHttpUrl: {
+          Action: ["lambda:InvokeFunctionUrl"],
+          Resource: [door],
+          Condition: { StringEquals: { "lambda:FunctionUrlAuthType": "AWS_IAM" } },
+        },
+        InvokeStreamingHttpThroughUrl: {
+          Action: ["lambda:InvokeFunction"],
+          Resource: [door],
+          Condition: { Bool: { "lambda:InvokedViaFunctionUrl": "true" } },
+        },
+      });
+      const documents = [policyOf(grant)];
+      const decide = (action: string, resource: string) => evaluate(documents, { action, resource });
+      // Allowed only under the conditions above (the evaluator reports a conditioned allow as such).
+      expect(decide("lambda:InvokeFunctionUrl", door)).to.deep.equal({ decision: "conditional-allow", statements: ["InvokeStreamingHttpUrl"] });
+      expect(decide("lambda:InvokeFunction", door)).to.deep.equal({ decision: "conditional-allow", statements: ["InvokeStreamingHttpThroughUrl"] });
+      // Nothing on the fulfillment function (a direct Invoke could forge the caller's identity in its event), nor anything else.
+      for (const resource of [MOCK_ARNS.function("bot-fulfillment"), `${door}:live`, MOCK_ARNS.function("bot-streaming-http-2")]) {
+        expect(decide("lambda:InvokeFunction", resource).decision, resource).to.equal("implicit-deny");
+        expect(decide("lambda:InvokeFunctionUrl", resource).decision, resource).to.equal("implicit-deny");
+      }
+      for (const action of ["lambda:InvokeAsync", "lambda:GetFunction", "lambda:UpdateFunctionUrlConfig", "lambda:AddPermission"]) {
+        expect(decide(action, door).decision, action).to.equal("implicit-deny");
+      }
+    });
+
+    it("exposes the function URL as the door's endpoint", async () => {
+      expect(await valueOf(bot.streamingHttpEndpoint)).to.equal("https://bot-streaming-http-url-id.lambda-url.eu-west-1.on.aws/");
+    });
+  });
+
+  it("has no door without streaming or with streamingHttp false, and grantAsk says so", async () => {
+    const recorder = await installMocks();
+    const alone = new QnaBot("alone");
+    const off = new QnaBot("off", { streaming: new StreamingComponent("ws2"), streamingHttp: false });
+    const role = new aws.iam.Role("someone", { assumeRolePolicy: LAMBDA_TRUST });
+    for (const bot of [alone, off]) {
+      expect(bot.streamingHttpEndpoint).to.equal(undefined);
+      expect(() => bot.grantAsk(role)).to.throw(/has no streaming HTTP door to grant/);
+    }
+    await registrationsSettled();
+    expect(recorder.ofType(TYPES.functionUrl)).to.deep.equal([]);
+    expect(recorder.ofType(TYPES.function).map((f) => f.name).sort()).to.deep.equal(["alone-fulfillment", "off-fulfillment", "ws2-connection"]);
+  });
+
+  it("refuses bad door, concurrency and hook settings before registering anything", async () => {
+    const recorder = await installMocks();
+    const llmLambdaArn = "arn:aws:lambda:eu-west-1:123456789012:function:llm";
+    const cases: [() => unknown, string | RegExp][] = [
+      [() => new QnaBot("a", { reservedConcurrency: 0 }), "reservedConcurrency must not be 0: a reserved concurrency of 0 throttles every invocation (use -1 to reserve nothing)"],
+      [() => new QnaBot("b", { reservedConcurrency: -5 }), "reservedConcurrency must be -1 (no reservation) or an integer from 1 to 100000; got -5"],
+      [() => new QnaBot("c", { streamingHttp: {} }), "streamingHttp needs streaming (a StreamingComponent)"],
+      [() => new QnaBot("d", { llmQaPromptTemplate: "{input}" }), "llmQaPromptTemplate applies to a custom LLM Lambda only: set llmLambdaArn too"],
+      [() => new QnaBot("e", { llmLambdaArn, llmQaModelParams: [1] as never }), 'llmQaModelParams must be a JSON object, e.g. {"temperature":0}'],
+      [() => new QnaBot("f", { llmLambdaArn, systemPrompt: "é".repeat(1501) }), /take 3002 bytes together; at most 3000 fit/],
+    ];
+    for (const [make, message] of cases) expect(make).to.throw(message);
+    await registrationsSettled();
+    expect(recorder.resources).to.deep.equal([]);
+
+    const withStreaming = await installMocks();
+    const streaming = new StreamingComponent("ws3");
+    const door = (streamingHttp: object) => () => new QnaBot("g", { streaming, streamingHttp });
+    expect(door({ timeout: 901 })).to.throw("streamingHttp.timeout must be an integer from 1 to 900 seconds; got 901");
+    expect(door({ reservedConcurrency: 0 })).to.throw("streamingHttp.reservedConcurrency must not be 0");
+    expect(door({ corsOrigins: [] })).to.throw("streamingHttp.corsOrigins must list 1 to 100 origins (leave it unset for no CORS); got 0");
+    expect(door({ corsOrigins: ["*"] })).to.throw('streamingHttp.corsOrigins must be explicit origins such as https://chat.example.com (lower-case scheme and host, optional port, no path, no *); got "*"');
+    expect(door({ corsOrigins: ["https://ok.example.com", "https://x.example.com/path"] })).to.throw('got "https://x.example.com/path"');
+    await registrationsSettled();
+    expect(withStreaming.resources.filter((r) => r.name.startsWith("g-") || r.name === "g")).to.deep.equal([]);
   });
 });
