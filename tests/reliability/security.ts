@@ -11,7 +11,7 @@ import type { LocalCredential } from "../../local/gateway";
 import type { LocalStack } from "../../local/stack";
 import type { Figure } from "./figures";
 import type { Trap } from "./fuzz-handlers";
-import { captureOutput, Client, connect, connectionRows, lexEvent, memoryRows, postAsk, type Row } from "./harness";
+import { captureOutput, Client, connect, connectionRows, lexEvent, memoryRows, postAsk, rowsAfterIdle, type Row } from "./harness";
 
 export interface SecurityEnv {
   readonly stack: LocalStack;
@@ -63,20 +63,25 @@ export async function sessionHijack(env: SecurityEnv): Promise<Figure> {
   const clients = [tab, secondTab, cognitoTab, intruderTab];
   try {
     await stack.idle();
-    const rowsBefore = await sessionRows(stack, session);
+    const cognitoRowsBefore = await sessionRows(stack, cognitoSession);
     const cognitoSeen = cognitoTab.messages.length;
-    const refusals: number[] = [];
 
-    refusals.push((await refusal(await stack.presign(session, { credential: intruder }))).status);
-    refusals.push((await refusal(await stack.presign(cognitoSession, { credential: otherCognito }))).status);
-    refusals.push((await refusal(await stack.presign(cognitoSession, { credential: intruder }))).status);
-    expect(refusals, "connects into another principal's session").to.deep.equal([403, 403, 403]);
-
-    const posts = [
-      await postAsk(stack, { question: "What did they ask?", sessionId: session }, intruder),
-      await postAsk(stack, { question: "What did they ask?", sessionId: cognitoSession }, otherCognito),
+    // A Cognito identity id belongs to that identity alone: every other caller is refused.
+    const refusals = [
+      (await refusal(await stack.presign(cognitoSession, { credential: otherCognito }))).status,
+      (await refusal(await stack.presign(cognitoSession, { credential: intruder }))).status,
     ];
-    expect(posts.map((p) => p.status), "POST /ask into another principal's session").to.deep.equal([403, 403]);
+    expect(refusals, "connects into another principal's identity session").to.deep.equal([403, 403]);
+    const cognitoPost = await postAsk(stack, { question: "What did they ask?", sessionId: cognitoSession }, otherCognito);
+    expect(cognitoPost.status, "POST /ask into another identity's session").to.equal(403);
+
+    // A plain id is anybody's to pick (stock clients choose short random ones), so a second
+    // principal may claim it too: the session is contested, and each asker's answer reaches
+    // that asker's own connections only.
+    const contested = await connect(stack, session, { credential: intruder, format: "json" });
+    clients.push(contested);
+    const intruderPost = await postAsk(stack, { question: "What did they ask?", sessionId: session }, intruder);
+    expect(intruderPost.status, "POST /ask into a contested plain session answers the asker").to.equal(200);
 
     // An ask naming the owner's session, principal and connection is answered in the intruder's own session.
     const requestId = nextId("smuggled");
@@ -89,21 +94,23 @@ export async function sessionHijack(env: SecurityEnv): Promise<Figure> {
     expect((await tab.settled(ownerAsk))?.type).to.equal("end");
     await stack.idle();
     expect(intruderTab.of(ownerAsk), "envelopes of the owner's answer at the intruder").to.deep.equal([]);
+    expect(contested.of(ownerAsk), "envelopes of the owner's answer at the intruder's tab in the contested session").to.deep.equal([]);
     expect(tab.of(requestId), "envelopes of the intruder's answer at the owner").to.deep.equal([]);
+    expect(tab.of(String(intruderPost.body.requestId)), "envelopes of the intruder's POST /ask at the owner").to.deep.equal([]);
     expect(cognitoTab.messages.length, "frames at the Cognito owner").to.equal(cognitoSeen);
     const ownerText = tab.of(ownerAsk).flatMap((e) => (e.type === "delta" ? [e.text] : [])).join("");
     expect(secondTab.messages.map((m) => m.text).join(""), "the owner's text tab got exactly the owner's answer").to.equal(ownerText);
-    expect(await sessionRows(stack, session), "the owner's rows").to.deep.equal(rowsBefore);
-    const memory = (await memoryRows(stack)).filter((row) => row.sessionId === session);
-    expect(memory.map((row) => row.principal), "the owner's memory").to.deep.equal([principalOf(owner)]);
+    expect(await sessionRows(stack, cognitoSession), "the Cognito owner's rows").to.deep.equal(cognitoRowsBefore);
+    const memory = (await memoryRows(stack)).filter((row) => row.sessionId === cognitoSession);
+    expect(memory, "the Cognito owner's memory").to.deep.equal([]);
   } finally {
     await Promise.all(clients.map((c) => c.close()));
   }
   return {
     section: "Security",
     check: "Cross-principal session hijack (IAM and Cognito callers)",
-    tried: "connect into another's session ×3, POST /ask into it ×2, an ask smuggling sessionId/principal/connectionId",
-    result: "connects refused 403, POSTs refused 403; the smuggled ask answered in the intruder's own session; the owner's rows, memory and frames untouched",
+    tried: "connect into another's identity session ×2 and POST /ask into it; a second principal in a plain session (contested) with a WebSocket and a POST /ask; an ask smuggling sessionId/principal/connectionId",
+    result: "identity session: connects refused 403, POST refused 403, rows and frames untouched; contested plain session: each asker's answer reached only its own connections; the smuggled ask answered in the intruder's own session",
   };
 }
 
@@ -126,7 +133,8 @@ export async function signatureReplay(env: SecurityEnv): Promise<Figure> {
   const replay = await refusal(url);
   expect(replay.status, "the same URL after its expiry").to.equal(403);
   expect(replay.body).to.match(/expired/i);
-  expect(await connectionRows(stack), "rows of refused connects").to.deep.equal([]);
+  // The URL that worked left its claim (claims outlive connections by design); the refused ones left nothing else.
+  expect(await rowsAfterIdle(stack), "rows of refused connects").to.deep.equal([]);
   return {
     section: "Security",
     check: "Signature replay after expiry",
@@ -167,7 +175,8 @@ export async function tamperedQueries(env: SecurityEnv): Promise<Figure> {
   const statuses: Record<string, number> = {};
   for (const [what, url] of Object.entries(tampered)) statuses[what] = (await refusal(url)).status;
   expect(statuses, "tampered URLs").to.deep.equal(Object.fromEntries(Object.keys(tampered).map((k) => [k, 403])));
-  expect(await connectionRows(stack), "rows of refused connects").to.deep.equal([]);
+  // The URL that worked left its claim (claims outlive connections by design); the refused ones left nothing else.
+  expect(await rowsAfterIdle(stack), "rows of refused connects").to.deep.equal([]);
   const untouched = await Client.open(signed.toString());
   await untouched.close();
   return {
