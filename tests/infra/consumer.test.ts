@@ -132,7 +132,11 @@ describe("a Pulumi program consuming the packed package (npm pack → npm ci --o
   this.timeout(300_000);
   let consumer: Consumer;
   let recorder: Recorder;
-  let outputs: { endpoint: pulumi.Output<string>; managementEndpoint: pulumi.Output<string> };
+  let outputs: {
+    endpoint: pulumi.Output<string>;
+    managementEndpoint: pulumi.Output<string>;
+    askStreamEndpoint: pulumi.Output<string>;
+  };
 
   before(async () => {
     consumer = await prepareConsumer();
@@ -215,8 +219,28 @@ describe("a Pulumi program consuming the packed package (npm pack → npm ci --o
     ]);
     const streaming = recorder.named("chat-streaming-grant-1");
     expect(streaming.inputs.role).to.equal("worker");
-    expect(statementsOf(streaming).PostToConnections.Resource).to.deep.equal([
+    expect(statementsOf(streaming).ManageConnections.Resource).to.deep.equal([
       `${MOCK_ARNS.executeApi("chat-api")}/live/POST/@connections/*`,
+      `${MOCK_ARNS.executeApi("chat-api")}/live/DELETE/@connections/*`,
     ]);
+  });
+
+  it("deploys a QnaBot's streaming HTTP door from the installed copy, and lets the chat clients ask it", async () => {
+    expect(await valueOf(outputs.askStreamEndpoint)).to.equal("https://qna-streaming-http-url-id.lambda-url.eu-west-1.on.aws/");
+    expect(recorder.named("qna-streaming-http-url").inputs).to.deep.include({
+      functionName: "qna-streaming-http",
+      authorizationType: "AWS_IAM",
+      invokeMode: "RESPONSE_STREAM",
+    });
+    expect(recorder.named("qna-streaming-http-url").inputs.cors.allowOrigins).to.deep.equal(["https://chat.example.com"]);
+    expect(recorder.named("qna-streaming-http").inputs.timeout).to.equal(120);
+    // Bundled from the package's shipped sources: the runtime's streamifyResponse wraps the door.
+    const code = await archiveText(recorder.named("qna-streaming-http"));
+    expect(code).to.include("awslambda");
+    expect(code).not.to.include(consumer.dir);
+    const ask = recorder.named("qna-ask-grant-1");
+    expect(ask.inputs.role).to.equal("chat-clients");
+    expect(Object.keys(statementsOf(ask))).to.deep.equal(["InvokeStreamingHttpUrl", "InvokeStreamingHttpThroughUrl"]);
+    expect(statementsOf(ask).InvokeStreamingHttpUrl.Resource).to.deep.equal([MOCK_ARNS.function("qna-streaming-http")]);
   });
 });
