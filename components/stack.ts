@@ -64,6 +64,9 @@ export function createStack(config: StackConfig): StackOutputs {
   // streaming endpoint, so the ARN is deferred and resolved once the function exists: the
   // documented pattern for that form.
   const [fulfillmentArn, resolveFulfillmentArn] = pulumi.deferredOutput<string>();
+  // The streaming HTTP door's function belongs to QnaBot too: monitored under its deferred name.
+  const [doorName, resolveDoorName] = pulumi.deferredOutput<string>();
+  const monitorDoor = config.monitoring && config.streamingHttpEndpoint;
   const streaming = new StreamingComponent("streaming", {
     routes: Object.fromEntries(FULFILLMENT_ROUTE_KEYS.map((routeKey) => [routeKey, { functionArn: fulfillmentArn }])),
     stageName: config.streamingStageName,
@@ -91,6 +94,7 @@ export function createStack(config: StackConfig): StackOutputs {
       : undefined,
     monitoring: config.monitoring,
     alarmTopicArn: config.alarmTopicArn,
+    monitoredFunctions: monitorDoor ? { "streaming-http": doorName } : undefined,
   });
   const qna = new QnaBot("qnabot", {
     ...qnaArgs,
@@ -104,6 +108,7 @@ export function createStack(config: StackConfig): StackOutputs {
       : false,
   });
   resolveFulfillmentArn(qna.functionArn);
+  if (monitorDoor && qna.streamingHttpFunction) resolveDoorName(qna.streamingHttpFunction.function.name);
 
   return {
     QnaAskEndpoint: qna.askEndpoint,

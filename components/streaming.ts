@@ -242,6 +242,14 @@ export interface StreamingComponentArgs {
   readonly monitoring?: boolean;
   /** SNS topic the alarms notify; needs `monitoring`. @default alarms notify nobody */
   readonly alarmTopicArn?: pulumi.Input<string>;
+  /**
+   * More functions to chart and alarm on with `monitoring`, key → function name: functions that
+   * stream through this component without serving one of its routes (QnaBot's streaming HTTP
+   * door). Keys: 1-64 of `A-Z a-z 0-9 _ -`, not `connection` nor `route-…`; alarms are named
+   * `{component}-alarm-{key}-errors` / `-throttles`. A function created after the component
+   * passes a `pulumi.deferredOutput`. Needs `monitoring`. @default none
+   */
+  readonly monitoredFunctions?: Readonly<Record<string, pulumi.Input<string>>>;
   /** Tags for every taggable resource. @default none */
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
@@ -567,6 +575,8 @@ export class StreamingComponent extends pulumi.ComponentResource {
       invokePermission(`${name}-route-${routeKey}-permission`, functionArn, routeKey);
     }
 
+    for (const [key, functionName] of Object.entries(args.monitoredFunctions ?? {})) monitored.push({ key, functionName });
+
     const domain = args.domain ? streamingDomain(name, args.domain, { apiId: api.id, stage }, this, args.tags) : undefined;
     if (settings.monitoring) {
       streamingMonitoring(
@@ -772,6 +782,14 @@ function validateArgs(
   }
   if (args.alarmTopicArn !== undefined && !args.monitoring) {
     throw new Error("alarmTopicArn needs monitoring: true");
+  }
+  if (args.monitoredFunctions !== undefined && !args.monitoring) {
+    throw new Error("monitoredFunctions needs monitoring: true");
+  }
+  for (const key of Object.keys(args.monitoredFunctions ?? {})) {
+    if (!EXTRA_ROUTE_KEY_PATTERN.test(key) || key === "connection" || key.startsWith("route-")) {
+      throw new Error(`monitoredFunctions key must be 1-64 characters of A-Z a-z 0-9 _ -, not "connection" nor "route-…"; got ${JSON.stringify(key)}`);
+    }
   }
   if (args.domain) checkDomain(args.domain);
   for (const [routeKey, route] of Object.entries(routes)) {

@@ -4,6 +4,7 @@ import { promisify } from "node:util";
 import { expect } from "chai";
 import { parseStackConfig, type ConfigKey } from "../../components/config";
 import { ALARM_THRESHOLDS, functionNameOfArn, POWERTOOLS_ENV } from "../../components/monitoring";
+import { StreamingComponent } from "../../components/streaming";
 import { createStack } from "../../components/stack";
 import { installMocks, registrationsSettled, TYPES, type Recorder } from "./mocks";
 
@@ -130,9 +131,10 @@ describe("monitoring (components/monitoring.ts)", function () {
       "AWS/Lambda/ConcurrentExecutions",
       "AWS/Lambda/Duration",
     ]);
-    // The `ask` route's function (given by ARN) is charted under its name.
+    // The `ask` route's function (given by ARN) is charted under its name, and the streaming
+    // HTTP door's function (no route: a monitored function whose name arrives after the component).
     const lambdaFunctions = series.filter((s) => s[0] === "AWS/Lambda").map((s) => s[3]);
-    expect(new Set(lambdaFunctions)).to.deep.equal(new Set(["streaming-connection", "qnabot-fulfillment"]));
+    expect(new Set(lambdaFunctions)).to.deep.equal(new Set(["streaming-connection", "qnabot-fulfillment", "qnabot-streaming-http"]));
   });
 
   it("alarms on integration and execution errors, and on each function's errors and throttles, notifying the topic", () => {
@@ -144,6 +146,8 @@ describe("monitoring (components/monitoring.ts)", function () {
       "streaming-alarm-integration-errors",
       "streaming-alarm-route-ask-errors",
       "streaming-alarm-route-ask-throttles",
+      "streaming-alarm-streaming-http-errors",
+      "streaming-alarm-streaming-http-throttles",
     ]);
     for (const [name, alarm] of Object.entries(alarms)) {
       expect(alarm, name).to.deep.include({
@@ -163,6 +167,7 @@ describe("monitoring (components/monitoring.ts)", function () {
       }
     }
     expect(alarms["streaming-alarm-route-ask-errors"].dimensions).to.deep.equal({ FunctionName: "qnabot-fulfillment" });
+    expect(alarms["streaming-alarm-streaming-http-throttles"].dimensions).to.deep.equal({ FunctionName: "qnabot-streaming-http" });
     expect(alarms["streaming-alarm-integration-errors"].threshold).to.equal(ALARM_THRESHOLDS.integrationErrors);
     expect(alarms["streaming-alarm-connection-throttles"].threshold).to.equal(ALARM_THRESHOLDS.functionThrottles);
   });
@@ -184,6 +189,20 @@ describe("monitoring (components/monitoring.ts)", function () {
     expect(() => parseStackConfig((key) => ({ alarmTopicArn: topic })[key as string])).to.throw(
       "alarmTopicArn only applies with monitoring true",
     );
+  });
+
+  it("monitors extra functions only with monitoring on, under safe keys, and none for a stack without the HTTP door", async () => {
+    expect(() => new StreamingComponent("m1", { monitoredFunctions: { door: "fn" } })).to.throw("monitoredFunctions needs monitoring: true");
+    for (const key of ["connection", "route-ask", "a b", ""]) {
+      expect(() => new StreamingComponent("m2", { monitoring: true, monitoredFunctions: { [key]: "fn" } }), key).to.throw(
+        /monitoredFunctions key must be 1-64 characters/,
+      );
+    }
+    const fresh = await installMocks();
+    createStack(parseStackConfig((key) => ({ enableStreaming: "true", monitoring: "true", streamingHttpEndpoint: "false" })[key as string]));
+    await registrationsSettled();
+    expect(fresh.ofType(TYPES.alarm).map((a) => a.name)).not.to.include("streaming-alarm-streaming-http-errors");
+    expect(fresh.ofType(TYPES.alarm)).to.have.length(6);
   });
 
   it("charts a function given by ARN under its name, with or without a qualifier; refuses what is not a function ARN", () => {

@@ -794,7 +794,8 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       expect(byType[TYPES.apiMapping]).to.deep.equal(["streaming-domain-mapping"]);
       expect(byType[TYPES.record]).to.deep.equal(["streaming-domain-record"]);
       expect(byType[TYPES.dashboard]).to.deep.equal(["streaming-dashboard"]);
-      expect(byType[TYPES.alarm]).to.have.length(6);
+      // connection, the fulfillment function (route ask), the HTTP door: errors and throttles; API integration and execution errors.
+      expect(byType[TYPES.alarm]).to.have.length(8);
       for (const [type, names] of Object.entries(STREAMING_ON_RESOURCES)) expect(byType[type], type).to.deep.equal(names);
     });
 
