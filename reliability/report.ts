@@ -26,7 +26,7 @@ const SECTIONS: readonly Section[] = ["Bad input", "Faults", "Fair use", "No sil
 export const LIMITS: readonly string[] = [
   "Retries are bounded: a throttling storm much heavier than the one above still makes the writer drop a connection; a json client is then closed with `DELETE @connections` (and resumes), but that DeleteConnection is not retried, so if the storm throttles it too the client waits until the gateway's idle timeout (10 min).",
   "The slow-reader model is the documented one (PostToConnection answers 429 LimitExceededException when \"the WebSocket client side buffer is full\"), but AWS documents no size for that buffer: the local gateway allows 1 MiB queued beyond what the sockets themselves hold.",
-  "The Lex door streams to the owner of the session Lex names: Lex passes no caller identity, so whoever can call the bot with a session id can put an answer on that session's sockets (never read from them). This is QnABot's own model.",
+  "The Lex door streams to the owner of the session Lex names: Lex passes no caller identity, so whoever can call the bot with a session id can put an answer on that session's sockets (never read from them), and the question and its answer become turns of that session's conversation memory. This is QnABot's own model.",
   "IAM conditions are reported, not evaluated (the KMS key statements, usable only through DynamoDB).",
 ];
 

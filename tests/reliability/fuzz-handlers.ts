@@ -14,6 +14,7 @@ import { handler as connectionHandler } from "../../functions/connection/handler
 import { handler as fulfillmentHandler } from "../../functions/fulfillment/handler";
 import { REQUEST_ID_PATTERN, SESSION_ID_PATTERN } from "../../functions/shared/protocol";
 import { ROUTES } from "../../functions/shared/routes";
+import { CONNECTION_KEY_PREFIX } from "../../functions/shared/table";
 import { localIamUser, type LocalCredential } from "../../local/gateway";
 import { createLambdaContext } from "../../local/lambda-api";
 import { LOCAL_FUNCTIONS, type LocalStack } from "../../local/stack";
@@ -203,7 +204,8 @@ function connectArb(env: HandlerFuzzEnv) {
 /** `$connect`: query, headers and identity fuzzed. */
 export async function fuzzConnect(env: HandlerFuzzEnv, run: FuzzRun): Promise<EntryPointFigure> {
   const outcomes: Record<string, number> = {};
-  const victimSessions = new Set(env.victims.map((v) => v.sessionId));
+  // Sessions bound to an identity (a Cognito identity id): nobody else may claim or ask into them.
+  const boundSessions = new Set(env.victims.flatMap((v) => (v.credential.identity.cognitoIdentityId ? [v.sessionId] : [])));
   const documents = DynamoDBDocumentClient.from(env.stack.dynamo.client);
   await fc.assert(
     fc.asyncProperty(connectArb(env), async (input) => {
@@ -228,15 +230,16 @@ export async function fuzzConnect(env: HandlerFuzzEnv, run: FuzzRun): Promise<En
       expect(result.statusCode, "status").to.be.oneOf([200, 400, 401, 403]);
       tally(outcomes, result.statusCode as number);
       expect(expectJsonBody(result).message, "message").to.be.a("string").and.not.equal("");
-      if (typeof sessionId === "string" && victimSessions.has(sessionId)) {
-        expect(result.statusCode, "a victim's session is never claimed").to.not.equal(200);
+      // An identity id is bound to its identity; a plain id may be claimed by a second principal (contested).
+      if (typeof sessionId === "string" && boundSessions.has(sessionId)) {
+        expect(result.statusCode, "a victim's identity session is never claimed").to.not.equal(200);
       }
       if (result.statusCode === 200) {
         expect(sessionId).to.be.a("string").and.match(SESSION_ID_PATTERN);
         const row = await documents.send(
-          new GetCommand({ TableName: env.stack.dynamo.connectionsTable, Key: { sessionId, connectionId: input.connectionId }, ConsistentRead: true }),
+          new GetCommand({ TableName: env.stack.dynamo.connectionsTable, Key: { sessionId: `${CONNECTION_KEY_PREFIX}${input.connectionId}` }, ConsistentRead: true }),
         );
-        expect(row.Item, "the accepted connection has its row").to.not.equal(undefined);
+        expect(row.Item, "the accepted connection has its lookup item").to.not.equal(undefined);
         env.registered.push(input.connectionId as string);
       }
     }),
@@ -365,7 +368,8 @@ export async function fuzzAskRoute(env: HandlerFuzzEnv, run: FuzzRun): Promise<E
       const refusals = () => attacker.json.envelopes().filter((e) => e.type === "error" && e.seq === 0).length;
       const refusedBefore = refusals();
       const result = (await fulfillmentHandler(event, fulfillmentContext())) as Result;
-      expect(result.statusCode, "status").to.be.oneOf([200, 400, 403, 404]);
+      // 429: the ask ledger's `busy` (the connection already has its asks in flight).
+      expect(result.statusCode, "status").to.be.oneOf([200, 400, 403, 404, 429]);
       tally(outcomes, result.statusCode as number);
       if (result.statusCode === 200) {
         expect(result.body).to.equal("");
@@ -373,7 +377,7 @@ export async function fuzzAskRoute(env: HandlerFuzzEnv, run: FuzzRun): Promise<E
       }
       const { error } = expectJsonBody(result) as { error?: Record<string, unknown> };
       expect(error, "error").to.be.an("object");
-      expect(error!.code).to.be.oneOf(["bad_request", "forbidden", "not_found"]);
+      expect(error!.code).to.be.oneOf(["bad_request", "forbidden", "not_found", "busy"]);
       expect(error!.message).to.be.a("string").and.not.equal("");
       const sent = event.requestContext as { connectionId?: unknown; routeKey?: unknown } | undefined;
       if (sent?.connectionId === attacker.jsonConnectionId && sent.routeKey === ROUTES.ask) {
@@ -391,6 +395,8 @@ export async function fuzzAskRoute(env: HandlerFuzzEnv, run: FuzzRun): Promise<E
 export async function fuzzHttpAsk(env: HandlerFuzzEnv, run: FuzzRun): Promise<EntryPointFigure> {
   const outcomes: Record<string, number> = {};
   const victimSessions = new Set(env.victims.map((v) => v.sessionId));
+  // Sessions bound to an identity (a Cognito identity id): nobody else may claim or ask into them.
+  const boundSessions = new Set(env.victims.flatMap((v) => (v.credential.identity.cognitoIdentityId ? [v.sessionId] : [])));
   const victimArns = env.victims.map((v) => v.credential.identity.userArn);
   const strings = nastyString({ near: [...victimSessions, ...victimArns] });
   const ownArn = env.attacker.credential.identity.userArn;
@@ -446,7 +452,7 @@ export async function fuzzHttpAsk(env: HandlerFuzzEnv, run: FuzzRun): Promise<En
       if (result.statusCode === 200) {
         expect(parsed.answer).to.be.a("string");
         const asked = JSON.parse(input.body as string) as { sessionId?: unknown };
-        expect(victimSessions.has(asked.sessionId as string), "answered into a victim's session").to.equal(false);
+        expect(boundSessions.has(asked.sessionId as string), "answered into a victim's identity session").to.equal(false);
       } else {
         expect((parsed.error as { message?: unknown }).message).to.be.a("string").and.not.equal("");
       }
@@ -505,6 +511,12 @@ export async function fuzzLex(env: HandlerFuzzEnv, run: FuzzRun): Promise<EntryP
         tally(outcomes, 400);
         return;
       }
+      // Lex V2: a valid dialog code hook is handed back to Lex (Delegate); anything else gets a Close with a message.
+      if (result.sessionState?.dialogAction?.type === "Delegate") {
+        expect(input.invocationSource, "Delegate only for a dialog code hook").to.equal("DialogCodeHook");
+        tally(outcomes, "Delegate");
+        return;
+      }
       expect(result.sessionState?.dialogAction?.type, "Lex gets a Close").to.equal("Close");
       tally(outcomes, "Close");
       expect(result.messages?.[0]?.contentType).to.equal("PlainText");
@@ -543,10 +555,16 @@ export function victimFrames(env: HandlerFuzzEnv): number {
   return env.victims.reduce((n, v) => n + v.clients.reduce((m, c) => m + c.messages.length, 0), 0);
 }
 
-/** After the fuzzing: the victims' rows exactly as before, their sockets open, the trap never called. */
-export async function expectVictimsUntouched(env: HandlerFuzzEnv, before: { connections: Row[]; memory: Row[] }): Promise<void> {
+/**
+ * After the fuzzing: the victims' rows exactly as before, their sockets open, the trap never
+ * called. `memory: false` leaves conversation memory out: a Lex code hook carries no caller
+ * identity, so a Lex question naming a session is that session's turn (the documented limit).
+ */
+export async function expectVictimsUntouched(env: HandlerFuzzEnv, before: { connections: Row[]; memory: Row[] }, options: { memory?: boolean } = {}): Promise<void> {
   await env.stack.idle();
-  expect(await victimSnapshot(env.stack, env.victims), "the victims' rows").to.deep.equal(before);
+  const now = await victimSnapshot(env.stack, env.victims);
+  if (options.memory === false) expect(now.connections, "the victims' claims and connections").to.deep.equal(before.connections);
+  else expect(now, "the victims' rows").to.deep.equal(before);
   expect(env.trap.requests(), "requests to a client-named streaming endpoint").to.equal(0);
   for (const victim of env.victims) for (const client of victim.clients) expect(client.closed, `${victim.name} still connected`).to.equal(false);
 }

@@ -305,12 +305,26 @@ export async function openVictims(stack: LocalStack, credentials: { iam: LocalCr
   return victims;
 }
 
-/** The victims' rows in both tables, in a stable order, for a before/after comparison. */
+/**
+ * What belongs to the victims in both tables, in a stable order, for a before/after
+ * comparison: each victim's claim on its session and its own connections there, and its
+ * memory. Another principal may claim a plain session id too (contested, by design), so
+ * other principals' claims and connections in the same item are not the victim's.
+ */
 export async function victimSnapshot(stack: LocalStack, victims: readonly Victim[]): Promise<{ connections: Row[]; memory: Row[] }> {
-  const sessions = new Set(victims.map((v) => v.sessionId));
-  const order = (rows: Row[]) =>
-    rows.filter((row) => sessions.has(row.sessionId as string)).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
-  return { connections: order(await connectionRows(stack)), memory: order(await memoryRows(stack)) };
+  const rows = await connectionRows(stack);
+  const memory = await memoryRows(stack);
+  const record = (value: unknown): Record<string, unknown> => (typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {});
+  const connections = victims.map((victim) => {
+    const item = rows.find((row) => row.sessionId === victim.sessionId);
+    const own = Object.entries(record(item?.connections)).filter(([, entry]) => record(entry).principal === victim.principal);
+    return { sessionId: victim.sessionId, claim: record(item?.claims)[victim.principal], connections: Object.fromEntries(own) };
+  });
+  const order = (list: Row[]) => list.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+  return {
+    connections: order(connections),
+    memory: order(memory.filter((row) => victims.some((victim) => row.sessionId === victim.sessionId))),
+  };
 }
 
 /** Ids of the victims' open connections (from the gateway, which assigned them). */
