@@ -295,6 +295,7 @@ export class QnaBot extends pulumi.ComponentResource {
   readonly streamingHttpEndpoint?: pulumi.Output<string>;
   /** The streaming HTTP door's function, when it exists. */
   readonly streamingHttpFunctionArn?: pulumi.Output<string>;
+  /** The streaming HTTP door's function, role and log group, when the door exists. */
   readonly streamingHttpFunction?: NodeFunction;
 
   /** One policy per role resource (a resource object is one URN), numbered in order of first grant. */
@@ -378,8 +379,8 @@ export class QnaBot extends pulumi.ComponentResource {
       if (args.llmQaPromptTemplate !== undefined) environment[ENV.llmQaPromptTemplate] = args.llmQaPromptTemplate;
       if (modelParams !== undefined) environment[ENV.llmQaModelParams] = modelParams;
     }
-    // The endpoint, table, fair-use limits, frame budget and checkpoint interval, as the
-    // component sets them on every function that streams through it.
+    // The endpoint, table, frame budget and checkpoint interval, as the component sets them on
+    // every function that streams through it, and the fair-use limits of the ask ledger.
     if (args.streaming) {
       Object.assign(environment, args.streaming.streamingEnvironment);
       environment[ENV.asksPerConnection] = String(args.streaming.askLimits.perConnection);
