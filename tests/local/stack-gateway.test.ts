@@ -5,6 +5,7 @@
  * real connection handler writes to dynalite (SESSION-MODEL.md).
  */
 import { expect } from "chai";
+import { CLIENT_ACTIONS } from "../../functions/shared/routes";
 import { localCognitoIdentity, localIamUser } from "../../local/gateway";
 import { startLocalStack, type LocalStack } from "../../local/stack";
 import { FAST, QUIET_ENV, connect, connectionLookup, deltaText, last, openConnectionIds, postAsk, refusalOf, sessionItem, settleDisconnects, type StackSocket } from "./stack-helpers";
@@ -133,11 +134,11 @@ describe("local stack: who may connect, and the gateway's own routes", function 
     socket.send({ action: "dance", requestId: "req-dance" });
     const [dance] = await socket.until((messages) => (messages.length >= 1 ? messages : undefined));
     expect(JSON.parse(dance.text)).to.deep.include({ v: 1, type: "error", requestId: "req-dance", code: "bad_request", retryable: false });
-    expect(JSON.parse(dance.text).message).to.equal('no route for action "dance"; accepted actions: ping, ask');
+    expect(JSON.parse(dance.text).message).to.equal(`no route for action "dance"; accepted actions: ${CLIENT_ACTIONS.join(", ")}`);
 
     socket.send("hello?");
     const [, hello] = await socket.until((messages) => (messages.length >= 2 ? messages : undefined));
-    expect(JSON.parse(hello.text)).to.deep.include({ type: "error", code: "bad_request", message: 'a message must be a JSON object with an "action"; accepted actions: ping, ask' });
+    expect(JSON.parse(hello.text)).to.deep.include({ type: "error", code: "bad_request", message: `a message must be a JSON object with an "action"; accepted actions: ${CLIENT_ACTIONS.join(", ")}` });
     await socket.close();
   });
 
