@@ -126,7 +126,9 @@ function send(res: ServerResponse, status: number, body: string | undefined, hea
 
 function sendError(res: ServerResponse, error: ApiError, stats: ConnectionsApiStats): void {
   stats.errors[error.status] = (stats.errors[error.status] ?? 0) + 1;
-  send(res, error.status, JSON.stringify({ message: error.message }), { "x-amzn-errortype": error.errorType });
+  // A request refused before its body was read cannot leave the connection usable for another.
+  const unread = !res.req.complete;
+  send(res, error.status, JSON.stringify({ message: error.message }), { "x-amzn-errortype": error.errorType, ...(unread ? { connection: "close" } : {}) });
 }
 
 function delay(ms: number): Promise<void> {
@@ -152,7 +154,6 @@ export function createConnectionsApi(deps: ConnectionsApiDeps): (req: IncomingMe
     const rawPath = queryAt < 0 ? url : url.slice(0, queryAt);
     const segments = rawPath.split("/").map(decodeSegment);
     const method = req.method ?? "";
-    const body = await readBody(req, deps.maxMessageBytes);
     if (
       segments.length !== 4 ||
       segments[0] !== "" ||
@@ -167,11 +168,13 @@ export function createConnectionsApi(deps: ConnectionsApiDeps): (req: IncomingMe
     const connectionId = segments[3];
 
     let credential;
+    let body: ReadBody;
     try {
-      credential = await deps.verifier.verifyHeader(
-        { method, rawPath, query: parseQuery(queryAt < 0 ? "" : url.slice(queryAt + 1)).params, headers: req.headers },
-        body.sha256,
-      );
+      const signed = { method, rawPath, query: parseQuery(queryAt < 0 ? "" : url.slice(queryAt + 1)).params, headers: req.headers };
+      // An unsigned or foreign caller gets its 403 before any of its body is read.
+      deps.verifier.precheckHeader(signed);
+      body = await readBody(req, deps.maxMessageBytes);
+      credential = await deps.verifier.verifyHeader(signed, body.sha256);
     } catch (error) {
       if (error instanceof SignatureError) throw new ApiError(403, "ForbiddenException", error.message);
       throw error;

@@ -16,6 +16,7 @@ import type WebSocket from "ws";
 import { presignWebSocketUrl } from "../../client/presign";
 import { TokenBucket, localIamUser, localRoleSession, startWebSocketGateway, type WebSocketGateway } from "../../local/gateway";
 import { Inbox, Recorder, open, refusal } from "./gateway-helpers";
+import { headersOnly } from "./side-door-helpers";
 
 describe("local gateway: stage throttling (token bucket)", () => {
   it("lets a burst through, then the steady rate, per the stage's clock", () => {
@@ -137,6 +138,10 @@ describe("local gateway: a client that stops reading", () => {
     while (received.length < accepted.length + 1) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(received.at(-1)).to.equal("after");
     ws.terminate();
+  });
+
+  it("judges an @connections caller before reading its body: an unsigned 10 MB POST is refused (403) from its headers alone", async () => {
+    expect(await headersOnly(`${gateway.managementEndpoint}/@connections/abc`, { "content-type": "application/octet-stream" }, 10 * 1024 * 1024)).to.equal(403);
   });
 
   it("sends no CORS header from the @connections API, to a preflight or to a request", async () => {
