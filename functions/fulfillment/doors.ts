@@ -39,6 +39,9 @@ export const HTTP_API_TIMEOUT_MS = 30_000;
 /** requestId of an error frame whose ask carried no usable one. */
 export const UNKNOWN_REQUEST_ID = "unknown";
 
+/** Owner prefix of memory written through the Lex door (see lexAudience). */
+export const LEX_MEMORY_PREFIX = "lex:";
+
 export const DOOR_MESSAGES = {
   streamingOff: "Streaming is not enabled on this stack, so questions cannot be asked over the WebSocket.",
   unregistered: "This connection is not registered (it may have expired). Reconnect and ask again.",
@@ -124,10 +127,12 @@ export function errorName(error: unknown): string {
 
 /**
  * Who the Lex door answers as. Lex passes no caller identity, so the session's claims decide:
- * with one claimant, only that principal can have asked, so its memory is used; with several
- * (stock Lex Web UI's short random ids collide, clients.md), the answer neither streams nor
- * touches memory, since either could hold another principal's words. A session that cannot
- * be read is treated as contested: the final answer matters more than its stream.
+ * with one claimant, only that principal's client can have asked through this session, so
+ * the answer uses a memory of that claimant's Lex conversation (kept apart from the memory of
+ * its signed asks, which a Lex caller naming the same session id must never read); with
+ * several (stock Lex Web UI's short random ids collide, clients.md), the answer neither
+ * streams nor touches memory, since either could hold another principal's words. A session
+ * that cannot be read is treated as contested: the final answer matters more than its stream.
  */
 async function lexAudience(sessionId: string, deps: DoorDeps): Promise<Pick<AnswerRequest, "memoryOwner" | "stream">> {
   if (!deps.store) return {};
@@ -137,7 +142,7 @@ async function lexAudience(sessionId: string, deps: DoorDeps): Promise<Pick<Answ
       logger.warn("Lex answer not streamed: the session is claimed by several principals", { claimants: session.claimants.length });
       return { memoryOwner: false, stream: false };
     }
-    return session.claimants.length === 1 ? { memoryOwner: session.claimants[0] } : {};
+    return session.claimants.length === 1 ? { memoryOwner: `${LEX_MEMORY_PREFIX}${session.claimants[0]}` } : {};
   } catch (error) {
     logger.warn("session lookup failed; answering without stream or memory", { error: error instanceof Error ? error.name : typeof error });
     return { memoryOwner: false, stream: false };

@@ -707,11 +707,21 @@ class Stream implements AnswerStream {
    */
   private async close(connectionId: string): Promise<void> {
     const { requestId } = this.open;
-    try {
-      await this.writer.transport.close(connectionId);
-      this.writer.logger.warn("connection closed: the stream could not reach it", { requestId, connectionId });
-    } catch (error) {
-      this.writer.logger.warn("closing an unreachable connection failed", { requestId, connectionId, error: describe(error) });
+    const { transport, options, clock, random } = this.writer;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await transport.close(connectionId);
+        this.writer.logger.warn("connection closed: the stream could not reach it", { requestId, connectionId });
+        return;
+      } catch (error) {
+        // A storm that throttled the posts may throttle the close too: it gets the same retry budget.
+        const kind = error instanceof PostError ? error.kind : "unknown";
+        if ((kind !== "throttled" && kind !== "other" && kind !== "unknown") || attempt >= options.maxRetries) {
+          this.writer.logger.warn("closing an unreachable connection failed", { requestId, connectionId, error: describe(error) });
+          return;
+        }
+        await clock.sleep(random() * Math.min(options.retryCapMs, options.retryBaseMs * 2 ** attempt));
+      }
     }
   }
 

@@ -103,7 +103,7 @@ describe("shared AWS clients and environment (functions/shared/aws.ts)", () => {
       const item = { sessionId: "aws-test", connectionId: "c=", format: undefined };
       await documentClient().send(new PutCommand({ TableName: local.connectionsTable, Item: item }));
       const read = await DynamoDBDocumentClient.from(local.client).send(
-        new GetCommand({ TableName: local.connectionsTable, Key: { sessionId: "aws-test", connectionId: "c=" } }),
+        new GetCommand({ TableName: local.connectionsTable, Key: { sessionId: "aws-test" } }),
       );
       expect(read.Item).to.deep.equal({ sessionId: "aws-test", connectionId: "c=" });
     });

@@ -3,6 +3,7 @@ import type { LexV2Result } from "aws-lambda";
 import { answer, type AnswerRequest, type AnswerResult } from "../../functions/fulfillment/engine";
 import {
   DOOR_MESSAGES,
+  LEX_MEMORY_PREFIX,
   HTTP_API_TIMEOUT_MS,
   TIME_BUDGET_MARGIN_MS,
   askJob,
@@ -177,11 +178,11 @@ describe("fulfillment: front doors", () => {
       expect(asked).to.deep.equal([]);
     });
 
-    it("uses the memory of the session's only claimant, the one principal who can have asked", async () => {
+    it("uses the Lex memory of the session's only claimant, apart from the memory of its signed asks", async () => {
       const { deps, asked, store } = doorDeps();
       await store.seed("lex-web-ui-3f9a", cognitoPrincipal, ["text"]);
       await lexDoor(lexEvent({ sessionId: "lex-web-ui-3f9a" }), context(), deps);
-      expect(asked[0]).to.include({ sessionId: "lex-web-ui-3f9a", memoryOwner: cognitoPrincipal });
+      expect(asked[0]).to.include({ sessionId: "lex-web-ui-3f9a", memoryOwner: `${LEX_MEMORY_PREFIX}${cognitoPrincipal}` });
       expect(asked[0]).to.not.have.property("stream");
       expect(asked[0]).to.not.have.property("principal");
     });

@@ -162,6 +162,24 @@ describe("stream writer: resumable answers", () => {
     expect(transport.closed).to.not.include(text);
     expect(logger.entries.some((e) => e.message === "connection closed: the stream could not reach it")).to.equal(true);
   });
+
+  it("retries a throttled close with the same budget, so a storm cannot leave the client waiting", async () => {
+    const store = new MemoryConnectionsStore();
+    const [json] = await store.seed(SESSION, ALICE, ["json"]);
+    const transport = new FakeTransport(() => new PostError("throttled", "LimitExceededException", 429));
+    let closes = 0;
+    transport.close = async (connectionId) => {
+      transport.closed.push(connectionId);
+      if (++closes < 3) throw new PostError("throttled", "LimitExceededException", 429);
+    };
+    const logger = new RecordingLogger();
+    const opener = createStreamOpener({ store, transport, clock: new FakeClock(), logger, random: () => 0, options: { report: () => undefined, maxRetries: 3 } });
+    const stream = await opener({ sessionId: SESSION, principal: ALICE, requestId: "r-6" });
+    stream.delta("lost");
+    await stream.end({ final: "lost", stopReason: "end_turn" });
+    expect(transport.closed).to.deep.equal([json, json, json]);
+    expect(logger.entries.some((e) => e.message === "connection closed: the stream could not reach it")).to.equal(true);
+  });
 });
 
 /** The journal events an ended answer's envelopes stand for (start excluded). */
