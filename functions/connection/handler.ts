@@ -5,7 +5,6 @@
 import type { APIGatewayProxyResultV2 } from "aws-lambda";
 import { optionalIntEnv, requiredEnv } from "../shared/aws";
 import type { ConnectionsStore } from "../shared/connections";
-import { DynamoConnectionsStore } from "../shared/dynamo-connections";
 import { ENV } from "../shared/env";
 import { connectionIdOf, type WebSocketEvent } from "../shared/events";
 import { logger } from "../shared/observability";
@@ -20,12 +19,20 @@ const DEFAULT_CONNECTION_TTL_SECONDS = 7200;
 
 let cached: { key: string; store: ConnectionsStore } | undefined;
 
-/** Built on first use and kept for the container; rebuilt only if the environment changes (a process hosting it locally). */
+/**
+ * Built on first use and kept for the container; rebuilt only if the environment changes (a
+ * process hosting it locally). Required on first use rather than imported: `$default` never
+ * touches DynamoDB, so neither it nor the init phase pays for the DynamoDB SDK (the bundler
+ * keeps a `require` lazy).
+ */
 function storeFromEnv(): ConnectionsStore {
   const tableName = requiredEnv(ENV.connectionsTable);
   const ttlSeconds = optionalIntEnv(ENV.connectionTtlSeconds, DEFAULT_CONNECTION_TTL_SECONDS, { min: 1 });
   const key = `${tableName}\n${ttlSeconds}`;
-  if (cached?.key !== key) cached = { key, store: new DynamoConnectionsStore({ tableName, ttlSeconds }) };
+  if (cached?.key !== key) {
+    const { DynamoConnectionsStore } = require("../shared/dynamo-connections") as typeof import("../shared/dynamo-connections");
+    cached = { key, store: new DynamoConnectionsStore({ tableName, ttlSeconds }) };
+  }
   return cached.store;
 }
 

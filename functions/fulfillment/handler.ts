@@ -8,15 +8,22 @@ import type { Context } from "aws-lambda";
 import { ENV } from "../shared/env";
 import { loadConfig } from "./config";
 import { dispatch, type DoorDeps, type DoorResult } from "./doors";
-import { doorDeps } from "./wiring";
 
 let cached: { key: string; deps: DoorDeps } | undefined;
 
-/** Built on first use and kept for the container; rebuilt only when the environment changes (a process hosting it locally). */
+/**
+ * Built on first use and kept for the container; rebuilt only when the environment changes (a
+ * process hosting it locally). The wiring (SDK clients, engine, writer) is required on the
+ * first request rather than imported, so the init phase does not evaluate it (the bundler keeps
+ * a `require` lazy), and it loads each client only on the path that calls it.
+ */
 function depsFromEnv(): DoorDeps {
   const names = [...Object.values(ENV), ...Object.keys(process.env).filter((name) => name.startsWith("AWS_ENDPOINT_URL"))];
   const key = JSON.stringify(names.map((name) => [name, process.env[name] ?? null]));
-  if (cached?.key !== key) cached = { key, deps: doorDeps(loadConfig(process.env)) };
+  if (cached?.key !== key) {
+    const { doorDeps } = require("./wiring") as typeof import("./wiring");
+    cached = { key, deps: doorDeps(loadConfig(process.env)) };
+  }
   return cached.deps;
 }
 

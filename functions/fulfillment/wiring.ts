@@ -2,9 +2,13 @@
  * Builds the doors' dependencies from the configuration: Bedrock or the custom LLM Lambda per
  * mode, DynamoDB memory, and, when the stack enabled streaming, the stream opener, the
  * connections store, the @connections transport and the asynchronous hand-off.
+ *
+ * Each generator and the hand-off require their module and SDK client on first use (the
+ * bundler keeps a `require` lazy): the WebSocket `ask` route never calls Bedrock, a Lex or job
+ * invocation never calls Lambda (without a custom hook), and an LLM-only stack never calls
+ * the knowledge base, so none of them pays for a client it does not call (bench/RESULTS.md,
+ * "Cold start", prices each one).
  */
-import { BedrockAgentRuntimeClient } from "@aws-sdk/client-bedrock-agent-runtime";
-import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
 import { DEFAULT_ASKS_PER_CONNECTION, DEFAULT_ASKS_PER_SESSION, DynamoAskLedger } from "../shared/ask-ledger";
 import { lambdaClient, optionalIntEnv } from "../shared/aws";
 import { ENV } from "../shared/env";
@@ -12,42 +16,58 @@ import { DynamoConnectionsStore } from "../shared/dynamo-connections";
 import type { AnswerMode } from "../shared/protocol";
 import { ManagementApiTransport, streamOpenerFromEnv } from "../stream/aws";
 import type { FulfillmentConfig } from "./config";
-import { converseGenerator } from "./converse";
 import type { DoorDeps } from "./doors";
 import { answer, type EngineDeps } from "./engine";
 import type { Generator } from "./generate";
-import { invokeAskJob } from "./handoff";
-import { hookGenerator, parseModelParameters } from "./hook";
-import { knowledgeBaseGenerator } from "./knowledge-base";
 import { systemClock } from "../shared/clock";
 import { DynamoMemory } from "./memory";
+
+/**
+ * A generator whose module and client load when it first generates (a `require`, which the
+ * bundler keeps lazy). A load that fails (a bad setting) fails that request and is tried again
+ * by the next.
+ */
+export function lazyGenerator(streamsItself: boolean, load: () => Generator): Generator {
+  let loaded: Generator | undefined;
+  return {
+    streamsItself,
+    async generate(request, sink, guard) {
+      loaded ??= load();
+      return loaded.generate(request, sink, guard);
+    },
+  };
+}
 
 function generators(config: FulfillmentConfig): Partial<Record<AnswerMode, Generator>> {
   const result: Partial<Record<AnswerMode, Generator>> = {};
   const { llm } = config;
-  if (config.hookArn) {
-    result.llm = hookGenerator(lambdaClient(), {
-      functionArn: config.hookArn,
-      systemPrompt: llm.systemPrompt,
-      inference: llm.inference,
-      promptTemplate: process.env[ENV.llmQaPromptTemplate] || undefined,
-      modelParameters: parseModelParameters(process.env[ENV.llmQaModelParams]),
-      streaming: config.streaming && {
-        endpoint: config.streaming.endpoint,
-        connectionsTable: config.streaming.connectionsTable,
-      },
+  const { hookArn, knowledgeBase, streaming } = config;
+  if (hookArn) {
+    // A custom LLM Lambda streams by itself (hook.ts).
+    result.llm = lazyGenerator(true, () => {
+      const { hookGenerator, parseModelParameters } = require("./hook") as typeof import("./hook");
+      return hookGenerator(lambdaClient(), {
+        functionArn: hookArn,
+        systemPrompt: llm.systemPrompt,
+        inference: llm.inference,
+        promptTemplate: process.env[ENV.llmQaPromptTemplate] || undefined,
+        modelParameters: parseModelParameters(process.env[ENV.llmQaModelParams]),
+        streaming: streaming && { endpoint: streaming.endpoint, connectionsTable: streaming.connectionsTable },
+      });
     });
   } else if (llm.modelId) {
-    result.llm = converseGenerator(new BedrockRuntimeClient({}), {
-      modelId: llm.modelId,
-      systemPrompt: llm.systemPrompt,
-      inference: llm.inference,
+    const modelId = llm.modelId;
+    result.llm = lazyGenerator(false, () => {
+      const { converseGenerator } = require("./converse") as typeof import("./converse");
+      const { createBedrockRuntimeClient } = require("./clients/bedrock-runtime") as typeof import("./clients/bedrock-runtime");
+      return converseGenerator(createBedrockRuntimeClient(), { modelId, systemPrompt: llm.systemPrompt, inference: llm.inference });
     });
   }
-  if (config.knowledgeBase) {
-    result.kb = knowledgeBaseGenerator(new BedrockAgentRuntimeClient({}), {
-      ...config.knowledgeBase,
-      inference: llm.inference,
+  if (knowledgeBase) {
+    result.kb = lazyGenerator(false, () => {
+      const { knowledgeBaseGenerator } = require("./knowledge-base") as typeof import("./knowledge-base");
+      const { createBedrockAgentRuntimeClient } = require("./clients/bedrock-agent-runtime") as typeof import("./clients/bedrock-agent-runtime");
+      return knowledgeBaseGenerator(createBedrockAgentRuntimeClient(), { ...knowledgeBase, inference: llm.inference });
     });
   }
   return result;
@@ -77,7 +97,10 @@ export function doorDeps(config: FulfillmentConfig): DoorDeps {
         perConnection: optionalIntEnv(ENV.asksPerConnection, DEFAULT_ASKS_PER_CONNECTION, { min: 1, max: 100 }),
         perSession: optionalIntEnv(ENV.asksPerSession, DEFAULT_ASKS_PER_SESSION, { min: 1, max: 1000 }),
       }),
-    handOff: streaming && selfFunctionName ? (job) => invokeAskJob(lambdaClient(), selfFunctionName, job) : undefined,
+    handOff:
+      streaming && selfFunctionName
+        ? (job) => (require("./handoff") as typeof import("./handoff")).invokeAskJob(lambdaClient(), selfFunctionName, job)
+        : undefined,
     clock: systemClock,
   };
 }

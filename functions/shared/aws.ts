@@ -7,25 +7,31 @@
  * (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_LAMBDA`, then `AWS_ENDPOINT_URL`), which is
  * how the local stack points these clients at its emulators without code changes.
  */
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { LambdaClient } from "@aws-sdk/client-lambda";
-import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { LambdaClient } from "@aws-sdk/client-lambda";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { EnvName } from "./env";
+
+/*
+ * The clients' modules are required on first use, not imported: every handler imports this
+ * module for its environment readers, and a static import would make each cold start evaluate
+ * the DynamoDB and Lambda SDKs whether or not its request path calls them (the bundler keeps a
+ * `require` lazy, and tree-shakes the SDK inside each small module).
+ */
+type DynamoClientModule = typeof import("./dynamo-client");
+type LambdaClientModule = typeof import("./lambda-client");
 
 let documentClientInstance: DynamoDBDocumentClient | undefined;
 let lambdaClientInstance: LambdaClient | undefined;
 
 /** The process's DynamoDB document client; `undefined` attributes are dropped, not rejected. */
 export function documentClient(): DynamoDBDocumentClient {
-  documentClientInstance ??= DynamoDBDocumentClient.from(new DynamoDBClient({}), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  documentClientInstance ??= (require("./dynamo-client") as DynamoClientModule).createDocumentClient();
   return documentClientInstance;
 }
 
 /** The process's Lambda client (asynchronous hand-offs, custom LLM Lambdas). */
 export function lambdaClient(): LambdaClient {
-  lambdaClientInstance ??= new LambdaClient({});
+  lambdaClientInstance ??= (require("./lambda-client") as LambdaClientModule).createLambdaClient();
   return lambdaClientInstance;
 }
 
