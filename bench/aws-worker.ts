@@ -21,6 +21,8 @@ export interface AwsSideInfo {
   readonly webSocketUrl: string;
   readonly managementEndpoint: string;
   readonly dynamoEndpoint: string;
+  /** The one credential the local DynamoDB accepts (the functions' role), as a deployed table's policy admits only that role. */
+  readonly dynamoCredentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   readonly connectionsTable: string;
   readonly bedrockEndpoint: string;
 }
@@ -46,6 +48,7 @@ export const methods = {
       webSocketUrl: stack.webSocketUrl,
       managementEndpoint: stack.managementEndpoint,
       dynamoEndpoint: stack.dynamo.endpoint,
+      dynamoCredentials: { ...stack.dynamo.credentials },
       connectionsTable: stack.dynamo.connectionsTable,
       bedrockEndpoint: stack.bedrock!.endpoint,
     };

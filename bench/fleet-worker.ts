@@ -17,6 +17,8 @@ export interface FleetOptions {
   readonly region: string;
   readonly managementEndpoint: string;
   readonly dynamoEndpoint: string;
+  /** What the local DynamoDB accepts (the AWS side's functions' role). */
+  readonly dynamoCredentials: AwsCredentialIdentity;
   readonly connectionsTable: string;
   readonly credentials: AwsCredentialIdentity;
 }
@@ -79,7 +81,7 @@ async function invocation(session: FleetSession, request: FleetStreamRequest): P
 export const methods = {
   init(options: FleetOptions): void {
     config = options;
-    const dynamo = documentClient(options.dynamoEndpoint, options.region, options.credentials);
+    const dynamo = documentClient(options.dynamoEndpoint, options.region, options.dynamoCredentials);
     closeDynamo = () => dynamo.destroy();
     store = new DynamoConnectionsStore({ tableName: options.connectionsTable, ttlSeconds: 7200, client: dynamo });
   },

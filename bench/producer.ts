@@ -29,6 +29,8 @@ export interface ProducerOptions {
   readonly region: string;
   readonly managementEndpoint: string;
   readonly dynamoEndpoint: string;
+  /** What the local DynamoDB accepts (the AWS side's functions' role). */
+  readonly dynamoCredentials: AwsCredentialIdentity;
   readonly connectionsTable: string;
   readonly bedrockEndpoint: string;
   readonly credentials: AwsCredentialIdentity;
@@ -50,7 +52,7 @@ export const methods = {
       };
       return;
     }
-    const dynamo = documentClient(options.dynamoEndpoint, region, credentials);
+    const dynamo = documentClient(options.dynamoEndpoint, region, options.dynamoCredentials);
     closers.push(() => dynamo.destroy());
     if (options.producer === "naive") {
       const deps: NaiveDeps = { bedrock, dynamo, tableName: options.connectionsTable, api: naiveApiClient(options.managementEndpoint, region, credentials) };

@@ -69,13 +69,19 @@ export function losses(results: BenchResults): string[] {
   for (const c of results.concurrency?.cases ?? []) {
     if (c.lostSessions > 0) found.push(`concurrency ${c.mode} ${c.sessions}: ${c.lostSessions} session(s)`);
   }
+  for (const p of results.streaming?.curve ?? []) {
+    if (p.intact < p.runs) found.push(`frame budget curve ${p.format} ${p.intervalMs} ms at ${p.rate}/s: ${p.runs - p.intact} run(s)`);
+  }
+  for (const c of results.firstToken?.cases ?? []) {
+    if (c.intact < c.runs) found.push(`first token ${c.door}: ${c.runs - c.intact} run(s)`);
+  }
   return found;
 }
 
 /** The ratios the README quotes, from whatever the results hold. */
 export function keyFigures(results: BenchResults): string[] {
   const lines: string[] = [];
-  const { streaming, coldStart, concurrency, fanout } = results;
+  const { streaming, coldStart, concurrency, fanout, firstToken } = results;
   if (streaming) {
     const at = (c: string, rate: number, latency: number) => streaming.cases.find((x) => x.case === c && x.rate === rate && x.latencyMs === latency);
     for (const rate of streaming.options.rates) {
@@ -83,10 +89,12 @@ export function keyFigures(results: BenchResults): string[] {
         const naive = at("naive", rate, latency);
         const ours = at("ours", rate, latency);
         if (!naive?.postsPerAnswer || !ours?.postsPerAnswer || !naive.lastLagMs || !ours.lastLagMs) continue;
+        const display = (c: typeof naive) => (c.display ? `${fmt(c.display.lagP50Ms.p50)} / ${fmt(c.display.lagMaxMs.max)} ms, ${fmt(c.display.unshownChars.p50, 0)} char(s) unshown` : "–");
         lines.push(
           `${rate} deltas/s, ${latency} ms per post, naive vs ours: PostToConnection calls per answer ${fmt(naive.postsPerAnswer.p50, 0)} vs ${fmt(ours.postsPerAnswer.p50, 0)} ` +
-            `(ratio ${fmt(naive.postsPerAnswer.p50 / ours.postsPerAnswer.p50, 1)}); last-delta lag p50 ${fmt(naive.lastLagMs.p50)} ms vs ${fmt(ours.lastLagMs.p50)} ms; ` +
-            `added TTFT p50 ${fmt(naive.addedTtftMs!.p50)} ms vs ${fmt(ours.addedTtftMs!.p50)} ms.`,
+            `(capacity ${fmt(naive.postsPerAnswer.p50 / ours.postsPerAnswer.p50, 1)}× naive: ${fmt(naive.capacity?.answersPerSecond, 0)} vs ${fmt(ours.capacity?.answersPerSecond, 0)} answers/s per account); ` +
+            `last-delta lag p50 ${fmt(naive.lastLagMs.p50)} ms vs ${fmt(ours.lastLagMs.p50)} ms; added TTFT p50 ${fmt(naive.addedTtftMs!.p50)} ms vs ${fmt(ours.addedTtftMs!.p50)} ms; ` +
+            `Lex Web UI display lag p50 / max ${display(naive)} vs ${display(ours)}.`,
         );
       }
     }
@@ -107,7 +115,9 @@ export function keyFigures(results: BenchResults): string[] {
       const naive = coldStart.bundles.find((b) => b.function === ours.function && b.variant === "naive");
       if (!naive) continue;
       lines.push(
-        `${ours.function} bundle: init ${fmt(ours.initMs)} ms vs ${fmt(naive.initMs)} ms naive (${fmt(naive.initMs / ours.initMs, 2)}×), ` +
+        `${ours.function} bundle: init ${fmt(ours.initMs)} ms vs ${fmt(naive.initMs)} ms naive (${fmt(ours.initMs / naive.initMs, 2)}× naive), ` +
+          `init CPU ${fmt(ours.initCpuMs)} vs ${fmt(naive.initCpuMs)} ms (${fmt(ours.initCpuMs / naive.initCpuMs, 2)}×), ` +
+          `init + first request ${fmt(ours.initMs + ours.firstRequestMs)} vs ${fmt(naive.initMs + naive.firstRequestMs)} ms (${fmt((ours.initMs + ours.firstRequestMs) / (naive.initMs + naive.firstRequestMs), 2)}×); ` +
           `${fmt(ours.bytes / 1024, 0)} KB vs ${fmt(naive.bytes / 1024, 0)} KB.`,
       );
     }
@@ -115,6 +125,12 @@ export function keyFigures(results: BenchResults): string[] {
   if (concurrency) {
     lines.push(
       `Concurrency: ${concurrency.cases.map((c) => `${c.mode} ${c.sessions} sessions ${fmt(c.framesPerSecond, 0)} frames/s, delivery p99 ${fmt(c.deliveryMs.p99, 0)} ms`).join("; ")}.`,
+    );
+  }
+  if (firstToken) {
+    const added = (door: string) => firstToken.cases.find((c) => c.door === door)?.addedTtftMs;
+    lines.push(
+      `First token added over the floor, p50 / p95: Lex door ${fmt(added("lex")?.p50)} / ${fmt(added("lex")?.p95)} ms, WebSocket ask (route + hand-off + job) ${fmt(added("ask")?.p50)} / ${fmt(added("ask")?.p95)} ms.`,
     );
   }
   const lost = losses(results);

@@ -1,12 +1,14 @@
 import { expect } from "chai";
-import { COLD_START_QUICK, runColdStart, type ColdStartResult } from "../../bench/coldstart";
+import { COLD_START_QUICK, COMPONENTS, coldStartRatios, runColdStart, type ColdStartResult } from "../../bench/coldstart";
 import { CONCURRENCY_QUICK, runConcurrency, type ConcurrencyResult } from "../../bench/concurrency";
 import { FANOUT_QUICK, runFanout, type FanoutResult } from "../../bench/fanout";
+import { FIRST_TOKEN_QUICK, runFirstToken, type FirstTokenResult } from "../../bench/firsttoken";
 import { PROGRAM_QUICK, runProgram, type ProgramResult } from "../../bench/program";
 import { keyFigures, losses, machine, renderResults } from "../../bench/report";
 import { parseBenchArgs } from "../../bench/run";
 import { percentile } from "../../bench/stats";
-import { STREAMING_QUICK, runStreaming, type StreamingResult } from "../../bench/streaming";
+import { ACCOUNT_REQUESTS_PER_SECOND, STREAMING_QUICK, capacityRatio, runStreaming, type StreamingResult } from "../../bench/streaming";
+import { DEFAULT_FLUSH_INTERVAL_MS } from "../../functions/stream/writer";
 
 // Every benchmark in its smallest configuration, to prove each one runs end to end and counts
 // what it claims to count. No figure here is a timing assertion.
@@ -18,15 +20,17 @@ describe("benchmarks, smallest configurations (bench/)", function () {
   let coldStart: ColdStartResult;
   let concurrency: ConcurrencyResult;
   let program: ProgramResult;
+  let firstToken: FirstTokenResult;
 
   before(async () => {
     // Separate processes and ports: the benchmarks can share the wait.
-    [streaming, fanout, coldStart, concurrency, program] = await Promise.all([
+    [streaming, fanout, coldStart, concurrency, program, firstToken] = await Promise.all([
       runStreaming(STREAMING_QUICK),
       runFanout(FANOUT_QUICK),
       runColdStart(COLD_START_QUICK),
       runConcurrency(CONCURRENCY_QUICK),
       runProgram(PROGRAM_QUICK),
+      runFirstToken(FIRST_TOKEN_QUICK),
     ]);
   });
 
@@ -48,6 +52,50 @@ describe("benchmarks, smallest configurations (bench/)", function () {
     expect(streaming.postsCheck.gateway).to.equal(streaming.postsCheck.producers);
   });
 
+  it("streaming: capacity per answer against the account limit, ours vs naive, from the same runs", () => {
+    expect(streaming.flushIntervalMs).to.deep.equal(DEFAULT_FLUSH_INTERVAL_MS);
+    for (const c of streaming.cases.filter((x) => x.case !== "floor")) {
+      const { capacity, postsPerAnswer, busyMs } = c;
+      expect(capacity!.answersPerSecond, c.case).to.be.closeTo(ACCOUNT_REQUESTS_PER_SECOND / postsPerAnswer!.p50, 0.05);
+      expect(capacity!.requestsPerSecondPerAnswer).to.be.closeTo(postsPerAnswer!.p50 / (busyMs!.p50 / 1000), 0.05);
+      expect(capacity!.concurrentAnswers).to.equal(Math.floor(ACCOUNT_REQUESTS_PER_SECOND / (postsPerAnswer!.p50 / (busyMs!.p50 / 1000))));
+    }
+    const [rate] = STREAMING_QUICK.rates;
+    const [latency] = STREAMING_QUICK.latenciesMs;
+    const ours = streaming.cases.find((c) => c.case === "ours")!;
+    expect(ours.textFlushIntervalMs).to.equal(DEFAULT_FLUSH_INTERVAL_MS.text);
+    expect(capacityRatio(streaming, rate, latency)).to.be.above(1);
+  });
+
+  it("streaming: the Lex Web UI display model runs on every intact answer; the last frame is always unshown", () => {
+    for (const c of streaming.cases.filter((x) => x.case !== "floor")) {
+      const d = c.display!;
+      expect(d.lagP50Ms.n, c.case).to.equal(c.intact);
+      // Every shown character waits at least the display's 500 ms.
+      expect(d.lagP50Ms.min, c.case).to.be.at.least(500);
+      expect(d.lagMaxMs.min, c.case).to.be.at.least(d.lagP50Ms.min);
+      expect(d.unshownChars.min, c.case).to.be.at.least(1);
+      expect(d.unshownBytes.min, c.case).to.be.at.least(d.unshownChars.min);
+      expect(d.unshownPercent.max, c.case).to.be.within(0, 100);
+    }
+    // naive's last frame is its last delta, 3–6 code points (bench/answer.ts).
+    expect(streaming.cases.find((c) => c.case === "naive")!.display!.unshownChars.min).to.be.within(3, 6);
+  });
+
+  it("streaming: the frame budget curve covers every interval of each format, with the display only for text", () => {
+    const { intervalsMs } = STREAMING_QUICK.curve;
+    const expected = STREAMING_QUICK.rates.flatMap((rate) => (["text", "json"] as const).flatMap((format) => intervalsMs[format].map((interval) => `${rate}/${format}/${interval}`)));
+    expect(streaming.curve.map((p) => `${p.rate}/${p.format}/${p.intervalMs}`)).to.deep.equal(expected);
+    for (const p of streaming.curve) {
+      expect(p.intact, `${p.format} ${p.intervalMs}`).to.equal(p.runs);
+      expect(p.display === undefined, p.format).to.equal(p.format === "json");
+      expect(p.postsPerAnswer.p50).to.be.within(1, STREAMING_QUICK.deltas + 2);
+    }
+    // A longer text interval never costs more posts (the same answer, the same pace).
+    const text = streaming.curve.filter((p) => p.format === "text");
+    expect(text[text.length - 1].postsPerAnswer.p50).to.be.at.most(text[0].postsPerAnswer.p50);
+  });
+
   it("fan-out: every connection receives the whole answer; the naive reference posts every delta to every connection", () => {
     for (const c of fanout.cases) {
       expect(c.intact, `${c.algorithm} ×${c.connections}`).to.equal(c.runs);
@@ -57,7 +105,7 @@ describe("benchmarks, smallest configurations (bench/)", function () {
     expect(fanout.cases.map((c) => c.connections)).to.include.members([...FANOUT_QUICK.connections]);
   });
 
-  it("cold start: bundles each function both ways and requires each bundle in a fresh process", () => {
+  it("cold start: bundles each function both ways, requires each in a fresh process, times its CPU and its first request, and prices each dependency", () => {
     expect(coldStart.bundles.map((b) => `${b.function}/${b.variant}`)).to.deep.equal(["connection/ours", "connection/naive"]);
     const [ours, naive] = coldStart.bundles;
     // Sizes are deterministic: minified ES module builds are smaller than the naive bundle.
@@ -65,7 +113,27 @@ describe("benchmarks, smallest configurations (bench/)", function () {
     for (const b of coldStart.bundles) {
       expect(b.gzipBytes).to.be.within(1, b.bytes - 1);
       expect(b.initMs).to.be.above(0);
+      expect(b.initCpuMs).to.be.above(0);
+      // The first request ran (every endpoint refused it) and came back.
+      expect(b.firstRequestMs, b.variant).to.be.above(0);
+      expect(b.firstRequestCpuMs, b.variant).to.be.above(0);
       expect(b.runs).to.equal(COLD_START_QUICK.runs);
+    }
+    const ratios = coldStartRatios(coldStart, "connection")!;
+    expect(ratios.init).to.be.above(0);
+    expect(coldStart.components.map((c) => c.name)).to.deep.equal(Object.keys(COMPONENTS));
+    for (const c of coldStart.components) expect(c.initMs, c.name).to.be.above(0);
+    // The empty bundle is the base; an SDK client is far bigger.
+    expect(coldStart.components[0].bytes).to.be.below(coldStart.components.find((c) => c.name === "Lambda client")!.bytes);
+  });
+
+  it("first token: the floor, the Lex door and the WebSocket ask each stream the whole answer, timed against the floor of the same run", () => {
+    expect(firstToken.cases.map((c) => c.door)).to.deep.equal(["floor", "lex", "ask"]);
+    for (const c of firstToken.cases) {
+      expect(c.runs, c.door).to.equal(FIRST_TOKEN_QUICK.runs);
+      expect(c.intact, c.door).to.equal(c.runs);
+      expect(c.ttftMs.min, c.door).to.be.above(0);
+      expect(c.addedTtftMs === undefined, c.door).to.equal(c.door === "floor");
     }
   });
 
@@ -92,9 +160,18 @@ describe("benchmarks, smallest configurations (bench/)", function () {
   });
 
   it("report: renders every section and the key figures, with no loss to report", () => {
-    const results = { meta: { ...machine(), seconds: {}, cpuBusyBeforePercent: {} }, streaming, fanout, coldStart, concurrency, program };
+    const results = { meta: { ...machine(), seconds: {}, cpuBusyBeforePercent: {} }, streaming, fanout, coldStart, concurrency, program, firstToken };
     const markdown = renderResults(results);
-    for (const title of ["1. Streaming path", "2. Fan-out", "3. Cold start", "4. Gateway concurrency", "5. Pulumi program"]) {
+    for (const title of [
+      "1. Streaming path",
+      "Capacity and what a Lex Web UI user sees",
+      "Frame budget: the trade-off curve",
+      "2. Fan-out",
+      "3. Cold start",
+      "4. Gateway concurrency",
+      "5. Pulumi program",
+      "6. First token by front door",
+    ]) {
       expect(markdown).to.contain(title);
     }
     expect(losses(results)).to.deep.equal([]);
@@ -113,7 +190,7 @@ describe("bench helpers", () => {
 
   it("parses --only and --quick, refusing an unknown benchmark", () => {
     expect(parseBenchArgs(["--only", "streaming,program", "--quick"])).to.deep.equal({ only: ["streaming", "program"], quick: true });
-    expect(parseBenchArgs([]).only).to.have.length(5);
+    expect(parseBenchArgs([]).only).to.have.length(6);
     expect(() => parseBenchArgs(["--only", "streaming,nope"])).to.throw(/unknown benchmark nope/);
   });
 });
