@@ -237,6 +237,24 @@ describe("docs: README.md and docs/ (issue 12)", () => {
     }
   });
 
+  it("renders only the benchmarks a results file holds, each from its own figures", () => {
+    const summary = (p50: number) => ({ n: 20, p50, p95: p50 + 10, p99: p50 + 12, min: p50 - 5, max: p50 + 15, mean: p50 });
+    const meta = { date: "2026-11-29T10:00:00.000Z", node: "v20.20.2", platform: "linux", cpu: "AMD EPYC", cores: 2, memoryGiB: 24, seconds: {}, cpuBusyBeforePercent: { firsttoken: 50 } };
+    const firstToken = {
+      options: { deltas: 40, rate: 150, firstTokenDelayMs: 100, runs: 20 },
+      cases: [
+        { door: "floor" as const, runs: 20, intact: 20, ttftMs: summary(110) },
+        { door: "lex" as const, runs: 20, intact: 20, ttftMs: summary(125), addedTtftMs: summary(15) },
+      ],
+    };
+    const block = renderPerformanceFigures({ meta, firstToken });
+    expect(block).to.include("Other work kept the machine busy before firsttoken: those figures are skewed.");
+    expect(block).to.include("| Bedrock alone (floor) | 110 ms | 120 ms | – |");
+    expect(block).to.include("| Lex code hook | 125 ms | 135 ms | 15.0 ms |");
+    expect(block).not.to.include("### Streaming path");
+    expect(block.startsWith(BEGIN) && block.endsWith(END)).to.equal(true);
+  });
+
   it("quotes the performance figures of the latest bench/results.json (refresh: npx tsx tests/docs/performance-figures.ts)", () => {
     const document = text(PERFORMANCE_DOC);
     const block = document.slice(document.indexOf(BEGIN), document.indexOf(END) + END.length);

@@ -202,6 +202,23 @@ function programSection(results: BenchResults): string[] {
   ];
 }
 
+function firstTokenSection(results: BenchResults): string[] {
+  const firstToken = results.firstToken;
+  if (!firstToken) return [];
+  const doors = { floor: "Bedrock alone (floor)", lex: "Lex code hook", ask: "WebSocket ask" } as Record<string, string>;
+  const o = firstToken.options;
+  return [
+    `### First token by front door`,
+    ``,
+    `Time to the first delta at the client, through the whole local stack, ${o.runs} runs, first token after ${o.firstTokenDelayMs} ms; "added" subtracts the floor of the same run.`,
+    ``,
+    table(
+      ["asked through", "first delta p50", "first delta p95", "added p50"],
+      firstToken.cases.map((c) => [doors[c.door] ?? c.door, ms(c.ttftMs.p50), ms(c.ttftMs.p95), ms(c.addedTtftMs?.p50)]),
+    ),
+  ];
+}
+
 function capacityAndCostSection(results: BenchResults): string[] {
   const rows = pairs(results);
   if (rows.length === 0) return [];
@@ -253,6 +270,7 @@ export function renderPerformanceFigures(results: BenchResults): string {
     coldStartSection(results).join("\n"),
     concurrencySection(results).join("\n"),
     programSection(results).join("\n"),
+    firstTokenSection(results).join("\n"),
     capacityAndCostSection(results).join("\n"),
   ].filter((section) => section !== "");
   return [BEGIN, "", ...sections.flatMap((section) => [section, ""]), END].join("\n");
