@@ -17,7 +17,7 @@ let cached: { key: string; deps: DoorDeps } | undefined;
  * first request rather than imported, so the init phase does not evaluate it (the bundler keeps
  * a `require` lazy), and it loads each client only on the path that calls it.
  */
-function depsFromEnv(): DoorDeps {
+export function depsFromEnv(): DoorDeps {
   const names = [...Object.values(ENV), ...Object.keys(process.env).filter((name) => name.startsWith("AWS_ENDPOINT_URL"))];
   const key = JSON.stringify(names.map((name) => [name, process.env[name] ?? null]));
   if (cached?.key !== key) {

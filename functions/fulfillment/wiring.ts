@@ -14,7 +14,9 @@ import { lambdaClient, optionalIntEnv } from "../shared/aws";
 import { ENV } from "../shared/env";
 import { DynamoConnectionsStore } from "../shared/dynamo-connections";
 import type { AnswerMode } from "../shared/protocol";
-import { ManagementApiTransport, streamOpenerFromEnv } from "../stream/aws";
+import { flushIntervalsFromEnv, ManagementApiTransport, streamOpenerFromEnv } from "../stream/aws";
+import { DynamoJournalStore } from "../stream/journal-store";
+import { replayAnswer } from "../stream/writer";
 import type { FulfillmentConfig } from "./config";
 import type { DoorDeps } from "./doors";
 import { answer, type EngineDeps } from "./engine";
@@ -60,7 +62,7 @@ function generators(config: FulfillmentConfig): Partial<Record<AnswerMode, Gener
     result.llm = lazyGenerator(false, () => {
       const { converseGenerator } = require("./converse") as typeof import("./converse");
       const { createBedrockRuntimeClient } = require("./clients/bedrock-runtime") as typeof import("./clients/bedrock-runtime");
-      return converseGenerator(createBedrockRuntimeClient(), { modelId, systemPrompt: llm.systemPrompt, inference: llm.inference });
+      return converseGenerator(createBedrockRuntimeClient(), { modelId, systemPrompt: llm.systemPrompt, inference: llm.inference, guardrail: llm.guardrail });
     });
   }
   if (knowledgeBase) {
@@ -84,12 +86,14 @@ export function doorDeps(config: FulfillmentConfig): DoorDeps {
   };
   const streaming = config.streaming;
   const selfFunctionName = config.selfFunctionName;
+  const store = streaming && new DynamoConnectionsStore({ tableName: streaming.connectionsTable, ttlSeconds: streaming.connectionTtlSeconds });
+  const transport = streaming && new ManagementApiTransport({ endpoint: streaming.endpoint });
   return {
     answer: (request) => answer(request, engine),
     // Lex requests rarely name a mode: answer from the knowledge base when that is all there is.
     defaultMode: engine.generators.llm || !engine.generators.kb ? "llm" : "kb",
-    store: streaming && new DynamoConnectionsStore({ tableName: streaming.connectionsTable, ttlSeconds: streaming.connectionTtlSeconds }),
-    transport: streaming && new ManagementApiTransport({ endpoint: streaming.endpoint }),
+    store,
+    transport,
     ledger:
       streaming &&
       new DynamoAskLedger({
@@ -97,6 +101,11 @@ export function doorDeps(config: FulfillmentConfig): DoorDeps {
         perConnection: optionalIntEnv(ENV.asksPerConnection, DEFAULT_ASKS_PER_CONNECTION, { min: 1, max: 100 }),
         perSession: optionalIntEnv(ENV.asksPerSession, DEFAULT_ASKS_PER_SESSION, { min: 1, max: 1000 }),
       }),
+    journal: streaming && new DynamoJournalStore({ tableName: streaming.connectionsTable }),
+    replay:
+      store && transport
+        ? (replay) => replayAnswer({ store, transport, options: { flushIntervalMs: flushIntervalsFromEnv() } }, replay)
+        : undefined,
     handOff:
       streaming && selfFunctionName
         ? (job) => (require("./handoff") as typeof import("./handoff")).invokeAskJob(lambdaClient(), selfFunctionName, job)
