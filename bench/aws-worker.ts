@@ -40,6 +40,9 @@ export const methods = {
       page: false,
       credentials: options.credentials,
       bedrockBehavior: options.bedrock,
+      // The bench loads the gateway on purpose; the deployed stage's throttle (50 connects and
+      // asks per second) would measure itself, not the streaming path.
+      throttle: false,
       // The handlers' own logs and EMF lines would flood the bench's terminal.
       env: { POWERTOOLS_LOG_LEVEL: "ERROR", POWERTOOLS_METRICS_DISABLED: "true", ...options.env },
     });
