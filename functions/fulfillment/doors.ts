@@ -13,7 +13,7 @@ import { ProtocolError, parseAskMessage, parseCancelMessage, parseResumeMessage,
 import { ROUTES } from "../shared/routes";
 import type { ConnectionRow, StreamFormat } from "../shared/table";
 import type { JournalEvent } from "../stream/journal";
-import type { JournalStore } from "../stream/journal-store";
+import type { AnswerKey, JournalStore } from "../stream/journal-store";
 import type { StreamTransport } from "../stream/types";
 import type { AnswerError, AnswerRequest, AnswerResult } from "./engine";
 import { MESSAGES } from "./errors";
@@ -288,7 +288,41 @@ export async function askRoute(event: unknown, deps: DoorDeps): Promise<HttpResu
     await release();
     return refuse(row.format, new ProtocolError("internal", DOOR_MESSAGES.unavailable, 503, true));
   }
-  return { statusCode: 200, headers: {}, body: "" };
+  return ACCEPTED;
+}
+
+type Refuse = (refusal: ProtocolError) => Promise<HttpResult>;
+
+const ACCEPTED: HttpResult = { statusCode: 200, headers: {}, body: "" };
+
+/**
+ * A `resume` or a `cancel`: the message parsed, then carried out on one of the caller's own
+ * answers through its journal item (the answer runs in another invocation). `act` returns
+ * the refusal to send, if any.
+ */
+async function onOwnAnswer<T extends { requestId: string }>(
+  row: ConnectionRow,
+  body: string | undefined,
+  deps: DoorDeps,
+  refuse: Refuse,
+  parse: (body: string | undefined) => T,
+  act: (message: T, key: AnswerKey, journal: JournalStore) => Promise<ProtocolError | undefined>,
+): Promise<HttpResult> {
+  let message: T;
+  try {
+    message = parse(body);
+  } catch (error) {
+    return refuse(asProtocolError(error));
+  }
+  if (!deps.journal) return refuse(new ProtocolError("internal", DOOR_MESSAGES.streamingOff, 503));
+  const key = { sessionId: row.sessionId, principal: row.principal, requestId: message.requestId };
+  try {
+    const refusal = await act(message, key, deps.journal);
+    return refusal ? refuse(refusal) : ACCEPTED;
+  } catch (error) {
+    logger.warn("acting on an answer's journal failed", { error: errorName(error) });
+    return refuse(new ProtocolError("internal", DOOR_MESSAGES.unavailable, 503, true));
+  }
 }
 
 /**
@@ -296,63 +330,29 @@ export async function askRoute(event: unknown, deps: DoorDeps): Promise<HttpResu
  * this (new) connection. A running answer's writer takes the connection at its next
  * checkpoint; an ended one is replayed from its journal here.
  */
-async function resume(
-  row: ConnectionRow,
-  body: string | undefined,
-  deps: DoorDeps,
-  refuse: (refusal: ProtocolError) => Promise<HttpResult>,
-): Promise<HttpResult> {
-  let message;
-  try {
-    message = parseResumeMessage(body);
-  } catch (error) {
-    return refuse(asProtocolError(error));
-  }
+function resume(row: ConnectionRow, body: string | undefined, deps: DoorDeps, refuse: Refuse): Promise<HttpResult> {
   if (row.format !== "json") return refuse(new ProtocolError("bad_request", DOOR_MESSAGES.resumeNeedsJson));
-  const { journal, replay } = deps;
-  if (!journal || !replay) return refuse(new ProtocolError("internal", DOOR_MESSAGES.streamingOff, 503));
-  const key = { sessionId: row.sessionId, principal: row.principal, requestId: message.requestId };
-  try {
+  return onOwnAnswer(row, body, deps, refuse, parseResumeMessage, async (message, key, journal) => {
     const outcome = await journal.resume(key, row.connectionId, message.afterSeq);
-    if (outcome.state === "unknown") return refuse(new ProtocolError("not_found", DOOR_MESSAGES.resumeUnknown));
-    if (outcome.state === "too_long") return refuse(new ProtocolError("bad_request", DOOR_MESSAGES.resumeTooLong));
+    if (outcome.state === "unknown") return new ProtocolError("not_found", DOOR_MESSAGES.resumeUnknown);
+    if (outcome.state === "too_long") return new ProtocolError("bad_request", DOOR_MESSAGES.resumeTooLong);
     if (outcome.state === "ended") {
-      await replay({ ...key, connectionId: row.connectionId, events: outcome.events, afterSeq: message.afterSeq });
+      if (!deps.replay) return new ProtocolError("internal", DOOR_MESSAGES.streamingOff, 503);
+      await deps.replay({ ...key, connectionId: row.connectionId, events: outcome.events, afterSeq: message.afterSeq });
     }
-  } catch (error) {
-    logger.warn("resume failed", { error: errorName(error) });
-    return refuse(new ProtocolError("internal", DOOR_MESSAGES.unavailable, 503, true));
-  }
-  return { statusCode: 200, headers: {}, body: "" };
+    return undefined;
+  });
 }
 
 /**
- * WebSocket `cancel`: stops one of the caller's running answers. The answer runs in another
- * invocation, so the request travels through its journal item; the writer reads it at its
- * next checkpoint (STREAM_CHECKPOINT_MS) and the answer ends with stopReason `cancelled` and
- * the text so far. An answer already ended is left as it is.
+ * WebSocket `cancel`: stops one of the caller's running answers. The writer reads the request
+ * at its next checkpoint (STREAM_CHECKPOINT_MS) and the answer ends with stopReason
+ * `cancelled` and the text so far. An answer already ended is left as it is.
  */
-async function cancel(
-  row: ConnectionRow,
-  body: string | undefined,
-  deps: DoorDeps,
-  refuse: (refusal: ProtocolError) => Promise<HttpResult>,
-): Promise<HttpResult> {
-  let message;
-  try {
-    message = parseCancelMessage(body);
-  } catch (error) {
-    return refuse(asProtocolError(error));
-  }
-  if (!deps.journal) return refuse(new ProtocolError("internal", DOOR_MESSAGES.streamingOff, 503));
-  try {
-    const running = await deps.journal.cancel({ sessionId: row.sessionId, principal: row.principal, requestId: message.requestId });
-    if (!running) return refuse(new ProtocolError("not_found", DOOR_MESSAGES.cancelUnknown));
-  } catch (error) {
-    logger.warn("cancel failed", { error: errorName(error) });
-    return refuse(new ProtocolError("internal", DOOR_MESSAGES.unavailable, 503, true));
-  }
-  return { statusCode: 200, headers: {}, body: "" };
+function cancel(row: ConnectionRow, body: string | undefined, deps: DoorDeps, refuse: Refuse): Promise<HttpResult> {
+  return onOwnAnswer(row, body, deps, refuse, parseCancelMessage, async (_message, key, journal) =>
+    (await journal.cancel(key)) ? undefined : new ProtocolError("not_found", DOOR_MESSAGES.cancelUnknown),
+  );
 }
 
 /** Best effort, so a client whose job was malformed is not left waiting: the error frame to its connection. */
