@@ -46,10 +46,12 @@ export interface StreamWriterOptions {
    * arrives meanwhile waits at most one interval plus one post round trip. Every post counts
    * against the account's 10,000 requests/s API Gateway limit, so pacing is what lets one
    * account stream many answers at once. Defaults chosen from `npm run bench` (bench/RESULTS.md,
-   * "Frame budget"): json 100 ms (the chat page reveals text smoothly between frames); text
-   * 150 ms, which keeps Lex Web UI's displayed text within about a second of generation
-   * (its display trails frame arrivals by 500 ms and one whole frame: bench/display.ts).
-   * @default { text: 150, json: 100 }
+   * "Frame budget: the trade-off curve"): both are the shortest measured interval at which an
+   * answer costs at most a fifth of QnABot's posts at 50 deltas/s; json 120 ms (the chat page
+   * reveals text smoothly between frames), text 150 ms, which also keeps Lex Web UI's displayed
+   * text within about a second of generation (its display trails frame arrivals by 500 ms and
+   * one whole frame: bench/lex-web-ui-display.ts).
+   * @default { text: 150, json: 120 }
    */
   readonly flushIntervalMs: Readonly<Record<StreamFormat, number>>;
   /**
@@ -152,7 +154,7 @@ export function streamReporter(
 }
 
 /** The frame budget's defaults (StreamWriterOptions.flushIntervalMs). */
-export const DEFAULT_FLUSH_INTERVAL_MS: Readonly<Record<StreamFormat, number>> = { text: 150, json: 100 };
+export const DEFAULT_FLUSH_INTERVAL_MS: Readonly<Record<StreamFormat, number>> = { text: 150, json: 120 };
 
 const DEFAULTS: Omit<StreamWriterOptions, "report"> = {
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
