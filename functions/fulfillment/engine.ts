@@ -159,20 +159,26 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
 
   if (!generator) return fail(new GenerationError("bad_request", MODE_UNAVAILABLE[request.mode], false));
 
-  let memory: MemoryState = { turns: [] };
-  if (memoryStore && owner !== false) {
+  const loadMemory = async (): Promise<MemoryState> => {
+    if (!memoryStore || owner === false) return { turns: [] };
     try {
-      memory = await memoryStore.load(request.sessionId, owner);
+      return await memoryStore.load(request.sessionId, owner);
     } catch (error) {
       logger.warn("memory could not be read; answering without history", { error: errorName(error) });
+      return { turns: [] };
     }
-  }
+  };
 
   // A generator that streams itself (a custom LLM Lambda) reaches WebSocket connections only;
   // an HTTP response gets its text when it returns.
   const selfStreaming = generator.streamsItself && request.streamTo === undefined;
   const streaming = openStream !== undefined && (selfStreaming || !generator.streamsItself);
-  if (openStream && !selfStreaming) stream = await openQuietly(openStream, request);
+  // Memory and the session's connections are independent reads: one round trip before the model, not two.
+  const [memory, opened] = await Promise.all([
+    loadMemory(),
+    openStream && !selfStreaming ? openQuietly(openStream, request) : Promise.resolve(undefined),
+  ]);
+  stream = opened;
   streamedByGenerator = streaming && selfStreaming;
 
   let result: GenerateResult;
