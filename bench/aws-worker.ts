@@ -1,6 +1,7 @@
 /**
  * The AWS side in its own process: the local stack (dynalite, the Bedrock emulator, the
- * WebSocket gateway with its @connections API, the real connection and fulfillment handlers)
+ * WebSocket gateway with its @connections API, the streaming function URL, the real connection,
+ * fulfillment and function URL handlers)
  * exactly as `npm start` composes it, driven by the benchmarks over IPC.
  */
 import type { BedrockBehavior, BedrockEmulatorOptions } from "../local/bedrock";
@@ -19,6 +20,8 @@ export interface AwsSideOptions {
 export interface AwsSideInfo {
   readonly region: string;
   readonly webSocketUrl: string;
+  /** The streaming function URL (Server-Sent Events; SigV4 service `lambda`). */
+  readonly functionUrl: string;
   readonly managementEndpoint: string;
   readonly dynamoEndpoint: string;
   /** The one credential the local DynamoDB accepts (the functions' role), as a deployed table's policy admits only that role. */
@@ -49,6 +52,7 @@ export const methods = {
     return {
       region: stack.region,
       webSocketUrl: stack.webSocketUrl,
+      functionUrl: stack.functionUrl,
       managementEndpoint: stack.managementEndpoint,
       dynamoEndpoint: stack.dynamo.endpoint,
       dynamoCredentials: { ...stack.dynamo.credentials },

@@ -7,8 +7,10 @@
  *           answer streams to the session's `format=text` connection;
  *   ask   — a `format=json` client sends `{"action":"ask"}` over its socket: the route
  *           invocation (connection lookup, fair-use slot, the asynchronous hand-off) returns,
- *           then the job (a second invocation) answers and streams.
- * Each run starts the three at once on the same emulator schedule; "added" subtracts the
+ *           then the job (a second invocation) answers and streams;
+ *   sse   — a signed POST to the streaming function URL (`Accept: text/event-stream`): one
+ *           invocation answers as Server-Sent Events on its own response.
+ * Each run starts the four at once on the same emulator schedule; "added" subtracts the
  * floor answer of the run. The local Lambda API starts an `Event` invocation at once, where
  * AWS queues it (typically tens of ms, more when it lands on a cold container: the cold
  * start of section 3), so the ask figure is a floor on what AWS adds.
@@ -32,14 +34,14 @@ export interface FirstTokenOptions {
 export const FIRST_TOKEN_DEFAULTS: FirstTokenOptions = { deltas: 40, rate: 150, firstTokenDelayMs: 100, runs: 20 };
 export const FIRST_TOKEN_QUICK: FirstTokenOptions = { deltas: 10, rate: 150, firstTokenDelayMs: 20, runs: 2 };
 
-export type Door = "floor" | "lex" | "ask";
+export type Door = "floor" | "lex" | "ask" | "sse";
 
 export interface FirstTokenCase {
   door: Door;
   runs: number;
   /** Runs whose client received exactly the generated text. */
   intact: number;
-  /** From the request (floor), the Invoke (lex) or the ask frame sent (ask) to the first delta at the client. */
+  /** From the request (floor, sse), the Invoke (lex) or the ask frame sent (ask) to the first delta at the client. */
   ttftMs: Summary;
   /** ttft minus the floor's of the same run. */
   addedTtftMs?: Summary;
@@ -59,8 +61,8 @@ export async function runFirstToken(options: FirstTokenOptions = FIRST_TOKEN_DEF
   const deltas = benchDeltas(options.deltas);
   const expected = deltas.join("");
   const rig = await startRig({ deltas, deltasPerSecond: options.rate, firstTokenDelayMs: options.firstTokenDelayMs });
-  const samples: Record<Door, Sample[]> = { floor: [], lex: [], ask: [] };
-  const added: Record<Exclude<Door, "floor">, number[]> = { lex: [], ask: [] };
+  const samples: Record<Door, Sample[]> = { floor: [], lex: [], ask: [], sse: [] };
+  const added: Record<Exclude<Door, "floor">, number[]> = { lex: [], ask: [], sse: [] };
   try {
     const floor = async (): Promise<Sample> => {
       const answer = await rig.producers.floor.call("answer", { sessionId: "bench-floor", requestId: randomUUID() });
@@ -93,15 +95,23 @@ export async function runFirstToken(options: FirstTokenOptions = FIRST_TOKEN_DEF
         await receiver.close();
       }
     };
-    log(`first token: floor, Lex door and WebSocket ask, ${options.runs} runs`);
+    const sse = async (): Promise<Sample> => {
+      const requestId = randomUUID();
+      const received = await rig.askSse({ sessionId: `bench-sse-${requestId}`, requestId, question: "How do answers stream?", mode: "llm" }, expected);
+      if (received.firstDeltaAt === undefined) throw new Error(`sse: ${received.error ?? "nothing streamed"}`);
+      return { ttft: received.firstDeltaAt - received.startedAt, intact: received.intact };
+    };
+    log(`first token: floor, Lex door, WebSocket ask and SSE, ${options.runs} runs`);
     // One run at a time: the three answers of a run share the machine, and nothing else does.
     await runSlots(options.runs, 1, 0, async () => {
-      const [f, l, a] = await Promise.all([floor(), lex(), ask()]);
+      const [f, l, a, e] = await Promise.all([floor(), lex(), ask(), sse()]);
       samples.floor.push(f);
       samples.lex.push(l);
       samples.ask.push(a);
+      samples.sse.push(e);
       added.lex.push(l.ttft - f.ttft);
       added.ask.push(a.ttft - f.ttft);
+      added.sse.push(e.ttft - f.ttft);
     });
     await rig.aws.call("idle");
   } finally {
@@ -109,7 +119,7 @@ export async function runFirstToken(options: FirstTokenOptions = FIRST_TOKEN_DEF
   }
   return {
     options,
-    cases: (["floor", "lex", "ask"] as const).map((door) => ({
+    cases: (["floor", "lex", "ask", "sse"] as const).map((door) => ({
       door,
       runs: samples[door].length,
       intact: samples[door].filter((s) => s.intact).length,
@@ -131,9 +141,9 @@ export function renderFirstToken(result: FirstTokenResult): string {
   return [
     `### 6. First token by front door`,
     ``,
-    `Through the whole local stack, ${o.runs} runs one at a time, each starting a floor answer, a Lex V2 code-hook Invoke and a WebSocket \`ask\` at once (${o.deltas} deltas at ${o.rate}/s, time to first token ${o.firstTokenDelayMs} ms). ` +
-      `TTFT = from the request (floor), the Invoke (lex) or the ask frame sent (ask) to the first delta at the client, p50 / p95 in ms; added = minus the floor answer of the same run. ` +
-      `The ask path is two invocations (the route: connection lookup, fair-use slot, asynchronous hand-off; then the job). The local Lambda API runs an \`Event\` invocation at once, where AWS queues it, so its figure is a lower bound.`,
+    `Through the whole local stack, ${o.runs} runs one at a time, each starting a floor answer, a Lex V2 code-hook Invoke, a WebSocket \`ask\` and a signed SSE request to the streaming function URL at once (${o.deltas} deltas at ${o.rate}/s, time to first token ${o.firstTokenDelayMs} ms). ` +
+      `TTFT = from the request (floor, sse), the Invoke (lex) or the ask frame sent (ask) to the first delta at the client, p50 / p95 in ms; added = minus the floor answer of the same run. ` +
+      `The ask path is two invocations (the route: connection lookup, fair-use slot, asynchronous hand-off; then the job). The local Lambda API runs an \`Event\` invocation at once, where AWS queues it, so its figure is a lower bound. The SSE door is one invocation answering on its own response (no connection lookup, no hand-off, no post).`,
     ``,
     table(["door", "runs", "TTFT p50/p95", "added TTFT p50/p95", "intact"], rows),
   ].join("\n");

@@ -99,6 +99,27 @@ export function keyFigures(results: BenchResults): string[] {
       }
     }
   }
+  if (streaming) {
+    for (const rate of streaming.options.rates) {
+      const sse = streaming.cases.filter((c) => c.case === "sse" && c.rate === rate && c.addedTtftMs && c.lastLagMs);
+      if (sse.length === 0) continue;
+      const ours = (c: (typeof sse)[number]) => streaming.cases.find((x) => x.case === "ours" && x.rate === rate && x.latencyMs === c.latencyMs);
+      const range = (values: (number | undefined)[], digits?: number) => {
+        const known = values.filter((v): v is number => v !== undefined && Number.isFinite(v));
+        if (known.length === 0) return "–";
+        const [low, high] = [Math.min(...known), Math.max(...known)];
+        return low === high ? fmt(low, digits) : `${fmt(low, digits)}–${fmt(high, digits)}`;
+      };
+      const dollars = (values: (number | undefined)[]) => range(values, 3);
+      lines.push(
+        `SSE (function URL) at ${rate} deltas/s, over the floor, p50 in the ${sse.map((c) => `${c.latencyMs} ms`).join(" / ")} groups: added TTFT ${sse.map((c) => fmt(c.addedTtftMs!.p50)).join(" / ")} ms ` +
+          `(WebSocket ours ${sse.map((c) => fmt(ours(c)?.addedTtftMs?.p50)).join(" / ")} ms); last-delta lag ${sse.map((c) => fmt(c.lastLagMs!.p50)).join(" / ")} ms ` +
+          `(ours ${sse.map((c) => fmt(ours(c)?.lastLagMs?.p50)).join(" / ")} ms); PostToConnection ${range(sse.map((c) => c.postsPerAnswer?.max), 0)} vs ours ${range(sse.map((c) => ours(c)?.postsPerAnswer?.p50), 0)}; ` +
+          `${fmt(sse[0].invocationsPerAnswer, 0)} Lambda invocation vs 2 for an \`ask\`; ${range(sse.map((c) => (c.responseBytes ? c.responseBytes.p50 / 1024 : undefined)))} KB streamed per answer; ` +
+          `$${dollars(sse.map((c) => c.costPerThousand?.total))} vs $${dollars(sse.map((c) => ours(c)?.costPerThousand?.total))} per 1,000 answers (Bedrock excluded).`,
+      );
+    }
+  }
   if (fanout) {
     const biggest = Math.max(...fanout.cases.map((c) => c.connections));
     const ours = fanout.cases.find((c) => c.connections === biggest && c.algorithm === "ours");
@@ -130,7 +151,8 @@ export function keyFigures(results: BenchResults): string[] {
   if (firstToken) {
     const added = (door: string) => firstToken.cases.find((c) => c.door === door)?.addedTtftMs;
     lines.push(
-      `First token added over the floor, p50 / p95: Lex door ${fmt(added("lex")?.p50)} / ${fmt(added("lex")?.p95)} ms, WebSocket ask (route + hand-off + job) ${fmt(added("ask")?.p50)} / ${fmt(added("ask")?.p95)} ms.`,
+      `First token added over the floor, p50 / p95: Lex door ${fmt(added("lex")?.p50)} / ${fmt(added("lex")?.p95)} ms, WebSocket ask (route + hand-off + job) ${fmt(added("ask")?.p50)} / ${fmt(added("ask")?.p95)} ms` +
+        (added("sse") ? `, SSE (function URL) ${fmt(added("sse")?.p50)} / ${fmt(added("sse")?.p95)} ms.` : "."),
     );
   }
   const lost = losses(results);

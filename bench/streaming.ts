@@ -1,10 +1,14 @@
 /**
  * Benchmark 1, the streaming path. A long mixed-script answer streams from the Bedrock
  * emulator at a model's pace while the @connections API answers each post after an injected
- * latency. Three cases run side by side in each (pace, latency) group:
+ * latency. Four cases run side by side in each (pace, latency) group:
  *   floor — a process of its own reads the Bedrock stream directly: no gateway, no posts;
  *   naive — QnABot's algorithm (naive.ts) in its own process, to a real WebSocket client;
- *   ours  — the stream writer with its defaults (ours.ts) in its own process, likewise.
+ *   ours  — the stream writer with its defaults (ours.ts) in its own process, likewise;
+ *   sse   — a signed POST to the streaming function URL, answered as Server-Sent Events by
+ *           the real handler (url-handler.ts: the whole engine, no frame budget) on the AWS
+ *           side. It makes no post, so the injected latency never touches it: its rows in
+ *           each latency group are the same path under that group's load.
  * Every run starts one answer of each case at once, on the same emulator schedule and under
  * the same load. Times are taken at the receiving client against the producer's start;
  * "added" figures subtract the floor answer of the same run. Per case it also reports what
@@ -18,10 +22,11 @@ import type { Algorithm, ProducedAnswer } from "./producer";
 import { openReceiver } from "./receiver";
 import { startRig, type Rig } from "./rig";
 import { runSlots } from "./schedule";
+import { PRICES, sseCostPerThousand, webSocketCostPerThousand, type CostPerThousand } from "./cost";
 import type { StreamFormat } from "../functions/shared/table";
 import { DEFAULT_FLUSH_INTERVAL_MS } from "../functions/stream/writer";
 import { displayLag, type ArrivedFrame, type DisplayReport } from "./lex-web-ui-display";
-import { fmt, median, round, summarize, table, type Summary } from "./stats";
+import { fmt, fmtBytes, median, round, summarize, table, type Summary } from "./stats";
 
 export interface StreamingOptions {
   /** Deltas per answer. */
@@ -73,7 +78,10 @@ export const STREAMING_QUICK: StreamingOptions = {
 /** API Gateway's account-wide request rate per Region, which @connections calls share. */
 export const ACCOUNT_REQUESTS_PER_SECOND = 10_000;
 
-export type StreamingCase = "floor" | Algorithm;
+export type StreamingCase = "floor" | Algorithm | "sse";
+
+/** The question every SSE answer asks (the emulator answers the same text whatever it is). */
+const SSE_QUESTION = "How do answers stream?";
 
 export interface RunFailure {
   index: number;
@@ -131,6 +139,12 @@ export interface StreamingCaseResult {
   textFlushIntervalMs?: number;
   capacity?: CapacityFigures;
   display?: DisplayFigures;
+  /** sse: response body bytes per answer (Lambda meters streamed bytes beyond 6 MB per request). */
+  responseBytes?: Summary;
+  /** sse: Lambda invocations per answer (the one function URL request; the door hands nothing off). */
+  invocationsPerAnswer?: number;
+  /** naive, ours (a WebSocket `ask`), sse: what 1,000 answers cost at bench/cost.ts's prices, from the p50s. */
+  costPerThousand?: CostPerThousand;
 }
 
 /** One point of the frame budget's trade-off curve: ours at one interval of one format. */
@@ -173,6 +187,8 @@ interface Sample {
   frames?: ArrivedFrame[];
   /** The floor answer of the same run. */
   floor?: Sample;
+  /** sse: response body bytes. */
+  bytes?: number;
 }
 
 async function producerRun(rig: Rig, algorithm: Algorithm, expected: string, format: StreamFormat = "text", flushIntervalMs?: FrameBudget): Promise<Sample> {
@@ -197,6 +213,23 @@ async function producerRun(rig: Rig, algorithm: Algorithm, expected: string, for
   } finally {
     await receiver.close();
   }
+}
+
+/** One answer through the streaming function URL; its invocation is timed from the request to the `end` event (an upper bound on what Lambda bills). */
+async function sseRun(rig: Rig, expected: string): Promise<Sample> {
+  const requestId = randomUUID();
+  const received = await rig.askSse({ sessionId: `bench-sse-${requestId}`, requestId, question: SSE_QUESTION, mode: "llm" }, expected);
+  if (received.firstDeltaAt === undefined || received.lastDeltaAt === undefined || received.doneAt === undefined) {
+    throw new Error(`sse: ${received.error ?? "the client did not receive the whole answer"}`);
+  }
+  return {
+    ttft: received.firstDeltaAt - received.startedAt,
+    last: received.lastDeltaAt - received.startedAt,
+    intact: received.intact,
+    posts: 0,
+    invocation: received.doneAt - received.startedAt,
+    bytes: received.bodyBytes,
+  };
 }
 
 async function floorRun(rig: Rig, expected: string): Promise<Sample> {
@@ -245,6 +278,8 @@ interface GroupPlan {
   format?: StreamFormat;
   /** ours: a frame budget other than the writer's default. */
   flushIntervalMs?: FrameBudget;
+  /** Also stream one SSE answer per run. @default false */
+  sse?: boolean;
 }
 
 interface GroupOutcome {
@@ -257,8 +292,8 @@ interface GroupOutcome {
 /** Runs a group: each run starts one floor answer and one answer per algorithm at once. */
 async function runGroup(rig: Rig, expected: string, plan: GroupPlan): Promise<GroupOutcome> {
   await rig.aws.call("setLatency", plan.latencyMs);
-  const samples: Record<StreamingCase, Sample[]> = { floor: [], naive: [], ours: [] };
-  const failures: Record<StreamingCase, RunFailure[]> = { floor: [], naive: [], ours: [] };
+  const samples: Record<StreamingCase, Sample[]> = { floor: [], naive: [], ours: [], sse: [] };
+  const failures: Record<StreamingCase, RunFailure[]> = { floor: [], naive: [], ours: [], sse: [] };
   const before = {
     gateway: (await rig.aws.call("stats")).connectionsApi.posts,
     naive: await rig.producers.naive.call("usage"),
@@ -267,10 +302,12 @@ async function runGroup(rig: Rig, expected: string, plan: GroupPlan): Promise<Gr
   // Each run starts its cases together, so every naive and ours answer has a floor answer
   // streamed on the same schedule under the same load to be compared with.
   const stagger = Math.round(1000 / plan.rate) * 7 + 13;
-  const names: StreamingCase[] = ["floor", ...plan.algorithms];
+  const names: StreamingCase[] = ["floor", ...plan.algorithms, ...(plan.sse ? (["sse"] as const) : [])];
   await runSlots(plan.runs, plan.slots, stagger, async (index) => {
     const settled = await Promise.allSettled(
-      names.map((name) => (name === "floor" ? floorRun(rig, expected) : producerRun(rig, name, expected, plan.format, name === "ours" ? plan.flushIntervalMs : undefined))),
+      names.map((name) =>
+        name === "floor" ? floorRun(rig, expected) : name === "sse" ? sseRun(rig, expected) : producerRun(rig, name, expected, plan.format, name === "ours" ? plan.flushIntervalMs : undefined),
+      ),
     );
     const floor = settled[0].status === "fulfilled" ? settled[0].value : undefined;
     names.forEach((name, k) => {
@@ -310,10 +347,10 @@ export async function runStreaming(options: StreamingOptions = STREAMING_DEFAULT
       for (const latencyMs of options.latenciesMs) {
         const slots = options.concurrency(rate, latencyMs);
         log(`streaming: ${rate} deltas/s, ${latencyMs} ms per post, ${options.runs} runs per case on ${slots} slots`);
-        const { samples, failures, gatewayPosts, cpu } = await runGroup(rig, expected, { rate, latencyMs, runs: options.runs, slots, algorithms: ["naive", "ours"] });
+        const { samples, failures, gatewayPosts, cpu } = await runGroup(rig, expected, { rate, latencyMs, runs: options.runs, slots, algorithms: ["naive", "ours"], sse: true });
         // A run whose floor answer failed is compared with the group's floor median instead.
         const floorMedian = { ttft: median(samples.floor.map((s) => s.ttft)), last: median(samples.floor.map((s) => s.last)) };
-        for (const name of ["floor", "naive", "ours"] as const) {
+        for (const name of ["floor", "naive", "ours", "sse"] as const) {
           const list = samples[name];
           const result: StreamingCaseResult = {
             rate,
@@ -326,7 +363,15 @@ export async function runStreaming(options: StreamingOptions = STREAMING_DEFAULT
             ttftMs: summarize(list.map((s) => s.ttft)),
             lastMs: summarize(list.map((s) => s.last)),
           };
-          if (name !== "floor") {
+          if (name === "sse") {
+            result.addedTtftMs = summarize(list.map((s) => s.ttft - (s.floor ?? floorMedian).ttft));
+            result.lastLagMs = summarize(list.map((s) => s.last - (s.floor ?? floorMedian).last));
+            result.invocationMs = summarize(list.map((s) => s.invocation!));
+            result.postsPerAnswer = summarize(list.map((s) => s.posts!));
+            result.responseBytes = summarize(list.map((s) => s.bytes!));
+            result.invocationsPerAnswer = 1;
+            result.costPerThousand = sseCostPerThousand(result.invocationMs.p50, result.responseBytes.p50);
+          } else if (name !== "floor") {
             result.addedTtftMs = summarize(list.map((s) => s.ttft - (s.floor ?? floorMedian).ttft));
             result.lastLagMs = summarize(list.map((s) => s.last - (s.floor ?? floorMedian).last));
             result.invocationMs = summarize(list.map((s) => s.invocation!));
@@ -336,6 +381,7 @@ export async function runStreaming(options: StreamingOptions = STREAMING_DEFAULT
             result.capacity = capacityOf(result.postsPerAnswer.p50, result.busyMs.p50);
             result.display = displayFigures(list.filter((s) => s.intact).map((s) => displayOf(s, deltas, rate)));
             if (name === "ours") result.textFlushIntervalMs = DEFAULT_FLUSH_INTERVAL_MS.text;
+            result.costPerThousand = webSocketCostPerThousand(result.postsPerAnswer.p50, result.invocationMs.p50);
             postsCheck.producers += list.reduce((sum, s) => sum + s.posts!, 0);
           }
           cases.push(result);
@@ -399,7 +445,7 @@ const displayCells = (d: DisplayFigures | undefined) =>
 export function renderStreaming(result: StreamingResult): string {
   const rows = result.cases.map((c) => [
     `${c.rate}/s`,
-    `${c.latencyMs} ms`,
+    c.case === "sse" ? `none (${c.latencyMs} ms group)` : `${c.latencyMs} ms`,
     c.case,
     `${c.runs}×${c.concurrency}`,
     c.addedTtftMs ? `${fmt(c.addedTtftMs.p50)} / ${fmt(c.addedTtftMs.p95)}` : `(${fmt(c.ttftMs.p50)} / ${fmt(c.ttftMs.p95)})`,
@@ -410,7 +456,7 @@ export function renderStreaming(result: StreamingResult): string {
     `${c.intact}/${c.runs + c.failures.length}`,
   ]);
   const capacityRows = result.cases
-    .filter((c) => c.case !== "floor")
+    .filter((c) => c.case === "naive" || c.case === "ours")
     .map((c) => {
       const ratio = c.case === "ours" ? capacityRatio(result, c.rate, c.latencyMs) : undefined;
       const bound = c.case === "ours" ? (c.textFlushIntervalMs ?? 0) + c.latencyMs : undefined;
@@ -443,8 +489,8 @@ export function renderStreaming(result: StreamingResult): string {
     `### 1. Streaming path`,
     ``,
     `${o.deltas} deltas (${result.answerChars} characters, ${result.answerBytes} UTF-8 bytes, Latin/CJK/emoji), time to first token ${o.firstTokenDelayMs} ms; clients connect with \`format=text\` (Lex Web UI's), ours runs the writer's defaults (frame budget: text ${result.flushIntervalMs.text} ms, json ${result.flushIntervalMs.json} ms). ` +
-      `Runs: ${o.runs} per case and group (runs×concurrent slots; each run streams one floor, one naive and one ours answer at once). Floor rows show absolute times in parentheses (from the request); ` +
-      `naive/ours rows show time added over the floor answer started with them in the same run (from the invocation start, connection lookup included), p50 / p95 in ms. ` +
+      `Runs: ${o.runs} per case and group (runs×concurrent slots; each run streams one floor, one naive, one ours and one SSE answer at once). Floor rows show absolute times in parentheses (from the request); ` +
+      `naive/ours rows show time added over the floor answer started with them in the same run (from the invocation start, connection lookup included; sse from its request), p50 / p95 in ms. ` +
       `Posts = PostToConnection calls per answer (p50); busy = producer wall time from the first Bedrock event to the last post settled (p50, ms); ` +
       `CPU = producer process CPU per answer (ms). Intact = runs whose client received exactly the generated text.`,
     ``,
@@ -471,5 +517,54 @@ export function renderStreaming(result: StreamingResult): string {
       `Last-delta lag (json: to the last delta) stays about one post whatever the interval, because the writer sends what waits the moment the answer ends.`,
     ``,
     table(["pace", "post latency", "format", "interval", "posts", "req/s per answer", "last-delta lag p50/p95", "display lag p50 / max", "unshown", "intact"], curveRows),
+    ...renderSse(result),
   ].join("\n");
+}
+
+const dollars = (value: number | undefined) => (value === undefined ? "–" : `$${value < 0.1 ? value.toFixed(4) : value.toFixed(3)}`);
+const p50p95 = (s: Summary | undefined) => (s ? `${fmt(s.p50)} / ${fmt(s.p95)}` : "–");
+
+/** The SSE rows beside ours (WebSocket) of the same group, and what 1,000 answers cost each way. */
+function renderSse(result: StreamingResult): string[] {
+  const pairs = result.cases.filter((c) => c.case === "sse").map((sse) => ({ sse, ours: result.cases.find((c) => c.case === "ours" && c.rate === sse.rate && c.latencyMs === sse.latencyMs) }));
+  if (pairs.length === 0) return [];
+  const rows = pairs.map(({ sse, ours }) => [
+    `${sse.rate}/s`,
+    `${sse.latencyMs} ms`,
+    `${p50p95(sse.addedTtftMs)} vs ${p50p95(ours?.addedTtftMs)}`,
+    `${p50p95(sse.lastLagMs)} vs ${p50p95(ours?.lastLagMs)}`,
+    `${fmt(sse.postsPerAnswer?.max, 0)} vs ${fmt(ours?.postsPerAnswer?.p50, 0)}`,
+    `${fmt(sse.invocationsPerAnswer, 0)} vs 2`,
+    `${fmtBytes(sse.responseBytes?.p50 ?? Number.NaN)} (${fmtBytes(sse.responseBytes?.max ?? Number.NaN)})`,
+    `${fmt((sse.invocationMs?.p50 ?? Number.NaN) / 1000, 2)} vs ${fmt((ours?.invocationMs?.p50 ?? Number.NaN) / 1000, 2)} s`,
+    `${dollars(sse.costPerThousand?.total)} vs ${dollars(ours?.costPerThousand?.total)}`,
+    `${sse.intact}/${sse.runs + sse.failures.length}`,
+  ]);
+  const costRows = pairs.flatMap(({ sse, ours }) =>
+    [ours, sse].flatMap((c) =>
+      c?.costPerThousand
+        ? [[`${c.rate}/s, ${c.latencyMs} ms`, c.case === "sse" ? "SSE (function URL)" : "WebSocket (ours)", dollars(c.costPerThousand.messages), dollars(c.costPerThousand.lambda), dollars(c.costPerThousand.streamedBytes), dollars(c.costPerThousand.dynamo), dollars(c.costPerThousand.total)]]
+        : [],
+    ),
+  );
+  const p = PRICES;
+  return [
+    ``,
+    `#### Server-Sent Events beside the WebSocket and the floor`,
+    ``,
+    `Same runs: each run also POSTs to the streaming function URL (SigV4, service \`lambda\`; \`Accept: text/event-stream\`) and reads the answer as Server-Sent Events; the real handler (url-handler.ts: door, engine, memory, fair-use slot, the writer with no frame budget) runs on the AWS side, in the process of the gateway, dynalite and the Bedrock emulator. ` +
+      `SSE makes no PostToConnection, so the injected post latency does not apply to it: its rows in each latency group are the same path under that group's load. ` +
+      `Added TTFT and last-delta lag (to the last delta) are over the floor answer of the same run, p50 / p95 ms, SSE vs ours (WebSocket, \`format=text\`); ours is timed from its invocation start, SSE from the request (SigV4 check, event, fair-use slot and memory read included). ` +
+      `Calls per answer: PostToConnection (SSE: the largest count of any run; the gateway's count equals the WebSocket producers', so SSE made none) and Lambda invocations (SSE: the one function URL request; a WebSocket \`ask\`: the route and the job). ` +
+      `Response = SSE body bytes per answer, p50 (max). Invocation = SSE: request to \`end\` at the client (an upper bound on billed duration); ours: its producer's invocation. Cost per 1,000 answers at the prices below.`,
+    ``,
+    table(["pace", "group", "added TTFT p50/p95, SSE vs ours", "last-delta lag p50/p95, SSE vs ours", "PostToConnection, SSE vs ours", "invocations, SSE vs ask", "response", "invocation", "cost per 1,000", "intact"], rows),
+    ``,
+    `Cost per 1,000 answers, assumed prices (US East (N. Virginia), on demand, no free tier; Bedrock tokens excluded): WebSocket $${p.webSocketMessagePerMillion.toFixed(2)} per million messages (posts + the \`ask\`); ` +
+      `Lambda arm64 $${p.lambdaArmGbSecond} per GB-s at ${p.fulfillmentMemoryGb * 1024} MB and $${p.lambdaRequestPerMillion.toFixed(2)} per million requests (WebSocket ${p.lambdaRequestsPerAnswer}, SSE ${p.sseLambdaRequestsPerAnswer} per answer); ` +
+      `Lambda response streaming $${p.lambdaStreamedPerGb} per GB streamed beyond the first ${fmt(p.lambdaStreamedFreeBytesPerResponse / 2 ** 20, 0)} MB of each response; ` +
+      `DynamoDB on demand $${p.dynamoReadPerMillion} / $${p.dynamoWritePerMillion} per million read / write units, ${p.readUnitsPerAnswer} RRU and ${p.writeUnitsPerAnswer} WRU per answer either way (an upper bound: SSE reads no connection rows).`,
+    ``,
+    table(["pace, group", "transport", "messages", "Lambda", "streamed bytes", "DynamoDB", "total"], costRows),
+  ];
 }
