@@ -9,6 +9,8 @@ import { parseBenchArgs } from "../../bench/run";
 import { percentile } from "../../bench/stats";
 import { ACCOUNT_REQUESTS_PER_SECOND, STREAMING_QUICK, capacityRatio, runStreaming, type StreamingResult } from "../../bench/streaming";
 import { DEFAULT_FLUSH_INTERVAL_MS } from "../../functions/stream/writer";
+import { PRICES, sseCostPerThousand, webSocketCostPerThousand } from "../../bench/cost";
+import { takeSseEvents } from "../../bench/sse-client";
 
 // Every benchmark in its smallest configuration, to prove each one runs end to end and counts
 // what it claims to count. No figure here is a timing assertion.
@@ -37,7 +39,7 @@ describe("benchmarks, smallest configurations (bench/)", function () {
   it("streaming: the naive baseline posts exactly once per delta, ours fewer times, and every client got the generated text exactly", () => {
     const deltas = STREAMING_QUICK.deltas;
     const byCase = (name: string) => streaming.cases.filter((c) => c.case === name);
-    expect(streaming.cases.map((c) => c.case).sort()).to.deep.equal(["floor", "naive", "ours"]);
+    expect(streaming.cases.map((c) => c.case).sort()).to.deep.equal(["floor", "naive", "ours", "sse"]);
     for (const c of streaming.cases) {
       expect(c.failures, c.case).to.deep.equal([]);
       expect(c.runs, c.case).to.equal(STREAMING_QUICK.runs);
@@ -54,7 +56,7 @@ describe("benchmarks, smallest configurations (bench/)", function () {
 
   it("streaming: capacity per answer against the account limit, ours vs naive, from the same runs", () => {
     expect(streaming.flushIntervalMs).to.deep.equal(DEFAULT_FLUSH_INTERVAL_MS);
-    for (const c of streaming.cases.filter((x) => x.case !== "floor")) {
+    for (const c of streaming.cases.filter((x) => x.case === "naive" || x.case === "ours")) {
       const { capacity, postsPerAnswer, busyMs } = c;
       expect(capacity!.answersPerSecond, c.case).to.be.closeTo(ACCOUNT_REQUESTS_PER_SECOND / postsPerAnswer!.p50, 0.05);
       expect(capacity!.requestsPerSecondPerAnswer).to.be.closeTo(postsPerAnswer!.p50 / (busyMs!.p50 / 1000), 0.05);
@@ -68,7 +70,7 @@ describe("benchmarks, smallest configurations (bench/)", function () {
   });
 
   it("streaming: the Lex Web UI display model runs on every intact answer; the last frame is always unshown", () => {
-    for (const c of streaming.cases.filter((x) => x.case !== "floor")) {
+    for (const c of streaming.cases.filter((x) => x.case === "naive" || x.case === "ours")) {
       const d = c.display!;
       expect(d.lagP50Ms.n, c.case).to.equal(c.intact);
       // Every shown character waits at least the display's 500 ms.
@@ -80,6 +82,34 @@ describe("benchmarks, smallest configurations (bench/)", function () {
     }
     // naive's last frame is its last delta, 3–6 code points (bench/answer.ts).
     expect(streaming.cases.find((c) => c.case === "naive")!.display!.unshownChars.min).to.be.within(3, 6);
+  });
+
+  it("streaming: the SSE path streams every answer whole with no PostToConnection and one invocation, timed against the floor of the same run and priced", () => {
+    const sse = streaming.cases.filter((c) => c.case === "sse");
+    expect(sse.map((c) => `${c.rate}/${c.latencyMs}`)).to.deep.equal(STREAMING_QUICK.rates.flatMap((rate) => STREAMING_QUICK.latenciesMs.map((latency) => `${rate}/${latency}`)));
+    for (const c of sse) {
+      expect(c.intact).to.equal(c.runs);
+      expect(c.addedTtftMs!.n).to.equal(c.runs);
+      expect(c.lastLagMs!.n).to.equal(c.runs);
+      // No post: the gateway's count (checked against the WebSocket producers' above) leaves none to SSE.
+      expect([c.postsPerAnswer!.min, c.postsPerAnswer!.max]).to.deep.equal([0, 0]);
+      expect(c.invocationsPerAnswer).to.equal(1);
+      // Every delta is an SSE event of its own (no frame budget), each bigger than its text.
+      expect(c.responseBytes!.min).to.be.above(streaming.answerBytes + STREAMING_QUICK.deltas * "event: delta\n".length);
+      // The invocation runs at least until the last delta reached the client.
+      expect(c.invocationMs!.min).to.be.above(0);
+      expect(c.costPerThousand).to.deep.equal(sseCostPerThousand(c.invocationMs!.p50, c.responseBytes!.p50));
+      expect(c.costPerThousand!.messages).to.equal(0);
+      // A few KB per answer, far under the 6 MB per response that streams without a bytes charge.
+      expect(c.costPerThousand!.streamedBytes).to.equal(0);
+    }
+    for (const c of streaming.cases.filter((x) => x.case === "naive" || x.case === "ours")) {
+      expect(c.costPerThousand).to.deep.equal(webSocketCostPerThousand(c.postsPerAnswer!.p50, c.invocationMs!.p50));
+    }
+    const markdown = renderResults({ meta: { ...machine(), seconds: {}, cpuBusyBeforePercent: {} }, streaming });
+    expect(markdown).to.contain("#### Server-Sent Events beside the WebSocket and the floor");
+    expect(markdown).to.contain(`$${PRICES.lambdaStreamedPerGb} per GB streamed beyond the first 6 MB`);
+    expect(keyFigures({ meta: { ...machine(), seconds: {}, cpuBusyBeforePercent: {} }, streaming }).some((line) => line.startsWith("SSE (function URL)"))).to.equal(true);
   });
 
   it("streaming: the frame budget curve covers every interval of each format, with the display only for text", () => {
@@ -127,8 +157,8 @@ describe("benchmarks, smallest configurations (bench/)", function () {
     expect(coldStart.components[0].bytes).to.be.below(coldStart.components.find((c) => c.name === "Lambda client")!.bytes);
   });
 
-  it("first token: the floor, the Lex door and the WebSocket ask each stream the whole answer, timed against the floor of the same run", () => {
-    expect(firstToken.cases.map((c) => c.door)).to.deep.equal(["floor", "lex", "ask"]);
+  it("first token: the floor, the Lex door, the WebSocket ask and SSE each stream the whole answer, timed against the floor of the same run", () => {
+    expect(firstToken.cases.map((c) => c.door)).to.deep.equal(["floor", "lex", "ask", "sse"]);
     for (const c of firstToken.cases) {
       expect(c.runs, c.door).to.equal(FIRST_TOKEN_QUICK.runs);
       expect(c.intact, c.door).to.equal(c.runs);
@@ -171,6 +201,7 @@ describe("benchmarks, smallest configurations (bench/)", function () {
       "4. Gateway concurrency",
       "5. Pulumi program",
       "6. First token by front door",
+      "Server-Sent Events beside the WebSocket and the floor",
     ]) {
       expect(markdown).to.contain(title);
     }
@@ -180,6 +211,28 @@ describe("benchmarks, smallest configurations (bench/)", function () {
 });
 
 describe("bench helpers", () => {
+  it("prices an SSE answer: one request and its duration, streamed bytes only beyond 6 MB, no WebSocket message", () => {
+    const p = PRICES;
+    const small = sseCostPerThousand(2000, 50_000);
+    expect(small.messages).to.equal(0);
+    expect(small.streamedBytes).to.equal(0);
+    expect(small.lambda).to.be.closeTo((p.fulfillmentMemoryGb * 2 * p.lambdaArmGbSecond + p.lambdaRequestPerMillion / 1e6) * 1000, 1e-6);
+    // 1 GB beyond the first 6 MB costs the per-GB price once per answer.
+    expect(sseCostPerThousand(2000, 2 ** 30 + 6 * 2 ** 20).streamedBytes).to.be.closeTo(p.lambdaStreamedPerGb * 1000, 1e-6);
+    const ws = webSocketCostPerThousand(20, 2000);
+    expect(ws.messages).to.be.closeTo((21 * p.webSocketMessagePerMillion) / 1000, 1e-9);
+    expect(ws.lambda - small.lambda).to.be.closeTo((p.lambdaRequestPerMillion / 1e6) * 1000, 1e-6);
+  });
+
+  it("splits Server-Sent Events off a buffer, keeping an event not yet whole", () => {
+    const { events, rest } = takeSseEvents('event: start\nid: 0\ndata: {"type":"start","seq":0}\n\nevent: delta\nid: 3\ndata: {"type":"delta","seq":3,"text":"a: b"}\n\nevent: end\nid:');
+    expect(events).to.deep.equal([
+      { event: "start", id: 0, data: '{"type":"start","seq":0}' },
+      { event: "delta", id: 3, data: '{"type":"delta","seq":3,"text":"a: b"}' },
+    ]);
+    expect(rest).to.equal("event: end\nid:");
+  });
+
   it("interpolates percentiles between closest ranks", () => {
     expect(percentile([1, 2, 3, 4], 50)).to.equal(2.5);
     expect(percentile([10], 95)).to.equal(10);
