@@ -26,7 +26,11 @@ export interface ComposedAnswer {
   readonly citations: readonly CitedSpan[];
 }
 
-export function composeAnswer(index: DocumentIndex, question: string): ComposedAnswer {
+/**
+ * `listSources`: end with a "Sources:" list, as a model answering from context does. A
+ * knowledge base cites its sources instead (the citations), so its answers leave it out.
+ */
+export function composeAnswer(index: DocumentIndex, question: string, options: { listSources?: boolean } = {}): ComposedAnswer {
   const hits = index.search(question, MAX_PASSAGES);
   const best = hits[0]?.score ?? 0;
   const chosen = hits.filter((h) => h.score >= best * RELATIVE_SCORE_FLOOR).map((h) => h.passage);
@@ -48,7 +52,7 @@ export function composeAnswer(index: DocumentIndex, question: string): ComposedA
       text += `${passage.text}\n\n`;
     }
   }
-  text += `Sources:\n\n${sources.map((d) => `- ${d.title} (\`${d.uri}\`)`).join("\n")}\n`;
+  if (options.listSources ?? true) text += `Sources:\n\n${sources.map((d) => `- ${d.title} (\`${d.uri}\`)`).join("\n")}\n`;
   return { text, citations };
 }
 

@@ -54,7 +54,7 @@ export function prepareOperation(
   }
   const request = parseRetrieveAndGenerateRequest(body);
   const { answer, behavior: played } = intervene(
-    planAnswer(behavior, index, request.question),
+    planAnswer(behavior, index, request.question, { cited: true }),
     behavior,
     requestGuardrail(operation, body),
   );

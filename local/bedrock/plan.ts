@@ -31,7 +31,8 @@ export interface PlannedAnswer {
   readonly citations: readonly PlannedCitation[];
 }
 
-export function planAnswer(behavior: BedrockBehavior, index: DocumentIndex, question: string): PlannedAnswer {
+/** `cited`: the operation cites its sources (RetrieveAndGenerate), so the text does not list them. */
+export function planAnswer(behavior: BedrockBehavior, index: DocumentIndex, question: string, options: { cited?: boolean } = {}): PlannedAnswer {
   if (behavior.deltas) {
     const deltas = behavior.deltas;
     const text = deltas.join("");
@@ -47,7 +48,7 @@ export function planAnswer(behavior: BedrockBehavior, index: DocumentIndex, ques
     });
     return { text, deltas, citations };
   }
-  const answer = composeAnswer(index, question);
+  const answer = composeAnswer(index, question, { listSources: !options.cited });
   const deltas = splitIntoDeltas(answer.text);
   const deltaEnds: number[] = [];
   deltas.reduce((end, d) => {

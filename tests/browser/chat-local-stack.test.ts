@@ -224,6 +224,8 @@ describe("browser: chat page on the local stack", function () {
     expect(streamed[streamed.length - 1].length).to.be.below(observation.final.text.length);
     const body = `${standIn} .answer-body`;
     expect(await page.locator(`${body} strong`).last().textContent()).to.equal("Sources");
+    // Once: the stand-in's text lists no sources of its own, as a knowledge base's does not.
+    expect(observation.final.text.match(/Sources/g)).to.have.length(1);
     expect(await page.locator(`${body} ol li`).first().textContent()).to.include("s3://local-documents/security-model.md");
     expect(await page.isHidden(`${standIn} .citations`)).to.equal(true);
     expect(await page.locator(`${standIn} a`).count()).to.equal(0);

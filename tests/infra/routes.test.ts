@@ -2,6 +2,7 @@ import * as path from "node:path";
 import { expect } from "chai";
 import { STREAMING_FUNCTION_TABLE_ACTIONS } from "../../functions/shared/connections";
 import { ENV } from "../../functions/shared/env";
+import { DEFAULT_FLUSH_INTERVAL_MS } from "../../functions/stream/writer";
 import { BUNDLE_FILE } from "../../components/bundle";
 import { METRICS_NAMESPACE } from "../../components/monitoring";
 import { HANDLER_ROUTE_DEFAULTS, StreamingComponent } from "../../components/streaming";
@@ -77,8 +78,9 @@ describe("handler-file routes (StreamingComponent routes: { key: { handler } })"
       [ENV.streamingEndpoint]: "https://chat-api-id.execute-api.eu-west-1.amazonaws.com/Prod",
       [ENV.connectionsTable]: "chat-connections",
       [ENV.connectionTtlSeconds]: "7200",
-      [ENV.streamTextFlushMs]: "150",
-      [ENV.streamJsonFlushMs]: "100",
+      // The writer's own defaults: the component never restates them.
+      [ENV.streamTextFlushMs]: String(DEFAULT_FLUSH_INTERVAL_MS.text),
+      [ENV.streamJsonFlushMs]: String(DEFAULT_FLUSH_INTERVAL_MS.json),
       [ENV.streamCheckpointMs]: "1000",
       POWERTOOLS_SERVICE_NAME: "chat-ask",
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
