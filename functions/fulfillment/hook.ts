@@ -10,6 +10,7 @@ import type { InferenceSettings } from "./config";
 import { GenerationError } from "./errors";
 import type { GenerateRequest, Generator, Turn } from "./generate";
 import type { StreamGuard } from "./guard";
+import type { Retriever } from "./kb-retrieve";
 
 /** The part of LambdaClient the hook uses. */
 export interface LambdaInvoker {
@@ -55,10 +56,11 @@ export const HOOK_MESSAGES = {
   noText: "The custom LLM function returned no generated_text.",
 } as const;
 
-/** The prompt as QnABot hands a hook one: history as `Human:`/`AI:` lines, then the question. */
-export function hookPrompt(systemPrompt: string | undefined, history: Turn[], question: string): string {
+/** The prompt as QnABot hands a hook one: retrieved context, history as `Human:`/`AI:` lines, then the question. */
+export function hookPrompt(systemPrompt: string | undefined, history: Turn[], question: string, context?: string): string {
   const parts: string[] = [];
   if (systemPrompt) parts.push(systemPrompt);
+  if (context) parts.push(`Context:\n${context}`);
   if (history.length > 0) {
     parts.push(["Chat history:", ...history.flatMap((t) => [`Human: ${t.question}`, `AI: ${t.answer}`])].join("\n"));
   }
@@ -102,12 +104,13 @@ export function parseModelParameters(raw: string | undefined): Record<string, un
   return parsed as Record<string, unknown>;
 }
 
-export function hookPayload(options: HookOptions, request: GenerateRequest): HookPayload {
+/** `context`: the passages retrieved in knowledge-base mode, QnABot's `{context}`. */
+export function hookPayload(options: HookOptions, request: GenerateRequest, context?: string): HookPayload {
   const streaming = request.streaming ? options.streaming : undefined;
   const prompt =
     options.promptTemplate !== undefined
-      ? fillPromptTemplate(options.promptTemplate, { history: request.history, question: request.question })
-      : hookPrompt(options.systemPrompt, request.history, request.question);
+      ? fillPromptTemplate(options.promptTemplate, { history: request.history, question: request.question, context })
+      : hookPrompt(options.systemPrompt, request.history, request.question, context);
   const parameters = options.modelParameters ?? { ...options.inference };
   const settings: Record<string, string> = {
     LLM_API: "LAMBDA",
@@ -151,11 +154,17 @@ export function generatedText(output: { FunctionError?: string; Payload?: Uint8A
   return body.generated_text;
 }
 
-export function hookGenerator(client: LambdaInvoker, options: HookOptions): Generator {
+/**
+ * The hook as a generator. With a `retriever` (knowledge-base mode) the question's passages
+ * are retrieved first and handed over as the prompt's context; their sources are the answer's
+ * citations.
+ */
+export function hookGenerator(client: LambdaInvoker, options: HookOptions, retriever?: Retriever): Generator {
   return {
     streamsItself: true,
     async generate(request: GenerateRequest, _sink, guard: StreamGuard) {
-      const payload = hookPayload(options, request);
+      const retrieved = retriever ? await guard.step(retriever.retrieve(request.question, guard.signal)) : undefined;
+      const payload = hookPayload(options, request, retrieved?.context);
       const command = new InvokeCommand({
         FunctionName: options.functionArn,
         InvocationType: "RequestResponse",
@@ -163,7 +172,7 @@ export function hookGenerator(client: LambdaInvoker, options: HookOptions): Gene
       });
       // The hook answers only when done: no events to stall on, only the time budget.
       const output = await guard.step(client.send(command, { abortSignal: guard.signal }), { stall: false });
-      return { text: generatedText(output), stopReason: "end_turn", citations: [] };
+      return { text: generatedText(output), stopReason: "end_turn", citations: retrieved?.citations ?? [] };
     },
   };
 }

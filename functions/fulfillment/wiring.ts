@@ -45,18 +45,25 @@ function generators(config: FulfillmentConfig): Partial<Record<AnswerMode, Gener
   const { llm } = config;
   const { hookArn, knowledgeBase, streaming } = config;
   if (hookArn) {
-    // A custom LLM Lambda streams by itself (hook.ts).
-    result.llm = lazyGenerator(true, () => {
+    // A custom LLM Lambda streams by itself (hook.ts); in knowledge-base mode it answers from
+    // the passages Bedrock retrieves, as QnABot hands a hook its retrieved context.
+    const hook = (retrieveFrom?: string) => {
       const { hookGenerator, parseModelParameters } = require("./hook") as typeof import("./hook");
-      return hookGenerator(lambdaClient(), {
+      const options = {
         functionArn: hookArn,
         systemPrompt: llm.systemPrompt,
         inference: llm.inference,
         promptTemplate: process.env[ENV.llmQaPromptTemplate] || undefined,
         modelParameters: parseModelParameters(process.env[ENV.llmQaModelParams]),
         streaming: streaming && { endpoint: streaming.endpoint, connectionsTable: streaming.connectionsTable },
-      });
-    });
+      };
+      if (retrieveFrom === undefined) return hookGenerator(lambdaClient(), options);
+      const { knowledgeBaseRetriever } = require("./kb-retrieve") as typeof import("./kb-retrieve");
+      const { createBedrockAgentRuntimeClient } = require("./clients/bedrock-agent-runtime") as typeof import("./clients/bedrock-agent-runtime");
+      return hookGenerator(lambdaClient(), options, knowledgeBaseRetriever(createBedrockAgentRuntimeClient(), retrieveFrom));
+    };
+    result.llm = lazyGenerator(true, () => hook());
+    if (knowledgeBase) result.kb = lazyGenerator(true, () => hook(knowledgeBase.knowledgeBaseId));
   } else if (llm.modelId) {
     const modelId = llm.modelId;
     result.llm = lazyGenerator(false, () => {
@@ -65,7 +72,7 @@ function generators(config: FulfillmentConfig): Partial<Record<AnswerMode, Gener
       return converseGenerator(createBedrockRuntimeClient(), { modelId, systemPrompt: llm.systemPrompt, inference: llm.inference, guardrail: llm.guardrail });
     });
   }
-  if (knowledgeBase) {
+  if (knowledgeBase && !result.kb) {
     result.kb = lazyGenerator(false, () => {
       const { knowledgeBaseGenerator } = require("./knowledge-base") as typeof import("./knowledge-base");
       const { createBedrockAgentRuntimeClient } = require("./clients/bedrock-agent-runtime") as typeof import("./clients/bedrock-agent-runtime");

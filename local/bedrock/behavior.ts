@@ -3,7 +3,7 @@
  * default behaviour applies to every request; queued scripts override it for one request.
  */
 
-export type BedrockOperation = "ConverseStream" | "Converse" | "RetrieveAndGenerateStream" | "RetrieveAndGenerate";
+export type BedrockOperation = "ConverseStream" | "Converse" | "RetrieveAndGenerateStream" | "RetrieveAndGenerate" | "Retrieve";
 
 export interface InjectedHttpError {
   /** Error type sent as `x-amzn-errortype`, e.g. `ThrottlingException`; the SDK error's `name`. */

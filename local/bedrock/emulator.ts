@@ -17,6 +17,7 @@ import { listenDualProtocol, resetResponse, type CompatRequest, type CompatRespo
 import { EVENT_STREAM_CONTENT_TYPE, encodeException } from "./event-stream";
 import { ServiceError, readJsonBody, requestIdHeaders, sendError, sendJson } from "./http";
 import { prepareOperation } from "./operations";
+import { RETRIEVE_ROUTE, parseRetrieveRequest, retrieveResponse } from "./retrieve";
 import { pause, play, waitUntil } from "./player";
 import { DEFAULT_DOCUMENTS_DIR, DocumentIndex } from "./retrieval";
 
@@ -44,7 +45,7 @@ export interface RecordedRequest {
   readonly protocol: "h2" | "http/1.1";
   /** Model id from the path (Converse*) or the configuration's modelArn (RetrieveAndGenerate*). */
   readonly modelId?: string;
-  /** Knowledge base id (RetrieveAndGenerate* with a knowledge base). */
+  /** Knowledge base id (RetrieveAndGenerate* with a knowledge base, Retrieve). */
   readonly knowledgeBaseId?: string;
   /** The parsed JSON body (undefined when it did not parse). */
   readonly body: unknown;
@@ -82,14 +83,20 @@ const ROUTES: ReadonlyArray<{ pattern: RegExp; operation: BedrockOperation }> = 
   { pattern: /^\/model\/([^/]+)\/converse$/, operation: "Converse" },
   { pattern: /^\/retrieveAndGenerateStream$/, operation: "RetrieveAndGenerateStream" },
   { pattern: /^\/retrieveAndGenerate$/, operation: "RetrieveAndGenerate" },
+  { pattern: RETRIEVE_ROUTE, operation: "Retrieve" },
 ];
 
-function matchRoute(method: string | undefined, url: string | undefined): { operation: BedrockOperation; modelId?: string } | undefined {
+function matchRoute(
+  method: string | undefined,
+  url: string | undefined,
+): { operation: BedrockOperation; modelId?: string; knowledgeBaseId?: string } | undefined {
   if (method !== "POST" || !url) return undefined;
   const path = url.split("?")[0];
   for (const { pattern, operation } of ROUTES) {
     const match = pattern.exec(path);
-    if (match) return { operation, modelId: match[1] === undefined ? undefined : decodeURIComponent(match[1]) };
+    const captured = match?.[1] === undefined ? undefined : decodeURIComponent(match[1]);
+    // Retrieve's path names the knowledge base; Converse's, the model.
+    if (match) return operation === "Retrieve" ? { operation, knowledgeBaseId: captured } : { operation, modelId: captured };
   }
   return undefined;
 }
@@ -132,6 +139,10 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
     if (behavior.httpError) {
       const { type, status, message } = behavior.httpError;
       throw new ServiceError(type, message ?? `Injected ${type}.`, status);
+    }
+    if (entry.operation === "Retrieve") {
+      sendJson(res, 200, retrieveResponse(index, parseRetrieveRequest(entry.body)));
+      return "completed";
     }
 
     const pace = {
@@ -215,6 +226,7 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
       path: (req.url ?? "").split("?")[0],
       protocol: req.httpVersion === "2.0" ? "h2" : "http/1.1",
       modelId: route.modelId,
+      knowledgeBaseId: route.knowledgeBaseId,
       body: undefined,
       receivedAt: Date.now(),
       deltasSent: 0,
