@@ -12,7 +12,7 @@ import { parseBenchArgs } from "../../bench/run";
 import { parseChatArgs } from "../../client/chat-args";
 import { parseCliArgs } from "../../client/cli-args";
 import { MAX_QUESTION_CHARS } from "../../functions/shared/protocol";
-import { parseStartArgs } from "../../local/start";
+import { parseStartArgs, PORT_FLAGS, USAGE } from "../../local/start";
 import { DEFAULT_LOCAL_MODEL_ID } from "../../local/stack";
 import { PERFORMANCE_DOC, readResults, renderPerformanceFigures, BEGIN, END } from "./performance-figures";
 
@@ -138,6 +138,26 @@ function anchorsOf(markdown: string): Set<string> {
   return new Set([...withoutBlocks.matchAll(/^#{1,6} (.+)$/gm)].map((match) => slug(match[1].trim())));
 }
 
+/** Pulumi.yaml's `config:` block: each key with its type and default, as the project declares them. */
+export function pulumiConfigKeys(yaml: string): { key: string; type: string; default: string }[] {
+  const block = yaml.slice(yaml.indexOf("\nconfig:\n"));
+  const keys: { key: string; type: string; default: string }[] = [];
+  for (const match of block.matchAll(/^ {2}(\w+):\n((?: {4}.*\n?)+)/gm)) {
+    const field = (name: string) => new RegExp(`^ {4}${name}: (.*)$`, "m").exec(match[2])?.[1].trim();
+    const raw = field("default");
+    if (raw === undefined) throw new Error(`Pulumi.yaml: ${match[1]} has no default`);
+    keys.push({ key: match[1], type: field("type") ?? "", default: raw.startsWith('"') ? (JSON.parse(raw) as string) : raw });
+  }
+  return keys;
+}
+
+/** The rows `| \`key\` | type | \`default\` … |` of a markdown section, by key. */
+function configRows(markdown: string): Map<string, { type: string; default: string }> {
+  const rows = new Map<string, { type: string; default: string }>();
+  for (const match of markdown.matchAll(/^\| `(\w+)` \| (\w+) \| `([^`]*)`/gm)) rows.set(match[1], { type: match[2], default: match[3] });
+  return rows;
+}
+
 describe("docs: README.md and docs/ (issue 12)", () => {
   const packageJson = JSON.parse(text(path.join(ROOT, "package.json"))) as { scripts: Record<string, string> };
 
@@ -182,6 +202,23 @@ describe("docs: README.md and docs/ (issue 12)", () => {
       expect(named, `${file} ${heading}`).not.to.have.length(0);
       for (const flag of named) expect(knowsFlag(parse, flag), `${file} ${heading}: ${flag}`).to.equal(true);
     }
+  });
+
+  it("lists in docs/deploy-and-configuration.md exactly the config keys Pulumi.yaml declares, with their types and defaults", () => {
+    const declared = pulumiConfigKeys(text(path.join(ROOT, "Pulumi.yaml")));
+    expect(declared.length, "Pulumi.yaml config keys").to.be.greaterThan(20);
+    const documented = configRows(section(text(path.join(DOCS, "deploy-and-configuration.md")), "## Configuration"));
+    expect([...documented.keys()].sort()).to.deep.equal(declared.map((k) => k.key).sort());
+    for (const { key, type, default: value } of declared) {
+      expect(documented.get(key), key).to.deep.equal({ type, default: value === "" ? '""' : value });
+    }
+  });
+
+  it("lists in docs/local-stack.md every flag npm start's usage line names", () => {
+    const usageFlags = [...USAGE.matchAll(/\[(--[a-z][\w-]*)/g)].map((match) => match[1]);
+    expect(usageFlags).to.include.members(Object.values(PORT_FLAGS).map((flag) => `--${flag}`));
+    const listed = new Set([...section(text(path.join(DOCS, "local-stack.md")), "## Flags").matchAll(/^\| `(--[a-z][\w-]*)/gm)].map((match) => match[1]));
+    expect([...listed].sort()).to.deep.equal([...new Set(usageFlags)].sort());
   });
 
   it("names npm run reliability flags that reliability/run.ts declares", () => {
