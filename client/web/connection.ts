@@ -2,8 +2,10 @@
  * One tab's WebSocket to the streaming API: fetches a freshly signed URL for every
  * connection, pings on open and every 9 minutes (idle timeout 10 min), renews before the
  * 2 h connection limit, reconnects after any drop with capped jittered backoff, and never
- * holds two sockets at once. Timers, randomness and sockets are injected, so it is pure
- * enough to test with a fake clock.
+ * holds two sockets at once. Answers in flight survive a drop: the next socket sends
+ * `resume` with the last `seq` seen of each, so the rest arrives exactly once. `cancel`
+ * stops one. Timers, randomness and sockets are injected, so it is pure enough to test
+ * with a fake clock.
  */
 import type { AnswerMode, Envelope } from "../../functions/shared/protocol";
 import { backoffDelay, type BackoffOptions } from "./backoff";
@@ -43,8 +45,10 @@ export type ConnectionEvent =
   | { type: "state"; state: ConnectionSnapshot }
   | { type: "envelope"; envelope: Envelope }
   | { type: "bad-frame"; message: string }
-  /** Requests asked on a socket that closed before their `end` or `error`. */
-  | { type: "lost"; requestIds: string[]; reason: string };
+  /** Requests that will get no more envelopes: the manager stopped, or the drop lasted past `resumeWithinMs`. */
+  | { type: "lost"; requestIds: string[]; reason: string }
+  /** The server refused to resume a request after a drop (`not_found`: ended too long ago, or unknown). */
+  | { type: "resume-failed"; requestId: string; message: string };
 
 export interface ConnectionOptions {
   /** A freshly signed URL for each connection attempt (the signature is short-lived). */
@@ -68,6 +72,11 @@ export interface ConnectionOptions {
   /** How long a closing socket may take before it is given up on. @default 5000 */
   readonly closeTimeoutMs?: number;
   readonly backoff?: BackoffOptions;
+  /**
+   * How long after a drop answers in flight are still resumed; later they are reported lost.
+   * The server keeps an ended answer for a resume for 10 minutes. @default 600000
+   */
+  readonly resumeWithinMs?: number;
 }
 
 /** `ask` was called while no socket is open. */
@@ -79,6 +88,16 @@ export class NotConnectedError extends Error {
 }
 
 const PING = JSON.stringify({ action: "ping" });
+
+/** What the manager knows of one answer in flight. */
+interface InFlight {
+  /** Highest `seq` received: what a resume continues after. -1 before `start`. */
+  lastSeq: number;
+  /** Set while a `resume` is outstanding: the `afterSeq` it was sent with. */
+  resumedAfter?: number;
+  /** "wanted": to send once the answer has started (its journal exists only then) and a socket is open. */
+  cancel: "no" | "wanted" | "sent";
+}
 
 interface Live {
   socket: SocketHandle;
@@ -94,7 +113,9 @@ export class ConnectionManager {
   private readonly random: () => number;
   private readonly newRequestId: () => string;
   private readonly listeners = new Set<(event: ConnectionEvent) => void>();
-  private readonly pending = new Set<string>();
+  private readonly pending = new Map<string, InFlight>();
+  /** Clock time of the drop that left answers waiting for a resume. */
+  private droppedAt?: number;
   private snapshot: ConnectionSnapshot = { status: "idle", opened: 0, failures: 0 };
   private live?: Live;
   /** Bumped by stop() so an in-flight signed-URL fetch does not open a socket afterwards. */
@@ -118,7 +139,7 @@ export class ConnectionManager {
 
   /** Requests asked on the current socket that have not ended yet. */
   get inFlight(): readonly string[] {
-    return [...this.pending];
+    return [...this.pending.keys()];
   }
 
   subscribe(listener: (event: ConnectionEvent) => void): () => void {
@@ -152,8 +173,28 @@ export class ConnectionManager {
     if (this.snapshot.status !== "ready" || !this.live) throw new NotConnectedError();
     const requestId = this.newRequestId();
     this.live.socket.send(JSON.stringify({ action: "ask", requestId, question, mode }));
-    this.pending.add(requestId);
+    this.pending.set(requestId, { lastSeq: -1, cancel: "no" });
     return requestId;
+  }
+
+  /**
+   * Asks the server to stop generating an answer in flight; it ends with `end` (stopReason
+   * `cancelled`) and the text so far. Sent at once when the answer has started and a socket
+   * is open, otherwise as soon as both hold. False when the answer is not in flight.
+   */
+  cancel(requestId: string): boolean {
+    const answer = this.pending.get(requestId);
+    if (!answer) return false;
+    if (answer.cancel === "no") answer.cancel = "wanted";
+    this.sendWantedCancel(requestId, answer);
+    return true;
+  }
+
+  private sendWantedCancel(requestId: string, answer: InFlight): void {
+    if (answer.cancel !== "wanted" || answer.lastSeq < 0 || answer.resumedAfter !== undefined) return;
+    if (this.snapshot.status !== "ready" || !this.live) return;
+    this.live.socket.send(JSON.stringify({ action: "cancel", requestId }));
+    answer.cancel = "sent";
   }
 
   private emit(event: ConnectionEvent): void {
@@ -211,6 +252,7 @@ export class ConnectionManager {
     live.openedAt = this.clock.now();
     live.socket.send(PING);
     this.update({ status: "ready", opened: this.snapshot.opened + 1, readyAt: live.openedAt, lastError: undefined });
+    this.resumeAll(live);
     const ping = () => {
       live.socket.send(PING);
       this.pingTimer = this.clock.setTimeout(ping, this.options.pingIntervalMs ?? 9 * 60_000);
@@ -228,9 +270,47 @@ export class ConnectionManager {
       this.emit({ type: "bad-frame", message: error.message });
       return;
     }
-    const finished = (envelope.type === "end" || envelope.type === "error") && this.pending.delete(envelope.requestId);
+    const answer = this.pending.get(envelope.requestId);
+    if (answer && envelope.type === "error" && envelope.seq <= (answer.resumedAfter ?? answer.lastSeq)) {
+      // Not part of the answer (its seq is not past what was seen): the refusal of a resume or a cancel.
+      if (answer.resumedAfter === undefined) return; // a cancel that came too late: the answer's own end is on its way
+      this.pending.delete(envelope.requestId);
+      this.emit({ type: "resume-failed", requestId: envelope.requestId, message: envelope.message });
+      this.renewIfIdle();
+      return;
+    }
+    let finished = false;
+    if (answer && envelope.seq > answer.lastSeq) {
+      answer.lastSeq = envelope.seq;
+      answer.resumedAfter = undefined;
+      finished = envelope.type === "end" || envelope.type === "error";
+      if (finished) this.pending.delete(envelope.requestId);
+      else this.sendWantedCancel(envelope.requestId, answer);
+    }
     this.emit({ type: "envelope", envelope });
-    if (finished && this.renewWhenIdle && this.pending.size === 0) this.beginRenewal();
+    if (finished) this.renewIfIdle();
+  }
+
+  private renewIfIdle(): void {
+    if (this.renewWhenIdle && this.pending.size === 0) this.beginRenewal();
+  }
+
+  /** On a new socket: asks for the rest of every answer a drop cut, after the last `seq` seen. */
+  private resumeAll(live: Live): void {
+    const droppedAt = this.droppedAt;
+    this.droppedAt = undefined;
+    if (this.pending.size === 0) return;
+    if (droppedAt !== undefined && this.clock.now() - droppedAt > (this.options.resumeWithinMs ?? 600_000)) {
+      this.reportLost("The connection was down too long to resume the answer");
+      return;
+    }
+    for (const [requestId, answer] of this.pending) {
+      // `start` (seq 0) carries nothing, so an answer not seen to start resumes after it.
+      const afterSeq = Math.max(answer.lastSeq, 0);
+      live.socket.send(JSON.stringify({ action: "resume", requestId, afterSeq }));
+      answer.resumedAfter = afterSeq;
+      if (answer.cancel === "sent") answer.cancel = "wanted";
+    }
   }
 
   private renew(): void {
@@ -258,7 +338,8 @@ export class ConnectionManager {
     const why = live.opened
       ? `Connection closed (code ${code}${reason ? `: ${reason}` : ""})`
       : `Could not connect${live.errorMessage ? `: ${live.errorMessage}` : ""}`;
-    this.reportLost(why);
+    // Answers in flight wait for the next socket, which resumes them.
+    if (this.pending.size > 0) this.droppedAt ??= this.clock.now();
     if (this.renewing) {
       this.renewing = false;
       this.update({ failures: 0 });
@@ -287,8 +368,9 @@ export class ConnectionManager {
 
   private reportLost(reason: string): void {
     if (this.pending.size === 0) return;
-    const requestIds = [...this.pending];
+    const requestIds = [...this.pending.keys()];
     this.pending.clear();
+    this.droppedAt = undefined;
     this.emit({ type: "lost", requestIds, reason });
   }
 

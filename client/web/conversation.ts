@@ -8,7 +8,7 @@ import { closePartialMarkdown } from "./partial-markdown";
 export type AnswerStatus = "pending" | "streaming" | "done" | "error";
 
 export interface AnswerError {
-  /** A protocol error code, or "connection_lost" when the socket dropped mid-answer. */
+  /** A protocol error code, or "connection_lost" when the rest of the answer could not be had after a drop. */
   code: ErrorCode | "connection_lost";
   message: string;
   retryable: boolean;
@@ -27,6 +27,8 @@ export interface Answer {
   guardrail?: string;
   error?: AnswerError;
   stopReason?: string;
+  /** The reader asked to stop it (Stop, Esc, Ctrl-C); the server's `end` (stopReason `cancelled`) is on its way. */
+  stopRequested?: boolean;
   usage?: Usage;
   serverMetrics?: StreamMetrics;
   /** Highest `seq` applied; envelopes at or below it are stale or duplicated. */
@@ -47,7 +49,8 @@ export interface Conversation {
 export type ConversationAction =
   | { type: "asked"; requestId: string; question: string; mode: AnswerMode; at: number }
   | { type: "envelope"; envelope: Envelope; at: number }
-  | { type: "interrupted"; requestIds: readonly string[]; message: string; at: number };
+  | { type: "interrupted"; requestIds: readonly string[]; message: string; at: number }
+  | { type: "stop-requested"; requestId: string };
 
 export const emptyConversation: Conversation = { order: [], answers: {} };
 
@@ -134,6 +137,11 @@ export function reduceConversation(state: Conversation, action: ConversationActi
       if (!answer || isTerminal(answer) || action.envelope.seq <= answer.lastSeq) return state;
       return { ...state, answers: { ...state.answers, [answer.requestId]: applyEnvelope(answer, action.envelope, action.at) } };
     }
+    case "stop-requested": {
+      const answer = state.answers[action.requestId];
+      if (!answer || isTerminal(answer) || answer.stopRequested) return state;
+      return { ...state, answers: { ...state.answers, [answer.requestId]: { ...answer, stopRequested: true } } };
+    }
     case "interrupted": {
       let answers = state.answers;
       for (const requestId of action.requestIds) {
@@ -145,6 +153,16 @@ export function reduceConversation(state: Conversation, action: ConversationActi
       return answers === state.answers ? state : { ...state, answers };
     }
   }
+}
+
+/** The answer ended because the reader stopped it: what it shows is what was generated until then. */
+export function isStopped(answer: Answer): boolean {
+  return answer.status === "done" && answer.stopReason === "cancelled";
+}
+
+/** The answer still streams (or waits for its first token). */
+export function isInFlight(answer: Answer): boolean {
+  return answer.status === "pending" || answer.status === "streaming";
 }
 
 /**

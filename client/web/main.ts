@@ -5,7 +5,7 @@
 import { SESSION_ID_PATTERN, type AnswerMode } from "../../functions/shared/protocol";
 import { composerState } from "./composer";
 import { ConnectionManager, NotConnectedError, type ConnectionEvent } from "./connection";
-import { emptyConversation, reduceConversation, type ConversationAction } from "./conversation";
+import { emptyConversation, isInFlight, reduceConversation, type ConversationAction } from "./conversation";
 import { randomId } from "./ids";
 import { fetchSignedUrl } from "./signed-url";
 import { webSocketFactory } from "./socket";
@@ -51,6 +51,13 @@ const manager = new ConnectionManager({
 let conversation = emptyConversation;
 let frame: number | undefined;
 
+/** The answer the Send button stops while it streams: the latest one, if still in flight. */
+function streamingAnswer(): string | undefined {
+  const latestId = conversation.order[conversation.order.length - 1];
+  const latest = latestId === undefined ? undefined : conversation.answers[latestId];
+  return latest && isInFlight(latest) ? latestId : undefined;
+}
+
 function render(): void {
   frame = undefined;
   view.render(conversation);
@@ -61,7 +68,20 @@ function render(): void {
   status.textContent = current.text;
   label.hidden = connection.label === undefined;
   label.textContent = connection.label ?? "";
-  send.disabled = connection.status !== "ready";
+  // While an answer streams, Send is Stop (Esc does the same).
+  const streaming = streamingAnswer();
+  const stopping = streaming !== undefined && conversation.answers[streaming].stopRequested === true;
+  send.dataset.action = streaming === undefined ? "send" : "stop";
+  send.textContent = streaming === undefined ? "Send" : stopping ? "Stopping…" : "Stop";
+  send.setAttribute("aria-keyshortcuts", streaming === undefined ? "Enter" : "Escape");
+  send.disabled = streaming === undefined ? connection.status !== "ready" : stopping;
+}
+
+/** Stops the answer streaming now, if any: the server ends it with what was generated so far. */
+function stopStreaming(): void {
+  const requestId = streamingAnswer();
+  if (requestId === undefined || conversation.answers[requestId].stopRequested) return;
+  if (manager.cancel(requestId)) dispatch({ type: "stop-requested", requestId });
 }
 
 function scheduleRender(): void {
@@ -104,6 +124,14 @@ manager.subscribe((event: ConnectionEvent) => {
         at: Date.now(),
       });
       break;
+    case "resume-failed":
+      dispatch({
+        type: "interrupted",
+        requestIds: [event.requestId],
+        message: `The connection dropped and the rest of this answer could not be fetched: ${event.message} Ask again.`,
+        at: Date.now(),
+      });
+      break;
   }
 });
 
@@ -124,6 +152,12 @@ function updateCounter(): void {
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();
+  if (streamingAnswer() !== undefined) {
+    // The button is Stop now; Enter in the box keeps the next question for later.
+    if (event.submitter === send) stopStreaming();
+    else showNotice("An answer is still streaming: press Stop (or Esc) to stop it, or wait for it to finish, then send.", "question");
+    return;
+  }
   const state = composerState(question.value);
   if (state.problem !== undefined) {
     showNotice(state.problem, "question");
@@ -153,6 +187,13 @@ question.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey && !event.isComposing) {
     event.preventDefault();
     form.requestSubmit();
+  }
+});
+
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && !event.isComposing && streamingAnswer() !== undefined) {
+    event.preventDefault();
+    stopStreaming();
   }
 });
 

@@ -22,6 +22,8 @@ export function pageStatus(connection: ConnectionSnapshot, conversation: Convers
   const latestId = conversation.order[conversation.order.length - 1];
   const latest = latestId === undefined ? undefined : conversation.answers[latestId];
   if (latest && (latest.status === "pending" || latest.status === "streaming")) {
+    if (connection.status !== "ready") return { state: "connecting", text: "Connection lost: reconnecting to resume the answer…" };
+    if (latest.stopRequested) return { state: "streaming", text: "Stopping the answer…" };
     return { state: "streaming", text: latest.status === "pending" ? "Waiting for the answer…" : "Streaming the answer…" };
   }
   switch (connection.status) {
@@ -39,7 +41,7 @@ export function pageStatus(connection: ConnectionSnapshot, conversation: Convers
         return { state: "ready", text: "Ready." };
       }
       if (latest?.status === "error") return { state: "error", text: `Error: ${latest.error?.message ?? "the answer failed"}` };
-      if (latest?.status === "done") return { state: "done", text: "Done." };
+      if (latest?.status === "done") return { state: "done", text: latest.stopReason === "cancelled" ? "Stopped." : "Done." };
       return { state: "ready", text: "Ready." };
   }
 }

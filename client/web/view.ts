@@ -4,7 +4,7 @@
  * caller batches renders to animation frames, so a fast stream re-parses the markdown at
  * most once per frame.
  */
-import { citedSources, displayText, type Answer, type Conversation } from "./conversation";
+import { citedSources, displayText, isStopped, type Answer, type Conversation } from "./conversation";
 import { renderMarkdown } from "./markdown";
 import { isAtBottom } from "./scroll";
 import { answerStats, formatStats } from "./status";
@@ -16,6 +16,7 @@ interface Turn {
   body: HTMLElement;
   guardrail: HTMLElement;
   error: HTMLElement;
+  stopped: HTMLElement;
   sources: HTMLElement;
   sourceList: HTMLOListElement;
   stats: HTMLElement;
@@ -23,6 +24,12 @@ interface Turn {
 
 const MODE_NAMES = { llm: "LLM", kb: "Knowledge base" } as const;
 const STATE_LABELS = { pending: "Waiting for the first token…", streaming: "Streaming…", done: "", error: "Failed" } as const;
+
+function stateLabel(answer: Answer): string {
+  if (isStopped(answer)) return "Stopped";
+  if (answer.stopRequested && (answer.status === "pending" || answer.status === "streaming")) return "Stopping…";
+  return STATE_LABELS[answer.status];
+}
 
 function element<K extends keyof HTMLElementTagNameMap>(tag: K, className: string, text?: string): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
@@ -121,15 +128,17 @@ export class ConversationView {
     const guardrail = element("p", "answer-guardrail");
     const error = element("p", "answer-error");
     error.setAttribute("role", "alert");
+    const stopped = element("p", "answer-stopped", "Stopped: this is what was generated before you stopped it.");
+    stopped.hidden = true;
     const sources = element("section", "citations");
     sources.setAttribute("aria-label", "Sources");
     const sourceList = element("ol", "citation-list");
     sources.append(element("h2", "citations-title", "Sources"), sourceList);
     const stats = element("p", "answer-stats");
-    article.append(meta, body, guardrail, error, sources, stats);
+    article.append(meta, body, guardrail, error, stopped, sources, stats);
     item.append(question, article);
     this.list.append(item);
-    return { article, stateLabel, body, guardrail, error, sources, sourceList, stats };
+    return { article, stateLabel, body, guardrail, error, stopped, sources, sourceList, stats };
   }
 
   private update(turn: Turn, answer: Answer): void {
@@ -139,7 +148,9 @@ export class ConversationView {
     turn.article.dataset.state = answer.status;
     // Screen readers announce the answer once it settles instead of every re-render.
     turn.body.setAttribute("aria-busy", String(busy));
-    turn.stateLabel.textContent = STATE_LABELS[answer.status];
+    turn.stateLabel.textContent = stateLabel(answer);
+    turn.article.dataset.stopped = String(isStopped(answer));
+    turn.stopped.hidden = !isStopped(answer);
 
     if (previous?.text !== answer.text || previous?.final !== answer.final || !previous) {
       turn.body.innerHTML = renderMarkdown(displayText(answer));

@@ -135,16 +135,13 @@ describe("client: connection manager", () => {
     expect(h.manager.state.status).to.equal("ready");
   });
 
-  it("after a drop, reports lost requests and reconnects with a fresh URL after a jittered backoff", async () => {
+  it("after a drop, keeps the answers in flight and reconnects with a fresh URL after a jittered backoff", async () => {
     const h = harness({ backoff: { baseMs: 1000, maxMs: 8000 } });
     await connected(h);
     h.manager.ask("q", "llm");
     h.sockets.last.drop(1006);
-    expect(h.events.find((e) => e.type === "lost")).to.deep.equal({
-      type: "lost",
-      requestIds: ["req1"],
-      reason: "Connection closed (code 1006)",
-    });
+    expect(h.events.some((e) => e.type === "lost")).to.equal(false);
+    expect(h.manager.inFlight).to.deep.equal(["req1"]);
     // random 0.5 → 3/4 of the step: 750 ms for the first retry
     expect(h.manager.state).to.include({ status: "waiting", retryAt: 750, failures: 1 });
     h.clock.advance(749);
@@ -278,5 +275,95 @@ describe("client: connection manager", () => {
     h.manager.stop();
     await settle();
     expect(h.sockets.all).to.have.length(0);
+  });
+
+  describe("resume after a drop (issue 11) and cancel (issue 12)", () => {
+    const sentActions = (socket: ScriptedSocket) => socket.sent.filter((frame) => frame !== PING).map((frame) => JSON.parse(frame) as Record<string, unknown>);
+
+    async function reconnect(h: Harness): Promise<ScriptedSocket> {
+      h.clock.advance(60_000);
+      await settle();
+      h.sockets.last.open();
+      return h.sockets.last;
+    }
+
+    it("resumes each answer in flight after the last seq received, gaps and all, and passes on only what is new", async () => {
+      const h = harness();
+      await connected(h);
+      const first = h.sockets.last;
+      h.manager.ask("a", "llm");
+      h.manager.ask("b", "llm");
+      first.receive(envelope("start", "req1", 0, {}));
+      // seq is the answer's position: it jumps by the characters each delta carries.
+      first.receive(envelope("delta", "req1", 6, { text: "Hello " }));
+      first.receive(envelope("delta", "req1", 12, { text: "world!" }));
+      first.drop(1006);
+      const second = await reconnect(h);
+      expect(sentActions(second)).to.deep.equal([
+        { action: "resume", requestId: "req1", afterSeq: 12 },
+        // Never seen to start: `start` carries nothing, so after 0.
+        { action: "resume", requestId: "req2", afterSeq: 0 },
+      ]);
+      second.receive(envelope("delta", "req1", 17, { text: " More" }));
+      second.receive(envelope("end", "req1", 18, { final: "Hello world! More", stopReason: "end_turn", metrics: { ttftMs: 1, totalMs: 1, deltas: 3, frames: 3 } }));
+      expect(h.manager.inFlight).to.deep.equal(["req2"]);
+      const seqs = h.events.flatMap((e) => (e.type === "envelope" ? [`${e.envelope.requestId}:${e.envelope.seq}`] : []));
+      expect(seqs).to.deep.equal(["req1:0", "req1:6", "req1:12", "req1:17", "req1:18"]);
+    });
+
+    it("reports a refused resume (not_found, seq 0) as resume-failed, not as part of the answer", async () => {
+      const h = harness();
+      await connected(h);
+      h.manager.ask("a", "llm");
+      h.sockets.last.receive(envelope("start", "req1", 0, {}));
+      h.sockets.last.receive(envelope("delta", "req1", 3, { text: "abc" }));
+      h.sockets.last.drop(1006);
+      const second = await reconnect(h);
+      second.receive(envelope("error", "req1", 0, { code: "not_found", message: "There is no answer to resume.", retryable: false }));
+      expect(h.events[h.events.length - 1]).to.deep.equal({ type: "resume-failed", requestId: "req1", message: "There is no answer to resume." });
+      expect(h.manager.inFlight).to.deep.equal([]);
+    });
+
+    it("reports the answers lost instead when the drop lasted longer than resumeWithinMs", async () => {
+      const h = harness({ resumeWithinMs: 30_000 });
+      await connected(h);
+      h.manager.ask("a", "llm");
+      h.sockets.last.drop(1006);
+      const second = await reconnect(h);
+      expect(sentActions(second)).to.deep.equal([]);
+      expect(h.events.find((e) => e.type === "lost")).to.deep.include({ requestIds: ["req1"] });
+    });
+
+    it("sends cancel once the answer has started, ignores a late cancel's refusal, and passes on the cancelled end", async () => {
+      const h = harness();
+      await connected(h);
+      const socket = h.sockets.last;
+      const requestId = h.manager.ask("a", "llm");
+      expect(h.manager.cancel(requestId)).to.equal(true);
+      // Before `start` the answer's journal may not exist yet: the cancel waits for it.
+      expect(sentActions(socket).filter((a) => a.action === "cancel")).to.have.length(0);
+      socket.receive(envelope("start", requestId, 0, {}));
+      expect(sentActions(socket).filter((a) => a.action === "cancel")).to.deep.equal([{ action: "cancel", requestId }]);
+      socket.receive(envelope("delta", requestId, 2, { text: "hi" }));
+      // A cancel refused because the answer just ended: not the answer's error.
+      socket.receive(envelope("error", requestId, 0, { code: "not_found", message: "no running answer", retryable: false }));
+      expect(h.events.filter((e) => e.type === "envelope" && e.envelope.type === "error")).to.have.length(0);
+      socket.receive(envelope("end", requestId, 3, { final: "hi", stopReason: "cancelled", metrics: { ttftMs: 1, totalMs: 1, deltas: 1, frames: 1 } }));
+      expect(h.manager.inFlight).to.deep.equal([]);
+      expect(h.manager.cancel(requestId)).to.equal(false);
+    });
+
+    it("a cancel asked while disconnected goes out after the resume, once the rest has started to arrive", async () => {
+      const h = harness();
+      await connected(h);
+      const requestId = h.manager.ask("a", "llm");
+      h.sockets.last.receive(envelope("start", requestId, 0, {}));
+      h.sockets.last.drop(1006);
+      h.manager.cancel(requestId);
+      const second = await reconnect(h);
+      expect(sentActions(second)).to.deep.equal([{ action: "resume", requestId, afterSeq: 0 }]);
+      second.receive(envelope("delta", requestId, 4, { text: "more" }));
+      expect(sentActions(second)).to.deep.equal([{ action: "resume", requestId, afterSeq: 0 }, { action: "cancel", requestId }]);
+    });
   });
 });

@@ -4,6 +4,8 @@ import {
   citedSources,
   displayText,
   emptyConversation,
+  isInFlight,
+  isStopped,
   reduceConversation,
   type Conversation,
   type ConversationAction,
@@ -73,6 +75,21 @@ describe("client: conversation reducer", () => {
     expect(state.answers.r1).to.include({ status: "error", text: "partial", finishedAt: 3000 });
     expect(state.answers.r1.error).to.deep.equal({ code: "model_error", message: "the model stopped", retryable: true });
     expect(displayText(state.answers.r1)).to.equal("partial");
+  });
+
+  it("applies envelopes by seq with gaps (seq is the answer's position), and marks a stop asked for, then the cancelled end", () => {
+    let state = run([asked(), got(envelope("start", "r1", 0, {})), got(envelope("delta", "r1", 5, { text: "Hello" })), got(envelope("delta", "r1", 11, { text: " world" }))]);
+    expect(state.answers.r1).to.include({ text: "Hello world", lastSeq: 11 });
+    // A resumed socket's replay of what was already applied changes nothing.
+    expect(reduceConversation(state, got(envelope("delta", "r1", 11, { text: " world" })))).to.equal(state);
+    state = reduceConversation(state, { type: "stop-requested", requestId: "r1" });
+    expect(state.answers.r1.stopRequested).to.equal(true);
+    expect(isInFlight(state.answers.r1)).to.equal(true);
+    expect(reduceConversation(state, { type: "stop-requested", requestId: "r1" })).to.equal(state);
+    state = reduceConversation(state, got(envelope("end", "r1", 12, { final: "Hello world", stopReason: "cancelled", metrics })));
+    expect(isStopped(state.answers.r1)).to.equal(true);
+    expect(isInFlight(state.answers.r1)).to.equal(false);
+    expect(displayText(state.answers.r1)).to.equal("Hello world");
   });
 
   it("marks unfinished answers lost on interruption and leaves finished ones alone", () => {

@@ -45,6 +45,22 @@ describe("client: page status", () => {
     expect(pageStatus(ready, conversationWith("asked", "error"), 0)).to.deep.equal({ state: "error", text: "Error: Too many requests" });
   });
 
+  it("says the answer is being resumed while the connection is down, Stopping… after Stop, and Stopped. after a cancelled end", () => {
+    const streaming = conversationWith("asked", "delta");
+    expect(pageStatus({ status: "waiting", opened: 1, failures: 1, retryAt: 500 }, streaming, 0)).to.deep.equal({
+      state: "connecting",
+      text: "Connection lost: reconnecting to resume the answer…",
+    });
+    const stopping = reduceConversation(streaming, { type: "stop-requested", requestId: "r" });
+    expect(pageStatus(ready, stopping, 0)).to.deep.equal({ state: "streaming", text: "Stopping the answer…" });
+    const stopped = reduceConversation(stopping, {
+      type: "envelope",
+      envelope: envelope("end", "r", 9, { final: "abcd", stopReason: "cancelled", metrics }),
+      at: 3000,
+    });
+    expect(pageStatus(ready, stopped, 3000)).to.deep.equal({ state: "done", text: "Stopped." });
+  });
+
   it("is Ready again after a reconnect, whatever the last answer before it did (issue 12)", () => {
     const cut = reduceConversation(conversationWith("asked", "delta"), {
       type: "interrupted",
