@@ -9,7 +9,8 @@ export const CHAT_HELP = `Type a question and press Enter; the answer streams be
   /mode llm|kb   answer with the LLM or the knowledge base
   /help          this help
   /quit, /exit   leave (or Ctrl-D)
-  Ctrl-C         stop showing the answer being streamed; twice at an empty prompt leaves
+  Ctrl-C         stop the answer being generated (it ends with what was generated so far);
+                 twice at an empty prompt leaves
   //text         send a question that starts with "/"`;
 
 export type ChatLine =

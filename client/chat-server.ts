@@ -8,6 +8,10 @@
  * secret in an HttpOnly, SameSite=Strict cookie (no script can read it, no other site's
  * request carries it), and each session id belongs to the first page secret that asks for
  * it. Any other caller, or any other page asking for that session, gets 403.
+ *
+ * With `signAsk`, `POST /api/sign-ask` signs an ask for the stack's streaming function URL
+ * (Server-Sent Events) under the same rule: the body's session must be the page's own. The
+ * caller gets the URL and the SigV4 headers for that exact body, never a credential.
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -16,14 +20,23 @@ import { ProtocolError, validateSessionId } from "../functions/shared/protocol";
 import { awsUrlSigner, type AwsSignerOptions } from "./aws-signer";
 import { buildChatPage, type ChatPage } from "./web/build";
 import { randomId } from "./web/ids";
-import { expiresAtFromSignedUrl, SIGNED_URL_PATH, type SignedUrl } from "./web/signed-url";
+import type { SignedPost } from "./function-url-signer";
+import { expiresAtFromSignedUrl, SIGN_ASK_PATH, SIGNED_URL_PATH, type SignedUrl } from "./web/signed-url";
 
 /** Returns a presigned `ws(s)://…?sessionId=…&format=json&X-Amz-…` URL for the session. */
 export type UrlSigner = (sessionId: string) => Promise<string>;
 
+/** Signs a POST of exactly `body` to the stack's streaming function URL (signFunctionUrlPost). */
+export type AskSigner = (body: string) => Promise<SignedPost>;
+
+/** An ask body is at most a 4,000-character question and a few ids: 64 KB bounds it with room. */
+const MAX_SIGN_ASK_BODY_BYTES = 64 * 1024;
+
 export interface ChatRequestHandlerOptions {
   /** Signs the page's WebSocket URLs; the URL must ask for `format=json`. */
   readonly sign: UrlSigner;
+  /** Signs asks for the streaming function URL (`POST api/sign-ask`). @default none: that route answers 404 */
+  readonly signAsk?: AskSigner;
   /** The built page (buildChatPage()). */
   readonly page: ChatPage;
   /** Shown in the page header, e.g. "offline stand-in model". @default none */
@@ -163,6 +176,64 @@ async function answerSignedUrl(options: ChatRequestHandlerOptions, pages: PageSe
   sendJson(response, 200, body);
 }
 
+function readBody(request: IncomingMessage, limit: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(request.headers["content-length"]);
+    if (Number.isFinite(declared) && declared > limit) return resolve(undefined);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        request.destroy();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    request.on("error", reject);
+  });
+}
+
+async function answerSignAsk(signAsk: AskSigner, pages: PageSessions, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const secret = pageSecretOf(request);
+  if (!pages.known(secret)) {
+    sendJson(response, 403, { error: "asks are signed only for this server's chat page: load the page first (its cookie is missing or out of date)" });
+    return;
+  }
+  // A JSON content type cannot be sent cross-site without a preflight this server never grants.
+  if (!(request.headers["content-type"] ?? "").startsWith("application/json")) {
+    sendJson(response, 415, { error: "send the ask as application/json" });
+    return;
+  }
+  const body = await readBody(request, MAX_SIGN_ASK_BODY_BYTES);
+  if (body === undefined) {
+    sendJson(response, 413, { error: `an ask is at most ${MAX_SIGN_ASK_BODY_BYTES} bytes` });
+    return;
+  }
+  let sessionId: string;
+  try {
+    const parsed = JSON.parse(body) as { sessionId?: unknown } | null;
+    sessionId = validateSessionId(typeof parsed === "object" && parsed !== null ? parsed.sessionId : undefined);
+  } catch (error) {
+    sendJson(response, 400, { error: error instanceof SyntaxError ? "the ask must be a JSON object" : (error as Error).message });
+    return;
+  }
+  if (!pages.claim(secret, sessionId)) {
+    sendJson(response, 403, { error: `session ${sessionId} belongs to another page: open a new tab for a new session` });
+    return;
+  }
+  let signed: SignedPost;
+  try {
+    signed = await signAsk(body);
+  } catch (error) {
+    sendJson(response, 502, { error: `could not sign the ask: ${(error as Error).message}` });
+    return;
+  }
+  sendJson(response, 200, signed);
+}
+
 export function createChatRequestHandler(options: ChatRequestHandlerOptions): ChatRequestHandler {
   const routes = new Map<string, [contentType: string, body: string]>([
     ["/", ["text/html; charset=utf-8", options.page.html]],
@@ -171,15 +242,26 @@ export function createChatRequestHandler(options: ChatRequestHandlerOptions): Ch
     ["/app.css", ["text/css; charset=utf-8", options.page.css]],
   ]);
   const signedUrlPath = `/${SIGNED_URL_PATH}`;
+  const signAskPath = `/${SIGN_ASK_PATH}`;
   const allowed = new Set(options.allowedHostnames ?? LOOPBACK_HOSTNAMES);
   const pages = new PageSessions();
   return (request, response) => {
     const url = new URL(request.url ?? "/", "http://page.invalid");
     const asset = routes.get(url.pathname);
-    if (!asset && url.pathname !== signedUrlPath) return false;
+    const signAsk = url.pathname === signAskPath ? options.signAsk : undefined;
+    if (!asset && url.pathname !== signedUrlPath && !signAsk) return false;
     const hostname = hostnameOf(request);
     if (hostname === undefined || !allowed.has(hostname)) {
       sendJson(response, 403, { error: `host ${JSON.stringify(request.headers.host ?? "")} is not allowed` });
+      return true;
+    }
+    if (signAsk) {
+      if (request.method !== "POST") {
+        response.setHeader("allow", "POST");
+        sendJson(response, 405, { error: "sign-ask takes a POST of the ask" });
+        return true;
+      }
+      answerSignAsk(signAsk, pages, request, response).catch((error: Error) => response.destroy(error));
       return true;
     }
     if (request.method !== "GET" && request.method !== "HEAD") {
@@ -202,6 +284,8 @@ export function createChatRequestHandler(options: ChatRequestHandlerOptions): Ch
 }
 
 export type ChatServerOptions = ({ readonly sign: UrlSigner } | AwsSignerOptions) & {
+  /** Signs asks for the stack's streaming function URL (`POST api/sign-ask`). @default none */
+  readonly signAsk?: AskSigner;
   /** Shown in the page header. @default none */
   readonly label?: string;
   /** @default 0 (the OS picks) */
@@ -224,6 +308,7 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
   const host = options.host ?? "127.0.0.1";
   const handle = createChatRequestHandler({
     sign,
+    signAsk: options.signAsk,
     page: options.page ?? (await buildChatPage()),
     label: options.label,
     allowedHostnames: [...LOOPBACK_HOSTNAMES, host.includes(":") ? `[${host}]` : host],

@@ -1,7 +1,9 @@
 /**
  * `qnabot-stream chat`: questions from a readline prompt, answers streamed. One socket,
  * kept alive with pings, replaced by a freshly signed one when it dropped or nears the
- * 2 h limit (checked before each question, so no answer is cut by a renewal).
+ * 2 h limit (checked before each question, so no answer is cut by a renewal). A drop
+ * during an answer reconnects at once and resumes it; Ctrl-C during an answer cancels it
+ * and returns to the prompt.
  */
 import * as readline from "node:readline";
 import type WebSocket from "ws";
@@ -30,6 +32,8 @@ class ChatConnection {
   private socket?: WebSocket;
   private openedAt = 0;
   private keepalive?: ReturnType<typeof setInterval>;
+  /** Set while an answer is followed: its follower reports a drop (and resumes) itself. */
+  answering = false;
 
   constructor(
     private readonly sign: UrlSigner,
@@ -49,7 +53,7 @@ class ChatConnection {
       if (this.socket !== socket) return;
       this.socket = undefined;
       clearInterval(this.keepalive);
-      this.note(`connection closed (code ${code}); the next question reconnects`);
+      if (!this.answering) this.note(`connection closed (code ${code}); the next question reconnects`);
     });
     this.socket = socket;
     this.openedAt = Date.now();
@@ -64,7 +68,7 @@ class ChatConnection {
   }
 }
 
-/** Ctrl-C: stops the answer being shown, or at an idle prompt asks for a second press before leaving. */
+/** Ctrl-C: stops the answer being generated, or at an idle prompt asks for a second press before leaving. */
 class Interrupts {
   private current?: AbortController;
   private idlePresses = 0;
@@ -151,27 +155,28 @@ export async function chatLoop(options: SessionOptions, sign: UrlSigner, io: Cha
         const stop = interrupts.answering();
         try {
           const socket = await connection.ready();
+          connection.answering = true;
           printer.waiting();
           const answer = await askOnSocket(
             socket,
             { requestId: randomId(), question: line.text, mode },
-            { onEnvelope: (envelope) => printer.onEnvelope(envelope), onText: (text) => printer.onText(text) },
-            options.timeoutMs,
-            Date.now,
-            stop,
+            { onEnvelope: (envelope) => printer.onEnvelope(envelope), onText: (text) => printer.onText(text), onNote: (text) => printer.note(text) },
+            { timeoutMs: options.timeoutMs, stop, reconnect: () => connection.ready() },
           );
           const code = printer.finish(answer);
-          if (exitCode === EXIT.ok) exitCode = code;
+          // A stopped answer is the reader's choice, not a failure of the session.
+          if (exitCode === EXIT.ok && code !== EXIT.cancelled) exitCode = code;
         } catch (error) {
           printer.abort();
           if (error instanceof AnswerStoppedError) {
-            io.stderr.write("(stopped showing this answer; ask the next question)\n");
+            io.stderr.write("(stopped before the question was sent; ask the next question)\n");
           } else {
             if (!(error instanceof CliError)) throw error;
             io.stderr.write(`qnabot-stream: ${error.message}\n`);
             if (exitCode === EXIT.ok) exitCode = error.exitCode;
           }
         } finally {
+          connection.answering = false;
           interrupts.idle();
         }
       }

@@ -44,6 +44,14 @@ export class AnswerPrinter {
     this.lastWritten = text;
   }
 
+  /** A note on its own line of stderr (reconnecting, stopping). */
+  note(text: string): void {
+    this.spinner.stop();
+    // On a terminal, stdout and stderr share lines: start the note on a line of its own.
+    const fresh = this.stderr.isTTY && !this.json && !this.lastWritten.endsWith("\n") ? "\n" : "";
+    this.stderr.write(`${fresh}${text}\n`);
+  }
+
   /** Stops the spinner after a failure; the caller prints the error. */
   abort(): void {
     this.spinner.stop();
@@ -62,6 +70,10 @@ export class AnswerPrinter {
     if (this.stderr.isTTY) {
       const stats = formatStats(answerStats(answer, this.now()));
       if (stats) this.stderr.write(`\x1b[2m${stats}\x1b[0m\n`);
+    }
+    if (answer.status === "done" && answer.stopReason === "cancelled") {
+      this.stderr.write(`(stopped: the answer above is what was generated until then)\n`);
+      return EXIT.cancelled;
     }
     if (answer.status === "error") {
       this.stderr.write(`qnabot-stream: the server reported ${answer.error?.code}: ${answer.error?.message}\n`);

@@ -5,7 +5,7 @@
 import type { AwsCredentialIdentityProvider } from "@smithy/types";
 import { awsUrlSigner } from "./aws-signer";
 import type { UrlSigner } from "./chat-server";
-import type { Target } from "./cli-args";
+import type { HttpTarget, Target } from "./cli-args";
 import { CliError, EXIT, networkErrorCode } from "./exit-codes";
 import { fetchSignedUrl, SignedUrlError } from "./web/signed-url";
 
@@ -16,7 +16,7 @@ export interface TargetDeps {
   readonly fetch?: typeof fetch;
 }
 
-export function signerFor(target: Target, deps: TargetDeps = {}): UrlSigner {
+export function signerFor(target: Exclude<Target, HttpTarget>, deps: TargetDeps = {}): UrlSigner {
   if (target.kind === "aws") {
     const sign = awsUrlSigner({ endpoint: target.endpoint, region: target.region, credentials: deps.credentials });
     return async (sessionId) => {

@@ -5,13 +5,14 @@
  */
 import type { AwsCredentialIdentityProvider } from "@smithy/types";
 import type WebSocket from "ws";
-import { askOnSocket } from "./cli-answer";
+import { AnswerStoppedError, askOnSocket } from "./cli-answer";
+import { askOverHttp } from "./cli-http";
 import { CLI_USAGE, parseCliArgs, type CliCommand } from "./cli-args";
 import { chatLoop } from "./cli-chat";
 import { AnswerPrinter } from "./cli-output";
 import { openSocket } from "./cli-socket";
 import { signerFor } from "./cli-target";
-import { CliError, EXIT, type ExitCode } from "./exit-codes";
+import { CliError, EXIT, UsageError, type ExitCode } from "./exit-codes";
 import type { TerminalStream } from "./spinner";
 import { randomId } from "./web/ids";
 
@@ -24,6 +25,23 @@ export interface CliIo {
   readonly credentials?: AwsCredentialIdentityProvider;
   /** @default global fetch */
   readonly fetch?: typeof fetch;
+  /**
+   * Calls `handler` on each Ctrl-C of `ask` until the returned function is called.
+   * @default SIGINT: the first press stops the answer, a second one leaves at once (exit 130)
+   */
+  readonly onInterrupt?: (handler: () => void) => () => void;
+}
+
+/** SIGINT for `ask`: the first press is the handler's, a second one ends the process without waiting. */
+function onSigint(handler: () => void): () => void {
+  let presses = 0;
+  const listener = () => {
+    presses += 1;
+    if (presses === 1) handler();
+    else process.exit(EXIT.cancelled);
+  };
+  process.on("SIGINT", listener);
+  return () => process.off("SIGINT", listener);
 }
 
 /** Closes cleanly, but does not let a silent server keep the process alive. */
@@ -40,24 +58,46 @@ function closeSocket(socket: WebSocket): Promise<void> {
 }
 
 async function ask(command: Extract<CliCommand, { kind: "ask" }>, io: CliIo): Promise<ExitCode> {
-  const sign = signerFor(command.target, io);
-  const socket = await openSocket(await sign(command.sessionId ?? randomId("cli-")));
   const printer = new AnswerPrinter(io.stdout, io.stderr, command.json);
+  const stop = new AbortController();
+  const unsubscribe = (io.onInterrupt ?? onSigint)(() => stop.abort());
   try {
-    socket.send(JSON.stringify({ action: "ping" }));
-    printer.waiting();
-    const answer = await askOnSocket(
-      socket,
-      { requestId: randomId(), question: command.question, mode: command.mode },
-      { onEnvelope: (envelope) => printer.onEnvelope(envelope), onText: (text) => printer.onText(text) },
-      command.timeoutMs,
-    );
-    return printer.finish(answer);
-  } catch (error) {
-    printer.abort();
-    throw error;
+    const target = command.target;
+    if (target.kind === "http" || target.kind === "http-local") {
+      try {
+        return await askOverHttp(command, target, printer, stop.signal, io);
+      } catch (error) {
+        printer.abort();
+        throw error;
+      }
+    }
+    const sessionId = command.sessionId ?? randomId("cli-");
+    const sign = signerFor(target, io);
+    let socket = await openSocket(await sign(sessionId));
+    try {
+      socket.send(JSON.stringify({ action: "ping" }));
+      printer.waiting();
+      const answer = await askOnSocket(
+        socket,
+        { requestId: randomId(), question: command.question, mode: command.mode },
+        { onEnvelope: (envelope) => printer.onEnvelope(envelope), onText: (text) => printer.onText(text), onNote: (text) => printer.note(text) },
+        {
+          timeoutMs: command.timeoutMs,
+          stop: stop.signal,
+          // Same session, same caller: the answer's journal resumes on the new socket.
+          reconnect: async () => (socket = await openSocket(await sign(sessionId))),
+        },
+      );
+      return printer.finish(answer);
+    } catch (error) {
+      printer.abort();
+      if (error instanceof AnswerStoppedError) return EXIT.cancelled;
+      throw error;
+    } finally {
+      await closeSocket(socket);
+    }
   } finally {
-    await closeSocket(socket);
+    unsubscribe();
   }
 }
 
@@ -76,7 +116,10 @@ export async function main(argv: readonly string[], overrides: Partial<CliIo> = 
     return EXIT.ok;
   }
   try {
-    return command.kind === "ask" ? await ask(command, io) : await chatLoop(command, signerFor(command.target, io), io);
+    if (command.kind === "ask") return await ask(command, io);
+    const target = command.target;
+    if (target.kind === "http" || target.kind === "http-local") throw new UsageError("chat talks over the WebSocket: --http is for ask");
+    return await chatLoop(command, signerFor(target, io), io);
   } catch (error) {
     if (!(error instanceof CliError)) throw error;
     io.stderr.write(`qnabot-stream: ${error.message}\n`);

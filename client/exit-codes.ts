@@ -9,6 +9,8 @@ export const EXIT = {
   network: 4,
   /** An `error` envelope, a malformed frame, or an unexpected server response. */
   protocol: 5,
+  /** `ask` stopped with Ctrl-C: the text generated until then was printed (128 + SIGINT, as shells report it). */
+  cancelled: 130,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

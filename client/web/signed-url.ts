@@ -95,6 +95,53 @@ export async function fetchSignedUrl(
   return parseSignedUrlResponse(body);
 }
 
+/** Path of the endpoint that signs a POST to the stack's streaming function URL, relative to the page. */
+export const SIGN_ASK_PATH = "api/sign-ask";
+
+/**
+ * Asks `{base}api/sign-ask` to sign `body` (an ask: question, sessionId, requestId, mode) for
+ * the stack's function URL; the session must be this page's own. Returns where to POST it
+ * and the headers to send.
+ */
+export async function fetchSignedAsk(
+  base: string | URL,
+  body: string,
+  fetchImpl: typeof fetch = fetch,
+): Promise<{ url: string; headers: Record<string, string> }> {
+  const endpoint = new URL(SIGN_ASK_PATH, base);
+  const page = typeof document === "undefined" ? new URL(base) : undefined;
+  const ask = async (): Promise<Response> => {
+    const cookie = page ? await programCookie(page, fetchImpl) : undefined;
+    return fetchImpl(endpoint, {
+      method: "POST",
+      cache: "no-store",
+      headers: { accept: "application/json", "content-type": "application/json", ...(cookie ? { cookie } : {}) },
+      body,
+    });
+  };
+  let response = await ask();
+  if (response.status === 403 && page && programCookies.delete(page.href)) {
+    await response.arrayBuffer();
+    response = await ask();
+  }
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (!response.ok) {
+    const message = (parsed as { error?: unknown } | undefined)?.error;
+    throw new SignedUrlError(response.status, `sign-ask endpoint answered ${response.status}: ${typeof message === "string" ? message : response.statusText}`);
+  }
+  const { url, headers } = (parsed ?? {}) as { url?: unknown; headers?: unknown };
+  if (typeof url !== "string" || !/^https?:\/\//.test(url) || typeof headers !== "object" || headers === null) {
+    throw new SignedUrlError(502, "sign-ask response has no http(s) url and headers");
+  }
+  return { url, headers: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, String(value)])) };
+}
+
 /** Reads a presigned URL's expiry from `X-Amz-Date` + `X-Amz-Expires`. */
 export function expiresAtFromSignedUrl(url: string): string | undefined {
   let params: URLSearchParams;

@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import * as path from "node:path";
 import { PassThrough, Readable } from "node:stream";
-import { envelope } from "../../functions/shared/protocol";
+import { envelope, type Envelope } from "../../functions/shared/protocol";
 import { startChatServer, type ChatServer } from "../../client/chat-server";
 import { main, type CliIo } from "../../client/cli";
 import { CHAT_HELP } from "../../client/chat-commands";
@@ -143,12 +143,48 @@ describe("client: qnabot-stream against a fake gateway", () => {
     expect(viaEndpoint.stderr.text).to.equal(`qnabot-stream: cannot connect to ws://127.0.0.1:${port}/Prod: ECONNREFUSED\n`);
   });
 
-  it("exits 4 when the connection drops mid-answer, after printing what arrived", async () => {
-    await startStack({ onAsk: streamAnswer("one two three four", { chunks: 4, dropAfter: 2 }) });
+  it("exits 4 when the connection drops mid-answer and the answer cannot be resumed, after printing what arrived", async () => {
+    const gateway = await startStack({ onAsk: streamAnswer("one two three four", { chunks: 4, dropAfter: 2 }) });
     const { code, stdout, stderr } = await run(["ask", "q", "--local", local]);
     expect(code).to.equal(EXIT.network);
     expect(stdout.text).to.equal("one two th\n");
-    expect(stderr.text).to.match(/^qnabot-stream: the connection closed before the answer finished \(code 1006\)\n$/);
+    expect(stderr.text).to.equal(
+      "connection closed (code 1006); reconnecting to resume the answer…\n" +
+        "qnabot-stream: the connection dropped and the rest of the answer could not be fetched: There is no answer with this requestId to resume.\n",
+    );
+    // The new socket is of the same session and asked for the rest after the last seq applied.
+    expect(gateway.connections).to.have.length(2);
+    expect(gateway.connections[1].url.searchParams.get("sessionId")).to.equal(gateway.connections[0].url.searchParams.get("sessionId"));
+    expect(gateway.connections[1].resumes).to.deep.equal([{ action: "resume", requestId: gateway.connections[0].asks[0].requestId, afterSeq: 2 }]);
+  });
+
+  it("resumes an answer after a drop: the rest arrives once, seq gaps and replayed frames notwithstanding (issue 11)", async () => {
+    // seq is the answer's position: each delta's seq is the position of its last character.
+    const parts = ["Resumable ", "answers ", "arrive ", "whole."];
+    const frames = (requestId: string) => {
+      const list: Envelope[] = [envelope("start", requestId, 0, {})];
+      let position = 0;
+      for (const text of parts) list.push(envelope("delta", requestId, (position += text.length), { text }));
+      list.push(envelope("end", requestId, position + 1, { final: parts.join(""), stopReason: "end_turn", metrics: { ttftMs: 1, totalMs: 1, deltas: 4, frames: 4 } }));
+      return list;
+    };
+    const gateway = await startStack({
+      onAsk: (ask, connection) => {
+        for (const frame of frames(ask.requestId).slice(0, 3)) connection.send(frame);
+        setImmediate(() => connection.drop());
+      },
+      // The rest, plus one frame the client already has (a replay must not print twice).
+      onResume: (resume, connection) => {
+        for (const frame of frames(resume.requestId).filter((f) => f.seq >= resume.afterSeq)) connection.send(frame);
+      },
+    });
+    const { code, stdout, stderr } = await run(["ask", "q", "--local", local, "--json"]);
+    expect(code, stderr.text).to.equal(EXIT.ok);
+    const seqs = stdout.text.trimEnd().split("\n").map((line) => (JSON.parse(line) as { seq: number }).seq);
+    expect(seqs).to.deep.equal(frames("x").map((f) => f.seq));
+    expect(gateway.connections[1].resumes[0].afterSeq).to.equal(18);
+    const plain = await run(["ask", "q", "--local", local]);
+    expect(plain.stdout.text).to.equal("Resumable answers arrive whole.\n");
   });
 
   it("exits 5 on an error envelope, and on a frame that is not an envelope", async () => {
@@ -260,18 +296,16 @@ describe("client: qnabot-stream against a fake gateway", () => {
     expect(gateway.connections[0].asks).to.have.length(0);
   });
 
-  it("chat: Ctrl-C during an answer stops showing it, the next question is answered, and Ctrl-C twice at the prompt leaves", async () => {
-    let releaseFirst!: () => void;
-    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+  it("chat: Ctrl-C during an answer cancels it and returns to the prompt, the next question is answered, and Ctrl-C twice at the prompt leaves", async () => {
     const gateway = await startStack({
       onAsk: async (ask, connection) => {
         if (ask.question !== "first?") return streamAnswer(`second answer`)(ask, connection);
         connection.send(envelope("start", ask.requestId, 0, {}));
-        connection.send(envelope("delta", ask.requestId, 1, { text: "first, part one " }));
-        await firstHeld;
-        // What the server still sends for the stopped answer must not reach the screen.
-        connection.send(envelope("delta", ask.requestId, 2, { text: "first, part two" }));
-        connection.send(envelope("end", ask.requestId, 3, { final: "x", stopReason: "end_turn", metrics: { ttftMs: 1, totalMs: 1, deltas: 2, frames: 2 } }));
+        connection.send(envelope("delta", ask.requestId, 16, { text: "first, part one " }));
+      },
+      // As the API does: the answer ends at the next checkpoint with what was generated.
+      onCancel: (cancel, connection) => {
+        connection.send(envelope("end", cancel.requestId, 17, { final: "first, part one", stopReason: "cancelled", metrics: { ttftMs: 1, totalMs: 1, deltas: 1, frames: 1 } }));
       },
     });
     // A terminal: readline turns the Ctrl-C byte into its SIGINT event, as on a real tty.
@@ -289,38 +323,70 @@ describe("client: qnabot-stream against a fake gateway", () => {
     stdin.write("first?\r");
     await until(() => stdout.text.includes("first, part one"));
     stdin.write("\x03");
-    await until(() => errText.includes("stopped showing this answer"));
-    releaseFirst();
+    await until(() => errText.includes("(stopped: the answer above is what was generated until then)"));
+    expect(gateway.connections[0].cancels).to.deep.equal([{ action: "cancel", requestId: gateway.connections[0].asks[0].requestId }]);
     stdin.write("second?\r");
     await until(() => stdout.text.includes("second answer"));
     stdin.write("\x03");
     await until(() => errText.includes("press Ctrl-C again to leave"));
     stdin.write("\x03");
+    // Stopping an answer is not a failure of the session.
     expect(await done).to.equal(EXIT.ok);
     expect(stdout.text).to.equal("first, part one \nsecond answer\n");
     expect(gateway.connections).to.have.length(1);
   });
 
-  it("stops following an answer when its signal aborts: before it is sent (nothing is sent) or while it streams", async () => {
-    const gateway = await startStack({ onAsk: () => undefined });
+  it("ask: Ctrl-C sends cancel once the answer started, prints what was generated and exits 130 (issue 12)", async () => {
+    let interrupt!: () => void;
+    const gateway = await startStack({
+      onAsk: (ask, connection) => {
+        connection.send(envelope("start", ask.requestId, 0, {}));
+        connection.send(envelope("delta", ask.requestId, 9, { text: "Generated" }));
+        setImmediate(() => interrupt());
+      },
+      onCancel: (cancel, connection) => {
+        connection.send(envelope("delta", cancel.requestId, 15, { text: " so far" }));
+        connection.send(envelope("end", cancel.requestId, 16, { final: "Generated so far", stopReason: "cancelled", metrics: { ttftMs: 1, totalMs: 1, deltas: 2, frames: 2 } }));
+      },
+    });
+    const { code, stdout, stderr } = await run(["ask", "q", "--local", local], { onInterrupt: (handler) => ((interrupt = handler), () => undefined) });
+    expect(code).to.equal(EXIT.cancelled);
+    expect(code).to.equal(130);
+    expect(stdout.text).to.equal("Generated so far\n");
+    expect(stderr.text).to.equal("stopping the answer…\n(stopped: the answer above is what was generated until then)\n");
+    expect(gateway.connections[0].cancels).to.have.length(1);
+  });
+
+  it("a stop before the answer starts waits for its start to cancel it; without the server's end it ends here after stopWaitMs", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const gateway = await startStack({
+      onAsk: async (ask, connection) => {
+        await held;
+        connection.send(envelope("start", ask.requestId, 0, {}));
+        connection.send(envelope("delta", ask.requestId, 4, { text: "part" }));
+      },
+    });
     const socket = await openSocket(await fakeSigner(gateway)("stop-test"));
     try {
       const early = new AbortController();
       early.abort();
       const request = { requestId: "r-early", question: "q", mode: "llm" as const };
-      await askOnSocket(socket, request, {}, 5000, Date.now, early.signal).then(
+      await askOnSocket(socket, request, {}, { timeoutMs: 5000, stop: early.signal }).then(
         () => expect.fail("expected the answer to be stopped"),
         (error) => expect(error).to.be.instanceOf(AnswerStoppedError),
       );
       const late = new AbortController();
-      const answering = askOnSocket(socket, { ...request, requestId: "r-late" }, {}, 5000, Date.now, late.signal);
+      const answering = askOnSocket(socket, { ...request, requestId: "r-late" }, {}, { timeoutMs: 5000, stop: late.signal, stopWaitMs: 300 });
       const connection = await gateway.connection(0);
       while (connection.asks.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
       late.abort();
-      await answering.then(
-        () => expect.fail("expected the answer to be stopped"),
-        (error) => expect(error).to.be.instanceOf(AnswerStoppedError),
-      );
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(connection.cancels, "no cancel before the answer started").to.have.length(0);
+      release();
+      const answer = await answering;
+      expect(connection.cancels).to.deep.equal([{ action: "cancel", requestId: "r-late" }]);
+      expect(answer).to.include({ status: "done", stopReason: "cancelled", text: "part" });
       // The stopped-before-sending question never reached the server.
       expect(connection.asks.map((ask) => ask.requestId)).to.deep.equal(["r-late"]);
     } finally {

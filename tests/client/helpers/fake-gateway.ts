@@ -1,13 +1,25 @@
 /**
  * A small WebSocket server that speaks wire protocol v1 like the deployed API (as far as
  * a client can tell): `?sessionId=&format=json` connections, `ping` answered by nothing,
- * `ask` answered with envelopes, anything else with a `$default`-style error. Tests script
- * answers, refusals and drops. On 127.0.0.1 with an OS-assigned port.
+ * `ask` answered with envelopes, `resume` and `cancel` as the tests script them (by default
+ * as the API answers an answer it does not know: a `not_found` error with seq 0), anything
+ * else with a `$default`-style error. Tests script answers, refusals and drops. On
+ * 127.0.0.1 with an OS-assigned port.
  */
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { WebSocketServer, type WebSocket } from "ws";
-import { envelope, parseAskMessage, type AskMessage, type Citation, type Envelope } from "../../../functions/shared/protocol";
+import {
+  envelope,
+  parseAskMessage,
+  parseCancelMessage,
+  parseResumeMessage,
+  type AskMessage,
+  type CancelMessage,
+  type Citation,
+  type Envelope,
+  type ResumeMessage,
+} from "../../../functions/shared/protocol";
 
 export interface FakeConnection {
   /** The URL the client connected with (path and query, signature included). */
@@ -15,6 +27,8 @@ export interface FakeConnection {
   /** Every frame the client sent, in order. */
   readonly frames: string[];
   readonly asks: AskMessage[];
+  readonly resumes: ResumeMessage[];
+  readonly cancels: CancelMessage[];
   pings(): number;
   send(frame: Envelope | string): void;
   /** Cuts the TCP connection without a close frame, as a network failure would. */
@@ -30,6 +44,10 @@ export interface FakeGatewayOptions {
   readonly refuse?: (request: IncomingMessage) => { status: number; body?: string } | undefined;
   /** @default streamAnswer("Hello **world**, streamed.") */
   readonly onAsk?: AskHandler;
+  /** @default a `not_found` error envelope with seq 0, as the API answers an unknown answer */
+  readonly onResume?: (resume: ResumeMessage, connection: FakeConnection) => void | Promise<void>;
+  /** @default nothing (the test's ask handler checks `cancels`) */
+  readonly onCancel?: (cancel: CancelMessage, connection: FakeConnection) => void | Promise<void>;
 }
 
 export interface FakeGateway {
@@ -122,6 +140,8 @@ export async function startFakeGateway(options: FakeGatewayOptions = {}): Promis
         url: new URL(request.url ?? "/", "ws://127.0.0.1"),
         frames: [],
         asks: [],
+        resumes: [],
+        cancels: [],
         pings: () => pings,
         send: (frame) => {
           if (ws.readyState === ws.OPEN) ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
@@ -149,7 +169,20 @@ export async function startFakeGateway(options: FakeGatewayOptions = {}): Promis
           void onAsk(ask, connection);
           return;
         }
-        connection.send(envelope("error", "none", 0, { code: "bad_request", message: "accepted actions: ping, ask", retryable: false }));
+        if (action === "resume") {
+          const resume = parseResumeMessage(text);
+          connection.resumes.push(resume);
+          if (options.onResume) void options.onResume(resume, connection);
+          else connection.send(envelope("error", resume.requestId, 0, { code: "not_found", message: "There is no answer with this requestId to resume.", retryable: false }));
+          return;
+        }
+        if (action === "cancel") {
+          const cancel = parseCancelMessage(text);
+          connection.cancels.push(cancel);
+          void options.onCancel?.(cancel, connection);
+          return;
+        }
+        connection.send(envelope("error", "none", 0, { code: "bad_request", message: "accepted actions: ping, ask, resume, cancel", retryable: false }));
       });
       connections.push(connection);
       for (const waiter of waiters.filter((w) => w.index < connections.length)) {
