@@ -10,6 +10,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { BenchResults } from "../../bench/report";
+import { PRICES, webSocketCostPerThousand } from "../../bench/cost";
 import type { StreamingCaseResult } from "../../bench/streaming";
 
 export const RESULTS_JSON = path.join(__dirname, "../../bench/results.json");
@@ -18,18 +19,7 @@ export const BEGIN = "<!-- FIGURES:BEGIN (generated from bench/results.json by t
 export const END = "<!-- FIGURES:END -->";
 
 /** Prices the cost table assumes (US East (N. Virginia), on demand, no free tier); see the document. */
-export const PRICES = {
-  webSocketMessagePerMillion: 1.0,
-  lambdaArmGbSecond: 0.0000133334,
-  lambdaRequestPerMillion: 0.2,
-  fulfillmentMemoryGb: 0.5,
-  dynamoReadPerMillion: 0.125,
-  dynamoWritePerMillion: 0.625,
-  readUnitsPerAnswer: 2,
-  writeUnitsPerAnswer: 10,
-  /** The WebSocket `ask` route's invocation and the asynchronous job. */
-  lambdaRequestsPerAnswer: 2,
-} as const;
+export { PRICES };
 
 /** API Gateway's account throttle shared with @connections calls, and Lambda's default concurrency. */
 export const ACCOUNT_REQUESTS_PER_SECOND = 10_000;
@@ -72,13 +62,18 @@ function pairs(results: BenchResults): { rate: number; latencyMs: number; naive:
   return found;
 }
 
-/** What 1,000 answers cost at PRICES, from one case's posts and invocation time (p50). */
+/** What 1,000 answers cost at PRICES, from one WebSocket case's posts and invocation time (p50). */
 export function costPerThousand(c: StreamingCaseResult): { messages: number; lambda: number; dynamo: number; total: number } {
-  const p = PRICES;
-  const messages = ((c.postsPerAnswer!.p50 + 1) * p.webSocketMessagePerMillion) / 1000;
-  const lambda = (p.fulfillmentMemoryGb * (c.invocationMs!.p50 / 1000) * p.lambdaArmGbSecond + (p.lambdaRequestsPerAnswer * p.lambdaRequestPerMillion) / 1e6) * 1000;
-  const dynamo = ((p.readUnitsPerAnswer * p.dynamoReadPerMillion + p.writeUnitsPerAnswer * p.dynamoWritePerMillion) / 1e6) * 1000;
-  return { messages, lambda, dynamo, total: messages + lambda + dynamo };
+  const { messages, lambda, dynamo, total } = webSocketCostPerThousand(c.postsPerAnswer!.p50, c.invocationMs!.p50);
+  return { messages, lambda, dynamo, total };
+}
+
+/** The SSE case of each (pace, latency) group, with ours of the same group. */
+function ssePairs(results: BenchResults): { sse: StreamingCaseResult; ours?: StreamingCaseResult }[] {
+  const cases = results.streaming?.cases ?? [];
+  return cases
+    .filter((c) => c.case === "sse" && c.addedTtftMs && c.lastLagMs && c.invocationMs && c.responseBytes && c.costPerThousand)
+    .map((sse) => ({ sse, ours: cases.find((c) => c.case === "ours" && c.rate === sse.rate && c.latencyMs === sse.latencyMs) }));
 }
 
 function streamingSection(results: BenchResults): string[] {
@@ -118,6 +113,27 @@ function streamingSection(results: BenchResults): string[] {
           `${latencyMs} ms`,
           `${ms(naive.display!.lagP50Ms.p50)} → ${ms(ours.display!.lagP50Ms.p50)}`,
           `${number(naive.display!.unshownPercent.p50, 1)} % → ${number(ours.display!.unshownPercent.p50, 1)} %`,
+        ]),
+      ),
+    );
+  }
+  const sse = ssePairs(results);
+  if (sse.length > 0) {
+    out.push(
+      ``,
+      `Server-Sent Events through the streaming function URL, in the same runs (the real handler; no frame budget, no PostToConnection, one invocation). ` +
+        `SSE has no post latency: each row is SSE under the load of that group, beside the WebSocket writer at that group's post latency.`,
+      ``,
+      table(
+        ["model pace", "group's post latency", "added time to first delta, SSE (WebSocket)", "last-delta lag, SSE (WebSocket)", "PostToConnection, SSE (WebSocket)", "Lambda invocations, SSE (WebSocket ask)", "SSE bytes per answer"],
+        sse.map(({ sse: c, ours }) => [
+          `${c.rate}/s`,
+          `${c.latencyMs} ms`,
+          `${ms(c.addedTtftMs!.p50)} (${ms(ours?.addedTtftMs?.p50)})`,
+          `${ms(c.lastLagMs!.p50)} (${ms(ours?.lastLagMs?.p50)})`,
+          `${number(c.postsPerAnswer?.max ?? 0)} (${ours?.postsPerAnswer ? number(ours.postsPerAnswer.p50) : "–"})`,
+          `${number(c.invocationsPerAnswer ?? 1)} (${number(PRICES.lambdaRequestsPerAnswer)})`,
+          `${number(c.responseBytes!.p50 / 1024, 1)} KB`,
         ]),
       ),
     );
@@ -205,7 +221,7 @@ function programSection(results: BenchResults): string[] {
 function firstTokenSection(results: BenchResults): string[] {
   const firstToken = results.firstToken;
   if (!firstToken) return [];
-  const doors = { floor: "Bedrock alone (floor)", lex: "Lex code hook", ask: "WebSocket ask" } as Record<string, string>;
+  const doors = { floor: "Bedrock alone (floor)", lex: "Lex code hook", ask: "WebSocket ask", sse: "Server-Sent Events (function URL)" } as Record<string, string>;
   const o = firstToken.options;
   return [
     `### First token by front door`,
@@ -222,29 +238,29 @@ function firstTokenSection(results: BenchResults): string[] {
 function capacityAndCostSection(results: BenchResults): string[] {
   const rows = pairs(results);
   if (rows.length === 0) return [];
-  const capacity = rows.flatMap(({ rate, latencyMs, naive, ours }) =>
-    [["naive", naive] as const, ["ours", ours] as const].map(([name, c]) => [
+  const sse = ssePairs(results);
+  const sseAt = (rate: number, latencyMs: number) => sse.find(({ sse: c }) => c.rate === rate && c.latencyMs === latencyMs)?.sse;
+  const capacity = rows.flatMap(({ rate, latencyMs, naive, ours }) => {
+    const webSocket = [["naive", naive] as const, ["ours", ours] as const].map(([name, c]) => [
       `${rate}/s, ${latencyMs} ms`,
       name,
       number(ACCOUNT_REQUESTS_PER_SECOND / (c.postsPerAnswer!.p50 + 1)),
       number(LAMBDA_CONCURRENCY / (c.invocationMs!.p50 / 1000)),
-    ]),
-  );
-  const cost = rows.flatMap(({ rate, latencyMs, naive, ours }) =>
-    [["naive", naive] as const, ["ours", ours] as const].map(([name, c]) => {
+    ]);
+    const c = sseAt(rate, latencyMs);
+    return c ? [...webSocket, [`${rate}/s, ${latencyMs} ms`, "SSE", "no @connections calls", number(LAMBDA_CONCURRENCY / (c.invocationMs!.p50 / 1000))]] : webSocket;
+  });
+  const cost = rows.flatMap(({ rate, latencyMs, naive, ours }) => {
+    const webSocket = [["naive", naive] as const, ["ours", ours] as const].map(([name, c]) => {
       const k = costPerThousand(c);
-      return [
-        `${rate}/s, ${latencyMs} ms`,
-        name,
-        number(c.postsPerAnswer!.p50),
-        seconds(c.invocationMs!.p50),
-        dollars(k.messages),
-        dollars(k.lambda),
-        dollars(k.dynamo),
-        `**${dollars(k.total)}**`,
-      ];
-    }),
-  );
+      return [`${rate}/s, ${latencyMs} ms`, name, number(c.postsPerAnswer!.p50), seconds(c.invocationMs!.p50), dollars(k.messages), dollars(k.lambda), dollars(0), dollars(k.dynamo), `**${dollars(k.total)}**`];
+    });
+    const c = sseAt(rate, latencyMs);
+    if (!c) return webSocket;
+    const k = c.costPerThousand!;
+    return [...webSocket, [`${rate}/s, ${latencyMs} ms`, "SSE", "0", seconds(c.invocationMs!.p50), dollars(k.messages), dollars(k.lambda), dollars(k.streamedBytes), dollars(k.dynamo), `**${dollars(k.total)}**`]];
+  });
+  const p = PRICES;
   return [
     `### Capacity per design`,
     ``,
@@ -254,7 +270,14 @@ function capacityAndCostSection(results: BenchResults): string[] {
     ``,
     `### Cost per 1,000 answers`,
     ``,
-    table(["model pace, post latency", "design", "posts", "invocation", "messages", "Lambda", "DynamoDB", "total"], cost),
+    ...(sse.length > 0
+      ? [
+          `SSE: one invocation per answer (no \`ask\` route, no hand-off) from the request to \`end\` at the client, no WebSocket message; Lambda response streaming adds $${p.lambdaStreamedPerGb} per GB streamed beyond the first ${number(p.lambdaStreamedFreeBytesPerResponse / 2 ** 20)} MB of each response (an answer here streams a few tens of KB, so nothing). ` +
+            `DynamoDB is assumed the same for every design.`,
+          ``,
+        ]
+      : []),
+    table(["model pace, post latency", "design", "posts", "invocation", "messages", "Lambda", "streamed bytes", "DynamoDB", "total"], cost),
   ];
 }
 
