@@ -214,6 +214,25 @@ describe("docs: README.md and docs/ (issue 12)", () => {
     }
   });
 
+  it("lists in docs/deploy-and-configuration.md exactly the stack outputs components/stack.ts exports", () => {
+    const source = text(path.join(ROOT, "components/stack.ts"));
+    const body = /export interface StackOutputs \{([\s\S]*?)\n\}/.exec(source)![1];
+    const declared = [...body.matchAll(/readonly (\w+)\??: pulumi\.Output/g)].map((match) => match[1]).sort();
+    expect(declared.length).to.be.greaterThan(5);
+    const documented = [...section(text(path.join(DOCS, "deploy-and-configuration.md")), "## Outputs").matchAll(/^\| `(\w+)` \|/gm)].map((match) => match[1]).sort();
+    expect(documented).to.deep.equal(declared);
+  });
+
+  it("lists in docs/component.md every StreamingComponentArgs field", () => {
+    const source = text(path.join(ROOT, "components/streaming.ts"));
+    const body = /export interface StreamingComponentArgs \{([\s\S]*?)\n\}/.exec(source)![1];
+    const declared = [...body.matchAll(/^ {2}readonly (\w+)\??:/gm)].map((match) => match[1]).sort();
+    expect(declared.length).to.be.greaterThan(10);
+    const table = section(text(path.join(DOCS, "component.md")), "## `StreamingComponent` arguments, outputs and methods");
+    const documented = new Set([...table.matchAll(/^\| ([^|]+) \|/gm)].flatMap((row) => [...row[1].matchAll(/`(\w+)`/g)].map((match) => match[1])));
+    expect(declared.filter((field) => !documented.has(field)), "fields missing from the table").to.deep.equal([]);
+  });
+
   it("lists in docs/local-stack.md every flag npm start's usage line names", () => {
     const usageFlags = [...USAGE.matchAll(/\[(--[a-z][\w-]*)/g)].map((match) => match[1]);
     expect(usageFlags).to.include.members(Object.values(PORT_FLAGS).map((flag) => `--${flag}`));
