@@ -133,4 +133,33 @@ describe("client: npm run chat arguments", () => {
     expect(regionFromEndpoint("wss://chat.example.com/Prod")).to.equal(undefined);
     expect(regionFromEndpoint("ws://127.0.0.1:8080/Prod")).to.equal(undefined);
   });
+
+  describe("--http (Server-Sent Events over the function URL, issue 15)", () => {
+    const URL_ = "https://abcdefghij1234567890.lambda-url.eu-west-1.on.aws/";
+
+    it("takes the function URL after --http or --http=, with its region from the host name or --region", () => {
+      expect(parseCliArgs(["ask", "q", "--http", URL_]).kind === "ask" && parseCliArgs(["ask", "q", "--http", URL_])).to.deep.include({
+        target: { kind: "http", url: URL_, region: "eu-west-1" },
+      });
+      expect(parseCliArgs(["ask", "q", `--http=${URL_}`, "--region", "us-west-2"])).to.deep.include({ target: { kind: "http", url: URL_, region: "us-west-2" } });
+      expect(parseCliArgs(["ask", "q", "--http", "https://streaming.example.com/"], { AWS_REGION: "ap-south-1" })).to.deep.include({
+        target: { kind: "http", url: "https://streaming.example.com/", region: "ap-south-1" },
+      });
+    });
+
+    it("with --local takes no URL: the local stack signs for its own function URL", () => {
+      expect(parseCliArgs(["ask", "q", "--local", "http://127.0.0.1:8080", "--http"])).to.deep.include({
+        target: { kind: "http-local", baseUrl: "http://127.0.0.1:8080/" },
+      });
+      expect(parseCliArgs(["ask", "--http", "--local", "http://127.0.0.1:8080", "q"])).to.deep.include({ question: "q" });
+    });
+
+    it("refuses --http without a URL or --local, with --endpoint, without a region, and for chat", () => {
+      usage(() => parseCliArgs(["ask", "q", "--http"]), /--http needs the function URL/);
+      usage(() => parseCliArgs(["ask", "q", "--http", URL_, "--endpoint", AWS]), /not the WebSocket --endpoint/);
+      usage(() => parseCliArgs(["ask", "q", "--http", "https://streaming.example.com/"]), /--region is required/);
+      usage(() => parseCliArgs(["ask", "q", "--http", URL_, "--local", "http://127.0.0.1:1"]), /--http takes no URL/);
+      usage(() => parseCliArgs(["chat", "--local", "http://127.0.0.1:1", "--http"]), /--http is for ask/);
+    });
+  });
 });

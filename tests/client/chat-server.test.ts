@@ -192,4 +192,65 @@ describe("client: chat page server", () => {
       expect((refused as SignedUrlError).status).to.equal(403);
     });
   });
+
+  describe("POST api/sign-ask: SigV4 headers for the function URL, for the page's own session only (issue 15)", () => {
+    const signedBodies: string[] = [];
+    async function serveWithSignAsk(): Promise<ChatServer> {
+      const server = await startChatServer({
+        sign,
+        page: await chatPage(),
+        signAsk: async (body) => {
+          signedBodies.push(body);
+          return { url: "http://127.0.0.1:9/", headers: { authorization: "AWS4-HMAC-SHA256 Credential=AKID/…", "x-amz-date": "20250102T030405Z" } };
+        },
+      });
+      servers.push(server);
+      return server;
+    }
+
+    function post(server: ChatServer, body: string, headers: Record<string, string>): Promise<Reply> {
+      return new Promise((resolve, reject) => {
+        const req = request({ host: "127.0.0.1", port: server.port, path: "/api/sign-ask", method: "POST", headers }, (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => (text += chunk));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+        });
+        req.on("error", reject);
+        req.end(body);
+      });
+    }
+
+    const ask = (sessionId: string) => JSON.stringify({ question: "q", sessionId, requestId: "r1", mode: "llm" });
+
+    it("signs exactly the body for a page that loaded, and its own session", async () => {
+      const server = await serveWithSignAsk();
+      const cookie = await loadPage(server);
+      const reply = await post(server, ask("sse-tab"), { cookie, "content-type": "application/json" });
+      expect(reply.status).to.equal(200);
+      expect(JSON.parse(reply.body)).to.deep.equal({ url: "http://127.0.0.1:9/", headers: { authorization: "AWS4-HMAC-SHA256 Credential=AKID/…", "x-amz-date": "20250102T030405Z" } });
+      expect(signedBodies[signedBodies.length - 1]).to.equal(ask("sse-tab"));
+    });
+
+    it("refuses without the page cookie, another page's session, a non-JSON type, a bad body, a GET, and a server without a signer", async () => {
+      const server = await serveWithSignAsk();
+      const before = signedBodies.length;
+      expect((await post(server, ask("x"), { "content-type": "application/json" })).status).to.equal(403);
+      const owner = await loadPage(server);
+      const other = await loadPage(server);
+      expect((await get(server, "/api/signed-url?sessionId=owned-tab", { cookie: owner })).status).to.equal(200);
+      const stolen = await post(server, ask("owned-tab"), { cookie: other, "content-type": "application/json" });
+      expect(stolen.status).to.equal(403);
+      expect(JSON.parse(stolen.body).error).to.match(/belongs to another page/);
+      // A cross-site form can only send simple content types: refused.
+      expect((await post(server, ask("x"), { cookie: owner, "content-type": "text/plain" })).status).to.equal(415);
+      expect((await post(server, "{not json", { cookie: owner, "content-type": "application/json" })).status).to.equal(400);
+      expect((await post(server, JSON.stringify({ question: "q" }), { cookie: owner, "content-type": "application/json" })).status).to.equal(400);
+      expect((await post(server, "x".repeat(70 * 1024), { cookie: owner, "content-type": "application/json" })).status).to.equal(413);
+      expect((await get(server, "/api/sign-ask", { cookie: owner })).status).to.equal(405);
+      expect(signedBodies.length).to.equal(before);
+      const plain = await serve();
+      expect((await post(plain, ask("x"), { cookie: await loadPage(plain), "content-type": "application/json" })).status).to.equal(404);
+    });
+  });
 });
