@@ -15,8 +15,9 @@ function seconds(ms: number): string {
 
 /**
  * The latest answer's state while connected; the connection's otherwise. An answer that
- * ended before the current socket opened (cut by a drop, or failed before a reconnect) is
- * history: its turn still shows what happened, the status line says the page is Ready.
+ * ended before the current socket opened (cut by a drop, or failed before a reconnect), or
+ * that a drop cut off for good, is history: its turn still shows what happened, the status
+ * line says the page is Ready.
  */
 export function pageStatus(connection: ConnectionSnapshot, conversation: Conversation, now: number): PageStatus {
   const latestId = conversation.order[conversation.order.length - 1];
@@ -40,7 +41,10 @@ export function pageStatus(connection: ConnectionSnapshot, conversation: Convers
       if (latest?.finishedAt !== undefined && connection.readyAt !== undefined && latest.finishedAt <= connection.readyAt) {
         return { state: "ready", text: "Ready." };
       }
-      if (latest?.status === "error") return { state: "error", text: `Error: ${latest.error?.message ?? "the answer failed"}` };
+      // An answer the drop cut off (not resumable) shows its own message; the new connection is ready.
+      if (latest?.status === "error" && latest.error?.code !== "connection_lost") {
+        return { state: "error", text: `Error: ${latest.error?.message ?? "the answer failed"}` };
+      }
       if (latest?.status === "done") return { state: "done", text: latest.stopReason === "cancelled" ? "Stopped." : "Done." };
       return { state: "ready", text: "Ready." };
   }

@@ -276,8 +276,12 @@ describe("client: chat page in Chromium (fake gateway)", function () {
     const before = gateway.connections.length;
     gateway.connections[before - 1].drop();
     await page.waitForSelector(`${answerSelector}[data-state="error"]`);
-    expect(await page.textContent(`${answerSelector} .answer-error`)).to.match(/before the answer finished\. Ask again once reconnected\.$/);
+    // The new socket asked for the rest; this gateway no longer has the answer (not_found), so it ends with a clear message.
+    expect(await page.textContent(`${answerSelector} .answer-error`)).to.equal(
+      "The connection dropped and the rest of this answer could not be fetched: There is no answer with this requestId to resume. Ask again.",
+    );
     await page.waitForSelector(`#status[data-connections="${before + 1}"]`);
+    expect((await gateway.connection(before)).resumes).to.have.length(1);
     await page.waitForSelector('#status[data-state="ready"]');
     expect(await page.textContent("#status")).to.equal("Ready.");
   });

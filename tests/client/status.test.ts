@@ -68,11 +68,16 @@ describe("client: page status", () => {
       message: "Connection closed (code 1006) before the answer finished. Ask again once reconnected.",
       at: 3000,
     });
-    // The socket the answer was cut on is still the current one: the error shows.
-    expect(pageStatus({ ...ready, readyAt: 500 }, cut, 3000).state).to.equal("error");
+    // A cut answer is known only once a new socket is up (its resume was refused or too late):
+    // the answer's turn shows the message, the status line the connection.
+    expect(pageStatus({ ...ready, readyAt: 500 }, cut, 3000)).to.deep.equal({ state: "ready", text: "Ready." });
     // A new socket opened after it: the page is ready for the next question.
     expect(pageStatus({ status: "ready", opened: 2, failures: 0, readyAt: 3400 }, cut, 3500)).to.deep.equal({ state: "ready", text: "Ready." });
     expect(pageStatus({ status: "ready", opened: 2, failures: 0, readyAt: 9000 }, conversationWith("asked", "error"), 9000).text).to.equal("Ready.");
+    // Cut off for good after the new socket opened (its resume was refused): Ready all the same.
+    expect(pageStatus({ status: "ready", opened: 2, failures: 0, readyAt: 3400 }, cut, 3500)).to.deep.equal({ state: "ready", text: "Ready." });
+    const refused = reduceConversation(conversationWith("asked", "delta"), { type: "interrupted", requestIds: ["r"], message: "could not be fetched", at: 5000 });
+    expect(pageStatus({ status: "ready", opened: 2, failures: 0, readyAt: 3400 }, refused, 5000)).to.deep.equal({ state: "ready", text: "Ready." });
     expect(pageStatus({ status: "ready", opened: 2, failures: 0, readyAt: 9000 }, conversationWith("asked", "delta", "end"), 9000).text).to.equal("Ready.");
   });
 
