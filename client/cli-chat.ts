@@ -71,6 +71,8 @@ class ChatConnection {
 /** Ctrl-C: stops the answer being generated, or at an idle prompt asks for a second press before leaving. */
 class Interrupts {
   private current?: AbortController;
+  /** Between answering() and idle(): the answer is being followed (or stopped). */
+  private busy = false;
   private idlePresses = 0;
 
   constructor(
@@ -83,11 +85,13 @@ class Interrupts {
   /** A signal that aborts on the next Ctrl-C, for one answer. */
   answering(): AbortSignal {
     this.idlePresses = 0;
+    this.busy = true;
     this.current = new AbortController();
     return this.current.signal;
   }
 
   idle(): void {
+    this.busy = false;
     this.current = undefined;
   }
 
@@ -97,8 +101,9 @@ class Interrupts {
   }
 
   private press(): void {
-    if (this.current) {
-      this.current.abort();
+    if (this.busy) {
+      // The first press stops the answer; more presses while the server confirms change nothing (bounded wait).
+      this.current?.abort();
       this.current = undefined;
       return;
     }

@@ -40,6 +40,12 @@ async function signedPost(target: HttpTarget, body: string, deps: HttpAskDeps): 
   try {
     return await fetchSignedAsk(target.baseUrl, body, deps.fetch);
   } catch (error) {
+    if (error instanceof SignedUrlError && error.status === 404) {
+      throw new CliError(
+        EXIT.usage,
+        `${target.baseUrl} does not sign asks for a function URL (no POST api/sign-ask): drop --http to ask over the WebSocket, or give --http <function URL> to sign with your credentials`,
+      );
+    }
     if (error instanceof SignedUrlError) throw new CliError(error.status === 401 || error.status === 403 ? EXIT.auth : EXIT.protocol, error.message);
     const code = networkErrorCode(error);
     if (code) throw new CliError(EXIT.network, `cannot reach ${target.baseUrl}: ${code}`);

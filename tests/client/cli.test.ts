@@ -187,6 +187,16 @@ describe("client: qnabot-stream against a fake gateway", () => {
     expect(plain.stdout.text).to.equal("Resumable answers arrive whole.\n");
   });
 
+  it("ask --local --http against a page server that signs no asks says how to ask instead (exit 2)", async () => {
+    await startStack({});
+    const { code, stdout, stderr } = await run(["ask", "q", "--local", local, "--http"]);
+    expect(code).to.equal(EXIT.usage);
+    expect(stdout.text).to.equal("");
+    expect(stderr.text).to.equal(
+      `qnabot-stream: ${local} does not sign asks for a function URL (no POST api/sign-ask): drop --http to ask over the WebSocket, or give --http <function URL> to sign with your credentials\n`,
+    );
+  });
+
   it("exits 5 on an error envelope, and on a frame that is not an envelope", async () => {
     await startStack({ onAsk: streamAnswer("partial answer", { chunks: 2, error: { code: "model_error", message: "the model stream failed" } }) });
     const failed = await run(["ask", "q", "--local", local]);
