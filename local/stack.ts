@@ -32,6 +32,7 @@ import { CodeHookError, startLocalLexRuntime, type LexCodeHookEvent, type LocalL
 import { presignWebSocketUrl } from "../client/presign";
 import { applyEnv } from "./process-env";
 import { startChatServer, type ChatServer } from "../client/chat-server";
+import { signFunctionUrlPost } from "../client/function-url-signer";
 import { CONNECTION_ROUTE_KEYS, FULFILLMENT_ROUTE_KEYS } from "../functions/shared/routes";
 import { ENV } from "../functions/shared/env";
 import { resetAwsClients } from "../functions/shared/aws";
@@ -386,7 +387,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       options.page === false
         ? undefined
         : (parts.page = await listening("page", ports.page, () =>
-            startChatServer({ sign: (sessionId) => presign(sessionId, { format: "json" }), label, port: ports.page }),
+            startChatServer({
+              sign: (sessionId) => presign(sessionId, { format: "json" }),
+              signAsk: (body) => signFunctionUrlPost({ url: functionUrl.url, region, credentials: chatUser, body }),
+              label,
+              port: ports.page,
+            }),
           ));
 
     return {

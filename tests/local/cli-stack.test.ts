@@ -12,13 +12,10 @@ import * as path from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { ApiGatewayManagementApiClient, DeleteConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
 import type { Envelope } from "../../functions/shared/protocol";
-import { startChatServer, type ChatServer } from "../../client/chat-server";
 import { main } from "../../client/cli";
 import { EXIT } from "../../client/exit-codes";
-import { signFunctionUrlPost } from "../../client/function-url-signer";
 import { localRoleSession } from "../../local/gateway";
 import { startLocalStack, type LocalStack } from "../../local/stack";
-import { chatPage } from "../client/helpers/page";
 import { QUIET_ENV } from "./stack-helpers";
 
 const ROOT = path.join(__dirname, "../..");
@@ -66,7 +63,6 @@ function curlSigV4(): Promise<string | undefined> {
 describe("local stack: qnabot-stream over the wire (stop, resume, SSE)", function () {
   this.timeout(60_000);
   let stack: LocalStack;
-  let signingServer: ChatServer;
   // Stands in for the gateway dropping a connection (DeleteConnection, as the writer does when it gives up).
   const operator = localRoleSession("cli-operator", { allow: { connect: false, manageConnections: true } });
 
@@ -76,15 +72,8 @@ describe("local stack: qnabot-stream over the wire (stop, resume, SSE)", functio
       bedrockBehavior: { firstTokenDelayMs: 0, deltasPerSecond: 30, deltas: DELTAS },
       env: { ...QUIET_ENV, STREAM_CHECKPOINT_MS: "100", STREAM_JSON_FLUSH_MS: "20" },
     });
-    // What the local stack's page server does with POST api/sign-ask once it is given a signer.
-    signingServer = await startChatServer({
-      sign: (sessionId) => stack.presign(sessionId, { format: "json" }),
-      signAsk: (body) => signFunctionUrlPost({ url: stack.functionUrl, region: stack.region, credentials: stack.chatUser, body }),
-      page: await chatPage(),
-    });
   });
   after(async () => {
-    await signingServer?.close();
     await stack?.close();
   });
 
@@ -197,7 +186,8 @@ describe("local stack: qnabot-stream over the wire (stop, resume, SSE)", functio
     stack.bedrock!.enqueue({ operation: "ConverseStream", firstTokenDelayMs: 0, deltasPerSecond: 0, deltas: ["Signed ", "by the ", "page server."] });
     const stdout = new Capture();
     const stderr = new Capture();
-    const code = await main(["ask", "q", "--local", signingServer.url, "--http", "--json"], { stdout, stderr, stdin: Readable.from([]), env: {} });
+    // npm start's own page server signs the ask for the stack's function URL (POST /api/sign-ask).
+    const code = await main(["ask", "q", "--local", stack.pageUrl!, "--http", "--json"], { stdout, stderr, stdin: Readable.from([]), env: {} });
     expect(code, stderr.text).to.equal(EXIT.ok);
     const envelopes = envelopesOf(stdout.text);
     expect(envelopes[0].type).to.equal("start");
