@@ -196,10 +196,10 @@ async function fairUse(run: Run, budget: Budget): Promise<void> {
 }
 
 async function hangs(run: Run, budget: Budget): Promise<void> {
-  const env = await startHangEnv();
+  const env = await startHangEnv(budget.hangPosts);
   try {
     await run.check("No silent hang", "@connections 429 storm (95%)", () => stormHang(env, budget.hangClients, SEEDS.disconnects + 3));
-    await run.check("No silent hang", "@connections posts taking 3.5 s", () => latencyHang(env, budget.hangClients));
+    await run.check("No silent hang", `@connections posts taking ${budget.hangPosts.latencyMs / 1000} s`, () => latencyHang(env, budget.hangClients));
     await run.check("No silent hang", "Clients that stop reading", () => pausedReaderHang(env, budget.hangClients, 10_000));
   } finally {
     await env.close();

@@ -14,7 +14,7 @@ import { lambdaClient, optionalIntEnv } from "../shared/aws";
 import { ENV } from "../shared/env";
 import { DynamoConnectionsStore } from "../shared/dynamo-connections";
 import type { AnswerMode } from "../shared/protocol";
-import { flushIntervalsFromEnv, ManagementApiTransport, streamOpenerFromEnv } from "../stream/aws";
+import { flushIntervalsFromEnv, ManagementApiTransport, postTimeoutFromEnv, streamOpenerFromEnv } from "../stream/aws";
 import { DynamoJournalStore } from "../stream/journal-store";
 import { replayAnswer } from "../stream/writer";
 import type { FulfillmentConfig } from "./config";
@@ -94,7 +94,7 @@ export function doorDeps(config: FulfillmentConfig): DoorDeps {
   const streaming = config.streaming;
   const selfFunctionName = config.selfFunctionName;
   const store = streaming && new DynamoConnectionsStore({ tableName: streaming.connectionsTable, ttlSeconds: streaming.connectionTtlSeconds });
-  const transport = streaming && new ManagementApiTransport({ endpoint: streaming.endpoint });
+  const transport = streaming && new ManagementApiTransport({ endpoint: streaming.endpoint, requestTimeoutMs: postTimeoutFromEnv() });
   return {
     answer: (request) => answer(request, engine),
     // Lex requests rarely name a mode: answer from the knowledge base when that is all there is.

@@ -20,6 +20,10 @@ export const ENV = {
   asksPerConnection: "ASKS_PER_CONNECTION",
   /** Asks one session may have in flight over all its connections and doors (fair use). */
   asksPerSession: "ASKS_PER_SESSION",
+  /** Milliseconds a PostToConnection may take before it counts as failed. */
+  streamPostTimeoutMs: "STREAM_POST_TIMEOUT_MS",
+  /** Retries of a throttled or failed post before the writer gives up on its connection. */
+  streamPostRetries: "STREAM_POST_RETRIES",
   /** Milliseconds between checkpoints of a resumable answer: how long a resuming client waits. */
   streamCheckpointMs: "STREAM_CHECKPOINT_MS",
   /** Conversation memory table name. */

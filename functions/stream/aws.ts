@@ -15,7 +15,7 @@ import { ENV } from "../shared/env";
 import type { StreamFormat } from "../shared/table";
 import { DynamoJournalStore } from "./journal-store";
 import { PostError, type PostFailureKind, type StreamOpener, type StreamTransport } from "./types";
-import { createStreamOpener, DEFAULT_FLUSH_INTERVAL_MS } from "./writer";
+import { createStreamOpener, DEFAULT_FLUSH_INTERVAL_MS, DEFAULT_POST_RETRIES } from "./writer";
 
 export interface ManagementApiTransportOptions {
   /**
@@ -29,9 +29,12 @@ export interface ManagementApiTransportOptions {
   readonly credentials?: ApiGatewayManagementApiClientConfig["credentials"];
   /** Milliseconds to establish a connection before the post fails. @default 1000 */
   readonly connectionTimeoutMs?: number;
-  /** Milliseconds a post may take before it fails, so a stuck post never hangs the answer. @default 3000 */
+  /** Milliseconds a post may take before it fails, so a stuck post never hangs the answer. @default DEFAULT_POST_TIMEOUT_MS (3000) */
   readonly requestTimeoutMs?: number;
 }
+
+/** A post that has not answered in this long counts as failed (and, for json, is retried). */
+export const DEFAULT_POST_TIMEOUT_MS = 3000;
 
 const EXECUTE_API_HOST = /^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/;
 
@@ -58,7 +61,7 @@ export class ManagementApiTransport implements StreamTransport {
       maxAttempts: 1,
       requestHandler: {
         connectionTimeout: options.connectionTimeoutMs ?? 1000,
-        requestTimeout: options.requestTimeoutMs ?? 3000,
+        requestTimeout: options.requestTimeoutMs ?? DEFAULT_POST_TIMEOUT_MS,
         throwOnRequestTimeout: true,
         httpAgent: { keepAlive: true },
         httpsAgent: { keepAlive: true },
@@ -156,13 +159,22 @@ export function streamOpenerFor(config: StreamOpenerConfig): StreamOpener {
         tableName,
         ttlSeconds: optionalIntEnv(ENV.connectionTtlSeconds, 7200, { min: 1, max: 86_400 }),
       }),
-      transport: new ManagementApiTransport({ endpoint }),
-      options: { flushIntervalMs, checkpointMs: optionalIntEnv(ENV.streamCheckpointMs, 1000, { min: 50, max: 60_000 }) },
+      transport: new ManagementApiTransport({ endpoint, requestTimeoutMs: postTimeoutFromEnv() }),
+      options: {
+        flushIntervalMs,
+        checkpointMs: optionalIntEnv(ENV.streamCheckpointMs, 1000, { min: 50, max: 60_000 }),
+        maxRetries: optionalIntEnv(ENV.streamPostRetries, DEFAULT_POST_RETRIES, { min: 0, max: 20 }),
+      },
       journal: new DynamoJournalStore({ tableName }),
     });
     openers.set(key, opener);
   }
   return opener;
+}
+
+/** A post's timeout the stack configured (STREAM_POST_TIMEOUT_MS), else the transport's 3 s. */
+export function postTimeoutFromEnv(): number {
+  return optionalIntEnv(ENV.streamPostTimeoutMs, DEFAULT_POST_TIMEOUT_MS, { min: 100, max: 29_000 });
 }
 
 /**

@@ -153,6 +153,9 @@ export function streamReporter(
   };
 }
 
+/** Retries of one post before its connection is given up (StreamWriterOptions.maxRetries). */
+export const DEFAULT_POST_RETRIES = 10;
+
 /** The frame budget's defaults (StreamWriterOptions.flushIntervalMs). */
 export const DEFAULT_FLUSH_INTERVAL_MS: Readonly<Record<StreamFormat, number>> = { text: 150, json: 120 };
 
@@ -161,7 +164,7 @@ const DEFAULTS: Omit<StreamWriterOptions, "report"> = {
   maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
   flushIntervalMs: DEFAULT_FLUSH_INTERVAL_MS,
   textTailCodePoints: 1,
-  maxRetries: 10,
+  maxRetries: DEFAULT_POST_RETRIES,
   retryBaseMs: 25,
   retryCapMs: 1000,
   checkpointMs: 1000,

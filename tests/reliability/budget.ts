@@ -1,3 +1,4 @@
+import { DEPLOYED_POST_BUDGET, type PostBudget } from "./hangs";
 /**
  * How much each check does: `test` fits `npm test`'s time budget on a 2-core machine,
  * `full` is what `npm run reliability` runs and RELIABILITY.md reports. Seeds are fixed, so
@@ -27,9 +28,11 @@ export interface Budget {
   readonly burstAsks: number;
   /** json clients of each hang scenario (429 storm, post latency, paused reader). */
   readonly hangClients: number;
+  /** The writer's post budget in the hang scenarios (hangs.ts). */
+  readonly hangPosts: PostBudget;
 }
 
 export const BUDGETS: Readonly<Record<"test" | "full", Budget>> = {
-  test: { handlerRuns: 500, gatewayFrames: 100, disconnectSessions: 20, storm: { sessions: 20, ratePerSecond: 35 }, loadSessions: 50, burstAsks: 200, hangClients: 5 },
-  full: { handlerRuns: 1000, gatewayFrames: 300, disconnectSessions: 100, storm: { sessions: 60, ratePerSecond: 100 }, loadSessions: 500, burstAsks: 1000, hangClients: 20 },
+  test: { handlerRuns: 500, gatewayFrames: 100, disconnectSessions: 20, storm: { sessions: 20, ratePerSecond: 35 }, loadSessions: 50, burstAsks: 200, hangClients: 5, hangPosts: { retries: 3, timeoutMs: 1000, latencyMs: 1500 } },
+  full: { handlerRuns: 1000, gatewayFrames: 300, disconnectSessions: 100, storm: { sessions: 60, ratePerSecond: 100 }, loadSessions: 500, burstAsks: 1000, hangClients: 20, hangPosts: DEPLOYED_POST_BUDGET },
 };

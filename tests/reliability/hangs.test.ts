@@ -1,17 +1,17 @@
 import { logger } from "../../functions/shared/observability";
 import { BUDGETS, SEEDS } from "./budget";
 import { captureOutput } from "./harness";
-import { HANG_BOUNDS_MS, latencyHang, pausedReaderHang, startHangEnv, stormHang, type HangEnv } from "./hangs";
+import { hangBoundsMs, latencyHang, pausedReaderHang, startHangEnv, stormHang, type HangEnv } from "./hangs";
 
 describe("reliability: no silent hang (every json client told, or its socket closed, within a bound)", function () {
-  this.timeout(HANG_BOUNDS_MS.latency + 30_000);
-  const { hangClients } = BUDGETS.test;
+  const { hangClients, hangPosts } = BUDGETS.test;
+  this.timeout(hangBoundsMs(hangPosts).latency + 30_000);
   let env: HangEnv;
   let level: string;
   before(async () => {
     level = logger.getLevelName();
     logger.setLogLevel("ERROR");
-    env = await startHangEnv();
+    env = await startHangEnv(hangPosts);
   });
   after(async () => {
     logger.setLogLevel(level as Parameters<typeof logger.setLogLevel>[0]);
@@ -19,6 +19,7 @@ describe("reliability: no silent hang (every json client told, or its socket clo
   });
 
   it(`95% of @connections posts answer 429 (${hangClients} clients)`, () => captureOutput(() => stormHang(env, hangClients, SEEDS.disconnects + 3)));
-  it(`every @connections post takes 3.5 s, past the writer's 3 s timeout (${hangClients} clients)`, () => captureOutput(() => latencyHang(env, hangClients)));
+  it(`every @connections post takes ${hangPosts.latencyMs / 1000} s, past the writer's ${hangPosts.timeoutMs / 1000} s timeout (${hangClients} clients)`, () =>
+    captureOutput(() => latencyHang(env, hangClients)));
   it(`clients stop reading for 3 s right after asking (${hangClients} clients)`, () => captureOutput(() => pausedReaderHang(env, hangClients, 3000)));
 });
