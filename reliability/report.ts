@@ -20,13 +20,13 @@ export interface ReportContext {
   readonly durationMs: number;
 }
 
-const SECTIONS: readonly Section[] = ["Bad input", "Faults", "Fair use", "No silent hang", "Load", "Security", "Side doors"];
+const SECTIONS: readonly Section[] = ["Bad input", "Faults", "Fair use", "No silent hang", "Answers", "Load", "Security", "Side doors"];
 
 /** What the checks show to be out of reach, so nobody reads more into the table than it says. */
 export const LIMITS: readonly string[] = [
-  "Retries are bounded: a throttling storm much heavier than the one above still makes the writer drop a connection; a json client is then closed with `DELETE @connections` (and resumes), but that DeleteConnection is not retried, so if the storm throttles it too the client waits until the gateway's idle timeout (10 min).",
+  "Retries are bounded: a throttling storm much heavier than the one above still makes the writer drop a connection; a json client is then closed with `DELETE @connections` (and resumes), itself retried with the same budget; a storm that outlasts that budget too leaves the client waiting until the gateway's idle timeout (10 min).",
   "The slow-reader model is the documented one (PostToConnection answers 429 LimitExceededException when \"the WebSocket client side buffer is full\"), but AWS documents no size for that buffer: the local gateway allows 1 MiB queued beyond what the sockets themselves hold.",
-  "The Lex door streams to the owner of the session Lex names: Lex passes no caller identity, so whoever can call the bot with a session id can put an answer on that session's sockets (never read from them), and the question and its answer become turns of that session's conversation memory. This is QnABot's own model.",
+  "The Lex door streams to the sole claimant of the session Lex names: Lex passes no caller identity, so whoever can call the bot with a session id can put an answer on that session's sockets (never read from them), and the question and its answer become turns of that session's Lex conversation memory (kept apart from the memory of the owner's signed asks). This is QnABot's own model, and Lex's: any caller who knows a session id can continue its Lex conversation.",
   "IAM conditions are reported, not evaluated (the KMS key statements, usable only through DynamoDB).",
 ];
 

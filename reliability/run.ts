@@ -34,6 +34,7 @@ import {
 import type { Figure, Section } from "../tests/reliability/figures";
 import { burstFigure, startFairnessEnv } from "../tests/reliability/fairness";
 import { latencyHang, pausedReaderHang, startHangEnv, stormHang } from "../tests/reliability/hangs";
+import { connectionLifetime, duplicateRequestId, memoryRace, resumeAfterDrops, startAnswersEnv } from "../tests/reliability/answers";
 import { bedrockRequestLog, chatPageSideDoor, dynamoSideDoor, httpApiBodies, lambdaSideDoor, startSideDoorStack } from "../tests/reliability/side-doors";
 import { DEFAULT_STAGE_THROTTLE, type StageThrottle } from "../local/gateway";
 import { fuzzGatewayFrames, gatewayFigure } from "../tests/reliability/fuzz-gateway";
@@ -206,6 +207,18 @@ async function hangs(run: Run, budget: Budget): Promise<void> {
   }
 }
 
+async function answers(run: Run, budget: Budget): Promise<void> {
+  const env = await startAnswersEnv();
+  try {
+    await run.check("Answers", "Resume after a dropped connection", () => resumeAfterDrops(env, budget.resumeDrops, SEEDS.disconnects + 5));
+    await run.check("Answers", "Connection lifetime", () => connectionLifetime(env));
+    await run.check("Answers", "Concurrent asks in one session (memory)", () => memoryRace(env, [5, 20]));
+    await run.check("Answers", "A requestId reused while in flight", () => duplicateRequestId(env, budget.duplicatePairs));
+  } finally {
+    await env.close();
+  }
+}
+
 async function sideDoors(run: Run, budget: Budget): Promise<void> {
   const stack = await startSideDoorStack();
   try {
@@ -260,6 +273,7 @@ async function main(): Promise<void> {
   await faults(run, budget);
   await fairUse(run, budget);
   await hangs(run, budget);
+  await answers(run, budget);
   await security(run);
   await sideDoors(run, budget);
   const report = renderReport(run.rows, {

@@ -2,7 +2,7 @@
  * What a reliability check reports: one row of RELIABILITY.md. Checks throw on the first
  * violation (with fast-check's seed and path when they fuzz); a returned figure means it held.
  */
-export type Section = "Bad input" | "Faults" | "Fair use" | "No silent hang" | "Load" | "Security" | "Side doors";
+export type Section = "Bad input" | "Faults" | "Fair use" | "No silent hang" | "Answers" | "Load" | "Security" | "Side doors";
 
 export interface Figure {
   readonly section: Section;

@@ -1,0 +1,161 @@
+/**
+ * Answers that survive what happens around them (issue 11, findings 3–6): a json client that
+ * drops mid-answer and resumes gets the rest exactly once; a connection row never expires
+ * while its socket may be open, and a claim outlives its connections; concurrent asks in one
+ * session all land in memory; a requestId reused while in flight is refused. Each scenario
+ * runs over the wire (or against the stack's own DynamoDB) and returns its row of
+ * RELIABILITY.md.
+ */
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { expect } from "chai";
+import { parseStackConfig } from "../../components/config";
+import { DEFAULT_MEMORY_LIMITS, DynamoMemory } from "../../functions/fulfillment/memory";
+import { DynamoConnectionsStore } from "../../functions/shared/dynamo-connections";
+import { CLAIM_GRACE_SECONDS } from "../../functions/shared/session-state";
+import type { Envelope } from "../../functions/shared/protocol";
+import type { LocalStack } from "../../local/stack";
+import { journalPositions } from "../unit/stream-fakes";
+import type { Figure } from "./figures";
+import { connect, seededRandom, startReliabilityStack } from "./harness";
+
+/** An answer long enough to be dropped in the middle of, with a surrogate pair to split. */
+export const ANSWER_DELTAS = Array.from({ length: 40 }, (_, i) => `part${i} ${i % 9 === 0 ? "😀 " : ""}`);
+const ANSWER = ANSWER_DELTAS.join("");
+
+export interface AnswersEnv {
+  readonly stack: LocalStack;
+  close(): Promise<void>;
+}
+
+export async function startAnswersEnv(): Promise<AnswersEnv> {
+  const stack = await startReliabilityStack({
+    bedrockBehavior: { deltas: ANSWER_DELTAS, deltasPerSecond: 400, firstTokenDelayMs: 0 },
+    env: { STREAM_CHECKPOINT_MS: "50", STREAM_JSON_FLUSH_MS: "10" },
+  });
+  return { stack, close: () => stack.close() };
+}
+
+function deltaText(envelopes: readonly Envelope[]): string {
+  return envelopes.map((e) => (e.type === "delta" ? e.text : "")).join("");
+}
+
+let sequence = 0;
+
+/** `drops` answers each dropped after a random number of envelopes (seeded), then resumed on a new socket. */
+export async function resumeAfterDrops(env: AnswersEnv, drops: number, seed: number): Promise<Figure> {
+  const random = seededRandom(seed);
+  let duringAnswer = 0;
+  for (let i = 0; i < drops; i++) {
+    const sessionId = `resume-${++sequence}`;
+    const requestId = `r-${sequence}`;
+    const first = await connect(env.stack, sessionId);
+    const dropAfter = 1 + Math.floor(random() * 30);
+    await first.ask(requestId, "A long answer, please.");
+    await first.until(() => first.of(requestId).length >= dropAfter || first.terminal(requestId) !== undefined, `${dropAfter} envelopes`);
+    const all = first.of(requestId);
+    const terminal = all.findIndex((e) => e.type === "end" || e.type === "error");
+    const seen = all.slice(0, terminal < 0 ? dropAfter : Math.min(dropAfter, terminal));
+    if (terminal < 0) duringAnswer++;
+    await first.terminate();
+    const afterSeq = seen[seen.length - 1].seq;
+
+    const second = await connect(env.stack, sessionId);
+    await second.send(JSON.stringify({ action: "resume", requestId, afterSeq }));
+    await second.settled(requestId);
+    const rest = second.of(requestId);
+    await second.close();
+    expect(rest.every((e) => e.seq > afterSeq), `drop ${i}: nothing at or before afterSeq again`).to.equal(true);
+    expect(deltaText(seen) + deltaText(rest), `drop ${i}: seen + resumed = the answer`).to.equal(ANSWER);
+    expect(rest[rest.length - 1]?.type, `drop ${i}: ends`).to.equal("end");
+  }
+  return {
+    section: "Answers",
+    check: "Resume after a dropped connection",
+    tried: `${drops} json answers, each socket dropped after a random number of envelopes (seed ${seed}; ${duringAnswer} while the answer streamed, the rest after it ended), then resumed on a new socket with the last seq seen`,
+    result: `every answer whole: seen + resumed = the generated text, ${drops}/${drops}; nothing lost, nothing repeated, no second start`,
+  };
+}
+
+/**
+ * The attack's `connectionTtlSeconds: 60`: the config now refuses it, and a principal's claim
+ * outlives its connections, so no one takes an owner's session over while it may still ask.
+ */
+export async function connectionLifetime(env: AnswersEnv): Promise<Figure> {
+  const attack: Record<string, string> = { connectionTtlSeconds: "60" };
+  expect(() => parseStackConfig((key) => attack[key])).to.throw(/7200/);
+  const client = DynamoDBDocumentClient.from(env.stack.dynamo.client);
+  let now = Date.now();
+  const store = new DynamoConnectionsStore({ tableName: env.stack.dynamo.connectionsTable, ttlSeconds: 7200, client, now: () => now });
+  const sessionId = `lifetime-${++sequence}`;
+  const owner = "iam:arn:aws:iam::000000000000:user/owner";
+  const other = "iam:arn:aws:iam::000000000000:user/other";
+  await store.register({ sessionId, connectionId: "owner=", principal: owner, format: "json" });
+  // Past API Gateway's 2 h limit the socket is gone for sure; the claim is not.
+  now += (7200 + 1) * 1000;
+  expect((await store.listSession(sessionId)).connections, "the connection has expired").to.deep.equal([]);
+  await store.register({ sessionId, connectionId: "other=", principal: other, format: "json" });
+  const contested = await store.listSession(sessionId);
+  expect(contested.contested, "a newcomer contests the session instead of taking it over").to.equal(true);
+  now += CLAIM_GRACE_SECONDS * 1000;
+  const after = await store.listSession(sessionId);
+  expect(after.claimants, "the owner's claim ends after its grace").to.deep.equal([other]);
+  return {
+    section: "Answers",
+    check: "Connection lifetime (connectionTtlSeconds: 60)",
+    tried: "the attack's connectionTtlSeconds 60; a connection 2 h + 1 s old; another principal connecting then; the owner's claim after its grace",
+    result: `60 refused (at least 7200, API Gateway's connection limit); an expired connection no longer listed, its owner's claim kept ${CLAIM_GRACE_SECONDS / 3600} h more: the newcomer contests the session (no takeover, no 403 for the owner), and holds it alone once the claim ends`,
+  };
+}
+
+/** `counts` concurrent asks in one session, each appending a turn (the attack: 5 asks left 1 turn). */
+export async function memoryRace(env: AnswersEnv, counts: readonly number[]): Promise<Figure> {
+  const client = DynamoDBDocumentClient.from(env.stack.dynamo.client);
+  const memory = new DynamoMemory({ tableName: env.stack.dynamo.memoryTable, ttlSeconds: 3600, client });
+  const landed: string[] = [];
+  for (const count of counts) {
+    const sessionId = `race-${count}-${++sequence}`;
+    const limits = { turns: count, ...DEFAULT_MEMORY_LIMITS };
+    await Promise.all(Array.from({ length: count }, (_, i) => memory.append(sessionId, "iam:racer", { question: `q${i}`, answer: `a${i}` }, limits)));
+    const turns = (await memory.load(sessionId, "iam:racer")).turns;
+    expect(turns.map((t) => t.question).sort(), `${count} concurrent asks`).to.deep.equal(Array.from({ length: count }, (_, i) => `q${i}`).sort());
+    landed.push(`${turns.length}/${count}`);
+  }
+  return {
+    section: "Answers",
+    check: "Concurrent asks in one session (memory)",
+    tried: `${counts.join(" and ")} asks of one session appending their turns at once`,
+    result: `turns kept: ${landed.join(", ")} (each append conditional on the item's version, retried)`,
+  };
+}
+
+/** The same requestId asked twice on one socket while the first is in flight. */
+export async function duplicateRequestId(env: AnswersEnv, pairs: number): Promise<Figure> {
+  let refused = 0;
+  for (let i = 0; i < pairs; i++) {
+    const client = await connect(env.stack, `duplicate-${++sequence}`);
+    const requestId = `same-${sequence}`;
+    // A slow first answer: the second ask certainly arrives while it is in flight.
+    env.stack.bedrock!.enqueue({ deltasPerSecond: 20, deltas: ANSWER_DELTAS.slice(0, 8) });
+    await client.ask(requestId, "First.");
+    await client.ask(requestId, "Second, same id.");
+    await client.until(
+      () => client.of(requestId).some((e) => e.type === "error") && client.of(requestId).some((e) => e.type === "end"),
+      "the answer and the refusal",
+    );
+    const envelopes = client.of(requestId);
+    const refusal = envelopes.find((e) => e.type === "error");
+    expect(refusal, "the second ask is refused").to.deep.include({ code: "bad_request" });
+    const answer = envelopes.filter((e) => e !== refusal);
+    expect(answer.map((e) => e.seq), "one answer's seq, strictly increasing").to.deep.equal(journalPositions(answer));
+    expect(answer.filter((e) => e.type === "start"), "one start").to.have.length(1);
+    expect(deltaText(answer), "the first answer, whole").to.equal(ANSWER_DELTAS.slice(0, 8).join(""));
+    refused++;
+    await client.close();
+  }
+  return {
+    section: "Answers",
+    check: "A requestId reused while in flight",
+    tried: `${pairs} sockets, each asking twice with one requestId before the first answer ended`,
+    result: `the second ask refused with bad_request ${refused}/${pairs}; the first answer's seq strictly increasing, one start`,
+  };
+}
