@@ -204,7 +204,7 @@ export interface StreamingComponentArgs {
    * @default 150
    */
   readonly textFlushMs?: number;
-  /** Frame budget of `format=json` connections, 0-60000. Set as STREAM_JSON_FLUSH_MS. @default 100 */
+  /** Frame budget of `format=json` connections, 0-60000. Set as STREAM_JSON_FLUSH_MS. @default 120 (the writer's DEFAULT_FLUSH_INTERVAL_MS.json) */
   readonly jsonFlushMs?: number;
   /**
    * Milliseconds between checkpoints of a resumable answer (50-60000): how long a client that
