@@ -12,7 +12,7 @@ import type { Browser, Page } from "playwright-core";
 import { startLocalStack, type LocalStack } from "../../local/stack";
 import { localRoleSession } from "../../local/gateway";
 import { MESSAGES } from "../../functions/fulfillment/errors";
-import { launchChromium } from "../client/helpers/browser";
+import { askOnPage, launchChromium, openChatPage } from "../client/helpers/browser";
 
 const SCREENSHOTS = path.join(__dirname, "../../test-output/browser");
 /** The stand-in answers this from security-model.md in about 140 deltas, with bold, italics, code and a list. */
@@ -88,9 +88,7 @@ describe("browser: chat page on the local stack", function () {
       env: { POWERTOOLS_LOG_LEVEL: "ERROR", POWERTOOLS_METRICS_DISABLED: "true" },
     });
     browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 900, height: 700 } });
-    await page.goto(stack.pageUrl!);
-    await page.waitForSelector('#status[data-state="ready"]', { timeout: 20_000 });
+    page = await openChatPage(browser, stack.pageUrl!);
   });
 
   after(async () => {
@@ -98,16 +96,7 @@ describe("browser: chat page on the local stack", function () {
     await stack?.close();
   });
 
-  /** Types the question, sends it with Enter and returns the new answer's selector. */
-  async function ask(question: string): Promise<string> {
-    await page.waitForSelector("#send:not([disabled])");
-    const turns = await page.locator(".turn").count();
-    await page.fill("#question", question);
-    await page.press("#question", "Enter");
-    const selector = `.turn:nth-child(${turns + 1}) .answer`;
-    await page.waitForSelector(selector);
-    return selector;
-  }
+  const ask = (question: string): Promise<string> => askOnPage(page, question);
 
   /**
    * Samples the answer in the page (every 25 ms) until it is done or failed, and records any

@@ -9,7 +9,7 @@ import { ApiGatewayManagementApiClient, DeleteConnectionCommand } from "@aws-sdk
 import type { Browser, Page } from "playwright-core";
 import { localRoleSession } from "../../local/gateway";
 import { startLocalStack, type LocalStack } from "../../local/stack";
-import { launchChromium } from "../client/helpers/browser";
+import { askOnPage, launchChromium, openChatPage } from "../client/helpers/browser";
 
 /** Plain words (no markdown), so the page's text is the streamed text; about 8 s at this pace. */
 const DELTAS = Array.from({ length: 240 }, (_, i) => `w${i} ${i % 40 === 0 ? "😀 " : ""}`);
@@ -49,9 +49,7 @@ describe("browser: Stop and resume on the local stack", function () {
       env: { POWERTOOLS_LOG_LEVEL: "ERROR", POWERTOOLS_METRICS_DISABLED: "true", STREAM_CHECKPOINT_MS: "100" },
     });
     browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 900, height: 700 } });
-    await page.goto(stack.pageUrl!);
-    await page.waitForSelector('#status[data-state="ready"]', { timeout: 20_000 });
+    page = await openChatPage(browser, stack.pageUrl!);
   });
 
   after(async () => {
@@ -59,15 +57,7 @@ describe("browser: Stop and resume on the local stack", function () {
     await stack?.close();
   });
 
-  async function ask(question: string): Promise<string> {
-    await page.waitForSelector('#send[data-action="send"]:not([disabled])');
-    const turns = await page.locator(".turn").count();
-    await page.fill("#question", question);
-    await page.press("#question", "Enter");
-    const selector = `.turn:nth-child(${turns + 1}) .answer`;
-    await page.waitForSelector(selector);
-    return selector;
-  }
+  const ask = (question: string): Promise<string> => askOnPage(page, question);
 
   async function streamedSoFar(selector: string, length: number): Promise<void> {
     await page.waitForFunction(

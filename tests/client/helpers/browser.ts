@@ -3,7 +3,7 @@
  * (containers), no background networking (no outside traffic, no flakiness from it).
  */
 import { existsSync } from "node:fs";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -25,4 +25,23 @@ export function launchChromium(): Promise<Browser> {
       "--disable-dev-shm-usage",
     ],
   });
+}
+
+/** Opens the local stack's chat page in a new browser page and waits until it is ready to ask. */
+export async function openChatPage(browser: Browser, pageUrl: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 900, height: 700 } });
+  await page.goto(pageUrl);
+  await page.waitForSelector('#status[data-state="ready"]', { timeout: 20_000 });
+  return page;
+}
+
+/** Types the question, sends it with Enter and returns the new answer's selector. */
+export async function askOnPage(page: Page, question: string): Promise<string> {
+  await page.waitForSelector('#send[data-action="send"]:not([disabled])');
+  const turns = await page.locator(".turn").count();
+  await page.fill("#question", question);
+  await page.press("#question", "Enter");
+  const selector = `.turn:nth-child(${turns + 1}) .answer`;
+  await page.waitForSelector(selector);
+  return selector;
 }
