@@ -13,7 +13,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { PassThrough } from "node:stream";
-import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
+import { CreateTableCommand, DynamoDBClient, waitUntilTableExists, type CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
 import type { AwsCredentialIdentity } from "@smithy/types";
 import { CONNECTIONS_TABLE, MEMORY_TABLE } from "../functions/shared/table";
 import { LOCAL_ACCOUNT_ID, type LocalCredential } from "./gateway/credentials";
@@ -143,6 +143,11 @@ export async function startLocalDynamo(options: LocalDynamoOptions = {}): Promis
   try {
     await client.send(new CreateTableCommand(connectionsTableInput(connectionsTable)));
     await client.send(new CreateTableCommand(memoryTableInput(memoryTable)));
+    // dynalite answers CreateTable while the table is CREATING (ACTIVE a timer later, however
+    // short): an item call in between gets ResourceNotFoundException, so wait as AWS clients do.
+    for (const TableName of [connectionsTable, memoryTable]) {
+      await waitUntilTableExists({ client, maxWaitTime: 10, minDelay: 0.01, maxDelay: 0.05 }, { TableName });
+    }
   } catch (error) {
     await stop();
     throw error;
