@@ -6,13 +6,10 @@
  * client: positions without a gap, the text exactly the generated text, `end` last.
  */
 import { request } from "node:http";
-import { Hash } from "@smithy/hash-node";
-import { HttpRequest } from "@smithy/protocol-http";
-import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentity } from "@smithy/types";
+import { signFunctionUrlPost } from "../client/function-url-signer";
+import { SseParser } from "../client/sse";
 import { epochNow } from "./ipc";
-
-const Sha256 = Hash.bind(null, "sha256");
 
 export interface SseAsk {
   /** The function URL (`http://127.0.0.1:{port}/` locally). */
@@ -47,61 +44,32 @@ export interface SseReceived {
   error?: string;
 }
 
-/** Splits complete SSE blocks off `buffer`; returns them and what remains (an event not yet whole). */
-export function takeSseEvents(buffer: string): { events: { event: string; id: number; data: string }[]; rest: string } {
-  const blocks = buffer.split("\n\n");
-  const rest = blocks.pop() ?? "";
-  const events = blocks
-    .filter((block) => block !== "")
-    .map((block) => {
-      const fields: Record<string, string> = {};
-      for (const line of block.split("\n")) {
-        const colon = line.indexOf(":");
-        if (colon > 0) fields[line.slice(0, colon)] = line.slice(colon + 1).replace(/^ /, "");
-      }
-      return { event: fields.event ?? "message", id: Number(fields.id), data: fields.data ?? "" };
-    });
-  return { events, rest };
-}
-
 export async function askOverSse(ask: SseAsk): Promise<SseReceived> {
   const url = new URL(ask.url);
   const body = JSON.stringify(ask.body);
-  const signer = new SignatureV4({ service: "lambda", region: ask.region, credentials: ask.credentials, sha256: Sha256 });
-  const signed = await signer.sign(
-    new HttpRequest({
-      method: "POST",
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: Number(url.port),
-      path: url.pathname,
-      headers: { host: url.host, "content-type": "application/json", accept: "text/event-stream" },
-      body,
-    }),
-  );
+  const signed = await signFunctionUrlPost({ url: ask.url, region: ask.region, credentials: ask.credentials, body });
   const received: SseReceived = { status: 0, startedAt: epochNow(), events: {}, bodyBytes: 0, text: "", seqGaps: 0, intact: false };
   let lastSeq = -1;
   let ended = false;
   await new Promise<void>((resolve, reject) => {
     const req = request({ method: "POST", host: url.hostname, port: url.port, path: url.pathname, headers: signed.headers }, (res) => {
       received.status = res.statusCode ?? 0;
-      let buffer = "";
+      let refusal = "";
+      const parser = new SseParser();
       res.setEncoding("utf8");
       res.on("data", (chunk: string) => {
         const at = epochNow();
         received.bodyBytes += Buffer.byteLength(chunk);
         if (received.status !== 200) {
-          buffer += chunk;
+          refusal += chunk;
           return;
         }
-        const { events, rest } = takeSseEvents(buffer + chunk);
-        buffer = rest;
-        for (const { event, id, data } of events) {
+        for (const { event, id, data } of parser.push(chunk)) {
           received.events[event] = (received.events[event] ?? 0) + 1;
           const envelope = JSON.parse(data) as { type: string; seq: number; text?: string; citations?: unknown[]; message?: string };
           // seq is the position of the last thing an envelope carries (journal.ts), as in receiver.ts.
           const span = envelope.type === "delta" ? (envelope.text ?? "").length : envelope.type === "citation" ? (envelope.citations?.length ?? 0) : 1;
-          if (id !== envelope.seq || envelope.type !== event) received.seqGaps++;
+          if (Number(id) !== envelope.seq || envelope.type !== event) received.seqGaps++;
           if (envelope.seq > lastSeq + span) received.seqGaps += envelope.seq - (lastSeq + span);
           lastSeq = envelope.seq;
           if (envelope.type === "delta") {
@@ -116,7 +84,7 @@ export async function askOverSse(ask: SseAsk): Promise<SseReceived> {
         }
       });
       res.on("end", () => {
-        if (received.status !== 200) received.error = `HTTP ${received.status}: ${buffer}`;
+        if (received.status !== 200) received.error = `HTTP ${received.status}: ${refusal}`;
         resolve();
       });
       res.on("error", reject);

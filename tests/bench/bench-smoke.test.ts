@@ -10,7 +10,6 @@ import { percentile } from "../../bench/stats";
 import { ACCOUNT_REQUESTS_PER_SECOND, STREAMING_QUICK, capacityRatio, runStreaming, type StreamingResult } from "../../bench/streaming";
 import { DEFAULT_FLUSH_INTERVAL_MS } from "../../functions/stream/writer";
 import { PRICES, sseCostPerThousand, webSocketCostPerThousand } from "../../bench/cost";
-import { takeSseEvents } from "../../bench/sse-client";
 
 // Every benchmark in its smallest configuration, to prove each one runs end to end and counts
 // what it claims to count. No figure here is a timing assertion.
@@ -222,15 +221,6 @@ describe("bench helpers", () => {
     const ws = webSocketCostPerThousand(20, 2000);
     expect(ws.messages).to.be.closeTo((21 * p.webSocketMessagePerMillion) / 1000, 1e-9);
     expect(ws.lambda - small.lambda).to.be.closeTo((p.lambdaRequestPerMillion / 1e6) * 1000, 1e-6);
-  });
-
-  it("splits Server-Sent Events off a buffer, keeping an event not yet whole", () => {
-    const { events, rest } = takeSseEvents('event: start\nid: 0\ndata: {"type":"start","seq":0}\n\nevent: delta\nid: 3\ndata: {"type":"delta","seq":3,"text":"a: b"}\n\nevent: end\nid:');
-    expect(events).to.deep.equal([
-      { event: "start", id: 0, data: '{"type":"start","seq":0}' },
-      { event: "delta", id: 3, data: '{"type":"delta","seq":3,"text":"a: b"}' },
-    ]);
-    expect(rest).to.equal("event: end\nid:");
   });
 
   it("interpolates percentiles between closest ranks", () => {

@@ -5,10 +5,9 @@
  * `awslambda` global, with chunked transfer.
  */
 import { request } from "node:http";
-import { Sha256 } from "@aws-crypto/sha256-js";
-import { HttpRequest } from "@smithy/protocol-http";
-import { SignatureV4 } from "@smithy/signature-v4";
 import { expect } from "chai";
+import { signFunctionUrlPost } from "../../client/function-url-signer";
+import { SseParser } from "../../client/sse";
 import { startLocalStack, type LocalStack } from "../../local/stack";
 import { localIamUser, type LocalCredential } from "../../local/gateway";
 import { QUIET_ENV } from "./stack-helpers";
@@ -23,16 +22,13 @@ interface Reply {
   chunks: number;
 }
 
-async function signedPost(stack: LocalStack, body: string, headers: Record<string, string>, credential: LocalCredential | undefined): Promise<Reply> {
+async function signedPost(stack: LocalStack, body: string, accept: string, credential: LocalCredential | undefined): Promise<Reply> {
   const url = new URL(stack.functionUrl);
-  let signedHeaders: Record<string, string> = { host: url.host, "content-type": "application/json", ...headers };
-  if (credential) {
-    const signer = new SignatureV4({ service: "lambda", region: stack.region, credentials: credential, sha256: Sha256 });
-    const signed = await signer.sign(new HttpRequest({ method: "POST", protocol: "http:", hostname: url.hostname, port: Number(url.port), path: "/", headers: signedHeaders, body }));
-    signedHeaders = signed.headers as Record<string, string>;
-  }
+  const headers = credential
+    ? (await signFunctionUrlPost({ url: stack.functionUrl, region: stack.region, credentials: credential, body, accept })).headers
+    : { "content-type": "application/json", accept };
   return new Promise((resolve, reject) => {
-    const req = request({ method: "POST", host: url.hostname, port: url.port, path: "/", headers: signedHeaders }, (res) => {
+    const req = request({ method: "POST", host: url.hostname, port: url.port, path: "/", headers }, (res) => {
       let text = "";
       let chunks = 0;
       res.setEncoding("utf8");
@@ -48,13 +44,7 @@ async function signedPost(stack: LocalStack, body: string, headers: Record<strin
 }
 
 function sseEvents(body: string): { event: string; id: number; data: Record<string, unknown> }[] {
-  return body
-    .split("\n\n")
-    .filter((block) => block !== "")
-    .map((block) => {
-      const field = (name: string) => block.split("\n").find((line) => line.startsWith(`${name}: `))!.slice(name.length + 2);
-      return { event: field("event"), id: Number(field("id")), data: JSON.parse(field("data")) as Record<string, unknown> };
-    });
+  return new SseParser().push(body).map(({ event, id, data }) => ({ event, id: Number(id), data: JSON.parse(data) as Record<string, unknown> }));
 }
 
 describe("local stack: answers over a streaming function URL (Server-Sent Events)", () => {
@@ -67,7 +57,7 @@ describe("local stack: answers over a streaming function URL (Server-Sent Events
   after(() => stack?.close());
 
   it("streams start, deltas and end as SSE events in chunks, with the caller's identity from IAM", async () => {
-    const reply = await signedPost(stack, JSON.stringify({ question: "How?", sessionId: "sse-session-1", requestId: "sse-1" }), { accept: "text/event-stream" }, user);
+    const reply = await signedPost(stack, JSON.stringify({ question: "How?", sessionId: "sse-session-1", requestId: "sse-1" }), "text/event-stream", user);
     expect(reply.status).to.equal(200);
     expect(reply.headers["content-type"]).to.equal("text/event-stream; charset=utf-8");
     expect(reply.headers["transfer-encoding"]).to.equal("chunked");
@@ -80,16 +70,16 @@ describe("local stack: answers over a streaming function URL (Server-Sent Events
   });
 
   it("answers complete JSON without Accept: text/event-stream", async () => {
-    const reply = await signedPost(stack, JSON.stringify({ question: "How?", sessionId: "sse-session-2" }), { accept: "application/json" }, user);
+    const reply = await signedPost(stack, JSON.stringify({ question: "How?", sessionId: "sse-session-2" }), "application/json", user);
     expect(reply.status).to.equal(200);
     expect(JSON.parse(reply.body)).to.include({ answer: DELTAS.join("").trim(), stopReason: "end_turn" });
   });
 
   it("refuses an unsigned request with 403 before running anything, and bad input with a 4xx JSON error", async () => {
-    const unsigned = await signedPost(stack, JSON.stringify({ question: "q", sessionId: "s" }), { accept: "text/event-stream" }, undefined);
+    const unsigned = await signedPost(stack, JSON.stringify({ question: "q", sessionId: "s" }), "text/event-stream", undefined);
     expect(unsigned.status).to.equal(403);
     expect(unsigned.headers["x-amzn-errortype"]).to.equal("AccessDeniedException");
-    const bad = await signedPost(stack, JSON.stringify({ sessionId: "s" }), { accept: "text/event-stream" }, user);
+    const bad = await signedPost(stack, JSON.stringify({ sessionId: "s" }), "text/event-stream", user);
     expect(bad.status).to.equal(400);
     expect(JSON.parse(bad.body).error.code).to.equal("bad_request");
   });

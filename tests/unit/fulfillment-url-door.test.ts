@@ -4,6 +4,7 @@ import type { DoorDeps, InvocationContext } from "../../functions/fulfillment/do
 import { answer, type EngineDeps } from "../../functions/fulfillment/engine";
 import type { Generator } from "../../functions/fulfillment/generate";
 import { EVENT_STREAM_HEADERS, urlDoor, type HttpResponseSink } from "../../functions/fulfillment/url-door";
+import { SseParser } from "../../client/sse";
 import { sseEvent } from "../../functions/stream/sse";
 import { ManualClock, MapMemory, quietLogs } from "./fulfillment-fakes";
 import { journalPositions } from "./stream-fakes";
@@ -66,13 +67,7 @@ class RecordingResponse implements HttpResponseSink {
 
   /** The SSE events: event, id and the envelope of each. */
   events(): { event: string; id: string; data: Record<string, unknown> }[] {
-    return this.text
-      .split("\n\n")
-      .filter((block) => block !== "")
-      .map((block) => {
-        const fields = Object.fromEntries(block.split("\n").map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 2)]));
-        return { event: fields.event, id: fields.id, data: JSON.parse(fields.data) as Record<string, unknown> };
-      });
+    return new SseParser().push(this.text).map(({ event, id, data }) => ({ event, id: id ?? "", data: JSON.parse(data) as Record<string, unknown> }));
   }
 }
 
