@@ -38,10 +38,17 @@ export class Journal {
   position = 0;
   readonly events: JournalEvent[] = [];
 
+  /**
+   * @param retain keep the events (a resumable answer, a replay); without it only positions
+   * are counted, so an answer nobody can resume holds no copy of its text.
+   */
+  constructor(private readonly retain = true) {}
+
   /** Appends an event at the next positions (text merged into a trailing delta) and returns it positioned. */
   append(input: JournalInput): JournalEvent {
     this.position += span(input);
     const event = { ...input, end: this.position } as JournalEvent;
+    if (!this.retain) return event;
     const tail = this.events[this.events.length - 1];
     if (event.type === "delta" && tail?.type === "delta") {
       tail.text += event.text;
@@ -56,11 +63,6 @@ export class Journal {
   restore(events: readonly JournalEvent[]): void {
     this.events.splice(0, this.events.length, ...events.map((event) => ({ ...event })));
     this.position = events.length > 0 ? events[events.length - 1].end : 0;
-  }
-
-  get ended(): boolean {
-    const last = this.events[this.events.length - 1];
-    return last?.type === "end" || last?.type === "error";
   }
 }
 

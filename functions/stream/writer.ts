@@ -349,8 +349,8 @@ function describe(error: unknown): string | undefined {
 }
 
 class Stream implements AnswerStream {
-  /** The whole answer in positions (journal.ts): every json `seq`, and what a resume replays. */
-  readonly journal = new Journal();
+  /** The answer in positions (journal.ts): every json `seq`; its events kept only for a resume. */
+  private readonly journal: Journal;
   private readonly lanes: Lane[];
   private live: number;
   /** Connections that resumed this answer (journal-store.ts), each attached once. */
@@ -382,6 +382,8 @@ class Stream implements AnswerStream {
     private readonly openedAt: number,
     private readonly key?: AnswerKey,
   ) {
+    // Only a resumable answer keeps its events; a replay restores an ended one's.
+    this.journal = new Journal(key !== undefined);
     this.lanes = rows.map((row) => new Lane(row.connectionId, row.format === "json" ? "json" : "text"));
     this.live = this.lanes.length;
     for (const lane of this.lanes) {
@@ -519,7 +521,7 @@ class Stream implements AnswerStream {
     return Math.round((this.firstTextAt ?? this.firstDeltaAt ?? this.writer.clock.now()) - this.openedAt);
   }
 
-  /** Records the event in the journal (kept even with no connection left, for a resume) and queues it. */
+  /** Records the event in the journal (kept, for a resume, even with no connection left) and queues it. */
   private push(input: JournalInput): void {
     const event = this.journal.append(input);
     for (const lane of this.lanes) {

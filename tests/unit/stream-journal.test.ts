@@ -23,7 +23,13 @@ describe("stream journal: positions and resume", () => {
       ["end", 6, 7],
     ]);
     expect(journal.position).to.equal(7);
-    expect(journal.ended).to.equal(true);
+  });
+
+  it("counts positions without keeping text when it need not retain the answer", () => {
+    const journal = new Journal(false);
+    expect(journal.append({ type: "delta", text: "abc" })).to.deep.equal({ type: "delta", text: "abc", end: 3 });
+    expect(journal.append({ type: "end", final: "abc", stopReason: "end_turn" }).end).to.equal(4);
+    expect(journal.events).to.deep.equal([]);
   });
 
   it("replays after a position inside text or citations exactly the unseen part", () => {
