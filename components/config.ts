@@ -12,7 +12,7 @@ import {
   type GuardrailStreamProcessingMode,
 } from "../functions/fulfillment/config";
 import { API_GATEWAY_CLOUDWATCH_ROLE_MODES, type ApiGatewayCloudWatchRole } from "./cloudwatch-role";
-import { BASE_PATH_PATTERN, DOMAIN_NAME_PATTERN } from "./domain";
+import { BASE_PATH_PATTERN, BASE_PATH_RULE, DOMAIN_NAME_PATTERN } from "./domain";
 import {
   CORS_ORIGIN_PATTERN,
   MAX_CORS_ORIGINS,
@@ -237,7 +237,7 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
   const streamingDomainName = matching("streamingDomainName", DOMAIN_NAME_PATTERN, "must be a lower-case fully qualified domain name");
   const streamingCertificateArn = matching("streamingCertificateArn", ACM_CERTIFICATE_ARN, "must be an ACM certificate ARN");
   const streamingHostedZoneId = matching("streamingHostedZoneId", HOSTED_ZONE_ID, "must be a Route 53 hosted zone id (Z…)");
-  const streamingBasePath = matching("streamingBasePath", BASE_PATH_PATTERN, "must be 1-128 characters of A-Z a-z 0-9 . _ ~ -");
+  const streamingBasePath = matching("streamingBasePath", BASE_PATH_PATTERN, BASE_PATH_RULE);
   if (raw("streamingDomainName") !== undefined) {
     if (raw("streamingCertificateArn") === undefined) problem("streamingCertificateArn", "is required with streamingDomainName", "");
   } else {

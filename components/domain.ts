@@ -18,8 +18,16 @@ export interface StreamingDomain {
 
 /** A lower-case fully qualified domain name. */
 export const DOMAIN_NAME_PATTERN = /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$/;
-/** An API mapping key (base path) API Gateway accepts. */
-export const BASE_PATH_PATTERN = /^[A-Za-z0-9._~-]{1,128}$/;
+/**
+ * An API mapping key (base path): API Gateway accepts letters, numbers and `$-_.+!*'()`, at
+ * most 300 characters ("Map API stages to a custom domain name for WebSocket APIs",
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-mappings.html);
+ * `~` is not among them. Of the punctuation only `-_.` is allowed here: the rest needs
+ * escaping in a URL or a shell.
+ */
+export const BASE_PATH_PATTERN = /^[A-Za-z0-9._-]{1,300}$/;
+/** What BASE_PATH_PATTERN allows, for error messages. */
+export const BASE_PATH_RULE = "must be 1-300 characters of A-Z a-z 0-9 . _ -";
 
 /** Throws on a domain name or base path API Gateway would refuse. */
 export function checkDomain(domain: StreamingDomain): void {
@@ -27,13 +35,17 @@ export function checkDomain(domain: StreamingDomain): void {
     throw new Error(`domain.name must be a lower-case fully qualified domain name; got ${JSON.stringify(domain.name)}`);
   }
   if (domain.basePath !== undefined && !BASE_PATH_PATTERN.test(domain.basePath)) {
-    throw new Error(`domain.basePath must be 1-128 characters of A-Z a-z 0-9 . _ ~ -; got ${JSON.stringify(domain.basePath)}`);
+    throw new Error(`domain.basePath ${BASE_PATH_RULE}; got ${JSON.stringify(domain.basePath)}`);
   }
 }
 
-/** `wss://{name}[/{basePath}]`: what clients connect to (and sign) through the custom domain. */
+/**
+ * `wss://{name}[/{basePath}/]`: what clients connect to (and sign) through the custom domain.
+ * Under a base path the trailing slash is part of it: API Gateway answers `wss://{name}/{basePath}`
+ * with Not Found (SST's apigateway-websocket.ts appends it for the same reason).
+ */
 export function customDomainEndpoint(domain: Pick<StreamingDomain, "name" | "basePath">): string {
-  return `wss://${domain.name}${domain.basePath ? `/${domain.basePath}` : ""}`;
+  return `wss://${domain.name}${domain.basePath ? `/${domain.basePath}/` : ""}`;
 }
 
 /** Creates `${name}-domain`, `${name}-domain-mapping` (and `${name}-domain-record`) under `parent`. */

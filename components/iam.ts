@@ -42,13 +42,19 @@ export function tableStatement(sid: string, actions: readonly string[], tableArn
 /**
  * Using a customer managed key through DynamoDB only (the key cannot be used directly).
  * DynamoDB calls KMS with the caller's credentials for a table encrypted with a CMK.
+ * `kms:ViaService` is the service's endpoint name, `dynamodb.{region}.{dnsSuffix}`: the
+ * partition's suffix, `amazonaws.com.cn` in China.
  */
-export function tableKeyStatement(kmsKeyArn: pulumi.Input<string>, region: pulumi.Input<string>): PolicyStatement {
+export function tableKeyStatement(
+  kmsKeyArn: pulumi.Input<string>,
+  region: pulumi.Input<string>,
+  dnsSuffix: pulumi.Input<string>,
+): PolicyStatement {
   return {
     Sid: "UseTableKeyThroughDynamoDb",
     Effect: "Allow",
     Action: ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
     Resource: [kmsKeyArn],
-    Condition: { StringEquals: { "kms:ViaService": pulumi.interpolate`dynamodb.${region}.amazonaws.com` } },
+    Condition: { StringEquals: { "kms:ViaService": pulumi.interpolate`dynamodb.${region}.${dnsSuffix}` } },
   };
 }

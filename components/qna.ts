@@ -50,14 +50,17 @@ export const QNA_DEFAULTS: Required<
   // Long enough for a whole streamed answer: WebSocket asks run in an asynchronous
   // self-invocation, free of API Gateway's 29 s integration timeout.
   timeout: 120,
-  reservedConcurrency: 100,
+  // Opt-in: Lambda keeps 100 of an account's concurrency unreserved, so on an account whose
+  // quota is 10 or 50 (common on new accounts) any reservation fails the deploy.
+  reservedConcurrency: -1,
 };
 
 export const STREAMING_HTTP_DEFAULTS = {
   // Past API Gateway's 30 s (the point of this door), yet bounded: a stuck answer ends, and
   // one reader cannot hold an execution for Lambda's whole 15 minutes.
   timeout: 300,
-  reservedConcurrency: 100,
+  // Opt-in, as the fulfillment function's (QNA_DEFAULTS.reservedConcurrency).
+  reservedConcurrency: -1,
 } as const;
 
 /** Lambda's longest timeout, seconds. */
@@ -160,8 +163,9 @@ export interface QnaBotArgs {
    * is also the most it may run at once, so a burst of asks cannot take the account's whole
    * Lambda pool. `-1` reserves nothing (no cap; the account's unreserved pool). `0` is refused:
    * it would throttle every invocation. Lambda keeps 100 of the account's concurrency
-   * unreserved, so an account whose quota is 1,000 can reserve at most 900 in all.
-   * @default 100
+   * unreserved (PutFunctionConcurrency), so an account whose quota is 1,000 can reserve at most
+   * 900 in all, and one whose quota is 100 or less (new accounts often have 10 or 50) none.
+   * @default -1 (no reservation)
    */
   readonly reservedConcurrency?: number;
   /**
@@ -198,7 +202,8 @@ export interface StreamingHttpArgs {
   readonly memorySize?: number;
   /**
    * Reserved concurrency of the door's function: set aside for it, and the most streams it
-   * serves at once. `-1` reserves nothing; `0` is refused. @default 100
+   * serves at once. `-1` reserves nothing; `0` is refused. Lambda keeps 100 of the account's
+   * concurrency unreserved. @default -1 (no reservation)
    */
   readonly reservedConcurrency?: number;
   /**
@@ -463,7 +468,7 @@ export class QnaBot extends pulumi.ComponentResource {
       Action: ["dynamodb:GetItem", "dynamodb:PutItem"],
       Resource: [memoryTable.arn],
     });
-    if (args.kmsKeyArn) statements.push(tableKeyStatement(args.kmsKeyArn, region));
+    if (args.kmsKeyArn) statements.push(tableKeyStatement(args.kmsKeyArn, region, partition.dnsSuffix));
     if (args.llmLambdaArn) {
       statements.push({
         Sid: "InvokeCustomLlm",
@@ -650,7 +655,12 @@ export class QnaBot extends pulumi.ComponentResource {
    * on the door's function through its AWS_IAM URL, and `lambda:InvokeFunction` on it only as
    * part of a function URL call (function URLs created since October 2025 need both, "Control
    * access to Lambda function URLs"). A direct Invoke, which could carry a forged caller
-   * identity in its event, stays denied. Idempotent per role; throws when there is no door.
+   * identity in its event, stays denied. Granted twice over: in the role's identity policy and
+   * in the function's resource policy (two `aws.lambda.Permission`s naming the role, with
+   * `FunctionUrlAuthType` AWS_IAM and `InvokedViaFunctionUrl`). AWS documents
+   * `lambda:InvokedViaFunctionUrl` for resource policies; in one account either policy allows
+   * the call, so the grant holds whichever way IAM reads the key in an identity policy.
+   * Idempotent per role; throws when there is no door.
    */
   grantAsk(role: aws.iam.Role): aws.iam.RolePolicy {
     const functionArn = this.streamingHttpFunctionArn;
@@ -659,9 +669,20 @@ export class QnaBot extends pulumi.ComponentResource {
     }
     let policy = this.askGrants.get(role);
     if (!policy) {
+      const grantName = `${this.componentName}-ask-grant-${this.askGrants.size + 1}`;
       policy = new aws.iam.RolePolicy(
-        `${this.componentName}-ask-grant-${this.askGrants.size + 1}`,
+        grantName,
         { role: role.name, policy: policyDocument(askStatements(functionArn)) },
+        { parent: this },
+      );
+      new aws.lambda.Permission(
+        `${grantName}-url`,
+        { action: "lambda:InvokeFunctionUrl", function: functionArn, principal: role.arn, functionUrlAuthType: "AWS_IAM" },
+        { parent: this },
+      );
+      new aws.lambda.Permission(
+        `${grantName}-invoke`,
+        { action: "lambda:InvokeFunction", function: functionArn, principal: role.arn, invokedViaFunctionUrl: true },
         { parent: this },
       );
       this.askGrants.set(role, policy);

@@ -68,7 +68,10 @@ export function createStack(config: StackConfig): StackOutputs {
   const [doorName, resolveDoorName] = pulumi.deferredOutput<string>();
   const monitorDoor = config.monitoring && config.streamingHttpEndpoint;
   const streaming = new StreamingComponent("streaming", {
-    routes: Object.fromEntries(FULFILLMENT_ROUTE_KEYS.map((routeKey) => [routeKey, { functionArn: fulfillmentArn }])),
+    // One function serves every fulfillment route (and Lex, and POST /ask): its alarms say so.
+    routes: Object.fromEntries(
+      FULFILLMENT_ROUTE_KEYS.map((routeKey) => [routeKey, { functionArn: fulfillmentArn, label: "fulfillment" }]),
+    ),
     stageName: config.streamingStageName,
     logRetentionInDays: config.logRetentionInDays,
     throttlingBurstLimit: config.throttlingBurstLimit,

@@ -123,7 +123,9 @@ export const WEBSOCKET_ACCESS_LOG_FORMAT = JSON.stringify({
   integrationError: "$context.integrationErrorMessage",
   error: "$context.error.message",
   validationError: "$context.error.validationErrorString",
-  authorizerError: "$context.authorizer.error",
+  // IAM authorization of $connect (no Lambda authorizer here): `authorize`, not `authorizer`.
+  authorizeStatus: "$context.authorize.status",
+  authorizeError: "$context.authorize.error",
 });
 
 /** An extra route served by a Lambda function built elsewhere. */
@@ -135,6 +137,13 @@ export interface FunctionArnRoute {
    * ARN, or use a handler route instead.
    */
   readonly functionArn: pulumi.Input<string>;
+  /**
+   * Names the function on the dashboard and in its alarms (`{component}-alarm-{label}-errors`)
+   * when it does more than serve this route (QnaBot's fulfillment function also answers Lex
+   * and POST /ask): 1-64 of `A-Z a-z 0-9 _ -`, not `connection` nor `route-…`.
+   * @default `route-{routeKey}`
+   */
+  readonly label?: string;
 }
 
 /** An extra route whose function the component builds from a handler file, SST-style. */
@@ -314,6 +323,8 @@ export class StreamingComponent extends pulumi.ComponentResource {
   private readonly componentName: string;
   private readonly stage: string;
   private readonly region: pulumi.Output<string>;
+  /** The partition's DNS suffix (`amazonaws.com`, `amazonaws.com.cn` …). */
+  private readonly dnsSuffix: pulumi.Output<string>;
   private readonly kmsKeyArn?: pulumi.Input<string>;
   /** One policy per grant kind and role resource (a resource object is one URN). */
   private readonly grants = new Map<string, Map<aws.iam.Role, aws.iam.RolePolicy>>();
@@ -399,7 +410,7 @@ export class StreamingComponent extends pulumi.ComponentResource {
       logWriteStatement(connection.logGroup),
       tableStatement("ConnectionsTable", CONNECTION_FUNCTION_TABLE_ACTIONS, table.arn),
     ];
-    if (args.kmsKeyArn) connectionStatements.push(tableKeyStatement(args.kmsKeyArn, region));
+    if (args.kmsKeyArn) connectionStatements.push(tableKeyStatement(args.kmsKeyArn, region, partition.dnsSuffix));
     new aws.iam.RolePolicy(
       `${name}-connection-policy`,
       { role: connection.role.name, policy: policyDocument(connectionStatements) },
@@ -409,6 +420,7 @@ export class StreamingComponent extends pulumi.ComponentResource {
     this.componentName = name;
     this.stage = stageName;
     this.region = region;
+    this.dnsSuffix = partition.dnsSuffix;
     this.kmsKeyArn = args.kmsKeyArn;
     this.executionArn = api.executionArn;
     this.tableArn = table.arn;
@@ -467,8 +479,16 @@ export class StreamingComponent extends pulumi.ComponentResource {
     // Routes and integrations change after the stage exists, so each change is auto-deployed.
     const served = { parent: this, dependsOn: [stage] };
 
+    // Every integration names the stage: renaming the stage replaces it (a new, empty stage on
+    // an API whose routes already exist) and then updates every integration, an update of the
+    // API that the new stage's autoDeploy deploys ("Whether updates to an API automatically
+    // trigger a new deployment", AWS::ApiGatewayV2::Stage AutoDeploy).
     const integration = (resourceName: string, integrationArgs: aws.apigatewayv2.IntegrationArgs) =>
-      new aws.apigatewayv2.Integration(resourceName, integrationArgs, served);
+      new aws.apigatewayv2.Integration(
+        resourceName,
+        { ...integrationArgs, description: `Deployed to stage ${stageName}` },
+        served,
+      );
     const route = (resourceName: string, routeKey: string, routeArgs: Omit<aws.apigatewayv2.RouteArgs, "routeKey">) => {
       // A two-way route sends the integration's result back to the client as a message.
       const twoWay = (TWO_WAY_ROUTE_KEYS as readonly string[]).includes(routeKey);
@@ -557,7 +577,8 @@ export class StreamingComponent extends pulumi.ComponentResource {
       // Several routes may share one function (given the same ARN): it is monitored once. The
       // name is derived only then, so an ARN is parsed only when monitoring needs it.
       if (settings.monitoring && !monitoredArns.has(functionArn)) {
-        monitored.push({ key: `route-${routeKey}`, functionName: functionName() });
+        const label = isHandlerRoute(extra) ? undefined : extra.label;
+        monitored.push({ key: label ?? `route-${routeKey}`, functionName: functionName() });
       }
       monitoredArns.add(functionArn);
       const extraIntegration = integration(`${name}-route-${routeKey}-integration`, {
@@ -658,7 +679,7 @@ export class StreamingComponent extends pulumi.ComponentResource {
       },
       tableStatement("ConnectionsTable", STREAMING_FUNCTION_TABLE_ACTIONS, this.tableArn),
     ];
-    if (this.kmsKeyArn) statements.push(tableKeyStatement(this.kmsKeyArn, this.region));
+    if (this.kmsKeyArn) statements.push(tableKeyStatement(this.kmsKeyArn, this.region, this.dnsSuffix));
     return statements;
   }
 
@@ -786,9 +807,15 @@ function validateArgs(
   if (args.monitoredFunctions !== undefined && !args.monitoring) {
     throw new Error("monitoredFunctions needs monitoring: true");
   }
-  for (const key of Object.keys(args.monitoredFunctions ?? {})) {
+  const labels = [
+    ...Object.keys(args.monitoredFunctions ?? {}).map((key) => ["monitoredFunctions key", key]),
+    ...Object.entries(routes).flatMap(([routeKey, route]) =>
+      !isHandlerRoute(route) && route.label !== undefined ? [[`routes.${routeKey}.label`, route.label]] : [],
+    ),
+  ];
+  for (const [what, key] of labels) {
     if (!EXTRA_ROUTE_KEY_PATTERN.test(key) || key === "connection" || key.startsWith("route-")) {
-      throw new Error(`monitoredFunctions key must be 1-64 characters of A-Z a-z 0-9 _ -, not "connection" nor "route-…"; got ${JSON.stringify(key)}`);
+      throw new Error(`${what} must be 1-64 characters of A-Z a-z 0-9 _ -, not "connection" nor "route-…"; got ${JSON.stringify(key)}`);
     }
   }
   if (args.domain) checkDomain(args.domain);

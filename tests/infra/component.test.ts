@@ -325,6 +325,40 @@ describe("QnaBot (components/qna.ts)", function () {
       }
     });
 
+    it("grants the same in the door's resource policy, naming the role, so either reading of InvokedViaFunctionUrl allows it", () => {
+      // AWS documents lambda:InvokedViaFunctionUrl for resource-based policies (AddPermission's
+      // InvokedViaFunctionUrl, FunctionUrlAuthType): in one account a resource policy naming the
+      // role allows the call on its own, whatever IAM makes of the key in an identity policy.
+      const door = MOCK_ARNS.function("bot-streaming-http");
+      const permissions = recorder.ofType(TYPES.permission).filter((p) => p.name.startsWith("bot-ask-grant-"));
+      expect(Object.fromEntries(permissions.map((p) => [p.name, p.inputs]))).to.deep.equal({
+        "bot-ask-grant-1-url": {
+          action: "lambda:InvokeFunctionUrl",
+          function: door,
+          principal: "arn:aws:iam::123456789012:role/web-client",
+          functionUrlAuthType: "AWS_IAM",
+        },
+        "bot-ask-grant-1-invoke": {
+          action: "lambda:InvokeFunction",
+          function: door,
+          principal: "arn:aws:iam::123456789012:role/web-client",
+          invokedViaFunctionUrl: true,
+        },
+        "bot-ask-grant-2-url": {
+          action: "lambda:InvokeFunctionUrl",
+          function: door,
+          principal: "arn:aws:iam::123456789012:role/backend",
+          functionUrlAuthType: "AWS_IAM",
+        },
+        "bot-ask-grant-2-invoke": {
+          action: "lambda:InvokeFunction",
+          function: door,
+          principal: "arn:aws:iam::123456789012:role/backend",
+          invokedViaFunctionUrl: true,
+        },
+      });
+    });
+
     it("exposes the function URL as the door's endpoint", async () => {
       expect(await valueOf(bot.streamingHttpEndpoint)).to.equal("https://bot-streaming-http-url-id.lambda-url.eu-west-1.on.aws/");
     });

@@ -155,7 +155,7 @@ describe("stack configuration (components/config.ts, Pulumi.yaml)", () => {
     expect(message).to.include('qnabot-streaming:apiGatewayCloudWatchRole must be one of create, existing, none; got "auto"');
     expect(message).to.include("qnabot-streaming:streamingDomainName must be a lower-case fully qualified domain name");
     expect(message).to.include("qnabot-streaming:streamingCertificateArn is required with streamingDomainName");
-    expect(message).to.include("qnabot-streaming:streamingBasePath must be 1-128 characters");
+    expect(message).to.include("qnabot-streaming:streamingBasePath must be 1-300 characters of A-Z a-z 0-9 . _ -");
     expect(message).to.include("qnabot-streaming:streamingHostedZoneId must be a Route 53 hosted zone id");
     expect(message).to.include("qnabot-streaming:alarmTopicArn only applies with monitoring true");
     expect(message).to.include("qnabot-streaming:guardrailId must be a Bedrock guardrail id or ARN");
@@ -182,8 +182,8 @@ describe("stack configuration (components/config.ts, Pulumi.yaml)", () => {
     expect(parse({})).to.deep.include({
       streamingHttpEndpoint: true,
       streamingHttpTimeout: 300,
-      streamingHttpReservedConcurrency: 100,
-      fulfillmentReservedConcurrency: 100,
+      streamingHttpReservedConcurrency: -1,
+      fulfillmentReservedConcurrency: -1,
       asksPerConnection: DEFAULT_ASKS_PER_CONNECTION,
       asksPerSession: DEFAULT_ASKS_PER_SESSION,
       streamTextFlushMs: DEFAULT_FLUSH_INTERVAL_MS.text,

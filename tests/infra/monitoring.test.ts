@@ -143,9 +143,9 @@ describe("monitoring (components/monitoring.ts)", function () {
       "streaming-alarm-connection-errors",
       "streaming-alarm-connection-throttles",
       "streaming-alarm-execution-errors",
+      "streaming-alarm-fulfillment-errors",
+      "streaming-alarm-fulfillment-throttles",
       "streaming-alarm-integration-errors",
-      "streaming-alarm-route-ask-errors",
-      "streaming-alarm-route-ask-throttles",
       "streaming-alarm-streaming-http-errors",
       "streaming-alarm-streaming-http-throttles",
     ]);
@@ -166,7 +166,10 @@ describe("monitoring (components/monitoring.ts)", function () {
         expect(DOCUMENTED_LAMBDA_METRICS).to.include(alarm.metricName);
       }
     }
-    expect(alarms["streaming-alarm-route-ask-errors"].dimensions).to.deep.equal({ FunctionName: "qnabot-fulfillment" });
+    // The fulfillment function serves ask, resume and cancel (and Lex, and POST /ask): its alarm
+    // watches the whole function, so it is named for the function, not for one route.
+    expect(alarms["streaming-alarm-fulfillment-errors"].dimensions).to.deep.equal({ FunctionName: "qnabot-fulfillment" });
+    expect(alarms["streaming-alarm-fulfillment-errors"].alarmDescription).to.equal("The fulfillment function failed");
     expect(alarms["streaming-alarm-streaming-http-throttles"].dimensions).to.deep.equal({ FunctionName: "qnabot-streaming-http" });
     expect(alarms["streaming-alarm-integration-errors"].threshold).to.equal(ALARM_THRESHOLDS.integrationErrors);
     expect(alarms["streaming-alarm-connection-throttles"].threshold).to.equal(ALARM_THRESHOLDS.functionThrottles);
@@ -198,6 +201,9 @@ describe("monitoring (components/monitoring.ts)", function () {
         /monitoredFunctions key must be 1-64 characters/,
       );
     }
+    expect(
+      () => new StreamingComponent("m3", { monitoring: true, routes: { ask: { functionArn: "arn:aws:lambda:eu-west-1:123456789012:function:f", label: "route-x" } } }),
+    ).to.throw('routes.ask.label must be 1-64 characters of A-Z a-z 0-9 _ -, not "connection" nor "route-…"; got "route-x"');
     const fresh = await installMocks();
     createStack(parseStackConfig((key) => ({ enableStreaming: "true", monitoring: "true", streamingHttpEndpoint: "false" })[key as string]));
     await registrationsSettled();

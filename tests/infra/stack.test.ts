@@ -151,8 +151,9 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       ]) {
         expect(variables, name).not.to.have.property(name);
       }
-      // The reservation bounds every door's burst, streaming or not.
-      expect(recorder.named("qnabot-fulfillment").inputs.reservedConcurrentExecutions).to.equal(100);
+      // No reservation by default: Lambda keeps 100 of the account's concurrency unreserved
+      // (PutFunctionConcurrency), so any reservation fails on an account whose quota is 10 or 50.
+      expect(recorder.named("qnabot-fulfillment").inputs).not.to.have.property("reservedConcurrentExecutions");
       expect(recorder.ofType(TYPES.functionUrl)).to.deep.equal([]);
       expect(Object.keys(statementsOf(recorder.named("qnabot-fulfillment-policy")))).to.deep.equal([
         "WriteOwnLogGroup",
@@ -309,6 +310,24 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       }
     });
 
+    it("names the stage in every integration, so a renamed stage gets a deployment", async () => {
+      // Renaming replaces the stage: the new one starts empty on an API whose routes exist.
+      // Each integration's description changes with the name and is updated after the new
+      // stage (it depends on it): an update of the API, which the stage's autoDeploy deploys.
+      const integrations = recorder.ofType(TYPES.integration).filter((r) => r.name.startsWith("streaming-"));
+      expect(integrations).to.have.length.greaterThan(0);
+      for (const integration of integrations) {
+        expect(integration.inputs.description, integration.name).to.equal("Deployed to stage Prod");
+      }
+      const renamed = await installMocks();
+      createStack(config({ enableStreaming: "true", streamingStageName: "live" }));
+      await registrationsSettled();
+      for (const integration of renamed.ofType(TYPES.integration).filter((r) => r.name.startsWith("streaming-"))) {
+        expect(integration.inputs.description, integration.name).to.equal("Deployed to stage live");
+        expect(integration.dependsOn, integration.name).to.include("streaming-stage");
+      }
+    });
+
     it("has a throttled stage with JSON access logs to /aws/apigateway/{apiId}/{stage}, and no execution logging", () => {
       const stage = recorder.named("streaming-stage").inputs;
       expect(stage.name).to.equal("Prod");
@@ -325,8 +344,12 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
         connectedAt: "$context.connectedAt",
         messageDirection: "$context.messageDirection",
         validationError: "$context.error.validationErrorString",
-        authorizerError: "$context.authorizer.error",
+        // $connect is IAM-authorized: its failures fill $context.authorize.*, not
+        // $context.authorizer.* (a Lambda authorizer's); "Configure logging for WebSocket APIs".
+        authorizeStatus: "$context.authorize.status",
+        authorizeError: "$context.authorize.error",
       });
+      expect(format).not.to.have.property("authorizerError");
       expect(stage.defaultRouteSettings).to.deep.equal({
         throttlingBurstLimit: 100,
         throttlingRateLimit: 50,
@@ -399,9 +422,9 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
         memorySize: 512,
         timeout: 120,
         loggingConfig: { logFormat: "JSON" },
-        // A burst of asks takes at most 100 executions, and the account's pool keeps the rest.
-        reservedConcurrentExecutions: 100,
       });
+      // Reserved concurrency is opt-in (fulfillmentReservedConcurrency): a 10-execution account can deploy.
+      expect(fn).not.to.have.property("reservedConcurrentExecutions");
       expect(recorder.named("qnabot-fulfillment-logs").inputs.name).to.equal("/aws/lambda/qnabot-fulfillment");
       expect(fn.environment.variables).to.deep.equal({
         [ENV.llmModelId]: "anthropic.claude-3-haiku-20240307-v1:0",
@@ -551,11 +574,11 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
         memorySize: 512,
         // Past API Gateway's 30 s, the point of this door, but bounded.
         timeout: 300,
-        reservedConcurrentExecutions: 100,
         role: "arn:aws:iam::123456789012:role/qnabot-streaming-http-role",
         loggingConfig: { logFormat: "JSON" },
         tracingConfig: { mode: "PassThrough" },
       });
+      expect(fn).not.to.have.property("reservedConcurrentExecutions");
       expect(recorder.named("qnabot-streaming-http-logs").inputs).to.deep.equal({
         name: "/aws/lambda/qnabot-streaming-http",
         retentionInDays: 30,
@@ -794,7 +817,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       expect(byType[TYPES.apiMapping]).to.deep.equal(["streaming-domain-mapping"]);
       expect(byType[TYPES.record]).to.deep.equal(["streaming-domain-record"]);
       expect(byType[TYPES.dashboard]).to.deep.equal(["streaming-dashboard"]);
-      // connection, the fulfillment function (route ask), the HTTP door: errors and throttles; API integration and execution errors.
+      // connection, the fulfillment function, the HTTP door: errors and throttles; API integration and execution errors.
       expect(byType[TYPES.alarm]).to.have.length(8);
       for (const [type, names] of Object.entries(STREAMING_ON_RESOURCES)) expect(byType[type], type).to.deep.equal(names);
     });
