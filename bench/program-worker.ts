@@ -22,7 +22,7 @@ export const methods = {
   async run({ streaming }: { streaming: boolean }): Promise<ProgramRun> {
     const recorder = await installMocks();
     const started = performance.now();
-    createStack(parseStackConfig((key) => (key === "enableStreaming" ? String(streaming) : undefined)));
+    createStack(parseStackConfig((key) => (key === "enableStreaming" ? String(streaming) : undefined)), {});
     await registrationsSettled();
     const wallMs = performance.now() - started;
     const aws = recorder.resources.filter((r) => r.type.startsWith("aws:")).length;

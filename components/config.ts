@@ -106,7 +106,7 @@ export const CONFIG_DEFAULTS = {
   kmsKeyArn: "",
   lexBotAliasArn: "",
   llmLambdaArn: "",
-  apiGatewayCloudWatchRole: "create",
+  apiGatewayCloudWatchRole: "auto",
   monitoring: false,
   alarmTopicArn: "",
   streamingDomainName: "",

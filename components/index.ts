@@ -13,7 +13,8 @@ export {
   type FunctionArnRoute,
   type ExecutionLogging,
 } from "./streaming";
-export type { ApiGatewayCloudWatchRole } from "./cloudwatch-role";
+export type { ApiGatewayCloudWatchRole, RegionCloudWatchRole } from "./cloudwatch-role";
+export { readRegionCloudWatchRole, type RegionSettingTarget } from "./region-setting";
 export type { StreamingDomain } from "./domain";
 export type { NodeFunction } from "./function";
 export type { PolicyStatement } from "./iam";
@@ -26,7 +27,7 @@ export {
   type QnaGuardrail,
   type StreamingHttpArgs,
 } from "./qna";
-export { createStack, type StackOutputs } from "./stack";
+export { createStack, needsRegionCloudWatchRole, type StackOutputs } from "./stack";
 export { parseStackConfig, readStackConfig, CONFIG_DEFAULTS, type StackConfig } from "./config";
 export {
   bundleArchive,

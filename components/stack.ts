@@ -5,11 +5,18 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { FULFILLMENT_ROUTE_KEYS } from "../functions/shared/routes";
+import type { RegionCloudWatchRole } from "./cloudwatch-role";
 import type { StackConfig } from "./config";
 import { QnaBot } from "./qna";
 import { StreamingComponent } from "./streaming";
 
 /** Stack outputs, named as QnABot names them. The streaming ones exist only with streaming on. */
+/** Whether building this configuration needs the Region's CloudWatch role setting read first. */
+export function needsRegionCloudWatchRole(config: StackConfig): boolean {
+  const logs = config.streamingAccessLogs || config.executionLogging !== "OFF";
+  return config.enableStreaming && config.apiGatewayCloudWatchRole === "auto" && logs;
+}
+
 export interface StackOutputs {
   /** `https://…/ask` of the HTTP API (IAM-signed POST). */
   readonly QnaAskEndpoint: pulumi.Output<string>;
@@ -25,7 +32,11 @@ export interface StackOutputs {
   readonly StreamingHttpEndpoint?: pulumi.Output<string>;
 }
 
-export function createStack(config: StackConfig): StackOutputs {
+/**
+ * `regionCloudWatchRole` is the Region's API Gateway CloudWatch role setting, read before
+ * building (index.ts): what `apiGatewayCloudWatchRole: auto` decides on.
+ */
+export function createStack(config: StackConfig, regionCloudWatchRole?: RegionCloudWatchRole): StackOutputs {
   const qnaArgs = {
     llmModelId: config.llmModelId,
     knowledgeBaseId: config.knowledgeBaseId,
@@ -86,6 +97,7 @@ export function createStack(config: StackConfig): StackOutputs {
     accessLogging: config.streamingAccessLogs,
     executionLogging: config.executionLogging,
     apiGatewayCloudWatchRole: config.apiGatewayCloudWatchRole,
+    regionCloudWatchRole,
     tracing: config.tracing,
     domain: config.streamingDomainName
       ? {

@@ -15,7 +15,14 @@ import { CONNECTIONS_TABLE } from "../functions/shared/table";
 import { DEFAULT_FLUSH_INTERVAL_MS } from "../functions/stream/writer";
 import { lambdaInvokeUri, managementEndpoint, webSocketEndpoint } from "./arns";
 import { functionEntry } from "./bundle";
-import { API_GATEWAY_CLOUDWATCH_ROLE_MODES, apiGatewayCloudWatchRole, type ApiGatewayCloudWatchRole } from "./cloudwatch-role";
+import {
+  API_GATEWAY_CLOUDWATCH_ROLE_MODES,
+  apiGatewayCloudWatchRole,
+  cloudWatchRoleNamePrefix,
+  resolveCloudWatchRole,
+  type ApiGatewayCloudWatchRole,
+  type RegionCloudWatchRole,
+} from "./cloudwatch-role";
 import { withDefaults } from "./defaults";
 import { checkDomain, customDomainEndpoint, streamingDomain, type StreamingDomain } from "./domain";
 import { nodeFunction, type NodeFunction } from "./function";
@@ -225,11 +232,18 @@ export interface StreamingComponentArgs {
   readonly kmsKeyArn?: pulumi.Input<string>;
   /**
    * The Region's API Gateway CloudWatch role, which WebSocket stage logging needs:
-   * `create` (a role and the account setting, both kept on destroy), `existing` (the Region
-   * already has one) or `none` (access logs and execution logging off).
-   * @default "create"
+   * `auto` (`create` unless the Region already has another role; needs
+   * `regionCloudWatchRole`), `create` (a role and the account setting, both kept on destroy:
+   * this repoints a setting other stacks may rely on), `existing` (the Region already has
+   * one) or `none` (access logs and execution logging off). Nothing is created when the stage
+   * logs nothing. @default "create"
    */
   readonly apiGatewayCloudWatchRole?: ApiGatewayCloudWatchRole;
+  /**
+   * The Region's current setting, read before the program builds
+   * (`await readRegionCloudWatchRole({ region })`): what `auto` decides on. @default none
+   */
+  readonly regionCloudWatchRole?: RegionCloudWatchRole;
   /** JSON access logs of the stage to `/aws/apigateway/{apiId}/{stage}`. @default true, false with apiGatewayCloudWatchRole "none" */
   readonly accessLogging?: boolean;
   /** Stage execution logging (to API Gateway's own `API-Gateway-Execution-Logs_{apiId}/{stage}`). @default "OFF" */
@@ -335,6 +349,13 @@ export class StreamingComponent extends pulumi.ComponentResource {
     const routes = args.routes ?? {};
     // Bad args fail before anything is registered.
     validateArgs(args, settings, routes, cloudWatchRole);
+    const roleNamePrefix = cloudWatchRoleNamePrefix(pulumi.getProject(), pulumi.getStack(), name);
+    const roleAction = resolveCloudWatchRole(
+      cloudWatchRole,
+      settings.accessLogging || settings.executionLogging !== "OFF",
+      args.regionCloudWatchRole,
+      roleNamePrefix,
+    );
     const handlerEntries = Object.fromEntries(
       Object.entries(routes)
         .filter((entry): entry is [string, HandlerRoute] => isHandlerRoute(entry[1]))
@@ -425,9 +446,9 @@ export class StreamingComponent extends pulumi.ComponentResource {
     this.executionArn = api.executionArn;
     this.tableArn = table.arn;
 
-    // Stage logging needs the Region's CloudWatch role; with `create`, the stage waits for it.
+    // Stage logging needs the Region's CloudWatch role; when this stack creates it, the stage waits for it.
     const account =
-      cloudWatchRole === "create" ? apiGatewayCloudWatchRole(name, partition.partition, this, args.tags) : undefined;
+      roleAction === "create" ? apiGatewayCloudWatchRole(name, partition.partition, roleNamePrefix, this, args.tags) : undefined;
     const accessLogGroup = settings.accessLogging
       ? new aws.cloudwatch.LogGroup(
           `${name}-access-logs`,

@@ -132,7 +132,7 @@ describe("stack configuration (components/config.ts, Pulumi.yaml)", () => {
       guardrailVersion: "3",
       guardrailStreamProcessingMode: "sync",
     });
-    expect(parse({})).to.deep.include({ apiGatewayCloudWatchRole: "create", monitoring: false, guardrailStreamProcessingMode: "async" });
+    expect(parse({})).to.deep.include({ apiGatewayCloudWatchRole: "auto", monitoring: false, guardrailStreamProcessingMode: "async" });
   });
 
   it('turns the stage\'s access logs off with apiGatewayCloudWatchRole "none", and refuses execution logging then', () => {
@@ -144,7 +144,7 @@ describe("stack configuration (components/config.ts, Pulumi.yaml)", () => {
 
   it("refuses incomplete or malformed domain, monitoring and guardrail settings, naming each", () => {
     const message = parseError({
-      apiGatewayCloudWatchRole: "auto",
+      apiGatewayCloudWatchRole: "maybe",
       streamingDomainName: "Chat.Example.com",
       streamingBasePath: "a/b",
       streamingHostedZoneId: "zone",
@@ -152,7 +152,7 @@ describe("stack configuration (components/config.ts, Pulumi.yaml)", () => {
       guardrailId: "my guardrail",
       guardrailStreamProcessingMode: "fast",
     });
-    expect(message).to.include('qnabot-streaming:apiGatewayCloudWatchRole must be one of create, existing, none; got "auto"');
+    expect(message).to.include('qnabot-streaming:apiGatewayCloudWatchRole must be one of auto, create, existing, none; got "maybe"');
     expect(message).to.include("qnabot-streaming:streamingDomainName must be a lower-case fully qualified domain name");
     expect(message).to.include("qnabot-streaming:streamingCertificateArn is required with streamingDomainName");
     expect(message).to.include("qnabot-streaming:streamingBasePath must be 1-300 characters of A-Z a-z 0-9 . _ -");

@@ -55,7 +55,7 @@ describe("monitoring (components/monitoring.ts)", function () {
   before(async () => {
     recorder = await installMocks();
     const values: Partial<Record<ConfigKey, string>> = { enableStreaming: "true", monitoring: "true", alarmTopicArn: topic };
-    createStack(parseStackConfig((key) => values[key]));
+    createStack(parseStackConfig((key) => values[key]), {});
     await registrationsSettled();
     const variables = recorder.named("qnabot-fulfillment").inputs.environment.variables as Record<string, string>;
     fulfillmentEmf = await emittedBy({
@@ -185,7 +185,7 @@ describe("monitoring (components/monitoring.ts)", function () {
 
   it("is off by default, and an alarm topic without monitoring is refused", async () => {
     const fresh = await installMocks();
-    createStack(parseStackConfig((key) => ({ enableStreaming: "true" })[key as string]));
+    createStack(parseStackConfig((key) => ({ enableStreaming: "true" })[key as string]), {});
     await registrationsSettled();
     expect(fresh.ofType(TYPES.dashboard)).to.deep.equal([]);
     expect(fresh.ofType(TYPES.alarm)).to.deep.equal([]);
@@ -205,7 +205,7 @@ describe("monitoring (components/monitoring.ts)", function () {
       () => new StreamingComponent("m3", { monitoring: true, routes: { ask: { functionArn: "arn:aws:lambda:eu-west-1:123456789012:function:f", label: "route-x" } } }),
     ).to.throw('routes.ask.label must be 1-64 characters of A-Z a-z 0-9 _ -, not "connection" nor "route-…"; got "route-x"');
     const fresh = await installMocks();
-    createStack(parseStackConfig((key) => ({ enableStreaming: "true", monitoring: "true", streamingHttpEndpoint: "false" })[key as string]));
+    createStack(parseStackConfig((key) => ({ enableStreaming: "true", monitoring: "true", streamingHttpEndpoint: "false" })[key as string]), {});
     await registrationsSettled();
     expect(fresh.ofType(TYPES.alarm).map((a) => a.name)).not.to.include("streaming-alarm-streaming-http-errors");
     expect(fresh.ofType(TYPES.alarm)).to.have.length(6);

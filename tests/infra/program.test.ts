@@ -1,3 +1,5 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { expect } from "chai";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackOutputs } from "../../components/stack";
@@ -10,8 +12,9 @@ async function runProgram(config: Record<string, string>): Promise<{ recorder: R
   const recorder = await installMocks();
   pulumi.runtime.setAllConfig(config);
   delete require.cache[PROGRAM];
+  // The program exports a promise of its outputs (it may read the Region's setting first).
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const outputs = require(PROGRAM) as StackOutputs;
+  const outputs = await (require(PROGRAM) as Promise<StackOutputs>);
   await registrationsSettled();
   return { recorder, outputs };
 }
@@ -19,18 +22,49 @@ async function runProgram(config: Record<string, string>): Promise<{ recorder: R
 describe("index.ts, the Pulumi program", function () {
   this.timeout(60_000);
   let savedConfig: Record<string, string>;
-  before(() => {
+  const savedEnv = { ...process.env };
+  // API Gateway's GetAccount (GET /account), as a Region whose setting holds `regionRole`.
+  let server: Server;
+  let regionRole: string | undefined;
+  const accountReads: string[] = [];
+  before(async () => {
     savedConfig = pulumi.runtime.allConfig();
+    server = createServer((request, response) => {
+      accountReads.push(`${request.method} ${request.url}`);
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(JSON.stringify(regionRole ? { cloudwatchRoleArn: regionRole } : {}));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    process.env.AWS_ENDPOINT_URL_API_GATEWAY = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    process.env.AWS_ACCESS_KEY_ID = "AKIDTEST";
+    process.env.AWS_SECRET_ACCESS_KEY = "secret";
   });
-  after(() => {
+  after(async () => {
     pulumi.runtime.setAllConfig(savedConfig);
     delete require.cache[PROGRAM];
+    process.env = savedEnv;
+    await new Promise((resolve) => server.close(resolve));
   });
 
   it("deploys the QnA bot alone with the project's defaults, exporting only its outputs", async () => {
+    accountReads.length = 0;
     const { recorder, outputs } = await runProgram({ "aws:region": "eu-west-1" });
     expect(Object.keys(outputs).sort()).to.deep.equal(["FulfillmentFunctionArn", "QnaAskEndpoint"]);
     expect(recorder.ofType(TYPES.streaming)).to.deep.equal([]);
+    // No WebSocket stage, no stage logging: the Region's setting is not even read.
+    expect(accountReads).to.deep.equal([]);
+  });
+
+  it("reads the Region's CloudWatch role setting first, and creates the role only when the Region has none", async () => {
+    accountReads.length = 0;
+    regionRole = undefined;
+    const fresh = await runProgram({ "aws:region": "eu-west-1", "qnabot-streaming:enableStreaming": "true" });
+    expect(accountReads).to.deep.equal(["GET /account"]);
+    expect(fresh.recorder.ofType(TYPES.apiGatewayAccount).map((a) => a.name)).to.deep.equal(["streaming-apigateway-account"]);
+    regionRole = "arn:aws:iam::123456789012:role/org-baseline-apigateway-logs";
+    const taken = await runProgram({ "aws:region": "eu-west-1", "qnabot-streaming:enableStreaming": "true" });
+    expect(taken.recorder.ofType(TYPES.apiGatewayAccount)).to.deep.equal([]);
+    expect(taken.recorder.named("streaming-stage").inputs).to.have.property("accessLogSettings");
   });
 
   it("reads the qnabot-streaming settings: streaming on, its stage, TTL and the rest", async () => {

@@ -27,6 +27,9 @@ import {
   type Recorder,
 } from "./mocks";
 
+/** A fresh account's Region: no API Gateway CloudWatch role set (what `auto` reads before building). */
+const FRESH_REGION = {};
+
 const STREAMING_OUTPUTS = [
   "StreamingWebSocketEndpoint",
   "StreamingWebSocketApiId",
@@ -120,7 +123,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
     let outputs: StackOutputs;
     before(async () => {
       recorder = await installMocks();
-      outputs = createStack(config({ llmModelId: "global.anthropic.claude-sonnet-4-20250514-v1:0" }));
+      outputs = createStack(config({ llmModelId: "global.anthropic.claude-sonnet-4-20250514-v1:0" }), FRESH_REGION);
       await registrationsSettled();
     });
 
@@ -179,7 +182,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
     const wsExecutionArn = MOCK_ARNS.executeApi("streaming-api");
     before(async () => {
       recorder = await installMocks();
-      outputs = createStack(config({ enableStreaming: "true" }));
+      outputs = createStack(config({ enableStreaming: "true" }), FRESH_REGION);
       await registrationsSettled();
     });
 
@@ -320,7 +323,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
         expect(integration.inputs.description, integration.name).to.equal("Deployed to stage Prod");
       }
       const renamed = await installMocks();
-      createStack(config({ enableStreaming: "true", streamingStageName: "live" }));
+      createStack(config({ enableStreaming: "true", streamingStageName: "live" }), FRESH_REGION);
       await registrationsSettled();
       for (const integration of renamed.ofType(TYPES.integration).filter((r) => r.name.startsWith("streaming-"))) {
         expect(integration.inputs.description, integration.name).to.equal("Deployed to stage live");
@@ -632,7 +635,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
     let outputs: StackOutputs;
     before(async () => {
       recorder = await installMocks();
-      outputs = createStack(config({ enableStreaming: "true", streamingHttpEndpoint: "false" }));
+      outputs = createStack(config({ enableStreaming: "true", streamingHttpEndpoint: "false" }), FRESH_REGION);
       await registrationsSettled();
     });
 
@@ -680,6 +683,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
           streamJsonFlushMs: "50",
           streamCheckpointMs: "500",
         }),
+        FRESH_REGION,
       );
       await registrationsSettled();
     });
@@ -807,6 +811,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
           guardrailId: "gr12345abcde",
           guardrailVersion: "2",
         }),
+        FRESH_REGION,
       );
       await registrationsSettled();
     });
@@ -848,7 +853,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
     let outputs: StackOutputs;
     before(async () => {
       recorder = await installMocks({ preview: true });
-      outputs = createStack(config({ enableStreaming: "true" }));
+      outputs = createStack(config({ enableStreaming: "true" }), FRESH_REGION);
       // Would never resolve if any registration waited on an output that cannot resolve.
       await registrationsSettled();
     });

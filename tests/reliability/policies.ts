@@ -44,7 +44,7 @@ function documentsByRole(resources: { type: string; inputs: Record<string, unkno
 /** Runs the stack program and a grantConnect program under Pulumi mocks; returns each role's policies. */
 export async function captureDeployedPolicies(): Promise<Principals> {
   const stack = await installMocks();
-  createStack(parseStackConfig((key) => STACK_CONFIG[key]));
+  createStack(parseStackConfig((key) => STACK_CONFIG[key]), {});
   await registrationsSettled();
   const stackRoles = documentsByRole(stack.resources);
 
