@@ -12,6 +12,7 @@ import {
   type GuardrailStreamProcessingMode,
 } from "../functions/fulfillment/config";
 import { API_GATEWAY_CLOUDWATCH_ROLE_MODES, type ApiGatewayCloudWatchRole } from "./cloudwatch-role";
+import { BOT_LOCALE_PATTERN, DEFAULT_BOT_LOCALES } from "./bot-definition";
 import { BASE_PATH_PATTERN, BASE_PATH_RULE, DOMAIN_NAME_PATTERN } from "./domain";
 import {
   CORS_ORIGIN_PATTERN,
@@ -51,7 +52,18 @@ export interface StackConfig {
   readonly executionLogging: ExecutionLogging;
   readonly tracing: boolean;
   readonly kmsKeyArn?: string;
+  /** Set with lexBot existing: the alias allowed to invoke the fulfillment function. */
   readonly lexBotAliasArn?: string;
+  /** The Lex V2 bot: created by the stack, an existing one (lexBotAliasArn), or none. */
+  readonly lexBot: LexBotMode;
+  /** Lex V2 locale ids of the bot, the first the default. */
+  readonly lexBotLocales: readonly string[];
+  /** A Cognito identity pool for web clients (needs a bot). */
+  readonly cognitoIdentityPool: boolean;
+  /** The identity pool gives visitors who have not signed in credentials. */
+  readonly cognitoGuestAccess: boolean;
+  /** A Cognito user pool whose users sign in to the identity pool. */
+  readonly cognitoUserPool: boolean;
   readonly llmLambdaArn?: string;
   readonly apiGatewayCloudWatchRole: ApiGatewayCloudWatchRole;
   readonly monitoring: boolean;
@@ -85,6 +97,10 @@ export interface StackConfig {
   readonly streamCheckpointMs: number;
 }
 
+/** `create` a bot, use an `existing` one (lexBotAliasArn), or `none`. */
+export type LexBotMode = "create" | "existing" | "none";
+export const LEX_BOT_MODES: readonly LexBotMode[] = ["create", "existing", "none"];
+
 /** Defaults of every key; Pulumi.yaml declares the same (a test keeps them equal). */
 export const CONFIG_DEFAULTS = {
   enableStreaming: false,
@@ -105,6 +121,11 @@ export const CONFIG_DEFAULTS = {
   tracing: false,
   kmsKeyArn: "",
   lexBotAliasArn: "",
+  lexBot: "create",
+  lexBotLocales: DEFAULT_BOT_LOCALES.join(","),
+  cognitoIdentityPool: true,
+  cognitoGuestAccess: true,
+  cognitoUserPool: false,
   llmLambdaArn: "",
   apiGatewayCloudWatchRole: "auto",
   monitoring: false,
@@ -286,6 +307,30 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
     }
   }
 
+  const lexBotAliasArn = matching(
+    "lexBotAliasArn",
+    LEX_BOT_ALIAS_ARN,
+    "must be a Lex V2 bot alias ARN (arn:aws:lex:{region}:{account}:bot-alias/{botId}/{aliasId})",
+  );
+  // An alias ARN alone (the setting before lexBot existed) means that existing bot.
+  const lexBot =
+    raw("lexBot") === undefined && raw("lexBotAliasArn") !== undefined ? "existing" : oneOf("lexBot", LEX_BOT_MODES, CONFIG_DEFAULTS.lexBot);
+  if (lexBot === "existing" && raw("lexBotAliasArn") === undefined) problem("lexBotAliasArn", "is required with lexBot existing", "");
+  if (lexBot !== "existing" && raw("lexBotAliasArn") !== undefined) {
+    problem("lexBotAliasArn", `only applies with lexBot existing (lexBot is ${lexBot})`, raw("lexBotAliasArn") ?? "");
+  }
+  const localesRaw = raw("lexBotLocales") ?? CONFIG_DEFAULTS.lexBotLocales;
+  const lexBotLocales = localesRaw.split(",").map((locale) => locale.trim());
+  if (lexBotLocales.some((locale) => !BOT_LOCALE_PATTERN.test(locale)) || new Set(lexBotLocales).size !== lexBotLocales.length) {
+    problem("lexBotLocales", "must be distinct Lex V2 locale ids separated by commas, such as en_US,es_US", localesRaw);
+  }
+  const cognitoIdentityPool = boolean("cognitoIdentityPool", CONFIG_DEFAULTS.cognitoIdentityPool) && lexBot !== "none";
+  const cognitoGuestAccess = boolean("cognitoGuestAccess", CONFIG_DEFAULTS.cognitoGuestAccess);
+  const cognitoUserPool = boolean("cognitoUserPool", CONFIG_DEFAULTS.cognitoUserPool);
+  if (cognitoIdentityPool && !cognitoGuestAccess && !cognitoUserPool) {
+    problem("cognitoGuestAccess", "must be true unless cognitoUserPool is: with neither, nobody could get credentials", "false");
+  }
+
   const llmLambdaArn = matching("llmLambdaArn", LAMBDA_ARN, "must be a Lambda function ARN");
   const llmQaPromptTemplate = raw("llmQaPromptTemplate");
   const llmQaModelParamsRaw = raw("llmQaModelParams");
@@ -357,11 +402,12 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
     executionLogging: executionLogging as ExecutionLogging,
     tracing: boolean("tracing", CONFIG_DEFAULTS.tracing),
     kmsKeyArn: matching("kmsKeyArn", KMS_KEY_ARN, "must be a KMS key ARN"),
-    lexBotAliasArn: matching(
-      "lexBotAliasArn",
-      LEX_BOT_ALIAS_ARN,
-      "must be a Lex V2 bot alias ARN (arn:aws:lex:{region}:{account}:bot-alias/{botId}/{aliasId})",
-    ),
+    lexBotAliasArn,
+    lexBot,
+    lexBotLocales,
+    cognitoIdentityPool,
+    cognitoGuestAccess,
+    cognitoUserPool,
     llmLambdaArn,
     apiGatewayCloudWatchRole: cloudWatchRole,
     monitoring,

@@ -1,14 +1,18 @@
 /**
- * The qnabot-streaming stack: the QnA bot always, and the streaming WebSocket API wired to it
- * when `enableStreaming` is on. index.ts runs it with the stack's configuration; tests run it
+ * The qnabot-streaming stack: the QnA bot always (its fulfillment function, and by default its
+ * Lex V2 bot and the web clients' Cognito identity pool), and the streaming WebSocket API wired
+ * to it when `enableStreaming` is on. index.ts runs it with the stack's configuration; tests run it
  * with their own.
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
 import { FULFILLMENT_ROUTE_KEYS } from "../functions/shared/routes";
 import type { RegionCloudWatchRole } from "./cloudwatch-role";
 import type { StackConfig } from "./config";
+import { LexBot } from "./lex-bot";
 import { QnaBot } from "./qna";
 import { StreamingComponent } from "./streaming";
+import { WebClientIdentity } from "./web-identity";
 
 /** Stack outputs, named as QnABot names them. The streaming ones exist only with streaming on. */
 /** Whether building this configuration needs the Region's CloudWatch role setting read first. */
@@ -30,6 +34,67 @@ export interface StackOutputs {
   readonly StreamingLambdaArn?: pulumi.Output<string>;
   /** The streaming HTTP door's function URL (AWS_IAM, RESPONSE_STREAM): POST asks, SSE or JSON answers. */
   readonly StreamingHttpEndpoint?: pulumi.Output<string>;
+  // Named as Lex Web UI's CloudFormation parameters take them (templates/master.yaml).
+  /** The Lex V2 bot's id (lexBot create or existing). */
+  readonly LexV2BotId?: pulumi.Output<string>;
+  /** The bot alias clients talk to. */
+  readonly LexV2BotAliasId?: pulumi.Output<string>;
+  /** The bot's locale ids, comma-separated, the default first. */
+  readonly LexV2BotLocaleId?: pulumi.Output<string>;
+  /** The alias's ARN, what the fulfillment function lets invoke it. */
+  readonly LexV2BotAliasArn?: pulumi.Output<string>;
+  /** The web clients' Cognito identity pool. */
+  readonly CognitoIdentityPoolId?: pulumi.Output<string>;
+  /** With cognitoUserPool: the user pool and its app client. */
+  readonly CognitoUserPoolId?: pulumi.Output<string>;
+  readonly CognitoAppUserPoolClientId?: pulumi.Output<string>;
+  /** The stack's Region (Lex Web UI deploys in the same one: `--region`). */
+  readonly Region: pulumi.Output<string>;
+}
+
+/** `bot-alias/{botId}/{aliasId}` of a Lex V2 alias ARN. */
+export function botAliasIds(aliasArn: string): { botId: string; aliasId: string } {
+  const match = /:bot-alias\/([0-9A-Z]+)\/([0-9A-Z]+)$/.exec(aliasArn);
+  if (!match) throw new Error(`not a Lex V2 bot alias ARN: ${JSON.stringify(aliasArn)}`);
+  return { botId: match[1], aliasId: match[2] };
+}
+
+/**
+ * The bot (created, or the existing one configured) and the web clients' identity pool, with
+ * the outputs Lex Web UI's template takes.
+ */
+function botAndClients(config: StackConfig, qna: QnaBot, streaming?: StreamingComponent): Omit<StackOutputs, "QnaAskEndpoint" | "FulfillmentFunctionArn"> {
+  const region = pulumi.output(aws.getRegionOutput({}, { parent: qna }).region);
+  if (config.lexBot === "none") return { Region: region };
+  let bot: { botId: pulumi.Output<string>; aliasId: pulumi.Output<string>; aliasArn: pulumi.Output<string> };
+  if (config.lexBot === "create") {
+    const lex = new LexBot("lex", { fulfillmentFunctionArn: qna.functionArn, locales: config.lexBotLocales });
+    bot = { botId: lex.botId, aliasId: lex.aliasId, aliasArn: lex.aliasArn };
+  } else {
+    const ids = botAliasIds(config.lexBotAliasArn as string);
+    bot = { botId: pulumi.output(ids.botId), aliasId: pulumi.output(ids.aliasId), aliasArn: pulumi.output(config.lexBotAliasArn as string) };
+  }
+  const outputs = {
+    Region: region,
+    LexV2BotId: bot.botId,
+    LexV2BotAliasId: bot.aliasId,
+    LexV2BotLocaleId: pulumi.output(config.lexBotLocales.join(",")),
+    LexV2BotAliasArn: bot.aliasArn,
+  };
+  if (!config.cognitoIdentityPool) return outputs;
+  const identity = new WebClientIdentity("web", {
+    botAliasArn: bot.aliasArn,
+    streaming,
+    guests: config.cognitoGuestAccess,
+    userPool: config.cognitoUserPool,
+  });
+  return {
+    ...outputs,
+    CognitoIdentityPoolId: identity.identityPoolId,
+    ...(identity.userPoolId && identity.userPoolClientId
+      ? { CognitoUserPoolId: identity.userPoolId, CognitoAppUserPoolClientId: identity.userPoolClientId }
+      : {}),
+  };
 }
 
 /**
@@ -67,7 +132,7 @@ export function createStack(config: StackConfig, regionCloudWatchRole?: RegionCl
 
   if (!config.enableStreaming) {
     const qna = new QnaBot("qnabot", qnaArgs);
-    return { QnaAskEndpoint: qna.askEndpoint, FulfillmentFunctionArn: qna.functionArn };
+    return { QnaAskEndpoint: qna.askEndpoint, FulfillmentFunctionArn: qna.functionArn, ...botAndClients(config, qna) };
   }
 
   // The fulfillment function also answers Lex and POST /ask, so QnaBot builds it and its
@@ -134,5 +199,6 @@ export function createStack(config: StackConfig, regionCloudWatchRole?: RegionCl
     StreamingDynamoDbTableArn: streaming.tableArn,
     StreamingLambdaArn: streaming.functionArn,
     ...(qna.streamingHttpEndpoint ? { StreamingHttpEndpoint: qna.streamingHttpEndpoint } : {}),
+    ...botAndClients(config, qna, streaming),
   };
 }

@@ -16,6 +16,13 @@ import { AwsError, answerPreflight, jsonObject, readBody, sendJson, sendRestJson
 import type { CredentialLookup, LocalCredential } from "./gateway/credentials";
 import { parseQuery } from "./gateway/query";
 import { SigV4Verifier, SignatureError } from "./gateway/sigv4";
+import {
+  BOT_IDLE_SESSION_TTL_SECONDS,
+  DEFAULT_BOT_LOCALES,
+  FALLBACK_INTENT,
+  QNA_INTENT,
+  QNA_SLOT,
+} from "../components/bot-definition";
 
 /** The bot a Lex client names in its request path. */
 export interface LocalLexBot {
@@ -38,13 +45,12 @@ export const DEFAULT_LOCAL_BOT: LocalLexBot = {
   name: "QnaBot",
   aliasId: "TSTALIASID",
   aliasName: "TestBotAlias",
-  localeId: "en_US",
+  localeId: DEFAULT_BOT_LOCALES[0],
   version: "DRAFT",
 };
 
-/** QnABot's bot: one intent whose only sample utterance is its slot (lexv2-build in QnABot on AWS). */
-export const QNA_INTENT = "QnaIntent";
-export const QNA_SLOT = "qnaslot";
+/** The deployed bot's intents (components/bot-definition.ts): local and deployed cannot drift. */
+export { QNA_INTENT, QNA_SLOT };
 
 /** A function error (Lambda's `X-Amz-Function-Error`): Lex answers DependencyFailedException. */
 export class CodeHookError extends Error {
@@ -187,7 +193,7 @@ export function codeHookEvent(input: CodeHookEventInput): LexCodeHookEvent {
     bot: { id, name, aliasId, aliasName, localeId, version },
     interpretations: [
       { intent, nluConfidence: 1, interpretationSource: "Lex" },
-      { intent: { name: "FallbackIntent", slots: {}, state: "ReadyForFulfillment", confirmationState: "None" }, interpretationSource: "Lex" },
+      { intent: { name: FALLBACK_INTENT, slots: {}, state: "ReadyForFulfillment", confirmationState: "None" }, interpretationSource: "Lex" },
     ],
     requestAttributes: input.requestAttributes,
     sessionState: { sessionAttributes: input.sessionAttributes, activeContexts: [], intent, originatingRequestId: input.originatingRequestId },
@@ -230,7 +236,7 @@ export function recognizeTextResponse(event: LexCodeHookEvent, hookResponse: unk
     },
     interpretations: [
       { intent, nluConfidence: { score: 1 }, interpretationSource: "Lex" },
-      { intent: { name: "FallbackIntent", slots: {} }, interpretationSource: "Lex" },
+      { intent: { name: FALLBACK_INTENT, slots: {} }, interpretationSource: "Lex" },
     ],
     ...(Object.keys(event.requestAttributes).length > 0 ? { requestAttributes: event.requestAttributes } : {}),
     sessionId: event.sessionId,
@@ -241,7 +247,7 @@ export async function startLocalLexRuntime(options: LocalLexRuntimeOptions): Pro
   const region = options.region ?? "us-east-1";
   const accountId = options.accountId ?? "000000000000";
   const bot: LocalLexBot = { ...DEFAULT_LOCAL_BOT, ...options.bot };
-  const idleTtlMs = options.idleSessionTtlMs ?? 300_000;
+  const idleTtlMs = options.idleSessionTtlMs ?? BOT_IDLE_SESSION_TTL_SECONDS * 1000;
   const now = options.now ?? Date.now;
   const verifier = new SigV4Verifier({ credentials: options.credentials, region, service: "lex", now });
   const sessions = new Map<string, { attributes: Attributes; lastUsed: number }>();

@@ -73,9 +73,26 @@ function computedState(type: string, name: string, id: string, inputs: Record<st
           hostedZoneId: "ZREGIONALAPIGW",
         },
       };
+    case "aws-native:lex:Bot": {
+      const botId = mockLexId(name);
+      return { awsId: botId, arn: arn("lex", `bot/${botId}`) };
+    }
+    case "aws-native:lex:BotVersion":
+      return { botVersion: "1" };
+    case "aws-native:lex:BotAlias": {
+      const aliasId = mockLexId(name);
+      return { botAliasId: aliasId, arn: arn("lex", `bot-alias/${inputs.botId}/${aliasId}`) };
+    }
+    case "aws:cognito/userPool:UserPool":
+      return { endpoint: `cognito-idp.${REGION}.${DNS_SUFFIX}/${id}` };
     default:
       return {};
   }
+}
+
+/** A Lex V2 id (10 upper-case letters and digits) derived from a logical name. */
+export function mockLexId(name: string): string {
+  return name.toUpperCase().replace(/[^A-Z0-9]/g, "").padEnd(10, "X").slice(0, 10);
 }
 
 function callResult(token: string): Record<string, string> {
@@ -215,7 +232,16 @@ export const TYPES = {
   record: "aws:route53/record:Record",
   dashboard: "aws:cloudwatch/dashboard:Dashboard",
   alarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
+  lexBot: "aws-native:lex:Bot",
+  lexBotVersion: "aws-native:lex:BotVersion",
+  lexBotAlias: "aws-native:lex:BotAlias",
+  identityPool: "aws:cognito/identityPool:IdentityPool",
+  identityPoolRoles: "aws:cognito/identityPoolRoleAttachment:IdentityPoolRoleAttachment",
+  userPool: "aws:cognito/userPool:UserPool",
+  userPoolClient: "aws:cognito/userPoolClient:UserPoolClient",
   streaming: "qnabot-streaming:index:StreamingComponent",
+  lexBotComponent: "qnabot-streaming:index:LexBot",
+  webIdentity: "qnabot-streaming:index:WebClientIdentity",
   qna: "qnabot-streaming:index:QnaBot",
 } as const;
 

@@ -39,6 +39,18 @@ const STREAMING_OUTPUTS = [
   "StreamingHttpEndpoint",
 ] as const;
 
+/** The Lex Web UI outputs (lexBot create, cognitoIdentityPool on: the defaults). */
+const BOT_OUTPUTS = ["LexV2BotId", "LexV2BotAliasId", "LexV2BotLocaleId", "LexV2BotAliasArn", "CognitoIdentityPoolId", "Region"] as const;
+
+/** The bot's and the web clients' resources, with streaming on or off. */
+const BOT_RESOURCES: Record<string, string[]> = {
+  [TYPES.lexBot]: ["lex-bot"],
+  [TYPES.lexBotVersion]: ["lex-version"],
+  [TYPES.lexBotAlias]: ["lex-alias"],
+  [TYPES.identityPool]: ["web-pool"],
+  [TYPES.identityPoolRoles]: ["web-roles"],
+};
+
 /** Every AWS resource the stack creates with streaming on, by type. */
 const STREAMING_ON_RESOURCES: Record<string, string[]> = {
   [TYPES.api]: ["qnabot-http-api", "streaming-api"],
@@ -51,23 +63,29 @@ const STREAMING_ON_RESOURCES: Record<string, string[]> = {
     "streaming-connection-logs",
   ],
   [TYPES.role]: [
+    "lex-role",
     "qnabot-fulfillment-role",
     "qnabot-streaming-http-role",
     "streaming-apigateway-cloudwatch-role",
     "streaming-connection-role",
+    "web-guest-role",
   ],
   [TYPES.attachment]: ["streaming-apigateway-cloudwatch-policy"],
   [TYPES.apiGatewayAccount]: ["streaming-apigateway-account"],
   [TYPES.rolePolicy]: [
+    "lex-role-policy",
     "qnabot-fulfillment-policy",
     "qnabot-streaming-http-policy",
+    "streaming-connect-grant-1",
     "streaming-connection-policy",
     "streaming-streaming-grant-1",
     "streaming-streaming-grant-2",
+    "web-guest-policy",
   ],
   [TYPES.function]: ["qnabot-fulfillment", "qnabot-streaming-http", "streaming-connection"],
   [TYPES.functionUrl]: ["qnabot-streaming-http-url"],
   [TYPES.permission]: [
+    "lex-permission",
     "qnabot-ask-permission",
     "streaming-connect-permission",
     "streaming-default-permission",
@@ -91,14 +109,20 @@ const STREAMING_ON_RESOURCES: Record<string, string[]> = {
   [TYPES.routeResponse]: ["streaming-default-route-response"],
   [TYPES.asyncInvokeConfig]: ["qnabot-fulfillment-async"],
   [TYPES.stage]: ["qnabot-http-stage", "streaming-stage"],
+  ...BOT_RESOURCES,
 };
+
+/** The component each resource belongs to, by its name's prefix. */
+function componentOf(resourceName: string): string {
+  return ["streaming", "lex", "web"].find((prefix) => resourceName.startsWith(`${prefix}-`)) ?? "qnabot";
+}
 
 function config(values: Partial<Record<ConfigKey, string>>) {
   return parseStackConfig((key) => values[key]);
 }
 
 function awsResources(recorder: Recorder): RecordedResource[] {
-  return recorder.resources.filter((r) => r.type.startsWith("aws:"));
+  return recorder.resources.filter((r) => r.type.startsWith("aws:") || r.type.startsWith("aws-native:"));
 }
 
 function namesByType(recorder: Recorder): Record<string, string[]> {
@@ -133,11 +157,18 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       expect(recorder.ofType(TYPES.table).map((table) => table.name)).to.deep.equal(["qnabot-memory"]);
       expect(recorder.ofType(TYPES.function).map((fn) => fn.name)).to.deep.equal(["qnabot-fulfillment"]);
       expect(recorder.ofType(TYPES.asyncInvokeConfig)).to.deep.equal([]);
-      expect(awsResources(recorder).filter((r) => !r.name.startsWith("qnabot-"))).to.deep.equal([]);
+      expect(awsResources(recorder).filter((r) => !["qnabot", "lex", "web"].includes(componentOf(r.name)))).to.deep.equal([]);
     });
 
-    it("exports no streaming output at all", () => {
-      expect(Object.keys(outputs).sort()).to.deep.equal(["FulfillmentFunctionArn", "QnaAskEndpoint"]);
+    it("still deploys the Lex bot and the web clients' identity pool, without a WebSocket grant", () => {
+      for (const [type, names] of Object.entries(BOT_RESOURCES)) {
+        expect(recorder.ofType(type).map((r) => r.name), type).to.deep.equal(names);
+      }
+      expect(recorder.ofType(TYPES.rolePolicy).map((r) => r.name).filter((n) => n.startsWith("web-"))).to.deep.equal(["web-guest-policy"]);
+    });
+
+    it("exports no streaming output at all, and the bot's", () => {
+      expect(Object.keys(outputs).sort()).to.deep.equal(["FulfillmentFunctionArn", "QnaAskEndpoint", ...BOT_OUTPUTS].sort());
     });
 
     it("gives the fulfillment function no streaming settings or rights", () => {
@@ -191,14 +222,13 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       expect(recorder.named("streaming").type).to.equal(TYPES.streaming);
       expect(recorder.named("qnabot").type).to.equal(TYPES.qna);
       for (const resource of awsResources(recorder)) {
-        const component = resource.name.startsWith("streaming-") ? "streaming" : "qnabot";
-        expect(resource.parent, resource.name).to.equal(component);
+        expect(resource.parent, resource.name).to.equal(componentOf(resource.name));
       }
     });
 
     it("exports the streaming outputs under QnABot's names, with the endpoint formulas", async () => {
       expect(Object.keys(outputs).sort()).to.deep.equal(
-        ["FulfillmentFunctionArn", "QnaAskEndpoint", ...STREAMING_OUTPUTS].sort(),
+        ["FulfillmentFunctionArn", "QnaAskEndpoint", ...STREAMING_OUTPUTS, ...BOT_OUTPUTS].sort(),
       );
       expect(await valueOf(outputs.StreamingWebSocketEndpoint)).to.equal(
         `wss://streaming-api-id.execute-api.${REGION}.amazonaws.com/Prod`,
@@ -479,7 +509,9 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
 
     it("names the resources of every IAM statement, and grants each function only what it calls", () => {
       for (const policy of recorder.ofType(TYPES.rolePolicy)) expectNamedResources(policy);
-      for (const role of recorder.ofType(TYPES.role).filter((r) => r.name !== "streaming-apigateway-cloudwatch-role")) {
+      // The Lambda functions' roles; the API Gateway, Lex and web client roles have their own trust, tested with them.
+      const notLambda = ["streaming-apigateway-cloudwatch-role", "lex-role", "web-guest-role"];
+      for (const role of recorder.ofType(TYPES.role).filter((r) => !notLambda.includes(r.name))) {
         expectLambdaTrust(role);
       }
 
