@@ -101,7 +101,7 @@ async function prepareConsumer(): Promise<Consumer> {
   if (installed.code !== 0) throw new Error(`npm ci failed:\n${installed.stdout}${installed.stderr}`);
   const listed = await sh("npm", ["ls", "--omit=dev", "--all", "--parseable"], dir);
 
-  for (const name of ["@pulumi/pulumi", "@pulumi/aws", "@types/node"]) {
+  for (const name of ["@pulumi/pulumi", "@pulumi/aws", "@pulumi/aws-native", "@types/node"]) {
     fs.mkdirSync(path.dirname(path.join(dir, "node_modules", name)), { recursive: true });
     fs.symlinkSync(path.join(ROOT, "node_modules", name), path.join(dir, "node_modules", name), "dir");
   }
