@@ -317,6 +317,39 @@ describe("the Lex V2 bot and the web clients' identity pool (components/lex-bot.
     expect(recorder.resources).to.deep.equal([]);
   });
 
+  it("has the resource counts docs/deploy-and-configuration.md gives for each shape", async () => {
+    const domain = {
+      streamingDomainName: "chat.example.com",
+      streamingCertificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/1234abcd-12ab-34cd-56ef-1234567890ab",
+      streamingHostedZoneId: "Z0123456789ABC",
+      monitoring: "true",
+      guardrailId: "abcd1234efgh",
+      guardrailVersion: "1",
+    };
+    const shapes: [Partial<Record<ConfigKey, string>>, number][] = [
+      [{ enableStreaming: "true" }, 60],
+      [{}, 21],
+      [{ lexBot: "none" }, 11],
+      [{ enableStreaming: "true", lexBot: "none" }, 49],
+      [{ enableStreaming: "true", cognitoIdentityPool: "false" }, 55],
+      [{ enableStreaming: "true", cognitoUserPool: "true" }, 65],
+      [{ enableStreaming: "true", streamingHttpEndpoint: "false" }, 54],
+      [{ enableStreaming: "true", apiGatewayCloudWatchRole: "existing" }, 57],
+      [{ enableStreaming: "true", apiGatewayCloudWatchRole: "none" }, 56],
+      [{ enableStreaming: "true", ...domain }, 72],
+    ];
+    for (const [values, count] of shapes) {
+      const { recorder } = await deploy(values);
+      const resources = recorder.resources.filter((r) => r.type.startsWith("aws:") || r.type.startsWith("aws-native:"));
+      expect(resources, JSON.stringify(values)).to.have.length(count);
+    }
+    // auto where the Region has another role: as existing.
+    const recorder = await installMocks();
+    createStack(parseStackConfig((key) => ({ enableStreaming: "true" })[key as string]), { roleArn: "arn:aws:iam::123456789012:role/org-logs" });
+    await registrationsSettled();
+    expect(recorder.resources.filter((r) => r.type.startsWith("aws:") || r.type.startsWith("aws-native:"))).to.have.length(57);
+  });
+
   it("is the bot the local Lex runtime serves: same intents, slot and default locale (components/bot-definition.ts)", () => {
     expect(DEFAULT_LOCAL_BOT.localeId).to.equal(DEFAULT_BOT_LOCALES[0]);
     const event = codeHookEvent({
