@@ -27,6 +27,9 @@ export {
   type QnaGuardrail,
   type StreamingHttpArgs,
 } from "./qna";
+export { LexBot, type LexBotArgs } from "./lex-bot";
+export { WebClientIdentity, LEX_WEB_UI_ACTIONS, type WebClientIdentityArgs } from "./web-identity";
+export { BOT_INTENTS, DEFAULT_BOT_LOCALES, QNA_INTENT, QNA_SLOT, type BotIntentDefinition } from "./bot-definition";
 export { createStack, needsRegionCloudWatchRole, type StackOutputs } from "./stack";
 export { parseStackConfig, readStackConfig, CONFIG_DEFAULTS, type StackConfig } from "./config";
 export {

@@ -6,6 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import * as awsnative from "@pulumi/aws-native";
 import { FULFILLMENT_ROUTE_KEYS } from "../functions/shared/routes";
 import type { RegionCloudWatchRole } from "./cloudwatch-role";
 import type { StackConfig } from "./config";
@@ -68,7 +69,13 @@ function botAndClients(config: StackConfig, qna: QnaBot, streaming?: StreamingCo
   if (config.lexBot === "none") return { Region: region };
   let bot: { botId: pulumi.Output<string>; aliasId: pulumi.Output<string>; aliasArn: pulumi.Output<string> };
   if (config.lexBot === "create") {
-    const lex = new LexBot("lex", { fulfillmentFunctionArn: qna.functionArn, locales: config.lexBotLocales });
+    // The bot's provider deploys where the AWS provider does (aws:region, or AWS_REGION …): no
+    // second Region setting (aws-native:region) to keep in step.
+    const native = new awsnative.Provider("aws-native", {
+      region: region as pulumi.Output<awsnative.Region>,
+      profile: aws.config.profile,
+    });
+    const lex = new LexBot("lex", { fulfillmentFunctionArn: qna.functionArn, locales: config.lexBotLocales }, { providers: [native] });
     bot = { botId: lex.botId, aliasId: lex.aliasId, aliasArn: lex.aliasArn };
   } else {
     const ids = botAliasIds(config.lexBotAliasArn as string);

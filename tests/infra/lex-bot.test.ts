@@ -111,6 +111,12 @@ describe("the Lex V2 bot and the web clients' identity pool (components/lex-bot.
       ]);
     });
 
+    it("deploys the bot with an aws-native provider in the AWS provider's Region (no separate aws-native:region)", () => {
+      const providers = recorder.resources.filter((r) => r.type === "pulumi:providers:aws-native");
+      expect(providers.map((p) => [p.name, p.inputs.region])).to.deep.equal([["aws-native", REGION]]);
+      for (const name of ["lex-bot", "lex-version", "lex-alias"]) expect(recorder.named(name).provider, name).to.equal("aws-native");
+    });
+
     it("runs the bot under a role only Lex V2 can assume, with AWS's own Lex V2 bot policy (Polly speech)", () => {
       expect(JSON.parse(recorder.named("lex-role").inputs.assumeRolePolicy as string)).to.deep.equal({
         Version: "2012-10-17",

@@ -23,6 +23,8 @@ export interface RecordedResource {
   readonly dependsOn: readonly string[];
   /** Its resource options as registered (retainOnDelete …). */
   readonly options: { readonly retainOnDelete: boolean };
+  /** Logical name of its explicit provider, when it has one. */
+  readonly provider?: string;
 }
 
 export interface Recorder {
@@ -111,7 +113,7 @@ function callResult(token: string): Record<string, string> {
 /** Installs fresh mocks (project `qnabot-streaming`, stack `test`) and returns their recorder. */
 export async function installMocks(options: MockOptions = {}): Promise<Recorder> {
   const resources: RecordedResource[] = [];
-  const registrations = new Map<string, { parent?: string; dependsOn: string[]; retainOnDelete: boolean }>();
+  const registrations = new Map<string, { parent?: string; dependsOn: string[]; retainOnDelete: boolean; provider?: string }>();
   const nameOf = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
   await pulumi.runtime.setMocks(
     {
@@ -124,6 +126,7 @@ export async function installMocks(options: MockOptions = {}): Promise<Recorder>
           parent: registration?.parent,
           dependsOn: registration?.dependsOn ?? [],
           options: { retainOnDelete: registration?.retainOnDelete ?? false },
+          provider: registration?.provider,
         });
         if (options.preview) return { id: undefined, state: args.inputs };
         const id = `${args.name}-id`;
@@ -147,6 +150,7 @@ export async function installMocks(options: MockOptions = {}): Promise<Recorder>
         getParent(): string;
         getDependenciesList(): string[];
         getRetainondelete?(): boolean;
+        getProvider?(): string;
       },
       callback: unknown,
     ): unknown;
@@ -157,6 +161,8 @@ export async function installMocks(options: MockOptions = {}): Promise<Recorder>
       parent: request.getParent() ? nameOf(request.getParent()) : undefined,
       dependsOn: request.getDependenciesList().map(nameOf),
       retainOnDelete: request.getRetainondelete?.() ?? false,
+      // A provider reference is `{urn}::{id}`.
+      provider: request.getProvider?.() ? nameOf(request.getProvider?.().split("::").slice(0, -1).join("::") ?? "") : undefined,
     });
     return register(request, callback);
   };

@@ -1,9 +1,11 @@
 import { expect } from "chai";
+import * as pulumi from "@pulumi/pulumi";
 import { CONNECTION_FUNCTION_TABLE_ACTIONS, STREAMING_FUNCTION_TABLE_ACTIONS } from "../../functions/shared/connections";
 import { ENV } from "../../functions/shared/env";
 import { FULFILLMENT_ROUTE_KEYS, ROUTE_SELECTION_EXPRESSION } from "../../functions/shared/routes";
 import { CONNECTIONS_TABLE, MEMORY_TABLE } from "../../functions/shared/table";
 import { BUNDLE_FILE } from "../../components/bundle";
+import { tableKeyStatement } from "../../components/iam";
 import { METRICS_NAMESPACE } from "../../components/monitoring";
 import { GUARDRAIL_ENV } from "../../functions/fulfillment/config";
 import { parseStackConfig, type ConfigKey } from "../../components/config";
@@ -799,6 +801,12 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
         principal: "lexv2.amazonaws.com",
         sourceArn: lexBotAliasArn,
       });
+    });
+
+    it("names DynamoDB in kms:ViaService by the partition's DNS suffix (amazonaws.com.cn in China)", async () => {
+      const statement = tableKeyStatement(kmsKeyArn, "cn-north-1", "amazonaws.com.cn");
+      const condition = await valueOf(pulumi.output(statement.Condition));
+      expect(condition).to.deep.equal({ StringEquals: { "kms:ViaService": "dynamodb.cn-north-1.amazonaws.com.cn" } });
     });
 
     it("encrypts both tables with the key and lets the connection function use it through DynamoDB only", () => {
