@@ -25,9 +25,11 @@ export const methods = {
     createStack(parseStackConfig((key) => (key === "enableStreaming" ? String(streaming) : undefined)), {});
     await registrationsSettled();
     const wallMs = performance.now() - started;
-    const aws = recorder.resources.filter((r) => r.type.startsWith("aws:")).length;
+    // AWS resources through either provider (the Lex bot is aws-native's); explicit provider
+    // instances are neither AWS resources nor components.
+    const aws = recorder.resources.filter((r) => r.type.startsWith("aws:") || r.type.startsWith("aws-native:")).length;
     return {
-      resources: recorder.resources.length,
+      resources: recorder.resources.filter((r) => !r.type.startsWith("pulumi:providers:")).length,
       awsResources: aws,
       components: recorder.resources.filter((r) => r.type.startsWith("qnabot-streaming:")).length,
       wallMs,

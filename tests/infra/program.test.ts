@@ -46,10 +46,19 @@ describe("index.ts, the Pulumi program", function () {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  it("deploys the QnA bot alone with the project's defaults, exporting only its outputs", async () => {
+  it("deploys the QnA bot, its Lex bot and identity pool with the project's defaults, exporting their outputs", async () => {
     accountReads.length = 0;
     const { recorder, outputs } = await runProgram({ "aws:region": "eu-west-1" });
-    expect(Object.keys(outputs).sort()).to.deep.equal(["FulfillmentFunctionArn", "QnaAskEndpoint"]);
+    expect(Object.keys(outputs).sort()).to.deep.equal([
+      "CognitoIdentityPoolId",
+      "FulfillmentFunctionArn",
+      "LexV2BotAliasArn",
+      "LexV2BotAliasId",
+      "LexV2BotId",
+      "LexV2BotLocaleId",
+      "QnaAskEndpoint",
+      "Region",
+    ]);
     expect(recorder.ofType(TYPES.streaming)).to.deep.equal([]);
     // No WebSocket stage, no stage logging: the Region's setting is not even read.
     expect(accountReads).to.deep.equal([]);
