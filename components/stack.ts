@@ -16,6 +16,20 @@ import { StreamingComponent } from "./streaming";
 import { WebClientIdentity } from "./web-identity";
 
 /** Stack outputs, named as QnABot names them. The streaming ones exist only with streaming on. */
+/** Lambda keeps this much of an account's concurrency unreserved (PutFunctionConcurrency). */
+export const LAMBDA_UNRESERVED_MINIMUM = 100;
+
+/**
+ * What `pulumi preview` says before reserving concurrency: the quota the reservations need, and
+ * how to read it. Undefined when nothing is reserved (the default).
+ */
+export function reservationNotice(config: StackConfig): string | undefined {
+  const door = config.enableStreaming && config.streamingHttpEndpoint ? config.streamingHttpReservedConcurrency : 0;
+  const reserved = [config.fulfillmentReservedConcurrency, door].filter((n) => n > 0).reduce((a, b) => a + b, 0);
+  if (reserved === 0) return undefined;
+  return `reserving ${reserved} Lambda executions needs an account concurrency quota of at least ${LAMBDA_UNRESERVED_MINIMUM + reserved} plus every other reservation in the Region (Lambda keeps ${LAMBDA_UNRESERVED_MINIMUM} unreserved: PutFunctionConcurrency); the quota: aws lambda get-account-settings --query AccountLimit.ConcurrentExecutions`;
+}
+
 /** Whether building this configuration needs the Region's CloudWatch role setting read first. */
 export function needsRegionCloudWatchRole(config: StackConfig): boolean {
   const logs = config.streamingAccessLogs || config.executionLogging !== "OFF";
@@ -109,6 +123,8 @@ function botAndClients(config: StackConfig, qna: QnaBot, streaming?: StreamingCo
  * building (index.ts): what `apiGatewayCloudWatchRole: auto` decides on.
  */
 export function createStack(config: StackConfig, regionCloudWatchRole?: RegionCloudWatchRole): StackOutputs {
+  const notice = reservationNotice(config);
+  if (notice) pulumi.log.info(notice);
   const qnaArgs = {
     llmModelId: config.llmModelId,
     knowledgeBaseId: config.knowledgeBaseId,

@@ -22,7 +22,7 @@ import {
 } from "../../components/bot-definition";
 import { parseStackConfig, type ConfigKey } from "../../components/config";
 import { botDefinitionDigest, LexBot } from "../../components/lex-bot";
-import { createStack, type StackOutputs } from "../../components/stack";
+import { createStack, reservationNotice, type StackOutputs } from "../../components/stack";
 import { WebClientIdentity } from "../../components/web-identity";
 import { codeHookEvent, DEFAULT_LOCAL_BOT } from "../../local/lex-runtime";
 import { evaluate } from "../reliability/iam-eval";
@@ -321,6 +321,17 @@ describe("the Lex V2 bot and the web clients' identity pool (components/lex-bot.
     expect(() => new WebClientIdentity("c", { botAliasArn: ALIAS_ARN, guests: false })).to.throw("needs guests or a user pool");
     await registrationsSettled();
     expect(recorder.resources).to.deep.equal([]);
+  });
+
+  it("says before deploying what quota a reservation needs, and nothing when nothing is reserved (the default)", () => {
+    // PutFunctionConcurrency: "as long as you leave at least 100 simultaneous executions unreserved".
+    const notice = (values: Partial<Record<ConfigKey, string>>) => reservationNotice(parseStackConfig((key) => values[key]));
+    expect(notice({ enableStreaming: "true" })).to.equal(undefined);
+    expect(notice({ enableStreaming: "true", fulfillmentReservedConcurrency: "50", streamingHttpReservedConcurrency: "20" })).to.equal(
+      "reserving 70 Lambda executions needs an account concurrency quota of at least 170 plus every other reservation in the Region (Lambda keeps 100 unreserved: PutFunctionConcurrency); the quota: aws lambda get-account-settings --query AccountLimit.ConcurrentExecutions",
+    );
+    // The door's reservation counts only where the door exists.
+    expect(notice({ fulfillmentReservedConcurrency: "10", streamingHttpReservedConcurrency: "20" })).to.match(/^reserving 10 Lambda executions needs .* at least 110 /);
   });
 
   it("has the resource counts docs/deploy-and-configuration.md gives for each shape", async () => {
