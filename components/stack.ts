@@ -44,6 +44,8 @@ export function createStack(config: StackConfig): StackOutputs {
     reservedConcurrency: config.fulfillmentReservedConcurrency,
     llmQaPromptTemplate: config.llmQaPromptTemplate,
     llmQaModelParams: config.llmQaModelParams,
+    outputLinkSchemes: config.outputLinkSchemes,
+    outputImageHosts: config.outputImageHosts,
     guardrail:
       config.guardrailId && config.guardrailVersion
         ? {

@@ -137,6 +137,13 @@ export interface LocalStackOptions {
   readonly throttle?: StageThrottle | false;
   /** More callers the gateway, the HTTP API and the Lex runtime accept (tests: other principals, Cognito identities). @default none */
   readonly credentials?: readonly LocalCredential[];
+  /** Output safety: link schemes an answer keeps, as Pulumi config outputLinkSchemes. @default http, https, mailto */
+  readonly outputLinkSchemes?: readonly string[];
+  /**
+   * Output safety: hosts an answer's image may load from, as Pulumi config outputImageHosts;
+   * the chat page's Content-Security-Policy allows images from these hosts only. @default none
+   */
+  readonly outputImageHosts?: readonly string[];
   /** Extra environment for the handlers (STREAM_STALL_MS, POWERTOOLS_LOG_LEVEL, …). @default none */
   readonly env?: Readonly<Record<string, string>>;
   /** Fulfillment timeout, as deployed. @default 120000 */
@@ -368,6 +375,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       [ENV.knowledgeBaseId]: useAws ? options.knowledgeBaseId : LOCAL_KNOWLEDGE_BASE_ID,
       [ENV.knowledgeBaseModelArn]: options.knowledgeBaseModelArn ?? `arn:aws:bedrock:${region}::foundation-model/${modelId.replace(/^(us|eu|apac|global)\./, "")}`,
       POWERTOOLS_METRICS_NAMESPACE: "QnABotStreamingLocal",
+      ...(options.outputLinkSchemes ? { [ENV.outputLinkSchemes]: options.outputLinkSchemes.join(",") } : {}),
+      ...(options.outputImageHosts ? { [ENV.outputImageHosts]: options.outputImageHosts.join(",") } : {}),
       ...options.env,
     });
     resetAwsClients();
