@@ -32,6 +32,7 @@ import { CodeHookError, startLocalLexRuntime, type LexCodeHookEvent, type LocalL
 import { presignWebSocketUrl } from "../client/presign";
 import { applyEnv } from "./process-env";
 import { startChatServer, type ChatServer } from "../client/chat-server";
+import { connectSourceOf, imageSourcesOf } from "../client/web/csp";
 import { signFunctionUrlPost } from "../client/function-url-signer";
 import { CONNECTION_ROUTE_KEYS, FULFILLMENT_ROUTE_KEYS } from "../functions/shared/routes";
 import { ENV } from "../functions/shared/env";
@@ -401,6 +402,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
               signAsk: (body) => signFunctionUrlPost({ url: functionUrl.url, region, credentials: chatUser, body }),
               label,
               port: ports.page,
+              // The page may connect to this gateway only, and load answer images only from the allowed hosts.
+              pagePolicy: { connectSources: [connectSourceOf(gateway.url)], imageSources: imageSourcesOf(options.outputImageHosts ?? []) },
             }),
           ));
 

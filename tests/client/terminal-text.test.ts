@@ -11,6 +11,7 @@ import * as path from "node:path";
 import fc from "fast-check";
 import { startChatServer } from "../../client/chat-server";
 import { AnswerPrinter } from "../../client/cli-output";
+import { pageContentSecurityPolicy } from "../../client/web/csp";
 import { MAX_CONTROL_STRING, TerminalText, terminalSafe } from "../../client/terminal-text";
 import { fakeSigner, startFakeGateway, streamAnswer } from "./helpers/fake-gateway";
 
@@ -92,7 +93,7 @@ describe("model text on a terminal", function () {
     this.timeout(60_000);
     const hostile = `Title ${HOSTILE.join(" ")} end of answer.`;
     const gateway = await startFakeGateway({ onAsk: streamAnswer(hostile, { chunks: 17 }) });
-    const server = await startChatServer({ sign: fakeSigner(gateway), page: { html: "", js: "", css: "" } });
+    const server = await startChatServer({ sign: fakeSigner(gateway), page: { html: "", js: "", css: "", csp: pageContentSecurityPolicy() } });
     try {
       const command = [process.execPath, path.join(ROOT, "node_modules/tsx/dist/cli.mjs"), "client/cli.ts", "ask", "q", "--local", server.url]
         .map((arg) => `'${arg}'`)
