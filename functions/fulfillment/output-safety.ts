@@ -80,8 +80,12 @@ function percent(c: string): string {
   return `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`;
 }
 
-/** One decision: the text to emit and how many input characters it stands for; undefined = need more input. */
-type Step = { out: string; used: number } | undefined;
+/**
+ * One decision: the text to emit and how many input characters it stands for, or (`insert`)
+ * text that replaces those characters in the input and is read again in its place;
+ * undefined = need more input.
+ */
+type Step = { out: string; used: number; insert?: string } | undefined;
 
 /**
  * The streaming sanitizer: `push` each delta, `flush` at the end; the pieces joined are the
@@ -111,17 +115,29 @@ export class OutputSanitizer {
   }
 
   private drain(final: boolean): string {
-    const s = this.pending;
+    let s = this.pending;
     const out: string[] = [];
     let i = 0;
     while (i < s.length) {
       const step = this.step(s, i, final);
       if (step === undefined) break;
+      if (step.insert !== undefined) {
+        s = s.slice(0, i) + step.insert + s.slice(i + step.used);
+        continue;
+      }
       out.push(step.out);
       i += step.used;
     }
     this.pending = s.slice(i);
     return out.join("");
+  }
+
+  /**
+   * A markdown character made literal: a backslash escape in text; inside a URL run, where a
+   * backslash would be copied into the address, percent-encoding.
+   */
+  private neutral(c: string): string {
+    return this.inUrl ? percent(c) : `\\${c}`;
   }
 
   /** Plain character bookkeeping for the URL-run state. */
@@ -160,12 +176,20 @@ export class OutputSanitizer {
         return this.emit(next !== undefined && TAG_START.test(next) ? "\\<" : "<", c);
       case "&":
         return this.ampersand(s, i, final);
-      case "!":
+      case "!": {
         if (needNext) return undefined;
-        return next === "[" ? this.image(s, i, final) : this.emit(c, c);
-      case "]":
+        if (next === "[") return this.image(s, i, final);
+        // An image right after may be replaced by its alt text: `!` + `[…](…)` must not become one.
+        const image = imageAhead(s, i + 1, final);
+        return image === undefined ? undefined : this.emit(image ? this.neutral(c) : c, c);
+      }
+      case "]": {
         if (needNext) return undefined;
-        return next === "(" || next === ":" ? this.destination(s, i, final) : this.emit(c, c);
+        if (next === "(" || next === ":") return this.destination(s, i, final);
+        // Likewise `]` + an alt text starting with `(` must not become a link destination.
+        const image = imageAhead(s, i + 1, final);
+        return image === undefined ? undefined : this.emit(image ? this.neutral(c) : c, c);
+      }
       default:
         return this.emit(c, c);
     }
@@ -186,13 +210,16 @@ export class OutputSanitizer {
 
   /** `&#…`, `&name;` and the legacy `&lt`/`&gt` (decoded even without `;`) are references: escaped. */
   private ampersand(s: string, i: number, final: boolean): Step {
+    // An image right after may be replaced by an alt text that spells a reference name.
+    const image = imageAhead(s, i + 1, final);
+    if (image === undefined) return undefined;
+    if (image) return this.emit(this.neutral("&"), "&");
     let j = i + 1;
     while (j < s.length && j - i - 1 < MAX_ENTITY_NAME && (j === i + 1 ? /[A-Za-z#]/ : ALNUM).test(s[j])) j++;
     if (j === s.length && !final && j - i - 1 < MAX_ENTITY_NAME) return undefined;
     const name = s.slice(i + 1, j);
     const reference = name.startsWith("#") || (name !== "" && (s[j] === ";" || /^(lt|gt)/i.test(name)));
-    // Inside a URL a backslash would become part of the address; %26 keeps the & visible and inert.
-    return this.emit(!reference ? "&" : this.inUrl ? "%26" : "\\&", "&");
+    return this.emit(reference ? this.neutral("&") : "&", "&");
   }
 
   /**
@@ -212,8 +239,7 @@ export class OutputSanitizer {
       this.inUrl = true;
       return step;
     }
-    // Inside a URL run a backslash would be copied into the address: %5D breaks the link as well.
-    return this.emit(this.inUrl ? percent("]") : "\\]", "]");
+    return this.emit(this.neutral("]"), "]");
   }
 
   /**
@@ -223,17 +249,20 @@ export class OutputSanitizer {
    */
   private image(s: string, i: number, final: boolean): Step {
     // Inside a URL run no image is parsed: %21 keeps it from ever becoming one.
-    if (this.inUrl) return this.emit(percent("!"), "!");
+    if (this.inUrl) return this.emit(this.neutral("!"), "!");
     const parsed = parseInlineImage(s, i);
     if (parsed === "incomplete") {
       if (!final && s.length - i < MAX_HELD) return undefined;
       return this.emit("\\!", "!");
     }
     if (parsed === undefined || parsed.end - i > MAX_HELD) return this.emit("\\!", "!");
-    const alt = sanitizeOutput(parsed.alt, this.policy);
     const raw = s.slice(i, parsed.end);
-    const out = this.imageAllowed(parsed.url) ? `![${alt}](${parsed.url.replace(/[\s"'<>`\\]/g, percent)})` : alt;
-    return this.emit(out, raw);
+    if (this.imageAllowed(parsed.url)) {
+      return this.emit(`![${sanitizeOutput(parsed.alt, this.policy)}](${parsed.url.replace(/[\s"'<>`\\]/g, percent)})`, raw);
+    }
+    // The alt text takes the image's place in the input and is read in context, so it cannot
+    // join what follows into something live (`![<](x)img onerror=…>`).
+    return { out: "", used: raw.length, insert: parsed.alt };
   }
 
   private imageAllowed(url: string): boolean {
@@ -245,6 +274,13 @@ export class OutputSanitizer {
       return false;
     }
   }
+}
+
+/** Whether `![` starts at `j`; undefined when the text ends before it can tell. */
+function imageAhead(s: string, j: number, final: boolean): boolean | undefined {
+  if (s[j] !== "!") return j < s.length || final ? false : undefined;
+  if (j + 1 >= s.length) return final ? false : undefined;
+  return s[j + 1] === "[";
 }
 
 /**

@@ -59,6 +59,24 @@ describe("output safety", function () {
       expect(html).to.include("&amp;lt;img");
     });
 
+    it("an image's alt text cannot join its neighbours into live markup", function () {
+      const joins = {
+        "] + alt + (": "[click]![](x)(javascript:document.title='XSS-FIRED')",
+        "alt + tag rest": "![<](x)img src=x onerror=document.title='XSS-FIRED'>",
+        "! + alt [": "!![](x)[a](https://beacon.attacker.example/p.png)",
+        "& + alt name": "&![lt](x)img src=x onerror=document.title='XSS-FIRED'&![gt](x)",
+        "URL + alt quote": `https:/![/"onmouseover="document.title='XSS-FIRED'](x)`,
+      };
+      for (const [name, payload] of Object.entries(joins)) {
+        const safe = sanitizeOutput(payload);
+        expect(render(safe), `${name}: ${safe}`).to.deep.equal([]);
+        expect(lexWebUiHtml(safe), name).to.not.match(/<img/);
+        expect(sanitizeOutput(safe), name).to.equal(safe);
+      }
+      // The reference an alt text would have completed stays escaped, never decodable into a tag.
+      expect(sanitizeOutput(joins["& + alt name"])).to.match(/^\\&lt/);
+    });
+
     it("an image beacon shows its alt text and no image", function () {
       expect(sanitizeOutput(ATTACKS.imageBeacon)).to.equal("logo");
       expect(lexWebUiHtml(sanitizeOutput(ATTACKS.referenceImage))).to.not.include("<img");
@@ -161,7 +179,8 @@ describe("output safety", function () {
       { weight: 4, arbitrary: fc.constantFrom(...Object.values(ATTACKS)) },
       { weight: 4, arbitrary: fc.constantFrom("<", ">", "&", "#", ";", "!", "[", "]", "(", ")", ":", "\\", "`", '"', "'", "\n", " ", "\u001b", "\u009b") },
       { weight: 3, arbitrary: fc.constantFrom("img", "script", "lt", "gt", "#60", "https://", "http://", "tel:", "javascript:", "data:", "mailto:", "x.example/", "onerror=alert(1)") },
-      { weight: 2, arbitrary: fc.constantFrom("Hello", "world", "日本語", "🚀", "é", "**bold**", "```", "\n\n", "- ", "> ") },
+      { weight: 2, arbitrary: fc.constantFrom("Hello", "world", "日本語", "🚀", "é", "**bold**", "```", "\n\n", "- ", "> ", "![", "](", "]:", "*", "_", "|") },
+      { weight: 1, arbitrary: fc.string({ maxLength: 3 }) },
     );
     const text = fc.array(fragment, { minLength: 1, maxLength: 30 }).map((parts) => parts.join(""));
 
