@@ -3,7 +3,7 @@
  * attack class (tests/lex-web-ui/attacks.ts, their beacons pointed at a loopback server that
  * counts hits) go through every door of the real local stack: Lex (as Lex Web UI calls it),
  * WebSocket `ask` in `text` and `json` formats, `POST /ask` and the streaming function URL
- * (SSE). Everything a client receives is then rendered in Chromium the way stock Lex Web UI
+ * (SSE and complete JSON). Everything a client receives is then rendered in Chromium the way stock Lex Web UI
  * 0.24.1 renders the final answer (`marked` 4 with its link renderer and linkifier, into
  * innerHTML: ../shared/clients.md, "Rendering"), and our own chat page answers the same
  * question. Nothing may execute (the title stays, no dialog, no console marker) and nothing
@@ -61,12 +61,12 @@ function listen(server: Server): Promise<string> {
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
 }
 
-/** The streaming function URL's SSE reply to a signed POST: the deltas joined and the final answer. */
-async function sseAnswer(stack: LocalStack, question: string, mode: "llm" | "kb", sessionId: string): Promise<{ deltas: string; final: string }> {
-  const body = JSON.stringify({ question, mode, sessionId, requestId: `sse-${mode}-${sessionId}` });
-  const { headers } = await signFunctionUrlPost({ url: stack.functionUrl, region: stack.region, credentials: stack.chatUser, body, accept: "text/event-stream" });
+/** The streaming function URL's reply to a signed POST, as Server-Sent Events or as one JSON body. */
+async function functionUrlReply(stack: LocalStack, question: string, mode: "llm" | "kb", sessionId: string, accept: string): Promise<string> {
+  const body = JSON.stringify({ question, mode, sessionId, requestId: `url-${mode}-${sessionId}` });
+  const { headers } = await signFunctionUrlPost({ url: stack.functionUrl, region: stack.region, credentials: stack.chatUser, body, accept });
   const url = new URL(stack.functionUrl);
-  const text = await new Promise<string>((resolve, reject) => {
+  return new Promise<string>((resolve, reject) => {
     const req = request({ method: "POST", host: url.hostname, port: url.port, path: "/", headers }, (res) => {
       let all = "";
       res.setEncoding("utf8");
@@ -76,6 +76,11 @@ async function sseAnswer(stack: LocalStack, question: string, mode: "llm" | "kb"
     req.on("error", reject);
     req.end(body);
   });
+}
+
+/** The SSE door's answer: the deltas joined and the final answer. */
+async function sseAnswer(stack: LocalStack, question: string, mode: "llm" | "kb", sessionId: string): Promise<{ deltas: string; final: string }> {
+  const text = await functionUrlReply(stack, question, mode, sessionId, "text/event-stream");
   const events = new SseParser().push(text).map(({ event, data }) => ({ event, data: JSON.parse(data) as Record<string, unknown> }));
   const end = events.find((e) => e.event === "end");
   if (!end) throw new Error(`SSE answer did not end: ${text.slice(0, 500)}`);
@@ -210,6 +215,9 @@ describe("output safety: attack payloads through every door reach no client live
       const sse = await sseAnswer(stack, `Tell me about ${TOPIC}`, mode, `sse-${mode}`);
       received.push({ channel: `SSE ${mode} deltas`, text: sse.deltas });
       received.push({ channel: `SSE ${mode} end.final`, text: sse.final });
+
+      const whole = JSON.parse(await functionUrlReply(stack, `Tell me about ${TOPIC}`, mode, `url-json-${mode}`, "application/json")) as { answer: string };
+      received.push({ channel: `function URL JSON ${mode} answer`, text: whole.answer });
     }
     // The answers really quote the poisoned document (else the rest proves nothing).
     for (const { channel, text } of received) {
@@ -245,8 +253,8 @@ describe("output safety: attack payloads through every door reach no client live
   });
 
   it("nothing any door sent is live when parsed as a browser parses Lex Web UI's innerHTML", function () {
-    // Lex (markdown, message, frames), 2 modes × (text frames, json deltas and end, POST /ask, SSE deltas and end), scripted and memory.
-    expect(received.length).to.be.at.least(19);
+    // Lex (markdown, message, frames), 2 modes × (text frames, json deltas and end, POST /ask, SSE deltas and end, function URL JSON), scripted and memory.
+    expect(received.length).to.be.at.least(21);
     for (const { channel, text } of received) {
       expect(liveMarkup(lexWebUiHtml(text), { linkSchemes: ["http", "https", "mailto", "tel"] }), channel).to.deep.equal([]);
     }
