@@ -72,6 +72,9 @@ const WHITESPACE = /\s/;
 /** Inside a URL run these become %XX: nothing a linkifier copies into `href="…"` or a text node can break out. */
 const URL_UNSAFE = /["'<>`\\]/;
 const URL_MARKERS = ["http://", "https://", "tel:"];
+const LAST_WHITESPACE = /\s(?=\S*$)/;
+/** Characters that may start a construct; every other one is emitted as is (outside a URL run). */
+const SPECIAL = /[\\<&!\]]/g;
 
 /** Dropped before anything else looks at the text, so none can hide a construct from the checks below. */
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g;
@@ -140,17 +143,14 @@ export class OutputSanitizer {
     return this.inUrl ? percent(c) : `\\${c}`;
   }
 
-  /** Plain character bookkeeping for the URL-run state. */
+  /** URL-run bookkeeping over emitted text: a run ends at whitespace; it is a URL once it holds a marker. */
   private track(text: string): void {
-    for (const c of text) {
-      if (WHITESPACE.test(c)) {
-        this.runTail = "";
-        this.inUrl = false;
-        continue;
-      }
-      this.runTail = (this.runTail + c.toLowerCase()).slice(-8);
-      if (!this.inUrl && URL_MARKERS.some((marker) => this.runTail.endsWith(marker))) this.inUrl = true;
-    }
+    const lastSpace = text.search(LAST_WHITESPACE);
+    const run = lastSpace < 0 ? this.runTail + text : text.slice(lastSpace + 1);
+    if (lastSpace >= 0) this.inUrl = false;
+    const lower = run.toLowerCase();
+    if (!this.inUrl && URL_MARKERS.some((marker) => lower.includes(marker))) this.inUrl = true;
+    this.runTail = lower.slice(-8);
   }
 
   /** The URL-run state follows what is emitted, so sanitizing the result again finds the same runs. */
@@ -190,8 +190,20 @@ export class OutputSanitizer {
         const image = imageAhead(s, i + 1, final);
         return image === undefined ? undefined : this.emit(image ? this.neutral(c) : c, c);
       }
-      default:
-        return this.emit(c, c);
+      default: {
+        if (WHITESPACE.test(c)) return this.emit(c, c);
+        // Ordinary text up to the next character that may matter, in one step: it stops before
+        // a construct, a whitespace (a new run) and, in a URL run, an unsafe character; outside
+        // one, right after a URL marker, where the run becomes one.
+        SPECIAL.lastIndex = i;
+        let end = SPECIAL.exec(s)?.index ?? s.length;
+        const space = s.slice(i, end).search(WHITESPACE);
+        if (space >= 0) end = i + space;
+        const piece = s.slice(i, end);
+        const cut = this.inUrl ? piece.search(URL_UNSAFE) : markerEnd(this.runTail, piece);
+        const plain = cut > 0 ? piece.slice(0, cut) : piece;
+        return this.emit(plain, plain);
+      }
     }
   }
 
@@ -274,6 +286,18 @@ export class OutputSanitizer {
       return false;
     }
   }
+}
+
+/** Where in `piece` a URL marker completes, given the run's `tail` before it; -1 when none does. */
+function markerEnd(tail: string, piece: string): number {
+  const lower = (tail + piece).toLowerCase();
+  let first = -1;
+  for (const marker of URL_MARKERS) {
+    const at = lower.indexOf(marker);
+    const end = at < 0 ? -1 : at + marker.length - tail.length;
+    if (end > 0 && (first < 0 || end < first)) first = end;
+  }
+  return first;
 }
 
 /** Whether `![` starts at `j`; undefined when the text ends before it can tell. */
