@@ -10,7 +10,9 @@
  *   into a tag by a client that decodes twice);
  * - a link destination (`](…` or a `]:` reference definition) keeps only an allowed scheme
  *   (http, https, mailto by default); otherwise its `]` becomes `\]` and the whole thing is text;
- * - an image shows only its alt text unless its host is allowed (none by default);
+ * - an image shows only its alt text unless its host is allowed (none by default); the alt
+ *   text is read again in its place, and a `&`, `]` or `!` just before it is made literal, so
+ *   it cannot join its neighbours into a tag, a reference, a link or another image;
  * - inside a URL run (`http://`, `https://`, `tel:` or a kept link destination) quotes, angle
  *   brackets, backticks and backslashes are percent-encoded, so a client's own linkifier
  *   cannot be made to break out of its `href="…"`;
