@@ -18,7 +18,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { ProtocolError, validateSessionId } from "../functions/shared/protocol";
 import { awsUrlSigner, type AwsSignerOptions } from "./aws-signer";
-import { buildChatPage, type ChatPage } from "./web/build";
+import { buildChatPage, withPagePolicy, type ChatPage } from "./web/build";
+import { FRAME_ANCESTORS, pageContentSecurityPolicy, type PagePolicy } from "./web/csp";
 import { randomId } from "./web/ids";
 import type { SignedPost } from "./function-url-signer";
 import { expiresAtFromSignedUrl, SIGN_ASK_PATH, SIGNED_URL_PATH, type SignedUrl } from "./web/signed-url";
@@ -117,9 +118,8 @@ const PAGE_HEADERS = {
   "x-content-type-options": "nosniff",
   "referrer-policy": "no-referrer",
   // Answers are model output: even if sanitizing failed, no inline script or remote image could run or leak.
-  "content-security-policy":
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ws: wss:; " +
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  // The page itself carries its own policy (web/csp.ts); other responses get the default one.
+  "content-security-policy": `${pageContentSecurityPolicy()}; ${FRAME_ANCESTORS}`,
 };
 
 function send(response: ServerResponse, status: number, contentType: string, body: string, headers = {}): void {
@@ -278,7 +278,7 @@ export function createChatRequestHandler(options: ChatRequestHandlerOptions): Ch
       asset[0].startsWith("text/html") && !pages.known(pageSecretOf(request))
         ? { "set-cookie": `${PAGE_COOKIE}=${pages.issue()}; HttpOnly; SameSite=Strict; Path=/` }
         : {};
-    send(response, 200, asset[0], asset[1], cookie);
+    send(response, 200, asset[0], asset[1], { ...cookie, "content-security-policy": `${options.page.csp}; ${FRAME_ANCESTORS}` });
     return true;
   };
 }
@@ -294,6 +294,11 @@ export type ChatServerOptions = ({ readonly sign: UrlSigner } | AwsSignerOptions
   readonly host?: string;
   /** A page built earlier (several servers, or tests, can share one build). @default buildChatPage() */
   readonly page?: ChatPage;
+  /**
+   * Where the page may connect and load answer images from (its Content-Security-Policy, in
+   * the header and the page's meta tag). @default any ws:/wss: host, no remote image
+   */
+  readonly pagePolicy?: PagePolicy;
 };
 
 export interface ChatServer {
@@ -309,7 +314,7 @@ export async function startChatServer(options: ChatServerOptions): Promise<ChatS
   const handle = createChatRequestHandler({
     sign,
     signAsk: options.signAsk,
-    page: options.page ?? (await buildChatPage()),
+    page: options.page ? (options.pagePolicy ? withPagePolicy(options.page, options.pagePolicy) : options.page) : await buildChatPage(options.pagePolicy),
     label: options.label,
     allowedHostnames: [...LOOPBACK_HOSTNAMES, host.includes(":") ? `[${host}]` : host],
   });

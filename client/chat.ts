@@ -6,6 +6,7 @@ import type { AwsCredentialIdentityProvider } from "@smithy/types";
 import { credentialsOf } from "./aws-signer";
 import { CHAT_USAGE, parseChatArgs } from "./chat-args";
 import { startChatServer, type ChatServer } from "./chat-server";
+import { connectSourceOf } from "./web/csp";
 import { resolveRegion } from "./endpoint";
 import { CliError, EXIT, UsageError } from "./exit-codes";
 import { readStackEndpoint } from "./stack-output";
@@ -45,7 +46,16 @@ export async function runChatCommand(argv: readonly string[], deps: ChatDeps): P
   const where = args.source.kind === "stack" ? `stack ${args.source.stack}` : new URL(endpoint).host;
   let server: ChatServer;
   try {
-    server = await startChatServer({ endpoint, region, credentials, label: `${where} · ${region}`, port: args.port, host: args.host });
+    server = await startChatServer({
+      endpoint,
+      region,
+      credentials,
+      label: `${where} · ${region}`,
+      port: args.port,
+      host: args.host,
+      // The page may open its socket to this endpoint only (its Content-Security-Policy).
+      pagePolicy: { connectSources: [connectSourceOf(endpoint)] },
+    });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") throw new UsageError(`port ${args.port} is in use: pass --port <another> (0 picks a free one)`);
     throw error;

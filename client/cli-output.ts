@@ -1,23 +1,28 @@
 /**
  * How the CLI shows an answer: streamed text on stdout as it arrives (a terminal cannot
  * replace it with the final answer, so the citations follow it), or raw envelopes with
- * --json; notes, stats and errors on stderr.
+ * --json; notes, stats and errors on stderr. Text that came from the server (the answer, a
+ * source's title or URI, an error message) goes through TerminalText first, so it cannot
+ * retitle, clear or rewrite the user's terminal; only the CLI's own colours are escapes.
  */
 import type { Envelope } from "../functions/shared/protocol";
 import { EXIT, type ExitCode } from "./exit-codes";
 import { Spinner, type TerminalStream } from "./spinner";
+import { TerminalText, terminalSafe } from "./terminal-text";
 import { citedSources, type Answer } from "./web/conversation";
 import { answerStats, formatStats } from "./web/status";
 
 export function formatSources(sources: readonly { uri: string; title?: string }[]): string {
   if (sources.length === 0) return "";
-  const lines = sources.map((source, index) => `  [${index + 1}] ${source.title ? `${source.title} — ${source.uri}` : source.uri}`);
+  const lines = sources.map((source, index) => terminalSafe(`  [${index + 1}] ${source.title ? `${source.title} — ${source.uri}` : source.uri}`));
   return `\nSources:\n${lines.join("\n")}\n`;
 }
 
 export class AnswerPrinter {
   private readonly spinner: Spinner;
   private lastWritten = "\n";
+  /** One per answer: an escape sequence cut between two deltas is still dropped whole. */
+  private readonly text = new TerminalText();
 
   constructor(
     private readonly stdout: TerminalStream,
@@ -34,12 +39,15 @@ export class AnswerPrinter {
   }
 
   onEnvelope(envelope: Envelope): void {
-    if (this.json) this.stdout.write(`${JSON.stringify(envelope)}\n`);
+    // JSON escapes C0 controls but not C1 ones (U+0080-U+009F), which some terminals obey: escape those too.
+    if (this.json) this.stdout.write(`${JSON.stringify(envelope).replace(/[\u0080-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)}\n`);
   }
 
-  onText(text: string): void {
+  onText(chunk: string): void {
     this.spinner.stop();
-    if (this.json || text === "") return;
+    if (this.json) return;
+    const text = this.text.push(chunk);
+    if (text === "") return;
     this.stdout.write(text);
     this.lastWritten = text;
   }
@@ -66,7 +74,7 @@ export class AnswerPrinter {
       if (!this.lastWritten.endsWith("\n")) this.stdout.write("\n");
       if (answer.status === "done") this.stdout.write(formatSources(citedSources(answer)));
     }
-    if (answer.guardrail !== undefined) this.stderr.write(`guardrail: ${answer.guardrail}\n`);
+    if (answer.guardrail !== undefined) this.stderr.write(`guardrail: ${terminalSafe(answer.guardrail)}\n`);
     if (this.stderr.isTTY) {
       const stats = formatStats(answerStats(answer, this.now()));
       if (stats) this.stderr.write(`\x1b[2m${stats}\x1b[0m\n`);
@@ -76,7 +84,7 @@ export class AnswerPrinter {
       return EXIT.cancelled;
     }
     if (answer.status === "error") {
-      this.stderr.write(`qnabot-stream: the server reported ${answer.error?.code}: ${answer.error?.message}\n`);
+      this.stderr.write(`qnabot-stream: the server reported ${terminalSafe(`${answer.error?.code}: ${answer.error?.message}`)}\n`);
       return EXIT.protocol;
     }
     return EXIT.ok;

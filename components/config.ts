@@ -11,6 +11,7 @@ import {
   GUARDRAIL_VERSION_PATTERN,
   type GuardrailStreamProcessingMode,
 } from "../functions/fulfillment/config";
+import { DEFAULT_LINK_SCHEMES, parseImageHosts, parseLinkSchemes } from "../functions/fulfillment/output-safety";
 import { API_GATEWAY_CLOUDWATCH_ROLE_MODES, type ApiGatewayCloudWatchRole } from "./cloudwatch-role";
 import { BOT_LOCALE_PATTERN, DEFAULT_BOT_LOCALES } from "./bot-definition";
 import { BASE_PATH_PATTERN, BASE_PATH_RULE, DOMAIN_NAME_PATTERN } from "./domain";
@@ -95,6 +96,10 @@ export interface StackConfig {
   readonly streamTextFlushMs: number;
   readonly streamJsonFlushMs: number;
   readonly streamCheckpointMs: number;
+  /** Output safety: URL schemes a link in an answer may keep. */
+  readonly outputLinkSchemes: readonly string[];
+  /** Output safety: hosts an answer's image may load from (https only); empty: none. */
+  readonly outputImageHosts: readonly string[];
 }
 
 /** `create` a bot, use an `existing` one (lexBotAliasArn), or `none`. */
@@ -149,6 +154,8 @@ export const CONFIG_DEFAULTS = {
   streamTextFlushMs: STREAMING_DEFAULTS.textFlushMs,
   streamJsonFlushMs: STREAMING_DEFAULTS.jsonFlushMs,
   streamCheckpointMs: STREAMING_DEFAULTS.checkpointMs,
+  outputLinkSchemes: DEFAULT_LINK_SCHEMES.join(","),
+  outputImageHosts: "",
 } as const satisfies Record<keyof StackConfig, string | number | boolean>;
 
 export type ConfigKey = keyof typeof CONFIG_DEFAULTS;
@@ -331,6 +338,16 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
     problem("cognitoGuestAccess", "must be true unless cognitoUserPool is: with neither, nobody could get credentials", "false");
   }
 
+  const allowlist = (key: "outputLinkSchemes" | "outputImageHosts", parse: (raw: string) => string[]): string[] => {
+    const value = raw(key) ?? CONFIG_DEFAULTS[key];
+    try {
+      return parse(value);
+    } catch (error) {
+      problem(key, `must be a comma-separated list: ${(error as Error).message}`, value);
+      return [];
+    }
+  };
+
   const llmLambdaArn = matching("llmLambdaArn", LAMBDA_ARN, "must be a Lambda function ARN");
   const llmQaPromptTemplate = raw("llmQaPromptTemplate");
   const llmQaModelParamsRaw = raw("llmQaModelParams");
@@ -431,6 +448,8 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
     streamTextFlushMs: limit("streamTextFlushMs", CONFIG_DEFAULTS.streamTextFlushMs, STREAMING_LIMITS.textFlushMs),
     streamJsonFlushMs: limit("streamJsonFlushMs", CONFIG_DEFAULTS.streamJsonFlushMs, STREAMING_LIMITS.jsonFlushMs),
     streamCheckpointMs: limit("streamCheckpointMs", CONFIG_DEFAULTS.streamCheckpointMs, STREAMING_LIMITS.checkpointMs),
+    outputLinkSchemes: allowlist("outputLinkSchemes", parseLinkSchemes),
+    outputImageHosts: allowlist("outputImageHosts", parseImageHosts),
   };
   if (problems.length > 0) {
     throw new pulumi.RunError(`invalid configuration:\n  - ${problems.join("\n  - ")}`);

@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { ENV } from "../functions/shared/env";
 import { MEMORY_TABLE } from "../functions/shared/table";
+import { parseImageHosts, parseLinkSchemes } from "../functions/fulfillment/output-safety";
 import { askEndpoint, bedrockModel, checkBedrockModel, isInferenceProfile, knowledgeBaseArn, type AwsTarget } from "./arns";
 import { withDefaults } from "./defaults";
 import { functionEntry } from "./bundle";
@@ -190,6 +191,18 @@ export interface QnaBotArgs {
   readonly streamingHttp?: StreamingHttpArgs | false;
   /** Bedrock Guardrail applied to LLM and knowledge-base answers. @default none */
   readonly guardrail?: QnaGuardrail;
+  /**
+   * Output safety: URL schemes (lower case, no colon) a link in an answer may keep; any other
+   * link is shown as text. Schemes that run script or inline content (javascript, vbscript,
+   * data, file, blob) are refused. `[]` keeps no link. @default ["http", "https", "mailto"]
+   */
+  readonly outputLinkSchemes?: readonly string[];
+  /**
+   * Output safety: host names an answer's markdown image may load from (https only); any other
+   * image shows its alt text, so an answer cannot make a client fetch from an attacker's host.
+   * @default [] (no image is loaded)
+   */
+  readonly outputImageHosts?: readonly string[];
   /** Tags for every taggable resource. @default none */
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
@@ -262,6 +275,16 @@ export interface QnaGuardrail {
   readonly streamProcessingMode?: GuardrailStreamProcessingMode;
 }
 
+/** An output-safety allowlist as the function will read it; throws naming the arg. */
+function checkedAllowlist(name: string, list: readonly string[] | undefined, parse: (raw: string) => string[]): string[] | undefined {
+  if (list === undefined) return undefined;
+  try {
+    return parse(list.join(","));
+  } catch (error) {
+    throw new Error(`${name}: ${(error as Error).message}`);
+  }
+}
+
 /** Throws on a guardrail setting Bedrock would refuse. */
 export function checkGuardrail(guardrail: QnaGuardrail): void {
   if (!GUARDRAIL_ID_PATTERN.test(guardrail.id)) {
@@ -322,6 +345,9 @@ export class QnaBot extends pulumi.ComponentResource {
       }
     }
     if (args.llmQaModelParams !== undefined) checkModelParams(args.llmQaModelParams);
+    // Parsed as the function parses them, so a bad list fails here instead of at cold start.
+    const outputLinkSchemes = checkedAllowlist("outputLinkSchemes", args.outputLinkSchemes, parseLinkSchemes);
+    const outputImageHosts = checkedAllowlist("outputImageHosts", args.outputImageHosts, parseImageHosts);
     const modelParams = args.llmQaModelParams === undefined ? undefined : JSON.stringify(args.llmQaModelParams);
     const promptBytes = promptEnvironmentBytes([args.systemPrompt, args.llmQaPromptTemplate, modelParams]);
     if (promptBytes > MAX_PROMPT_ENVIRONMENT_BYTES) {
@@ -376,6 +402,8 @@ export class QnaBot extends pulumi.ComponentResource {
       environment[ENV.knowledgeBaseModelArn] = kbModel.arn;
     }
     if (args.systemPrompt !== undefined) environment[ENV.systemPrompt] = args.systemPrompt;
+    if (outputLinkSchemes !== undefined) environment[ENV.outputLinkSchemes] = outputLinkSchemes.join(",");
+    if (outputImageHosts !== undefined) environment[ENV.outputImageHosts] = outputImageHosts.join(",");
     if (args.maxTokens !== undefined) environment[ENV.maxTokens] = String(args.maxTokens);
     if (args.temperature !== undefined) environment[ENV.temperature] = String(args.temperature);
     if (args.topP !== undefined) environment[ENV.topP] = String(args.topP);

@@ -143,6 +143,8 @@ export function createStack(config: StackConfig, regionCloudWatchRole?: RegionCl
     reservedConcurrency: config.fulfillmentReservedConcurrency,
     llmQaPromptTemplate: config.llmQaPromptTemplate,
     llmQaModelParams: config.llmQaModelParams,
+    outputLinkSchemes: config.outputLinkSchemes,
+    outputImageHosts: config.outputImageHosts,
     guardrail:
       config.guardrailId && config.guardrailVersion
         ? {

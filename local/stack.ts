@@ -32,6 +32,7 @@ import { CodeHookError, startLocalLexRuntime, type LexCodeHookEvent, type LocalL
 import { presignWebSocketUrl } from "../client/presign";
 import { applyEnv } from "./process-env";
 import { startChatServer, type ChatServer } from "../client/chat-server";
+import { connectSourceOf, imageSourcesOf } from "../client/web/csp";
 import { signFunctionUrlPost } from "../client/function-url-signer";
 import { CONNECTION_ROUTE_KEYS, FULFILLMENT_ROUTE_KEYS } from "../functions/shared/routes";
 import { ENV } from "../functions/shared/env";
@@ -137,6 +138,13 @@ export interface LocalStackOptions {
   readonly throttle?: StageThrottle | false;
   /** More callers the gateway, the HTTP API and the Lex runtime accept (tests: other principals, Cognito identities). @default none */
   readonly credentials?: readonly LocalCredential[];
+  /** Output safety: link schemes an answer keeps, as Pulumi config outputLinkSchemes. @default http, https, mailto */
+  readonly outputLinkSchemes?: readonly string[];
+  /**
+   * Output safety: hosts an answer's image may load from, as Pulumi config outputImageHosts;
+   * the chat page's Content-Security-Policy allows images from these hosts only. @default none
+   */
+  readonly outputImageHosts?: readonly string[];
   /** Extra environment for the handlers (STREAM_STALL_MS, POWERTOOLS_LOG_LEVEL, …). @default none */
   readonly env?: Readonly<Record<string, string>>;
   /** Fulfillment timeout, as deployed. @default 120000 */
@@ -368,6 +376,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       [ENV.knowledgeBaseId]: useAws ? options.knowledgeBaseId : LOCAL_KNOWLEDGE_BASE_ID,
       [ENV.knowledgeBaseModelArn]: options.knowledgeBaseModelArn ?? `arn:aws:bedrock:${region}::foundation-model/${modelId.replace(/^(us|eu|apac|global)\./, "")}`,
       POWERTOOLS_METRICS_NAMESPACE: "QnABotStreamingLocal",
+      ...(options.outputLinkSchemes ? { [ENV.outputLinkSchemes]: options.outputLinkSchemes.join(",") } : {}),
+      ...(options.outputImageHosts ? { [ENV.outputImageHosts]: options.outputImageHosts.join(",") } : {}),
       ...options.env,
     });
     resetAwsClients();
@@ -392,6 +402,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
               signAsk: (body) => signFunctionUrlPost({ url: functionUrl.url, region, credentials: chatUser, body }),
               label,
               port: ports.page,
+              // The page may connect to this gateway only, and load answer images only from the allowed hosts.
+              pagePolicy: { connectSources: [connectSourceOf(gateway.url)], imageSources: imageSourcesOf(options.outputImageHosts ?? []) },
             }),
           ));
 

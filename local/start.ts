@@ -4,6 +4,7 @@
 import { parseArgs } from "node:util";
 import { LocalStackSetupError, PortInUseError, startLocalStack, type LocalStack, type LocalStackPorts } from "./stack";
 import { DEFAULT_STAGE_THROTTLE, type StageThrottle } from "./gateway";
+import { parseImageHosts, parseLinkSchemes } from "../functions/fulfillment/output-safety";
 
 /** The flag that pins each service's port. */
 export const PORT_FLAGS: Readonly<Record<keyof LocalStackPorts, string>> = {
@@ -34,7 +35,7 @@ const SERVICE_NAMES: Readonly<Record<keyof LocalStackPorts, string>> = {
 export const USAGE =
   "usage: npm start -- [--bedrock emulator|aws] [--port 3000] [--region <region>] [--model <model id>] [--knowledge-base <id>] " +
   "[--gateway-port N] [--http-api-port N] [--lambda-port N] [--dynamo-port N] [--bedrock-port N] [--cognito-port N] [--lex-port N] [--function-url-port N] " +
-  "[--throttle-rate N] [--throttle-burst N] [--no-throttle]";
+  "[--throttle-rate N] [--throttle-burst N] [--no-throttle] [--output-link-schemes a,b] [--output-image-hosts host,host]";
 
 /** Flags that only mean something with real Bedrock. */
 const AWS_ONLY_FLAGS = ["region", "model", "knowledge-base"] as const;
@@ -47,6 +48,10 @@ export interface StartOptions {
   knowledgeBase?: string;
   /** The WebSocket stage's throttling, or false for none. */
   throttle: StageThrottle | false;
+  /** Output safety: link schemes an answer keeps (Pulumi config outputLinkSchemes). */
+  outputLinkSchemes?: string[];
+  /** Output safety: hosts an answer's image may load from (Pulumi config outputImageHosts). */
+  outputImageHosts?: string[];
 }
 
 /** A command line the parser refuses: one line saying what is wrong, then the usage line. */
@@ -61,6 +66,17 @@ function portNumber(flag: string, value: string): number {
   const port = Number(value);
   if (!/^\d+$/.test(value) || port > 65535) throw new UsageError(`--${flag} must be a port number from 0 to 65535, not "${value}"`);
   return port;
+}
+
+/** An output-safety allowlist flag, parsed as the functions parse it; undefined when not given. */
+function allowlistFlag(flag: string, values: Record<string, string | boolean | undefined>, parse: (raw: string) => string[]): string[] | undefined {
+  const value = values[flag];
+  if (typeof value !== "string") return undefined;
+  try {
+    return parse(value);
+  } catch (error) {
+    throw new UsageError(`--${flag}: ${(error as Error).message}`);
+  }
 }
 
 /** `--throttle-rate` / `--throttle-burst` over the stack's defaults, or `--no-throttle`. */
@@ -98,6 +114,8 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
         "throttle-rate": { type: "string" },
         "throttle-burst": { type: "string" },
         "no-throttle": { type: "boolean" },
+        "output-link-schemes": { type: "string" },
+        "output-image-hosts": { type: "string" },
         ...portOptions,
       },
       strict: true,
@@ -128,6 +146,8 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
     region: values.region as string | undefined,
     model: values.model as string | undefined,
     knowledgeBase: values["knowledge-base"] as string | undefined,
+    outputLinkSchemes: allowlistFlag("output-link-schemes", values, parseLinkSchemes),
+    outputImageHosts: allowlistFlag("output-image-hosts", values, parseImageHosts),
   };
 }
 
@@ -193,6 +213,8 @@ async function main(): Promise<void> {
       modelId: options.model,
       knowledgeBaseId: options.knowledgeBase,
       throttle: options.throttle,
+      outputLinkSchemes: options.outputLinkSchemes,
+      outputImageHosts: options.outputImageHosts,
       env: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN", POWERTOOLS_METRICS_DISABLED: "true" },
     });
   } catch (error) {

@@ -4,6 +4,7 @@
  */
 import * as path from "node:path";
 import { build } from "esbuild";
+import { pageContentSecurityPolicy, type PagePolicy } from "./csp";
 import { chatPageHtml } from "./page";
 
 export interface ChatPage {
@@ -13,9 +14,17 @@ export interface ChatPage {
   readonly js: string;
   /** Served as `app.css`. */
   readonly css: string;
+  /** The Content-Security-Policy in the page's meta tag; the server sends it as a header too. */
+  readonly csp: string;
 }
 
-export async function buildChatPage(): Promise<ChatPage> {
+/** The same built page under another policy (the markup is cheap; the bundle is shared). */
+export function withPagePolicy(page: ChatPage, policy: PagePolicy): ChatPage {
+  const csp = pageContentSecurityPolicy(policy);
+  return { ...page, html: chatPageHtml(csp), csp };
+}
+
+export async function buildChatPage(policy: PagePolicy = {}): Promise<ChatPage> {
   const result = await build({
     entryPoints: { app: path.join(__dirname, "main.ts"), style: path.join(__dirname, "style.css") },
     bundle: true,
@@ -34,5 +43,6 @@ export async function buildChatPage(): Promise<ChatPage> {
     if (!file) throw new Error(`chat page build produced no ${name}`);
     return file.text;
   };
-  return { html: chatPageHtml(), js: output("app.js"), css: output("style.css") };
+  const csp = pageContentSecurityPolicy(policy);
+  return { html: chatPageHtml(csp), js: output("app.js"), css: output("style.css"), csp };
 }

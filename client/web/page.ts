@@ -3,11 +3,13 @@ import { MAX_QUESTION_CHARS } from "../../functions/shared/protocol";
 /** The chat page's markup. Asset and API paths are relative, so the page can be served under any prefix ending in "/". */
 export const CHAT_PAGE_TITLE = "QnABot streaming chat";
 
-export function chatPageHtml(): string {
+/** `csp`: the page's Content-Security-Policy (./csp.ts), first in the head so it covers everything after it. */
+export function chatPageHtml(csp: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${csp.replace(/&/g, "&amp;").replace(/"/g, "&quot;")}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${CHAT_PAGE_TITLE}</title>
 <link rel="icon" href="data:,">

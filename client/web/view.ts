@@ -5,7 +5,7 @@
  * most once per frame.
  */
 import { citedSources, displayText, isStopped, type Answer, type Conversation } from "./conversation";
-import { renderMarkdown } from "./markdown";
+import { mountImages, renderMarkdown } from "./markdown";
 import { isAtBottom } from "./scroll";
 import { answerStats, formatStats } from "./status";
 
@@ -18,6 +18,8 @@ interface Turn {
   error: HTMLElement;
   stopped: HTMLElement;
   sources: HTMLElement;
+  /** This answer's image elements by address, reused across renders (mountImages). */
+  images: Map<string, HTMLImageElement[]>;
   sourceList: HTMLOListElement;
   stats: HTMLElement;
 }
@@ -138,7 +140,7 @@ export class ConversationView {
     article.append(meta, body, guardrail, error, stopped, sources, stats);
     item.append(question, article);
     this.list.append(item);
-    return { article, stateLabel, body, guardrail, error, stopped, sources, sourceList, stats };
+    return { article, stateLabel, body, guardrail, error, stopped, sources, sourceList, stats, images: new Map() };
   }
 
   private update(turn: Turn, answer: Answer): void {
@@ -154,6 +156,7 @@ export class ConversationView {
 
     if (previous?.text !== answer.text || previous?.final !== answer.final || !previous) {
       turn.body.innerHTML = renderMarkdown(displayText(answer));
+      mountImages(turn.body, turn.images);
       turn.body.dataset.content = answer.final === undefined ? "streamed" : "final";
     }
     turn.guardrail.hidden = answer.guardrail === undefined;

@@ -4,6 +4,7 @@
  * client sends can point the function at another API or table.
  */
 import { ENV } from "../shared/env";
+import { DEFAULT_OUTPUT_POLICY, parseImageHosts, parseLinkSchemes, type OutputPolicy } from "./output-safety";
 
 /**
  * Bedrock Guardrail settings the stack passes in. Their names live here rather than in
@@ -77,6 +78,8 @@ export interface FulfillmentConfig {
   hookArn?: string;
   /** This function's own name, for the asynchronous hand-off of WebSocket asks. */
   selfFunctionName?: string;
+  /** What links and images an answer may keep. */
+  output: OutputPolicy;
 }
 
 export const DEFAULT_STALL_MS = 20_000;
@@ -121,6 +124,22 @@ export function loadGuardrail(env: Env): GuardrailSettings | undefined {
     throw new Error(`environment variable ${GUARDRAIL_ENV.streamProcessingMode} must be async or sync, got "${mode}"`);
   }
   return { id, version, streamProcessingMode: (mode as GuardrailStreamProcessingMode | undefined) ?? DEFAULT_GUARDRAIL_STREAM_PROCESSING_MODE };
+}
+
+/** The output-safety allowlists; a malformed or script-running entry fails with the variable named. */
+export function loadOutputPolicy(env: Env): OutputPolicy {
+  const parse = (name: string, raw: string | undefined, parser: (raw: string) => string[], fallback: readonly string[]) => {
+    if (raw === undefined) return fallback;
+    try {
+      return parser(raw);
+    } catch (error) {
+      throw new Error(`environment variable ${name}: ${(error as Error).message}`);
+    }
+  };
+  return {
+    linkSchemes: parse(ENV.outputLinkSchemes, env[ENV.outputLinkSchemes], parseLinkSchemes, DEFAULT_OUTPUT_POLICY.linkSchemes),
+    imageHosts: parse(ENV.outputImageHosts, env[ENV.outputImageHosts], parseImageHosts, DEFAULT_OUTPUT_POLICY.imageHosts),
+  };
 }
 
 /** Reads and checks the configuration; a misconfigured stack fails at cold start with the variable named. */
@@ -173,5 +192,6 @@ export function loadConfig(env: Env = process.env): FulfillmentConfig {
     knowledgeBase: knowledgeBaseId && modelArn ? { knowledgeBaseId, modelArn, ...(guardrail ? { guardrail } : {}) } : undefined,
     hookArn: text(env, ENV.llmLambdaArn),
     selfFunctionName: text(env, ENV.selfFunctionName),
+    output: loadOutputPolicy(env),
   };
 }

@@ -10,6 +10,7 @@ import type { AnswerStream, OpenStream, StreamOpener } from "../stream/types";
 import { DEFAULT_MEMORY_TURNS } from "./config";
 import { AnswerCancelled, GenerationError, toGenerationError } from "./errors";
 import { formatAnswer } from "./format";
+import { DEFAULT_OUTPUT_POLICY, OutputSanitizer, sanitizeOutput, type OutputPolicy } from "./output-safety";
 import { TIME_BUDGET_STOP_REASON, type GenerateResult, type GenerateSink, type Generator } from "./generate";
 import { systemClock, type Clock } from "../shared/clock";
 import { StreamGuard } from "./guard";
@@ -61,6 +62,8 @@ export interface EngineDeps {
   /** Milliseconds without a Bedrock event before the answer is ended as stalled. */
   stallMs: number;
   clock?: Clock;
+  /** What model text may keep of links and images; everything else is made inert. @default DEFAULT_OUTPUT_POLICY */
+  outputPolicy?: OutputPolicy;
 }
 
 export interface AnswerError {
@@ -74,7 +77,7 @@ export interface AnswerResult {
   answer: string;
   /** The same, as plain text (channels without markdown). */
   plainText: string;
-  /** The raw generated text (on failure: whatever was generated before it). */
+  /** The generated text, sanitized (on failure: whatever was generated before it). */
   text: string;
   citations: Citation[];
   usage?: Usage;
@@ -114,12 +117,18 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
   const generator = deps.generators[request.mode];
   let stream: AnswerStream | undefined;
   let streamedByGenerator = false;
+  const policy = deps.outputPolicy ?? DEFAULT_OUTPUT_POLICY;
+  // Every delta is made inert here, before the writer: each door, format, journal and memory
+  // sees the same safe text, and a construct cut between two deltas is held until decided.
+  const sanitizer = new OutputSanitizer(policy);
   // Kept so a failure's result still says what was generated before it.
   let generated = "";
   const sink: GenerateSink = {
     delta(chunk) {
-      generated += chunk;
-      stream?.delta(chunk);
+      const safe = sanitizer.push(chunk);
+      if (safe === "") return;
+      generated += safe;
+      stream?.delta(safe);
     },
     citation: (citations) => stream?.citation(citations),
     guardrail: (action) => stream?.guardrail(action),
@@ -199,12 +208,15 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
   } catch (error) {
     // Stopped on purpose: the answer is what was generated so far, ended and remembered as such.
     if (!(error instanceof AnswerCancelled)) return fail(error);
-    result = { text: generated, stopReason: CANCELLED_STOP_REASON, citations: [] };
+    result = { text: generated + sanitizer.flush(), stopReason: CANCELLED_STOP_REASON, citations: [] };
   }
 
-  if (generator.streamsItself && stream && result.text !== "") stream.delta(result.text);
+  const held = sanitizer.flush();
+  if (held !== "") stream?.delta(held);
+  const text = sanitizeOutput(result.text, policy);
+  if (generator.streamsItself && stream && text !== "") stream.delta(text);
   const cutShort = result.stopReason === TIME_BUDGET_STOP_REASON;
-  const formatted = formatAnswer(result.text, result.citations, { cutShort });
+  const formatted = formatAnswer(text, result.citations, { cutShort, policy });
   let streamed = streamedByGenerator;
   if (stream) {
     try {
@@ -215,10 +227,10 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
     }
   }
 
-  if (memoryStore && owner !== false && result.text.trim() !== "") {
+  if (memoryStore && owner !== false && text.trim() !== "") {
     const limits = { turns: deps.memoryTurns ?? DEFAULT_MEMORY_TURNS, ...DEFAULT_MEMORY_LIMITS };
     await memoryStore
-      .append(request.sessionId, owner, { question: request.question, answer: result.text }, limits, result.kbSessionId)
+      .append(request.sessionId, owner, { question: request.question, answer: text }, limits, result.kbSessionId)
       .catch((error) => logger.warn("memory could not be written", { error: errorName(error) }));
   }
 
@@ -236,7 +248,7 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
   return {
     answer: formatted.markdown,
     plainText: formatted.plainText,
-    text: result.text,
+    text,
     citations: result.citations,
     usage: result.usage,
     stopReason: result.stopReason,

@@ -1,9 +1,11 @@
 /**
  * The final answer as the client shows it, replacing the streamed text: markdown with the
  * sources numbered as links (as QnABot's knowledge-base answers list them), and a plain-text
- * twin for channels without markdown (the Lex message). Pure.
+ * twin for channels without markdown (the Lex message). Both pass the output sanitizer whole,
+ * the sources included (a document's title or URI is as untrusted as the model's text). Pure.
  */
 import type { Citation } from "../shared/protocol";
+import { DEFAULT_OUTPUT_POLICY, sanitizeOutput, type OutputPolicy } from "./output-safety";
 
 export interface FormattedAnswer {
   markdown: string;
@@ -62,7 +64,7 @@ function markdownSource(source: Source): string {
 export function formatAnswer(
   text: string,
   citations: readonly Citation[],
-  options: { cutShort?: boolean } = {},
+  options: { cutShort?: boolean; policy?: OutputPolicy } = {},
 ): FormattedAnswer {
   const body = text.trim() === "" ? NO_ANSWER : text.trim();
   const sources = sourcesOf(citations);
@@ -76,5 +78,6 @@ export function formatAnswer(
     markdown.push(["**Sources**", ...sources.map((s, i) => `${i + 1}. ${markdownSource(s)}`)].join("\n"));
     plain.push(["Sources:", ...sources.map((s, i) => `${i + 1}. ${s.title}: ${s.uri}`)].join("\n"));
   }
-  return { markdown: markdown.join("\n\n"), plainText: plain.join("\n\n") };
+  const policy = options.policy ?? DEFAULT_OUTPUT_POLICY;
+  return { markdown: sanitizeOutput(markdown.join("\n\n"), policy), plainText: sanitizeOutput(plain.join("\n\n"), policy) };
 }

@@ -90,6 +90,7 @@ export function doorDeps(config: FulfillmentConfig): DoorDeps {
     openStream: config.streaming ? streamOpenerFromEnv() : undefined,
     stallMs: config.stallMs,
     clock: systemClock,
+    outputPolicy: config.output,
   };
   const streaming = config.streaming;
   const selfFunctionName = config.selfFunctionName;

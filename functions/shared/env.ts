@@ -53,6 +53,10 @@ export const ENV = {
   llmQaModelParams: "LLM_QA_MODEL_PARAMS",
   /** ARN of a custom LLM Lambda (QnABot's LLM_API=LAMBDA); when set it generates instead of Bedrock. */
   llmLambdaArn: "LLM_LAMBDA_ARN",
+  /** Comma-separated URL schemes a link in an answer may keep (output safety); unset: http,https,mailto. */
+  outputLinkSchemes: "OUTPUT_LINK_SCHEMES",
+  /** Comma-separated hosts an answer's image may load from over https (output safety); unset: none. */
+  outputImageHosts: "OUTPUT_IMAGE_HOSTS",
   /** The fulfillment function's own name, for the asynchronous hand-off of WebSocket asks. */
   selfFunctionName: "AWS_LAMBDA_FUNCTION_NAME",
 } as const;

@@ -388,6 +388,8 @@ describe("QnaBot (components/qna.ts)", function () {
       [() => new QnaBot("d", { llmQaPromptTemplate: "{input}" }), "llmQaPromptTemplate applies to a custom LLM Lambda only: set llmLambdaArn too"],
       [() => new QnaBot("e", { llmLambdaArn, llmQaModelParams: [1] as never }), 'llmQaModelParams must be a JSON object, e.g. {"temperature":0}'],
       [() => new QnaBot("f", { llmLambdaArn, systemPrompt: "é".repeat(1501) }), /take 3002 bytes together; at most 3000 fit/],
+      [() => new QnaBot("h", { outputLinkSchemes: ["https", "javascript"] }), 'outputLinkSchemes: links with the "javascript:" scheme run script or inline content and cannot be allowed'],
+      [() => new QnaBot("i", { outputImageHosts: ["https://cdn.example.com"] }), 'outputImageHosts: "https://cdn.example.com" is not a host name (no scheme, port, path or wildcard)'],
     ];
     for (const [make, message] of cases) expect(make).to.throw(message);
     await registrationsSettled();

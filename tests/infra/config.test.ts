@@ -80,6 +80,17 @@ describe("stack configuration (components/config.ts, Pulumi.yaml)", () => {
     });
   });
 
+  it("parses output safety's allowlists, keeps their defaults, and refuses a script-running scheme or a non-host", () => {
+    expect(parse({})).to.deep.include({ outputLinkSchemes: ["http", "https", "mailto"], outputImageHosts: [] });
+    expect(parse({ outputLinkSchemes: "HTTPS, tel", outputImageHosts: "cdn.example.com" })).to.deep.include({
+      outputLinkSchemes: ["https", "tel"],
+      outputImageHosts: ["cdn.example.com"],
+    });
+    const message = parseError({ outputLinkSchemes: "https,javascript", outputImageHosts: "https://cdn.example.com/x" });
+    expect(message).to.match(/outputLinkSchemes.*javascript.*cannot be allowed/);
+    expect(message).to.match(/outputImageHosts.*not a host name/);
+  });
+
   it("reports every bad value at once, naming the key, the rule and the value", () => {
     const message = parseError({
       enableStreaming: "yes",

@@ -7,7 +7,7 @@ import { CONNECTIONS_TABLE, MEMORY_TABLE } from "../../functions/shared/table";
 import { BUNDLE_FILE } from "../../components/bundle";
 import { tableKeyStatement } from "../../components/iam";
 import { METRICS_NAMESPACE } from "../../components/monitoring";
-import { GUARDRAIL_ENV } from "../../functions/fulfillment/config";
+import { GUARDRAIL_ENV, loadOutputPolicy } from "../../functions/fulfillment/config";
 import { parseStackConfig, type ConfigKey } from "../../components/config";
 import { createStack, type StackOutputs } from "../../components/stack";
 import { DEFAULT_ASKS_PER_CONNECTION, DEFAULT_ASKS_PER_SESSION } from "../../functions/shared/ask-ledger";
@@ -476,6 +476,9 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
         [ENV.streamTextFlushMs]: String(DEFAULT_FLUSH_INTERVAL_MS.text),
         [ENV.streamJsonFlushMs]: String(DEFAULT_FLUSH_INTERVAL_MS.json),
         [ENV.streamCheckpointMs]: "1000",
+        // Output safety's allowlists, at their defaults but set explicitly.
+        [ENV.outputLinkSchemes]: "http,https,mailto",
+        [ENV.outputImageHosts]: "",
         POWERTOOLS_SERVICE_NAME: "qnabot-streaming-fulfillment",
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       });
@@ -716,6 +719,8 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
           streamTextFlushMs: "0",
           streamJsonFlushMs: "50",
           streamCheckpointMs: "500",
+          outputLinkSchemes: "https,mailto",
+          outputImageHosts: "images.example.com",
         }),
         FRESH_REGION,
       );
@@ -752,6 +757,15 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       }
       // The connection function streams nothing: it gets the table and TTL only.
       expect(Object.keys(recorder.named("streaming-connection").inputs.environment.variables)).not.to.include.members(Object.keys(expected));
+    });
+
+    it("passes output safety's allowlists to both answering functions", () => {
+      for (const name of ["qnabot-fulfillment", "qnabot-streaming-http"]) {
+        const variables = recorder.named(name).inputs.environment.variables as Record<string, string>;
+        expect(variables, name).to.deep.include({ [ENV.outputLinkSchemes]: "https,mailto", [ENV.outputImageHosts]: "images.example.com" });
+        // The function reads back exactly what the stack set.
+        expect(loadOutputPolicy(variables)).to.deep.equal({ linkSchemes: ["https", "mailto"], imageHosts: ["images.example.com"] });
+      }
     });
 
     it("reserves nothing for the fulfillment function with -1, and the door's own reservation and timeout as set", () => {

@@ -35,6 +35,8 @@ describe("fulfillment: configuration from the environment", () => {
       [ENV.knowledgeBaseModelArn]: "arn:model",
       [ENV.llmLambdaArn]: "arn:hook",
       [ENV.selfFunctionName]: "fulfillment",
+      [ENV.outputLinkSchemes]: "https,mailto",
+      [ENV.outputImageHosts]: "images.example.com",
     });
     expect(config).to.deep.equal({
       streaming: { endpoint, connectionsTable: "connections", connectionTtlSeconds: 3600 },
@@ -44,7 +46,14 @@ describe("fulfillment: configuration from the environment", () => {
       knowledgeBase: { knowledgeBaseId: "KB1", modelArn: "arn:model" },
       hookArn: "arn:hook",
       selfFunctionName: "fulfillment",
+      output: { linkSchemes: ["https", "mailto"], imageHosts: ["images.example.com"] },
     });
+  });
+
+  it("keeps output safety's defaults and names the variable of a bad allowlist", () => {
+    expect(loadConfig({}).output).to.deep.equal({ linkSchemes: ["http", "https", "mailto"], imageHosts: [] });
+    expect(() => loadConfig({ [ENV.outputLinkSchemes]: "https,javascript" })).to.throw(/OUTPUT_LINK_SCHEMES.*javascript/);
+    expect(() => loadConfig({ [ENV.outputImageHosts]: "https://cdn.example.com" })).to.throw(/OUTPUT_IMAGE_HOSTS.*not a host name/);
   });
 
   it("uses the documented defaults for memory", () => {

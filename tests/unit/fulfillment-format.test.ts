@@ -1,4 +1,6 @@
 import { expect } from "chai";
+import { liveMarkup } from "../lex-web-ui/live-markup";
+import { lexWebUiHtml } from "../lex-web-ui/render";
 import { CUT_SHORT_NOTE, NO_ANSWER, escapeMarkdown, formatAnswer, sourcesOf } from "../../functions/fulfillment/format";
 
 describe("fulfillment: final answer format", () => {
@@ -35,7 +37,17 @@ describe("fulfillment: final answer format", () => {
     const { markdown } = formatAnswer("x", [
       { text: "", sources: [{ uri: "https://e.com/a (b)", title: "[evil](https://bad) *x*" }] },
     ]);
-    expect(markdown).to.contain("1. [\\[evil\\]\\(https://bad\\) \\*x\\*](https://e.com/a%20%28b%29)");
+    // The title's own URL run is percent-encoded by the output sanitizer; it stays link text.
+    expect(markdown).to.contain("1. [\\[evil\\]\\(https://bad%5C) \\*x\\*](https://e.com/a%20%28b%29)");
+  });
+
+  it("sanitizes the answer and its sources: a document's title or URI cannot carry live markup", () => {
+    const { markdown, plainText } = formatAnswer(`<img src=x onerror="alert(1)"> ![b](https://beacon.example/p.png)`, [
+      { text: "", sources: [{ uri: 'https://e.com/"onmouseover="alert(1)', title: "<script>alert(1)</script>" }] },
+    ]);
+    expect(liveMarkup(lexWebUiHtml(markdown))).to.deep.equal([]);
+    expect(liveMarkup(lexWebUiHtml(plainText))).to.deep.equal([]);
+    expect(markdown).to.include("https://e.com/%22onmouseover=%22alert").and.not.include("beacon.example");
   });
 
   it("adds a clear note when the time budget cut the answer short", () => {

