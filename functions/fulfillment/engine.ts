@@ -9,6 +9,7 @@ import type { AnswerMode, Citation, ErrorCode, Usage } from "../shared/protocol"
 import type { AnswerStream, OpenStream, StreamOpener } from "../stream/types";
 import { DEFAULT_MEMORY_TURNS } from "./config";
 import { AnswerCancelled, GenerationError, toGenerationError } from "./errors";
+import { questionForModel } from "./continuation";
 import { formatAnswer } from "./format";
 import { TIME_BUDGET_STOP_REASON, type GenerateResult, type GenerateSink, type Generator } from "./generate";
 import { systemClock, type Clock } from "../shared/clock";
@@ -185,7 +186,7 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
   try {
     result = await generator.generate(
       {
-        question: request.question,
+        question: questionForModel(request.question, memory.turns),
         history: memory.turns,
         sessionId: request.sessionId,
         principal: request.principal,
@@ -204,7 +205,9 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
 
   if (generator.streamsItself && stream && result.text !== "") stream.delta(result.text);
   const cutShort = result.stopReason === TIME_BUDGET_STOP_REASON;
-  const formatted = formatAnswer(result.text, result.citations, { cutShort });
+  const memoryTurns = deps.memoryTurns ?? DEFAULT_MEMORY_TURNS;
+  const remembered = memoryStore !== undefined && owner !== false && result.text.trim() !== "";
+  const formatted = formatAnswer(result.text, result.citations, { cutShort, continuable: remembered && memoryTurns > 0 });
   let streamed = streamedByGenerator;
   if (stream) {
     try {
@@ -215,10 +218,11 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
     }
   }
 
-  if (memoryStore && owner !== false && result.text.trim() !== "") {
-    const limits = { turns: deps.memoryTurns ?? DEFAULT_MEMORY_TURNS, ...DEFAULT_MEMORY_LIMITS };
+  if (remembered) {
+    const limits = { turns: memoryTurns, ...DEFAULT_MEMORY_LIMITS };
+    const turn = { question: request.question, answer: result.text, ...(cutShort ? { cutShort } : {}) };
     await memoryStore
-      .append(request.sessionId, owner, { question: request.question, answer: result.text }, limits, result.kbSessionId)
+      .append(request.sessionId, owner, turn, limits, result.kbSessionId)
       .catch((error) => logger.warn("memory could not be written", { error: errorName(error) }));
   }
 

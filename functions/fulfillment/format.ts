@@ -4,6 +4,7 @@
  * twin for channels without markdown (the Lex message). Pure.
  */
 import type { Citation } from "../shared/protocol";
+import { CONTINUE_HINT } from "./continuation";
 
 export interface FormattedAnswer {
   markdown: string;
@@ -62,15 +63,17 @@ function markdownSource(source: Source): string {
 export function formatAnswer(
   text: string,
   citations: readonly Citation[],
-  options: { cutShort?: boolean } = {},
+  /** `continuable`: a cut-short answer's turn is remembered, so the note tells how to have the rest. */
+  options: { cutShort?: boolean; continuable?: boolean } = {},
 ): FormattedAnswer {
   const body = text.trim() === "" ? NO_ANSWER : text.trim();
   const sources = sourcesOf(citations);
   const markdown = [body];
   const plain = [body];
   if (options.cutShort) {
-    markdown.push(`_${CUT_SHORT_NOTE}_`);
-    plain.push(`(${CUT_SHORT_NOTE})`);
+    const note = options.continuable ? `${CUT_SHORT_NOTE} ${CONTINUE_HINT}` : CUT_SHORT_NOTE;
+    markdown.push(`_${note}_`);
+    plain.push(`(${note})`);
   }
   if (sources.length > 0) {
     markdown.push(["**Sources**", ...sources.map((s, i) => `${i + 1}. ${markdownSource(s)}`)].join("\n"));
