@@ -34,6 +34,7 @@ export function createStack(config: StackConfig): StackOutputs {
     maxTokens: config.llmMaxTokens,
     memoryTurns: config.memoryTurns,
     memoryTtlSeconds: config.memoryTtlSeconds,
+    lexAnswerBudgetMs: config.lexAnswerBudgetMs,
     llmLambdaArn: config.llmLambdaArn,
     lexBotAliasArn: config.lexBotAliasArn,
     kmsKeyArn: config.kmsKeyArn,
