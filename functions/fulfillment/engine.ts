@@ -38,18 +38,10 @@ export interface AnswerRequest {
   stream?: boolean;
   /** Streams the answer here instead of to the session's connections (a streaming HTTP response). */
   streamTo?: StreamOpener;
-  /** Aborted when nobody wants the answer any more (the HTTP reader left): generation stops. */
-  signal?: AbortSignal;
 }
 
-/** stopReason of an answer the asker stopped (`cancel`) or whose reader went away. */
+/** stopReason of an answer the asker stopped (`cancel`). */
 export const CANCELLED_STOP_REASON = "cancelled";
-
-/** One signal for every reason to stop; undefined when there is none. */
-function cancelSignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
-  const given = signals.filter((signal): signal is AbortSignal => signal !== undefined);
-  return given.length <= 1 ? given[0] : AbortSignal.any(given);
-}
 
 export interface EngineDeps {
   /** Generators by mode; a mode without one is refused with `bad_request`. */
@@ -195,7 +187,7 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
         streaming,
       },
       sink,
-      new StreamGuard({ stallMs: deps.stallMs, deadlineAt: request.deadlineAt, cancel: cancelSignal(request.signal, stream?.cancelled), clock }),
+      new StreamGuard({ stallMs: deps.stallMs, deadlineAt: request.deadlineAt, cancel: stream?.cancelled, clock }),
     );
   } catch (error) {
     // Stopped on purpose: the answer is what was generated so far, ended and remembered as such.
