@@ -16,18 +16,10 @@ import { localIamUser, localRoleSession } from "../../local/gateway";
 import { startLambdaApi } from "../../local/lambda-api";
 import { installResponseStreaming, type StreamingHandler } from "../../local/response-streaming";
 import { responseStreaming } from "../../functions/fulfillment/response-streaming";
+import { rejection } from "./sdk-rejection";
 import { headersOnly, signedHeaders } from "./side-door-helpers";
 
 const KB = 1024;
-
-async function rejection(promise: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("the request succeeded");
-}
 
 describe("AWS limits the code relies on, held locally", function () {
   // "The maximum item size in DynamoDB is 400 KB, which includes both attribute name binary
