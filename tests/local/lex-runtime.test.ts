@@ -60,6 +60,8 @@ describe("local Lex V2 runtime (RecognizeText, with @aws-sdk/client-lex-runtime-
     using.send(new RecognizeTextCommand({ botId: BOT.id, botAliasId: BOT.aliasId, localeId: BOT.localeId, sessionId, text, ...extra }));
 
   before(async function () {
+    // Now, not when mocha loaded the file: the first request signs at the current time.
+    clock = Date.now();
     lex = await startLocalLexRuntime({
       region: REGION,
       credentials: store,
