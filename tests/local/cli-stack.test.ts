@@ -220,6 +220,23 @@ describe("local stack: qnabot-stream over the wire (stop, resume, SSE)", functio
     expect(model.deltasSent).to.be.below(DELTAS.length);
   });
 
+  it("ask --local <page> --http: Ctrl-C's cancel is signed by the page server too, and stops the answer on the server", async () => {
+    let interrupt!: () => void;
+    const stdout = new Capture();
+    const done = main(["ask", "q", "--local", stack.pageUrl!, "--http"], {
+      stdout,
+      stderr: new Capture(),
+      stdin: Readable.from([]),
+      env: {},
+      onInterrupt: (handler) => ((interrupt = handler), () => undefined),
+    });
+    await stdout.until((text) => text.length > 20);
+    const model = stack.bedrock!.requests.at(-1)!;
+    interrupt();
+    expect(await done).to.equal(EXIT.cancelled);
+    expect(await model.settled, "the server stopped reading the model").to.equal("aborted");
+  });
+
   it("the docs' curl --aws-sigv4 example reads the answer as Server-Sent Events", async function () {
     const missing = await curlSigV4();
     if (missing) {
