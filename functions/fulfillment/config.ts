@@ -84,7 +84,6 @@ export interface FulfillmentConfig {
 export const DEFAULT_STALL_MS = 20_000;
 /** Left for the stream's `end` (posts in flight time out after 3 s), the memory write and the response. */
 export const TIME_BUDGET_MARGIN_MS = 5_000;
-/** HTTP API's longest integration timeout: past it the caller gets a 503 whatever we do. */
 /**
  * Lex V2 gives a fulfillment code hook 30 s: "If you don't configure a timeout message and a
  * timeout, and the Lambda function doesn't return within 30 seconds, the timeout message is
@@ -100,7 +99,7 @@ export const LEX_CODE_HOOK_TIMEOUT_MS = 30_000;
 export const DEFAULT_LEX_ANSWER_BUDGET_MS = 25_000;
 /**
  * The Lex answer budget's range: above the time budget margin (the stream's end, memory and
- * response need it), below Lex's 30 s code hook cut (doors.ts LEX_CODE_HOOK_TIMEOUT_MS).
+ * response need it), below Lex's 30 s code hook cut (LEX_CODE_HOOK_TIMEOUT_MS).
  */
 export const LEX_ANSWER_BUDGET_RANGE_MS = { min: TIME_BUDGET_MARGIN_MS + 1_000, max: LEX_CODE_HOOK_TIMEOUT_MS - 1_000 } as const;
 export const DEFAULT_MEMORY_TURNS = 5;

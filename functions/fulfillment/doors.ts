@@ -33,6 +33,7 @@ import {
 import type { Clock } from "../shared/clock";
 import { errorFrame, httpAnswer, httpError, lexClose, lexDelegate, STATUS_BY_CODE, type HttpResult } from "./responses";
 
+/** HTTP API's longest integration timeout: past it the caller gets a 503 whatever we do. */
 export const HTTP_API_TIMEOUT_MS = 30_000;
 /** requestId of an error frame whose ask carried no usable one. */
 export const UNKNOWN_REQUEST_ID = "unknown";
