@@ -17,7 +17,8 @@ import type { Writable } from "node:stream";
 import { assertMayClaimSession } from "../shared/principal";
 import { SseTransport } from "../stream/sse";
 import { openDirectStream } from "../stream/writer";
-import { admit, asProtocolError, deadline, DOOR_MESSAGES, type DoorDeps, type InvocationContext } from "./doors";
+import { logger } from "../shared/observability";
+import { admit, asProtocolError, deadline, DOOR_MESSAGES, errorName, type DoorDeps, type InvocationContext } from "./doors";
 import { parseUrlRequest, type UrlCancel } from "./events";
 import { httpAnswer, httpError, json, type HttpResult } from "./responses";
 import { ProtocolError } from "../shared/protocol";
@@ -50,9 +51,17 @@ function writeWhole(response: HttpResponseSink, result: HttpResult): void {
 
 /** Marks one of the caller's running answers cancelled: 200 `{requestId, cancelled: true}`, else a 404. */
 async function cancelAnswer(cancel: UrlCancel, deps: DoorDeps): Promise<HttpResult> {
-  if (!deps.journal) return httpError(new ProtocolError("internal", DOOR_MESSAGES.streamingOff, 503));
+  // The function URL deploys with streaming only, so its journal is always there on AWS.
+  if (!deps.journal) return httpError(new ProtocolError("internal", DOOR_MESSAGES.unavailable, 503), 503);
   const key = { sessionId: cancel.sessionId, principal: cancel.principal.id, requestId: cancel.requestId };
-  if (!(await deps.journal.cancel(key))) return httpError(new ProtocolError("not_found", DOOR_MESSAGES.cancelUnknown), 404);
+  let cancelled: boolean;
+  try {
+    cancelled = await deps.journal.cancel(key);
+  } catch (error) {
+    logger.warn("the answer's journal could not be marked cancelled", { error: errorName(error) });
+    return httpError(new ProtocolError("internal", DOOR_MESSAGES.unavailable, 503, true), 503);
+  }
+  if (!cancelled) return httpError(new ProtocolError("not_found", DOOR_MESSAGES.cancelUnknown), 404);
   return json(200, { requestId: cancel.requestId, cancelled: true });
 }
 

@@ -202,7 +202,7 @@ describe("fulfillment: streaming function URL door (Server-Sent Events)", () => 
       expect(response.body.writableEnded).to.equal(true);
     });
 
-    it("answers 404 for an answer that is not running (ended, unknown, or another principal's), and 400 for another action", async function () {
+    it("answers 404 for an answer that is not running (ended or unknown), and 400 for another action", async function () {
       const door = { ...deps(scripted(["Quick."])), journal: new CancelJournal() };
       await urlDoor(urlEvent({ question: "Quick?", sessionId: IDENTITY, requestId: "r-done" }, { accept: "text/event-stream" }), new RecordingResponse(), context, door);
       for (const requestId of ["r-done", "r-never"]) {
@@ -214,6 +214,20 @@ describe("fulfillment: streaming function URL door (Server-Sent Events)", () => 
       const other = new RecordingResponse();
       await urlDoor(urlEvent({ action: "delete", sessionId: IDENTITY, requestId: "r-done" }), other, context, door);
       expect(other.statusCode).to.equal(400);
+    });
+
+    it("answers a retryable 503 when the journal cannot be reached, and 503 when streaming (the journal) is off", async function () {
+      const journal = new CancelJournal();
+      journal.cancel = async () => {
+        throw new Error("DynamoDB is down");
+      };
+      const down = new RecordingResponse();
+      await urlDoor(urlEvent({ action: "cancel", sessionId: IDENTITY, requestId: "r-1" }), down, context, { ...deps(scripted(["x"])), journal });
+      expect(down.statusCode).to.equal(503);
+      expect(JSON.parse(down.text).error).to.include({ retryable: true });
+      const off = new RecordingResponse();
+      await urlDoor(urlEvent({ action: "cancel", sessionId: IDENTITY, requestId: "r-1" }), off, context, deps(scripted(["x"])));
+      expect(off.statusCode).to.equal(503);
     });
   });
 
