@@ -4,7 +4,10 @@
  * same reducer and printer as the WebSocket path. The POST is SigV4-signed (service
  * `lambda`) with the user's credentials, or, for the local stack, by its chat server
  * (`POST api/sign-ask`, bound to the page cookie), so no credential leaves that server.
- * Ctrl-C hangs up: the function stops reading the model when its caller goes away.
+ * Ctrl-C stops the answer on the server with a signed cancel (`{"action":"cancel",
+ * "sessionId","requestId"}` to the same URL), then hangs up: hanging up alone would not stop
+ * it, since Lambda runs a streamed response to its end when the caller goes away
+ * (https://docs.aws.amazon.com/lambda/latest/dg/configuration-response-streaming.html).
  */
 import type { Envelope } from "../functions/shared/protocol";
 import { credentialsOf } from "./aws-signer";
@@ -53,6 +56,21 @@ async function signedPost(target: HttpTarget, body: string, deps: HttpAskDeps): 
   }
 }
 
+/** How long Ctrl-C waits for the server to take the cancel before the CLI exits anyway. */
+const CANCEL_TIMEOUT_MS = 5_000;
+
+/** Asks the function URL to stop the answer (best effort: an unreachable server cannot be stopped from here). */
+async function sendCancel(target: HttpTarget, answer: { sessionId: string; requestId: string }, deps: HttpAskDeps): Promise<void> {
+  const body = JSON.stringify({ action: "cancel", ...answer });
+  try {
+    const signed = await signedPost(target, body, deps);
+    const response = await (deps.fetch ?? fetch)(signed.url, { method: "POST", headers: signed.headers, body, signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS) });
+    await response.body?.cancel();
+  } catch {
+    // The answer may run on to its end: there is nothing more the CLI can do about it.
+  }
+}
+
 /** A refusal before any stream: `{"error":{code,message}}` from the handler, `{"Message"}` from Lambda. */
 async function refusal(response: Response, where: string): Promise<CliError> {
   const text = await response.text().catch(() => "");
@@ -80,7 +98,8 @@ export async function askOverHttp(
 ): Promise<ExitCode> {
   const fetchImpl = deps.fetch ?? fetch;
   const request = { requestId: randomId(), question: command.question, mode: command.mode };
-  const body = JSON.stringify({ ...request, sessionId: command.sessionId ?? randomId("cli-") });
+  const sessionId = command.sessionId ?? randomId("cli-");
+  const body = JSON.stringify({ ...request, sessionId });
   const signed = await signedPost(target, body, deps);
   const where = new URL(signed.url).host;
   const tracker = new AnswerTracker(request, { onEnvelope: (envelope) => printer.onEnvelope(envelope), onText: (text) => printer.onText(text) });
@@ -94,7 +113,11 @@ export async function askOverHttp(
       hangUp.abort();
     }, command.timeoutMs);
   };
-  const onStop = () => hangUp.abort();
+  let cancelling: Promise<void> | undefined;
+  const onStop = () => {
+    cancelling = sendCancel(target, { sessionId, requestId: request.requestId }, deps);
+    hangUp.abort();
+  };
   stop.addEventListener("abort", onStop, { once: true });
   try {
     if (stop.aborted) return EXIT.cancelled;
@@ -143,5 +166,6 @@ export async function askOverHttp(
     clearTimeout(timer);
     stop.removeEventListener("abort", onStop);
     hangUp.abort();
+    await cancelling;
   }
 }

@@ -9,6 +9,7 @@ import {
   GUARDRAIL_ID_PATTERN,
   GUARDRAIL_STREAM_PROCESSING_MODES,
   GUARDRAIL_VERSION_PATTERN,
+  LEX_ANSWER_BUDGET_RANGE_MS,
   type GuardrailStreamProcessingMode,
 } from "../functions/fulfillment/config";
 import { DEFAULT_LINK_SCHEMES, parseImageHosts, parseLinkSchemes } from "../functions/fulfillment/output-safety";
@@ -44,6 +45,7 @@ export interface StackConfig {
   readonly llmMaxTokens: number;
   readonly memoryTurns: number;
   readonly memoryTtlSeconds: number;
+  readonly lexAnswerBudgetMs: number;
   readonly streamingStageName: string;
   readonly logRetentionInDays: number;
   readonly throttlingBurstLimit: number;
@@ -116,6 +118,7 @@ export const CONFIG_DEFAULTS = {
   llmMaxTokens: 1024,
   memoryTurns: QNA_DEFAULTS.memoryTurns,
   memoryTtlSeconds: QNA_DEFAULTS.memoryTtlSeconds,
+  lexAnswerBudgetMs: QNA_DEFAULTS.lexAnswerBudgetMs,
   streamingStageName: STREAMING_DEFAULTS.stageName,
   logRetentionInDays: STREAMING_DEFAULTS.logRetentionInDays,
   throttlingBurstLimit: STREAMING_DEFAULTS.throttlingBurstLimit,
@@ -403,6 +406,7 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
     llmMaxTokens: integer("llmMaxTokens", CONFIG_DEFAULTS.llmMaxTokens, 1, 200000),
     memoryTurns: integer("memoryTurns", CONFIG_DEFAULTS.memoryTurns, 0, 50),
     memoryTtlSeconds: integer("memoryTtlSeconds", CONFIG_DEFAULTS.memoryTtlSeconds, 60, 30 * 86400),
+    lexAnswerBudgetMs: integer("lexAnswerBudgetMs", CONFIG_DEFAULTS.lexAnswerBudgetMs, LEX_ANSWER_BUDGET_RANGE_MS.min, LEX_ANSWER_BUDGET_RANGE_MS.max),
     streamingStageName: matching(
       "streamingStageName",
       STAGE_NAME_PATTERN,

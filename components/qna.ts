@@ -22,6 +22,8 @@ import {
   GUARDRAIL_STREAM_PROCESSING_MODES,
   GUARDRAIL_VERSION_PATTERN,
   guardrailIdOf,
+  DEFAULT_LEX_ANSWER_BUDGET_MS,
+  LEX_ANSWER_BUDGET_RANGE_MS,
   type GuardrailStreamProcessingMode,
 } from "../functions/fulfillment/config";
 
@@ -31,6 +33,7 @@ export const QNA_DEFAULTS: Required<
     | "llmModelId"
     | "memoryTurns"
     | "memoryTtlSeconds"
+    | "lexAnswerBudgetMs"
     | "logRetentionInDays"
     | "throttlingBurstLimit"
     | "throttlingRateLimit"
@@ -43,6 +46,7 @@ export const QNA_DEFAULTS: Required<
   llmModelId: "anthropic.claude-3-haiku-20240307-v1:0",
   memoryTurns: 5,
   memoryTtlSeconds: 86400,
+  lexAnswerBudgetMs: DEFAULT_LEX_ANSWER_BUDGET_MS,
   logRetentionInDays: 30,
   throttlingBurstLimit: 100,
   throttlingRateLimit: 50,
@@ -139,6 +143,11 @@ export interface QnaBotArgs {
   readonly memoryTurns?: number;
   /** Seconds a session's memory lives after its last turn. @default 86400 */
   readonly memoryTtlSeconds?: number;
+  /**
+   * Milliseconds within which the Lex door answers a Lex code hook: Lex V2 gives the hook 30 s,
+   * so a longer answer ends cut short (a "continue" resumes it). 6000–29000. @default 25000
+   */
+  readonly lexAnswerBudgetMs?: number;
   /** ARN of a custom LLM Lambda (QnABot's LLM_API=LAMBDA) that generates instead of Bedrock. @default none */
   readonly llmLambdaArn?: pulumi.Input<string>;
   /** Lex V2 bot alias allowed to invoke the function as its code hook. @default none */
@@ -338,6 +347,10 @@ export class QnaBot extends pulumi.ComponentResource {
     checkBedrockModel(kbModelId);
     if (args.guardrail) checkGuardrail(args.guardrail);
     checkReservedConcurrency("reservedConcurrency", settings.reservedConcurrency);
+    const budget = settings.lexAnswerBudgetMs;
+    if (!(Number.isInteger(budget) && budget >= LEX_ANSWER_BUDGET_RANGE_MS.min && budget <= LEX_ANSWER_BUDGET_RANGE_MS.max)) {
+      throw new Error(`lexAnswerBudgetMs must be an integer from ${LEX_ANSWER_BUDGET_RANGE_MS.min} to ${LEX_ANSWER_BUDGET_RANGE_MS.max} (below Lex's 30 s code hook cut), got ${budget}`);
+    }
     const streamingHttp = streamingHttpSettings(args, settings.memorySize);
     for (const key of ["llmQaPromptTemplate", "llmQaModelParams"] as const) {
       if (args[key] !== undefined && !args.llmLambdaArn) {
@@ -387,6 +400,7 @@ export class QnaBot extends pulumi.ComponentResource {
       [ENV.memoryTable]: memoryTable.name,
       [ENV.memoryTurns]: String(settings.memoryTurns),
       [ENV.memoryTtlSeconds]: String(settings.memoryTtlSeconds),
+      [ENV.lexAnswerBudgetMs]: String(settings.lexAnswerBudgetMs),
       [POWERTOOLS_ENV.service]: "qnabot-streaming-fulfillment",
       [POWERTOOLS_ENV.namespace]: METRICS_NAMESPACE,
     };

@@ -133,6 +133,7 @@ export function createStack(config: StackConfig, regionCloudWatchRole?: RegionCl
     maxTokens: config.llmMaxTokens,
     memoryTurns: config.memoryTurns,
     memoryTtlSeconds: config.memoryTtlSeconds,
+    lexAnswerBudgetMs: config.lexAnswerBudgetMs,
     llmLambdaArn: config.llmLambdaArn,
     lexBotAliasArn: config.lexBotAliasArn,
     kmsKeyArn: config.kmsKeyArn,

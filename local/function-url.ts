@@ -4,8 +4,10 @@
  * read, Lambda's 6 MB request payload quota), the payload 2.0 event with the IAM authorizer
  * context, and the handler's streamed response relayed as it is written (chunked transfer):
  * the prelude `HttpResponseStream.from` wrote becomes the status and headers, the rest the
- * body. When the caller hangs up, the handler's response stream is destroyed, as the runtime
- * does, so the handler can stop.
+ * body. When the caller hangs up, the handler runs on and its writes are taken and dropped:
+ * Lambda does not interrupt or stop a streamed response when the invoking client's connection
+ * breaks, and bills the whole duration
+ * (https://docs.aws.amazon.com/lambda/latest/dg/configuration-response-streaming.html).
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -61,6 +63,8 @@ function relay(responseStream: PassThrough, res: ServerResponse): void {
   let pending: Buffer | undefined = Buffer.alloc(0);
   const head = (statusCode: number, headers: Record<string, string>) => res.writeHead(statusCode, { ...headers, "transfer-encoding": "chunked" });
   responseStream.on("data", (chunk: Buffer) => {
+    // The caller hung up: the function's writes still succeed, and go nowhere.
+    if (res.destroyed) return;
     if (pending === undefined) {
       res.write(chunk);
       return;
@@ -84,6 +88,7 @@ function relay(responseStream: PassThrough, res: ServerResponse): void {
     if (rest.length > 0) res.write(rest);
   });
   responseStream.on("end", () => {
+    if (res.destroyed) return;
     if (!res.headersSent) head(200, { "content-type": "application/octet-stream" });
     res.end();
   });
@@ -139,10 +144,6 @@ export async function startLocalFunctionUrl(options: LocalFunctionUrlOptions): P
       isBase64Encoded: false,
     } as LambdaFunctionURLEvent;
     const responseStream = new PassThrough();
-    // The caller hung up before the response ended: the handler's stream goes, as on Lambda.
-    res.once("close", () => {
-      if (!res.writableFinished) responseStream.destroy();
-    });
     responseStream.once("error", () => res.destroy());
     const context = createLambdaContext({ functionName: "ask-stream", timeoutMs: options.timeoutMs ?? 900_000, region });
     relay(responseStream, res);

@@ -7,7 +7,9 @@
  * fulfillment Lambda: the endpoint builds the Lex V2 code hook event (Lambda input event
  * format 1.0), invokes the function, and maps its answer back into the RecognizeText
  * response. Session attributes are kept per session between calls, as Lex keeps them until
- * the session's idle timeout. The SDK's Node client speaks HTTP/2 to this service (h2c on an
+ * the session's idle timeout. A hook that does not return within Lex's 30 s gets Lex's
+ * timeout instead of its answer (Lex V2 API reference, RecognizeText:
+ * https://docs.aws.amazon.com/lexv2/latest/APIReference/API_runtime_RecognizeText.html). The SDK's Node client speaks HTTP/2 to this service (h2c on an
  * `http://` endpoint) and a browser HTTP/1.1, so the port serves both.
  */
 import { randomUUID } from "node:crypto";
@@ -23,6 +25,7 @@ import {
   QNA_INTENT,
   QNA_SLOT,
 } from "../components/bot-definition";
+import { LEX_CODE_HOOK_TIMEOUT_MS } from "../functions/fulfillment/config";
 
 /** The bot a Lex client names in its request path. */
 export interface LocalLexBot {
@@ -73,6 +76,12 @@ export interface LocalLexRuntimeOptions {
   readonly bot?: Partial<LocalLexBot>;
   /** A session's attributes are forgotten after this long without a request (QnABot's bot: 300 s). @default 300000 */
   readonly idleSessionTtlMs?: number;
+  /**
+   * How long Lex waits for the fulfillment code hook before answering with its timeout
+   * instead (LEX_CODE_HOOK_TIMEOUT_MS). Never more than Lex's 30 s: tests may shorten it to
+   * see the cut without waiting for it. @default 30000
+   */
+  readonly codeHookTimeoutMs?: number;
   /** Port on 127.0.0.1. @default 0 (the OS picks) */
   readonly port?: number;
   /** Clock (epoch ms) for signatures and session expiry. @default Date.now */
@@ -243,7 +252,29 @@ export function recognizeTextResponse(event: LexCodeHookEvent, hookResponse: unk
   };
 }
 
+/**
+ * Lex's answer to a code hook that did not return within its 30 s: the client gets Lex's
+ * timeout, never the answer (a hook with no timeout message configured; QnABot's bot
+ * configures none). The Lambda itself is not stopped: it runs on, unseen, to its own timeout.
+ */
+export function codeHookTimedOut(timeoutMs: number): AwsError {
+  return new AwsError(424, "DependencyFailedException", `Lambda function timed out: the code hook did not return within ${timeoutMs / 1000} seconds`);
+}
+
+/** Resolves with the hook's response, or rejects with Lex's timeout once `timeoutMs` has passed. */
+function withinCodeHookTimeout<T>(invocation: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const cut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(codeHookTimedOut(timeoutMs)), timeoutMs);
+  });
+  return Promise.race([invocation, cut]).finally(() => clearTimeout(timer));
+}
+
 export async function startLocalLexRuntime(options: LocalLexRuntimeOptions): Promise<LocalLexRuntime> {
+  const codeHookTimeoutMs = options.codeHookTimeoutMs ?? LEX_CODE_HOOK_TIMEOUT_MS;
+  if (!(codeHookTimeoutMs > 0 && codeHookTimeoutMs <= LEX_CODE_HOOK_TIMEOUT_MS)) {
+    throw new RangeError(`codeHookTimeoutMs must be above 0 and at most Lex's ${LEX_CODE_HOOK_TIMEOUT_MS} ms, got ${codeHookTimeoutMs}`);
+  }
   const region = options.region ?? "us-east-1";
   const accountId = options.accountId ?? "000000000000";
   const bot: LocalLexBot = { ...DEFAULT_LOCAL_BOT, ...options.bot };
@@ -308,13 +339,13 @@ export async function startLocalLexRuntime(options: LocalLexRuntimeOptions): Pro
     let hookResponse: unknown;
     const invocation = options.invokeCodeHook(event);
     running.add(invocation);
+    // A hook past the cut still runs to its end (Lex does not stop the Lambda); only its answer is lost.
+    invocation.catch(() => undefined).finally(() => running.delete(invocation));
     try {
-      hookResponse = await invocation;
+      hookResponse = await withinCodeHookTimeout(invocation, codeHookTimeoutMs);
     } catch (error) {
       if (error instanceof CodeHookError) throw new AwsError(424, "DependencyFailedException", `Received error response from Lambda: ${error.message}`);
       throw error;
-    } finally {
-      running.delete(invocation);
     }
     const response = recognizeTextResponse(event, hookResponse);
     sessions.set(key, { attributes: (response.sessionState as { sessionAttributes: Attributes }).sessionAttributes, lastUsed: now() });

@@ -29,6 +29,7 @@ import { startLocalFunctionUrl, type LocalFunctionUrl } from "./function-url";
 import { installResponseStreaming, type StreamingHandler } from "./response-streaming";
 import { startLocalCognitoIdentityPool, type LocalCognitoIdentityPool } from "./cognito-identity";
 import { CodeHookError, startLocalLexRuntime, type LexCodeHookEvent, type LocalLexRuntime } from "./lex-runtime";
+import type { DeployedBundles } from "./deployed-bundles";
 import { presignWebSocketUrl } from "../client/presign";
 import { applyEnv } from "./process-env";
 import { startChatServer, type ChatServer } from "../client/chat-server";
@@ -149,6 +150,12 @@ export interface LocalStackOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Fulfillment timeout, as deployed. @default 120000 */
   readonly fulfillmentTimeoutMs?: number;
+  /**
+   * What runs as the functions: `source`, the handlers' TypeScript through tsx; `bundles`, the
+   * esbuild bundles the component uploads (local/deployed-bundles.ts), loaded as the Lambda
+   * runtime loads a code package. @default "source"
+   */
+  readonly handlers?: "source" | "bundles";
 }
 
 export interface PresignOptions {
@@ -189,6 +196,8 @@ export interface LocalStack {
   readonly lex: LocalLexRuntime;
   /** Every credential the endpoints accept; the Cognito pool adds the ones it issues. */
   readonly credentials: CredentialStore;
+  /** The code packages the functions run from, with `handlers: "bundles"`. */
+  readonly bundles?: DeployedBundles;
   /** Presigns a WebSocket URL for `sessionId`, as the chat user unless told otherwise. */
   presign(sessionId: string, options?: PresignOptions): Promise<string>;
   /** Invokes the fulfillment function as Lex V2 would (a code hook event) and returns its response. */
@@ -243,9 +252,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     lambdaClient?: LambdaClient;
     restoreEnv?: () => void;
     dynamo?: LocalDynamo;
+    bundles?: DeployedBundles;
   } = {};
   const closeAll = async (): Promise<void> => {
-    const { page, lex, cognito, gateway, httpApi, functionUrl, bedrock, lambda, lambdaClient, restoreEnv, dynamo } = parts;
+    const { page, lex, cognito, gateway, httpApi, functionUrl, bedrock, lambda, lambdaClient, restoreEnv, dynamo, bundles } = parts;
     for (const key of Object.keys(parts) as (keyof typeof parts)[]) delete parts[key];
     await page?.close();
     await lex?.close();
@@ -264,6 +274,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       resetAwsClients();
     }
     await dynamo?.close();
+    bundles?.remove();
   };
 
   try {
@@ -278,11 +289,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ? undefined
       : (parts.bedrock = await listening("bedrock", ports.bedrock, () => startBedrockEmulator({ ...options.bedrockBehavior, port: ports.bedrock })));
 
+    // Required only in this mode: bundling loads esbuild and Pulumi, which `npm start` needs not.
+    const bundles =
+      options.handlers === "bundles"
+        ? // eslint-disable-next-line @typescript-eslint/no-require-imports
+          (parts.bundles = await (require("./deployed-bundles") as typeof import("./deployed-bundles")).writeDeployedBundles([
+            "connection",
+            "fulfillment",
+            "streamingHttp",
+          ]))
+        : undefined;
     // Handlers are loaded lazily: Powertools reads its log level when a module loads, so the
     // environment must be in place first.
+    const load = (name: "connection" | "fulfillment"): Handler => (bundles ? (bundles.handler(name) as Handler) : loadHandler(name));
     const handlers = {
-      connection: ((event, context) => loadHandler("connection")(event, context)) as Handler,
-      fulfillment: ((event, context) => loadHandler("fulfillment")(event, context)) as Handler,
+      connection: ((event, context) => load("connection")(event, context)) as Handler,
+      fulfillment: ((event, context) => load("fulfillment")(event, context)) as Handler,
     };
     const fulfillmentTimeoutMs = options.fulfillmentTimeoutMs ?? 120_000;
     const lambda = (parts.lambda = await listening("lambda", ports.lambda, () =>
@@ -334,7 +356,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     ));
 
     const functionUrl = (parts.functionUrl = await listening("functionUrl", ports.functionUrl, () =>
-      startLocalFunctionUrl({ handler: loadStreamingHandler(), credentials: store, region, port: ports.functionUrl }),
+      startLocalFunctionUrl({
+        handler: bundles ? bundles.streamingHandler("streamingHttp") : loadStreamingHandler(),
+        credentials: store,
+        region,
+        port: ports.functionUrl,
+      }),
     ));
 
     const cognito = (parts.cognito = await listening("cognito", ports.cognito, () =>
@@ -423,6 +450,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       cognito,
       lex,
       credentials: store,
+      bundles,
       presign,
       async invokeFulfillment(event) {
         return (await invokeFulfillment(event)).payload;

@@ -69,6 +69,8 @@ export interface FulfillmentConfig {
   };
   /** Milliseconds without a Bedrock event before a stream is ended as stalled. */
   stallMs: number;
+  /** Milliseconds within which the Lex door answers Lex (see DEFAULT_LEX_ANSWER_BUDGET_MS). */
+  lexAnswerBudgetMs: number;
   /** Present when a memory table is configured. */
   memory?: { tableName: string; turns: number; ttlSeconds: number };
   llm: { modelId?: string; systemPrompt?: string; inference: InferenceSettings; guardrail?: GuardrailSettings };
@@ -83,6 +85,26 @@ export interface FulfillmentConfig {
 }
 
 export const DEFAULT_STALL_MS = 20_000;
+/** Left for the stream's `end` (posts in flight time out after 3 s), the memory write and the response. */
+export const TIME_BUDGET_MARGIN_MS = 5_000;
+/**
+ * Lex V2 gives a fulfillment code hook 30 s: "If you don't configure a timeout message and a
+ * timeout, and the Lambda function doesn't return within 30 seconds, the timeout message is
+ * returned" (Lex V2 API reference, RecognizeText:
+ * https://docs.aws.amazon.com/lexv2/latest/APIReference/API_runtime_RecognizeText.html).
+ * Past it the client gets Lex's timeout instead of the answer, however long the Lambda may run.
+ */
+export const LEX_CODE_HOOK_TIMEOUT_MS = 30_000;
+/**
+ * By when the Lex door returns its answer to Lex, counted from the invocation's start: below
+ * Lex's cut by a margin for Lex's own work and the network between Lex and Lambda.
+ */
+export const DEFAULT_LEX_ANSWER_BUDGET_MS = 25_000;
+/**
+ * The Lex answer budget's range: above the time budget margin (the stream's end, memory and
+ * response need it), below Lex's 30 s code hook cut (LEX_CODE_HOOK_TIMEOUT_MS).
+ */
+export const LEX_ANSWER_BUDGET_RANGE_MS = { min: TIME_BUDGET_MARGIN_MS + 1_000, max: LEX_CODE_HOOK_TIMEOUT_MS - 1_000 } as const;
 export const DEFAULT_MEMORY_TURNS = 5;
 export const DEFAULT_MEMORY_TTL_SECONDS = 24 * 60 * 60;
 export const DEFAULT_CONNECTION_TTL_SECONDS = 2 * 60 * 60;
@@ -179,6 +201,13 @@ export function loadConfig(env: Env = process.env): FulfillmentConfig {
           }
         : undefined,
     stallMs: number(env, ENV.streamStallMs, positiveInteger, "a positive integer") ?? DEFAULT_STALL_MS,
+    lexAnswerBudgetMs:
+      number(
+        env,
+        ENV.lexAnswerBudgetMs,
+        (n) => Number.isInteger(n) && n >= LEX_ANSWER_BUDGET_RANGE_MS.min && n <= LEX_ANSWER_BUDGET_RANGE_MS.max,
+        `an integer from ${LEX_ANSWER_BUDGET_RANGE_MS.min} to ${LEX_ANSWER_BUDGET_RANGE_MS.max} (below Lex's 30 s code hook cut)`,
+      ) ?? DEFAULT_LEX_ANSWER_BUDGET_MS,
     memory: memoryTable
       ? {
           tableName: memoryTable,

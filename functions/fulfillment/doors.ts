@@ -16,6 +16,7 @@ import type { JournalEvent } from "../stream/journal";
 import type { AnswerKey, JournalStore } from "../stream/journal-store";
 import type { StreamTransport } from "../stream/types";
 import type { AnswerError, AnswerRequest, AnswerResult } from "./engine";
+import { DEFAULT_LEX_ANSWER_BUDGET_MS, TIME_BUDGET_MARGIN_MS } from "./config";
 import { MESSAGES } from "./errors";
 import {
   ASK_JOB_KIND,
@@ -32,8 +33,6 @@ import {
 import type { Clock } from "../shared/clock";
 import { errorFrame, httpAnswer, httpError, lexClose, lexDelegate, STATUS_BY_CODE, type HttpResult } from "./responses";
 
-/** Left for the stream's `end` (posts in flight time out after 3 s), the memory write and the response. */
-export const TIME_BUDGET_MARGIN_MS = 5_000;
 /** HTTP API's longest integration timeout: past it the caller gets a 503 whatever we do. */
 export const HTTP_API_TIMEOUT_MS = 30_000;
 /** requestId of an error frame whose ask carried no usable one. */
@@ -70,6 +69,8 @@ export interface DoorDeps {
   replay?(replay: { sessionId: string; requestId: string; connectionId: string; events: readonly JournalEvent[]; afterSeq: number }): Promise<void>;
   /** Starts the asynchronous job for a WebSocket ask (Lambda Invoke, InvocationType Event). */
   handOff?(job: AskJob): Promise<void>;
+  /** Milliseconds within which the Lex door answers Lex (below LEX_CODE_HOOK_TIMEOUT_MS). @default DEFAULT_LEX_ANSWER_BUDGET_MS */
+  lexAnswerBudgetMs?: number;
   clock: Clock;
 }
 
@@ -89,6 +90,11 @@ export interface JobOutcome {
 
 export type DoorResult = LexV2Result | HttpResult | JobOutcome;
 
+/**
+ * When generation must stop: `TIME_BUDGET_MARGIN_MS` before the earlier of the Lambda's own
+ * timeout and `capMs` (what the door's caller waits), so the stream's end, the memory write
+ * and the response still fit.
+ */
 export function deadline(context: InvocationContext, deps: DoorDeps, capMs?: number): number | undefined {
   const now = deps.clock.now();
   const lambda = context.remainingMs ? now + context.remainingMs() - TIME_BUDGET_MARGIN_MS : undefined;
@@ -152,6 +158,8 @@ async function lexAudience(sessionId: string, deps: DoorDeps): Promise<Pick<Answ
 /**
  * Lex V2 code hook: a `DialogCodeHook` invocation gets Delegate, a fulfillment one is answered
  * with Close. The stream goes to the session's connections while one principal claims it.
+ * The answer returns within the Lex answer budget, below Lex's 30 s cut: one still generating
+ * then ends cut short (time_budget) with what was generated, and a later "continue" resumes it.
  */
 export async function lexDoor(event: unknown, context: InvocationContext, deps: DoorDeps): Promise<LexV2Result> {
   let ask;
@@ -176,7 +184,7 @@ export async function lexDoor(event: unknown, context: InvocationContext, deps: 
       sessionId: ask.sessionId,
       mode: ask.mode ?? deps.defaultMode,
       requestId,
-      deadlineAt: deadline(context, deps),
+      deadlineAt: deadline(context, deps, deps.lexAnswerBudgetMs ?? DEFAULT_LEX_ANSWER_BUDGET_MS),
       ...(await lexAudience(ask.sessionId, deps)),
     });
     return lexClose(ask, { markdown: result.answer, plainText: result.plainText });

@@ -9,6 +9,7 @@ import type { AnswerMode, Citation, ErrorCode, Usage } from "../shared/protocol"
 import type { AnswerStream, OpenStream, StreamOpener } from "../stream/types";
 import { DEFAULT_MEMORY_TURNS } from "./config";
 import { AnswerCancelled, GenerationError, toGenerationError } from "./errors";
+import { questionForModel } from "./continuation";
 import { formatAnswer } from "./format";
 import { DEFAULT_OUTPUT_POLICY, OutputSanitizer, sanitizeOutput, type OutputPolicy } from "./output-safety";
 import { TIME_BUDGET_STOP_REASON, type GenerateResult, type GenerateSink, type Generator } from "./generate";
@@ -38,18 +39,10 @@ export interface AnswerRequest {
   stream?: boolean;
   /** Streams the answer here instead of to the session's connections (a streaming HTTP response). */
   streamTo?: StreamOpener;
-  /** Aborted when nobody wants the answer any more (the HTTP reader left): generation stops. */
-  signal?: AbortSignal;
 }
 
-/** stopReason of an answer the asker stopped (`cancel`) or whose reader went away. */
+/** stopReason of an answer the asker stopped (`cancel`). */
 export const CANCELLED_STOP_REASON = "cancelled";
-
-/** One signal for every reason to stop; undefined when there is none. */
-function cancelSignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
-  const given = signals.filter((signal): signal is AbortSignal => signal !== undefined);
-  return given.length <= 1 ? given[0] : AbortSignal.any(given);
-}
 
 export interface EngineDeps {
   /** Generators by mode; a mode without one is refused with `bad_request`. */
@@ -191,10 +184,11 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
   streamedByGenerator = streaming && selfStreaming;
 
   let result: GenerateResult;
+  let cancelled = false;
   try {
     result = await generator.generate(
       {
-        question: request.question,
+        question: questionForModel(request.question, memory.turns),
         history: memory.turns,
         sessionId: request.sessionId,
         principal: request.principal,
@@ -203,20 +197,24 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
         streaming,
       },
       sink,
-      new StreamGuard({ stallMs: deps.stallMs, deadlineAt: request.deadlineAt, cancel: cancelSignal(request.signal, stream?.cancelled), clock }),
+      new StreamGuard({ stallMs: deps.stallMs, deadlineAt: request.deadlineAt, cancel: stream?.cancelled, clock }),
     );
   } catch (error) {
     // Stopped on purpose: the answer is what was generated so far, ended and remembered as such.
     if (!(error instanceof AnswerCancelled)) return fail(error);
-    result = { text: generated + sanitizer.flush(), stopReason: CANCELLED_STOP_REASON, citations: [] };
+    cancelled = true;
+    result = { text: generated, stopReason: CANCELLED_STOP_REASON, citations: [] };
   }
 
   const held = sanitizer.flush();
   if (held !== "") stream?.delta(held);
-  const text = sanitizeOutput(result.text, policy);
+  // A cancelled answer is what was streamed (safe already); a finished one, the generator's whole text made safe.
+  const text = cancelled ? generated + held : sanitizeOutput(result.text, policy);
   if (generator.streamsItself && stream && text !== "") stream.delta(text);
   const cutShort = result.stopReason === TIME_BUDGET_STOP_REASON;
-  const formatted = formatAnswer(text, result.citations, { cutShort, policy });
+  const memoryTurns = deps.memoryTurns ?? DEFAULT_MEMORY_TURNS;
+  const remembered = memoryStore !== undefined && owner !== false && text.trim() !== "";
+  const formatted = formatAnswer(text, result.citations, { cutShort, continuable: remembered && memoryTurns > 0, policy });
   let streamed = streamedByGenerator;
   if (stream) {
     try {
@@ -227,10 +225,11 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
     }
   }
 
-  if (memoryStore && owner !== false && text.trim() !== "") {
-    const limits = { turns: deps.memoryTurns ?? DEFAULT_MEMORY_TURNS, ...DEFAULT_MEMORY_LIMITS };
+  if (remembered) {
+    const limits = { turns: memoryTurns, ...DEFAULT_MEMORY_LIMITS };
+    const turn = { question: request.question, answer: text, ...(cutShort ? { cutShort } : {}) };
     await memoryStore
-      .append(request.sessionId, owner, { question: request.question, answer: text }, limits, result.kbSessionId)
+      .append(request.sessionId, owner, turn, limits, result.kbSessionId)
       .catch((error) => logger.warn("memory could not be written", { error: errorName(error) }));
   }
 

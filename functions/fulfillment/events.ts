@@ -142,12 +142,8 @@ function httpBody(event: unknown): Obj {
   return parsed;
 }
 
-/**
- * Reads an HTTP API (payload 2.0) `POST /ask`, or a function URL's `POST /` (the same payload
- * format, `root`). The principal comes from the IAM authorizer's context
- * (`requestContext.authorizer.iam`), never from the body.
- */
-export function parseHttpAsk(event: unknown, options: { root?: boolean } = {}): HttpAsk {
+/** The signed caller and JSON body of an HTTP API `POST /ask` or a function URL's `POST /` (`root`). */
+function httpRequest(event: unknown, options: { root?: boolean }): { principal: Principal; body: Obj } {
   const method = field(event, "requestContext", "http", "method");
   const path = field(event, "rawPath") ?? field(event, "requestContext", "http", "path");
   // A function URL has no routes of its own: its root is the door too.
@@ -164,7 +160,20 @@ export function parseHttpAsk(event: unknown, options: { root?: boolean } = {}): 
     userArn: typeof userArn === "string" ? userArn : undefined,
   });
   if (!principal) throw new ProtocolError("forbidden", "the request carries no IAM identity");
-  const body = httpBody(event);
+  return { principal, body: httpBody(event) };
+}
+
+/**
+ * Reads an HTTP API (payload 2.0) `POST /ask`, or a function URL's `POST /` (the same payload
+ * format, `root`). The principal comes from the IAM authorizer's context
+ * (`requestContext.authorizer.iam`), never from the body.
+ */
+export function parseHttpAsk(event: unknown, options: { root?: boolean } = {}): HttpAsk {
+  const { principal, body } = httpRequest(event, options);
+  return askOf(principal, body);
+}
+
+function askOf(principal: Principal, body: Obj): HttpAsk {
   return {
     question: validateQuestion(body.question),
     sessionId: validateSessionId(body.sessionId),
@@ -172,6 +181,21 @@ export function parseHttpAsk(event: unknown, options: { root?: boolean } = {}): 
     requestId: body.requestId === undefined ? undefined : validateRequestId(body.requestId),
     principal,
   };
+}
+
+/** `{"action":"cancel","sessionId","requestId"}` to the streaming function URL: stop one of the caller's answers. */
+export interface UrlCancel {
+  sessionId: string;
+  requestId: string;
+  principal: Principal;
+}
+
+/** A function URL request: an ask, or (`action: "cancel"`) a cancel of one of the caller's answers. */
+export function parseUrlRequest(event: unknown): { ask: HttpAsk } | { cancel: UrlCancel } {
+  const { principal, body } = httpRequest(event, { root: true });
+  if (body.action === undefined) return { ask: askOf(principal, body) };
+  if (body.action !== "cancel") throw new ProtocolError("bad_request", 'action must be "cancel" (or absent, for an ask)');
+  return { cancel: { sessionId: validateSessionId(body.sessionId), requestId: validateRequestId(body.requestId), principal } };
 }
 
 /** A message's `requestId` when usable, so even an error can be matched to its ask. */

@@ -5,6 +5,7 @@
  * the sources included (a document's title or URI is as untrusted as the model's text). Pure.
  */
 import type { Citation } from "../shared/protocol";
+import { CONTINUE_HINT } from "./continuation";
 import { DEFAULT_OUTPUT_POLICY, sanitizeOutput, type OutputPolicy } from "./output-safety";
 
 export interface FormattedAnswer {
@@ -64,15 +65,17 @@ function markdownSource(source: Source): string {
 export function formatAnswer(
   text: string,
   citations: readonly Citation[],
-  options: { cutShort?: boolean; policy?: OutputPolicy } = {},
+  /** `continuable`: a cut-short answer's turn is remembered, so the note tells how to have the rest. */
+  options: { cutShort?: boolean; continuable?: boolean; policy?: OutputPolicy } = {},
 ): FormattedAnswer {
   const body = text.trim() === "" ? NO_ANSWER : text.trim();
   const sources = sourcesOf(citations);
   const markdown = [body];
   const plain = [body];
   if (options.cutShort) {
-    markdown.push(`_${CUT_SHORT_NOTE}_`);
-    plain.push(`(${CUT_SHORT_NOTE})`);
+    const note = options.continuable ? `${CUT_SHORT_NOTE} ${CONTINUE_HINT}` : CUT_SHORT_NOTE;
+    markdown.push(`_${note}_`);
+    plain.push(`(${note})`);
   }
   if (sources.length > 0) {
     markdown.push(["**Sources**", ...sources.map((s, i) => `${i + 1}. ${markdownSource(s)}`)].join("\n"));

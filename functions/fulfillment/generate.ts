@@ -9,6 +9,8 @@ import type { StreamGuard } from "./guard";
 export interface Turn {
   question: string;
   answer: string;
+  /** True when the answer ran out of time before it was complete (a "continue" may resume it). */
+  cutShort?: boolean;
 }
 
 export interface GenerateRequest {

@@ -71,6 +71,7 @@ export function appendTurn(state: MemoryState, turn: Turn, limits: MemoryLimits,
   const next: Turn = {
     question: truncateUtf8(turn.question, limits.maxTextBytes),
     answer: truncateUtf8(turn.answer, limits.maxTextBytes),
+    ...(turn.cutShort ? { cutShort: true } : {}),
   };
   const turns = limits.turns > 0 ? [...state.turns, next].slice(-limits.turns) : [];
   const result: MemoryState = { turns };

@@ -59,7 +59,7 @@ export function lexDelegate(session: Pick<LexAsk, "sessionAttributes" | "intent"
   };
 }
 
-function json(statusCode: number, body: unknown): HttpResult {
+export function json(statusCode: number, body: unknown): HttpResult {
   return { statusCode, headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
 }
 

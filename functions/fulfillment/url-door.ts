@@ -4,15 +4,24 @@
  * mirroring protocol v1 (no WebSocket, no connections table, no PostToConnection, no 30 s cut);
  * otherwise the complete answer comes back as JSON, as from `POST /ask`. Same engine, memory,
  * modes, guardrails, hooks and fair use as every other door. Bad input is a 4xx JSON error
- * before any stream starts; a reader that leaves stops the generation.
+ * before any stream starts.
+ *
+ * A caller that hangs up does not stop the answer: Lambda does not interrupt a response
+ * stream when its client disconnects, and bills the function until it ends
+ * (https://docs.aws.amazon.com/lambda/latest/dg/configuration-response-streaming.html). So the
+ * caller stops it explicitly: a signed `POST {"action":"cancel","sessionId","requestId"}` by
+ * the same principal marks the answer's journal item cancelled (as the WebSocket `cancel`
+ * does), and the writer stops the generation at its next checkpoint.
  */
 import type { Writable } from "node:stream";
 import { assertMayClaimSession } from "../shared/principal";
 import { SseTransport } from "../stream/sse";
 import { openDirectStream } from "../stream/writer";
-import { admit, asProtocolError, deadline, type DoorDeps, type InvocationContext } from "./doors";
-import { parseHttpAsk } from "./events";
-import { httpAnswer, httpError, type HttpResult } from "./responses";
+import { logger } from "../shared/observability";
+import { admit, asProtocolError, deadline, DOOR_MESSAGES, errorName, type DoorDeps, type InvocationContext } from "./doors";
+import { parseUrlRequest, type UrlCancel } from "./events";
+import { httpAnswer, httpError, json, type HttpResult } from "./responses";
+import { ProtocolError } from "../shared/protocol";
 
 /** Where the door writes its response: the runtime's HttpResponseStream, or a local stand-in. */
 export interface HttpResponseSink {
@@ -40,12 +49,33 @@ function writeWhole(response: HttpResponseSink, result: HttpResult): void {
   response.open(result.statusCode, result.headers).end(result.body);
 }
 
+/** Marks one of the caller's running answers cancelled: 200 `{requestId, cancelled: true}`, else a 404. */
+async function cancelAnswer(cancel: UrlCancel, deps: DoorDeps): Promise<HttpResult> {
+  // The function URL deploys with streaming only, so its journal is always there on AWS.
+  if (!deps.journal) return httpError(new ProtocolError("internal", DOOR_MESSAGES.unavailable, 503), 503);
+  const key = { sessionId: cancel.sessionId, principal: cancel.principal.id, requestId: cancel.requestId };
+  let cancelled: boolean;
+  try {
+    cancelled = await deps.journal.cancel(key);
+  } catch (error) {
+    logger.warn("the answer's journal could not be marked cancelled", { error: errorName(error) });
+    return httpError(new ProtocolError("internal", DOOR_MESSAGES.unavailable, 503, true), 503);
+  }
+  if (!cancelled) return httpError(new ProtocolError("not_found", DOOR_MESSAGES.cancelUnknown), 404);
+  return json(200, { requestId: cancel.requestId, cancelled: true });
+}
+
 export async function urlDoor(event: unknown, response: HttpResponseSink, context: InvocationContext, deps: DoorDeps): Promise<void> {
   let ask;
   let requestId: string;
   let release: () => Promise<void>;
   try {
-    ask = parseHttpAsk(event, { root: true });
+    const parsed = parseUrlRequest(event);
+    if ("cancel" in parsed) {
+      writeWhole(response, await cancelAnswer(parsed.cancel, deps));
+      return;
+    }
+    ask = parsed.ask;
     assertMayClaimSession(ask.principal, ask.sessionId);
     requestId = ask.requestId ?? context.awsRequestId;
     release = await admit(deps, { sessionId: ask.sessionId, key: `url:${ask.principal.id}/${requestId}` });
@@ -67,17 +97,14 @@ export async function urlDoor(event: unknown, response: HttpResponseSink, contex
       writeWhole(response, httpAnswer(await deps.answer(request), requestId));
       return;
     }
-    const body = response.open(200, { ...EVENT_STREAM_HEADERS });
-    const readerGone = new AbortController();
-    body.once("close", () => readerGone.abort());
-    const transport = new SseTransport(body);
+    const transport = new SseTransport(response.open(200, { ...EVENT_STREAM_HEADERS }));
+    const { journal } = deps;
     await deps.answer({
       ...request,
-      signal: readerGone.signal,
       // Every write costs nothing per call here, unlike PostToConnection: no frame budget.
-      streamTo: async (open) => openDirectStream({ transport, options: { flushIntervalMs: { json: 0, text: 0 } } }, open, RESPONSE_TARGET),
+      streamTo: (open) => openDirectStream({ transport, journal, options: { flushIntervalMs: { json: 0, text: 0 } } }, open, RESPONSE_TARGET),
     });
-    body.end();
+    await transport.close();
   } finally {
     await release();
   }

@@ -100,6 +100,7 @@ export function doorDeps(config: FulfillmentConfig): DoorDeps {
     answer: (request) => answer(request, engine),
     // Lex requests rarely name a mode: answer from the knowledge base when that is all there is.
     defaultMode: engine.generators.llm || !engine.generators.kb ? "llm" : "kb",
+    lexAnswerBudgetMs: config.lexAnswerBudgetMs,
     store,
     transport,
     ledger:

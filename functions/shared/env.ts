@@ -20,6 +20,8 @@ export const ENV = {
   asksPerConnection: "ASKS_PER_CONNECTION",
   /** Asks one session may have in flight over all its connections and doors (fair use). */
   asksPerSession: "ASKS_PER_SESSION",
+  /** Milliseconds within which the Lex door answers a Lex code hook (below Lex's 30 s cut). */
+  lexAnswerBudgetMs: "LEX_ANSWER_BUDGET_MS",
   /** Milliseconds a PostToConnection may take before it counts as failed. */
   streamPostTimeoutMs: "STREAM_POST_TIMEOUT_MS",
   /** Retries of a throttled or failed post before the writer gives up on its connection. */

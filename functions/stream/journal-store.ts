@@ -4,7 +4,9 @@
  * RESUME_WINDOW_SECONDS after that. A client that lost its connection registers its new one in
  * the item (`resumers`); the writer reads them back with every checkpoint and streams the rest
  * to them, so a resume is served by the invocation that holds the answer, without polling.
- * A `cancel` travels the same way: a flag the writer reads back at its next checkpoint.
+ * A `cancel` travels the same way: a flag the writer reads back at its next checkpoint. An
+ * answer that can be cancelled but not resumed (the streaming function URL's: its stream is
+ * the HTTP response, which no connection can take over) has an item too, marked `cancelOnly`.
  */
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { documentClient } from "../shared/aws";
@@ -47,8 +49,8 @@ export interface CheckpointNews {
 }
 
 export interface JournalStore {
-  /** Creates the answer's item before anything streams. */
-  open(key: AnswerKey): Promise<void>;
+  /** Creates the answer's item before anything streams; `resumable: false` for one that can only be cancelled. */
+  open(key: AnswerKey, options?: { resumable?: boolean }): Promise<void>;
   /** Writes the events so far (the ended journal when `ended`), and returns what was asked of the answer since. */
   checkpoint(key: AnswerKey, events: readonly JournalEvent[], ended: boolean): Promise<CheckpointNews>;
   /** Registers `connectionId` to receive the rest after `afterSeq`. */
@@ -88,7 +90,7 @@ export class DynamoJournalStore implements JournalStore {
     return Math.floor(this.now() / 1000);
   }
 
-  async open(key: AnswerKey): Promise<void> {
+  async open(key: AnswerKey, options: { resumable?: boolean } = {}): Promise<void> {
     await this.client().send(
       new PutCommand({
         TableName: this.options.tableName,
@@ -96,6 +98,7 @@ export class DynamoJournalStore implements JournalStore {
           [CONNECTIONS_TABLE.hashKey]: answerKey(key),
           events: [],
           resumers: {},
+          ...(options.resumable === false ? { cancelOnly: true } : {}),
           [CONNECTIONS_TABLE.ttlAttribute]: this.nowSeconds() + LONGEST_ANSWER_SECONDS + RESUME_WINDOW_SECONDS,
         },
       }),
@@ -169,9 +172,11 @@ export class DynamoJournalStore implements JournalStore {
           Key: { [CONNECTIONS_TABLE.hashKey]: answerKey(key) },
           UpdateExpression: "SET #resumers.#connection = :afterSeq",
           // Once ended, no writer reads resumers again: the caller replays the ended journal.
-          ConditionExpression: "attribute_exists(#resumers) AND attribute_not_exists(#ended) AND attribute_not_exists(#tooLong) AND #ttl > :now",
+          ConditionExpression:
+            "attribute_exists(#resumers) AND attribute_not_exists(#ended) AND attribute_not_exists(#tooLong) AND attribute_not_exists(#cancelOnly) AND #ttl > :now",
           ExpressionAttributeNames: {
             "#resumers": "resumers",
+            "#cancelOnly": "cancelOnly",
             "#connection": connectionId,
             "#ended": "ended",
             "#tooLong": "tooLong",
@@ -188,7 +193,7 @@ export class DynamoJournalStore implements JournalStore {
       new GetCommand({ TableName: this.options.tableName, Key: { [CONNECTIONS_TABLE.hashKey]: answerKey(key) }, ConsistentRead: true }),
     );
     // DynamoDB deletes expired items lazily: one past its TTL is gone.
-    if (!Item || typeof Item.ttl !== "number" || Item.ttl <= this.nowSeconds()) return { state: "unknown" };
+    if (!Item || typeof Item.ttl !== "number" || Item.ttl <= this.nowSeconds() || Item.cancelOnly === true) return { state: "unknown" };
     if (Item.tooLong === true) return { state: "too_long" };
     if (Item.ended === true && Array.isArray(Item.events)) return { state: "ended", events: Item.events as JournalEvent[] };
     return { state: "unknown" };

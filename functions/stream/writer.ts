@@ -235,15 +235,14 @@ export function createStreamOpener(deps: StreamWriterDeps): StreamOpener {
 /**
  * Opens an answer's stream to one given target instead of a session's connections: the HTTP
  * response of a streaming function URL (sse.ts), with the same framing, positions and
- * backpressure as a WebSocket lane. Nothing is listed, journaled or resumable.
+ * backpressure as a WebSocket lane. Nothing is listed or resumable; with a `journal`, the
+ * answer of a known asker gets a cancel-only item, so the asker can stop it by requestId.
  */
-export function openDirectStream(
-  deps: Omit<StreamWriterDeps, "journal" | "store">,
-  open: OpenStream,
-  target: Target,
-): AnswerStream {
+export async function openDirectStream(deps: Omit<StreamWriterDeps, "store">, open: OpenStream, target: Target): Promise<AnswerStream> {
   const writer = writerOf(deps);
-  return new Stream(open, [target], writer, writer.clock.now());
+  const openedAt = writer.clock.now();
+  const key = await openJournal(open, writer, false);
+  return new Stream(open, [target], writer, openedAt, key, false);
 }
 
 /**
@@ -260,11 +259,11 @@ export async function replayAnswer(
 }
 
 /** Creates the journal item of an answer whose asker is known; undefined when there is none to keep. */
-async function openJournal(open: OpenStream, writer: Writer): Promise<AnswerKey | undefined> {
+async function openJournal(open: OpenStream, writer: Writer, resumable = true): Promise<AnswerKey | undefined> {
   if (!writer.journal || open.principal === undefined) return undefined;
   const key: AnswerKey = { sessionId: open.sessionId, principal: open.principal, requestId: open.requestId };
   try {
-    await writer.journal.open(key);
+    await writer.journal.open(key, { resumable });
     return key;
   } catch (error) {
     writer.logger.warn("the answer's journal could not be created; it cannot be resumed", { requestId: open.requestId, error });
@@ -381,9 +380,11 @@ class Stream implements AnswerStream {
     private readonly writer: Writer,
     private readonly openedAt: number,
     private readonly key?: AnswerKey,
+    /** False for a cancel-only journal (a direct stream): its checkpoints carry no events and attach nobody. */
+    private readonly resumable = true,
   ) {
     // Only a resumable answer keeps its events; a replay restores an ended one's.
-    this.journal = new Journal(key !== undefined);
+    this.journal = new Journal(key !== undefined && resumable);
     this.lanes = rows.map((row) => new Lane(row.connectionId, row.format === "json" ? "json" : "text"));
     this.live = this.lanes.length;
     for (const lane of this.lanes) {
@@ -495,7 +496,7 @@ class Stream implements AnswerStream {
   private async checkpoint(key: AnswerKey, ended: boolean): Promise<void> {
     try {
       const news = await this.writer.journal!.checkpoint(key, this.journal.events, ended);
-      this.attach(news.resumers);
+      if (this.resumable) this.attach(news.resumers);
       if (news.cancelled && !this.cancellation!.signal.aborted) this.cancellation!.abort();
     } catch (error) {
       this.writer.logger.warn("the answer's journal could not be written; a resume may miss it", { requestId: key.requestId, error });

@@ -283,6 +283,13 @@ describe("stack configuration (components/config.ts, Pulumi.yaml)", () => {
     );
   });
 
+  // Lex V2 gives a code hook 30 s (RecognizeText); the budget must answer before that and leave the 5 s margin.
+  it("takes the Lex answer budget below Lex's 30 s code hook cut only", () => {
+    expect(parse({}).lexAnswerBudgetMs).to.equal(25_000);
+    expect(parse({ lexAnswerBudgetMs: "12000" }).lexAnswerBudgetMs).to.equal(12_000);
+    for (const wrong of ["30000", "5000", "fast"]) expect(parseError({ lexAnswerBudgetMs: wrong }), wrong).to.include("lexAnswerBudgetMs");
+  });
+
   it("fails as a Pulumi RunError, which the CLI prints without a stack trace", () => {
     let error: unknown;
     try {

@@ -467,6 +467,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
         [ENV.memoryTable]: "qnabot-memory",
         [ENV.memoryTurns]: "5",
         [ENV.memoryTtlSeconds]: "86400",
+        [ENV.lexAnswerBudgetMs]: "25000",
         [ENV.streamingEndpoint]: `https://streaming-api-id.execute-api.${REGION}.amazonaws.com/Prod`,
         [ENV.connectionsTable]: "streaming-connections",
         [ENV.connectionTtlSeconds]: "7200",

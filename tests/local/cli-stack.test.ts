@@ -196,7 +196,9 @@ describe("local stack: qnabot-stream over the wire (stop, resume, SSE)", functio
     expect(deltaText(envelopes)).to.equal("Signed by the page server.");
   });
 
-  it("ask --http: Ctrl-C hangs up, prints what arrived and exits 130", async () => {
+  // Lambda does not stop a streamed response when its caller hangs up
+  // (https://docs.aws.amazon.com/lambda/latest/dg/configuration-response-streaming.html): Ctrl-C cancels first.
+  it("ask --http: Ctrl-C cancels the answer on the server with a signed cancel, hangs up, prints what arrived and exits 130", async () => {
     let interrupt!: () => void;
     const stdout = new Capture();
     const stderr = new Capture();
@@ -209,10 +211,30 @@ describe("local stack: qnabot-stream over the wire (stop, resume, SSE)", functio
       onInterrupt: (handler) => ((interrupt = handler), () => undefined),
     });
     await stdout.until((text) => text.length > 20);
+    const model = stack.bedrock!.requests.at(-1)!;
     interrupt();
     expect(await done).to.equal(EXIT.cancelled);
     expect(ANSWER.startsWith(stdout.text.trimEnd())).to.equal(true);
     expect(stdout.text.length).to.be.below(ANSWER.length / 2);
+    expect(await model.settled, "the server stopped reading the model").to.equal("aborted");
+    expect(model.deltasSent).to.be.below(DELTAS.length);
+  });
+
+  it("ask --local <page> --http: Ctrl-C's cancel is signed by the page server too, and stops the answer on the server", async () => {
+    let interrupt!: () => void;
+    const stdout = new Capture();
+    const done = main(["ask", "q", "--local", stack.pageUrl!, "--http"], {
+      stdout,
+      stderr: new Capture(),
+      stdin: Readable.from([]),
+      env: {},
+      onInterrupt: (handler) => ((interrupt = handler), () => undefined),
+    });
+    await stdout.until((text) => text.length > 20);
+    const model = stack.bedrock!.requests.at(-1)!;
+    interrupt();
+    expect(await done).to.equal(EXIT.cancelled);
+    expect(await model.settled, "the server stopped reading the model").to.equal("aborted");
   });
 
   it("the docs' curl --aws-sigv4 example reads the answer as Server-Sent Events", async function () {

@@ -14,6 +14,7 @@ import { LexRuntimeV2Client, RecognizeTextCommand, ResourceNotFoundException, Va
 import { expect } from "chai";
 import { CredentialStore, localCognitoIdentity, localIamUser, type LocalCredential } from "../../local/gateway";
 import { applyEnv } from "../../local/process-env";
+import { LEX_CODE_HOOK_TIMEOUT_MS } from "../../functions/fulfillment/config";
 import { CodeHookError, DEFAULT_LOCAL_BOT, startLocalLexRuntime, type LexCodeHookEvent, type LocalLexRuntime } from "../../local/lex-runtime";
 
 const REGION = "eu-west-1";
@@ -59,6 +60,8 @@ describe("local Lex V2 runtime (RecognizeText, with @aws-sdk/client-lex-runtime-
     using.send(new RecognizeTextCommand({ botId: BOT.id, botAliasId: BOT.aliasId, localeId: BOT.localeId, sessionId, text, ...extra }));
 
   before(async function () {
+    // Now, not when mocha loaded the file: the first request signs at the current time.
+    clock = Date.now();
     lex = await startLocalLexRuntime({
       region: REGION,
       credentials: store,
@@ -199,6 +202,57 @@ describe("local Lex V2 runtime (RecognizeText, with @aws-sdk/client-lex-runtime-
     const invalid = await rejection(ask("s-424", "hi"));
     expect(invalid).to.be.instanceOf(DependencyFailedException);
     expect(invalid.message).to.match(/^Invalid Lambda Response/);
+  });
+
+  // Lex V2 API reference, RecognizeText: "If you don't configure a timeout message and a timeout, and
+  // the Lambda function doesn't return within 30 seconds, the timeout message is returned."
+  // https://docs.aws.amazon.com/lexv2/latest/APIReference/API_runtime_RecognizeText.html
+  describe("Lex's 30 s code hook cut", function () {
+    it("waits 30 s by default, and never longer", async function () {
+      expect(LEX_CODE_HOOK_TIMEOUT_MS).to.equal(30_000);
+      const longer = startLocalLexRuntime({ credentials: store, codeHookTimeoutMs: LEX_CODE_HOOK_TIMEOUT_MS + 1, invokeCodeHook: async () => undefined });
+      expect((await rejection(longer)).message).to.match(/codeHookTimeoutMs must be .* at most Lex's 30000 ms/);
+    });
+
+    it("answers with Lex's timeout, not the answer, when the hook returns past the cut (shortened here); the hook runs on and the session keeps its attributes", async function () {
+      let finished = false;
+      const slow = await startLocalLexRuntime({
+        region: REGION,
+        credentials: store,
+        codeHookTimeoutMs: 300,
+        invokeCodeHook: async (event) => {
+          if (event.inputTranscript === "slow") {
+            await new Promise((resolve) => setTimeout(resolve, 1_000));
+            finished = true;
+          }
+          return closeWith(event, "late answer");
+        },
+      });
+      const slowClient = clientFor(slow, guest);
+      try {
+        const first = await slowClient.send(
+          new RecognizeTextCommand({ botId: BOT.id, botAliasId: BOT.aliasId, localeId: BOT.localeId, sessionId: "s-cut", text: "fast" }),
+        );
+        expect(first.sessionState?.sessionAttributes).to.deep.equal({ turns: "1" });
+        const cut = await rejection(
+          slowClient.send(new RecognizeTextCommand({ botId: BOT.id, botAliasId: BOT.aliasId, localeId: BOT.localeId, sessionId: "s-cut", text: "slow" })),
+        );
+        expect(cut).to.be.instanceOf(DependencyFailedException);
+        expect(cut.$metadata?.httpStatusCode).to.equal(424);
+        expect(cut.message).to.match(/timed out/);
+        expect(finished, "Lex answered before the hook returned").to.equal(false);
+        await slow.idle();
+        expect(finished, "the hook ran on after the cut").to.equal(true);
+        // The late answer's attributes were never applied: the session carries the first turn's.
+        const after = await slowClient.send(
+          new RecognizeTextCommand({ botId: BOT.id, botAliasId: BOT.aliasId, localeId: BOT.localeId, sessionId: "s-cut", text: "fast" }),
+        );
+        expect(after.sessionState?.sessionAttributes).to.deep.equal({ turns: "2" });
+      } finally {
+        slowClient.destroy();
+        await slow.close();
+      }
+    });
   });
 
   it("refuses an unsigned request, a bad signature, an unknown key, an expired guest key and a caller without lex:RecognizeText (all 403)", async function () {

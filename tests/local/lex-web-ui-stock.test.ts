@@ -6,7 +6,10 @@
  * be compared with what the model sent, and each final answer with its formatting.
  */
 import { expect } from "chai";
-import { formatAnswer } from "../../functions/fulfillment/format";
+import { CONTINUE_PROMPT } from "../../functions/fulfillment/continuation";
+import { CUT_SHORT_NOTE, formatAnswer } from "../../functions/fulfillment/format";
+import { ENV } from "../../functions/shared/env";
+import { applyEnv } from "../../local/process-env";
 import { startLocalStack, type LocalStack } from "../../local/stack";
 import { LexWebUiClient, lexWebUiConnectUrl, stockUserId } from "./lex-web-ui-client";
 import { FAST, QUIET_ENV, openConnectionIds, refusalOf, sessionItem } from "./stack-helpers";
@@ -95,6 +98,50 @@ describe("Lex Web UI against the local stack (clients.md)", function () {
       const otherHost = await lexWebUiConnectUrl(stack.webSocketUrl.replace("127.0.0.1", "localhost"), ui.userId, stack.region, ui.credentials);
       const misdirected = otherHost.replace("//localhost:", "//127.0.0.1:");
       expect((await refusalOf(misdirected)).status).to.equal(403);
+    });
+  });
+
+  // Lex V2 API reference, RecognizeText: "If you don't configure a timeout message and a timeout, and the
+  // Lambda function doesn't return within 30 seconds, the timeout message is returned."
+  // https://docs.aws.amazon.com/lexv2/latest/APIReference/API_runtime_RecognizeText.html
+  // The local Lex runtime cuts at those 30 s, so an answer that reaches the client at all came back in time.
+  describe("a 60 s answer under Lex's 30 s cut", function () {
+    it("reaches Lex Web UI as a complete, cut-short answer with no Lex error, and \"continue\" has the model carry on from where it stopped", async function () {
+      // The budget is shortened (from 25 s) so the test does not wait out a real one; Lex's 30 s cut is not.
+      const restore = applyEnv({ [ENV.lexAnswerBudgetMs]: "8000" });
+      try {
+        const ui = await client();
+        // 600 deltas at 10 per second: a 60 s answer.
+        const long = Array.from({ length: 600 }, (_, i) => `w${i} `);
+        stack.bedrock!.enqueue({ operation: "ConverseStream", deltas: long, deltasPerSecond: 10, firstTokenDelayMs: 0 });
+        const { response, frames } = await ui.ask("Tell me everything about Lex.");
+
+        const streamed = frames.join("");
+        expect(streamed.length, "some of the answer streamed before the cut").to.be.greaterThan(0);
+        expect(long.join("").startsWith(streamed), "what streamed is the start of the answer").to.equal(true);
+        expect(streamed.length).to.be.below(long.join("").length);
+        const cut = formatAnswer(streamed, [], { cutShort: true, continuable: true });
+        expect(response.sessionState?.dialogAction?.type).to.equal("Close");
+        expect(response.sessionState?.intent).to.deep.include({ name: "QnaIntent", state: "Fulfilled" });
+        expect(response.messages).to.deep.equal([{ contentType: "PlainText", content: cut.plainText }]);
+        expect(altMarkdown(response.sessionState?.sessionAttributes)).to.equal(cut.markdown);
+        expect(cut.plainText).to.include(CUT_SHORT_NOTE);
+
+        const rest = ["the ", "rest."];
+        stack.bedrock!.enqueue({ operation: "ConverseStream", deltas: rest });
+        const more = await ui.ask("continue");
+        const request = stack.bedrock!.requests[stack.bedrock!.requests.length - 1].body as { messages: { role: string; content: { text: string }[] }[] };
+        const messages = request.messages.map((m) => [m.role, m.content[0].text]);
+        expect(messages.slice(-3), "the model sees its cut answer, then is asked to carry on").to.deep.equal([
+          ["user", "Tell me everything about Lex."],
+          ["assistant", streamed],
+          ["user", CONTINUE_PROMPT],
+        ]);
+        expect(more.frames.join("")).to.equal(rest.join(""));
+        expect(more.response.messages?.[0].content).to.equal(formatAnswer(rest.join(""), []).plainText);
+      } finally {
+        restore();
+      }
     });
   });
 

@@ -7,6 +7,7 @@
  */
 import { journalPositions } from "../unit/stream-fakes";
 import { expect } from "chai";
+import { CONTINUE_HINT } from "../../functions/fulfillment/continuation";
 import { CUT_SHORT_NOTE } from "../../functions/fulfillment/format";
 import type { Envelope } from "../../functions/shared/protocol";
 import type { LocalCredential } from "../../local/gateway";
@@ -391,7 +392,8 @@ export function timeBudget(env: FaultEnv, fulfillmentTimeoutMs: number): Promise
     expect(end.stopReason).to.equal("time_budget");
     const streamed = client.of(requestId).flatMap((e) => (e.type === "delta" ? [e.text] : [])).join("");
     expect(streamed.length, "some text streamed before the budget ran out").to.be.greaterThan(0);
-    expect(end.final, "final = the text so far + the cut-short note").to.equal(`${streamed.trim()}\n\n_${CUT_SHORT_NOTE}_`);
+    // The turn is remembered (the asker is known), so the note says how to have the rest.
+    expect(end.final, "final = the text so far + the cut-short note").to.equal(`${streamed.trim()}\n\n_${CUT_SHORT_NOTE} ${CONTINUE_HINT}_`);
     await client.close();
     await expectNoRows(stack, "the time budget");
     return {

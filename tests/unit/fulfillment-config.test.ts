@@ -2,6 +2,7 @@ import { expect } from "chai";
 import {
   DEFAULT_MEMORY_TTL_SECONDS,
   DEFAULT_MEMORY_TURNS,
+  DEFAULT_LEX_ANSWER_BUDGET_MS,
   DEFAULT_STALL_MS,
   GUARDRAIL_ENV,
   loadConfig,
@@ -13,7 +14,7 @@ const endpoint = "https://abc123.execute-api.us-east-1.amazonaws.com/Prod";
 describe("fulfillment: configuration from the environment", () => {
   it("turns streaming off, memory off and knowledge base off when their variables are unset", () => {
     const config = loadConfig({ [ENV.llmModelId]: "model-1" });
-    expect(config).to.deep.include({ streaming: undefined, memory: undefined, knowledgeBase: undefined, hookArn: undefined, stallMs: DEFAULT_STALL_MS });
+    expect(config).to.deep.include({ streaming: undefined, memory: undefined, knowledgeBase: undefined, hookArn: undefined, stallMs: DEFAULT_STALL_MS, lexAnswerBudgetMs: DEFAULT_LEX_ANSWER_BUDGET_MS });
     expect(config.llm).to.deep.equal({ modelId: "model-1", systemPrompt: undefined, inference: {} });
   });
 
@@ -23,6 +24,7 @@ describe("fulfillment: configuration from the environment", () => {
       [ENV.connectionsTable]: "connections",
       [ENV.connectionTtlSeconds]: "3600",
       [ENV.streamStallMs]: "15000",
+      [ENV.lexAnswerBudgetMs]: "20000",
       [ENV.memoryTable]: "memory",
       [ENV.memoryTurns]: "3",
       [ENV.memoryTtlSeconds]: "600",
@@ -41,6 +43,7 @@ describe("fulfillment: configuration from the environment", () => {
     expect(config).to.deep.equal({
       streaming: { endpoint, connectionsTable: "connections", connectionTtlSeconds: 3600 },
       stallMs: 15000,
+      lexAnswerBudgetMs: 20000,
       memory: { tableName: "memory", turns: 3, ttlSeconds: 600 },
       llm: { modelId: "model-1", systemPrompt: "Be brief.", inference: { maxTokens: 512, temperature: 0, topP: 0.9 } },
       knowledgeBase: { knowledgeBaseId: "KB1", modelArn: "arn:model" },
@@ -67,6 +70,8 @@ describe("fulfillment: configuration from the environment", () => {
   for (const [label, env, name] of [
     ["a stall bound that is not a number", { [ENV.streamStallMs]: "soon" }, ENV.streamStallMs],
     ["a zero stall bound", { [ENV.streamStallMs]: "0" }, ENV.streamStallMs],
+    ["a Lex answer budget at Lex's 30 s cut", { [ENV.lexAnswerBudgetMs]: "30000" }, ENV.lexAnswerBudgetMs],
+    ["a Lex answer budget inside the time budget margin", { [ENV.lexAnswerBudgetMs]: "5000" }, ENV.lexAnswerBudgetMs],
     ["a temperature above 1", { [ENV.temperature]: "1.5" }, ENV.temperature],
     ["fractional max tokens", { [ENV.maxTokens]: "10.5" }, ENV.maxTokens],
     ["an endpoint without its table", { [ENV.streamingEndpoint]: endpoint }, ENV.connectionsTable],

@@ -5,7 +5,6 @@ import {
   DOOR_MESSAGES,
   LEX_MEMORY_PREFIX,
   HTTP_API_TIMEOUT_MS,
-  TIME_BUDGET_MARGIN_MS,
   askJob,
   askRoute,
   dispatch,
@@ -14,6 +13,7 @@ import {
   type DoorDeps,
   type InvocationContext,
 } from "../../functions/fulfillment/doors";
+import { DEFAULT_LEX_ANSWER_BUDGET_MS, LEX_CODE_HOOK_TIMEOUT_MS, TIME_BUDGET_MARGIN_MS } from "../../functions/fulfillment/config";
 import { MESSAGES } from "../../functions/fulfillment/errors";
 import { ASK_JOB_KIND, LEX_MODE_ATTRIBUTE, doorOf, type AskJob } from "../../functions/fulfillment/events";
 import { invokeAskJob } from "../../functions/fulfillment/handoff";
@@ -151,10 +151,27 @@ describe("fulfillment: front doors", () => {
           sessionId: identityId,
           mode: "llm",
           requestId: "8b1a3c7e-1f2d-4e5a-9b8c-7d6e5f4a3b2c",
-          deadlineAt: clock.now() + 30_000 - TIME_BUDGET_MARGIN_MS,
+          deadlineAt: clock.now() + DEFAULT_LEX_ANSWER_BUDGET_MS - TIME_BUDGET_MARGIN_MS,
         },
       ]);
       expect(asked[0]).to.not.have.property("principal");
+    });
+
+    // Lex V2 API reference, RecognizeText: "If you don't configure a timeout message and a timeout,
+    // and the Lambda function doesn't return within 30 seconds, the timeout message is returned."
+    // https://docs.aws.amazon.com/lexv2/latest/APIReference/API_runtime_RecognizeText.html
+    it("stops generating in time to answer within the Lex answer budget, below Lex's 30 s cut, however long the Lambda may run", async () => {
+      const { deps, asked, clock } = doorDeps();
+      await lexDoor(lexEvent(), context(120_000), deps);
+      expect(asked[0].deadlineAt).to.equal(clock.now() + DEFAULT_LEX_ANSWER_BUDGET_MS - TIME_BUDGET_MARGIN_MS);
+      expect(DEFAULT_LEX_ANSWER_BUDGET_MS).to.be.below(LEX_CODE_HOOK_TIMEOUT_MS);
+
+      const configured = doorDeps({ lexAnswerBudgetMs: 12_000 });
+      await lexDoor(lexEvent(), context(120_000), configured.deps);
+      expect(configured.asked[0].deadlineAt).to.equal(configured.clock.now() + 12_000 - TIME_BUDGET_MARGIN_MS);
+      // A Lambda with less time left than the budget still stops before its own timeout.
+      await lexDoor(lexEvent(), context(9_000), configured.deps);
+      expect(configured.asked[1].deadlineAt).to.equal(configured.clock.now() + 9_000 - TIME_BUDGET_MARGIN_MS);
     });
 
     it("takes the mode from the session attribute, else the stack's default", async () => {

@@ -3,6 +3,7 @@ import type { ConverseStreamOutput } from "@aws-sdk/client-bedrock-runtime";
 import { converseGenerator, type ConverseClient } from "../../functions/fulfillment/converse";
 import { answer, MODE_UNAVAILABLE, type AnswerRequest, type EngineDeps } from "../../functions/fulfillment/engine";
 import { MESSAGES } from "../../functions/fulfillment/errors";
+import { CONTINUE_HINT, CONTINUE_PROMPT } from "../../functions/fulfillment/continuation";
 import { CUT_SHORT_NOTE, formatAnswer } from "../../functions/fulfillment/format";
 import type { GenerateRequest, GenerateResult, GenerateSink, Generator } from "../../functions/fulfillment/generate";
 import { hookGenerator, type LambdaInvoker } from "../../functions/fulfillment/hook";
@@ -139,28 +140,18 @@ describe("fulfillment: answer engine", () => {
       };
     }
 
-    it("stops generating when the request's signal aborts, ends the stream with the text so far, and remembers it", async () => {
-      const controller = new AbortController();
-      const { opener, streams } = recordingOpener();
+    it("stops when the stream reports the asker's cancel, ends the stream with the text so far, and remembers it", async () => {
+      const cancelled = new AbortController();
+      const { opener, streams } = recordingOpener({ cancelled: cancelled.signal });
       const memory = new MapMemory();
-      const answering = answer({ ...ask, signal: controller.signal }, deps({ generators: { llm: hanging(["Half ", "an answer"]) }, openStream: opener, memory }));
+      const answering = answer(ask, deps({ generators: { llm: hanging(["Half ", "an answer"]) }, openStream: opener, memory }));
       await new Promise((resolve) => setImmediate(resolve));
-      controller.abort();
+      cancelled.abort();
       const result = await answering;
       expect(result).to.include({ text: "Half an answer", stopReason: "cancelled" });
       expect(result.error).to.equal(undefined);
       expect(streams[0].ended).to.deep.include({ stopReason: "cancelled", final: formatAnswer("Half an answer", [], { cutShort: false }).markdown });
       expect(memory.saves[0].state.turns).to.deep.equal([{ question: ask.question, answer: "Half an answer" }]);
-    });
-
-    it("stops when the stream reports the asker's cancel", async () => {
-      const cancelled = new AbortController();
-      const { opener, streams } = recordingOpener({ cancelled: cancelled.signal });
-      const answering = answer(ask, deps({ generators: { llm: hanging(["Partial"]) }, openStream: opener }));
-      await new Promise((resolve) => setImmediate(resolve));
-      cancelled.abort();
-      expect(await answering).to.include({ text: "Partial", stopReason: "cancelled" });
-      expect(streams[0].ended?.stopReason).to.equal("cancelled");
     });
   });
 
@@ -267,6 +258,61 @@ describe("fulfillment: answer engine", () => {
       expect(streams[0].ended?.final).to.equal(`The first half\n\n_${CUT_SHORT_NOTE}_`);
       expect(result).to.include({ stopReason: "time_budget", text: "The first half" });
       expect(result.error).to.equal(undefined);
+    });
+  });
+
+  describe("an answer cut short by the time budget, and \"continue\" (the Lex door's 30 s)", () => {
+    const delta = (text: string): StreamStep<ConverseStreamOutput> => ({ event: { contentBlockDelta: { contentBlockIndex: 0, delta: { text } } } });
+    const cutAfter = (text: string, clock: ManualClock) =>
+      converseGenerator(
+        fakeClient(() => ({ $metadata: {}, stream: eventStream([delta(text), { hang: () => clock.advance(10_000) }]) })) as unknown as ConverseClient,
+        { modelId: "m", inference: {} },
+      );
+
+    it("remembers the turn as cut short and tells the user how to have the rest", async () => {
+      const clock = new ManualClock();
+      const memory = new MapMemory();
+      const { opener, streams } = recordingOpener();
+      const result = await answer({ ...ask, deadlineAt: clock.now() + 10_000 }, deps({ generators: { llm: cutAfter("The first half", clock) }, openStream: opener, memory, clock }));
+      expect(result.stopReason).to.equal("time_budget");
+      expect(memory.saves[0].state.turns).to.deep.equal([{ question: ask.question, answer: "The first half", cutShort: true }]);
+      expect(streams[0].ended?.final).to.equal(`The first half\n\n_${CUT_SHORT_NOTE} ${CONTINUE_HINT}_`);
+      expect(result.plainText).to.equal(`The first half\n\n(${CUT_SHORT_NOTE} ${CONTINUE_HINT})`);
+    });
+
+    it("does not promise a continuation it cannot give (no memory for the answer)", async () => {
+      const clock = new ManualClock();
+      const memory = new MapMemory();
+      const result = await answer(
+        { ...ask, deadlineAt: clock.now() + 10_000, memoryOwner: false },
+        deps({ generators: { llm: cutAfter("Half", clock) }, openStream: recordingOpener().opener, memory, clock }),
+      );
+      expect(result.answer).to.equal(`Half\n\n_${CUT_SHORT_NOTE}_`);
+      expect(memory.saves).to.deep.equal([]);
+    });
+
+    it("asks the model to carry on from the cut answer when the next question is \"continue\", and remembers the user's words", async () => {
+      const memory = new MapMemory();
+      const cut = { question: "Tell me everything", answer: "Part one, part", cutShort: true };
+      memory.items.set(ask.sessionId, { owner: ask.principal!, state: { turns: [cut] } });
+      const { generator, calls } = scripted([" two."]);
+      await answer({ ...ask, question: "Continue, please." }, deps({ generators: { llm: generator }, memory }));
+      expect(calls[0].question).to.equal(CONTINUE_PROMPT);
+      expect(calls[0].history).to.deep.equal([cut]);
+      expect(memory.saves[0].state.turns).to.deep.equal([cut, { question: "Continue, please.", answer: " two." }]);
+    });
+
+    it("treats \"continue\" after a whole answer, and any other question after a cut one, as ordinary questions", async () => {
+      for (const [last, question] of [
+        [{ question: "Q", answer: "A whole answer." }, "continue"],
+        [{ question: "Q", answer: "A cut", cutShort: true }, "What is Lex?"],
+      ] as const) {
+        const memory = new MapMemory();
+        memory.items.set(ask.sessionId, { owner: ask.principal!, state: { turns: [last] } });
+        const { generator, calls } = scripted(["x"]);
+        await answer({ ...ask, question }, deps({ generators: { llm: generator }, memory }));
+        expect(calls[0].question).to.equal(question);
+      }
     });
   });
 

@@ -8,6 +8,8 @@ import { SseParser } from "../../client/sse";
 import { sseEvent } from "../../functions/stream/sse";
 import { ManualClock, MapMemory, quietLogs } from "./fulfillment-fakes";
 import { journalPositions } from "./stream-fakes";
+import type { JournalEvent } from "../../functions/stream/journal";
+import type { AnswerKey, CheckpointNews, JournalStore, ResumeOutcome } from "../../functions/stream/journal-store";
 
 const IDENTITY = "us-east-1:0f1e2d3c-4b5a-4978-8a9b-0c1d2e3f4a5b";
 
@@ -133,14 +135,100 @@ describe("fulfillment: streaming function URL door (Server-Sent Events)", () => 
     });
   }
 
-  it("stops generating when the reader leaves, and remembers what was generated", async () => {
+  // "streamed responses are not interrupted or stopped when the invoking client connection is broken"
+  // https://docs.aws.amazon.com/lambda/latest/dg/configuration-response-streaming.html
+  it("does not notice the reader leaving (Lambda keeps the stream open): the answer runs to its end and is remembered", async () => {
     const response = new RecordingResponse();
     const memory = new MapMemory();
-    const answering = urlDoor(urlEvent({ question: "Long?", sessionId: IDENTITY }, { accept: "text/event-stream" }), response, context, deps(scripted(["The start"], true), memory));
+    let readerLeft!: () => void;
+    const left = new Promise<void>((resolve) => (readerLeft = resolve));
+    const generator: Generator = {
+      streamsItself: false,
+      async generate(_request, sink) {
+        sink.delta("The start");
+        await left;
+        sink.delta(", and the rest.");
+        return { text: "The start, and the rest.", stopReason: "end_turn", citations: [] };
+      },
+    };
+    const answering = urlDoor(urlEvent({ question: "Long?", sessionId: IDENTITY }, { accept: "text/event-stream" }), response, context, deps(generator, memory));
     await new Promise((resolve) => setImmediate(resolve));
-    response.body.destroy();
+    response.body.resume();
+    readerLeft();
     await answering;
-    expect(memory.saves[0].state.turns).to.deep.equal([{ question: "Long?", answer: "The start" }]);
+    expect(memory.saves[0].state.turns).to.deep.equal([{ question: "Long?", answer: "The start, and the rest." }]);
+  });
+
+  describe("cancel: a signed {action: \"cancel\", sessionId, requestId} by the asker", function () {
+    /** Journal items as DynamoJournalStore keeps them, in memory: open, checkpoint (reads the cancel flag), cancel. */
+    class CancelJournal implements JournalStore {
+      readonly items = new Map<string, { cancelled: boolean; ended: boolean; resumable: boolean }>();
+      private id = (key: AnswerKey) => `${key.sessionId}/${key.principal}/${key.requestId}`;
+      async open(key: AnswerKey, options: { resumable?: boolean } = {}) {
+        this.items.set(this.id(key), { cancelled: false, ended: false, resumable: options.resumable !== false });
+      }
+      async checkpoint(key: AnswerKey, _events: readonly JournalEvent[], ended: boolean): Promise<CheckpointNews> {
+        const item = this.items.get(this.id(key))!;
+        if (ended) item.ended = true;
+        return { resumers: {}, cancelled: item.cancelled };
+      }
+      async cancel(key: AnswerKey) {
+        const item = this.items.get(this.id(key));
+        if (!item || item.ended) return false;
+        item.cancelled = true;
+        return true;
+      }
+      async resume(): Promise<ResumeOutcome> {
+        return { state: "unknown" };
+      }
+    }
+
+    it("stops the caller's running SSE answer at the writer's next checkpoint; the stream ends cancelled with the text so far", async function () {
+      const journal = new CancelJournal();
+      const door = { ...deps(scripted(["Half an answer"], true)), journal };
+      const response = new RecordingResponse();
+      const answering = urlDoor(urlEvent({ question: "Long?", sessionId: IDENTITY, requestId: "r-cancel" }, { accept: "text/event-stream" }), response, context, door);
+      while (journal.items.size === 0) await new Promise((resolve) => setImmediate(resolve));
+      expect([...journal.items.values()][0].resumable, "an SSE answer cannot be resumed: its item only carries the cancel").to.equal(false);
+
+      const cancel = new RecordingResponse();
+      await urlDoor(urlEvent({ action: "cancel", sessionId: IDENTITY, requestId: "r-cancel" }), cancel, context, door);
+      expect(cancel.statusCode).to.equal(200);
+      expect(JSON.parse(cancel.text)).to.deep.equal({ requestId: "r-cancel", cancelled: true });
+
+      await answering;
+      const end = response.events().at(-1)!;
+      expect(end.data).to.include({ type: "end", stopReason: "cancelled" });
+      expect(response.body.writableEnded).to.equal(true);
+    });
+
+    it("answers 404 for an answer that is not running (ended or unknown), and 400 for another action", async function () {
+      const door = { ...deps(scripted(["Quick."])), journal: new CancelJournal() };
+      await urlDoor(urlEvent({ question: "Quick?", sessionId: IDENTITY, requestId: "r-done" }, { accept: "text/event-stream" }), new RecordingResponse(), context, door);
+      for (const requestId of ["r-done", "r-never"]) {
+        const response = new RecordingResponse();
+        await urlDoor(urlEvent({ action: "cancel", sessionId: IDENTITY, requestId }), response, context, door);
+        expect(response.statusCode, requestId).to.equal(404);
+        expect((JSON.parse(response.text) as { error: { code: string } }).error.code).to.equal("not_found");
+      }
+      const other = new RecordingResponse();
+      await urlDoor(urlEvent({ action: "delete", sessionId: IDENTITY, requestId: "r-done" }), other, context, door);
+      expect(other.statusCode).to.equal(400);
+    });
+
+    it("answers a retryable 503 when the journal cannot be reached, and 503 when streaming (the journal) is off", async function () {
+      const journal = new CancelJournal();
+      journal.cancel = async () => {
+        throw new Error("DynamoDB is down");
+      };
+      const down = new RecordingResponse();
+      await urlDoor(urlEvent({ action: "cancel", sessionId: IDENTITY, requestId: "r-1" }), down, context, { ...deps(scripted(["x"])), journal });
+      expect(down.statusCode).to.equal(503);
+      expect(JSON.parse(down.text).error).to.include({ retryable: true });
+      const off = new RecordingResponse();
+      await urlDoor(urlEvent({ action: "cancel", sessionId: IDENTITY, requestId: "r-1" }), off, context, deps(scripted(["x"])));
+      expect(off.statusCode).to.equal(503);
+    });
   });
 
   it("frames one envelope as one SSE event whose data is the envelope on one line", () => {

@@ -74,6 +74,16 @@ describe("journal store: answers kept for a resume (over the wire against dynali
     expect(await store.cancel(key())).to.equal(false);
   });
 
+  it("cancels, but never resumes, a cancel-only answer (the streaming function URL's: its stream is the HTTP response)", async () => {
+    const answer = key();
+    await store.open(answer, { resumable: false });
+    expect(await store.resume(answer, "ws=", 0)).to.deep.equal({ state: "unknown" });
+    expect(await store.cancel(answer)).to.equal(true);
+    expect(await store.checkpoint(answer, [], false)).to.deep.equal({ resumers: {}, cancelled: true });
+    await store.checkpoint(answer, [], true);
+    expect(await store.resume(answer, "ws=", 0)).to.deep.equal({ state: "unknown" });
+  });
+
   it("checkpoints nothing, and finds no resumer, for an answer whose item was never made", async () => {
     expect(await store.checkpoint(key(), journalOf("x", false).events, false)).to.deep.equal({ resumers: {}, cancelled: false });
   });
