@@ -5,6 +5,7 @@ import { answer, MODE_UNAVAILABLE, type AnswerRequest, type EngineDeps } from ".
 import { MESSAGES } from "../../functions/fulfillment/errors";
 import { CONTINUE_HINT, CONTINUE_PROMPT } from "../../functions/fulfillment/continuation";
 import { CUT_SHORT_NOTE, formatAnswer } from "../../functions/fulfillment/format";
+import { sanitizeOutput } from "../../functions/fulfillment/output-safety";
 import type { GenerateRequest, GenerateResult, GenerateSink, Generator } from "../../functions/fulfillment/generate";
 import { hookGenerator, type LambdaInvoker } from "../../functions/fulfillment/hook";
 import { UNIDENTIFIED_OWNER } from "../../functions/fulfillment/memory";
@@ -152,6 +153,19 @@ describe("fulfillment: answer engine", () => {
       expect(result.error).to.equal(undefined);
       expect(streams[0].ended).to.deep.include({ stopReason: "cancelled", final: formatAnswer("Half an answer", [], { cutShort: false }).markdown });
       expect(memory.saves[0].state.turns).to.deep.equal([{ question: ask.question, answer: "Half an answer" }]);
+    });
+
+    it("streams what the output sanitizer still held when the cancel came, so the frames equal the answer's text", async () => {
+      const cancelled = new AbortController();
+      const { opener, streams } = recordingOpener({ cancelled: cancelled.signal });
+      // An unclosed image is undecided (alt text or a picture): the sanitizer holds it until the cancel ends the answer.
+      const answering = answer(ask, deps({ generators: { llm: hanging(["See ", "![the chart"]) }, openStream: opener }));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(streams[0].deltas.join("")).to.equal("See ");
+      cancelled.abort();
+      const result = await answering;
+      expect(result.text).to.equal(sanitizeOutput("See ![the chart"));
+      expect(streams[0].deltas.join("")).to.equal(result.text);
     });
   });
 
