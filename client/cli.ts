@@ -13,6 +13,7 @@ import { AnswerPrinter } from "./cli-output";
 import { openSocket } from "./cli-socket";
 import { signerFor } from "./cli-target";
 import { CliError, EXIT, UsageError, type ExitCode } from "./exit-codes";
+import { onInterrupt } from "./interrupt";
 import type { TerminalStream } from "./spinner";
 import { randomId } from "./web/ids";
 
@@ -27,21 +28,9 @@ export interface CliIo {
   readonly fetch?: typeof fetch;
   /**
    * Calls `handler` on each Ctrl-C of `ask` until the returned function is called.
-   * @default SIGINT: the first press stops the answer, a second one leaves at once (exit 130)
+   * @default Ctrl-C (interrupt.ts): the first press stops the answer, a second one leaves at once (exit 130)
    */
   readonly onInterrupt?: (handler: () => void) => () => void;
-}
-
-/** SIGINT for `ask`: the first press is the handler's, a second one ends the process without waiting. */
-function onSigint(handler: () => void): () => void {
-  let presses = 0;
-  const listener = () => {
-    presses += 1;
-    if (presses === 1) handler();
-    else process.exit(EXIT.cancelled);
-  };
-  process.on("SIGINT", listener);
-  return () => process.off("SIGINT", listener);
 }
 
 /** Closes cleanly, but does not let a silent server keep the process alive. */
@@ -60,7 +49,7 @@ function closeSocket(socket: WebSocket): Promise<void> {
 async function ask(command: Extract<CliCommand, { kind: "ask" }>, io: CliIo): Promise<ExitCode> {
   const printer = new AnswerPrinter(io.stdout, io.stderr, command.json);
   const stop = new AbortController();
-  const unsubscribe = (io.onInterrupt ?? onSigint)(() => stop.abort());
+  const unsubscribe = (io.onInterrupt ?? onInterrupt)(() => stop.abort());
   try {
     const target = command.target;
     if (target.kind === "http" || target.kind === "http-local") {
