@@ -2,7 +2,13 @@
  * `npm start`: the local stack on loopback, until Ctrl-C. See USAGE; every port can be pinned.
  */
 import { parseArgs } from "node:util";
-import { LocalStackSetupError, PortInUseError, startLocalStack, type LocalStack, type LocalStackPorts } from "./stack";
+import { DEFAULT_LOCAL_MODEL_ID, LocalStackSetupError, PortInUseError, startLocalStack, type LocalStack, type LocalStackPorts } from "./stack";
+import { checkBedrockModel } from "./model-check";
+
+// The AWS SDK warns (8 lines, at the first client) that its releases after January 2027 need
+// Node 22; Node 20.19+ runs this stack, so the banner comes first. The SDK reads this variable
+// when it would warn; a user's own setting wins.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 import { DEFAULT_STAGE_THROTTLE, type StageThrottle } from "./gateway";
 
 /** The flag that pins each service's port. */
@@ -184,6 +190,16 @@ async function main(): Promise<void> {
     return;
   }
   const started = Date.now();
+  if (options.bedrock === "aws") {
+    // The model first: a wrong id says so now, in one line, not in every answer later.
+    const check = await checkBedrockModel({ region: options.region ?? process.env.AWS_REGION ?? "us-east-1", modelId: options.model ?? DEFAULT_LOCAL_MODEL_ID });
+    if (!check.ok) {
+      process.stderr.write(`${check.problem}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    if (check.note) process.stderr.write(`note: ${check.note}\n`);
+  }
   let stack: LocalStack;
   try {
     stack = await startLocalStack({
