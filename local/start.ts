@@ -4,6 +4,7 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_LOCAL_MODEL_ID, LocalStackSetupError, PortInUseError, startLocalStack, type LocalStack, type LocalStackPorts } from "./stack";
 import { checkBedrockModel } from "./model-check";
+import { quietHandlerLogs } from "./terminal-log";
 
 // The AWS SDK warns (8 lines, at the first client) that its releases after January 2027 need
 // Node 22; Node 20.19+ runs this stack, so the banner comes first. The SDK reads this variable
@@ -40,7 +41,7 @@ const SERVICE_NAMES: Readonly<Record<keyof LocalStackPorts, string>> = {
 export const USAGE =
   "usage: npm start -- [--bedrock emulator|aws] [--port 3000] [--region <region>] [--model <model id>] [--knowledge-base <id>] " +
   "[--gateway-port N] [--http-api-port N] [--lambda-port N] [--dynamo-port N] [--bedrock-port N] [--cognito-port N] [--lex-port N] [--function-url-port N] " +
-  "[--throttle-rate N] [--throttle-burst N] [--no-throttle]";
+  "[--throttle-rate N] [--throttle-burst N] [--no-throttle] [--verbose]";
 
 /** Flags that only mean something with real Bedrock. */
 const AWS_ONLY_FLAGS = ["region", "model", "knowledge-base"] as const;
@@ -53,6 +54,8 @@ export interface StartOptions {
   knowledgeBase?: string;
   /** The WebSocket stage's throttling, or false for none. */
   throttle: StageThrottle | false;
+  /** Print the handlers' JSON log lines as they are, not one line per answer (terminal-log.ts). */
+  verbose: boolean;
 }
 
 /** A command line the parser refuses: one line saying what is wrong, then the usage line. */
@@ -104,6 +107,7 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
         "throttle-rate": { type: "string" },
         "throttle-burst": { type: "string" },
         "no-throttle": { type: "boolean" },
+        verbose: { type: "boolean" },
         ...portOptions,
       },
       strict: true,
@@ -134,6 +138,7 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
     region: values.region as string | undefined,
     model: values.model as string | undefined,
     knowledgeBase: values["knowledge-base"] as string | undefined,
+    verbose: values.verbose === true,
   };
 }
 
@@ -190,6 +195,7 @@ async function main(): Promise<void> {
     return;
   }
   const started = Date.now();
+  if (!options.verbose) quietHandlerLogs(process.stdout);
   if (options.bedrock === "aws") {
     // The model first: a wrong id says so now, in one line, not in every answer later.
     const check = await checkBedrockModel({ region: options.region ?? process.env.AWS_REGION ?? "us-east-1", modelId: options.model ?? DEFAULT_LOCAL_MODEL_ID });
@@ -209,7 +215,8 @@ async function main(): Promise<void> {
       modelId: options.model,
       knowledgeBaseId: options.knowledgeBase,
       throttle: options.throttle,
-      env: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN", POWERTOOLS_METRICS_DISABLED: "true" },
+      // INFO: the quiet terminal's line per answer is the fulfillment's "answer finished" entry.
+      env: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "INFO", POWERTOOLS_METRICS_DISABLED: "true" },
     });
   } catch (error) {
     const line = setupErrorLine(error);
