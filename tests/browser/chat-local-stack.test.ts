@@ -118,7 +118,8 @@ describe("browser: chat page on the local stack", function () {
   const lastConnectionCount = async (): Promise<number> => Number(await page.getAttribute("#status", "data-connections"));
 
   it("shows the offline stand-in model label and is ready", async () => {
-    expect(await page.textContent("#label")).to.equal("offline stand-in model");
+    // It says what the stand-in knows (issue 23).
+    expect(await page.textContent("#label")).to.equal("offline stand-in model: it knows only the bundled documents (local/documents/)");
     expect(await page.isVisible("#label")).to.equal(true);
     expect(await page.textContent("#status")).to.equal("Ready.");
     expect(await lastConnectionCount()).to.equal(1);
