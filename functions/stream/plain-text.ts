@@ -29,6 +29,12 @@ const SPACE = /\s/;
 
 type Step = { consumed: number; output: string } | "more";
 
+/** The prose of a whole markdown text: what a text connection receives for it, however it was cut. */
+export function plainText(markdown: string): string {
+  const renderer = new PlainTextRenderer();
+  return renderer.push(markdown) + renderer.flush();
+}
+
 export class PlainTextRenderer {
   private pending = "";
   private atLineStart = true;

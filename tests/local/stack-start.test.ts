@@ -5,7 +5,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { resolve } from "node:path";
 import { expect } from "chai";
-import { PlainTextRenderer } from "../../functions/stream/plain-text";
+import { plainText } from "../../functions/stream/plain-text";
 import { formatAnswer } from "../../functions/fulfillment/format";
 import type { Envelope } from "../../functions/shared/protocol";
 import { fetchSignedUrl } from "../../client/web/signed-url";
@@ -90,8 +90,7 @@ describe("local stack: npm start", function () {
     expect(ui.userId).to.match(/^lex-web-ui-[0-9a-f]{4}$/);
     const { response, frames } = await ui.ask("How does streaming work?");
     // The offline model answers a question the same way each time: its frames are that markdown as prose (issue 23).
-    const prose = new PlainTextRenderer();
-    expect(frames.join("")).to.equal(prose.push(streamed) + prose.flush());
+    expect(frames.join("")).to.equal(plainText(streamed));
     expect(response.messages?.[0].content).to.equal(formatAnswer(streamed, []).plainText);
 
     await ui.close();

@@ -1,11 +1,8 @@
 import { expect } from "chai";
 import fc from "fast-check";
-import { PlainTextRenderer } from "../../functions/stream/plain-text";
+import { plainText, PlainTextRenderer } from "../../functions/stream/plain-text";
 
-function whole(markdown: string): string {
-  const renderer = new PlainTextRenderer();
-  return renderer.push(markdown) + renderer.flush();
-}
+const whole = plainText;
 
 function inPieces(pieces: readonly string[]): string {
   const renderer = new PlainTextRenderer();

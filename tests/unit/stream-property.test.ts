@@ -8,18 +8,13 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import { PostError, type PostFailureKind, type StreamReport } from "../../functions/stream/types";
-import { PlainTextRenderer } from "../../functions/stream/plain-text";
+import { plainText } from "../../functions/stream/plain-text";
 import { createStreamOpener } from "../../functions/stream/writer";
 import { drain, FakeClock, FakeTransport, journalPositions, MemoryConnectionsStore, RecordingLogger, type PostCall } from "./stream-fakes";
 
 const SESSION = "session-1";
 const OWNER = "iam:arn:aws:iam::123456789012:user/alice";
 const MAX_RETRIES = 4;
-function prose(markdown: string): string {
-  const renderer = new PlainTextRenderer();
-  return renderer.push(markdown) + renderer.flush();
-}
-
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 const piece = fc.oneof(
@@ -182,7 +177,7 @@ describe("stream writer (property)", () => {
             }
           }
           // A text connection (Lex Web UI) gets the text as prose (plain-text.ts), exact across cuts too.
-          const expected = connections[i].format === "text" ? prose(text) : text;
+          const expected = connections[i].format === "text" ? plainText(text) : text;
           if (dropped) expect(expected.startsWith(delivered), "a dropped connection got a non-prefix").to.equal(true);
           else expect(delivered).to.equal(expected);
         }
