@@ -11,7 +11,7 @@ import { CLI_USAGE, parseCliArgs, type CliCommand } from "./cli-args";
 import { chatLoop } from "./cli-chat";
 import { AnswerPrinter } from "./cli-output";
 import { openSocket } from "./cli-socket";
-import { signerFor } from "./cli-target";
+import { signerFor, type TargetDeps } from "./cli-target";
 import { CliError, EXIT, UsageError, type ExitCode } from "./exit-codes";
 import { onInterrupt } from "./interrupt";
 import type { TerminalStream } from "./spinner";
@@ -61,7 +61,7 @@ async function ask(command: Extract<CliCommand, { kind: "ask" }>, io: CliIo): Pr
       }
     }
     const sessionId = command.sessionId ?? randomId("cli-");
-    const sign = signerFor(target, io);
+    const sign = signerFor(target, withLabelNote(io));
     let socket = await openSocket(await sign(sessionId));
     try {
       socket.send(JSON.stringify({ action: "ping" }));
@@ -90,6 +90,11 @@ async function ask(command: Extract<CliCommand, { kind: "ask" }>, io: CliIo): Pr
   }
 }
 
+/** On a terminal, says once what answers: the local stack's label names the offline model and what it knows. */
+function withLabelNote(io: CliIo): CliIo & TargetDeps {
+  return { ...io, onLabel: (label) => void (io.stderr.isTTY && io.stderr.write(`answers from: ${label}\n`)) };
+}
+
 export async function main(argv: readonly string[], overrides: Partial<CliIo> = {}): Promise<ExitCode> {
   const io: CliIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, ...overrides };
   let command: CliCommand;
@@ -108,7 +113,7 @@ export async function main(argv: readonly string[], overrides: Partial<CliIo> = 
     if (command.kind === "ask") return await ask(command, io);
     const target = command.target;
     if (target.kind === "http" || target.kind === "http-local") throw new UsageError("chat talks over the WebSocket: --http is for ask");
-    return await chatLoop(command, signerFor(target, io), io);
+    return await chatLoop(command, signerFor(target, withLabelNote(io)), io);
   } catch (error) {
     if (!(error instanceof CliError)) throw error;
     io.stderr.write(`qnabot-stream: ${error.message}\n`);
