@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import { STAND_IN_NOTICE, composeAnswer, lastUserText } from "../../local/bedrock/answer";
+import { formatAnswer } from "../../functions/fulfillment/format";
 import { checkBehavior } from "../../local/bedrock/behavior";
 import { MAX_DELTA_CODE_POINTS, splitIntoDeltas } from "../../local/bedrock/deltas";
 import { planAnswer } from "../../local/bedrock/plan";
@@ -55,7 +56,9 @@ describe("bedrock emulator: stand-in model", () => {
       const answer = composeAnswer(index, "Does Lex Web UI need changes?");
       expect(answer.text.startsWith(STAND_IN_NOTICE)).to.equal(true);
       expect(answer.text).to.include("**Using Lex Web UI**");
-      expect(answer.text).to.include("- Using Lex Web UI (`s3://local-documents/lex-web-ui.md`)");
+      // Its sources listed as the fulfillment lists a knowledge base's (format.ts): they look the same in either mode (issue 23).
+      expect(answer.text).to.include("**Sources**\n1. Using Lex Web UI (s3://local-documents/lex-web-ui.md)");
+      expect(answer.text).to.include(formatAnswer("x", [{ text: "x", sources: [{ uri: "s3://local-documents/lex-web-ui.md", title: "Using Lex Web UI" }] }]).markdown.slice(3));
       expect(answer.citations).to.not.be.empty;
       for (const c of answer.citations) expect(answer.text.slice(c.start, c.end)).to.equal(c.passage.text);
       expect(composeAnswer(index, "Does Lex Web UI need changes?")).to.deep.equal(answer);
