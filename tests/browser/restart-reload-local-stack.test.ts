@@ -2,12 +2,14 @@
  * The chat page in Chromium when things go wrong around it (issue 23): a reload keeps the
  * tab's session, transcript and the answer in flight, which resumes exactly once; the server
  * restarting mid-answer ends that answer with the server's reason and the page recovers by
- * itself; Stop works with no connection; a server that refuses for good gets "reload".
+ * itself; Stop works with no connection; a server that refuses for good gets "reload"; a model
+ * that does not exist says so.
  */
 import { expect } from "chai";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Browser, Page } from "playwright-core";
+import { MESSAGES } from "../../functions/fulfillment/errors";
 import { startLocalStack, type LocalStack } from "../../local/stack";
 import { askOnPage, launchChromium, openChatPage } from "../client/helpers/browser";
 
@@ -144,6 +146,20 @@ describe("browser: reload and server restart on the local stack (issue 23)", fun
       expect(error).to.include("There is no answer with this requestId to resume in this session");
       await page.waitForSelector('#status[data-state="ready"]', { timeout: 20_000 });
       expect(await page.textContent("#send")).to.equal("Send");
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("a model id that does not exist in the Region: the answer ends with one line naming the cause and the fix", async () => {
+    const page = await openChatPage(browser, stack!.pageUrl!);
+    try {
+      // As Bedrock answers ConverseStream for an unknown model id (functions/fulfillment/errors.ts cites the observed messages).
+      stack!.bedrock!.enqueue({ operation: "ConverseStream", httpError: { type: "ValidationException", status: 400, message: "The provided model identifier is invalid." } });
+      const answer = await askOnPage(page, "Anything");
+      await page.waitForSelector(`${answer}[data-state="error"]`, { timeout: 30_000 });
+      expect(await page.textContent(`${answer} .answer-error`)).to.equal(MESSAGES.modelNotFound);
+      expect(await page.textContent("#status")).to.equal(`Error: ${MESSAGES.modelNotFound}`);
     } finally {
       await page.close();
     }
