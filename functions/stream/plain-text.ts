@@ -161,6 +161,9 @@ export class PlainTextRenderer {
     }
     if (char === "\\") {
       if (text.length < 2) return final ? { consumed: 1, output: "\\" } : "more";
+      // `\<` and `\&` stay escaped: the output sanitizer wrote them so no client could read a tag
+      // or a character reference there, and prose must not undo that for any renderer.
+      if (text[1] === "<" || text[1] === "&") return { consumed: 2, output: text.slice(0, 2) };
       return PUNCTUATION.test(text[1]) ? { consumed: 2, output: text[1] } : { consumed: 1, output: "\\" };
     }
     if (char === "`") {

@@ -27,6 +27,8 @@ describe("stream: markdown as readable prose for format=text frames (issue 23)",
       expect(whole(text), text).to.equal(text);
     }
     expect(whole("a \\*literal\\* star")).to.equal("a *literal* star");
+    // What the output sanitizer escaped so no renderer reads a tag or a reference stays escaped.
+    expect(whole("\\<img src=x onerror=alert(1)> and \\&lt;")).to.equal("\\<img src=x onerror=alert(1)> and \\&lt;");
   });
 
   it("is the identity on text with no markup character, however it is cut", () => {
