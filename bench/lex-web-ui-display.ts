@@ -82,7 +82,9 @@ export function displayLag(generated: readonly GeneratedDelta[], frames: readonl
         unshownChars++;
         unshownBytes += Buffer.byteLength(char);
       } else {
-        lags.push(frame.shownAt - generatedAt[offset]);
+        // A character is generated no later than it arrives: the generation schedule is an
+        // estimate (another run's pace), and a slowed run must not show a lag below the display's.
+        lags.push(frame.shownAt - Math.min(generatedAt[offset], frame.at));
       }
       offset += char.length;
     }

@@ -5,6 +5,9 @@ import { resolveRegion, validateEndpoint } from "./endpoint";
 import { regionFromFunctionUrl } from "./function-url-signer";
 import { UsageError, usageErrorFromParseArgs } from "./exit-codes";
 
+/** Where `npm start` serves its page by default: a bare `--local` means it. */
+export const DEFAULT_LOCAL_URL = "http://127.0.0.1:3000/";
+
 export const CLI_USAGE = `Usage:
   qnabot-stream ask "question" (--endpoint wss://… [--region r] | --local http://127.0.0.1:PORT) [options]
   qnabot-stream ask "question" (--http https://….lambda-url.REGION.on.aws/ [--region r] | --local http://127.0.0.1:PORT --http) [options]
@@ -15,7 +18,8 @@ Targets:
                          your default AWS credential chain
   --region <region>      the endpoint's region (default: from the endpoint's host name,
                          then AWS_REGION / AWS_DEFAULT_REGION)
-  --local <http-url>     the local stack (npm start) or npm run chat: asks its /api/signed-url
+  --local [<http-url>]   the local stack (npm start) or npm run chat: asks its /api/signed-url
+                         (default: ${DEFAULT_LOCAL_URL}, where npm start serves it)
   --http [<url>]         ask over HTTP (Server-Sent Events) instead of the WebSocket: the
                          stack's StreamingHttpEndpoint (a function URL, signed with your
                          default AWS credential chain, service lambda), or with --local the
@@ -63,7 +67,13 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-/** `--http <url>` and `--http=<url>` carry the function URL; a bare `--http` (with --local) none. */
+/** What `--local` takes as its value (then checked): a URL of any scheme, or host:port. */
+const LOOKS_LIKE_ADDRESS = /^[a-z][a-z0-9+.-]*:\/\/|^[\w.-]+:\d+/i;
+
+/**
+ * `--http <url>` and `--http=<url>` carry the function URL; a bare `--http` (with --local) none.
+ * A bare `--local` (no address after it) is the local stack at its default address.
+ */
 function httpFlags(argv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i += 1) {
@@ -72,7 +82,8 @@ function httpFlags(argv: readonly string[]): string[] {
       out.push(...argv.slice(i));
       break;
     }
-    if (arg.startsWith("--http=")) out.push(`--http-url=${arg.slice("--http=".length)}`);
+    if (arg === "--local" && !LOOKS_LIKE_ADDRESS.test(argv[i + 1] ?? "")) out.push(`--local=${DEFAULT_LOCAL_URL}`);
+    else if (arg.startsWith("--http=")) out.push(`--http-url=${arg.slice("--http=".length)}`);
     else if (arg === "--http" && /^https?:\/\//i.test(argv[i + 1] ?? "")) out.push("--http-url", argv[++i]);
     else if (arg === "--http") out.push("--http-on");
     else out.push(arg);

@@ -14,6 +14,8 @@ export interface TargetDeps {
   readonly credentials?: AwsCredentialIdentityProvider;
   /** @default global fetch */
   readonly fetch?: typeof fetch;
+  /** Told once what answers, when the local page server says (its label, e.g. the offline model and what it knows). */
+  readonly onLabel?: (label: string) => void;
 }
 
 export function signerFor(target: Exclude<Target, HttpTarget>, deps: TargetDeps = {}): UrlSigner {
@@ -30,9 +32,15 @@ export function signerFor(target: Exclude<Target, HttpTarget>, deps: TargetDeps 
       }
     };
   }
+  let labelled = false;
   return async (sessionId) => {
     try {
-      return (await fetchSignedUrl(target.baseUrl, sessionId, deps.fetch)).url;
+      const signed = await fetchSignedUrl(target.baseUrl, sessionId, deps.fetch);
+      if (signed.label !== undefined && !labelled) {
+        labelled = true;
+        deps.onLabel?.(signed.label);
+      }
+      return signed.url;
     } catch (error) {
       if (error instanceof SignedUrlError) {
         throw new CliError(error.status === 401 || error.status === 403 ? EXIT.auth : EXIT.protocol, error.message);

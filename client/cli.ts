@@ -11,8 +11,9 @@ import { CLI_USAGE, parseCliArgs, type CliCommand } from "./cli-args";
 import { chatLoop } from "./cli-chat";
 import { AnswerPrinter } from "./cli-output";
 import { openSocket } from "./cli-socket";
-import { signerFor } from "./cli-target";
+import { signerFor, type TargetDeps } from "./cli-target";
 import { CliError, EXIT, UsageError, type ExitCode } from "./exit-codes";
+import { onInterrupt } from "./interrupt";
 import type { TerminalStream } from "./spinner";
 import { randomId } from "./web/ids";
 
@@ -27,21 +28,9 @@ export interface CliIo {
   readonly fetch?: typeof fetch;
   /**
    * Calls `handler` on each Ctrl-C of `ask` until the returned function is called.
-   * @default SIGINT: the first press stops the answer, a second one leaves at once (exit 130)
+   * @default Ctrl-C (interrupt.ts): the first press stops the answer, a second one leaves at once (exit 130)
    */
   readonly onInterrupt?: (handler: () => void) => () => void;
-}
-
-/** SIGINT for `ask`: the first press is the handler's, a second one ends the process without waiting. */
-function onSigint(handler: () => void): () => void {
-  let presses = 0;
-  const listener = () => {
-    presses += 1;
-    if (presses === 1) handler();
-    else process.exit(EXIT.cancelled);
-  };
-  process.on("SIGINT", listener);
-  return () => process.off("SIGINT", listener);
 }
 
 /** Closes cleanly, but does not let a silent server keep the process alive. */
@@ -60,7 +49,7 @@ function closeSocket(socket: WebSocket): Promise<void> {
 async function ask(command: Extract<CliCommand, { kind: "ask" }>, io: CliIo): Promise<ExitCode> {
   const printer = new AnswerPrinter(io.stdout, io.stderr, command.json);
   const stop = new AbortController();
-  const unsubscribe = (io.onInterrupt ?? onSigint)(() => stop.abort());
+  const unsubscribe = (io.onInterrupt ?? onInterrupt)(() => stop.abort());
   try {
     const target = command.target;
     if (target.kind === "http" || target.kind === "http-local") {
@@ -72,7 +61,7 @@ async function ask(command: Extract<CliCommand, { kind: "ask" }>, io: CliIo): Pr
       }
     }
     const sessionId = command.sessionId ?? randomId("cli-");
-    const sign = signerFor(target, io);
+    const sign = signerFor(target, withLabelNote(io));
     let socket = await openSocket(await sign(sessionId));
     try {
       socket.send(JSON.stringify({ action: "ping" }));
@@ -101,6 +90,11 @@ async function ask(command: Extract<CliCommand, { kind: "ask" }>, io: CliIo): Pr
   }
 }
 
+/** On a terminal, says once what answers: the local stack's label names the offline model and what it knows. */
+function withLabelNote(io: CliIo): CliIo & TargetDeps {
+  return { ...io, onLabel: (label) => void (io.stderr.isTTY && io.stderr.write(`answers from: ${label}\n`)) };
+}
+
 export async function main(argv: readonly string[], overrides: Partial<CliIo> = {}): Promise<ExitCode> {
   const io: CliIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, ...overrides };
   let command: CliCommand;
@@ -119,7 +113,7 @@ export async function main(argv: readonly string[], overrides: Partial<CliIo> = 
     if (command.kind === "ask") return await ask(command, io);
     const target = command.target;
     if (target.kind === "http" || target.kind === "http-local") throw new UsageError("chat talks over the WebSocket: --http is for ask");
-    return await chatLoop(command, signerFor(target, io), io);
+    return await chatLoop(command, signerFor(target, withLabelNote(io)), io);
   } catch (error) {
     if (!(error instanceof CliError)) throw error;
     io.stderr.write(`qnabot-stream: ${error.message}\n`);

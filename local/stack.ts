@@ -44,6 +44,9 @@ import type { StreamFormat } from "../functions/shared/table";
 export const LOCAL_FUNCTIONS = { connection: "qnabot-streaming-connection", fulfillment: "qnabot-streaming-fulfillment" } as const;
 
 /** Model the stand-in answers as; real Bedrock needs a model the account may invoke. */
+/** The label of the offline stand-in model: what it is, and what it knows. */
+export const OFFLINE_LABEL = "offline stand-in model: it knows only the bundled documents (local/documents/)";
+
 export const DEFAULT_LOCAL_MODEL_ID = "us.anthropic.claude-3-5-haiku-20241022-v1:0";
 const LOCAL_KNOWLEDGE_BASE_ID = "LOCALKB001";
 
@@ -181,7 +184,7 @@ export interface LocalStack {
   /** The streaming function URL: `POST` with SigV4 (service lambda); `Accept: text/event-stream` for SSE. */
   readonly functionUrl: string;
   readonly region: string;
-  /** What answers: "offline stand-in model" or the Bedrock model id. */
+  /** What answers: OFFLINE_LABEL or the Bedrock model id. */
   readonly label: string;
   /** The local chat user the page and the CLI sign with. */
   readonly chatUser: LocalCredential;
@@ -409,7 +412,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     resetAwsClients();
 
-    const label = useAws ? `Amazon Bedrock (${modelId})` : "offline stand-in model";
+    // Offline, the page's header says what the stand-in can answer from (issue 23).
+    const label = useAws ? `Amazon Bedrock (${modelId})` : OFFLINE_LABEL;
     const presign: LocalStack["presign"] = (sessionId, presignOptions = {}) =>
       presignWebSocketUrl({
         endpoint: gateway.url,

@@ -2,7 +2,14 @@
  * `npm start`: the local stack on loopback, until Ctrl-C. See USAGE; every port can be pinned.
  */
 import { parseArgs } from "node:util";
-import { LocalStackSetupError, PortInUseError, startLocalStack, type LocalStack, type LocalStackPorts } from "./stack";
+import { DEFAULT_LOCAL_MODEL_ID, LocalStackSetupError, PortInUseError, startLocalStack, type LocalStack, type LocalStackPorts } from "./stack";
+import { checkBedrockModel } from "./model-check";
+import { quietHandlerLogs } from "./terminal-log";
+
+// The AWS SDK warns (8 lines, at the first client) that its releases after January 2027 need
+// Node 22; Node 20.19+ runs this stack, so the banner comes first. The SDK reads this variable
+// when it would warn; a user's own setting wins.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 import { DEFAULT_STAGE_THROTTLE, type StageThrottle } from "./gateway";
 import { parseImageHosts, parseLinkSchemes } from "../functions/fulfillment/output-safety";
 
@@ -35,7 +42,7 @@ const SERVICE_NAMES: Readonly<Record<keyof LocalStackPorts, string>> = {
 export const USAGE =
   "usage: npm start -- [--bedrock emulator|aws] [--port 3000] [--region <region>] [--model <model id>] [--knowledge-base <id>] " +
   "[--gateway-port N] [--http-api-port N] [--lambda-port N] [--dynamo-port N] [--bedrock-port N] [--cognito-port N] [--lex-port N] [--function-url-port N] " +
-  "[--throttle-rate N] [--throttle-burst N] [--no-throttle] [--output-link-schemes a,b] [--output-image-hosts host,host]";
+  "[--throttle-rate N] [--throttle-burst N] [--no-throttle] [--output-link-schemes a,b] [--output-image-hosts host,host] [--verbose]";
 
 /** Flags that only mean something with real Bedrock. */
 const AWS_ONLY_FLAGS = ["region", "model", "knowledge-base"] as const;
@@ -52,6 +59,8 @@ export interface StartOptions {
   outputLinkSchemes?: string[];
   /** Output safety: hosts an answer's image may load from (Pulumi config outputImageHosts). */
   outputImageHosts?: string[];
+  /** Print the handlers' JSON log lines as they are, not one line per answer (terminal-log.ts). */
+  verbose: boolean;
 }
 
 /** A command line the parser refuses: one line saying what is wrong, then the usage line. */
@@ -116,6 +125,7 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
         "no-throttle": { type: "boolean" },
         "output-link-schemes": { type: "string" },
         "output-image-hosts": { type: "string" },
+        verbose: { type: "boolean" },
         ...portOptions,
       },
       strict: true,
@@ -148,6 +158,7 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
     knowledgeBase: values["knowledge-base"] as string | undefined,
     outputLinkSchemes: allowlistFlag("output-link-schemes", values, parseLinkSchemes),
     outputImageHosts: allowlistFlag("output-image-hosts", values, parseImageHosts),
+    verbose: values.verbose === true,
   };
 }
 
@@ -204,6 +215,17 @@ async function main(): Promise<void> {
     return;
   }
   const started = Date.now();
+  if (!options.verbose) quietHandlerLogs(process.stdout);
+  if (options.bedrock === "aws") {
+    // The model first: a wrong id says so now, in one line, not in every answer later.
+    const check = await checkBedrockModel({ region: options.region ?? process.env.AWS_REGION ?? "us-east-1", modelId: options.model ?? DEFAULT_LOCAL_MODEL_ID });
+    if (!check.ok) {
+      process.stderr.write(`${check.problem}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    if (check.note) process.stderr.write(`note: ${check.note}\n`);
+  }
   let stack: LocalStack;
   try {
     stack = await startLocalStack({
@@ -215,7 +237,8 @@ async function main(): Promise<void> {
       throttle: options.throttle,
       outputLinkSchemes: options.outputLinkSchemes,
       outputImageHosts: options.outputImageHosts,
-      env: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN", POWERTOOLS_METRICS_DISABLED: "true" },
+      // INFO: the quiet terminal's line per answer is the fulfillment's "answer finished" entry.
+      env: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "INFO", POWERTOOLS_METRICS_DISABLED: "true" },
     });
   } catch (error) {
     const line = setupErrorLine(error);

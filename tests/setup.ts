@@ -4,19 +4,9 @@
  * the processes it spawns inherit), never the product.
  */
 
-/**
- * A line the handlers' Powertools logger or metrics wrote: a JSON object with a level and a
- * service (a log entry) or an `_aws` key (an EMF metrics document).
- */
-export function isHandlerLogLine(line: string): boolean {
-  if (!line.startsWith("{")) return false;
-  try {
-    const parsed = JSON.parse(line) as Record<string, unknown>;
-    return (typeof parsed.level === "string" && "service" in parsed) || "_aws" in parsed;
-  } catch {
-    return false;
-  }
-}
+import { isHandlerLogLine } from "../local/terminal-log";
+
+export { isHandlerLogLine };
 
 /** True when every line of a write is a handler log line: such writes are dropped. */
 export function isOnlyHandlerLogs(chunk: string): boolean {

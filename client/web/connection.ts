@@ -4,8 +4,10 @@
  * 2 h connection limit, reconnects after any drop with capped jittered backoff, and never
  * holds two sockets at once. Answers in flight survive a drop: the next socket sends
  * `resume` with the last `seq` seen of each, so the rest arrives exactly once. `cancel`
- * stops one. Timers, randomness and sockets are injected, so it is pure enough to test
- * with a fake clock.
+ * stops one. A refusal that retrying cannot change (the signed-URL endpoint answering 4xx)
+ * ends in `failed`: the answers in flight are reported lost with the server's reason. An
+ * answer the page knew before a reload is `adopt`ed and resumed like one a drop cut. Timers,
+ * randomness and sockets are injected, so it is pure enough to test with a fake clock.
  */
 import type { AnswerMode, Envelope } from "../../functions/shared/protocol";
 import { backoffDelay, type BackoffOptions } from "./backoff";
@@ -24,7 +26,9 @@ export type ConnectionStatus =
   /** Backing off after a failure; `retryAt` says until when. */
   | "waiting"
   /** Stopped by the page; no further reconnects. */
-  | "stopped";
+  | "stopped"
+  /** Refused for good (`lastError` says why): retrying cannot help, a reload of the page may. */
+  | "failed";
 
 export interface ConnectionSnapshot {
   status: ConnectionStatus;
@@ -88,6 +92,16 @@ export class NotConnectedError extends Error {
 }
 
 const PING = JSON.stringify({ action: "ping" });
+
+/**
+ * The signed-URL endpoint refused in a way retrying cannot change: a 4xx other than 408 and
+ * 429 (a page the server no longer knows even after loading it again, a session another page
+ * holds, a bad session id).
+ */
+function isPermanent(error: unknown): boolean {
+  const status = (error as { status?: unknown } | undefined)?.status;
+  return typeof status === "number" && status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
 
 /** What the manager knows of one answer in flight. */
 interface InFlight {
@@ -168,6 +182,26 @@ export class ConnectionManager {
     this.update({ status: "stopped", retryAt: undefined });
   }
 
+  /**
+   * Takes over an answer asked before (by this tab before a reload): it is resumed after
+   * `lastSeq` on the next socket (at once when one is open), so its rest arrives exactly once.
+   * `cancel` true: it was being stopped, and the stop is sent again once it resumed.
+   */
+  adopt(requestId: string, lastSeq: number, cancel = false): void {
+    if (this.pending.has(requestId) || this.snapshot.status === "stopped" || this.snapshot.status === "failed") return;
+    const answer: InFlight = { lastSeq, cancel: cancel ? "wanted" : "no" };
+    this.pending.set(requestId, answer);
+    if (this.snapshot.status === "ready" && this.live) this.resumeOne(this.live, requestId, answer);
+  }
+
+  /**
+   * Forgets an answer in flight without telling the server (no socket to tell it on): no
+   * envelope of it is reported any more, and no resume asks for it. False when not in flight.
+   */
+  abandon(requestId: string): boolean {
+    return this.pending.delete(requestId);
+  }
+
   /** Sends an `ask` and returns its requestId; envelopes for it arrive as events. */
   ask(question: string, mode: AnswerMode): string {
     if (this.snapshot.status !== "ready" || !this.live) throw new NotConnectedError();
@@ -213,7 +247,9 @@ export class ConnectionManager {
     try {
       signed = await this.options.getSignedUrl();
     } catch (error) {
-      if (generation === this.generation) this.retryLater(`Could not get a signed URL: ${(error as Error).message}`);
+      if (generation !== this.generation) return;
+      if (isPermanent(error)) this.fail(`The server refused a new connection: ${(error as Error).message}`);
+      else this.retryLater(`Could not get a signed URL: ${(error as Error).message}`);
       return;
     }
     if (generation !== this.generation) return;
@@ -304,13 +340,15 @@ export class ConnectionManager {
       this.reportLost("The connection was down too long to resume the answer");
       return;
     }
-    for (const [requestId, answer] of this.pending) {
-      // `start` (seq 0) carries nothing, so an answer not seen to start resumes after it.
-      const afterSeq = Math.max(answer.lastSeq, 0);
-      live.socket.send(JSON.stringify({ action: "resume", requestId, afterSeq }));
-      answer.resumedAfter = afterSeq;
-      if (answer.cancel === "sent") answer.cancel = "wanted";
-    }
+    for (const [requestId, answer] of this.pending) this.resumeOne(live, requestId, answer);
+  }
+
+  private resumeOne(live: Live, requestId: string, answer: InFlight): void {
+    // `start` (seq 0) carries nothing, so an answer not seen to start resumes after it.
+    const afterSeq = Math.max(answer.lastSeq, 0);
+    live.socket.send(JSON.stringify({ action: "resume", requestId, afterSeq }));
+    answer.resumedAfter = afterSeq;
+    if (answer.cancel === "sent") answer.cancel = "wanted";
   }
 
   private renew(): void {
@@ -364,6 +402,13 @@ export class ConnectionManager {
       lastError: reason,
       retryAt: this.clock.now() + delay,
     });
+  }
+
+  /** No more attempts: the answers in flight end with the reason. */
+  private fail(reason: string): void {
+    this.clearTimers();
+    this.update({ status: "failed", lastError: reason, retryAt: undefined });
+    this.reportLost(reason);
   }
 
   private reportLost(reason: string): void {

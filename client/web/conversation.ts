@@ -50,7 +50,9 @@ export type ConversationAction =
   | { type: "asked"; requestId: string; question: string; mode: AnswerMode; at: number }
   | { type: "envelope"; envelope: Envelope; at: number }
   | { type: "interrupted"; requestIds: readonly string[]; message: string; at: number }
-  | { type: "stop-requested"; requestId: string };
+  | { type: "stop-requested"; requestId: string }
+  /** Stopped with no connection to tell the server on: the answer ends here with what arrived. */
+  | { type: "stopped-offline"; requestId: string; at: number };
 
 export const emptyConversation: Conversation = { order: [], answers: {} };
 
@@ -141,6 +143,12 @@ export function reduceConversation(state: Conversation, action: ConversationActi
       const answer = state.answers[action.requestId];
       if (!answer || isTerminal(answer) || answer.stopRequested) return state;
       return { ...state, answers: { ...state.answers, [answer.requestId]: { ...answer, stopRequested: true } } };
+    }
+    case "stopped-offline": {
+      const answer = state.answers[action.requestId];
+      if (!answer || isTerminal(answer)) return state;
+      const stopped: Answer = { ...answer, status: "done", stopRequested: true, stopReason: "cancelled", finishedAt: action.at };
+      return { ...state, answers: { ...state.answers, [answer.requestId]: stopped } };
     }
     case "interrupted": {
       let answers = state.answers;

@@ -1,6 +1,7 @@
 /**
  * The chat page: wires the connection manager, the conversation reducer and the view to
- * the DOM in page.ts. Renders are batched to animation frames.
+ * the DOM in page.ts. Renders are batched to animation frames. The tab's session and
+ * transcript survive a reload (sessionStorage); an answer in flight at the reload resumes.
  */
 import { SESSION_ID_PATTERN, type AnswerMode } from "../../functions/shared/protocol";
 import { composerState } from "./composer";
@@ -9,6 +10,7 @@ import { emptyConversation, isInFlight, reduceConversation, type ConversationAct
 import { randomId } from "./ids";
 import { fetchSignedUrl } from "./signed-url";
 import { webSocketFactory } from "./socket";
+import { answersToResume, restoreConversation, saveConversation } from "./saved-conversation";
 import { pageStatus } from "./status";
 import { ConversationView } from "./view";
 
@@ -48,8 +50,29 @@ const manager = new ConnectionManager({
   createSocket: webSocketFactory(WebSocket),
 });
 
-let conversation = emptyConversation;
+/** The tab's storage, when the browser lets the page have it. */
+function tabStorage(): Storage | undefined {
+  try {
+    return sessionStorage;
+  } catch {
+    return undefined;
+  }
+}
+
+const storage = tabStorage();
+let conversation = (storage && restoreConversation(storage, sessionId)) ?? emptyConversation;
+let saved = conversation;
 let frame: number | undefined;
+
+function save(): void {
+  if (!storage || saved === conversation) return;
+  saveConversation(storage, sessionId, conversation);
+  saved = conversation;
+}
+
+// The answers still streaming when the tab was reloaded continue where it saved them.
+for (const answer of answersToResume(conversation)) manager.adopt(answer.requestId, answer.lastSeq, answer.stopRequested);
+addEventListener("pagehide", save);
 
 /** The answer the Send button stops while it streams: the latest one, if still in flight. */
 function streamingAnswer(): string | undefined {
@@ -60,6 +83,7 @@ function streamingAnswer(): string | undefined {
 
 function render(): void {
   frame = undefined;
+  save();
   view.render(conversation);
   const connection = manager.state;
   const current = pageStatus(connection, conversation, Date.now());
@@ -74,13 +98,23 @@ function render(): void {
   send.dataset.action = streaming === undefined ? "send" : "stop";
   send.textContent = streaming === undefined ? "Send" : stopping ? "Stopping…" : "Stop";
   send.setAttribute("aria-keyshortcuts", streaming === undefined ? "Enter" : "Escape");
-  send.disabled = streaming === undefined ? connection.status !== "ready" : stopping;
+  // Without a connection Stop still works: it ends the answer here.
+  send.disabled = streaming === undefined ? connection.status !== "ready" : stopping && connection.status === "ready";
 }
 
-/** Stops the answer streaming now, if any: the server ends it with what was generated so far. */
+/**
+ * Stops the answer streaming now, if any: the server ends it with what was generated so far;
+ * with no connection to tell it on, the page ends it with what arrived (and resumes none of it).
+ */
 function stopStreaming(): void {
   const requestId = streamingAnswer();
-  if (requestId === undefined || conversation.answers[requestId].stopRequested) return;
+  if (requestId === undefined) return;
+  if (manager.state.status !== "ready") {
+    manager.abandon(requestId);
+    dispatch({ type: "stopped-offline", requestId, at: Date.now() });
+    return;
+  }
+  if (conversation.answers[requestId].stopRequested) return;
   if (manager.cancel(requestId)) dispatch({ type: "stop-requested", requestId });
 }
 
@@ -120,7 +154,10 @@ manager.subscribe((event: ConnectionEvent) => {
       dispatch({
         type: "interrupted",
         requestIds: event.requestIds,
-        message: `${event.reason} before the answer finished. Ask again once reconnected.`,
+        message:
+          manager.state.status === "failed"
+            ? `${event.reason}. The answer was cut off here: reload the page, then ask again.`
+            : `${event.reason} before the answer finished. Ask again once reconnected.`,
         at: Date.now(),
       });
       break;
@@ -171,7 +208,11 @@ form.addEventListener("submit", (event) => {
     requestId = manager.ask(text, mode);
   } catch (error) {
     if (!(error instanceof NotConnectedError)) throw error;
-    showNotice("Not connected yet: your question is still in the box; send it once the status says Ready.");
+    showNotice(
+      manager.state.status === "failed"
+        ? `${manager.state.lastError}: your question is still in the box; reload the page, then send it.`
+        : "Not connected yet: your question is still in the box; send it once the status says Ready.",
+    );
     return;
   }
   notice.hidden = true;

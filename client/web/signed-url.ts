@@ -58,6 +58,18 @@ async function programCookie(page: URL, fetchImpl: typeof fetch): Promise<string
   return cookie;
 }
 
+/**
+ * After a 403 the server may have restarted and forgotten the page's secret. A program drops
+ * its cached cookie (the retry loads the page again); a browser loads the page itself, which
+ * stores the new cookie by itself. False: nothing was renewed, a retry would get the same.
+ */
+async function renewPageCookie(base: string | URL, page: URL | undefined, fetchImpl: typeof fetch): Promise<boolean> {
+  if (page) return programCookies.delete(page.href);
+  const response = await fetchImpl(new URL(base), { cache: "no-store", credentials: "same-origin", headers: { accept: "text/html" } });
+  await response.arrayBuffer();
+  return response.ok;
+}
+
 /** Asks `{base}api/signed-url` for a URL bound to `sessionId`. */
 export async function fetchSignedUrl(
   base: string | URL,
@@ -73,8 +85,8 @@ export async function fetchSignedUrl(
     return fetchImpl(endpoint, { cache: "no-store", headers: { accept: "application/json", ...(cookie ? { cookie } : {}) } });
   };
   let response = await ask();
-  if (response.status === 403 && page && programCookies.delete(page.href)) {
-    // The server restarted (or forgot the page): load the page again, once.
+  // The server restarted (or forgot the page): load the page again, once.
+  if (response.status === 403 && (await renewPageCookie(base, page, fetchImpl))) {
     await response.arrayBuffer();
     response = await ask();
   }
@@ -120,7 +132,8 @@ export async function fetchSignedAsk(
     });
   };
   let response = await ask();
-  if (response.status === 403 && page && programCookies.delete(page.href)) {
+  // The server restarted (or forgot the page): load the page again, once.
+  if (response.status === 403 && (await renewPageCookie(base, page, fetchImpl))) {
     await response.arrayBuffer();
     response = await ask();
   }

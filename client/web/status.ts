@@ -23,6 +23,10 @@ export function pageStatus(connection: ConnectionSnapshot, conversation: Convers
   const latestId = conversation.order[conversation.order.length - 1];
   const latest = latestId === undefined ? undefined : conversation.answers[latestId];
   if (latest && (latest.status === "pending" || latest.status === "streaming")) {
+    if (connection.status === "waiting") {
+      const retry = connection.retryAt === undefined ? "" : ` Retrying in ${seconds(connection.retryAt - now)} to resume the answer;`;
+      return { state: "connecting", text: `Connection lost: ${connection.lastError ?? "disconnected"}.${retry} Stop keeps what arrived.` };
+    }
     if (connection.status !== "ready") return { state: "connecting", text: "Connection lost: reconnecting to resume the answer…" };
     if (latest.stopRequested) return { state: "streaming", text: "Stopping the answer…" };
     return { state: "streaming", text: latest.status === "pending" ? "Waiting for the answer…" : "Streaming the answer…" };
@@ -37,6 +41,8 @@ export function pageStatus(connection: ConnectionSnapshot, conversation: Convers
     }
     case "stopped":
       return { state: "error", text: "Disconnected." };
+    case "failed":
+      return { state: "error", text: `${connection.lastError ?? "The server refused a new connection"}. Reload the page to continue.` };
     case "ready":
       if (latest?.finishedAt !== undefined && connection.readyAt !== undefined && latest.finishedAt <= connection.readyAt) {
         return { state: "ready", text: "Ready." };

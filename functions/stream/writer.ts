@@ -11,6 +11,7 @@ import type { ConnectionsStore } from "../shared/connections";
 import { recipients } from "../shared/session-state";
 import { Journal, eventsAfter, type JournalEvent, type JournalInput } from "./journal";
 import type { AnswerKey, JournalStore } from "./journal-store";
+import { PlainTextRenderer } from "./plain-text";
 import { metrics as defaultMetrics } from "../shared/metrics";
 import { logger as defaultLogger } from "../shared/observability";
 import { envelope, type Citation, type ErrorCode, type Usage } from "../shared/protocol";
@@ -329,6 +330,8 @@ class Lane {
   lastPostAt = -Infinity;
   /** Set once the answer ended: the rest goes out without waiting for the frame budget. */
   closing = false;
+  /** A `text` lane's markdown, turned into prose as it arrives (Lex Web UI shows frames as plain text). */
+  readonly prose = new PlainTextRenderer();
 
   constructor(
     readonly connectionId: string,
@@ -533,9 +536,12 @@ class Stream implements AnswerStream {
   private enqueue(lane: Lane, item: Item): void {
     let queued = item;
     if (lane.format === "text") {
-      // Lex Web UI shows every text frame: only answer text and a readable error reach it.
-      if (item.type === "error") queued = { type: "delta", text: `${lane.hasText ? "\n\n" : ""}Error: ${item.message}`, end: item.end };
-      else if (item.type !== "delta") return;
+      // Lex Web UI shows every text frame as plain text: only answer text, as readable prose
+      // (its markdown markers dropped; the final Lex answer keeps them), and a readable error reach it.
+      const prose = item.type === "delta" ? lane.prose.push(item.text) : item.type === "end" || item.type === "error" ? lane.prose.flush() : "";
+      if (item.type === "error") queued = { type: "delta", text: `${prose}${lane.hasText || prose ? "\n\n" : ""}Error: ${item.message}`, end: item.end };
+      else if (prose && item.type !== "start") queued = { type: "delta", text: prose, end: item.end };
+      else return;
     }
     if (queued.type === "delta") {
       lane.hasText = true;

@@ -52,7 +52,8 @@ export function composeAnswer(index: DocumentIndex, question: string, options: {
       text += `${passage.text}\n\n`;
     }
   }
-  if (options.listSources ?? true) text += `Sources:\n\n${sources.map((d) => `- ${d.title} (\`${d.uri}\`)`).join("\n")}\n`;
+  // Listed as the fulfillment lists a knowledge base's cited sources (format.ts), so sources look the same in either mode.
+  if (options.listSources ?? true) text += `**Sources**\n${sources.map((d, i) => `${i + 1}. ${d.title} (${d.uri})`).join("\n")}\n`;
   return { text, citations };
 }
 

@@ -65,11 +65,11 @@ export function parseDocument(file: string, markdown: string): { document: Sourc
     .filter((b) => b.length > 0);
   const titleBlock = blocks.find((b) => b.startsWith("# "));
   const title = titleBlock ? titleBlock.slice(2).split("\n")[0].trim() : file.replace(/\.md$/, "");
-  // A paragraph that introduces a list ("...these events:") belongs with it.
+  // A paragraph that introduces a list, a table or a code block ("...these events:") belongs with it.
   const passages: string[] = [];
   for (const block of blocks.filter((b) => !/^#{1,6}\s/.test(b))) {
     const previous = passages.length - 1;
-    if (previous >= 0 && passages[previous].endsWith(":") && /^(-|\*|\d+\.)\s/.test(block)) {
+    if (previous >= 0 && passages[previous].endsWith(":") && /^((-|\*|\d+\.)\s|\||```)/.test(block)) {
       passages[previous] += `\n\n${block}`;
     } else {
       passages.push(block);

@@ -118,7 +118,8 @@ describe("browser: chat page on the local stack", function () {
   const lastConnectionCount = async (): Promise<number> => Number(await page.getAttribute("#status", "data-connections"));
 
   it("shows the offline stand-in model label and is ready", async () => {
-    expect(await page.textContent("#label")).to.equal("offline stand-in model");
+    // It says what the stand-in knows (issue 23).
+    expect(await page.textContent("#label")).to.equal("offline stand-in model: it knows only the bundled documents (local/documents/)");
     expect(await page.isVisible("#label")).to.equal(true);
     expect(await page.textContent("#status")).to.equal("Ready.");
     expect(await lastConnectionCount()).to.equal(1);
@@ -155,7 +156,9 @@ describe("browser: chat page on the local stack", function () {
     expect(await page.locator(`${body} em`).first().textContent()).to.match(/^Offline stand-in model/);
     expect(await page.locator(`${body} strong`).first().textContent()).to.equal("Security model");
     expect(await page.locator(`${body} code`).first().textContent()).to.equal("$connect");
-    expect(await page.locator(`${body} ul li`).first().textContent()).to.include("s3://local-documents/security-model.md");
+    // Its sources look as the knowledge-base mode's do: a numbered list under **Sources** (issue 23).
+    expect(await page.locator(`${body} strong`).last().textContent()).to.equal("Sources");
+    expect(await page.locator(`${body} ol li`).first().textContent()).to.include("s3://local-documents/security-model.md");
     expect(await page.textContent(body)).not.to.include("**");
     // The stand-in's answer opens with "_Offline stand-in model…_": while that emphasis is
     // still open, the page shows it in italics, never a literal "_" (issue 12).

@@ -63,6 +63,10 @@ describe("client: qnabot-stream arguments", () => {
   it("refuses bad usage with a message that says what to do", () => {
     usage(() => parseCliArgs([]), /a command is required/);
     usage(() => parseCliArgs(["tell", "--local", "http://x"]), /unknown command "tell"/);
+    // A bare --local is npm start's default address (issue 23: the URL had to be typed every time).
+    for (const argv of [["ask", "q", "--local"], ["ask", "--local", "q"], ["chat", "--local"], ["ask", "--local", "--http", "q"]]) {
+      expect(parseCliArgs(argv), argv.join(" ")).to.have.nested.property("target.baseUrl", "http://127.0.0.1:3000/");
+    }
     usage(() => parseCliArgs(["ask", "q"]), /--endpoint wss:\/\/… .* or --local/);
     usage(() => parseCliArgs(["ask", "--local", "http://127.0.0.1:1"]), /ask needs a question/);
     usage(() => parseCliArgs(["ask", "q", "--endpoint", AWS, "--local", "http://x"]), /not both/);
@@ -91,7 +95,7 @@ describe("client: qnabot-stream arguments", () => {
     expect(message(() => parseCliArgs(["ask", "q", "--local", "http://x", "--timeout", "-1"]))).to.equal(
       "Option '--timeout' argument is ambiguous: to give a value that starts with a dash, write --timeout=<value>",
     );
-    expect(message(() => parseCliArgs(["ask", "q", "--local"]))).to.equal("Option '--local <value>' argument missing");
+    expect(message(() => parseCliArgs(["ask", "q", "--local", "127.0.0.1:3000"]))).to.match(/^--local "127\.0\.0\.1:3000" is not a URL/);
     expect(message(() => parseChatArgs(["--stack", "dev", "--port", "-1"]))).to.equal(
       "Option '--port' argument is ambiguous: to give a value that starts with a dash, write --port=<value>",
     );

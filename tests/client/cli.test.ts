@@ -229,8 +229,10 @@ describe("client: qnabot-stream against a fake gateway", () => {
     const { code, stdout, stderr } = await run(["ask", "q", "--local", local], { ttyStderr: true });
     expect(code).to.equal(EXIT.ok);
     expect(stdout.text).to.equal("hi there\n");
-    expect(stderr.writes[0]).to.match(/^\r\x1b\[2K. waiting for the first token…$/);
-    expect(stderr.writes[1]).to.equal("\r\x1b[2K");
+    // First what answers (the page server's label, on a terminal only: issue 23), then the spinner.
+    expect(stderr.writes[0]).to.equal("answers from: fake\n");
+    expect(stderr.writes[1]).to.match(/^\r\x1b\[2K. waiting for the first token…$/);
+    expect(stderr.writes[2]).to.equal("\r\x1b[2K");
     expect(stderr.text).to.match(/first token \d+ ms/);
   });
 

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { envelope } from "../../functions/shared/protocol";
 import { ConnectionManager, NotConnectedError, type ConnectionEvent, type ConnectionOptions } from "../../client/web/connection";
-import type { SignedUrl } from "../../client/web/signed-url";
+import { SignedUrlError, type SignedUrl } from "../../client/web/signed-url";
 import type { SocketEvents, SocketFactory } from "../../client/web/socket";
 import { FakeClock, settle } from "./helpers/fake-clock";
 
@@ -197,6 +197,74 @@ describe("client: connection manager", () => {
     await settle();
     h.sockets.last.open();
     expect(h.manager.state.status).to.equal("ready");
+  });
+
+  it("stops retrying when the signed-URL endpoint refuses for good (4xx), and ends the answers in flight with the server's reason (issue 23)", async () => {
+    let refuse = false;
+    const h = harness({
+      getSignedUrl: async () => {
+        if (refuse) throw new SignedUrlError(403, "signed-URL endpoint answered 403: load the page first");
+        return { url: "wss://gw.example/Prod?sessionId=s1", sessionId: "s1" };
+      },
+    });
+    await connected(h);
+    h.manager.ask("q", "llm");
+    refuse = true;
+    h.sockets.last.drop(1006);
+    h.clock.advance(h.manager.state.retryAt!);
+    await settle();
+    const reason = "The server refused a new connection: signed-URL endpoint answered 403: load the page first";
+    expect(h.manager.state).to.include({ status: "failed", lastError: reason, retryAt: undefined });
+    expect(h.events.filter((e) => e.type === "lost")).to.deep.equal([{ type: "lost", requestIds: ["req1"], reason }]);
+    // No timer left: nothing more is fetched.
+    h.clock.advance(60 * MINUTE);
+    await settle();
+    expect(h.sockets.all).to.have.length(1);
+    expect(() => h.manager.ask("q", "llm")).to.throw(NotConnectedError);
+  });
+
+  it("keeps retrying on 408, 429 and 5xx, which a later attempt can get past", async () => {
+    for (const status of [408, 429, 503]) {
+      const h = harness({ getSignedUrl: async () => Promise.reject(new SignedUrlError(status, `answered ${status}`)) });
+      h.manager.start();
+      await settle();
+      expect(h.manager.state.status, String(status)).to.equal("waiting");
+    }
+  });
+
+  it("adopts an answer asked before a reload: resumes it after the last seq seen, once, and sends a wanted stop after it resumed (issue 23)", async () => {
+    const h = harness();
+    h.manager.adopt("old1", 41);
+    h.manager.adopt("old2", -1, true);
+    await connected(h);
+    const sent = h.sockets.last.sent.map((f) => JSON.parse(f));
+    expect(sent.filter((f) => f.action === "resume")).to.deep.equal([
+      { action: "resume", requestId: "old1", afterSeq: 41 },
+      { action: "resume", requestId: "old2", afterSeq: 0 },
+    ]);
+    expect(h.manager.inFlight).to.deep.equal(["old1", "old2"]);
+    // The replay continues old2; its stop goes out then, not before.
+    expect(sent.filter((f) => f.action === "cancel")).to.deep.equal([]);
+    h.sockets.last.receive(envelope("delta", "old2", 5, { text: "hello" }));
+    expect(h.sockets.last.sent.map((f) => JSON.parse(f)).filter((f) => f.action === "cancel")).to.deep.equal([{ action: "cancel", requestId: "old2" }]);
+    // Adopted while connected: resumed at once; adopting it again sends nothing more.
+    h.manager.adopt("old3", 7);
+    h.manager.adopt("old3", 7);
+    expect(h.sockets.last.sent.filter((f) => f.includes('"old3"'))).to.deep.equal([JSON.stringify({ action: "resume", requestId: "old3", afterSeq: 7 })]);
+  });
+
+  it("abandon() forgets an answer in flight: no resume asks for it on the next socket", async () => {
+    const h = harness();
+    await connected(h);
+    h.manager.ask("q", "llm");
+    h.sockets.last.drop(1006);
+    expect(h.manager.abandon("req1")).to.equal(true);
+    expect(h.manager.abandon("req1")).to.equal(false);
+    h.clock.advance(h.manager.state.retryAt!);
+    await settle();
+    h.sockets.last.open();
+    expect(h.sockets.last.sent.filter((f) => f.includes("resume"))).to.deep.equal([]);
+    expect(h.events.some((e) => e.type === "lost")).to.equal(false);
   });
 
   it("renews the connection with a fresh signature before the 2 h limit, closing the old socket first", async () => {

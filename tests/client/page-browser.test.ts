@@ -193,6 +193,20 @@ describe("client: chat page in Chromium (fake gateway)", function () {
     await page.check('input[name="mode"][value="llm"]');
   });
 
+  it("wraps a long unbroken word inside the question's bubble (issue 23: it overflowed)", async () => {
+    const answer = await ask(`inject ${"x".repeat(400)}`);
+    await page.waitForSelector(`${answer}[data-state="done"]`);
+    const bubble = answer.replace(/ \.answer$/, " .question-text");
+    const { scrollWidth, clientWidth, right, listRight } = await page.$eval(bubble, (node) => ({
+      scrollWidth: node.scrollWidth,
+      clientWidth: node.clientWidth,
+      right: node.getBoundingClientRect().right,
+      listRight: document.querySelector(".conversation")!.getBoundingClientRect().right,
+    }));
+    expect(scrollWidth).to.be.at.most(clientWidth);
+    expect(right).to.be.at.most(listRight);
+  });
+
   it("shows no stray markdown markers while an answer streams (issue 12: a literal _ until it closed)", async () => {
     const answerSelector = await ask("a partial one");
     const body = `${answerSelector} .answer-body`;

@@ -47,7 +47,12 @@ describe("client: page status", () => {
 
   it("says the answer is being resumed while the connection is down, Stopping… after Stop, and Stopped. after a cancelled end", () => {
     const streaming = conversationWith("asked", "delta");
-    expect(pageStatus({ status: "waiting", opened: 1, failures: 1, retryAt: 500 }, streaming, 0)).to.deep.equal({
+    // Waiting to retry: why it is down, when the next try is, and that Stop works meanwhile (issue 23).
+    expect(pageStatus({ status: "waiting", opened: 1, failures: 1, retryAt: 500, lastError: "Could not get a signed URL: Failed to fetch" }, streaming, 0)).to.deep.equal({
+      state: "connecting",
+      text: "Connection lost: Could not get a signed URL: Failed to fetch. Retrying in 1 s to resume the answer; Stop keeps what arrived.",
+    });
+    expect(pageStatus({ status: "connecting", opened: 1, failures: 1 }, streaming, 0)).to.deep.equal({
       state: "connecting",
       text: "Connection lost: reconnecting to resume the answer…",
     });
@@ -59,6 +64,14 @@ describe("client: page status", () => {
       at: 3000,
     });
     expect(pageStatus(ready, stopped, 3000)).to.deep.equal({ state: "done", text: "Stopped." });
+  });
+
+  it("says what refused the connection and to reload once retrying cannot help (issue 23)", () => {
+    const failed: ConnectionSnapshot = { status: "failed", opened: 1, failures: 1, lastError: "The server refused a new connection: signed-URL endpoint answered 403: load the page first" };
+    expect(pageStatus(failed, conversationWith("asked", "delta", "end"), 0)).to.deep.equal({
+      state: "error",
+      text: "The server refused a new connection: signed-URL endpoint answered 403: load the page first. Reload the page to continue.",
+    });
   });
 
   it("is Ready again after a reconnect, whatever the last answer before it did (issue 12)", () => {

@@ -185,7 +185,7 @@ describe("bedrock emulator (real SDK clients)", () => {
     // ConverseStream answers the same question from the same passages, listing its sources at the end.
     const again = deltaText(await collect((await runtime.send(ask("How does the stream writer coalesce deltas?"))).stream));
     expect(again.startsWith(text.trimEnd())).to.equal(true);
-    expect(again.slice(text.trimEnd().length)).to.match(/^\s*Sources:\n\n- The stream writer \(`s3:\/\/local-documents\/stream-writer\.md`\)/);
+    expect(again.slice(text.trimEnd().length)).to.match(/^\s*\*\*Sources\*\*\n1\. The stream writer \(s3:\/\/local-documents\/stream-writer\.md\)/);
   });
 
   it("throws an in-stream exception while iterating, after the scripted number of deltas", async () => {

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import { STAND_IN_NOTICE, composeAnswer, lastUserText } from "../../local/bedrock/answer";
+import { formatAnswer } from "../../functions/fulfillment/format";
 import { checkBehavior } from "../../local/bedrock/behavior";
 import { MAX_DELTA_CODE_POINTS, splitIntoDeltas } from "../../local/bedrock/deltas";
 import { planAnswer } from "../../local/bedrock/plan";
@@ -30,6 +31,11 @@ describe("bedrock emulator: stand-in model", () => {
       expect(document).to.deep.equal({ file: "x.md", title: "Title", uri: "s3://local-documents/x.md" });
       expect(passages).to.deep.equal(["First para.", "These:\n\n- a\n- b", "Last."]);
     });
+
+    it("keeps a paragraph that introduces a table or a code block with it (issue 23)", () => {
+      const { passages } = parseDocument("x.md", "# T\n\nRun:\n\n```bash\nnpm start\n```\n\nThe keys:\n\n| Key | Default |\n|---|---|\n| a | 1 |\n");
+      expect(passages).to.deep.equal(["Run:\n\n```bash\nnpm start\n```", "The keys:\n\n| Key | Default |\n|---|---|\n| a | 1 |"]);
+    });
   });
 
   describe("search", () => {
@@ -50,10 +56,18 @@ describe("bedrock emulator: stand-in model", () => {
       const answer = composeAnswer(index, "Does Lex Web UI need changes?");
       expect(answer.text.startsWith(STAND_IN_NOTICE)).to.equal(true);
       expect(answer.text).to.include("**Using Lex Web UI**");
-      expect(answer.text).to.include("- Using Lex Web UI (`s3://local-documents/lex-web-ui.md`)");
+      // Its sources listed as the fulfillment lists a knowledge base's (format.ts): they look the same in either mode (issue 23).
+      expect(answer.text).to.include("**Sources**\n1. Using Lex Web UI (s3://local-documents/lex-web-ui.md)");
+      expect(answer.text).to.include(formatAnswer("x", [{ text: "x", sources: [{ uri: "s3://local-documents/lex-web-ui.md", title: "Using Lex Web UI" }] }]).markdown.slice(3));
       expect(answer.citations).to.not.be.empty;
       for (const c of answer.citations) expect(answer.text.slice(c.start, c.end)).to.equal(c.passage.text);
       expect(composeAnswer(index, "Does Lex Web UI need changes?")).to.deep.equal(answer);
+    });
+
+    it("can answer with a code block and a table (issue 23: their rendering could not be tried offline)", () => {
+      const answer = composeAnswer(index, "Which config keys and defaults does the stack have, and how do I set them?");
+      expect(answer.text).to.include("```bash\npulumi config set enableStreaming true\n");
+      expect(answer.text).to.match(/\n\| Key \| Default \| What it sets \|\n\|---\|---\|---\|\n/);
     });
 
     it("says so, and lists what it covers, when nothing matches", () => {

@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { ApiGatewayManagementApiClient, DeleteConnectionCommand } from "@aws-sdk/client-apigatewaymanagementapi";
 import type { Envelope } from "../../functions/shared/protocol";
+import { MESSAGES } from "../../functions/fulfillment/errors";
 import { main } from "../../client/cli";
 import { EXIT } from "../../client/exit-codes";
 import { localRoleSession } from "../../local/gateway";
@@ -180,6 +181,18 @@ describe("local stack: qnabot-stream over the wire (stop, resume, SSE)", functio
     });
     expect(code).to.equal(EXIT.auth);
     expect(stderr.text).to.match(/refused the request \(403\): Forbidden; check the credentials and their lambda:InvokeFunctionUrl permission\n$/);
+  });
+
+  it("ask: a model id that does not exist in the Region ends with one line naming the cause and the fix (issue 23)", async () => {
+    // As Bedrock answers ConverseStream for an unknown model id (errors.ts cites the observed messages).
+    stack.bedrock!.enqueue({ operation: "ConverseStream", httpError: { type: "ValidationException", status: 400, message: "The provided model identifier is invalid." } });
+    const stdout = new Capture();
+    const stderr = new Capture();
+    const code = await main(["ask", "q", "--local", stack.pageUrl!], { stdout, stderr, stdin: Readable.from([]), env: {} });
+    expect(code).to.not.equal(EXIT.ok);
+    expect(stderr.text.split("\n").filter((line) => line.includes("model"))).to.deep.equal([
+      `qnabot-stream: the server reported model_error: ${MESSAGES.modelNotFound}`,
+    ]);
   });
 
   it("ask --local <page> --http: the page server signs for its own session, no credential leaves it; --json shows the envelopes", async () => {

@@ -48,7 +48,9 @@ function closeWith(event: LexCodeHookEvent, content: string): unknown {
 
 describe("local Lex V2 runtime (RecognizeText, with @aws-sdk/client-lex-runtime-v2)", function () {
   let lex: LocalLexRuntime;
-  let clock = Date.now();
+  // The runtime's clock, set before each test (never at file load: a slow suite reaches this
+  // file minutes later, and a signature made now would be "not yet current" then).
+  let clock = 0;
   const events: LexCodeHookEvent[] = [];
   let hook: (event: LexCodeHookEvent) => Promise<unknown> = async (event) => closeWith(event, `You asked: ${event.inputTranscript}`);
   const guest = localCognitoIdentity({ region: REGION });
@@ -74,9 +76,12 @@ describe("local Lex V2 runtime (RecognizeText, with @aws-sdk/client-lex-runtime-
     client = clientFor(lex, guest);
   });
 
+  beforeEach(function () {
+    clock = Date.now();
+  });
+
   afterEach(function () {
     hook = async (event) => closeWith(event, `You asked: ${event.inputTranscript}`);
-    clock = Date.now();
   });
 
   after(async function () {

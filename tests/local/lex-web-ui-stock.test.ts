@@ -78,6 +78,15 @@ describe("Lex Web UI against the local stack (clients.md)", function () {
       expect(response.sessionState?.sessionAttributes?.topic).to.equal("kept");
     });
 
+    it("sees readable prose while it streams, the markdown's markers dropped across frame cuts; Lex's final answer keeps the markdown (issue 23)", async function () {
+      const ui = await client();
+      const deltas = ["_Offline_ **Bed", "rock** streams via `Conv", "erseStream`:\n- one\n- two"];
+      stack.bedrock!.enqueue({ operation: "ConverseStream", deltas });
+      const { response, frames } = await ui.ask("What does it show?");
+      expect(frames.join("")).to.equal("Offline Bedrock streams via ConverseStream:\n• one\n• two");
+      expect(altMarkdown(response.sessionState?.sessionAttributes)).to.equal(formatAnswer(deltas.join(""), []).markdown);
+    });
+
     it("streams a second question on the same socket too (it never reconnects), with no frame of the first", async function () {
       const ui = await client();
       const first = ["First ", "answer."];

@@ -11,6 +11,7 @@ import { DEFAULT_DOCUMENTS_DIR, DocumentIndex } from "../../local/bedrock/retrie
 import type { LocalCredential } from "../../local/gateway";
 import type { LocalStack } from "../../local/stack";
 import type { Envelope } from "../../functions/shared/protocol";
+import { plainText } from "../../functions/stream/plain-text";
 import type { Figure } from "./figures";
 import { Client, pool, rowsAfterIdle, seededRandom, startReliabilityStack } from "./harness";
 
@@ -135,11 +136,14 @@ export async function loadRun(stack: LocalStack, credential: LocalCredential, se
   const plan: Session[] = Array.from({ length: sessions }, (_, i) => {
     const question = LOAD_QUESTIONS[Math.floor(random() * LOAD_QUESTIONS.length)];
     const leaves = random() < leaveShare;
+    const format = random() < 0.2 ? "text" : "json";
+    const answer = expectedOf.get(question)!;
     return {
       index: i,
-      format: random() < 0.2 ? "text" : "json",
+      format,
       question,
-      expected: expectedOf.get(question)!,
+      // A text connection (Lex Web UI) receives the answer as prose (functions/stream/plain-text.ts).
+      expected: format === "text" ? plainText(answer) : answer,
       leaveAfter: leaves ? Math.floor(random() * 20) : undefined,
       abrupt: random() < 0.5,
     };

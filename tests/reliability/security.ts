@@ -7,6 +7,7 @@
 import { expect } from "chai";
 import { presignWebSocketUrl } from "../../client/presign";
 import { logger } from "../../functions/shared/observability";
+import { plainText } from "../../functions/stream/plain-text";
 import type { LocalCredential } from "../../local/gateway";
 import type { LocalStack } from "../../local/stack";
 import type { Figure } from "./figures";
@@ -99,7 +100,8 @@ export async function sessionHijack(env: SecurityEnv): Promise<Figure> {
     expect(tab.of(String(intruderPost.body.requestId)), "envelopes of the intruder's POST /ask at the owner").to.deep.equal([]);
     expect(cognitoTab.messages.length, "frames at the Cognito owner").to.equal(cognitoSeen);
     const ownerText = tab.of(ownerAsk).flatMap((e) => (e.type === "delta" ? [e.text] : [])).join("");
-    expect(secondTab.messages.map((m) => m.text).join(""), "the owner's text tab got exactly the owner's answer").to.equal(ownerText);
+    // The text tab (format=text) receives it as prose (functions/stream/plain-text.ts).
+    expect(secondTab.messages.map((m) => m.text).join(""), "the owner's text tab got exactly the owner's answer").to.equal(plainText(ownerText));
     expect(await sessionRows(stack, cognitoSession), "the Cognito owner's rows").to.deep.equal(cognitoRowsBefore);
     const memory = (await memoryRows(stack)).filter((row) => row.sessionId === cognitoSession);
     expect(memory, "the Cognito owner's memory").to.deep.equal([]);

@@ -7,7 +7,7 @@ import { answer, type AnswerRequest } from "../../functions/fulfillment/engine";
 import { createStreamOpener } from "../../functions/stream/writer";
 import { FakeClock, FakeTransport, MemoryConnectionsStore, RecordingLogger } from "./stream-fakes";
 import { converseGenerator, type ConverseSettings } from "../../functions/fulfillment/converse";
-import { toGenerationError } from "../../functions/fulfillment/errors";
+import { GenerationError, MESSAGES, toGenerationError } from "../../functions/fulfillment/errors";
 import type { GenerateRequest, GenerateSink } from "../../functions/fulfillment/generate";
 import { StreamGuard } from "../../functions/fulfillment/guard";
 import { knowledgeBaseGenerator } from "../../functions/fulfillment/knowledge-base";
@@ -103,6 +103,34 @@ describe("fulfillment: Bedrock adapters over the wire (local emulator)", () => {
     emulator.enqueue({ httpError: { type: "ThrottlingException" } });
     const error = await converseGenerator(runtime, settings).generate(request(), sink().value, guard()).catch(toGenerationError);
     expect(error).to.include({ code: "throttled", retryable: true });
+  });
+
+  // A model that cannot be used as configured (issue 23): the asker gets one line naming the cause
+  // and the fix, never "temporarily unavailable". Messages as Bedrock sends them (see errors.ts).
+  for (const [type, status, message, expected] of [
+    ["ValidationException", 400, "The provided model identifier is invalid.", MESSAGES.modelNotFound],
+    ["ValidationException", 400, "Invocation of model ID anthropic.claude-3-7-sonnet-20250219-v1:0 with on-demand throughput isn’t supported. Retry your request with the ID or ARN of an inference profile that contains this model.", MESSAGES.needsInferenceProfile],
+    ["AccessDeniedException", 403, "You don't have access to the model with the specified model ID.", MESSAGES.noModelAccess],
+    ["ResourceNotFoundException", 404, "Model use case details have not been submitted for this account. Fill out the Anthropic use case details form before using the model.", MESSAGES.noModelAccess],
+  ] as const) {
+    it(`${type} "${message.slice(0, 40)}…" names the cause and the fix`, async () => {
+      emulator.enqueue({ httpError: { type, status, message } });
+      const error = await converseGenerator(runtime, settings).generate(request(), sink().value, guard()).catch(toGenerationError);
+      expect(error).to.include({ code: "model_error", retryable: false, message: expected });
+      expect((error as GenerationError).detail).to.equal(`${type}: ${message}`);
+    });
+  }
+
+  it("an endpoint whose name does not resolve (a wrong Region, no network) says so, with the fix", async () => {
+    // .invalid never resolves (RFC 2606).
+    const nowhere = new BedrockRuntimeClient({ region: "us-east-1", endpoint: "https://bedrock-runtime.example.invalid", credentials: CREDENTIALS, maxAttempts: 1 });
+    try {
+      const error = await converseGenerator(nowhere, settings).generate(request(), sink().value, guard()).catch(toGenerationError);
+      expect(error).to.include({ code: "model_error", retryable: true, message: MESSAGES.unreachable });
+      expect((error as GenerationError).detail).to.match(/ENOTFOUND|EAI_AGAIN/);
+    } finally {
+      nowhere.destroy();
+    }
   });
 
   it("a stream broken off mid-answer is a retryable model_error, not a short answer", async () => {

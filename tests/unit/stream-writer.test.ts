@@ -324,6 +324,21 @@ describe("stream writer", () => {
       expect(deltas.map((e) => e.text)).to.deep.equal(["a", `${EMOJI}b`, "c", EMOJI[0]]);
     });
 
+    it("sends text connections the answer as readable prose (markdown markers dropped, across deltas); json connections keep the markdown (issue 23)", async () => {
+      const { ids, transport, open } = await setup({ formats: ["text", "json"] });
+      const [text, json] = ids;
+      const stream = await open();
+      // Cut where the markers are undecided: a lone "*", a line that starts with "-", an open "`".
+      for (const delta of ["_Offline_ **Bedrock Conv", "erseStream*", "* streams via `Conver", "seStream`:\n-", " one\n- two"]) {
+        stream.delta(delta);
+        await drain();
+      }
+      await stream.end({ final: "final", stopReason: "end_turn" });
+      expect(transport.framesOf(text).join("")).to.equal("Offline Bedrock ConverseStream streams via ConverseStream:\n• one\n• two");
+      const deltas = transport.envelopesOf(json).filter((e) => e.type === "delta").map((e) => e.text);
+      expect(deltas.join("")).to.equal("_Offline_ **Bedrock ConverseStream** streams via `ConverseStream`:\n- one\n- two");
+    });
+
     it("fail() sends json connections an error envelope and text connections a readable line", async () => {
       const { ids, transport, open } = await setup({ formats: ["text", "json", "text"] });
       const [text, json, silent] = ids;
