@@ -76,6 +76,7 @@ export function createStack(config: StackConfig): StackOutputs {
     connectionTtlSeconds: config.connectionTtlSeconds,
     asksPerConnection: config.asksPerConnection,
     asksPerSession: config.asksPerSession,
+    unboundSessionStreaming: config.unboundSessionStreaming,
     textFlushMs: config.streamTextFlushMs,
     jsonFlushMs: config.streamJsonFlushMs,
     checkpointMs: config.streamCheckpointMs,

@@ -137,6 +137,12 @@ export interface LocalStackOptions {
   readonly throttle?: StageThrottle | false;
   /** More callers the gateway, the HTTP API and the Lex runtime accept (tests: other principals, Cognito identities). @default none */
   readonly credentials?: readonly LocalCredential[];
+  /**
+   * Lex answers stream to, and are remembered for, session ids bound to no identity (stock Lex
+   * Web UI guests), as the deployed `unboundSessionStreaming` setting (UNBOUND_SESSION_STREAMING).
+   * @default false
+   */
+  readonly unboundSessionStreaming?: boolean;
   /** Extra environment for the handlers (STREAM_STALL_MS, POWERTOOLS_LOG_LEVEL, …). @default none */
   readonly env?: Readonly<Record<string, string>>;
   /** Fulfillment timeout, as deployed. @default 120000 */
@@ -170,6 +176,8 @@ export interface LocalStack {
   readonly label: string;
   /** The local chat user the page and the CLI sign with. */
   readonly chatUser: LocalCredential;
+  /** Whether Lex answers stream to session ids bound to no identity (LocalStackOptions.unboundSessionStreaming). */
+  readonly unboundSessionStreaming: boolean;
   readonly gateway: WebSocketGateway;
   readonly dynamo: LocalDynamo;
   /** Undefined with `bedrock: "aws"`. */
@@ -362,6 +370,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_LAMBDA_FUNCTION_NAME: LOCAL_FUNCTIONS.fulfillment,
       [ENV.connectionsTable]: dynamo.connectionsTable,
       [ENV.connectionTtlSeconds]: "7200",
+      [ENV.unboundSessionStreaming]: String(options.unboundSessionStreaming === true),
       [ENV.streamingEndpoint]: gateway.managementEndpoint,
       [ENV.memoryTable]: dynamo.memoryTable,
       [ENV.llmModelId]: modelId,
@@ -404,6 +413,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       region,
       label,
       chatUser,
+      unboundSessionStreaming: options.unboundSessionStreaming === true,
       gateway,
       dynamo,
       bedrock,

@@ -34,7 +34,7 @@ const SERVICE_NAMES: Readonly<Record<keyof LocalStackPorts, string>> = {
 export const USAGE =
   "usage: npm start -- [--bedrock emulator|aws] [--port 3000] [--region <region>] [--model <model id>] [--knowledge-base <id>] " +
   "[--gateway-port N] [--http-api-port N] [--lambda-port N] [--dynamo-port N] [--bedrock-port N] [--cognito-port N] [--lex-port N] [--function-url-port N] " +
-  "[--throttle-rate N] [--throttle-burst N] [--no-throttle]";
+  "[--throttle-rate N] [--throttle-burst N] [--no-throttle] [--unbound-session-streaming]";
 
 /** Flags that only mean something with real Bedrock. */
 const AWS_ONLY_FLAGS = ["region", "model", "knowledge-base"] as const;
@@ -47,6 +47,8 @@ export interface StartOptions {
   knowledgeBase?: string;
   /** The WebSocket stage's throttling, or false for none. */
   throttle: StageThrottle | false;
+  /** `--unbound-session-streaming`: Lex answers stream to guests' unbound session ids (the deployed setting unboundSessionStreaming). */
+  unboundSessionStreaming: boolean;
 }
 
 /** A command line the parser refuses: one line saying what is wrong, then the usage line. */
@@ -98,6 +100,7 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
         "throttle-rate": { type: "string" },
         "throttle-burst": { type: "string" },
         "no-throttle": { type: "boolean" },
+        "unbound-session-streaming": { type: "boolean" },
         ...portOptions,
       },
       strict: true,
@@ -128,6 +131,7 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
     region: values.region as string | undefined,
     model: values.model as string | undefined,
     knowledgeBase: values["knowledge-base"] as string | undefined,
+    unboundSessionStreaming: values["unbound-session-streaming"] === true,
   };
 }
 
@@ -165,6 +169,9 @@ export function readyBanner(stack: LocalStack, startedInMs: number): string {
     `    Lex V2 locale id            ${stack.lex.bot.localeId}`,
     `    Lex Runtime V2 endpoint     ${stack.lex.endpoint}`,
     `    (Node SDK clients: AWS_ENDPOINT_URL_COGNITO_IDENTITY=${stack.cognito.endpoint} AWS_ENDPOINT_URL_LEX_RUNTIME_V2=${stack.lex.endpoint})`,
+    stack.unboundSessionStreaming
+      ? `    Guests (lex-web-ui-XXXX ids) stream: --unbound-session-streaming is on; whoever alone holds such an id receives what is asked under it`
+      : `    Guests (lex-web-ui-XXXX ids) get final answers only; logged-in users stream. --unbound-session-streaming streams to guests too`,
     ``,
     `  From a terminal:     npx qnabot-stream ask "How does streaming work?" --local ${stack.pageUrl}`,
     ``,
@@ -193,6 +200,7 @@ async function main(): Promise<void> {
       modelId: options.model,
       knowledgeBaseId: options.knowledgeBase,
       throttle: options.throttle,
+      unboundSessionStreaming: options.unboundSessionStreaming,
       env: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN", POWERTOOLS_METRICS_DISABLED: "true" },
     });
   } catch (error) {

@@ -384,6 +384,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       expect(fn.environment.variables).to.deep.equal({
         [ENV.connectionsTable]: "streaming-connections",
         [ENV.connectionTtlSeconds]: "7200",
+        [ENV.unboundSessionStreaming]: "false",
         POWERTOOLS_SERVICE_NAME: "qnabot-streaming-connection",
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       });
@@ -418,6 +419,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
         [ENV.streamTextFlushMs]: String(DEFAULT_FLUSH_INTERVAL_MS.text),
         [ENV.streamJsonFlushMs]: String(DEFAULT_FLUSH_INTERVAL_MS.json),
         [ENV.streamCheckpointMs]: "1000",
+        [ENV.unboundSessionStreaming]: "false",
         POWERTOOLS_SERVICE_NAME: "qnabot-streaming-fulfillment",
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       });
@@ -656,6 +658,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
           streamTextFlushMs: "0",
           streamJsonFlushMs: "50",
           streamCheckpointMs: "500",
+          unboundSessionStreaming: "true",
         }),
       );
       await registrationsSettled();
@@ -685,12 +688,15 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
         [ENV.streamTextFlushMs]: "0",
         [ENV.streamJsonFlushMs]: "50",
         [ENV.streamCheckpointMs]: "500",
+        [ENV.unboundSessionStreaming]: "true",
       };
       for (const name of ["qnabot-fulfillment", "qnabot-streaming-http"]) {
         expect(recorder.named(name).inputs.environment.variables, name).to.deep.include(expected);
       }
-      // The connection function streams nothing: it gets the table and TTL only.
-      expect(Object.keys(recorder.named("streaming-connection").inputs.environment.variables)).not.to.include.members(Object.keys(expected));
+      // The connection function streams nothing: of these it gets only whether unbound ids offer hooks a connectionId.
+      const connectionEnvironment = recorder.named("streaming-connection").inputs.environment.variables;
+      expect(connectionEnvironment[ENV.unboundSessionStreaming]).to.equal("true");
+      expect(Object.keys(connectionEnvironment)).not.to.include.members(Object.keys(expected).filter((key) => key !== ENV.unboundSessionStreaming));
     });
 
     it("reserves nothing for the fulfillment function with -1, and the door's own reservation and timeout as set", () => {
