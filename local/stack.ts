@@ -28,6 +28,7 @@ import { startLocalHttpApi, type LocalHttpApi } from "./http-api";
 import { startLocalFunctionUrl, type LocalFunctionUrl } from "./function-url";
 import { installResponseStreaming, type StreamingHandler } from "./response-streaming";
 import { startLocalCognitoIdentityPool, type LocalCognitoIdentityPool } from "./cognito-identity";
+import { createLocalUserPool, type LocalUserPool } from "./cognito-user-pool";
 import { CodeHookError, startLocalLexRuntime, type LexCodeHookEvent, type LocalLexRuntime } from "./lex-runtime";
 import { presignWebSocketUrl } from "../client/presign";
 import { applyEnv } from "./process-env";
@@ -183,8 +184,10 @@ export interface LocalStack {
   /** Undefined with `bedrock: "aws"`. */
   readonly bedrock?: BedrockEmulator;
   readonly lambda: LambdaApi;
-  /** The Cognito identity pool for guests (what Lex Web UI's `cognito.poolId` names). */
+  /** The Cognito identity pool for guests and signed-in users (what Lex Web UI's `cognito.poolId` names). */
   readonly cognito: LocalCognitoIdentityPool;
+  /** The user pool whose ID tokens the identity pool accepts in `Logins` (Lex Web UI's login). */
+  readonly userPool: LocalUserPool;
   /** The Lex V2 runtime whose bot's fulfillment is the fulfillment function. */
   readonly lex: LocalLexRuntime;
   /** Every credential the endpoints accept; the Cognito pool adds the ones it issues. */
@@ -337,8 +340,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       startLocalFunctionUrl({ handler: loadStreamingHandler(), credentials: store, region, port: ports.functionUrl }),
     ));
 
+    const userPool = createLocalUserPool({ region });
     const cognito = (parts.cognito = await listening("cognito", ports.cognito, () =>
-      startLocalCognitoIdentityPool({ region, credentials: store, port: ports.cognito }),
+      startLocalCognitoIdentityPool({ region, credentials: store, port: ports.cognito, userPool }),
     ));
     // Lex invokes the fulfillment as a synchronous Lambda Invoke, so it runs (and is timed) like any invocation.
     const lex = (parts.lex = await listening("lex", ports.lex, () =>
@@ -419,6 +423,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       bedrock,
       lambda,
       cognito,
+      userPool,
       lex,
       credentials: store,
       presign,

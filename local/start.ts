@@ -164,6 +164,7 @@ export function readyBanner(stack: LocalStack, startedInMs: number): string {
     `    Streaming WebSocket URL     ${stack.webSocketUrl}`,
     `    Cognito identity pool id    ${stack.cognito.identityPoolId}`,
     `    Cognito Identity endpoint   ${stack.cognito.endpoint}`,
+    `    Cognito user pool (Logins)  ${stack.userPool.providerName} (ID tokens issued in-process by LocalStack.userPool; no hosted sign-in page)`,
     `    Lex V2 bot id               ${stack.lex.bot.id}`,
     `    Lex V2 bot alias id         ${stack.lex.bot.aliasId}`,
     `    Lex V2 locale id            ${stack.lex.bot.localeId}`,
