@@ -152,7 +152,8 @@ export class LexWebUiClient {
   /** Test instrumentation: resolves once everything posted to this socket so far has arrived (the barrier's reply is not kept). */
   async settle(): Promise<void> {
     const before = this.received.length;
-    if (!this.socket) return;
+    // A closed socket (Lex Web UI never reconnects) receives nothing more: there is nothing to wait for.
+    if (!this.socket || this.socket.ws.readyState !== this.socket.ws.OPEN) return;
     await this.socket.barrier();
     // The barrier's own reply went through the message handler too; it is not a frame of any answer.
     const reply = this.received.findIndex((text, i) => i >= before && text.includes('"type":"error"') && text.includes("barrier-"));
