@@ -4,14 +4,17 @@
  * change to it is atomic: read it consistently, apply a pure change (session-state.ts), write
  * it back conditionally on the version read, and try again when another writer came first.
  *
- * With `unboundSessionStreaming` on, a principal's claims on unbound session ids are also
- * counted in one item of its own (PRINCIPAL_CLAIMS_KEY_PREFIX + principal), changed the same
- * way, so one principal cannot hold more than MAX_UNBOUND_CLAIMS_PER_PRINCIPAL such ids at once.
+ * With `unboundSessionStreaming` on, a Cognito identity's claims on unbound session ids are
+ * also counted in one item of its own (PRINCIPAL_CLAIMS_KEY_PREFIX + principal), changed the
+ * same way, so one identity cannot hold more than MAX_UNBOUND_CLAIMS_PER_PRINCIPAL such ids at
+ * once. Anyone can create Cognito guest identities from a public identity pool; IAM callers
+ * are the operator's own roles and users (a backend, the chat page's signer), so they are not
+ * counted.
  */
 import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { documentClient } from "./aws";
 import type { ConnectionsStore, RegisterConnection } from "./connections";
-import { isBoundSessionId } from "./principal";
+import { isBoundSessionId, isCognitoPrincipal } from "./principal";
 import { ProtocolError } from "./protocol";
 import {
   CLAIM_GRACE_SECONDS,
@@ -29,8 +32,8 @@ import {
 import { CONNECTION_KEY_PREFIX, CONNECTIONS_TABLE, PRINCIPAL_CLAIMS_KEY_PREFIX, type ConnectionRow, type StreamFormat } from "./table";
 
 /**
- * Unbound session ids one principal may claim at once with `unboundSessionStreaming` on. A
- * stock Lex Web UI page draws one id per load, so this is a user's page loads within a
+ * Unbound session ids one Cognito identity may claim at once with `unboundSessionStreaming` on.
+ * A stock Lex Web UI page draws one id per load, so this is a guest's page loads within a
  * claim's lifetime; an attacker needs 65,536 / 8 identities to hold every stock id.
  */
 export const MAX_UNBOUND_CLAIMS_PER_PRINCIPAL = 8;
@@ -118,7 +121,7 @@ export class DynamoConnectionsStore implements ConnectionsStore {
     const { sessionId, connectionId, principal, format } = connection;
     const connectedAt = this.now();
     const times = { connectionTtlSeconds: this.ttlSeconds, claimGraceSeconds: this.claimGraceSeconds };
-    if (this.policy.unboundSessionStreaming && !isBoundSessionId(sessionId)) {
+    if (this.policy.unboundSessionStreaming && !isBoundSessionId(sessionId) && isCognitoPrincipal(principal)) {
       const claimUntil = Math.floor(connectedAt / 1000) + this.ttlSeconds + (this.claimGraceSeconds ?? CLAIM_GRACE_SECONDS);
       await this.countClaim(principal, sessionId, claimUntil);
     }

@@ -31,13 +31,24 @@ export function principalFromIdentity(identity: CallerIdentityFields | null | un
   if (!identity) return undefined;
   if (nonEmpty(identity.cognitoIdentityId)) {
     return {
-      id: `cognito:${identity.cognitoIdentityId}`,
+      id: `${COGNITO_PRINCIPAL_PREFIX}${identity.cognitoIdentityId}`,
       kind: "cognito",
       cognitoIdentityId: identity.cognitoIdentityId,
     };
   }
   if (nonEmpty(identity.userArn)) return { id: `iam:${identity.userArn}`, kind: "iam" };
   return undefined;
+}
+
+/** Prefix of a Cognito identity's principal id (Principal.id). */
+export const COGNITO_PRINCIPAL_PREFIX = "cognito:";
+
+/**
+ * Whether a principal id is a Cognito identity's: the kind of caller anyone can create for
+ * free from a public identity pool (Lex Web UI's guests), unlike the operator's IAM callers.
+ */
+export function isCognitoPrincipal(principalId: string): boolean {
+  return principalId.startsWith(COGNITO_PRINCIPAL_PREFIX);
 }
 
 /**

@@ -12,8 +12,8 @@
  * - a lookup item per connection (`sessionId` = CONNECTION_KEY_PREFIX + connection id), so
  *   `$disconnect` and the `ask` route, which know only the connection id, find its session
  *   with one GetItem;
- * - a claims item per principal (PRINCIPAL_CLAIMS_KEY_PREFIX + principal) with
- *   `unboundSessionStreaming` on.
+ * - a claims item per Cognito identity (PRINCIPAL_CLAIMS_KEY_PREFIX + principal) with
+ *   `unboundSessionStreaming` on (dynamo-connections.ts).
  */
 export const CONNECTIONS_TABLE = {
   hashKey: "sessionId",

@@ -44,11 +44,11 @@ describe("DynamoConnectionsStore (over the wire against dynalite)", () => {
       now: () => clock,
       unboundSessionStreaming: options.unboundSessionStreaming,
     });
-  /** The store with the operator's `unboundSessionStreaming` on, and principals no other test has used (each holds few claims). */
+  /** The store with the operator's `unboundSessionStreaming` on, and two Cognito guests no other test has used (each holds few claims). */
   const optedIn = () => {
     const optIn = storeWith({ unboundSessionStreaming: true });
-    const alice = unique("iam:arn:aws:iam::123456789012:user/alice");
-    const bob = unique("iam:arn:aws:iam::123456789012:user/bob");
+    const alice = `cognito:${newCognitoIdentityId()}`;
+    const bob = `cognito:${newCognitoIdentityId()}`;
     const on = (sessionId: string, connectionId: string, principal = alice) => optIn.register({ sessionId, connectionId, principal, format: "text" });
     return { optIn, alice, bob, on };
   };
@@ -206,7 +206,7 @@ describe("DynamoConnectionsStore (over the wire against dynalite)", () => {
     expect(session.connections).to.have.length(MAX_CONNECTIONS_PER_SESSION);
   });
 
-  describe(`with unboundSessionStreaming: at most ${MAX_UNBOUND_CLAIMS_PER_PRINCIPAL} unbound ids per principal at once`, () => {
+  describe(`with unboundSessionStreaming: at most ${MAX_UNBOUND_CLAIMS_PER_PRINCIPAL} unbound ids per Cognito identity at once`, () => {
     it("refuses the next unbound id with a non-retryable busy and writes no claim; a renewed claim, a bound id and another principal still pass", async () => {
       const { optIn, on, bob } = optedIn();
       const ids = Array.from({ length: MAX_UNBOUND_CLAIMS_PER_PRINCIPAL }, () => unique("lex-web-ui"));
@@ -221,6 +221,14 @@ describe("DynamoConnectionsStore (over the wire against dynalite)", () => {
       await optIn.register({ sessionId: identityId, connectionId: "bound=", principal: `cognito:${identityId}`, format: "text" });
       await on(next, "bob=", bob);
       expect((await optIn.listSession(next)).claimants).to.deep.equal([bob]);
+    });
+
+    it("does not count an IAM caller's ids (the operator's own roles: a backend, the chat page's signer)", async () => {
+      const { on } = optedIn();
+      const operator = unique("iam:arn:aws:iam::123456789012:role/backend");
+      for (let i = 0; i <= MAX_UNBOUND_CLAIMS_PER_PRINCIPAL; i++) await on(unique("web"), `tab${i}=`, operator);
+      const output = await client.send(new GetCommand({ TableName: local.connectionsTable, Key: { sessionId: principalClaimsKey(operator) }, ConsistentRead: true }));
+      expect(output.Item).to.equal(undefined);
     });
 
     it("frees an id when its claim ends", async () => {
