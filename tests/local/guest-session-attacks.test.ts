@@ -16,7 +16,7 @@ import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { expect } from "chai";
 import { MAX_UNBOUND_CLAIMS_PER_PRINCIPAL } from "../../functions/shared/dynamo-connections";
 import { MAX_CONNECTIONS_PER_SESSION } from "../../functions/shared/session-state";
-import { startLocalStack, type LocalStack } from "../../local/stack";
+import { startLocalStack, type LocalStack, type LocalStackOptions } from "../../local/stack";
 import { LexWebUiClient, lexWebUiConnectUrl, stockUserId, type LexWebUiOptions } from "./lex-web-ui-client";
 import { FAST, QUIET_ENV, openSocket, refusalOf, sessionItem, type StackSocket } from "./stack-helpers";
 
@@ -32,14 +32,14 @@ interface Attacker {
   received(): Promise<string>;
 }
 
-function suite(title: string, unboundSessionStreaming: boolean, body: (context: { stack: () => LocalStack; client: (options?: LexWebUiOptions) => Promise<LexWebUiClient>; attack: (sessionId: string, extraSockets?: number) => Promise<Attacker> }) => void): void {
+function suite(title: string, settings: Pick<LocalStackOptions, "unboundSessionStreaming" | "throttle">, body: (context: { stack: () => LocalStack; client: (options?: LexWebUiOptions) => Promise<LexWebUiClient>; attack: (sessionId: string, extraSockets?: number) => Promise<Attacker> }) => void): void {
   describe(title, function () {
     let stack: LocalStack;
     const clients: LexWebUiClient[] = [];
     const sockets: StackSocket[] = [];
 
     before(async function () {
-      stack = await startLocalStack({ page: false, bedrockBehavior: FAST, env: QUIET_ENV, unboundSessionStreaming });
+      stack = await startLocalStack({ page: false, bedrockBehavior: FAST, env: QUIET_ENV, ...settings });
     });
 
     afterEach(async function () {
@@ -103,7 +103,7 @@ function lastModelRequest(stack: LocalStack): string {
   return JSON.stringify(stack.bedrock!.requests.at(-1)?.body);
 }
 
-suite("issue 19's attacks on a guest's session, with the defaults (unboundSessionStreaming off)", false, ({ stack, client, attack }) => {
+suite("issue 19's attacks on a guest's session, with the defaults (unboundSessionStreaming off)", {}, ({ stack, client, attack }) => {
   it(`1. session full: the attacker's ${MAX_CONNECTIONS_PER_SESSION} sockets on the victim's id get none of the victim's answer; the victim is refused (429) and still gets its final answer`, async function () {
     const victimId = stockUserId();
     const attacker = await attack(victimId, MAX_CONNECTIONS_PER_SESSION - 1);
@@ -171,7 +171,7 @@ suite("issue 19's attacks on a guest's session, with the defaults (unboundSessio
   });
 });
 
-suite("issue 19's attacks with unboundSessionStreaming on: what the hardening closes, and the residual risks as documented", true, ({ stack, client, attack }) => {
+suite("issue 19's attacks with unboundSessionStreaming on: what the hardening closes, and the residual risks as documented", { unboundSessionStreaming: true }, ({ stack, client, attack }) => {
   it("1. session full is closed: the refused victim's claim contests the id, so the attacker's sockets get nothing", async function () {
     const victimId = stockUserId();
     const attacker = await attack(victimId, MAX_CONNECTIONS_PER_SESSION - 1);
@@ -219,5 +219,32 @@ suite("issue 19's attacks with unboundSessionStreaming on: what the hardening cl
     stack().bedrock!.enqueue({ operation: "ConverseStream", deltas: ["Noted."] });
     await stranger.ask("What PIN did I give you earlier?");
     expect(lastModelRequest(stack())).to.include("4711");
+  });
+});
+
+// The stage throttle in small: 4 connects, then one per minute (the deployed default is 50/s, burst 100).
+suite("issue 19's connect flood, with the defaults and a stage throttle the attacker can exhaust", { throttle: { rateLimit: 1 / 60, burstLimit: 4 } }, ({ stack, client, attack }) => {
+  it("2. the attacker's connects use up the stage throttle, the victim's connect is throttled (429), and the attacker receives nothing of its answer", async function () {
+    const victimId = stockUserId();
+    const attacker = await attack(victimId, 2);
+    const flood = await client({ noSocket: true });
+    // Whatever is left of the burst goes to the attacker's flood, until the gateway throttles.
+    let status = 0;
+    for (let i = 0; i < 4 && status !== 429; i++) {
+      const url = await lexWebUiConnectUrl(stack().webSocketUrl, stockUserId(), stack().region, flood.credentials);
+      status = await openSocket(url).then(
+        async (socket) => (await socket.close(), 101),
+        (error: { refusal?: { status: number } }) => error.refusal?.status ?? 0,
+      );
+    }
+    expect(status, "the flood reached the throttle").to.equal(429);
+    const victim = await client({ userId: victimId, noSocket: true });
+    expect((await refusalOf(victim.connectUrl)).status, "the victim's connect is throttled before any handler runs").to.equal(429);
+    expect(await victimAsks(stack(), victim)).to.include("4711");
+    // No barrier here: a throttled stage refuses the barrier's frame too. A stream's posts all end before Lex gets its
+    // answer (the writer's end awaits them), so the attacker's sockets hold by now whatever was posted to them.
+    await stack().idle();
+    const received = [...attacker.guest.received, ...attacker.sockets.flatMap((socket) => socket.messages.map((m) => m.text))].join("");
+    for (const word of ["4711", "Victoria", "account"]) expect(received, "the attacker's sockets").to.not.include(word);
   });
 });
