@@ -46,6 +46,9 @@ export const methods = {
       // The bench loads the gateway on purpose; the deployed stage's throttle (50 connects and
       // asks per second) would measure itself, not the streaming path.
       throttle: false,
+      // The Lex door's first token is measured on the bench user's (IAM) session ids, which are bound to no
+      // identity: streaming to them is the operator's opt-in (it adds one session read to each Lex answer).
+      unboundSessionStreaming: true,
       // The handlers' own logs and EMF lines would flood the bench's terminal.
       env: { POWERTOOLS_LOG_LEVEL: "ERROR", POWERTOOLS_METRICS_DISABLED: "true", ...options.env },
     });

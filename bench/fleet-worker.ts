@@ -83,7 +83,8 @@ export const methods = {
     config = options;
     const dynamo = documentClient(options.dynamoEndpoint, options.region, options.dynamoCredentials);
     closeDynamo = () => dynamo.destroy();
-    store = new DynamoConnectionsStore({ tableName: options.connectionsTable, ttlSeconds: 7200, client: dynamo });
+    // Answers without an asker on the bench user's unbound ids: the rig opts in to streaming there (aws-worker.ts).
+    store = new DynamoConnectionsStore({ tableName: options.connectionsTable, ttlSeconds: 7200, client: dynamo, unboundSessionStreaming: true });
   },
   stream(request: FleetStreamRequest): Promise<FleetSessionResult[]> {
     return Promise.all(request.sessions.map((session) => invocation(session, request)));

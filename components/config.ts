@@ -91,6 +91,8 @@ export interface StackConfig {
   readonly fulfillmentReservedConcurrency: number;
   readonly asksPerConnection: number;
   readonly asksPerSession: number;
+  /** Lex answers stream to, and are remembered for, session ids bound to no identity (StreamingComponentArgs.unboundSessionStreaming); only with enableStreaming. */
+  readonly unboundSessionStreaming: boolean;
   /** QnABot's LLM_QA_PROMPT_TEMPLATE; only with llmLambdaArn. */
   readonly llmQaPromptTemplate?: string;
   /** QnABot's LLM_QA_MODEL_PARAMS, parsed; only with llmLambdaArn. */
@@ -152,6 +154,7 @@ export const CONFIG_DEFAULTS = {
   fulfillmentReservedConcurrency: QNA_DEFAULTS.reservedConcurrency,
   asksPerConnection: STREAMING_DEFAULTS.asksPerConnection,
   asksPerSession: STREAMING_DEFAULTS.asksPerSession,
+  unboundSessionStreaming: STREAMING_DEFAULTS.unboundSessionStreaming,
   llmQaPromptTemplate: "",
   llmQaModelParams: "",
   streamTextFlushMs: STREAMING_DEFAULTS.textFlushMs,
@@ -447,6 +450,7 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
     fulfillmentReservedConcurrency: reservedConcurrency("fulfillmentReservedConcurrency", CONFIG_DEFAULTS.fulfillmentReservedConcurrency),
     asksPerConnection: limit("asksPerConnection", CONFIG_DEFAULTS.asksPerConnection, STREAMING_LIMITS.asksPerConnection),
     asksPerSession: limit("asksPerSession", CONFIG_DEFAULTS.asksPerSession, STREAMING_LIMITS.asksPerSession),
+    unboundSessionStreaming: boolean("unboundSessionStreaming", CONFIG_DEFAULTS.unboundSessionStreaming),
     llmQaPromptTemplate: llmLambdaArn ? llmQaPromptTemplate : undefined,
     llmQaModelParams: llmLambdaArn ? llmQaModelParams : undefined,
     streamTextFlushMs: limit("streamTextFlushMs", CONFIG_DEFAULTS.streamTextFlushMs, STREAMING_LIMITS.textFlushMs),

@@ -181,6 +181,7 @@ export function createStack(config: StackConfig, regionCloudWatchRole?: RegionCl
     connectionTtlSeconds: config.connectionTtlSeconds,
     asksPerConnection: config.asksPerConnection,
     asksPerSession: config.asksPerSession,
+    unboundSessionStreaming: config.unboundSessionStreaming,
     textFlushMs: config.streamTextFlushMs,
     jsonFlushMs: config.streamJsonFlushMs,
     checkpointMs: config.streamCheckpointMs,

@@ -61,6 +61,7 @@ export const STREAMING_DEFAULTS: Required<
     | "textFlushMs"
     | "jsonFlushMs"
     | "checkpointMs"
+    | "unboundSessionStreaming"
   >
 > = {
   stageName: "Prod",
@@ -79,6 +80,7 @@ export const STREAMING_DEFAULTS: Required<
   textFlushMs: DEFAULT_FLUSH_INTERVAL_MS.text,
   jsonFlushMs: DEFAULT_FLUSH_INTERVAL_MS.json,
   checkpointMs: DEFAULT_CHECKPOINT_MS,
+  unboundSessionStreaming: false,
 };
 
 /**
@@ -228,6 +230,20 @@ export interface StreamingComponentArgs {
    * DynamoDB UpdateItem per answer. Set as STREAM_CHECKPOINT_MS. @default 1000
    */
   readonly checkpointMs?: number;
+  /**
+   * Stream Lex answers to, and keep Lex conversation memory for, session ids that are not bound
+   * to an identity: stock Lex Web UI guests' `lex-web-ui-` + 4 random hex digits (65,536 values).
+   * Lex passes the code hook no caller identity and lets any guest ask under any session id,
+   * so with this on, whoever alone holds a connection on such an id receives the text of every
+   * Lex answer asked under it, and anyone who asks Lex under the id is answered with its
+   * holder's Lex memory (docs/reliability-and-security.md lists who can read what, and the
+   * residual risks). Off, guests still get every final answer from Lex, unstreamed; users
+   * whose session id is their Cognito identity id (Lex Web UI logged in through the user pool)
+   * stream either way, as do the WebSocket `ask`, `POST /ask` and the HTTP door. Set as
+   * UNBOUND_SESSION_STREAMING on the connection function and every streaming function.
+   * @default false
+   */
+  readonly unboundSessionStreaming?: boolean;
   /** Customer managed KMS key for the connections table. @default the AWS managed key */
   readonly kmsKeyArn?: pulumi.Input<string>;
   /**
@@ -285,6 +301,7 @@ export const RESERVED_ROUTE_ENVIRONMENT: readonly string[] = [
   ENV.streamTextFlushMs,
   ENV.streamJsonFlushMs,
   ENV.streamCheckpointMs,
+  ENV.unboundSessionStreaming,
   POWERTOOLS_ENV.namespace,
   POWERTOOLS_ENV.service,
 ];
@@ -323,7 +340,7 @@ export class StreamingComponent extends pulumi.ComponentResource {
   /**
    * What the stream library (`qnabot-streaming/stream`) reads in every function that streams
    * through this component: STREAMING_ENDPOINT, CONNECTIONS_TABLE, CONNECTION_TTL_SECONDS, the
-   * frame budget and the checkpoint interval. Handler routes get it; give it to a function of
+   * frame budget, the checkpoint interval and UNBOUND_SESSION_STREAMING. Handler routes get it; give it to a function of
    * your own (QnaBot does) together with `grantStreaming`.
    */
   readonly streamingEnvironment: Readonly<Record<string, pulumi.Input<string>>>;
@@ -404,6 +421,7 @@ export class StreamingComponent extends pulumi.ComponentResource {
       [ENV.streamTextFlushMs]: String(settings.textFlushMs),
       [ENV.streamJsonFlushMs]: String(settings.jsonFlushMs),
       [ENV.streamCheckpointMs]: String(settings.checkpointMs),
+      [ENV.unboundSessionStreaming]: String(settings.unboundSessionStreaming),
     };
 
     const connection = nodeFunction(
@@ -416,6 +434,7 @@ export class StreamingComponent extends pulumi.ComponentResource {
         environment: {
           [ENV.connectionsTable]: table.name,
           [ENV.connectionTtlSeconds]: String(settings.connectionTtlSeconds),
+          [ENV.unboundSessionStreaming]: String(settings.unboundSessionStreaming),
           [POWERTOOLS_ENV.service]: "qnabot-streaming-connection",
           [POWERTOOLS_ENV.namespace]: METRICS_NAMESPACE,
         },

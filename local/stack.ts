@@ -28,6 +28,7 @@ import { startLocalHttpApi, type LocalHttpApi } from "./http-api";
 import { startLocalFunctionUrl, type LocalFunctionUrl } from "./function-url";
 import { installResponseStreaming, type StreamingHandler } from "./response-streaming";
 import { startLocalCognitoIdentityPool, type LocalCognitoIdentityPool } from "./cognito-identity";
+import { createLocalUserPool, type LocalUserPool } from "./cognito-user-pool";
 import { CodeHookError, startLocalLexRuntime, type LexCodeHookEvent, type LocalLexRuntime } from "./lex-runtime";
 import type { DeployedBundles } from "./deployed-bundles";
 import { presignWebSocketUrl } from "../client/presign";
@@ -149,6 +150,12 @@ export interface LocalStackOptions {
    * the chat page's Content-Security-Policy allows images from these hosts only. @default none
    */
   readonly outputImageHosts?: readonly string[];
+  /**
+   * Lex answers stream to, and are remembered for, session ids bound to no identity (stock Lex
+   * Web UI guests), as the deployed `unboundSessionStreaming` setting (UNBOUND_SESSION_STREAMING).
+   * @default false
+   */
+  readonly unboundSessionStreaming?: boolean;
   /** Extra environment for the handlers (STREAM_STALL_MS, POWERTOOLS_LOG_LEVEL, …). @default none */
   readonly env?: Readonly<Record<string, string>>;
   /** Fulfillment timeout, as deployed. @default 120000 */
@@ -188,13 +195,17 @@ export interface LocalStack {
   readonly label: string;
   /** The local chat user the page and the CLI sign with. */
   readonly chatUser: LocalCredential;
+  /** Whether Lex answers stream to session ids bound to no identity (LocalStackOptions.unboundSessionStreaming). */
+  readonly unboundSessionStreaming: boolean;
   readonly gateway: WebSocketGateway;
   readonly dynamo: LocalDynamo;
   /** Undefined with `bedrock: "aws"`. */
   readonly bedrock?: BedrockEmulator;
   readonly lambda: LambdaApi;
-  /** The Cognito identity pool for guests (what Lex Web UI's `cognito.poolId` names). */
+  /** The Cognito identity pool for guests and signed-in users (what Lex Web UI's `cognito.poolId` names). */
   readonly cognito: LocalCognitoIdentityPool;
+  /** The user pool whose ID tokens the identity pool accepts in `Logins` (Lex Web UI's login). */
+  readonly userPool: LocalUserPool;
   /** The Lex V2 runtime whose bot's fulfillment is the fulfillment function. */
   readonly lex: LocalLexRuntime;
   /** Every credential the endpoints accept; the Cognito pool adds the ones it issues. */
@@ -367,8 +378,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       }),
     ));
 
+    const userPool = createLocalUserPool({ region });
     const cognito = (parts.cognito = await listening("cognito", ports.cognito, () =>
-      startLocalCognitoIdentityPool({ region, credentials: store, port: ports.cognito }),
+      startLocalCognitoIdentityPool({ region, credentials: store, port: ports.cognito, userPool }),
     ));
     // Lex invokes the fulfillment as a synchronous Lambda Invoke, so it runs (and is timed) like any invocation.
     const lex = (parts.lex = await listening("lex", ports.lex, () =>
@@ -400,6 +412,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_LAMBDA_FUNCTION_NAME: LOCAL_FUNCTIONS.fulfillment,
       [ENV.connectionsTable]: dynamo.connectionsTable,
       [ENV.connectionTtlSeconds]: "7200",
+      [ENV.unboundSessionStreaming]: String(options.unboundSessionStreaming === true),
       [ENV.streamingEndpoint]: gateway.managementEndpoint,
       [ENV.memoryTable]: dynamo.memoryTable,
       [ENV.llmModelId]: modelId,
@@ -447,11 +460,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       region,
       label,
       chatUser,
+      unboundSessionStreaming: options.unboundSessionStreaming === true,
       gateway,
       dynamo,
       bedrock,
       lambda,
       cognito,
+      userPool,
       lex,
       credentials: store,
       bundles,

@@ -42,7 +42,7 @@ const SERVICE_NAMES: Readonly<Record<keyof LocalStackPorts, string>> = {
 export const USAGE =
   "usage: npm start -- [--bedrock emulator|aws] [--port 3000] [--region <region>] [--model <model id>] [--knowledge-base <id>] " +
   "[--gateway-port N] [--http-api-port N] [--lambda-port N] [--dynamo-port N] [--bedrock-port N] [--cognito-port N] [--lex-port N] [--function-url-port N] " +
-  "[--throttle-rate N] [--throttle-burst N] [--no-throttle] [--output-link-schemes a,b] [--output-image-hosts host,host] [--verbose]";
+  "[--throttle-rate N] [--throttle-burst N] [--no-throttle] [--output-link-schemes a,b] [--output-image-hosts host,host] [--unbound-session-streaming] [--verbose]";
 
 /** Flags that only mean something with real Bedrock. */
 const AWS_ONLY_FLAGS = ["region", "model", "knowledge-base"] as const;
@@ -61,6 +61,8 @@ export interface StartOptions {
   outputImageHosts?: string[];
   /** Print the handlers' JSON log lines as they are, not one line per answer (terminal-log.ts). */
   verbose: boolean;
+  /** `--unbound-session-streaming`: Lex answers stream to guests' unbound session ids (the deployed setting unboundSessionStreaming). */
+  unboundSessionStreaming: boolean;
 }
 
 /** A command line the parser refuses: one line saying what is wrong, then the usage line. */
@@ -126,6 +128,7 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
         "output-link-schemes": { type: "string" },
         "output-image-hosts": { type: "string" },
         verbose: { type: "boolean" },
+        "unbound-session-streaming": { type: "boolean" },
         ...portOptions,
       },
       strict: true,
@@ -159,6 +162,7 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
     outputLinkSchemes: allowlistFlag("output-link-schemes", values, parseLinkSchemes),
     outputImageHosts: allowlistFlag("output-image-hosts", values, parseImageHosts),
     verbose: values.verbose === true,
+    unboundSessionStreaming: values["unbound-session-streaming"] === true,
   };
 }
 
@@ -191,11 +195,15 @@ export function readyBanner(stack: LocalStack, startedInMs: number): string {
     `    Streaming WebSocket URL     ${stack.webSocketUrl}`,
     `    Cognito identity pool id    ${stack.cognito.identityPoolId}`,
     `    Cognito Identity endpoint   ${stack.cognito.endpoint}`,
+    `    Cognito user pool (Logins)  ${stack.userPool.providerName} (ID tokens issued in-process by LocalStack.userPool; no hosted sign-in page)`,
     `    Lex V2 bot id               ${stack.lex.bot.id}`,
     `    Lex V2 bot alias id         ${stack.lex.bot.aliasId}`,
     `    Lex V2 locale id            ${stack.lex.bot.localeId}`,
     `    Lex Runtime V2 endpoint     ${stack.lex.endpoint}`,
     `    (Node SDK clients: AWS_ENDPOINT_URL_COGNITO_IDENTITY=${stack.cognito.endpoint} AWS_ENDPOINT_URL_LEX_RUNTIME_V2=${stack.lex.endpoint})`,
+    stack.unboundSessionStreaming
+      ? `    Guests (lex-web-ui-XXXX ids) stream: --unbound-session-streaming is on; whoever alone holds such an id receives what is asked under it`
+      : `    Guests (lex-web-ui-XXXX ids) get final answers only; logged-in users stream. --unbound-session-streaming streams to guests too`,
     ``,
     `  From a terminal:     npx qnabot-stream ask "How does streaming work?" --local ${stack.pageUrl}`,
     ``,
@@ -237,6 +245,7 @@ async function main(): Promise<void> {
       throttle: options.throttle,
       outputLinkSchemes: options.outputLinkSchemes,
       outputImageHosts: options.outputImageHosts,
+      unboundSessionStreaming: options.unboundSessionStreaming,
       // INFO: the quiet terminal's line per answer is the fulfillment's "answer finished" entry.
       env: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "INFO", POWERTOOLS_METRICS_DISABLED: "true" },
     });

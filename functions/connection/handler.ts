@@ -3,7 +3,7 @@
  * Table and TTL come from the stack's environment, never from the client.
  */
 import type { APIGatewayProxyResultV2 } from "aws-lambda";
-import { optionalIntEnv, requiredEnv } from "../shared/aws";
+import { optionalBooleanEnv, optionalIntEnv, requiredEnv } from "../shared/aws";
 import type { ConnectionsStore } from "../shared/connections";
 import { ENV } from "../shared/env";
 import { connectionIdOf, type WebSocketEvent } from "../shared/events";
@@ -28,10 +28,11 @@ let cached: { key: string; store: ConnectionsStore } | undefined;
 function storeFromEnv(): ConnectionsStore {
   const tableName = requiredEnv(ENV.connectionsTable);
   const ttlSeconds = optionalIntEnv(ENV.connectionTtlSeconds, DEFAULT_CONNECTION_TTL_SECONDS, { min: 1 });
-  const key = `${tableName}\n${ttlSeconds}`;
+  const unboundSessionStreaming = optionalBooleanEnv(ENV.unboundSessionStreaming, false);
+  const key = `${tableName}\n${ttlSeconds}\n${unboundSessionStreaming}`;
   if (cached?.key !== key) {
     const { DynamoConnectionsStore } = require("../shared/dynamo-connections") as typeof import("../shared/dynamo-connections");
-    cached = { key, store: new DynamoConnectionsStore({ tableName, ttlSeconds }) };
+    cached = { key, store: new DynamoConnectionsStore({ tableName, ttlSeconds, unboundSessionStreaming }) };
   }
   return cached.store;
 }

@@ -3,6 +3,7 @@
  * (functions/shared/env.ts). Streaming endpoint and table come only from here: nothing a
  * client sends can point the function at another API or table.
  */
+import { optionalBooleanEnv } from "../shared/aws";
 import { ENV } from "../shared/env";
 import { DEFAULT_OUTPUT_POLICY, parseImageHosts, parseLinkSchemes, type OutputPolicy } from "./output-safety";
 
@@ -67,6 +68,8 @@ export interface FulfillmentConfig {
     connectionsTable: string;
     connectionTtlSeconds: number;
   };
+  /** Lex-door answers on session ids not bound to an identity stream and are remembered (UNBOUND_SESSION_STREAMING). */
+  unboundSessionStreaming: boolean;
   /** Milliseconds without a Bedrock event before a stream is ended as stalled. */
   stallMs: number;
   /** Milliseconds within which the Lex door answers Lex (see DEFAULT_LEX_ANSWER_BUDGET_MS). */
@@ -200,6 +203,7 @@ export function loadConfig(env: Env = process.env): FulfillmentConfig {
               DEFAULT_CONNECTION_TTL_SECONDS,
           }
         : undefined,
+    unboundSessionStreaming: optionalBooleanEnv(ENV.unboundSessionStreaming, false, env),
     stallMs: number(env, ENV.streamStallMs, positiveInteger, "a positive integer") ?? DEFAULT_STALL_MS,
     lexAnswerBudgetMs:
       number(

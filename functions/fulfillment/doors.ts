@@ -8,7 +8,8 @@ import type { LexV2Result } from "aws-lambda";
 import type { AskLedger, AskSlot } from "../shared/ask-ledger";
 import type { ConnectionsStore } from "../shared/connections";
 import { logger } from "../shared/observability";
-import { assertMayClaimSession } from "../shared/principal";
+import { assertMayClaimSession, isBoundSessionId } from "../shared/principal";
+import { lexAudienceOf, type SessionView } from "../shared/session-state";
 import { ProtocolError, parseAskMessage, parseCancelMessage, parseResumeMessage, type AnswerMode } from "../shared/protocol";
 import { ROUTES } from "../shared/routes";
 import type { ConnectionRow, StreamFormat } from "../shared/table";
@@ -38,8 +39,12 @@ export const HTTP_API_TIMEOUT_MS = 30_000;
 /** requestId of an error frame whose ask carried no usable one. */
 export const UNKNOWN_REQUEST_ID = "unknown";
 
-/** Owner prefix of memory written through the Lex door (see lexAudience). */
-export const LEX_MEMORY_PREFIX = "lex:";
+/**
+ * Logged once per function instance, at the first Lex question on an unbound session id that
+ * is neither streamed nor remembered because `unboundSessionStreaming` is off.
+ */
+export const UNBOUND_LEX_NOTICE =
+  "Lex answer not streamed and not remembered: its session id is not bound to an identity (stock Lex Web UI guests send lex-web-ui- and 4 random hex digits), and Lex lets anyone ask under any session id, so the stack cannot tell who would receive it. Users logged in through the Cognito user pool (their identity id is the session id) stream and keep memory. To stream to guests anyway, accepting that whoever holds a guest's id receives what is asked under it, set unboundSessionStreaming (Pulumi config) / UNBOUND_SESSION_STREAMING=true (docs/reliability-and-security.md#sessions-and-who-receives-an-answer). Logged once per function instance.";
 
 export const DOOR_MESSAGES = {
   streamingOff: "Streaming is not enabled on this stack, so questions cannot be asked over the WebSocket.",
@@ -57,6 +62,8 @@ export interface DoorDeps {
   answer(request: AnswerRequest): Promise<AnswerResult>;
   /** Mode for a Lex request that names none. */
   defaultMode: AnswerMode;
+  /** Lex answers on session ids not bound to an identity may stream and be remembered (session-state.ts, SessionPolicy). @default false */
+  unboundSessionStreaming?: boolean;
   /** Connections store; defined when streaming is on. */
   store?: ConnectionsStore;
   /** @connections transport; defined when streaming is on. */
@@ -131,33 +138,43 @@ export function errorName(error: unknown): string {
   return error instanceof Error ? error.name : typeof error;
 }
 
+let unboundNoticeLogged = false;
+
 /**
- * Who the Lex door answers as. Lex passes no caller identity, so the session's claims decide:
- * with one claimant, only that principal's client can have asked through this session, so
- * the answer uses a memory of that claimant's Lex conversation (kept apart from the memory of
- * its signed asks, which a Lex caller naming the same session id must never read); with
- * several (stock Lex Web UI's short random ids collide, clients.md), the answer neither
- * streams nor touches memory, since either could hold another principal's words. A session
- * that cannot be read is treated as contested: the final answer matters more than its stream.
+ * Who the Lex door answers as (session-state.ts, lexAudienceOf: Lex passes no caller identity
+ * and lets anyone ask under any session id). Only an unbound id with the setting on needs the
+ * session read; one that cannot be read is treated as contested: the final answer matters
+ * more than its stream.
  */
-async function lexAudience(sessionId: string, deps: DoorDeps): Promise<Pick<AnswerRequest, "memoryOwner" | "stream">> {
-  if (!deps.store) return {};
-  try {
-    const session = await deps.store.listSession(sessionId);
-    if (session.contested) {
-      logger.warn("Lex answer not streamed: the session is claimed by several principals", { claimants: session.claimants.length });
-      return { memoryOwner: false, stream: false };
+async function lexAudience(sessionId: string, deps: DoorDeps): Promise<Pick<AnswerRequest, "memoryOwner" | "memoryUntil" | "stream">> {
+  const policy = { unboundSessionStreaming: deps.unboundSessionStreaming === true };
+  let session: SessionView | undefined;
+  if (policy.unboundSessionStreaming && !isBoundSessionId(sessionId) && deps.store) {
+    try {
+      session = await deps.store.listSession(sessionId);
+    } catch (error) {
+      logger.warn("session lookup failed; answering without stream or memory", { error: errorName(error) });
     }
-    return session.claimants.length === 1 ? { memoryOwner: `${LEX_MEMORY_PREFIX}${session.claimants[0]}` } : {};
-  } catch (error) {
-    logger.warn("session lookup failed; answering without stream or memory", { error: error instanceof Error ? error.name : typeof error });
-    return { memoryOwner: false, stream: false };
   }
+  const audience = lexAudienceOf(sessionId, session, policy);
+  if (audience.withheld === "unbound" && !unboundNoticeLogged) {
+    unboundNoticeLogged = true;
+    logger.warn(UNBOUND_LEX_NOTICE);
+  } else if (audience.withheld === "contested") {
+    logger.warn("Lex answer not streamed: the session is claimed by several principals", { claimants: session?.claimants.length });
+  }
+  const { stream, memoryOwner, memoryUntil } = audience;
+  return { stream, memoryOwner, ...(memoryUntil === undefined ? {} : { memoryUntil }) };
+}
+
+/** Test instrumentation: the next unbound Lex question logs UNBOUND_LEX_NOTICE again, as in a new instance. */
+export function resetUnboundNotice(): void {
+  unboundNoticeLogged = false;
 }
 
 /**
  * Lex V2 code hook: a `DialogCodeHook` invocation gets Delegate, a fulfillment one is answered
- * with Close. The stream goes to the session's connections while one principal claims it.
+ * with Close. The stream goes to the session's connections where lexAudience allows it.
  * The answer returns within the Lex answer budget, below Lex's 30 s cut: one still generating
  * then ends cut short (time_budget) with what was generated, and a later "continue" resumes it.
  */

@@ -15,7 +15,7 @@ import { DEFAULT_OUTPUT_POLICY, OutputSanitizer, sanitizeOutput, type OutputPoli
 import { TIME_BUDGET_STOP_REASON, type GenerateResult, type GenerateSink, type Generator } from "./generate";
 import { systemClock, type Clock } from "../shared/clock";
 import { StreamGuard } from "./guard";
-import { UNIDENTIFIED_OWNER, DEFAULT_MEMORY_LIMITS, type ConversationMemory, type MemoryState } from "./memory";
+import { DEFAULT_MEMORY_LIMITS, type ConversationMemory, type MemoryState } from "./memory";
 
 export interface AnswerRequest {
   question: string;
@@ -30,11 +30,13 @@ export interface AnswerRequest {
   /** The WebSocket connection that asked; it gets the stream even when the session cannot be listed. */
   asker?: OpenStream["asker"];
   /**
-   * Whose conversation memory the answer reads and extends. @default the asker's principal,
-   * else UNIDENTIFIED_OWNER. `false`: no memory at all, for an unknown asker in a session
-   * several principals claim, whose history may be another principal's.
+   * Whose conversation memory the answer reads and extends. @default the asker's principal;
+   * without one (an unknown asker), no memory. `false`: no memory at all, for an unknown asker
+   * whose session's history may be another principal's.
    */
   memoryOwner?: string | false;
+  /** Epoch seconds the memory written must not outlive (the claim its owner holds ends then). @default the memory's own TTL */
+  memoryUntil?: number;
   /** Stream the answer when the stack streams. @default true */
   stream?: boolean;
   /** Streams the answer here instead of to the session's connections (a streaming HTTP response). */
@@ -104,7 +106,7 @@ function errorName(error: unknown): string {
 export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<AnswerResult> {
   const clock = deps.clock ?? systemClock;
   const startedAt = clock.now();
-  const owner = request.memoryOwner ?? request.principal ?? UNIDENTIFIED_OWNER;
+  const owner = request.memoryOwner ?? request.principal ?? false;
   const memoryStore = owner === false ? undefined : deps.memory;
   const openStream = request.stream === false ? undefined : (request.streamTo ?? deps.openStream);
   const generator = deps.generators[request.mode];
@@ -229,7 +231,7 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
     const limits = { turns: memoryTurns, ...DEFAULT_MEMORY_LIMITS };
     const turn = { question: request.question, answer: text, ...(cutShort ? { cutShort } : {}) };
     await memoryStore
-      .append(request.sessionId, owner, turn, limits, result.kbSessionId)
+      .append(request.sessionId, owner, turn, limits, result.kbSessionId, request.memoryUntil)
       .catch((error) => logger.warn("memory could not be written", { error: errorName(error) }));
   }
 

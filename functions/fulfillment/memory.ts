@@ -23,16 +23,11 @@ export interface ConversationMemory {
   load(sessionId: string, owner: string): Promise<MemoryState>;
   /**
    * Appends one turn to the session's memory as it is now (not as it was loaded), within
-   * `limits`, unless another owner holds it (then a no-op).
+   * `limits`, unless another owner holds it (then a no-op). The item expires at `until` (epoch
+   * seconds) when that comes before the memory's own TTL.
    */
-  append(sessionId: string, owner: string, turn: Turn, limits: MemoryLimits, kbSessionId?: string): Promise<void>;
+  append(sessionId: string, owner: string, turn: Turn, limits: MemoryLimits, kbSessionId?: string, until?: number): Promise<void>;
 }
-
-/**
- * Owner of memory written by a request that carries no principal (the Lex door: Lex passes
- * no caller identity). Principals are `cognito:…` / `iam:…`, so this never equals one.
- */
-export const UNIDENTIFIED_OWNER = "unidentified";
 
 export interface MemoryLimits {
   /** Turns kept. */
@@ -112,7 +107,7 @@ export class DynamoMemory implements ConversationMemory {
     return this.owned(item, owner) ? stateOf(item!) : { turns: [] };
   }
 
-  async append(sessionId: string, owner: string, turn: Turn, limits: MemoryLimits, kbSessionId?: string): Promise<void> {
+  async append(sessionId: string, owner: string, turn: Turn, limits: MemoryLimits, kbSessionId?: string, until?: number): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const item = await this.read(sessionId);
       const nowSeconds = Math.floor(this.now() / 1000);
@@ -133,7 +128,7 @@ export class DynamoMemory implements ConversationMemory {
               ...(next.kbSessionId ? { kbSessionId: next.kbSessionId } : {}),
               updatedAt: this.now(),
               version: (version ?? 0) + 1,
-              [MEMORY_TABLE.ttlAttribute]: nowSeconds + this.options.ttlSeconds,
+              [MEMORY_TABLE.ttlAttribute]: Math.min(nowSeconds + this.options.ttlSeconds, until ?? Number.POSITIVE_INFINITY),
             },
             ...(item === undefined
               ? { ConditionExpression: "attribute_not_exists(#key)", ExpressionAttributeNames: { "#key": MEMORY_TABLE.hashKey } }

@@ -94,13 +94,20 @@ export function doorDeps(config: FulfillmentConfig): DoorDeps {
   };
   const streaming = config.streaming;
   const selfFunctionName = config.selfFunctionName;
-  const store = streaming && new DynamoConnectionsStore({ tableName: streaming.connectionsTable, ttlSeconds: streaming.connectionTtlSeconds });
+  const store =
+    streaming &&
+    new DynamoConnectionsStore({
+      tableName: streaming.connectionsTable,
+      ttlSeconds: streaming.connectionTtlSeconds,
+      unboundSessionStreaming: config.unboundSessionStreaming,
+    });
   const transport = streaming && new ManagementApiTransport({ endpoint: streaming.endpoint, requestTimeoutMs: postTimeoutFromEnv() });
   return {
     answer: (request) => answer(request, engine),
     // Lex requests rarely name a mode: answer from the knowledge base when that is all there is.
     defaultMode: engine.generators.llm || !engine.generators.kb ? "llm" : "kb",
     lexAnswerBudgetMs: config.lexAnswerBudgetMs,
+    unboundSessionStreaming: config.unboundSessionStreaming,
     store,
     transport,
     ledger:

@@ -75,3 +75,11 @@ export function optionalIntEnv(name: EnvName, defaultValue: number, range: Integ
   }
   return value;
 }
+
+/** A `true` / `false` variable; unset or empty gives `defaultValue`, anything else throws naming the variable. */
+export function optionalBooleanEnv(name: EnvName, defaultValue: boolean, env: Readonly<Record<string, string | undefined>> = process.env): boolean {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === "") return defaultValue;
+  if (raw === "true" || raw === "false") return raw === "true";
+  throw new Error(`environment variable ${name} must be true or false, got ${JSON.stringify(env[name])}`);
+}

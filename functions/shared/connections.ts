@@ -33,7 +33,9 @@ export interface ConnectionsStore {
   /**
    * Records a connection and extends its principal's claim on the session. Whether the
    * principal may claim the session at all is checked before (principal.ts).
-   * Throws ProtocolError("busy") when the session holds its maximum of connections.
+   * Throws ProtocolError("busy") when the session holds its maximum of connections (the claim
+   * is recorded all the same, so the session becomes contested), and, with
+   * `unboundSessionStreaming`, when a Cognito identity already holds its maximum of unbound ids.
    */
   register(connection: RegisterConnection): Promise<ConnectionRow>;
   /** The connection's row, or undefined when unknown or expired. */

@@ -10,6 +10,12 @@ export const ENV = {
   connectionTtlSeconds: "CONNECTION_TTL_SECONDS",
   /** `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`; its presence turns streaming on. */
   streamingEndpoint: "STREAMING_ENDPOINT",
+  /**
+   * `true`: answers whose asker is unknown (the Lex door, QnABot-style hooks) may stream to,
+   * and be remembered for, session ids not bound to an identity (session-state.ts,
+   * SessionPolicy). Unset or `false` (the default): they are not.
+   */
+  unboundSessionStreaming: "UNBOUND_SESSION_STREAMING",
   /** Frame budget of `format=text` connections (Lex Web UI): minimum ms between two posts to one (0 = as fast as posts return). */
   streamTextFlushMs: "STREAM_TEXT_FLUSH_MS",
   /** Frame budget of `format=json` connections: minimum ms between two posts to one (0 = as fast as posts return). */

@@ -31,7 +31,7 @@ export function principalFromIdentity(identity: CallerIdentityFields | null | un
   if (!identity) return undefined;
   if (nonEmpty(identity.cognitoIdentityId)) {
     return {
-      id: `cognito:${identity.cognitoIdentityId}`,
+      id: `${COGNITO_PRINCIPAL_PREFIX}${identity.cognitoIdentityId}`,
       kind: "cognito",
       cognitoIdentityId: identity.cognitoIdentityId,
     };
@@ -40,15 +40,35 @@ export function principalFromIdentity(identity: CallerIdentityFields | null | un
   return undefined;
 }
 
+/** Prefix of a Cognito identity's principal id (Principal.id). */
+export const COGNITO_PRINCIPAL_PREFIX = "cognito:";
+
 /**
- * Whether `principal` may claim `sessionId` at all. A session id shaped like a Cognito
- * identity id (what QnABot's own client page and Lex Web UI 0.21.7 send) is bound to that
- * identity alone. Any other id (stock Lex Web UI 0.22–0.24.1 sends `lex-web-ui-` + 4 random
- * hex digits, clients.md) may be claimed by several principals; the session then becomes
- * contested and no principal receives another's answers (session-state.ts).
+ * Whether a principal id is a Cognito identity's: the kind of caller anyone can create for
+ * free from a public identity pool (Lex Web UI's guests), unlike the operator's IAM callers.
+ */
+export function isCognitoPrincipal(principalId: string): boolean {
+  return principalId.startsWith(COGNITO_PRINCIPAL_PREFIX);
+}
+
+/**
+ * Whether `sessionId` is bound to one identity: a Cognito identity id, which only that identity
+ * can sign for (QnABot's own client page, Lex Web UI 0.21.7, and Lex Web UI 0.22–0.24.1 for
+ * users logged in through the Cognito user pool, clients.md). Any other id (stock Lex Web UI
+ * guests send `lex-web-ui-` + 4 random hex digits) is unbound: anyone may use it, with Lex
+ * too, so nothing proves who asked a Lex question under it.
+ */
+export function isBoundSessionId(sessionId: string): boolean {
+  return COGNITO_IDENTITY_ID_PATTERN.test(sessionId);
+}
+
+/**
+ * Whether `principal` may claim `sessionId` at all. A bound session id (isBoundSessionId) is
+ * that identity's alone. An unbound id may be claimed by several principals; the session then
+ * becomes contested and no principal receives another's answers (session-state.ts).
  */
 export function assertMayClaimSession(principal: Principal, sessionId: string): void {
-  if (!COGNITO_IDENTITY_ID_PATTERN.test(sessionId)) return;
+  if (!isBoundSessionId(sessionId)) return;
   if (principal.kind === "cognito" && principal.cognitoIdentityId === sessionId) return;
   throw new ProtocolError("forbidden", "this sessionId is a Cognito identity id; only that identity may use it");
 }

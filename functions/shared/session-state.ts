@@ -4,14 +4,19 @@
  * rule is tested without DynamoDB; dynamo-connections.ts reads the item, applies one change
  * and writes it back conditionally on its version.
  *
- * Real clients send short random session ids (stock Lex Web UI: `lex-web-ui-` + 4 hex
- * digits, clients.md), so two principals claiming one id is an ordinary event. A claim
- * outlives its connection by CLAIM_GRACE_SECONDS because Lex Web UI never reconnects: a user
- * whose socket closed keeps asking Lex under the same id, and a newcomer with that id must
- * not receive those answers. While two or more principals hold claims, the session is
- * contested: an answer whose asker is unknown (a Lex code hook carries no caller identity)
- * reaches nobody, and an answer whose asker is known reaches only the asker's connections.
+ * An answer whose asker is known (WebSocket `ask`, `POST /ask`) reaches only the asker's
+ * connections. An answer whose asker is unknown (a Lex code hook carries no caller identity,
+ * and Lex lets anyone ask under any session id, clients.md) may reach a session's connections
+ * only when its id is bound to an identity (principal.ts, isBoundSessionId): then only that
+ * identity can hold it. On an unbound id (stock Lex Web UI guests: `lex-web-ui-` + 4 hex
+ * digits) it reaches nobody, unless the operator turned on `unboundSessionStreaming`
+ * (SessionPolicy). In that mode the claims decide: a claim outlives its connection by
+ * CLAIM_GRACE_SECONDS because Lex Web UI never reconnects (a user whose socket closed keeps
+ * asking Lex under the same id, and a newcomer with that id must not receive those answers),
+ * and while two or more principals hold claims the session is contested and such an answer
+ * reaches nobody.
  */
+import { isBoundSessionId } from "./principal";
 import type { ConnectionRow, StreamFormat } from "./table";
 
 /** How long a claim outlives the connect that made it, beyond the connection's own lifetime. */
@@ -41,8 +46,9 @@ export interface SessionState {
 export interface SessionItem extends SessionState {
   /**
    * The latest live connection, for a QnABot 7.4 hook's `GetItem {sessionId}` →
-   * `connectionId`. Absent while the session is contested or has no connection, so such a
-   * hook never reaches another principal's socket.
+   * `connectionId`. Present only while an unknown asker may be streamed to (a bound id, or an
+   * unbound one with `unboundSessionStreaming` on, uncontested), so such a hook never reaches
+   * another principal's socket.
    */
   connectionId?: string;
   /** Epoch seconds; DynamoDB TTL: the latest claim's end. */
@@ -51,12 +57,30 @@ export interface SessionItem extends SessionState {
   version: number;
 }
 
+/** What the operator allows for sessions whose id is not bound to an identity. */
+export interface SessionPolicy {
+  /**
+   * Lets an answer whose asker is unknown (the Lex door, QnABot-style hooks) reach the
+   * connections of an unbound session id while one principal alone claims it. Anyone can ask
+   * Lex under any id, so that principal receives whatever anyone asks under the id.
+   * @default false
+   */
+  readonly unboundSessionStreaming?: boolean;
+}
+
 /** A session as the stream writer and the doors see it at one instant. */
 export interface SessionView {
   /** Principals holding an unexpired claim. */
   claimants: string[];
+  /** Principal → epoch seconds its claim ends, for the claimants. */
+  claimEnds: Record<string, number>;
   /** True while two or more principals hold claims: unidentified askers stream to nobody. */
   contested: boolean;
+  /**
+   * True when an answer whose asker is unknown may reach this session's connections: the id is
+   * bound to an identity, or the policy allows unbound ids; and the session is not contested.
+   */
+  openToUnknownAsker: boolean;
   /** Open connections, of every claimant. */
   connections: ConnectionRow[];
 }
@@ -81,24 +105,60 @@ export function prune(state: SessionState, nowSeconds: number): SessionState {
   return { sessionId: state.sessionId, claims, connections };
 }
 
-export function view(state: SessionState, nowSeconds: number): SessionView {
+export function view(state: SessionState, nowSeconds: number, policy: SessionPolicy = {}): SessionView {
   const live = prune(state, nowSeconds);
   const claimants = Object.keys(live.claims).sort();
   const connections = Object.entries(live.connections)
     .map(([connectionId, entry]) => ({ sessionId: live.sessionId, connectionId, ...entry }))
     .sort((a, b) => a.connectedAt - b.connectedAt || a.connectionId.localeCompare(b.connectionId));
-  return { claimants, contested: claimants.length > 1, connections };
+  const contested = claimants.length > 1;
+  const openToUnknownAsker = !contested && (isBoundSessionId(state.sessionId) || policy.unboundSessionStreaming === true);
+  return { claimants, claimEnds: { ...live.claims }, contested, openToUnknownAsker, connections };
 }
 
 /**
  * The connections an answer may reach. A known asker reaches only its own connections; an
- * unknown asker (Lex, a hook) reaches the session's connections only while one principal
- * holds it, since then that principal is the only one who can have asked.
+ * unknown asker (Lex, a hook) reaches the session's connections only when the session is open
+ * to it (SessionView.openToUnknownAsker).
  */
 export function recipients(session: SessionView, asker?: string): ConnectionRow[] {
   if (asker !== undefined) return session.connections.filter((row) => row.principal === asker);
-  if (session.contested) return [];
-  return session.connections;
+  return session.openToUnknownAsker ? session.connections : [];
+}
+
+/** Prefix of the memory owner of a Lex-door conversation: never a principal (`cognito:…`, `iam:…`), so never one's own memory. */
+export const LEX_MEMORY_PREFIX = "lex:";
+
+/** Who the Lex door answers as (see lexAudience). */
+export interface LexAudience {
+  /** Stream the answer to the session's connections (the writer checks the session again when it opens). */
+  stream: boolean;
+  /** Whose conversation memory the answer reads and extends; false: none. */
+  memoryOwner: string | false;
+  /** Epoch seconds the memory must not outlive: the claim it belongs to ends then. */
+  memoryUntil?: number;
+  /** Why the answer is neither streamed nor remembered, when it is not. */
+  withheld?: "unbound" | "contested" | "unclaimed";
+}
+
+/**
+ * Who a Lex question under `sessionId` is answered as. Lex passes no caller identity and lets
+ * anyone ask under any session id, so whoever is answered as the session's owner is whoever
+ * asked: the answer and the memory it reads go to that owner only where an owner is proven.
+ * - A bound id (a Cognito identity id): its identity's connections and its Lex memory.
+ * - An unbound id, policy off (the default): no stream, no memory.
+ * - An unbound id, policy on: while one principal alone claims it, that principal's
+ *   connections and a Lex memory of its own that ends with its claim; contested or unclaimed,
+ *   neither (either could hold another principal's words).
+ * `session` is undefined when it could not be read: treated as contested.
+ */
+export function lexAudienceOf(sessionId: string, session: SessionView | undefined, policy: SessionPolicy = {}): LexAudience {
+  if (isBoundSessionId(sessionId)) return { stream: true, memoryOwner: `${LEX_MEMORY_PREFIX}cognito:${sessionId}` };
+  if (policy.unboundSessionStreaming !== true) return { stream: false, memoryOwner: false, withheld: "unbound" };
+  if (!session || session.contested) return { stream: false, memoryOwner: false, withheld: "contested" };
+  const [claimant] = session.claimants;
+  if (claimant === undefined) return { stream: false, memoryOwner: false, withheld: "unclaimed" };
+  return { stream: true, memoryOwner: `${LEX_MEMORY_PREFIX}${claimant}`, memoryUntil: session.claimEnds[claimant] };
 }
 
 export interface Connect {
@@ -110,27 +170,35 @@ export interface Connect {
 }
 
 export class SessionFullError extends Error {
-  constructor(readonly sessionId: string) {
+  constructor(
+    readonly sessionId: string,
+    /**
+     * The state to write anyway: the refused principal's claim recorded, so a session an
+     * attacker filled with its own sockets becomes contested rather than staying theirs.
+     */
+    readonly withClaim: SessionState,
+  ) {
     super(`session ${sessionId} already has ${MAX_CONNECTIONS_PER_SESSION} open connections`);
     this.name = "SessionFullError";
   }
 }
 
-/** The state after a connect: the connection recorded, the principal's claim extended. */
+/** The state after a connect: the connection recorded, the principal's claim extended. Throws SessionFullError. */
 export function addConnection(state: SessionState, connect: Connect, times: ClaimTimes): SessionState {
   const nowSeconds = Math.floor(connect.connectedAt / 1000);
   const live = prune(state, nowSeconds);
+  const ttl = nowSeconds + times.connectionTtlSeconds;
+  const claimUntil = ttl + (times.claimGraceSeconds ?? CLAIM_GRACE_SECONDS);
+  const claims = { ...live.claims, [connect.principal]: Math.max(live.claims[connect.principal] ?? 0, claimUntil) };
   if (
     live.connections[connect.connectionId] === undefined &&
     Object.keys(live.connections).length >= MAX_CONNECTIONS_PER_SESSION
   ) {
-    throw new SessionFullError(state.sessionId);
+    throw new SessionFullError(state.sessionId, { ...live, claims });
   }
-  const ttl = nowSeconds + times.connectionTtlSeconds;
-  const claimUntil = ttl + (times.claimGraceSeconds ?? CLAIM_GRACE_SECONDS);
   return {
     sessionId: live.sessionId,
-    claims: { ...live.claims, [connect.principal]: Math.max(live.claims[connect.principal] ?? 0, claimUntil) },
+    claims,
     connections: {
       ...live.connections,
       [connect.connectionId]: { principal: connect.principal, format: connect.format, connectedAt: connect.connectedAt, ttl },
@@ -150,10 +218,14 @@ export function isEmpty(state: SessionState): boolean {
   return Object.keys(state.claims).length === 0 && Object.keys(state.connections).length === 0;
 }
 
-/** The item to write for a state, with the fields plain readers use derived from it. */
-export function toItem(state: SessionState, nowSeconds: number, version: number): SessionItem {
-  const current = view(state, nowSeconds);
-  const latest = current.contested ? undefined : current.connections[current.connections.length - 1];
+/**
+ * The item to write for a state, with the fields plain readers use derived from it:
+ * `connectionId` is offered only where an unknown asker may be streamed to
+ * (SessionView.openToUnknownAsker), since a QnABot-style hook never knows who asked.
+ */
+export function toItem(state: SessionState, nowSeconds: number, version: number, policy: SessionPolicy = {}): SessionItem {
+  const current = view(state, nowSeconds, policy);
+  const latest = current.openToUnknownAsker ? current.connections[current.connections.length - 1] : undefined;
   const ttl = Math.max(nowSeconds, ...Object.values(state.claims));
   return {
     sessionId: state.sessionId,

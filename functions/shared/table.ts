@@ -5,13 +5,15 @@
 
 /**
  * Connections table, keyed by `sessionId` alone so a QnABot 7.4 hook's
- * `GetItem {sessionId}` → `connectionId` works unchanged (clients.md). Two kinds of item:
+ * `GetItem {sessionId}` → `connectionId` works unchanged (clients.md). Its items:
  * - the session item (`sessionId` = the session id): the principals that claimed the session,
- *   its open connections, and `connectionId`, the latest live connection, present only while
- *   exactly one principal claims the session (see session-state.ts);
+ *   its open connections, and `connectionId`, the latest live connection, present only where an
+ *   answer whose asker is unknown may stream to it (see session-state.ts, toItem);
  * - a lookup item per connection (`sessionId` = CONNECTION_KEY_PREFIX + connection id), so
  *   `$disconnect` and the `ask` route, which know only the connection id, find its session
- *   with one GetItem.
+ *   with one GetItem;
+ * - a claims item per Cognito identity (PRINCIPAL_CLAIMS_KEY_PREFIX + principal) with
+ *   `unboundSessionStreaming` on (dynamo-connections.ts).
  */
 export const CONNECTIONS_TABLE = {
   hashKey: "sessionId",
@@ -24,6 +26,12 @@ export const CONNECTIONS_TABLE = {
  * (`[A-Za-z0-9:._-]`) nor in an API Gateway connection id, so no key ever collides.
  */
 export const CONNECTION_KEY_PREFIX = "#connection#";
+
+/**
+ * Key prefix of a principal's claims item (the unbound session ids it holds, counted with
+ * `unboundSessionStreaming` on). `#` occurs in no session id, so it never collides with one.
+ */
+export const PRINCIPAL_CLAIMS_KEY_PREFIX = "#claims#";
 
 export type StreamFormat = "text" | "json";
 

@@ -9,7 +9,7 @@ import {
   PostToConnectionCommand,
   type ApiGatewayManagementApiClientConfig,
 } from "@aws-sdk/client-apigatewaymanagementapi";
-import { optionalIntEnv } from "../shared/aws";
+import { optionalBooleanEnv, optionalIntEnv } from "../shared/aws";
 import { DynamoConnectionsStore } from "../shared/dynamo-connections";
 import { ENV } from "../shared/env";
 import type { StreamFormat } from "../shared/table";
@@ -150,7 +150,8 @@ const openers = new Map<string, StreamOpener>();
 export function streamOpenerFor(config: StreamOpenerConfig): StreamOpener {
   const { endpoint, tableName } = config;
   const flushIntervalMs = { ...DEFAULT_FLUSH_INTERVAL_MS, ...config.flushIntervalMs };
-  const key = JSON.stringify([endpoint, tableName, flushIntervalMs.text, flushIntervalMs.json]);
+  const unboundSessionStreaming = optionalBooleanEnv(ENV.unboundSessionStreaming, false);
+  const key = JSON.stringify([endpoint, tableName, flushIntervalMs.text, flushIntervalMs.json, unboundSessionStreaming]);
   let opener = openers.get(key);
   if (!opener) {
     opener = createStreamOpener({
@@ -158,6 +159,7 @@ export function streamOpenerFor(config: StreamOpenerConfig): StreamOpener {
       store: new DynamoConnectionsStore({
         tableName,
         ttlSeconds: optionalIntEnv(ENV.connectionTtlSeconds, 7200, { min: 1, max: 86_400 }),
+        unboundSessionStreaming,
       }),
       transport: new ManagementApiTransport({ endpoint, requestTimeoutMs: postTimeoutFromEnv() }),
       options: {

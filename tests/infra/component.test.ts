@@ -113,6 +113,7 @@ describe("StreamingComponent (components/streaming.ts)", function () {
         textFlushMs: 300,
         jsonFlushMs: 0,
         checkpointMs: 250,
+        unboundSessionStreaming: true,
         logRetentionInDays: 14,
         memorySize: 256,
         timeout: 5,
@@ -150,7 +151,7 @@ describe("StreamingComponent (components/streaming.ts)", function () {
       });
     });
 
-    it("hands the frame budget, checkpoint interval and fair-use limits to the functions that stream through it", async () => {
+    it("hands the frame budget, checkpoint interval, fair-use limits and unboundSessionStreaming to the functions that stream through it", async () => {
       const environment = await valueOf(pulumi.output(component.streamingEnvironment));
       expect(environment).to.deep.equal({
         STREAMING_ENDPOINT: "https://opt-api-id.execute-api.eu-west-1.amazonaws.com/Prod",
@@ -159,14 +160,17 @@ describe("StreamingComponent (components/streaming.ts)", function () {
         STREAM_TEXT_FLUSH_MS: "300",
         STREAM_JSON_FLUSH_MS: "0",
         STREAM_CHECKPOINT_MS: "250",
+        UNBOUND_SESSION_STREAMING: "true",
       });
       expect(component.askLimits).to.deep.equal({ perConnection: 1, perSession: 3 });
-      // The connection function streams nothing: table and TTL only.
+      // The connection function streams nothing: table, TTL, and whether unbound ids offer hooks a connectionId.
+      expect(recorder.named("opt-connection").inputs.environment.variables).to.deep.include({ UNBOUND_SESSION_STREAMING: "true" });
       expect(Object.keys(recorder.named("opt-connection").inputs.environment.variables).sort()).to.deep.equal([
         "CONNECTIONS_TABLE",
         "CONNECTION_TTL_SECONDS",
         "POWERTOOLS_METRICS_NAMESPACE",
         "POWERTOOLS_SERVICE_NAME",
+        "UNBOUND_SESSION_STREAMING",
       ]);
     });
 

@@ -200,6 +200,7 @@ describe("stack configuration (components/config.ts, Pulumi.yaml)", () => {
       streamTextFlushMs: DEFAULT_FLUSH_INTERVAL_MS.text,
       streamJsonFlushMs: DEFAULT_FLUSH_INTERVAL_MS.json,
       streamCheckpointMs: 1000,
+      unboundSessionStreaming: false,
     });
     const defaults = parse({});
     expect(defaults.streamingHttpCorsOrigins).to.equal(undefined);
@@ -219,6 +220,7 @@ describe("stack configuration (components/config.ts, Pulumi.yaml)", () => {
       streamTextFlushMs: "0",
       streamJsonFlushMs: "250",
       streamCheckpointMs: "500",
+      unboundSessionStreaming: "true",
       llmLambdaArn: "arn:aws:lambda:eu-west-1:123456789012:function:my-llm",
       llmQaPromptTemplate: "Answer from {context}.<br>{history}<br>Q: {input}",
       llmQaModelParams: '{"temperature":0,"top_p":0.9}',
@@ -234,6 +236,7 @@ describe("stack configuration (components/config.ts, Pulumi.yaml)", () => {
       streamTextFlushMs: 0,
       streamJsonFlushMs: 250,
       streamCheckpointMs: 500,
+      unboundSessionStreaming: true,
       llmQaPromptTemplate: "Answer from {context}.<br>{history}<br>Q: {input}",
       llmQaModelParams: { temperature: 0, top_p: 0.9 },
     });

@@ -82,6 +82,8 @@ describe("handler-file routes (StreamingComponent routes: { key: { handler } })"
       [ENV.streamTextFlushMs]: String(DEFAULT_FLUSH_INTERVAL_MS.text),
       [ENV.streamJsonFlushMs]: String(DEFAULT_FLUSH_INTERVAL_MS.json),
       [ENV.streamCheckpointMs]: "1000",
+      // Secure by default: Lex answers never stream to session ids bound to no identity.
+      [ENV.unboundSessionStreaming]: "false",
       POWERTOOLS_SERVICE_NAME: "chat-ask",
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
     });

@@ -442,6 +442,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       expect(fn.environment.variables).to.deep.equal({
         [ENV.connectionsTable]: "streaming-connections",
         [ENV.connectionTtlSeconds]: "7200",
+        [ENV.unboundSessionStreaming]: "false",
         POWERTOOLS_SERVICE_NAME: "qnabot-streaming-connection",
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       });
@@ -480,6 +481,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
         // Output safety's allowlists, at their defaults but set explicitly.
         [ENV.outputLinkSchemes]: "http,https,mailto",
         [ENV.outputImageHosts]: "",
+        [ENV.unboundSessionStreaming]: "false",
         POWERTOOLS_SERVICE_NAME: "qnabot-streaming-fulfillment",
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       });
@@ -722,6 +724,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
           streamCheckpointMs: "500",
           outputLinkSchemes: "https,mailto",
           outputImageHosts: "images.example.com",
+          unboundSessionStreaming: "true",
         }),
         FRESH_REGION,
       );
@@ -752,12 +755,15 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
         [ENV.streamTextFlushMs]: "0",
         [ENV.streamJsonFlushMs]: "50",
         [ENV.streamCheckpointMs]: "500",
+        [ENV.unboundSessionStreaming]: "true",
       };
       for (const name of ["qnabot-fulfillment", "qnabot-streaming-http"]) {
         expect(recorder.named(name).inputs.environment.variables, name).to.deep.include(expected);
       }
-      // The connection function streams nothing: it gets the table and TTL only.
-      expect(Object.keys(recorder.named("streaming-connection").inputs.environment.variables)).not.to.include.members(Object.keys(expected));
+      // The connection function streams nothing: of these it gets only whether unbound ids offer hooks a connectionId.
+      const connectionEnvironment = recorder.named("streaming-connection").inputs.environment.variables;
+      expect(connectionEnvironment[ENV.unboundSessionStreaming]).to.equal("true");
+      expect(Object.keys(connectionEnvironment)).not.to.include.members(Object.keys(expected).filter((key) => key !== ENV.unboundSessionStreaming));
     });
 
     it("passes output safety's allowlists to both answering functions", () => {

@@ -1,7 +1,8 @@
 /**
  * The local Cognito identity pool, driven by the real `@aws-sdk/client-cognito-identity`
  * (awsJson1.1, the unsigned GetId → GetCredentialsForIdentity flow a browser client such as
- * Lex Web UI runs for a guest), plus the raw wire shapes the SDK's schema defines.
+ * Lex Web UI runs for a guest, and with `Logins` for a user signed in to the user pool), plus
+ * the raw wire shapes the SDK's schema defines.
  */
 import {
   CognitoIdentityClient,
@@ -12,6 +13,7 @@ import {
 } from "@aws-sdk/client-cognito-identity";
 import { expect } from "chai";
 import { COGNITO_CREDENTIAL_LIFETIME_MS, LOCAL_IDENTITY_POOL_UUID, startLocalCognitoIdentityPool, type LocalCognitoIdentityPool } from "../../local/cognito-identity";
+import { createLocalUserPool, ID_TOKEN_LIFETIME_SECONDS, type LocalUserPool } from "../../local/cognito-user-pool";
 import { CredentialStore } from "../../local/gateway";
 import { applyEnv } from "../../local/process-env";
 
@@ -29,10 +31,12 @@ describe("local Cognito identity pool (awsJson1.1, with @aws-sdk/client-cognito-
   let pool: LocalCognitoIdentityPool;
   let store: CredentialStore;
   let client: CognitoIdentityClient;
+  let userPool: LocalUserPool;
 
   before(async function () {
     store = new CredentialStore();
-    pool = await startLocalCognitoIdentityPool({ region: "eu-west-1", credentials: store, now: () => T0 });
+    userPool = createLocalUserPool({ region: "eu-west-1", now: () => T0 });
+    pool = await startLocalCognitoIdentityPool({ region: "eu-west-1", credentials: store, now: () => T0, userPool });
     // GetId and GetCredentialsForIdentity are public (noAuth in the SDK): no credentials configured.
     client = new CognitoIdentityClient({ region: "eu-west-1", endpoint: pool.endpoint });
   });
@@ -95,16 +99,75 @@ describe("local Cognito identity pool (awsJson1.1, with @aws-sdk/client-cognito-
     expect(identity404.message).to.match(/Identity 'eu-west-1:1{8}-1{4}-1{4}-1{4}-1{12}' not found/);
   });
 
-  it("refuses logins with NotAuthorizedException (403): it issues unauthenticated identities only", async function () {
-    const logins = { "cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc": "eyJ.token.sig" };
-    const getId = await rejection(client.send(new GetIdCommand({ IdentityPoolId: pool.identityPoolId, Logins: logins })));
-    expect(getId).to.be.instanceOf(NotAuthorizedException);
-    expect(getId.$metadata?.httpStatusCode).to.equal(403);
-    expect(getId.message).to.match(/unauthenticated/);
+  // Lex Web UI's loaders, logged in: getCredentials(poolId, region, logins) → GetId + GetCredentialsForIdentity with
+  // Logins {"cognito-idp.{region}.amazonaws.com/{userPoolId}": idToken} (../shared/clients.md).
+  describe("a user signed in to the user pool (Logins)", function () {
+    it("gets the same identity id on every GetId, and credentials of the authenticated role carrying it", async function () {
+      const logins = { [userPool.providerName]: userPool.issueIdToken("ana") };
+      const first = await client.send(new GetIdCommand({ IdentityPoolId: pool.identityPoolId, Logins: logins }));
+      const again = await client.send(new GetIdCommand({ IdentityPoolId: pool.identityPoolId, Logins: { [userPool.providerName]: userPool.issueIdToken("ana") } }));
+      expect(again.IdentityId).to.equal(first.IdentityId);
+      const other = await client.send(new GetIdCommand({ IdentityPoolId: pool.identityPoolId, Logins: { [userPool.providerName]: userPool.issueIdToken("ben") } }));
+      expect(other.IdentityId).to.not.equal(first.IdentityId);
 
-    const { IdentityId } = await client.send(new GetIdCommand({ IdentityPoolId: pool.identityPoolId }));
-    const credentials = await rejection(client.send(new GetCredentialsForIdentityCommand({ IdentityId, Logins: logins })));
-    expect(credentials).to.be.instanceOf(NotAuthorizedException);
+      const output = await client.send(new GetCredentialsForIdentityCommand({ IdentityId: first.IdentityId, Logins: logins }));
+      expect(output.IdentityId).to.equal(first.IdentityId);
+      expect(store.get(output.Credentials!.AccessKeyId!)?.identity).to.include({
+        cognitoIdentityId: first.IdentityId,
+        cognitoAuthenticationType: "authenticated",
+        userArn: "arn:aws:sts::000000000000:assumed-role/Cognito_LocalPoolAuth_Role/CognitoIdentityCredentials",
+      });
+    });
+
+    it("issues a user's identity credentials only against that user's valid token: none, another user's, or a guest's identity get NotAuthorizedException (403)", async function () {
+      const ana = { [userPool.providerName]: userPool.issueIdToken("ana") };
+      const ben = { [userPool.providerName]: userPool.issueIdToken("ben") };
+      const { IdentityId } = await client.send(new GetIdCommand({ IdentityPoolId: pool.identityPoolId, Logins: ana }));
+      for (const attempt of [
+        client.send(new GetCredentialsForIdentityCommand({ IdentityId })),
+        client.send(new GetCredentialsForIdentityCommand({ IdentityId, Logins: ben })),
+      ]) {
+        const error = await rejection(attempt);
+        expect(error).to.be.instanceOf(NotAuthorizedException);
+        expect(error.$metadata?.httpStatusCode).to.equal(403);
+        expect(error.message).to.equal("Logins don't match. Please include at least one valid login for this identity or identity pool.");
+      }
+      const guest = await client.send(new GetIdCommand({ IdentityPoolId: pool.identityPoolId }));
+      expect(await rejection(client.send(new GetCredentialsForIdentityCommand({ IdentityId: guest.IdentityId, Logins: ana })))).to.be.instanceOf(NotAuthorizedException);
+    });
+
+    it("refuses a token it did not sign, an expired or tampered one, and another provider's, with NotAuthorizedException (403)", async function () {
+      const forger = createLocalUserPool({ region: "eu-west-1", now: () => T0 });
+      const expired = userPool.issueIdToken("ana", { now: T0 - (ID_TOKEN_LIFETIME_SECONDS + 1) * 1000 });
+      const [header, payload, signature] = userPool.issueIdToken("ana").split(".");
+      const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
+      const tampered = [header, Buffer.from(JSON.stringify({ ...claims, sub: "someone-else" })).toString("base64url"), signature].join(".");
+      const cases: [Record<string, string>, RegExp][] = [
+        [{ [userPool.providerName]: forger.issueIdToken("ana") }, /^Invalid login token\. Token is not signed by this user pool\.$/],
+        [{ [userPool.providerName]: expired }, /^Invalid login token\. Token expired/],
+        [{ [userPool.providerName]: tampered }, /^Invalid login token\. Token signature is invalid\.$/],
+        [{ [userPool.providerName]: "eyJ.token.sig" }, /^Invalid login token\./],
+        [{ "cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc": userPool.issueIdToken("ana") }, /^Token is not from a supported provider of this identity pool\.$/],
+      ];
+      for (const [logins, message] of cases) {
+        const error = await rejection(client.send(new GetIdCommand({ IdentityPoolId: pool.identityPoolId, Logins: logins })));
+        expect(error, JSON.stringify(logins)).to.be.instanceOf(NotAuthorizedException);
+        expect(error.$metadata?.httpStatusCode).to.equal(403);
+        expect(error.message).to.match(message);
+      }
+    });
+
+    it("refuses every login when it has no user pool", async function () {
+      const guestsOnly = await startLocalCognitoIdentityPool({ region: "eu-west-1", credentials: new CredentialStore() });
+      const bare = new CognitoIdentityClient({ region: "eu-west-1", endpoint: guestsOnly.endpoint });
+      try {
+        const error = await rejection(bare.send(new GetIdCommand({ IdentityPoolId: guestsOnly.identityPoolId, Logins: { [userPool.providerName]: userPool.issueIdToken("ana") } })));
+        expect(error).to.be.instanceOf(NotAuthorizedException);
+      } finally {
+        bare.destroy();
+        await guestsOnly.close();
+      }
+    });
   });
 
   it("refuses a malformed pool id with the service's constraint message (ValidationException)", async function () {

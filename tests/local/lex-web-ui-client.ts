@@ -7,7 +7,10 @@
  * only `host` signed and that is the hostname without the port, no `format`), `{"action":"ping"}`
  * on open and every 9 minutes for 2 hours, no reconnect, and questions through Lex
  * `RecognizeText` with that same id and the streaming session attributes. While a question is
- * pending, every text frame except the literal `/stop/` is kept.
+ * pending, every text frame except the literal `/stop/` is kept. Logged in (a user signed in
+ * through the Cognito user pool), its loaders call `GetId` and `GetCredentialsForIdentity` with
+ * `Logins: {"cognito-idp.{region}.amazonaws.com/{userPoolId}": idToken}`, and
+ * `LexClient.initCredentials` adopts the returned `identityId` as the session id (clients.md).
  */
 import { randomInt } from "node:crypto";
 import { CognitoIdentityClient, GetCredentialsForIdentityCommand, GetIdCommand } from "@aws-sdk/client-cognito-identity";
@@ -27,8 +30,16 @@ export type LexWebUiVersion = "stock" | "identity-id";
 export interface LexWebUiOptions {
   /** @default "stock" */
   readonly version?: LexWebUiVersion;
-  /** Forces the stock random id (collision tests). @default `lex-web-ui-` + 4 random hex digits */
+  /** Forces the stock random id (collision tests, and an attacker naming a victim's id). @default `lex-web-ui-` + 4 random hex digits */
   readonly userId?: string;
+  /**
+   * A user signed in through the Cognito user pool: the loaders' `getCredentials(poolId,
+   * region, logins)` path. The session id is then the identity id, whatever `version` says.
+   * @default a guest (no logins)
+   */
+  readonly login?: { readonly providerName: string; readonly idToken: string };
+  /** Ask through Lex only, without opening the WebSocket (streaming off, or its connect failed). @default false */
+  readonly noSocket?: boolean;
 }
 
 /** Stock Lex Web UI's session id: 65,536 possible values (clients.md). */
@@ -68,10 +79,12 @@ export class LexWebUiClient {
     readonly identityId: string,
     readonly credentials: AwsCredentialIdentity,
     readonly connectUrl: string,
-    readonly socket: StackSocket,
+    /** Undefined when started with `noSocket`. */
+    readonly socket: StackSocket | undefined,
     private readonly lex: LexRuntimeV2Client,
     private readonly stack: LexWebUiConfig,
   ) {
+    if (!socket) return;
     socket.ws.on("message", (data: Buffer) => {
       const text = data.toString("utf8");
       this.received.push(text);
@@ -91,13 +104,15 @@ export class LexWebUiClient {
   /** Gets a guest identity from the stack's Cognito pool, picks the session id, connects and pings. */
   static async start(stack: LexWebUiConfig, options: LexWebUiOptions = {}): Promise<LexWebUiClient> {
     const cognito = new CognitoIdentityClient({ region: stack.region, endpoint: stack.cognito.endpoint });
-    const { IdentityId } = await cognito.send(new GetIdCommand({ IdentityPoolId: stack.cognito.identityPoolId }));
-    const { Credentials } = await cognito.send(new GetCredentialsForIdentityCommand({ IdentityId }));
+    const Logins = options.login ? { [options.login.providerName]: options.login.idToken } : undefined;
+    const { IdentityId } = await cognito.send(new GetIdCommand({ IdentityPoolId: stack.cognito.identityPoolId, Logins }));
+    const { Credentials } = await cognito.send(new GetCredentialsForIdentityCommand({ IdentityId, Logins }));
     cognito.destroy();
     const credentials = { accessKeyId: Credentials!.AccessKeyId!, secretAccessKey: Credentials!.SecretKey!, sessionToken: Credentials!.SessionToken!, expiration: Credentials!.Expiration };
-    const userId = (options.version ?? "stock") === "identity-id" ? IdentityId! : (options.userId ?? stockUserId());
+    const adoptsIdentityId = options.login !== undefined || (options.version ?? "stock") === "identity-id";
+    const userId = adoptsIdentityId ? IdentityId! : (options.userId ?? stockUserId());
     const connectUrl = await lexWebUiConnectUrl(stack.webSocketUrl, userId, stack.region, credentials);
-    const socket = await openSocket(connectUrl);
+    const socket = options.noSocket ? undefined : await openSocket(connectUrl);
     const lex = new LexRuntimeV2Client({ region: stack.region, endpoint: stack.lex.endpoint, credentials });
     return new LexWebUiClient(userId, IdentityId!, credentials, connectUrl, socket, lex, stack);
   }
@@ -137,6 +152,8 @@ export class LexWebUiClient {
   /** Test instrumentation: resolves once everything posted to this socket so far has arrived (the barrier's reply is not kept). */
   async settle(): Promise<void> {
     const before = this.received.length;
+    // A closed socket (Lex Web UI never reconnects) receives nothing more: there is nothing to wait for.
+    if (!this.socket || this.socket.ws.readyState !== this.socket.ws.OPEN) return;
     await this.socket.barrier();
     // The barrier's own reply went through the message handler too; it is not a frame of any answer.
     const reply = this.received.findIndex((text, i) => i >= before && text.includes('"type":"error"') && text.includes("barrier-"));
@@ -150,6 +167,6 @@ export class LexWebUiClient {
   async close(): Promise<void> {
     clearInterval(this.pingTimer);
     this.lex.destroy();
-    await this.socket.close();
+    await this.socket?.close();
   }
 }

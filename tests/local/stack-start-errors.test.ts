@@ -75,6 +75,8 @@ describe("npm start: user mistakes get one line naming the fix", function () {
       expect(parseStartArgs(["--throttle-rate", "2.5", "--throttle-burst", "5"]).throttle).to.deep.equal({ rateLimit: 2.5, burstLimit: 5 });
       expect(parseStartArgs(["--throttle-burst", "7"]).throttle).to.deep.equal({ rateLimit: 50, burstLimit: 7 });
       expect(parseStartArgs(["--no-throttle"]).throttle).to.equal(false);
+      expect(parseStartArgs([]).unboundSessionStreaming, "guests' unbound ids do not stream by default").to.equal(false);
+      expect(parseStartArgs(["--unbound-session-streaming"]).unboundSessionStreaming).to.equal(true);
       expect(lines(usageError(["--throttle-rate", "0"]).message)).to.deep.equal(['--throttle-rate must be a positive number of messages per second, not "0"', USAGE]);
       expect(lines(usageError(["--throttle-rate", "fast"]).message)[0]).to.match(/^--throttle-rate must be a positive number/);
       expect(lines(usageError(["--throttle-burst", "1.5"]).message)[0]).to.equal('--throttle-burst must be a whole number of at least 1, not "1.5"');

@@ -51,8 +51,8 @@ describe("local stack: npm start", function () {
     if (server && server.exitCode === null && server.signalCode === null) server.kill("SIGKILL");
   });
 
-  it("starts on --port 0, serves the page, answers the CLI, streams to a Lex Web UI configured from the printed endpoints, and stops cleanly on SIGINT with a tab still open", async function () {
-    server = runTs("local/start.ts", ["--port", "0"]);
+  it("starts on --port 0, serves the page, answers the CLI, streams to a Lex Web UI guest configured from the printed endpoints with --unbound-session-streaming, and stops cleanly on SIGINT with a tab still open", async function () {
+    server = runTs("local/start.ts", ["--port", "0", "--unbound-session-streaming"]);
     const output = collect(server);
     const pageUrl = await new Promise<string>((resolveUrl, reject) => {
       const check = (): void => {
@@ -85,7 +85,8 @@ describe("local stack: npm start", function () {
     expect(streamed).to.not.equal("");
     expect(end.final).to.equal(formatAnswer(streamed, []).markdown);
 
-    // Stock Lex Web UI configured with nothing but what the banner printed: it streams, and Lex answers.
+    // Stock Lex Web UI configured with nothing but what the banner printed: a guest streams (the flag is on), and Lex answers.
+    expect(output.stdout()).to.include("Guests (lex-web-ui-XXXX ids) stream: --unbound-session-streaming is on");
     const ui = await LexWebUiClient.start(lexWebUiConfig(output.stdout()));
     expect(ui.userId).to.match(/^lex-web-ui-[0-9a-f]{4}$/);
     const { response, frames } = await ui.ask("How does streaming work?");

@@ -4,11 +4,13 @@
  * dynalite and the Bedrock emulator. Bedrock's text is scripted, so every streamed byte can be
  * compared with what the model sent.
  */
+import { randomUUID } from "node:crypto";
 import { expect } from "chai";
 import type { Envelope } from "../../functions/shared/protocol";
 import { MESSAGES } from "../../functions/fulfillment/errors";
 import { formatAnswer } from "../../functions/fulfillment/format";
 import { DOCUMENTS_URI_PREFIX } from "../../local/bedrock";
+import { localCognitoIdentity } from "../../local/gateway";
 import { startLocalStack, type LocalStack } from "../../local/stack";
 import {
   FAST,
@@ -227,16 +229,21 @@ describe("local stack: answers streamed over the wire", function () {
     expect(deltaText(envelopes)).to.equal(deltas.slice(0, 3).join(""));
     expect(last(envelopes, "error")).to.include({ code: "model_error", retryable: true, message: MESSAGES.unavailable });
 
+    // Lex streams only to a session bound to an identity (issue 19): a Cognito identity's own id.
+    const identityId = `${stack.region}:${randomUUID()}`;
+    const user = localCognitoIdentity({ region: stack.region, identityId });
+    stack.credentials.add(user);
+    const userSocket = await connect(stack, identityId, { format: "json", credential: user });
     stack.bedrock!.enqueue(script);
-    const event = lexV2Event({ sessionId, question: "Will this break again?" });
+    const event = lexV2Event({ sessionId: identityId, question: "Will this break again?" });
     const response = (await stack.invokeFulfillment(event)) as LexResponse;
     expect(response.sessionState.dialogAction.type).to.equal("Close");
     expect(response.messages).to.deep.equal([{ contentType: "PlainText", content: MESSAGES.unavailable }]);
     // The Lex answer's stream told the session's socket too.
-    await socket.barrier();
-    const lexStream = socket.envelopes((event.sessionState as { originatingRequestId: string }).originatingRequestId);
+    await userSocket.barrier();
+    const lexStream = userSocket.envelopes((event.sessionState as { originatingRequestId: string }).originatingRequestId);
     expect(last(lexStream, "error")).to.include({ code: "model_error", retryable: true });
-    await socket.close();
+    await Promise.all([socket.close(), userSocket.close()]);
   });
 
   it("turns Bedrock throttling into a retryable `throttled` error envelope, and gives Lex a clear final message", async function () {
@@ -261,9 +268,9 @@ describe("local stack: answers streamed over the wire", function () {
 
   // Stock Lex Web UI sends its random lex-web-ui-XXXX id, not the identity id (clients.md); clients that do send the
   // identity id (0.21.7, QnABot's own page) are covered in lex-web-ui-stock.test.ts with the collision cases.
-  it("streams to stock Lex Web UI through the local Lex runtime where the stack says, whatever endpoint and table its session attributes name", async function () {
-    const ui = await LexWebUiClient.start(stack);
-    expect(ui.userId).to.match(/^lex-web-ui-[0-9a-f]{4}$/);
+  it("streams to Lex Web UI (logged in) through the local Lex runtime where the stack says, whatever endpoint and table its session attributes name", async function () {
+    const ui = await LexWebUiClient.start(stack, { login: { providerName: stack.userPool.providerName, idToken: stack.userPool.issueIdToken("stream-user") } });
+    expect(ui.userId).to.equal(ui.identityId);
     stack.bedrock!.enqueue({ operation: "ConverseStream", deltas: MULTI_BYTE_DELTAS });
     const { response, frames } = await ui.ask("What does Lex Web UI show while it waits?", {
       streamingEndpoint: "https://attacker.example/Prod",

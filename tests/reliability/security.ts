@@ -191,8 +191,9 @@ export async function tamperedQueries(env: SecurityEnv): Promise<Figure> {
 
 /** A streaming endpoint or table named by the client (Lex session attribute, HTTP body, WebSocket frame) is ignored. */
 export async function clientSuppliedEndpoint(env: SecurityEnv): Promise<Figure> {
-  const { stack, owner, trap } = env;
-  const session = nextId("endpoint");
+  // A Lex answer streams only to a session bound to an identity (issue 19): the Cognito identity's own id.
+  const { stack, cognito: owner, trap } = env;
+  const session = owner.identity.cognitoIdentityId!;
   const tab = await connect(stack, session, { credential: owner, format: "json" });
   try {
     const smuggled = { streamingEndpoint: trap.url, streamingDynamoDbTable: stack.dynamo.memoryTable };

@@ -137,7 +137,7 @@ describe("connection function handler", () => {
       expect(result.statusCode).to.equal(403);
       expect(message(result)).to.match(/Cognito identity id/);
       expect(await store.find(event.requestContext.connectionId)).to.equal(undefined);
-      expect(await store.listSession(victim)).to.deep.equal({ claimants: [], contested: false, connections: [] });
+      expect(await store.listSession(victim)).to.deep.include({ claimants: [], contested: false, connections: [] });
     });
 
     it("refuses an IAM caller claiming a Cognito-shaped session id with 403", async () => {
@@ -221,7 +221,7 @@ describe("connection function handler", () => {
       expect((await store.listSession(id)).connections.map((row) => row.connectionId)).to.deep.equal([second.requestContext.connectionId]);
 
       await invoke(disconnectEvent({ connectionId: second.requestContext.connectionId }));
-      expect(await store.listSession(id)).to.deep.equal({ claimants: [`iam:${ALICE_ARN}`], contested: false, connections: [] });
+      expect(await store.listSession(id)).to.deep.include({ claimants: [`iam:${ALICE_ARN}`], contested: false, connections: [] });
     });
 
     it("answers 200 for an unknown connection and for a repeated disconnect", async () => {
@@ -337,7 +337,7 @@ describe("connection function handler", () => {
       expect(message(result)).to.match(/try connecting again/);
       expect(logs.some((line) => line.level === "ERROR" && line.message === "could not register the connection")).to.equal(true);
       expect(await store.find(event.requestContext.connectionId)).to.equal(undefined);
-      expect(await store.listSession(id)).to.deep.equal({ claimants: [], contested: false, connections: [] });
+      expect(await store.listSession(id)).to.deep.include({ claimants: [], contested: false, connections: [] });
     });
 
     it("answers $disconnect with 500 and logs the failure", async () => {

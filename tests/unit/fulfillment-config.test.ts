@@ -14,7 +14,7 @@ const endpoint = "https://abc123.execute-api.us-east-1.amazonaws.com/Prod";
 describe("fulfillment: configuration from the environment", () => {
   it("turns streaming off, memory off and knowledge base off when their variables are unset", () => {
     const config = loadConfig({ [ENV.llmModelId]: "model-1" });
-    expect(config).to.deep.include({ streaming: undefined, memory: undefined, knowledgeBase: undefined, hookArn: undefined, stallMs: DEFAULT_STALL_MS, lexAnswerBudgetMs: DEFAULT_LEX_ANSWER_BUDGET_MS });
+    expect(config).to.deep.include({ streaming: undefined, memory: undefined, knowledgeBase: undefined, hookArn: undefined, stallMs: DEFAULT_STALL_MS, lexAnswerBudgetMs: DEFAULT_LEX_ANSWER_BUDGET_MS, unboundSessionStreaming: false });
     expect(config.llm).to.deep.equal({ modelId: "model-1", systemPrompt: undefined, inference: {} });
   });
 
@@ -39,9 +39,11 @@ describe("fulfillment: configuration from the environment", () => {
       [ENV.selfFunctionName]: "fulfillment",
       [ENV.outputLinkSchemes]: "https,mailto",
       [ENV.outputImageHosts]: "images.example.com",
+      [ENV.unboundSessionStreaming]: "true",
     });
     expect(config).to.deep.equal({
       streaming: { endpoint, connectionsTable: "connections", connectionTtlSeconds: 3600 },
+      unboundSessionStreaming: true,
       stallMs: 15000,
       lexAnswerBudgetMs: 20000,
       memory: { tableName: "memory", turns: 3, ttlSeconds: 600 },

@@ -3,13 +3,14 @@ import type { LexV2Result } from "aws-lambda";
 import { answer, type AnswerRequest, type AnswerResult } from "../../functions/fulfillment/engine";
 import {
   DOOR_MESSAGES,
-  LEX_MEMORY_PREFIX,
   HTTP_API_TIMEOUT_MS,
+  UNBOUND_LEX_NOTICE,
   askJob,
   askRoute,
   dispatch,
   httpDoor,
   lexDoor,
+  resetUnboundNotice,
   type DoorDeps,
   type InvocationContext,
 } from "../../functions/fulfillment/doors";
@@ -25,6 +26,8 @@ import type { JournalStore, ResumeOutcome } from "../../functions/stream/journal
 import { ENV } from "../../functions/shared/env";
 import { ProtocolError } from "../../functions/shared/protocol";
 import { ROUTES } from "../../functions/shared/routes";
+import { LEX_MEMORY_PREFIX } from "../../functions/shared/session-state";
+import { logger } from "../../functions/shared/observability";
 import { messageEvent, newCognitoIdentityId } from "./connection-events";
 import { ManualClock, fakeClient, quietLogs, recordingOpener } from "./fulfillment-fakes";
 import { FakeTransport, MemoryConnectionsStore } from "./stream-fakes";
@@ -49,7 +52,7 @@ function result(overrides: Partial<AnswerResult> = {}): AnswerResult {
 function doorDeps(overrides: Partial<DoorDeps> = {}, answerWith: AnswerResult = result()) {
   const asked: AnswerRequest[] = [];
   const jobs: AskJob[] = [];
-  const store = new MemoryConnectionsStore();
+  const store = new MemoryConnectionsStore({ unboundSessionStreaming: overrides.unboundSessionStreaming });
   const transport = new FakeTransport();
   const clock = new ManualClock();
   const deps: DoorDeps = {
@@ -152,6 +155,8 @@ describe("fulfillment: front doors", () => {
           mode: "llm",
           requestId: "8b1a3c7e-1f2d-4e5a-9b8c-7d6e5f4a3b2c",
           deadlineAt: clock.now() + DEFAULT_LEX_ANSWER_BUDGET_MS - TIME_BUDGET_MARGIN_MS,
+          stream: true,
+          memoryOwner: `${LEX_MEMORY_PREFIX}${cognitoPrincipal}`,
         },
       ]);
       expect(asked[0]).to.not.have.property("principal");
@@ -195,31 +200,78 @@ describe("fulfillment: front doors", () => {
       expect(asked).to.deep.equal([]);
     });
 
-    it("uses the Lex memory of the session's only claimant, apart from the memory of its signed asks", async () => {
+    // clients.md: the code hook event carries no caller identity, and any guest may call
+    // RecognizeText with any session id; only a Cognito identity id is bound to one identity.
+    it("streams a bound session (a Cognito identity id) and uses its identity's Lex memory, apart from the memory of its signed asks", async () => {
       const { deps, asked, store } = doorDeps();
-      await store.seed("lex-web-ui-3f9a", cognitoPrincipal, ["text"]);
-      await lexDoor(lexEvent({ sessionId: "lex-web-ui-3f9a" }), context(), deps);
-      expect(asked[0]).to.include({ sessionId: "lex-web-ui-3f9a", memoryOwner: `${LEX_MEMORY_PREFIX}${cognitoPrincipal}` });
-      expect(asked[0]).to.not.have.property("stream");
+      await store.seed(identityId, cognitoPrincipal, ["text"]);
+      await lexDoor(lexEvent({ sessionId: identityId }), context(), deps);
+      expect(asked[0]).to.include({ sessionId: identityId, stream: true, memoryOwner: `${LEX_MEMORY_PREFIX}${cognitoPrincipal}` });
       expect(asked[0]).to.not.have.property("principal");
     });
 
-    // clients.md: stock Lex Web UI's ids are `lex-web-ui-` + 4 hex digits, so two users collide,
-    // and the Lex event does not say which of them asked.
-    it("neither streams nor uses memory when two principals claim the session, and still answers", async () => {
-      const { deps, asked, store } = doorDeps();
-      await store.seed("lex-web-ui-3f9a", cognitoPrincipal, ["text"]);
-      await store.register({ sessionId: "lex-web-ui-3f9a", connectionId: "other=", principal: "cognito:us-east-1:other", format: "text" });
-      const response = await lexDoor(lexEvent({ sessionId: "lex-web-ui-3f9a" }), context(), deps);
-      expect(asked[0]).to.include({ memoryOwner: false, stream: false });
-      expect(response.messages).to.deep.equal([{ contentType: "PlainText", content: result().plainText }]);
-    });
+    describe("an unbound session id (stock Lex Web UI guests: lex-web-ui-XXXX)", () => {
+      afterEach(() => resetUnboundNotice());
 
-    it("neither streams nor uses memory when the session cannot be read", async () => {
-      const { deps, asked, store } = doorDeps();
-      store.listSession = () => Promise.reject(new Error("ProvisionedThroughputExceededException"));
-      await lexDoor(lexEvent({ sessionId: "lex-web-ui-3f9a" }), context(), deps);
-      expect(asked[0]).to.include({ memoryOwner: false, stream: false });
+      function capturedWarnings(): { messages: string[]; restore(): void } {
+        const messages: string[] = [];
+        const warn = logger.warn;
+        logger.warn = ((message: string) => void messages.push(message)) as typeof logger.warn;
+        return { messages, restore: () => void (logger.warn = warn) };
+      }
+
+      it("by default neither streams nor uses memory, even with one claimant, and says why once per instance", async () => {
+        const { deps, asked, store } = doorDeps();
+        await store.seed("lex-web-ui-3f9a", cognitoPrincipal, ["text"]);
+        resetUnboundNotice();
+        const logs = capturedWarnings();
+        try {
+          await lexDoor(lexEvent({ sessionId: "lex-web-ui-3f9a" }), context(), deps);
+          await lexDoor(lexEvent({ sessionId: "lex-web-ui-0001" }), context(), deps);
+        } finally {
+          logs.restore();
+        }
+        expect(asked.map((a) => ({ stream: a.stream, memoryOwner: a.memoryOwner }))).to.deep.equal([
+          { stream: false, memoryOwner: false },
+          { stream: false, memoryOwner: false },
+        ]);
+        const notices = logs.messages.filter((message) => message === UNBOUND_LEX_NOTICE);
+        expect(notices, "one line per function instance").to.have.length(1);
+        expect(UNBOUND_LEX_NOTICE).to.include("unboundSessionStreaming").and.include("UNBOUND_SESSION_STREAMING=true");
+      });
+
+      it("with unboundSessionStreaming, uses the only claimant's Lex memory until its claim ends, and streams", async () => {
+        const { deps, asked, store } = doorDeps({ unboundSessionStreaming: true });
+        await store.seed("lex-web-ui-3f9a", cognitoPrincipal, ["text"]);
+        const claimEnd = (await store.listSession("lex-web-ui-3f9a")).claimEnds[cognitoPrincipal];
+        await lexDoor(lexEvent({ sessionId: "lex-web-ui-3f9a" }), context(), deps);
+        expect(asked[0]).to.include({ stream: true, memoryOwner: `${LEX_MEMORY_PREFIX}${cognitoPrincipal}`, memoryUntil: claimEnd });
+        expect(asked[0]).to.not.have.property("principal");
+      });
+
+      it("with unboundSessionStreaming, neither streams nor uses memory when nobody claims the id (a Lex question with no socket)", async () => {
+        const { deps, asked } = doorDeps({ unboundSessionStreaming: true });
+        await lexDoor(lexEvent({ sessionId: "lex-web-ui-3f9a" }), context(), deps);
+        expect(asked[0]).to.include({ memoryOwner: false, stream: false });
+      });
+
+      // clients.md: stock Lex Web UI's ids are `lex-web-ui-` + 4 hex digits, so two users collide,
+      // and the Lex event does not say which of them asked.
+      it("with unboundSessionStreaming, neither streams nor uses memory when two principals claim the session, and still answers", async () => {
+        const { deps, asked, store } = doorDeps({ unboundSessionStreaming: true });
+        await store.seed("lex-web-ui-3f9a", cognitoPrincipal, ["text"]);
+        await store.register({ sessionId: "lex-web-ui-3f9a", connectionId: "other=", principal: "cognito:us-east-1:other", format: "text" });
+        const response = await lexDoor(lexEvent({ sessionId: "lex-web-ui-3f9a" }), context(), deps);
+        expect(asked[0]).to.include({ memoryOwner: false, stream: false });
+        expect(response.messages).to.deep.equal([{ contentType: "PlainText", content: result().plainText }]);
+      });
+
+      it("with unboundSessionStreaming, neither streams nor uses memory when the session cannot be read", async () => {
+        const { deps, asked, store } = doorDeps({ unboundSessionStreaming: true });
+        store.listSession = () => Promise.reject(new Error("ProvisionedThroughputExceededException"));
+        await lexDoor(lexEvent({ sessionId: "lex-web-ui-3f9a" }), context(), deps);
+        expect(asked[0]).to.include({ memoryOwner: false, stream: false });
+      });
     });
 
     it("ignores client-supplied streamingEndpoint/streamingDynamoDbTable session attributes", async () => {

@@ -8,7 +8,6 @@ import { CUT_SHORT_NOTE, formatAnswer } from "../../functions/fulfillment/format
 import { sanitizeOutput } from "../../functions/fulfillment/output-safety";
 import type { GenerateRequest, GenerateResult, GenerateSink, Generator } from "../../functions/fulfillment/generate";
 import { hookGenerator, type LambdaInvoker } from "../../functions/fulfillment/hook";
-import { UNIDENTIFIED_OWNER } from "../../functions/fulfillment/memory";
 import { createStreamOpener } from "../../functions/stream/writer";
 import {
   MapMemory,
@@ -201,10 +200,19 @@ describe("fulfillment: answer engine", () => {
       expect(memory.items.get(ask.sessionId)?.owner).to.equal("iam:alice");
     });
 
-    it("keeps requests without a principal (Lex) under their own owner", async () => {
+    it("neither reads nor writes memory for a request with no principal and no owner named (an unknown asker)", async () => {
       const memory = new MapMemory();
-      await answer({ ...ask, principal: undefined }, deps({ generators: { llm: scripted(["x"]).generator }, memory }));
-      expect(memory.saves[0].owner).to.equal(UNIDENTIFIED_OWNER);
+      memory.items.set(ask.sessionId, { owner: "cognito:someone", state: { turns: [{ question: "secret", answer: "secret" }] } });
+      const { generator, calls } = scripted(["x"]);
+      await answer({ ...ask, principal: undefined }, deps({ generators: { llm: generator }, memory }));
+      expect(calls[0].history).to.deep.equal([]);
+      expect(memory.saves).to.deep.equal([]);
+    });
+
+    it("passes the memory's end (the owner's claim) on to the memory store", async () => {
+      const memory = new MapMemory();
+      await answer({ ...ask, principal: undefined, memoryOwner: "lex:cognito:claimant", memoryUntil: 1_900_000_000 }, deps({ generators: { llm: scripted(["x"]).generator }, memory }));
+      expect(memory.saves.map((save) => ({ owner: save.owner, until: save.until }))).to.deep.equal([{ owner: "lex:cognito:claimant", until: 1_900_000_000 }]);
     });
 
     it("reads and extends the memory of the owner the door names (a Lex session's only claimant)", async () => {
@@ -218,7 +226,7 @@ describe("fulfillment: answer engine", () => {
 
     it("neither reads nor writes memory, nor streams, when the door forbids both (a contested Lex session)", async () => {
       const memory = new MapMemory();
-      memory.items.set(ask.sessionId, { owner: UNIDENTIFIED_OWNER, state: { turns: [{ question: "other's", answer: "other's" }] } });
+      memory.items.set(ask.sessionId, { owner: "lex:cognito:other", state: { turns: [{ question: "other's", answer: "other's" }] } });
       const { generator, calls } = scripted(["x"]);
       const { opener, streams } = recordingOpener();
       const result = await answer(

@@ -152,7 +152,7 @@ export function recordingOpener(options: { connections?: number; failOpen?: Erro
 /** Memory in a Map, keyed like the DynamoDB item (session, owner). */
 export class MapMemory implements ConversationMemory {
   readonly items = new Map<string, { owner: string; state: MemoryState }>();
-  readonly saves: { sessionId: string; owner: string; state: MemoryState }[] = [];
+  readonly saves: { sessionId: string; owner: string; state: MemoryState; until?: number }[] = [];
   failLoad?: Error;
 
   async load(sessionId: string, owner: string): Promise<MemoryState> {
@@ -161,10 +161,10 @@ export class MapMemory implements ConversationMemory {
     return item && item.owner === owner ? item.state : { turns: [] };
   }
 
-  async append(sessionId: string, owner: string, turn: Turn, limits: MemoryLimits, kbSessionId?: string): Promise<void> {
+  async append(sessionId: string, owner: string, turn: Turn, limits: MemoryLimits, kbSessionId?: string, until?: number): Promise<void> {
     const item = this.items.get(sessionId);
     const state = appendTurn(item && item.owner === owner ? item.state : { turns: [] }, turn, limits, kbSessionId);
-    this.saves.push({ sessionId, owner, state });
+    this.saves.push({ sessionId, owner, state, ...(until === undefined ? {} : { until }) });
     if (!item || item.owner === owner) this.items.set(sessionId, { owner, state });
   }
 }

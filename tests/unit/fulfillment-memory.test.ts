@@ -89,6 +89,19 @@ describe("fulfillment: conversation memory", () => {
       expect(await memory().load("s-expired", "iam:bob")).to.deep.equal({ turns: [{ question: "new", answer: "owner" }] });
     });
 
+    // Issue 19: a Lex memory ends with the claim of the principal it belongs to (`until`), never after.
+    it("ends an item at `until` when that comes before its own TTL, and reads it as empty after", async () => {
+      const until = Math.floor(now / 1000) + 60;
+      await memory().append("s-claimed", "lex:cognito:holder", { question: "q", answer: "a" }, limits, undefined, until);
+      const { Item } = await client.send(new GetCommand({ TableName: dynamo.memoryTable, Key: { sessionId: "s-claimed" } }));
+      expect(Item?.ttl).to.equal(until);
+      now += 61 * 1000;
+      expect(await memory().load("s-claimed", "lex:cognito:holder")).to.deep.equal({ turns: [] });
+      await memory().append("s-late", "iam:alice", { question: "q", answer: "a" }, limits, undefined, Math.floor(now / 1000) + 999_999);
+      const late = await client.send(new GetCommand({ TableName: dynamo.memoryTable, Key: { sessionId: "s-late" } }));
+      expect(late.Item?.ttl, "its own TTL when that comes first").to.equal(Math.floor(now / 1000) + 3600);
+    });
+
     it("stores a long conversation within DynamoDB's item limit", async () => {
       for (let i = 0; i < 8; i++) {
         await memory().append("s-big", "iam:alice", { question: "?".repeat(4000), answer: "🙂".repeat(50_000) }, { ...limits, turns: 8 });

@@ -11,6 +11,7 @@ import { openStreamFromAttributes } from "../../functions/stream/index";
 import { PostError } from "../../functions/stream/types";
 import { LOCAL_DYNAMO_CREDENTIALS, startLocalDynamo, type LocalDynamo } from "../../local/dynamo";
 import { applyEnv } from "../../local/process-env";
+import { newCognitoIdentityId } from "./connection-events";
 
 /** How the fake @connections API answers a connection id, by the id's prefix. */
 const REPLIES: Record<string, { status: number; type?: string }> = {
@@ -265,12 +266,13 @@ describe("stream writer over AWS", () => {
       expect(String(error)).to.include("missing streamingDynamoDbTable");
     });
 
-    it("streams a hook's answer over the wire: DynamoDB lookup, json and text frames, a Gone row removed", async () => {
+    it("streams a hook's answer over the wire to a bound session (a Cognito identity id): DynamoDB lookup, json and text frames, a Gone row removed", async () => {
       const store = new DynamoConnectionsStore({ tableName: local.connectionsTable, ttlSeconds: 600 });
-      const principal = "iam:arn:aws:iam::123456789012:user/hook";
-      await store.register({ sessionId: "hook-session", connectionId: "ok-json", principal, format: "json" });
-      await store.register({ sessionId: "hook-session", connectionId: "ok-text", principal, format: "text" });
-      await store.register({ sessionId: "hook-session", connectionId: "gone-tab", principal, format: "text" });
+      const hookSession = newCognitoIdentityId();
+      const principal = `cognito:${hookSession}`;
+      await store.register({ sessionId: hookSession, connectionId: "ok-json", principal, format: "json" });
+      await store.register({ sessionId: hookSession, connectionId: "ok-text", principal, format: "text" });
+      await store.register({ sessionId: hookSession, connectionId: "gone-tab", principal, format: "text" });
 
       // Capture the default reporter's EMF emission and log line instead of printing them.
       const added: string[] = [];
@@ -291,7 +293,7 @@ describe("stream writer over AWS", () => {
       let report;
       try {
         const stream = await openStreamFromAttributes(
-          { sessionId: "hook-session", streamingEndpoint: api.endpoint, streamingDynamoDbTable: local.connectionsTable, requestId: "ask-7" },
+          { sessionId: hookSession, streamingEndpoint: api.endpoint, streamingDynamoDbTable: local.connectionsTable, requestId: "ask-7" },
           "lambda-request-id",
         );
         expect(stream?.liveConnections).to.equal(3);
@@ -310,11 +312,29 @@ describe("stream writer over AWS", () => {
       expect(envelopes.at(-1).final).to.equal("Bonjour le monde 🌍");
       expect(bodies("gone-tab")).to.have.length(1);
       expect(report).to.include({ connections: 3, gone: 1 });
-      const left = await store.listSession("hook-session");
+      const left = await store.listSession(hookSession);
       expect(left.connections.map((r) => r.connectionId).sort()).to.deep.equal(["ok-json", "ok-text"]);
       expect(published).to.equal(1);
       expect(added).to.include.members(["StreamTtftMs", "StreamFrames", "StreamPosts", "StreamBytes", "StreamGoneConnections", "StreamDurationMs"]);
       expect(logged).to.deep.equal(["connection gone; dropped from the stream", "answer streamed"]);
+    });
+
+    // Issue 19: a hook never knows who asked, so by default a session id bound to no identity gets nothing.
+    it("reaches no connection of an unbound session id unless UNBOUND_SESSION_STREAMING is true", async () => {
+      const principal = "cognito:us-east-1:00000000-0000-4000-8000-00000000b00b";
+      await new DynamoConnectionsStore({ tableName: local.connectionsTable, ttlSeconds: 600 }).register({ sessionId: "lex-web-ui-b00b", connectionId: "guest-tab", principal, format: "text" });
+      const attributes = { sessionId: "lex-web-ui-b00b", streamingEndpoint: api.endpoint, streamingDynamoDbTable: local.connectionsTable, requestId: "ask-8" };
+      const off = await openStreamFromAttributes(attributes, "lambda-request-off");
+      expect(off?.liveConnections).to.equal(0);
+      await off!.end({ final: "x", stopReason: "end_turn" });
+      const restore = applyEnv({ UNBOUND_SESSION_STREAMING: "true" });
+      try {
+        const on = await openStreamFromAttributes(attributes, "lambda-request-on");
+        expect(on?.liveConnections).to.equal(1);
+        await on!.end({ final: "x", stopReason: "end_turn" });
+      } finally {
+        restore();
+      }
     });
   });
 });

@@ -4,11 +4,14 @@
  * says so, a fake clock and a recording logger.
  */
 import type { ConnectionsStore, RegisterConnection } from "../../functions/shared/connections";
+import { ProtocolError } from "../../functions/shared/protocol";
 import {
+  SessionFullError,
   addConnection,
   emptySession,
   removeConnection,
   view,
+  type SessionPolicy,
   type SessionState,
   type SessionView,
 } from "../../functions/shared/session-state";
@@ -23,25 +26,38 @@ export class MemoryConnectionsStore implements ConnectionsStore {
   /** When set, remove() rejects with it (after recording the call). */
   failRemove?: Error;
 
-  constructor(private readonly ttlSeconds = 7200) {}
+  private readonly ttlSeconds: number;
+  private readonly policy: SessionPolicy;
+
+  /** Defaults as the DynamoDB store's: `unboundSessionStreaming` off. */
+  constructor(options: { ttlSeconds?: number } & SessionPolicy = {}) {
+    this.ttlSeconds = options.ttlSeconds ?? 7200;
+    this.policy = { unboundSessionStreaming: options.unboundSessionStreaming };
+  }
 
   async register(connection: RegisterConnection): Promise<ConnectionRow> {
     const connectedAt = Date.now();
     const state = this.sessions.get(connection.sessionId) ?? emptySession(connection.sessionId);
-    this.sessions.set(connection.sessionId, addConnection(state, { ...connection, connectedAt }, { connectionTtlSeconds: this.ttlSeconds }));
+    try {
+      this.sessions.set(connection.sessionId, addConnection(state, { ...connection, connectedAt }, { connectionTtlSeconds: this.ttlSeconds }));
+    } catch (error) {
+      if (!(error instanceof SessionFullError)) throw error;
+      this.sessions.set(connection.sessionId, error.withClaim);
+      throw new ProtocolError("busy", error.message, 429, true);
+    }
     return { ...connection, connectedAt, ttl: Math.floor(connectedAt / 1000) + this.ttlSeconds };
   }
 
   async find(connectionId: string): Promise<ConnectionRow | undefined> {
     for (const state of this.sessions.values()) {
-      const row = view(state, nowSeconds()).connections.find((r) => r.connectionId === connectionId);
+      const row = view(state, nowSeconds(), this.policy).connections.find((r) => r.connectionId === connectionId);
       if (row) return row;
     }
     return undefined;
   }
 
   async listSession(sessionId: string): Promise<SessionView> {
-    return view(this.sessions.get(sessionId) ?? emptySession(sessionId), nowSeconds());
+    return view(this.sessions.get(sessionId) ?? emptySession(sessionId), nowSeconds(), this.policy);
   }
 
   async remove(key: { sessionId: string; connectionId: string }): Promise<boolean> {

@@ -606,7 +606,13 @@ describe("stream writer", () => {
       });
       const opener = createStreamOpener({
         store: {
-          listSession: async () => ({ claimants: [ALICE], contested: false, connections: [row("mine", ALICE), row("theirs", BOB)] }),
+          listSession: async () => ({
+            claimants: [ALICE],
+            claimEnds: { [ALICE]: 0 },
+            contested: false,
+            openToUnknownAsker: true,
+            connections: [row("mine", ALICE), row("theirs", BOB)],
+          }),
           remove: async () => true,
         },
         transport,
