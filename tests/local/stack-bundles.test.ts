@@ -60,7 +60,8 @@ describe("local stack running the deployed bundles (handlers: \"bundles\")", fun
   });
 
   it("answers Lex Web UI through the Lex runtime's code hook (a synchronous Invoke of the fulfillment bundle)", async function () {
-    const ui = await LexWebUiClient.start(stack);
+    // Signed in: its identity id is its session, so its Lex answers stream with the defaults (a guest's would not).
+    const ui = await LexWebUiClient.start(stack, { login: { providerName: stack.userPool.providerName, idToken: stack.userPool.issueIdToken("bundled") } });
     try {
       const deltas = ["Through ", "Lex."];
       stack.bedrock!.enqueue({ operation: "ConverseStream", deltas });
