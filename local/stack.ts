@@ -34,7 +34,7 @@ import type { DeployedBundles } from "./deployed-bundles";
 import { presignWebSocketUrl } from "../client/presign";
 import { applyEnv } from "./process-env";
 import { startChatServer, type ChatServer } from "../client/chat-server";
-import { connectSourceOf, imageSourcesOf } from "../client/web/csp";
+import { anyPortSourceOf, imageSourcesOf } from "../client/web/csp";
 import { signFunctionUrlPost } from "../client/function-url-signer";
 import { CONNECTION_ROUTE_KEYS, FULFILLMENT_ROUTE_KEYS } from "../functions/shared/routes";
 import { ENV } from "../functions/shared/env";
@@ -447,7 +447,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
               label,
               port: ports.page,
               // The page may connect to this gateway only, and load answer images only from the allowed hosts.
-              pagePolicy: { connectSources: [connectSourceOf(gateway.url)], imageSources: imageSourcesOf(options.outputImageHosts ?? []) },
+              pagePolicy: { connectSources: [anyPortSourceOf(gateway.url)], imageSources: imageSourcesOf(options.outputImageHosts ?? []) },
             }),
           ));
 

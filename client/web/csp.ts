@@ -19,7 +19,7 @@ export interface PagePolicy {
 /** Only a header can forbid framing. */
 export const FRAME_ANCESTORS = "frame-ancestors 'none'";
 
-const SOURCE = /^(?:https?|wss?):\/\/[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9a-fA-F:]+\](?::\d{1,5})?$/;
+const SOURCE = /^(?:https?|wss?):\/\/[A-Za-z0-9.-]+(?::(?:\d{1,5}|\*))?$|^\[[0-9a-fA-F:]+\](?::\d{1,5})?$/;
 
 function sources(name: string, list: readonly string[]): string[] {
   for (const source of list) {
@@ -47,6 +47,16 @@ export function pageContentSecurityPolicy(policy: PagePolicy = {}): string {
 export function connectSourceOf(endpoint: string): string {
   const url = new URL(endpoint);
   return `${url.protocol}//${url.host}`;
+}
+
+/**
+ * The same origin with any port (`ws://127.0.0.1:*`), for the local stack's gateway: `npm start`
+ * restarted may listen on another port while an open tab keeps the policy it loaded with, and
+ * the host stays this machine's loopback address.
+ */
+export function anyPortSourceOf(endpoint: string): string {
+  const url = new URL(endpoint);
+  return `${url.protocol}//${url.hostname}:*`;
 }
 
 /** CSP sources of the output-safety image hosts: images load over https only. */

@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import type { Browser } from "playwright-core";
 import { startChatServer, type ChatServer } from "../../client/chat-server";
 import { withPagePolicy } from "../../client/web/build";
-import { connectSourceOf, pageContentSecurityPolicy } from "../../client/web/csp";
+import { anyPortSourceOf, connectSourceOf, pageContentSecurityPolicy } from "../../client/web/csp";
 import { launchChromium } from "./helpers/browser";
 import { envelope } from "../../functions/shared/protocol";
 import { chunksOf, fakeSigner, startFakeGateway, type FakeGateway } from "./helpers/fake-gateway";
@@ -82,6 +82,13 @@ describe("client: the chat page's own output safety (CSP, images once)", functio
     // The default policy allows no remote image at all.
     expect(pageContentSecurityPolicy()).to.include("img-src 'self' data:;");
     expect(() => pageContentSecurityPolicy({ imageSources: ["https://x.example; script-src *"] })).to.throw(/imageSources must be/);
+  });
+
+  it("lets the local stack's page follow its gateway to another loopback port (npm start restarted), and no other host", function () {
+    expect(anyPortSourceOf("ws://127.0.0.1:8081/")).to.equal("ws://127.0.0.1:*");
+    const policy = pageContentSecurityPolicy({ connectSources: [anyPortSourceOf("ws://127.0.0.1:8081/")] });
+    expect(policy).to.include("connect-src 'self' ws://127.0.0.1:*;");
+    expect(() => pageContentSecurityPolicy({ connectSources: ["ws://*:*"] })).to.throw(/connectSources must be/);
   });
 
   it("shows the allowed image once (one element, one fetch) while the answer streams and re-renders, and nothing from any other host", async function () {
