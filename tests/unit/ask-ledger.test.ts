@@ -1,5 +1,6 @@
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { expect } from "chai";
+import fc from "fast-check";
 import { ASK_LEASE_SECONDS, DynamoAskLedger, sessionAsksKey } from "../../functions/shared/ask-ledger";
 import { DynamoConnectionsStore } from "../../functions/shared/dynamo-connections";
 import { ProtocolError } from "../../functions/shared/protocol";
@@ -122,5 +123,56 @@ describe("ask ledger: asks in flight per connection and session (over the wire a
   it("refuses limits that are not positive integers", () => {
     expect(() => new DynamoAskLedger({ tableName: "t", perConnection: 0 })).to.throw(/perConnection must be a positive integer/);
     expect(() => new DynamoAskLedger({ tableName: "t", perSession: 1.5 })).to.throw(/perSession must be a positive integer/);
+  });
+});
+
+describe("ask ledger property: concurrent asks are admitted up to the limit, never fewer and never more (fast-check, dynalite)", function () {
+  this.timeout(120_000);
+  let local: LocalDynamo;
+  let client: DynamoDBDocumentClient;
+
+  before(async () => {
+    local = await startLocalDynamo();
+    client = DynamoDBDocumentClient.from(local.client);
+  });
+  after(() => local.close());
+
+  // Issue 21: two asks on a session without a ledger item (its first asks, or after the item's
+  // TTL) raced; the loser re-read the winner's lease and was refused "already has 4" with 2 in flight.
+  it("admits min(asks, limit) of a concurrent burst on a fresh, an expired or a partly used session item", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          perSession: fc.integer({ min: 1, max: 5 }),
+          asks: fc.integer({ min: 2, max: 8 }),
+          state: fc.constantFrom("fresh", "expired", "released"),
+          stagger: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 8, maxLength: 8 }),
+        }),
+        async ({ perSession, asks, state, stagger }) => {
+          let clock = START_MS;
+          const ledger = new DynamoAskLedger({ tableName: local.connectionsTable, perConnection: 2, perSession, client, now: () => clock });
+          const sessionId = unique("prop");
+          if (state !== "fresh") {
+            // An item that exists but holds no live lease: leases past their end, or all released.
+            for (let i = 0; i < perSession; i++) await ledger.acquire({ sessionId, key: `lex:old-${i}` });
+            if (state === "released") for (let i = 0; i < perSession; i++) await ledger.release({ sessionId, key: `lex:old-${i}` });
+            else clock += (ASK_LEASE_SECONDS + 1) * 1000;
+          }
+          // Doors without a connection (Lex, HTTP): only the session's limit applies.
+          const outcomes = await Promise.all(
+            Array.from({ length: asks }, async (_, i) => {
+              await new Promise((resolve) => setTimeout(resolve, stagger[i]));
+              return ledger.acquire({ sessionId, key: `lex:r${i}` }).then(
+                () => "admitted",
+                (error: ProtocolError) => error.code,
+              );
+            }),
+          );
+          expect(outcomes.filter((o) => o === "admitted"), JSON.stringify(outcomes)).to.have.length(Math.min(asks, perSession));
+          expect(outcomes.filter((o) => o !== "admitted" && o !== "busy"), JSON.stringify(outcomes)).to.deep.equal([]);
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 });
