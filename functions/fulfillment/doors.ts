@@ -9,7 +9,7 @@ import type { AskLedger, AskSlot } from "../shared/ask-ledger";
 import type { ConnectionsStore } from "../shared/connections";
 import { logger } from "../shared/observability";
 import { assertMayClaimSession } from "../shared/principal";
-import { ProtocolError, parseAskMessage, parseCancelMessage, parseResumeMessage, type AnswerMode } from "../shared/protocol";
+import { DuplicateRequestError, ProtocolError, parseAskMessage, parseCancelMessage, parseResumeMessage, type AnswerMode } from "../shared/protocol";
 import { ROUTES } from "../shared/routes";
 import type { ConnectionRow, StreamFormat } from "../shared/table";
 import type { JournalEvent } from "../stream/journal";
@@ -240,7 +240,7 @@ export async function askRoute(event: unknown, deps: DoorDeps): Promise<HttpResu
   const refuse = async (format: StreamFormat, refusal: ProtocolError): Promise<HttpResult> => {
     const payload = { code: refusal.code, message: refusal.message, retryable: refusal.retryable };
     try {
-      await transport.post(connectionId, errorFrame(format, requestId, payload));
+      await transport.post(connectionId, errorFrame(format, requestId, refusal instanceof DuplicateRequestError ? refusal : payload));
     } catch (error) {
       logger.warn("error frame could not be posted", { error: errorName(error) });
     }

@@ -10,7 +10,7 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { documentClient } from "./aws";
 import { connectionKey } from "./dynamo-connections";
-import { ProtocolError } from "./protocol";
+import { DuplicateRequestError, ProtocolError } from "./protocol";
 import { CONNECTIONS_TABLE } from "./table";
 
 /** Asks one connection may have in flight. */
@@ -168,7 +168,8 @@ export class DynamoAskLedger implements AskLedger {
       const now = this.nowSeconds();
       const leases = leasesOf(Item);
       if (leases[key] !== undefined && leases[key] >= now) {
-        throw new ProtocolError("bad_request", LEDGER_MESSAGES.duplicate(key.slice(key.lastIndexOf("/") + 1)));
+        const requestId = key.slice(key.lastIndexOf("/") + 1);
+        throw new DuplicateRequestError(requestId, LEDGER_MESSAGES.duplicate(requestId));
       }
       const live = Object.values(leases).filter((end) => end >= now).length;
       if (live >= limit) throw busy();

@@ -138,14 +138,20 @@ export async function duplicateRequestId(env: AnswersEnv, pairs: number): Promis
     env.stack.bedrock!.enqueue({ deltasPerSecond: 20, deltas: ANSWER_DELTAS.slice(0, 8) });
     await client.ask(requestId, "First.");
     await client.ask(requestId, "Second, same id.");
-    await client.until(
-      () => client.of(requestId).some((e) => e.type === "error") && client.of(requestId).some((e) => e.type === "end"),
-      "the answer and the refusal",
-    );
-    const envelopes = client.of(requestId);
-    const refusal = envelopes.find((e) => e.type === "error");
-    expect(refusal, "the second ask is refused").to.deep.include({ code: "bad_request" });
-    const answer = envelopes.filter((e) => e !== refusal);
+    const refusalOf = () => client.envelopes().find((e) => (e as { refusedRequestId?: string }).refusedRequestId === requestId);
+    await client.until(() => refusalOf() !== undefined && client.of(requestId).some((e) => e.type === "end"), "the answer and the refusal");
+    // Issue 21, finding 8: the refusal names the id only as refusedRequestId, with no requestId
+    // and no seq, so a client that routes or de-duplicates by requestId/seq keeps the live answer.
+    expect(refusalOf(), "the second ask is refused, outside the answer").to.deep.equal({
+      v: 1,
+      type: "error",
+      refusedRequestId: requestId,
+      code: "bad_request",
+      message: `requestId ${requestId} is already being answered on this connection; use a new requestId.`,
+      retryable: false,
+    });
+    const answer = client.of(requestId);
+    expect(answer.filter((e) => e.type === "error"), "no error in the answer").to.deep.equal([]);
     expect(answer.map((e) => e.seq), "one answer's seq, strictly increasing").to.deep.equal(journalPositions(answer));
     expect(answer.filter((e) => e.type === "start"), "one start").to.have.length(1);
     expect(deltaText(answer), "the first answer, whole").to.equal(ANSWER_DELTAS.slice(0, 8).join(""));
@@ -156,6 +162,6 @@ export async function duplicateRequestId(env: AnswersEnv, pairs: number): Promis
     section: "Answers",
     check: "A requestId reused while in flight",
     tried: `${pairs} sockets, each asking twice with one requestId before the first answer ended`,
-    result: `the second ask refused with bad_request ${refused}/${pairs}; the first answer's seq strictly increasing, one start`,
+    result: `the second ask refused with bad_request ${refused}/${pairs}, as an envelope with refusedRequestId and no requestId or seq; the first answer's seq strictly increasing, one start, no error`,
   };
 }
