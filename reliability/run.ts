@@ -33,7 +33,7 @@ import {
 } from "../tests/reliability/faults";
 import type { Figure, Section } from "../tests/reliability/figures";
 import { burstFigure, startFairnessEnv } from "../tests/reliability/fairness";
-import { latencyHang, pausedReaderHang, startHangEnv, stormHang } from "../tests/reliability/hangs";
+import { dynamoStorm, latencyHang, managementApiStorm, pausedReaderHang, startHangEnv } from "../tests/reliability/hangs";
 import { connectionLifetime, duplicateRequestId, memoryRace, resumeAfterDrops, startAnswersEnv } from "../tests/reliability/answers";
 import { bedrockRequestLog, chatPageSideDoor, dynamoSideDoor, httpApiBodies, lambdaSideDoor, startSideDoorStack } from "../tests/reliability/side-doors";
 import { DEFAULT_STAGE_THROTTLE, type StageThrottle } from "../local/gateway";
@@ -199,7 +199,12 @@ async function fairUse(run: Run, budget: Budget): Promise<void> {
 async function hangs(run: Run, budget: Budget): Promise<void> {
   const env = await startHangEnv(budget.hangPosts);
   try {
-    await run.check("No silent hang", "@connections 429 storm (95%)", () => stormHang(env, budget.hangClients, SEEDS.disconnects + 3));
+    for (const [i, fault] of (["429", "5xx", "timeout"] as const).entries()) {
+      await run.check("No silent hang", `@connections storm (95% of every call: ${fault})`, () => managementApiStorm(env, budget.hangClients, SEEDS.disconnects + 3 + i, fault));
+    }
+    for (const [i, fault] of (["throttle", "error", "hang"] as const).entries()) {
+      await run.check("No silent hang", `DynamoDB storm (95% of every call: ${fault})`, () => dynamoStorm(env, budget.hangClients, SEEDS.disconnects + 6 + i, fault));
+    }
     await run.check("No silent hang", `@connections posts taking ${budget.hangPosts.latencyMs / 1000} s`, () => latencyHang(env, budget.hangClients));
     await run.check("No silent hang", "Clients that stop reading", () => pausedReaderHang(env, budget.hangClients, 10_000));
   } finally {
