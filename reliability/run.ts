@@ -34,7 +34,7 @@ import {
 import type { Figure, Section } from "../tests/reliability/figures";
 import { burstFigure, startFairnessEnv } from "../tests/reliability/fairness";
 import { dynamoStorm, latencyHang, managementApiStorm, pausedReaderHang, startHangEnv } from "../tests/reliability/hangs";
-import { connectionLifetime, duplicateRequestId, memoryRace, resumeAfterDrops, startAnswersEnv } from "../tests/reliability/answers";
+import { connectionLifetime, duplicateRequestId, memoryRace, resumeAfterDrops, resumeFlood, startAnswersEnv } from "../tests/reliability/answers";
 import { bedrockRequestLog, chatPageSideDoor, dynamoSideDoor, httpApiBodies, lambdaSideDoor, startSideDoorStack } from "../tests/reliability/side-doors";
 import { DEFAULT_STAGE_THROTTLE, type StageThrottle } from "../local/gateway";
 import { fuzzGatewayFrames, gatewayFigure } from "../tests/reliability/fuzz-gateway";
@@ -218,6 +218,7 @@ async function answers(run: Run, budget: Budget): Promise<void> {
     await run.check("Answers", "Resume after a dropped connection", () => resumeAfterDrops(env, budget.resumeDrops, SEEDS.disconnects + 5));
     await run.check("Answers", "Connection lifetime", () => connectionLifetime(env));
     await run.check("Answers", "Concurrent asks in one session (memory)", () => memoryRace(env, [5, 20]));
+    await run.check("Answers", "A flood of `resume` frames", () => resumeFlood(env, budget.resumeFloodFrames));
     await run.check("Answers", "A requestId reused while in flight", () => duplicateRequestId(env, budget.duplicatePairs));
   } finally {
     await env.close();

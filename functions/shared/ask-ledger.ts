@@ -23,6 +23,13 @@ export const DEFAULT_ASKS_PER_SESSION = 4;
  */
 export const ASK_LEASE_SECONDS = 17 * 60;
 
+/**
+ * `resume` frames one connection may send in its lifetime. A page that reconnects resumes each
+ * of its answers in flight once (at most DEFAULT_ASKS_PER_SESSION), so twice that leaves room
+ * for a retry each; a replay is at most 300 KB, so a connection can draw at most 8 × 300 KB.
+ */
+export const RESUMES_PER_CONNECTION = 8;
+
 /** Write-read rounds one ask may take on a ledger item that other asks keep changing. */
 const MAX_TAKE_ROUNDS = 32;
 
@@ -34,6 +41,7 @@ export const LEDGER_MESSAGES = {
   sessionBusy: (limit: number) => `This session already has ${limit} questions being answered. Wait for an answer, then ask again.`,
   duplicate: (requestId: string) => `requestId ${requestId} is already being answered on this connection; use a new requestId.`,
   unregistered: "This connection is not registered (it may have expired). Reconnect and ask again.",
+  resumesUsed: `This connection has sent its ${RESUMES_PER_CONNECTION} resumes. Reconnect to resume again.`,
   contended: "This session's asks changed too often to admit this one; ask again.",
 } as const;
 
@@ -55,6 +63,11 @@ export interface AskLedger {
   acquire(slot: AskSlot): Promise<void>;
   /** Frees the slot; a no-op when it is already free. */
   release(slot: AskSlot): Promise<void>;
+  /**
+   * Counts one `resume` frame of the connection, or throws ProtocolError `busy` (not retryable
+   * on this connection) once it sent RESUMES_PER_CONNECTION, `not_found` when it is unknown.
+   */
+  chargeResume(connectionId: string): Promise<void>;
 }
 
 export interface DynamoAskLedgerOptions {
@@ -112,6 +125,29 @@ export class DynamoAskLedger implements AskLedger {
       this.free(sessionAsksKey(slot.sessionId), slotKey(slot)),
       slot.connectionId === undefined ? undefined : this.free(connectionKey(slot.connectionId), slot.key),
     ]);
+  }
+
+  async chargeResume(connectionId: string): Promise<void> {
+    try {
+      await this.client().send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: { [CONNECTIONS_TABLE.hashKey]: connectionKey(connectionId) },
+          UpdateExpression: "ADD #resumes :one",
+          // attribute_exists: an unknown connection's item is never created by the count.
+          ConditionExpression: "attribute_exists(#asks) AND (attribute_not_exists(#resumes) OR #resumes < :max)",
+          ExpressionAttributeNames: { "#asks": "asks", "#resumes": "resumes" },
+          ExpressionAttributeValues: { ":one": 1, ":max": RESUMES_PER_CONNECTION },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+      const { Item } = await this.client().send(
+        new GetCommand({ TableName: this.options.tableName, Key: { [CONNECTIONS_TABLE.hashKey]: connectionKey(connectionId) }, ConsistentRead: true }),
+      );
+      if (!Item || typeof Item.asks !== "object") throw new ProtocolError("not_found", LEDGER_MESSAGES.unregistered);
+      throw new ProtocolError("busy", LEDGER_MESSAGES.resumesUsed, 429, false);
+    }
   }
 
   private client(): DynamoDBDocumentClient {

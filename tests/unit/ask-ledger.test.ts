@@ -1,7 +1,7 @@
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { expect } from "chai";
 import fc from "fast-check";
-import { ASK_LEASE_SECONDS, DynamoAskLedger, sessionAsksKey } from "../../functions/shared/ask-ledger";
+import { ASK_LEASE_SECONDS, DynamoAskLedger, LEDGER_MESSAGES, RESUMES_PER_CONNECTION, sessionAsksKey } from "../../functions/shared/ask-ledger";
 import { DynamoConnectionsStore } from "../../functions/shared/dynamo-connections";
 import { ProtocolError } from "../../functions/shared/protocol";
 import { startLocalDynamo, type LocalDynamo } from "../../local/dynamo";
@@ -174,5 +174,27 @@ describe("ask ledger property: concurrent asks are admitted up to the limit, nev
       ),
       { numRuns: 60 },
     );
+  });
+});
+
+describe("ask ledger: resumes per connection (over the wire against dynalite)", () => {
+  let local: LocalDynamo;
+  let client: DynamoDBDocumentClient;
+  before(async () => {
+    local = await startLocalDynamo();
+    client = DynamoDBDocumentClient.from(local.client);
+  });
+  after(() => local.close());
+
+  it(`counts ${RESUMES_PER_CONNECTION} resumes of a connection, refuses the next as busy (not retryable), and never creates an unknown connection's item`, async () => {
+    const store = new DynamoConnectionsStore({ tableName: local.connectionsTable, ttlSeconds: 7200, client });
+    const ledger = new DynamoAskLedger({ tableName: local.connectionsTable, client });
+    await store.register({ sessionId: "resumer", connectionId: "resumer=", principal: ALICE, format: "json" });
+    for (let i = 0; i < RESUMES_PER_CONNECTION; i++) await ledger.chargeResume("resumer=");
+    const used = await refusal(ledger.chargeResume("resumer="));
+    expect(used).to.include({ code: "busy", retryable: false, message: LEDGER_MESSAGES.resumesUsed });
+    expect((await refusal(ledger.chargeResume("ghost="))).code).to.equal("not_found");
+    const { Item } = await client.send(new GetCommand({ TableName: local.connectionsTable, Key: { sessionId: "#connection#ghost=" } }));
+    expect(Item).to.equal(undefined);
   });
 });
