@@ -11,7 +11,7 @@
  * Exits 1 when a check failed (the report says which, with fast-check's seed and path).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { logger } from "../functions/shared/observability";
@@ -187,7 +187,7 @@ async function fairUse(run: Run, budget: Budget): Promise<void> {
     const env = await startFairnessEnv(throttle);
     try {
       const name = throttle ? `Burst of ${budget.burstAsks} asks, stage throttled` : `Burst of ${budget.burstAsks} asks from one socket`;
-      await run.check("Fair use", name, () => burstFigure(env, budget.burstAsks, tag, throttle));
+      await run.check("Fair use", name, () => burstFigure(env, budget.burstAsks, tag, throttle, budget.burstTrials));
     } finally {
       await env.close();
     }
@@ -270,6 +270,7 @@ async function main(): Promise<void> {
   const budget = BUDGETS[values.budget];
   const out = reportFile(join(__dirname, ".."), values.budget, values.out);
   const started = Date.now();
+  const loadAtStart = loadavg()[0];
   const run = new Run();
   // The checks call the handlers thousands of times; their own logs are captured per check.
   logger.setLogLevel("ERROR");
@@ -288,6 +289,7 @@ async function main(): Promise<void> {
     node: process.versions.node,
     cpus: availableParallelism(),
     durationMs: Date.now() - started,
+    load: { start: loadAtStart, end: loadavg()[0] },
   });
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, report);
