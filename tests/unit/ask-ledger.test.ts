@@ -18,23 +18,27 @@ async function refusal(attempt: Promise<unknown>): Promise<ProtocolError> {
 let sequence = 0;
 const unique = (prefix: string) => `${prefix}-${++sequence}`;
 
+/** dynalite for one describe block: started before it, closed after it. */
+function useLocalDynamo(): { local: LocalDynamo; client: DynamoDBDocumentClient } {
+  const dynamo = {} as { local: LocalDynamo; client: DynamoDBDocumentClient };
+  before(async () => {
+    dynamo.local = await startLocalDynamo();
+    dynamo.client = DynamoDBDocumentClient.from(dynamo.local.client);
+  });
+  after(() => dynamo.local.close());
+  return dynamo;
+}
+
 describe("ask ledger: asks in flight per connection and session (over the wire against dynalite)", () => {
-  let local: LocalDynamo;
-  let client: DynamoDBDocumentClient;
+  const dynamo = useLocalDynamo();
   let clock: number;
   let store: DynamoConnectionsStore;
   let ledger: DynamoAskLedger;
 
-  before(async () => {
-    local = await startLocalDynamo();
-    client = DynamoDBDocumentClient.from(local.client);
-  });
-  after(() => local.close());
-
   beforeEach(() => {
     clock = START_MS;
-    store = new DynamoConnectionsStore({ tableName: local.connectionsTable, ttlSeconds: 7200, client, now: () => clock });
-    ledger = new DynamoAskLedger({ tableName: local.connectionsTable, perConnection: 2, perSession: 3, client, now: () => clock });
+    store = new DynamoConnectionsStore({ tableName: dynamo.local.connectionsTable, ttlSeconds: 7200, client: dynamo.client, now: () => clock });
+    ledger = new DynamoAskLedger({ tableName: dynamo.local.connectionsTable, perConnection: 2, perSession: 3, client: dynamo.client, now: () => clock });
   });
 
   async function connection(sessionId: string): Promise<string> {
@@ -113,10 +117,10 @@ describe("ask ledger: asks in flight per connection and session (over the wire a
   it("keeps the session's ledger item alive as long as its latest lease, and frees a released ask", async () => {
     const sessionId = unique("s");
     await ledger.acquire({ sessionId, key: "lex:r1" });
-    const { Item } = await client.send(new GetCommand({ TableName: local.connectionsTable, Key: { sessionId: sessionAsksKey(sessionId) } }));
+    const { Item } = await dynamo.client.send(new GetCommand({ TableName: dynamo.local.connectionsTable, Key: { sessionId: sessionAsksKey(sessionId) } }));
     expect(Item?.ttl).to.equal(START_MS / 1000 + ASK_LEASE_SECONDS);
     await ledger.release({ sessionId, key: "lex:r1" });
-    const after = await client.send(new GetCommand({ TableName: local.connectionsTable, Key: { sessionId: sessionAsksKey(sessionId) } }));
+    const after = await dynamo.client.send(new GetCommand({ TableName: dynamo.local.connectionsTable, Key: { sessionId: sessionAsksKey(sessionId) } }));
     expect(after.Item?.asks).to.deep.equal({});
   });
 
@@ -128,14 +132,7 @@ describe("ask ledger: asks in flight per connection and session (over the wire a
 
 describe("ask ledger property: concurrent asks are admitted up to the limit, never fewer and never more (fast-check, dynalite)", function () {
   this.timeout(120_000);
-  let local: LocalDynamo;
-  let client: DynamoDBDocumentClient;
-
-  before(async () => {
-    local = await startLocalDynamo();
-    client = DynamoDBDocumentClient.from(local.client);
-  });
-  after(() => local.close());
+  const dynamo = useLocalDynamo();
 
   // Issue 21: two asks on a session without a ledger item (its first asks, or after the item's
   // TTL) raced; the loser re-read the winner's lease and was refused "already has 4" with 2 in flight.
@@ -150,7 +147,7 @@ describe("ask ledger property: concurrent asks are admitted up to the limit, nev
         }),
         async ({ perSession, asks, state, stagger }) => {
           let clock = START_MS;
-          const ledger = new DynamoAskLedger({ tableName: local.connectionsTable, perConnection: 2, perSession, client, now: () => clock });
+          const ledger = new DynamoAskLedger({ tableName: dynamo.local.connectionsTable, perConnection: 2, perSession, client: dynamo.client, now: () => clock });
           const sessionId = unique("prop");
           if (state !== "fresh") {
             // An item that exists but holds no live lease: leases past their end, or all released.
@@ -178,23 +175,17 @@ describe("ask ledger property: concurrent asks are admitted up to the limit, nev
 });
 
 describe("ask ledger: resumes per connection (over the wire against dynalite)", () => {
-  let local: LocalDynamo;
-  let client: DynamoDBDocumentClient;
-  before(async () => {
-    local = await startLocalDynamo();
-    client = DynamoDBDocumentClient.from(local.client);
-  });
-  after(() => local.close());
+  const dynamo = useLocalDynamo();
 
   it(`counts ${RESUMES_PER_CONNECTION} resumes of a connection, refuses the next as busy (not retryable), and never creates an unknown connection's item`, async () => {
-    const store = new DynamoConnectionsStore({ tableName: local.connectionsTable, ttlSeconds: 7200, client });
-    const ledger = new DynamoAskLedger({ tableName: local.connectionsTable, client });
+    const store = new DynamoConnectionsStore({ tableName: dynamo.local.connectionsTable, ttlSeconds: 7200, client: dynamo.client });
+    const ledger = new DynamoAskLedger({ tableName: dynamo.local.connectionsTable, client: dynamo.client });
     await store.register({ sessionId: "resumer", connectionId: "resumer=", principal: ALICE, format: "json" });
     for (let i = 0; i < RESUMES_PER_CONNECTION; i++) await ledger.chargeResume("resumer=");
     const used = await refusal(ledger.chargeResume("resumer="));
     expect(used).to.include({ code: "busy", retryable: false, message: LEDGER_MESSAGES.resumesUsed });
     expect((await refusal(ledger.chargeResume("ghost="))).code).to.equal("not_found");
-    const { Item } = await client.send(new GetCommand({ TableName: local.connectionsTable, Key: { sessionId: "#connection#ghost=" } }));
+    const { Item } = await dynamo.client.send(new GetCommand({ TableName: dynamo.local.connectionsTable, Key: { sessionId: "#connection#ghost=" } }));
     expect(Item).to.equal(undefined);
   });
 });
