@@ -41,6 +41,6 @@ export interface Budget {
 }
 
 export const BUDGETS: Readonly<Record<"test" | "full", Budget>> = {
-  test: { handlerRuns: 500, gatewayFrames: 100, disconnectSessions: 20, storm: { sessions: 20, ratePerSecond: 35 }, loadSessions: 50, burstAsks: 200, burstTrials: 1, hangClients: 5, hangPosts: { retries: 3, timeoutMs: 1000, latencyMs: 1500 }, resumeDrops: 6, duplicatePairs: 2, resumeFloodFrames: 40 },
+  test: { handlerRuns: 500, gatewayFrames: 100, disconnectSessions: 20, storm: { sessions: 20, ratePerSecond: 35 }, loadSessions: 50, burstAsks: 200, burstTrials: 1, hangClients: 5, hangPosts: { retries: 3, timeoutMs: 1000, latencyMs: 1500, dynamoTimeoutMs: 1000 }, resumeDrops: 6, duplicatePairs: 2, resumeFloodFrames: 40 },
   full: { handlerRuns: 1000, gatewayFrames: 300, disconnectSessions: 100, storm: { sessions: 60, ratePerSecond: 100 }, loadSessions: 500, burstAsks: 1000, burstTrials: 3, hangClients: 20, hangPosts: DEPLOYED_POST_BUDGET, resumeDrops: 50, duplicatePairs: 10, resumeFloodFrames: 300 },
 };

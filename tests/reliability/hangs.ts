@@ -15,7 +15,7 @@
  * aws.ts): a post is retried at most 10 times with full-jitter waits capped at 1 s (at most
  * 5.575 s of waiting per frame) and times out after 3 s; a json connection the writer gives
  * up on is closed with DeleteConnection, retried for CLOSE_BUDGET_MS with waits capped at
- * CLOSE_RETRY_CAP_MS; a DynamoDB call times out after DYNAMO_REQUEST_TIMEOUT_MS (3 attempts). `npm run reliability` runs them with those defaults;
+ * CLOSE_RETRY_CAP_MS; a DynamoDB attempt times out after DYNAMODB_REQUEST_TIMEOUT_MS (10 s; 3 attempts). `npm run reliability` runs them with those defaults;
  * `npm test` with a smaller budget (BUDGETS.test.hangPosts), the same logic at a fraction of
  * the wait.
  */
@@ -23,7 +23,7 @@ import { expect } from "chai";
 import type { ConnectionsApiBehaviour } from "../../local/gateway";
 import type { LocalStack } from "../../local/stack";
 import { CLOSE_BUDGET_MS } from "../../functions/stream/writer";
-import { DYNAMO_MAX_ATTEMPTS, DYNAMO_REQUEST_TIMEOUT_MS } from "../../functions/shared/dynamo-client";
+import { DYNAMO_MAX_ATTEMPTS, DYNAMO_REQUEST_TIMEOUT_MS } from "../../functions/shared/dynamo-timeouts";
 import { startDynamoFaultProxy, withDynamoEndpoint, type DynamoFault, type DynamoFaultProxy } from "./dynamo-faults";
 import { countsText, tally, type Figure } from "./figures";
 import { attackerCredential } from "./fuzz-handlers";
@@ -41,10 +41,12 @@ export interface PostBudget {
   readonly timeoutMs: number;
   /** The @connections latency of the slow-post scenario: past the timeout. */
   readonly latencyMs: number;
+  /** A DynamoDB attempt's timeout (DYNAMODB_REQUEST_TIMEOUT_MS; deployed: 10 s). */
+  readonly dynamoTimeoutMs: number;
 }
 
 /** The deployed defaults, with posts slower than their 3 s timeout (the attack run's 3.5 s). */
-export const DEPLOYED_POST_BUDGET: PostBudget = { retries: 10, timeoutMs: 3000, latencyMs: 3500 };
+export const DEPLOYED_POST_BUDGET: PostBudget = { retries: 10, timeoutMs: 3000, latencyMs: 3500, dynamoTimeoutMs: DYNAMO_REQUEST_TIMEOUT_MS };
 
 /** Longest the writer waits between retries of one frame: Σ min(1000, 25·2^n) for n below the retries. */
 function retryWaitBudgetMs(budget: PostBudget): number {
@@ -60,7 +62,7 @@ const MAX_FRAMES = HANG_DELTAS.length + 2;
  */
 const SERIAL_DYNAMO_CALLS = 7;
 /** One DynamoDB call's worst case: every attempt times out, plus the SDK's backoff between them (≤ 1 s each for throttling). */
-const DYNAMO_CALL_BUDGET_MS = DYNAMO_MAX_ATTEMPTS * DYNAMO_REQUEST_TIMEOUT_MS + (DYNAMO_MAX_ATTEMPTS - 1) * 1000;
+const dynamoCallBudgetMs = (budget: PostBudget) => DYNAMO_MAX_ATTEMPTS * budget.dynamoTimeoutMs + (DYNAMO_MAX_ATTEMPTS - 1) * 1000;
 
 /** Per scenario: the most one client may wait for its `end`/`error` or its close, from its ask. */
 export function hangBoundsMs(budget: PostBudget) {
@@ -73,7 +75,7 @@ export function hangBoundsMs(budget: PostBudget) {
     /** The first frame times out on every attempt with the waits between, then the close's budget. */
     latency: (budget.retries + 1) * budget.timeoutMs + retryWaitBudgetMs(budget) + CLOSE_BUDGET_MS + 5_000,
     /** Every DynamoDB call on the answer's path takes its whole budget, then the answer itself. */
-    dynamo: SERIAL_DYNAMO_CALLS * DYNAMO_CALL_BUDGET_MS + 5_000,
+    dynamo: SERIAL_DYNAMO_CALLS * dynamoCallBudgetMs(budget) + 5_000,
     /** The pause, then what was queued while paused arrives at once. */
     pausedAfterResumeMs: 5_000,
   } as const;
@@ -92,7 +94,11 @@ export async function startHangEnv(budget: PostBudget = DEPLOYED_POST_BUDGET): P
   const stack = await startReliabilityStack({
     credentials: [credential],
     bedrockBehavior: { deltas: HANG_DELTAS, deltasPerSecond: 100, firstTokenDelayMs: 10 },
-    env: { STREAM_POST_RETRIES: String(budget.retries), STREAM_POST_TIMEOUT_MS: String(budget.timeoutMs) },
+    env: {
+      STREAM_POST_RETRIES: String(budget.retries),
+      STREAM_POST_TIMEOUT_MS: String(budget.timeoutMs),
+      DYNAMODB_REQUEST_TIMEOUT_MS: String(budget.dynamoTimeoutMs),
+    },
   });
   const proxy = await startDynamoFaultProxy(stack.dynamo.endpoint);
   return {
@@ -228,7 +234,7 @@ export async function dynamoStorm(env: HangEnv, clients: number, seed: number, f
     section: "No silent hang",
     check: `DynamoDB storm: 95% of every call ${fault === "hang" ? "times out" : fault === "throttle" ? "throttled" : "answers 5xx"}`,
     tried: `${clients} json clients ask while 95% of the answering path's DynamoDB calls (connection lookup, ask ledger, session listing, journal, memory) ${DYNAMO_FAULT_TEXT[fault]} (seed ${seed}); failed calls: ${failed}`,
-    result: `every client told: ${countsText(outcomes)}; slowest wait ${(maxMs / 1000).toFixed(1)} s against a bound of ${(bounds.dynamo / 1000).toFixed(1)} s (${SERIAL_DYNAMO_CALLS} calls in a row × ${DYNAMO_MAX_ATTEMPTS} attempts of ${DYNAMO_REQUEST_TIMEOUT_MS / 1000} s + backoff, + 5 s); 0 hung, 0 rows left`,
+    result: `every client told: ${countsText(outcomes)}; slowest wait ${(maxMs / 1000).toFixed(1)} s against a bound of ${(bounds.dynamo / 1000).toFixed(1)} s (${SERIAL_DYNAMO_CALLS} calls in a row × ${DYNAMO_MAX_ATTEMPTS} attempts of ${env.budget.dynamoTimeoutMs / 1000} s + backoff, + 5 s); 0 hung, 0 rows left`,
   };
 }
 
