@@ -377,6 +377,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       [ENV.knowledgeBaseId]: useAws ? options.knowledgeBaseId : LOCAL_KNOWLEDGE_BASE_ID,
       [ENV.knowledgeBaseModelArn]: options.knowledgeBaseModelArn ?? `arn:aws:bedrock:${region}::foundation-model/${modelId.replace(/^(us|eu|apac|global)\./, "")}`,
       POWERTOOLS_METRICS_NAMESPACE: "QnABotStreamingLocal",
+      // dynalite runs in this process and, on a loaded machine, answers far slower than DynamoDB:
+      // the deployed 10 s would fail calls that are merely queued. The hang suite sets its own.
+      [ENV.dynamoRequestTimeoutMs]: "60000",
       ...options.env,
     });
     resetAwsClients();
