@@ -56,10 +56,10 @@ export const LOAD_PATIENCE_MS = 120_000;
 
 /**
  * The stall bound the load runs use. With the deployed 20 s (and guard.ts subtracting the event
- * loop's lag), 500 sessions on this shared 2-core machine still ended some text answers with a
- * stall (issue 21, finding 3, not closed): the Bedrock emulator in the same process goes quiet
- * on a stream for longer while it serves the others. So the load check keeps this bound and
- * counts what still ends `stalled` under it.
+ * loop's lag), 500 sessions on this shared 2-core machine (load average 3.7–4.7) still ended
+ * answers stalled, some before their first delta (issue 21, finding 3, not closed; the cause,
+ * the emulator or the HTTP/2 path queueing streams, is not found). So the load check keeps this
+ * bound and counts what still ends `stalled` under it.
  */
 export const LOAD_STALL_MS = 120_000;
 
