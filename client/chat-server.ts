@@ -54,28 +54,54 @@ export interface ChatRequestHandlerOptions {
 /** Name of the cookie that carries a page's secret. */
 export const PAGE_COOKIE = "qnabot-page";
 
-/** Page secrets remembered, and sessions per secret: the oldest go first, so a caller cannot grow them without bound. */
+/** Page secrets remembered, and sessions per secret, so a caller cannot grow them without bound. */
 const MAX_PAGE_SECRETS = 1000;
 const MAX_SESSIONS_PER_PAGE = 100;
+/**
+ * A page that has not used its secret for this long is gone (a live page re-signs its URL at
+ * least every 2 hours, API Gateway's connection limit): only then may its sessions be forgotten.
+ */
+export const PAGE_IDLE_MS = 2 * 60 * 60 * 1000;
 
 /**
  * Which page secret owns which session id. A session is owned by the first secret that asks
  * for it; only that secret's page gets URLs for it afterwards.
+ *
+ * When MAX_PAGE_SECRETS are remembered, a new page load may displace only a secret that owns
+ * no session, or one idle for PAGE_IDLE_MS; otherwise it is refused. Evicting a live page's
+ * secret would free its sessions for anyone to claim (issue 21: 1,001 cookieless page loads
+ * evicted every open tab, and anyone knowing a session id could then read its answers).
  */
 export class PageSessions {
+  /** In order of last use, least recent first. */
   private readonly sessionsBySecret = new Map<string, Set<string>>();
+  private readonly lastUsed = new Map<string, number>();
   private readonly ownerBySession = new Map<string, string>();
 
-  /** A new secret for a page load. */
-  issue(): string {
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** A new secret for a page load, or undefined when every remembered page is still in use. */
+  issue(): string | undefined {
+    if (this.sessionsBySecret.size >= MAX_PAGE_SECRETS) {
+      const displaced = this.displaceable();
+      if (displaced === undefined) return undefined;
+      this.forget(displaced);
+    }
     const secret = randomBytes(32).toString("base64url");
     this.sessionsBySecret.set(secret, new Set());
-    if (this.sessionsBySecret.size > MAX_PAGE_SECRETS) this.forget(this.sessionsBySecret.keys().next().value!);
+    this.lastUsed.set(secret, this.now());
     return secret;
   }
 
+  /** True for a secret this server issued and still remembers; marks it used. */
   known(secret: string | undefined): secret is string {
-    return secret !== undefined && this.sessionsBySecret.has(secret);
+    if (secret === undefined) return false;
+    const sessions = this.sessionsBySecret.get(secret);
+    if (!sessions) return false;
+    this.sessionsBySecret.delete(secret);
+    this.sessionsBySecret.set(secret, sessions);
+    this.lastUsed.set(secret, this.now());
+    return true;
   }
 
   /** True when `sessionId` is (now) the page's own; false when another page owns it. */
@@ -93,9 +119,20 @@ export class PageSessions {
     return true;
   }
 
+  /** The least recently used secret owning no session, else the least recently used idle one. */
+  private displaceable(): string | undefined {
+    let idle: string | undefined;
+    for (const [secret, sessions] of this.sessionsBySecret) {
+      if (sessions.size === 0) return secret;
+      if (idle === undefined && this.now() - this.lastUsed.get(secret)! >= PAGE_IDLE_MS) idle = secret;
+    }
+    return idle;
+  }
+
   private forget(secret: string): void {
     for (const sessionId of this.sessionsBySecret.get(secret) ?? []) this.ownerBySession.delete(sessionId);
     this.sessionsBySecret.delete(secret);
+    this.lastUsed.delete(secret);
   }
 }
 
@@ -274,10 +311,15 @@ export function createChatRequestHandler(options: ChatRequestHandlerOptions): Ch
       return true;
     }
     // The page (not its script or stylesheet) gets a secret, unless the browser holds a current one.
-    const cookie =
-      asset[0].startsWith("text/html") && !pages.known(pageSecretOf(request))
-        ? { "set-cookie": `${PAGE_COOKIE}=${pages.issue()}; HttpOnly; SameSite=Strict; Path=/` }
-        : {};
+    let cookie = {};
+    if (asset[0].startsWith("text/html") && !pages.known(pageSecretOf(request))) {
+      const secret = pages.issue();
+      if (secret === undefined) {
+        sendJson(response, 503, { error: "every page slot of this server is in use by an open page; close a tab or try again later" });
+        return true;
+      }
+      cookie = { "set-cookie": `${PAGE_COOKIE}=${secret}; HttpOnly; SameSite=Strict; Path=/` };
+    }
     send(response, 200, asset[0], asset[1], { ...cookie, "content-security-policy": `${options.page.csp}; ${FRAME_ANCESTORS}` });
     return true;
   };

@@ -10,7 +10,7 @@ import * as aws from "@pulumi/aws";
 import { DEFAULT_ASKS_PER_CONNECTION, DEFAULT_ASKS_PER_SESSION } from "../functions/shared/ask-ledger";
 import { CONNECTION_FUNCTION_TABLE_ACTIONS, STREAMING_FUNCTION_TABLE_ACTIONS } from "../functions/shared/connections";
 import { ENV } from "../functions/shared/env";
-import { CONNECTION_ROUTE_KEYS, ROUTES, ROUTE_SELECTION_EXPRESSION, TWO_WAY_ROUTE_KEYS } from "../functions/shared/routes";
+import { CONNECTION_ROUTE_KEYS, DEFAULT_ROUTE_THROTTLES, ROUTES, ROUTE_SELECTION_EXPRESSION, TWO_WAY_ROUTE_KEYS, type RouteThrottle, type ThrottledRouteKey } from "../functions/shared/routes";
 import { CONNECTIONS_TABLE } from "../functions/shared/table";
 import { DEFAULT_FLUSH_INTERVAL_MS } from "../functions/stream/writer";
 import { lambdaInvokeUri, managementEndpoint, webSocketEndpoint } from "./arns";
@@ -200,6 +200,14 @@ export interface StreamingComponentArgs {
   /** Stage default route steady-state rate limit (requests per second). @default 50 */
   readonly throttlingRateLimit?: number;
   /**
+   * Route-level throttles (the stage's `routeSettings`): `ping` and `$default` each get a token
+   * bucket of their own, so one socket's keep-alives or stray frames cannot spend the budget
+   * `$connect` and `ask` draw on (`throttlingRateLimit` / `throttlingBurstLimit`). A route
+   * given here replaces the default for that route; the other keeps its default.
+   * @default { ping: { rateLimit: 10, burstLimit: 20 }, $default: { rateLimit: 5, burstLimit: 10 } }
+   */
+  readonly routeThrottling?: Readonly<Partial<Record<ThrottledRouteKey, RouteThrottle>>>;
+  /**
    * Seconds a connection row lives (DynamoDB TTL), 7200 to 86400. API Gateway closes sockets
    * after 2 hours, so a row may never expire sooner: its socket could still be open, and would
    * lose its answers and its session. @default 7200
@@ -364,6 +372,7 @@ export class StreamingComponent extends pulumi.ComponentResource {
     const cloudWatchRole = args.apiGatewayCloudWatchRole ?? "create";
     const settings = withDefaults({ ...STREAMING_DEFAULTS, accessLogging: cloudWatchRole !== "none" }, args);
     const routes = args.routes ?? {};
+    const routeThrottling: Readonly<Record<string, RouteThrottle>> = { ...DEFAULT_ROUTE_THROTTLES, ...args.routeThrottling };
     // Bad args fail before anything is registered.
     validateArgs(args, settings, routes, cloudWatchRole);
     const roleNamePrefix = cloudWatchRoleNamePrefix(pulumi.getProject(), pulumi.getStack(), name);
@@ -492,6 +501,83 @@ export class StreamingComponent extends pulumi.ComponentResource {
             parent,
           )
         : undefined;
+    // Every integration names the stage: renaming the stage replaces it (a new, empty stage on an
+    // API whose routes already exist) and updates every integration, an update of the API that
+    // auto-deploy deploys ("Whether updates to an API automatically trigger a new deployment",
+    // AWS::ApiGatewayV2::Stage AutoDeploy). The integrations of `routes` are updated after the new
+    // stage exists; the built-in ones before it, since its route settings need their routes.
+    const integration = (resourceName: string, integrationArgs: aws.apigatewayv2.IntegrationArgs, options: pulumi.CustomResourceOptions) =>
+      new aws.apigatewayv2.Integration(resourceName, { ...integrationArgs, description: `Deployed to stage ${stageName}` }, options);
+    const route = (resourceName: string, routeKey: string, routeArgs: Omit<aws.apigatewayv2.RouteArgs, "routeKey">, options: pulumi.CustomResourceOptions) => {
+      // A two-way route sends the integration's result back to the client as a message.
+      const twoWay = (TWO_WAY_ROUTE_KEYS as readonly string[]).includes(routeKey);
+      const resource = new aws.apigatewayv2.Route(
+        resourceName,
+        {
+          ...routeArgs,
+          routeKey,
+          // Names the route in API Gateway's logs and console.
+          operationName: operationName(routeKey),
+          ...(twoWay ? { routeResponseSelectionExpression: "$default" } : {}),
+        },
+        options,
+      );
+      if (twoWay) {
+        new aws.apigatewayv2.RouteResponse(
+          `${resourceName}-response`,
+          { apiId: api.id, routeId: resource.id, routeResponseKey: "$default" },
+          options,
+        );
+      }
+      return resource;
+    };
+    const invokePermission = (resourceName: string, functionArn: pulumi.Input<string>, routeKey: string) =>
+      new aws.lambda.Permission(
+        resourceName,
+        {
+          action: "lambda:InvokeFunction",
+          function: functionArn,
+          principal: "apigateway.amazonaws.com",
+          sourceArn: pulumi.interpolate`${api.executionArn}/${stageName}/${routeKey}`,
+        },
+        parent,
+      );
+
+    // The built-in routes exist before the stage: its route settings name `ping` and
+    // `$default`, and API Gateway refuses route settings for a route it cannot find
+    // ("NotFoundException: Unable to find Route by key"); the stage's auto-deploy serves them.
+    const connectionIntegration = integration(
+      `${name}-connection-integration`,
+      { apiId: api.id, integrationType: "AWS_PROXY", integrationMethod: "POST", integrationUri: connection.function.invokeArn },
+      parent,
+    );
+    const builtInRoutes: aws.apigatewayv2.Route[] = [];
+    for (const routeKey of CONNECTION_ROUTE_KEYS) {
+      const slug = routeKey.slice(1);
+      builtInRoutes.push(
+        route(
+          `${name}-${slug}-route`,
+          routeKey,
+          {
+            apiId: api.id,
+            target: pulumi.interpolate`integrations/${connectionIntegration.id}`,
+            // Only $connect can be authorized; later frames ride the authorized connection.
+            ...(routeKey === ROUTES.connect ? { authorizationType: "AWS_IAM" } : {}),
+          },
+          parent,
+        ),
+      );
+      invokePermission(`${name}-${slug}-permission`, connection.function.arn, routeKey);
+    }
+
+    // `ping` keeps idle sockets open; answered by API Gateway itself, it costs no invocation.
+    const pingIntegration = integration(
+      `${name}-ping-integration`,
+      { apiId: api.id, integrationType: "MOCK", templateSelectionExpression: "200", requestTemplates: { "200": '{"statusCode":200}' } },
+      parent,
+    );
+    builtInRoutes.push(route(`${name}-ping-route`, ROUTES.ping, { apiId: api.id, target: pulumi.interpolate`integrations/${pingIntegration.id}` }, parent));
+
     // Deploys automatically after every change to the API's routes and integrations, removals
     // included: a removed or renamed route leaves the stage when Pulumi deletes it, whatever
     // the order of the update's steps (a Deployment resource would be created before Pulumi
@@ -512,86 +598,20 @@ export class StreamingComponent extends pulumi.ComponentResource {
           // Full message bodies would put questions and answers in the logs.
           dataTraceEnabled: false,
         },
+        // A route's settings replace the defaults whole, so logging is repeated here.
+        routeSettings: Object.entries(routeThrottling).map(([routeKey, throttle]) => ({
+          routeKey,
+          throttlingBurstLimit: throttle.burstLimit,
+          throttlingRateLimit: throttle.rateLimit,
+          loggingLevel: settings.executionLogging,
+          dataTraceEnabled: false,
+        })),
         tags: args.tags,
       },
-      { parent: this, dependsOn: [...(account ? [account] : []), ...(executionLogGroup ? [executionLogGroup] : [])] },
+      { parent: this, dependsOn: [...(account ? [account] : []), ...(executionLogGroup ? [executionLogGroup] : []), ...builtInRoutes] },
     );
-    // Routes and integrations change after the stage exists, so each change is auto-deployed.
+    // Routes and integrations added after the stage exists are each auto-deployed.
     const served = { parent: this, dependsOn: [stage] };
-
-    // Every integration names the stage: renaming the stage replaces it (a new, empty stage on
-    // an API whose routes already exist) and then updates every integration, an update of the
-    // API that the new stage's autoDeploy deploys ("Whether updates to an API automatically
-    // trigger a new deployment", AWS::ApiGatewayV2::Stage AutoDeploy).
-    const integration = (resourceName: string, integrationArgs: aws.apigatewayv2.IntegrationArgs) =>
-      new aws.apigatewayv2.Integration(
-        resourceName,
-        { ...integrationArgs, description: `Deployed to stage ${stageName}` },
-        served,
-      );
-    const route = (resourceName: string, routeKey: string, routeArgs: Omit<aws.apigatewayv2.RouteArgs, "routeKey">) => {
-      // A two-way route sends the integration's result back to the client as a message.
-      const twoWay = (TWO_WAY_ROUTE_KEYS as readonly string[]).includes(routeKey);
-      const resource = new aws.apigatewayv2.Route(
-        resourceName,
-        {
-          ...routeArgs,
-          routeKey,
-          // Names the route in API Gateway's logs and console.
-          operationName: operationName(routeKey),
-          ...(twoWay ? { routeResponseSelectionExpression: "$default" } : {}),
-        },
-        served,
-      );
-      if (twoWay) {
-        new aws.apigatewayv2.RouteResponse(
-          `${resourceName}-response`,
-          { apiId: api.id, routeId: resource.id, routeResponseKey: "$default" },
-          served,
-        );
-      }
-      return resource;
-    };
-    const invokePermission = (resourceName: string, functionArn: pulumi.Input<string>, routeKey: string) =>
-      new aws.lambda.Permission(
-        resourceName,
-        {
-          action: "lambda:InvokeFunction",
-          function: functionArn,
-          principal: "apigateway.amazonaws.com",
-          sourceArn: pulumi.interpolate`${api.executionArn}/${stageName}/${routeKey}`,
-        },
-        parent,
-      );
-
-    const connectionIntegration = integration(`${name}-connection-integration`, {
-      apiId: api.id,
-      integrationType: "AWS_PROXY",
-      integrationMethod: "POST",
-      integrationUri: connection.function.invokeArn,
-    });
-    for (const routeKey of CONNECTION_ROUTE_KEYS) {
-      const slug = routeKey.slice(1);
-      route(`${name}-${slug}-route`, routeKey, {
-        apiId: api.id,
-        target: pulumi.interpolate`integrations/${connectionIntegration.id}`,
-        // Only $connect can be authorized; later frames ride the authorized connection.
-        ...(routeKey === ROUTES.connect ? { authorizationType: "AWS_IAM" } : {}),
-      });
-      invokePermission(`${name}-${slug}-permission`, connection.function.arn, routeKey);
-    }
-
-    // `ping` keeps idle sockets open; answered by API Gateway itself, it costs no invocation.
-    const pingIntegration = integration(`${name}-ping-integration`, {
-      apiId: api.id,
-      integrationType: "MOCK",
-      templateSelectionExpression: "200",
-      requestTemplates: { "200": '{"statusCode":200}' },
-    });
-    route(`${name}-ping-route`, ROUTES.ping, {
-      apiId: api.id,
-      target: pulumi.interpolate`integrations/${pingIntegration.id}`,
-    });
 
     const routeFunctions: Record<string, NodeFunction> = {};
     const monitored: MonitoredFunction[] = [{ key: "connection", functionName: connection.function.name }];
@@ -621,18 +641,17 @@ export class StreamingComponent extends pulumi.ComponentResource {
         monitored.push({ key: label ?? `route-${routeKey}`, functionName: functionName() });
       }
       monitoredArns.add(functionArn);
-      const extraIntegration = integration(`${name}-route-${routeKey}-integration`, {
-        apiId: api.id,
-        integrationType: "AWS_PROXY",
-        integrationMethod: "POST",
-        integrationUri: pulumi
-          .all([partition.partition, region, functionArn])
-          .apply(([p, r, arn]) => lambdaInvokeUri(p, r, arn)),
-      });
-      route(`${name}-route-${routeKey}`, routeKey, {
-        apiId: api.id,
-        target: pulumi.interpolate`integrations/${extraIntegration.id}`,
-      });
+      const extraIntegration = integration(
+        `${name}-route-${routeKey}-integration`,
+        {
+          apiId: api.id,
+          integrationType: "AWS_PROXY",
+          integrationMethod: "POST",
+          integrationUri: pulumi.all([partition.partition, region, functionArn]).apply(([p, r, arn]) => lambdaInvokeUri(p, r, arn)),
+        },
+        served,
+      );
+      route(`${name}-route-${routeKey}`, routeKey, { apiId: api.id, target: pulumi.interpolate`integrations/${extraIntegration.id}` }, served);
       invokePermission(`${name}-route-${routeKey}-permission`, functionArn, routeKey);
     }
 
@@ -840,6 +859,15 @@ function validateArgs(
     throw new Error(
       'apiGatewayCloudWatchRole "none" cannot log: API Gateway writes WebSocket access and execution logs with the Region\'s CloudWatch role (set accessLogging false and executionLogging "OFF", or use "create" or "existing")',
     );
+  }
+  for (const [routeKey, throttle] of Object.entries(args.routeThrottling ?? {})) {
+    if (!(Object.keys(DEFAULT_ROUTE_THROTTLES) as string[]).includes(routeKey)) {
+      throw new Error(`routeThrottling names ${JSON.stringify(routeKey)}; only ${Object.keys(DEFAULT_ROUTE_THROTTLES).join(" and ")} have a throttle of their own`);
+    }
+    const { rateLimit, burstLimit } = throttle ?? {};
+    if (!(typeof rateLimit === "number" && Number.isFinite(rateLimit) && rateLimit > 0) || !(Number.isSafeInteger(burstLimit) && (burstLimit as number) >= 1)) {
+      throw new Error(`routeThrottling.${routeKey} must be { rateLimit: a positive number, burstLimit: a whole number of at least 1 }; got ${JSON.stringify(throttle)}`);
+    }
   }
   if (args.alarmTopicArn !== undefined && !args.monitoring) {
     throw new Error("alarmTopicArn needs monitoring: true");

@@ -4,6 +4,13 @@
  * body is read, refuse a body over the service's limit by its Content-Length without
  * reading it, read a body within the limit while hashing it, then check the signature,
  * which covers that hash. An unsigned or foreign caller never gets a body buffered.
+ *
+ * A caller that names a credential the stack issued (its access key id is no secret) but signs
+ * badly still has its body read before the signature can be checked, since the signature
+ * covers the body's hash. So every such read first reserves its size from one budget of
+ * UNVERIFIED_BODY_BUDGET_BYTES shared by all endpoints, and waits while it is spent (the
+ * request's socket is simply not read meanwhile): concurrent bad-signature uploads hold at
+ * most that much memory (issue 21: 1,038 MB RSS at peak before).
  */
 import { createHash } from "node:crypto";
 import type { IncomingMessage } from "node:http";
@@ -21,6 +28,60 @@ export class BodyTooLargeError extends Error {
     this.name = "BodyTooLargeError";
   }
 }
+
+/** Bytes of not-yet-verified bodies all endpoints may hold at once: twice the largest body limit (DynamoDB's 16 MB). */
+export const UNVERIFIED_BODY_BUDGET_BYTES = 32 * 1024 * 1024;
+
+/**
+ * A byte budget taken whole per body (the declared length, or the endpoint's limit when none
+ * is declared), so readers never hold part of it while waiting for more: no deadlock as long
+ * as every body fits the budget. Waiters are served in arrival order.
+ */
+export class ByteBudget {
+  private used = 0;
+  /** Most bytes ever held at once. */
+  peak = 0;
+  private readonly waiters: { bytes: number; grant: () => void }[] = [];
+
+  constructor(readonly limit: number) {}
+
+  get inUse(): number {
+    return this.used;
+  }
+
+  /** Resolves once `bytes` are held; give them back with the function it returns. */
+  async take(bytes: number): Promise<() => void> {
+    if (bytes > this.limit) throw new RangeError(`a body of ${bytes} bytes cannot fit a budget of ${this.limit}`);
+    if (this.waiters.length > 0 || this.used + bytes > this.limit) {
+      await new Promise<void>((grant) => this.waiters.push({ bytes, grant }));
+    } else {
+      this.hold(bytes);
+    }
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      this.used -= bytes;
+      this.serve();
+    };
+  }
+
+  private hold(bytes: number): void {
+    this.used += bytes;
+    this.peak = Math.max(this.peak, this.used);
+  }
+
+  private serve(): void {
+    while (this.waiters.length > 0 && this.used + this.waiters[0].bytes <= this.limit) {
+      const next = this.waiters.shift()!;
+      this.hold(next.bytes);
+      next.grant();
+    }
+  }
+}
+
+/** The budget every SigV4-checked local endpoint reads unverified bodies from. */
+export const UNVERIFIED_BODIES = new ByteBudget(UNVERIFIED_BODY_BUDGET_BYTES);
 
 export interface VerifiedRequest {
   readonly credential: LocalCredential;
@@ -69,7 +130,13 @@ export async function verifySignedRequest(verifier: SigV4Verifier, req: Incoming
   verifier.precheckHeader(request);
   const declared = declaredLength(req);
   if (declared !== undefined && declared > limit) throw new BodyTooLargeError(limit, declared);
-  const { body, sha256 } = await readHashed(req, limit);
-  const credential = await verifier.verifyHeader(request, sha256);
-  return { credential, body };
+  const giveBack = await UNVERIFIED_BODIES.take(declared ?? limit);
+  try {
+    const { body, sha256 } = await readHashed(req, limit);
+    const credential = await verifier.verifyHeader(request, sha256);
+    return { credential, body };
+  } finally {
+    // Once verified the body is the caller's; refused, it is garbage.
+    giveBack();
+  }
 }

@@ -13,6 +13,7 @@ import { startLocalDynamo, type LocalDynamo } from "./dynamo";
 import { startBedrockEmulator, type BedrockEmulator, type BedrockEmulatorOptions } from "./bedrock";
 import {
   CredentialStore,
+  DEFAULT_ROUTE_THROTTLES,
   DEFAULT_STAGE_THROTTLE,
   localIamUser,
   localRoleSession,
@@ -20,6 +21,7 @@ import {
   type ConnectionsApiBehaviour,
   type GatewayLimits,
   type LocalCredential,
+  type RouteThrottles,
   type StageThrottle,
   type WebSocketGateway,
 } from "./gateway";
@@ -141,6 +143,12 @@ export interface LocalStackOptions {
    * @default DEFAULT_STAGE_THROTTLE (50 per second, burst 100: Pulumi.yaml's defaults)
    */
   readonly throttle?: StageThrottle | false;
+  /**
+   * Route-level throttles (the deployed stage's routeSettings): `ping` and `$default` each
+   * with a bucket of its own, applied while `throttle` is on.
+   * @default DEFAULT_ROUTE_THROTTLES (ping 10/s burst 20, $default 5/s burst 10: the component's defaults)
+   */
+  readonly routeThrottles?: RouteThrottles;
   /** More callers the gateway, the HTTP API and the Lex runtime accept (tests: other principals, Cognito identities). @default none */
   readonly credentials?: readonly LocalCredential[];
   /** Output safety: link schemes an answer keeps, as Pulumi config outputLinkSchemes. @default http, https, mailto */
@@ -353,6 +361,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         limits: options.gatewayLimits,
         connectionsApi: options.connectionsApi,
         throttle: options.throttle ?? DEFAULT_STAGE_THROTTLE,
+        routeThrottles: options.routeThrottles ?? DEFAULT_ROUTE_THROTTLES,
         handlers: {
           ...Object.fromEntries(CONNECTION_ROUTE_KEYS.map((key) => [key, connectionIntegration])),
           ...Object.fromEntries(
@@ -421,6 +430,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       POWERTOOLS_METRICS_NAMESPACE: "QnABotStreamingLocal",
       ...(options.outputLinkSchemes ? { [ENV.outputLinkSchemes]: options.outputLinkSchemes.join(",") } : {}),
       ...(options.outputImageHosts ? { [ENV.outputImageHosts]: options.outputImageHosts.join(",") } : {}),
+      // dynalite runs in this process and, on a loaded machine, answers far slower than DynamoDB:
+      // the deployed 10 s would fail calls that are merely queued. The hang suite sets its own.
+      [ENV.dynamoRequestTimeoutMs]: "60000",
       ...options.env,
     });
     resetAwsClients();

@@ -11,7 +11,7 @@
  * Exits 1 when a check failed (the report says which, with fast-check's seed and path).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { logger } from "../functions/shared/observability";
@@ -33,8 +33,8 @@ import {
 } from "../tests/reliability/faults";
 import type { Figure, Section } from "../tests/reliability/figures";
 import { burstFigure, startFairnessEnv } from "../tests/reliability/fairness";
-import { latencyHang, pausedReaderHang, startHangEnv, stormHang } from "../tests/reliability/hangs";
-import { connectionLifetime, duplicateRequestId, memoryRace, resumeAfterDrops, startAnswersEnv } from "../tests/reliability/answers";
+import { dynamoStorm, latencyHang, managementApiStorm, pausedReaderHang, startHangEnv } from "../tests/reliability/hangs";
+import { connectionLifetime, duplicateRequestId, memoryRace, resumeAfterDrops, resumeFlood, startAnswersEnv } from "../tests/reliability/answers";
 import { bedrockRequestLog, chatPageSideDoor, dynamoSideDoor, httpApiBodies, lambdaSideDoor, startSideDoorStack } from "../tests/reliability/side-doors";
 import { DEFAULT_STAGE_THROTTLE, type StageThrottle } from "../local/gateway";
 import { fuzzGatewayFrames, gatewayFigure } from "../tests/reliability/fuzz-gateway";
@@ -187,7 +187,7 @@ async function fairUse(run: Run, budget: Budget): Promise<void> {
     const env = await startFairnessEnv(throttle);
     try {
       const name = throttle ? `Burst of ${budget.burstAsks} asks, stage throttled` : `Burst of ${budget.burstAsks} asks from one socket`;
-      await run.check("Fair use", name, () => burstFigure(env, budget.burstAsks, tag, throttle));
+      await run.check("Fair use", name, () => burstFigure(env, budget.burstAsks, tag, throttle, budget.burstTrials));
     } finally {
       await env.close();
     }
@@ -199,7 +199,12 @@ async function fairUse(run: Run, budget: Budget): Promise<void> {
 async function hangs(run: Run, budget: Budget): Promise<void> {
   const env = await startHangEnv(budget.hangPosts);
   try {
-    await run.check("No silent hang", "@connections 429 storm (95%)", () => stormHang(env, budget.hangClients, SEEDS.disconnects + 3));
+    for (const [i, fault] of (["429", "5xx", "timeout"] as const).entries()) {
+      await run.check("No silent hang", `@connections storm (95% of every call: ${fault})`, () => managementApiStorm(env, budget.hangClients, SEEDS.disconnects + 3 + i, fault));
+    }
+    for (const [i, fault] of (["throttle", "error", "hang"] as const).entries()) {
+      await run.check("No silent hang", `DynamoDB storm (95% of every call: ${fault})`, () => dynamoStorm(env, budget.hangClients, SEEDS.disconnects + 6 + i, fault));
+    }
     await run.check("No silent hang", `@connections posts taking ${budget.hangPosts.latencyMs / 1000} s`, () => latencyHang(env, budget.hangClients));
     await run.check("No silent hang", "Clients that stop reading", () => pausedReaderHang(env, budget.hangClients, 10_000));
   } finally {
@@ -213,6 +218,7 @@ async function answers(run: Run, budget: Budget): Promise<void> {
     await run.check("Answers", "Resume after a dropped connection", () => resumeAfterDrops(env, budget.resumeDrops, SEEDS.disconnects + 5));
     await run.check("Answers", "Connection lifetime", () => connectionLifetime(env));
     await run.check("Answers", "Concurrent asks in one session (memory)", () => memoryRace(env, [5, 20]));
+    await run.check("Answers", "A flood of `resume` frames", () => resumeFlood(env, budget.resumeFloodFrames));
     await run.check("Answers", "A requestId reused while in flight", () => duplicateRequestId(env, budget.duplicatePairs));
   } finally {
     await env.close();
@@ -264,6 +270,7 @@ async function main(): Promise<void> {
   const budget = BUDGETS[values.budget];
   const out = reportFile(join(__dirname, ".."), values.budget, values.out);
   const started = Date.now();
+  const loadAtStart = loadavg()[0];
   const run = new Run();
   // The checks call the handlers thousands of times; their own logs are captured per check.
   logger.setLogLevel("ERROR");
@@ -282,6 +289,7 @@ async function main(): Promise<void> {
     node: process.versions.node,
     cpus: availableParallelism(),
     durationMs: Date.now() - started,
+    load: { start: loadAtStart, end: loadavg()[0] },
   });
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, report);

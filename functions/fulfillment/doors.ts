@@ -10,11 +10,11 @@ import type { ConnectionsStore } from "../shared/connections";
 import { logger } from "../shared/observability";
 import { assertMayClaimSession, isBoundSessionId } from "../shared/principal";
 import { lexAudienceOf, type SessionView } from "../shared/session-state";
-import { ProtocolError, parseAskMessage, parseCancelMessage, parseResumeMessage, type AnswerMode } from "../shared/protocol";
+import { DuplicateRequestError, ProtocolError, parseAskMessage, parseCancelMessage, parseResumeMessage, type AnswerMode } from "../shared/protocol";
 import { ROUTES } from "../shared/routes";
 import type { ConnectionRow, StreamFormat } from "../shared/table";
 import type { JournalEvent } from "../stream/journal";
-import type { AnswerKey, JournalStore } from "../stream/journal-store";
+import { MAX_REPLAYS_PER_ANSWER, type AnswerKey, type JournalStore } from "../stream/journal-store";
 import type { StreamTransport } from "../stream/types";
 import type { AnswerError, AnswerRequest, AnswerResult } from "./engine";
 import { DEFAULT_LEX_ANSWER_BUDGET_MS, TIME_BUDGET_MARGIN_MS } from "./config";
@@ -54,6 +54,7 @@ export const DOOR_MESSAGES = {
   resumeNeedsJson: "resume needs a format=json connection: text frames carry no seq to resume after.",
   resumeUnknown: "There is no answer with this requestId to resume in this session (unknown, another caller's, or ended more than 10 minutes ago).",
   resumeTooLong: "This answer was too long to keep for a resume.",
+  resumeReplayedOut: `This answer was replayed ${MAX_REPLAYS_PER_ANSWER} times already and is not replayed again.`,
   cancelUnknown: "There is no running answer with this requestId to cancel (it may have ended already).",
 } as const;
 
@@ -265,7 +266,7 @@ export async function askRoute(event: unknown, deps: DoorDeps): Promise<HttpResu
   const refuse = async (format: StreamFormat, refusal: ProtocolError): Promise<HttpResult> => {
     const payload = { code: refusal.code, message: refusal.message, retryable: refusal.retryable };
     try {
-      await transport.post(connectionId, errorFrame(format, requestId, payload));
+      await transport.post(connectionId, errorFrame(format, requestId, refusal instanceof DuplicateRequestError ? refusal : payload));
     } catch (error) {
       logger.warn("error frame could not be posted", { error: errorName(error) });
     }
@@ -358,9 +359,18 @@ async function onOwnAnswer<T extends { requestId: string }>(
 function resume(row: ConnectionRow, body: string | undefined, deps: DoorDeps, refuse: Refuse): Promise<HttpResult> {
   if (row.format !== "json") return refuse(new ProtocolError("bad_request", DOOR_MESSAGES.resumeNeedsJson));
   return onOwnAnswer(row, body, deps, refuse, parseResumeMessage, async (message, key, journal) => {
+    // Fair use: every resume frame counts against its connection, every replay against its answer.
+    try {
+      await deps.ledger?.chargeResume(row.connectionId);
+    } catch (error) {
+      if (error instanceof ProtocolError) return error;
+      // As for asks: an outage of the fair-use bookkeeping does not stop a resume; the answer's own count still holds.
+      logger.warn("resume count unavailable; the resume is let through", { error: errorName(error) });
+    }
     const outcome = await journal.resume(key, row.connectionId, message.afterSeq);
     if (outcome.state === "unknown") return new ProtocolError("not_found", DOOR_MESSAGES.resumeUnknown);
     if (outcome.state === "too_long") return new ProtocolError("bad_request", DOOR_MESSAGES.resumeTooLong);
+    if (outcome.state === "replayed_out") return new ProtocolError("busy", DOOR_MESSAGES.resumeReplayedOut, 429, false);
     if (outcome.state === "ended") {
       if (!deps.replay) return new ProtocolError("internal", DOOR_MESSAGES.streamingOff, 503);
       await deps.replay({ ...key, connectionId: row.connectionId, events: outcome.events, afterSeq: message.afterSeq });

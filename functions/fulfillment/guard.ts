@@ -6,6 +6,10 @@
  */
 import { AnswerCancelled, BudgetExhausted, GenerationError, MESSAGES } from "./errors";
 import { systemClock, type Clock } from "../shared/clock";
+import { loopLagMs } from "../shared/loop-lag";
+
+/** Lag below this is timer noise, not time the loop could not read. */
+const MIN_MISSED_MS = 50;
 
 export interface GuardOptions {
   /** Longest wait for the next event. */
@@ -15,6 +19,12 @@ export interface GuardOptions {
   /** Aborted when the answer is no longer wanted (cancel, a reader gone): generation stops at once. */
   cancel?: AbortSignal;
   clock?: Clock;
+  /**
+   * Milliseconds the process's event loop could not run, cumulative: the stall bound is
+   * extended by what it missed, so `stallMs` is silence while the loop was free to read.
+   * @default loopLagMs (a 100 ms sampler); with an injected clock, none
+   */
+  lag?: () => number;
 }
 
 type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown } | { ok: "timeout" } | { ok: "cancelled" };
@@ -51,9 +61,12 @@ export class StreamGuard {
    * bound passes first (unless `stall` is false: a call that returns only when done, like a
    * custom LLM Lambda, has no events to wait for), BudgetExhausted when the deadline does.
    */
+  private budgetLeft(): number {
+    return this.options.deadlineAt === undefined ? Infinity : this.options.deadlineAt - this.clock.now();
+  }
+
   async step<T>(promise: Promise<T>, bounds: { stall: boolean } = { stall: true }): Promise<T> {
-    const budgetLeft =
-      this.options.deadlineAt === undefined ? Infinity : this.options.deadlineAt - this.clock.now();
+    const budgetLeft = this.budgetLeft();
     const stallLeft = bounds.stall ? this.options.stallMs : Infinity;
     const wait = Math.min(budgetLeft, stallLeft);
     const { cancel } = this.options;
@@ -70,8 +83,22 @@ export class StreamGuard {
       settled = await outcome;
     } else {
       let handle: unknown;
+      // An injected clock is a fake one: no loop of its own to lag.
+      const lag = this.options.lag ?? (this.options.clock ? () => 0 : loopLagMs);
+      let lagSeen = lag();
       const timer = new Promise<Settled<T>>((resolve) => {
-        handle = this.clock.setTimeout(() => resolve({ ok: "timeout" }), wait);
+        const fire = () => {
+          // Time the loop was blocked is time an event may have arrived unread: wait that long again.
+          const missed = lag() - lagSeen;
+          lagSeen += missed;
+          const budgetNow = this.budgetLeft();
+          if (budgetLeft > stallLeft && missed >= MIN_MISSED_MS && budgetNow > 0) {
+            handle = this.clock.setTimeout(fire, Math.min(missed, budgetNow));
+            return;
+          }
+          resolve({ ok: "timeout" });
+        };
+        handle = this.clock.setTimeout(fire, wait);
       });
       settled = await Promise.race([outcome, timer]);
       this.clock.clearTimeout(handle);
@@ -80,7 +107,7 @@ export class StreamGuard {
     if (settled.ok === "cancelled" || (settled.ok === false && cancel?.aborted)) throw new AnswerCancelled();
     if (settled.ok === false) throw settled.error;
     this.controller.abort();
-    if (budgetLeft <= stallLeft) throw new BudgetExhausted();
+    if (budgetLeft <= stallLeft || this.budgetLeft() <= 0) throw new BudgetExhausted();
     throw new GenerationError("stalled", MESSAGES.stalled, true, `no event for ${stallLeft} ms`);
   }
 

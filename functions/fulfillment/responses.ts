@@ -4,7 +4,7 @@
  * `error` frame the WebSocket `ask` route posts when it cannot take a question. Pure.
  */
 import type { LexV2Result } from "aws-lambda";
-import { envelope, type ErrorCode } from "../shared/protocol";
+import { duplicateRefusal, DuplicateRequestError, envelope, type ErrorCode } from "../shared/protocol";
 import type { StreamFormat } from "../shared/table";
 import type { AnswerError, AnswerResult } from "./engine";
 import type { LexAsk } from "./events";
@@ -83,10 +83,12 @@ export function httpAnswer(result: AnswerResult, requestId: string): HttpResult 
 }
 
 /** The one frame that tells a connection its ask was refused, in its own format. */
-export function errorFrame(format: StreamFormat, requestId: string, error: AnswerError): Uint8Array {
+export function errorFrame(format: StreamFormat, requestId: string, error: AnswerError | DuplicateRequestError): Uint8Array {
   const text =
-    format === "json"
-      ? JSON.stringify(envelope("error", requestId, 0, { code: error.code, message: error.message, retryable: error.retryable }))
-      : error.message;
+    format === "text"
+      ? error.message
+      : error instanceof DuplicateRequestError
+        ? JSON.stringify(duplicateRefusal(error))
+        : JSON.stringify(envelope("error", requestId, 0, { code: error.code, message: error.message, retryable: error.retryable }));
   return new TextEncoder().encode(text);
 }

@@ -10,7 +10,7 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { documentClient } from "./aws";
 import { connectionKey } from "./dynamo-connections";
-import { ProtocolError } from "./protocol";
+import { DuplicateRequestError, ProtocolError } from "./protocol";
 import { CONNECTIONS_TABLE } from "./table";
 
 /** Asks one connection may have in flight. */
@@ -23,6 +23,16 @@ export const DEFAULT_ASKS_PER_SESSION = 4;
  */
 export const ASK_LEASE_SECONDS = 17 * 60;
 
+/**
+ * `resume` frames one connection may send in its lifetime. A page that reconnects resumes each
+ * of its answers in flight once (at most DEFAULT_ASKS_PER_SESSION), so twice that leaves room
+ * for a retry each; a replay is at most 300 KB, so a connection can draw at most 8 × 300 KB.
+ */
+export const RESUMES_PER_CONNECTION = 8;
+
+/** Write-read rounds one ask may take on a ledger item that other asks keep changing. */
+const MAX_TAKE_ROUNDS = 32;
+
 /** Key prefix of a session's ledger item; `#` never occurs in a session or connection id. */
 export const SESSION_ASKS_KEY_PREFIX = "#asks#";
 
@@ -31,6 +41,8 @@ export const LEDGER_MESSAGES = {
   sessionBusy: (limit: number) => `This session already has ${limit} questions being answered. Wait for an answer, then ask again.`,
   duplicate: (requestId: string) => `requestId ${requestId} is already being answered on this connection; use a new requestId.`,
   unregistered: "This connection is not registered (it may have expired). Reconnect and ask again.",
+  resumesUsed: `This connection has sent its ${RESUMES_PER_CONNECTION} resumes. Reconnect to resume again.`,
+  contended: "This session's asks changed too often to admit this one; ask again.",
 } as const;
 
 /** One ask: which session, the connection it came on (WebSocket only), and its id. */
@@ -51,6 +63,11 @@ export interface AskLedger {
   acquire(slot: AskSlot): Promise<void>;
   /** Frees the slot; a no-op when it is already free. */
   release(slot: AskSlot): Promise<void>;
+  /**
+   * Counts one `resume` frame of the connection, or throws ProtocolError `busy` (not retryable
+   * on this connection) once it sent RESUMES_PER_CONNECTION, `not_found` when it is unknown.
+   */
+  chargeResume(connectionId: string): Promise<void>;
 }
 
 export interface DynamoAskLedgerOptions {
@@ -110,6 +127,29 @@ export class DynamoAskLedger implements AskLedger {
     ]);
   }
 
+  async chargeResume(connectionId: string): Promise<void> {
+    try {
+      await this.client().send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: { [CONNECTIONS_TABLE.hashKey]: connectionKey(connectionId) },
+          UpdateExpression: "ADD #resumes :one",
+          // attribute_exists: an unknown connection's item is never created by the count.
+          ConditionExpression: "attribute_exists(#asks) AND (attribute_not_exists(#resumes) OR #resumes < :max)",
+          ExpressionAttributeNames: { "#asks": "asks", "#resumes": "resumes" },
+          ExpressionAttributeValues: { ":one": 1, ":max": RESUMES_PER_CONNECTION },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+      const { Item } = await this.client().send(
+        new GetCommand({ TableName: this.options.tableName, Key: { [CONNECTIONS_TABLE.hashKey]: connectionKey(connectionId) }, ConsistentRead: true }),
+      );
+      if (!Item || typeof Item.asks !== "object") throw new ProtocolError("not_found", LEDGER_MESSAGES.unregistered);
+      throw new ProtocolError("busy", LEDGER_MESSAGES.resumesUsed, 429, false);
+    }
+  }
+
   private client(): DynamoDBDocumentClient {
     return this.options.client ?? documentClient();
   }
@@ -119,11 +159,19 @@ export class DynamoAskLedger implements AskLedger {
   }
 
   /**
-   * Adds `key` to the item's `asks` map while it holds fewer than `limit` live leases. A full
-   * map may hold expired leases: they are cleared once, then the add is tried again.
+   * Adds `key` to the item's `asks` map while it holds fewer than `limit` live leases. A failed
+   * conditional write is followed by a consistent read that decides: refuse (a live duplicate,
+   * or `limit` live leases), create the missing item, clear expired leases, or write again. Only
+   * a read that counts `limit` live leases refuses as busy: a write that lost to another ask's
+   * create, clear or release is tried again (issue 21: the loser of two first asks was refused
+   * "already has 4" with 2 in flight).
    */
   private async take(itemKey: string, key: string, limit: number, scope: "connection" | "session"): Promise<void> {
-    for (let attempt = 0; attempt < 3; attempt++) {
+    const busy = () =>
+      new ProtocolError("busy", scope === "connection" ? LEDGER_MESSAGES.connectionBusy(limit) : LEDGER_MESSAGES.sessionBusy(limit), 429, true);
+    // Every failed round means another ask changed the item in between, so the rounds are
+    // bounded by the asks racing on it; the cap only stops a runaway loop.
+    for (let attempt = 0; attempt < MAX_TAKE_ROUNDS; attempt++) {
       const until = this.nowSeconds() + ASK_LEASE_SECONDS;
       try {
         await this.client().send(
@@ -150,25 +198,25 @@ export class DynamoAskLedger implements AskLedger {
       );
       if (!Item || typeof Item.asks !== "object") {
         if (scope === "connection") throw new ProtocolError("not_found", LEDGER_MESSAGES.unregistered);
-        await this.createSessionItem(itemKey, key, until);
-        return;
+        if (await this.createSessionItem(itemKey, key, until)) return;
+        continue;
       }
+      const now = this.nowSeconds();
       const leases = leasesOf(Item);
-      if (leases[key] !== undefined && leases[key] >= this.nowSeconds()) {
-        throw new ProtocolError("bad_request", LEDGER_MESSAGES.duplicate(key.slice(key.lastIndexOf("/") + 1)));
+      if (leases[key] !== undefined && leases[key] >= now) {
+        const requestId = key.slice(key.lastIndexOf("/") + 1);
+        throw new DuplicateRequestError(requestId, LEDGER_MESSAGES.duplicate(requestId));
       }
-      const expired = Object.keys(leases).filter((name) => leases[name] < this.nowSeconds());
-      if (expired.length === 0) {
-        const message = scope === "connection" ? LEDGER_MESSAGES.connectionBusy(limit) : LEDGER_MESSAGES.sessionBusy(limit);
-        throw new ProtocolError("busy", message, 429, true);
-      }
-      await this.clear(itemKey, expired, leases);
+      const live = Object.values(leases).filter((end) => end >= now).length;
+      if (live >= limit) throw busy();
+      const expired = Object.keys(leases).filter((name) => leases[name] < now);
+      if (expired.length > 0) await this.clear(itemKey, expired, leases);
     }
-    const message = scope === "connection" ? LEDGER_MESSAGES.connectionBusy(limit) : LEDGER_MESSAGES.sessionBusy(limit);
-    throw new ProtocolError("busy", message, 429, true);
+    throw new ProtocolError("busy", LEDGER_MESSAGES.contended, 429, true);
   }
 
-  private async createSessionItem(itemKey: string, key: string, until: number): Promise<void> {
+  /** Creates the session's ledger item holding this ask; false when another ask created it first. */
+  private async createSessionItem(itemKey: string, key: string, until: number): Promise<boolean> {
     try {
       await this.client().send(
         new PutCommand({
@@ -178,10 +226,10 @@ export class DynamoAskLedger implements AskLedger {
           ExpressionAttributeNames: { "#key": CONNECTIONS_TABLE.hashKey },
         }),
       );
+      return true;
     } catch (error) {
-      // Another ask created it first: take a slot in it like any other.
       if (!isConditionalCheckFailed(error)) throw error;
-      await this.take(itemKey, key, this.perSession, "session");
+      return false;
     }
   }
 

@@ -9,7 +9,8 @@
  */
 import type { LambdaClient } from "@aws-sdk/client-lambda";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import type { EnvName } from "./env";
+import { DYNAMO_REQUEST_TIMEOUT_MS } from "./dynamo-timeouts";
+import { ENV, type EnvName } from "./env";
 
 /*
  * The clients' modules are required on first use, not imported: every handler imports this
@@ -25,7 +26,9 @@ let lambdaClientInstance: LambdaClient | undefined;
 
 /** The process's DynamoDB document client; `undefined` attributes are dropped, not rejected. */
 export function documentClient(): DynamoDBDocumentClient {
-  documentClientInstance ??= (require("./dynamo-client") as DynamoClientModule).createDocumentClient();
+  documentClientInstance ??= (require("./dynamo-client") as DynamoClientModule).createDocumentClient(
+    optionalIntEnv(ENV.dynamoRequestTimeoutMs, DYNAMO_REQUEST_TIMEOUT_MS, { min: 100, max: 60_000 }),
+  );
   return documentClientInstance;
 }
 

@@ -4,8 +4,15 @@
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { DYNAMO_MAX_ATTEMPTS, DYNAMO_REQUEST_TIMEOUT_MS } from "./dynamo-timeouts";
 
-/** A document client whose `undefined` attributes are dropped, not rejected. */
-export function createDocumentClient(): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+/** A document client whose `undefined` attributes are dropped, not rejected, and whose calls time out. */
+export function createDocumentClient(requestTimeoutMs: number = DYNAMO_REQUEST_TIMEOUT_MS): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(
+    new DynamoDBClient({
+      maxAttempts: DYNAMO_MAX_ATTEMPTS,
+      requestHandler: { requestTimeout: requestTimeoutMs, throwOnRequestTimeout: true },
+    }),
+    { marshallOptions: { removeUndefinedValues: true } },
+  );
 }

@@ -32,6 +32,8 @@ export const ENV = {
   streamPostTimeoutMs: "STREAM_POST_TIMEOUT_MS",
   /** Retries of a throttled or failed post before the writer gives up on its connection. */
   streamPostRetries: "STREAM_POST_RETRIES",
+  /** Milliseconds a DynamoDB request's socket may stay silent before the attempt fails. */
+  dynamoRequestTimeoutMs: "DYNAMODB_REQUEST_TIMEOUT_MS",
   /** Milliseconds between checkpoints of a resumable answer: how long a resuming client waits. */
   streamCheckpointMs: "STREAM_CHECKPOINT_MS",
   /** Conversation memory table name. */

@@ -79,6 +79,33 @@ export class ProtocolError extends Error {
   }
 }
 
+/**
+ * The refusal of an `ask` whose requestId is already being answered on the connection. Its
+ * envelope names the id only as `refusedRequestId`, with no `requestId` and no `seq`: the id
+ * belongs to the live answer, and a client that routes or de-duplicates envelopes by
+ * `requestId`/`seq` must not take the refusal for that answer's end (issue 21, finding 8).
+ */
+export class DuplicateRequestError extends ProtocolError {
+  constructor(readonly requestId: string, message: string) {
+    super("bad_request", message);
+    this.name = "DuplicateRequestError";
+  }
+}
+
+/** The `format=json` envelope of a DuplicateRequestError: outside any answer's stream. */
+export interface DuplicateRefusal {
+  v: typeof PROTOCOL_VERSION;
+  type: "error";
+  refusedRequestId: string;
+  code: "bad_request";
+  message: string;
+  retryable: false;
+}
+
+export function duplicateRefusal(error: DuplicateRequestError): DuplicateRefusal {
+  return { v: PROTOCOL_VERSION, type: "error", refusedRequestId: error.requestId, code: "bad_request", message: error.message, retryable: false };
+}
+
 export function validateSessionId(value: unknown): string {
   if (typeof value !== "string" || !SESSION_ID_PATTERN.test(value)) {
     throw new ProtocolError(

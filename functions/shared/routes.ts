@@ -32,3 +32,25 @@ export const CLIENT_ACTIONS = [ROUTES.ping, ROUTES.ask, ROUTES.resume, ROUTES.ca
  * so `$default` can answer a bad frame without @connections rights.
  */
 export const TWO_WAY_ROUTE_KEYS = [ROUTES.default] as const;
+
+/** A route's own token bucket (API Gateway route-level throttling). */
+export interface RouteThrottle {
+  /** Steady-state requests per second. */
+  readonly rateLimit: number;
+  /** Requests that may arrive at once (the bucket's size). */
+  readonly burstLimit: number;
+}
+
+/** Routes that run no answer and get a throttle of their own. */
+export type ThrottledRouteKey = typeof ROUTES.ping | typeof ROUTES.default;
+
+/**
+ * `ping` and `$default` run no answer, so each gets a small bucket of its own and cannot spend
+ * the stage budget `$connect` and `ask` draw on (issue 21: 400 pings/s from one socket made
+ * another principal's `$connect`s fail with 429). Clients ping once per 9 minutes, so 10/s
+ * serves thousands of sockets; `$default` only answers mistakes.
+ */
+export const DEFAULT_ROUTE_THROTTLES: Readonly<Record<ThrottledRouteKey, RouteThrottle>> = {
+  [ROUTES.ping]: { rateLimit: 10, burstLimit: 20 },
+  [ROUTES.default]: { rateLimit: 5, burstLimit: 10 },
+};

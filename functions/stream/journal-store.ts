@@ -20,6 +20,13 @@ const LONGEST_ANSWER_SECONDS = 15 * 60;
 /** Journals above this are not kept (DynamoDB items hold 400 KB); such an answer cannot be resumed. */
 export const MAX_JOURNAL_BYTES = 300 * 1024;
 
+/**
+ * Replays of one ended answer, over all connections, in its resume window: a reconnecting
+ * page needs one per tab, so a few; each replay is at most MAX_JOURNAL_BYTES, so one answer
+ * costs at most 4 × 300 KB of replay (issue 21: 300 resume frames replayed 78.7 MB).
+ */
+export const MAX_REPLAYS_PER_ANSWER = 4;
+
 /** Key prefix of answer items; `#` never occurs in a session id. */
 export const ANSWER_KEY_PREFIX = "#answer#";
 
@@ -38,7 +45,9 @@ export type ResumeOutcome =
   /** No such answer for this principal, or its resume window has passed. */
   | { state: "unknown" }
   /** The answer was too long to keep. */
-  | { state: "too_long" };
+  | { state: "too_long" }
+  /** The answer ended and was replayed MAX_REPLAYS_PER_ANSWER times already. */
+  | { state: "replayed_out" };
 
 /** What the writer learns at a checkpoint. */
 export interface CheckpointNews {
@@ -195,7 +204,27 @@ export class DynamoJournalStore implements JournalStore {
     // DynamoDB deletes expired items lazily: one past its TTL is gone.
     if (!Item || typeof Item.ttl !== "number" || Item.ttl <= this.nowSeconds() || Item.cancelOnly === true) return { state: "unknown" };
     if (Item.tooLong === true) return { state: "too_long" };
-    if (Item.ended === true && Array.isArray(Item.events)) return { state: "ended", events: Item.events as JournalEvent[] };
-    return { state: "unknown" };
+    if (Item.ended !== true || !Array.isArray(Item.events)) return { state: "unknown" };
+    return (await this.chargeReplay(key)) ? { state: "ended", events: Item.events as JournalEvent[] } : { state: "replayed_out" };
+  }
+
+  /** Counts one replay of the ended answer; false when it has had MAX_REPLAYS_PER_ANSWER. */
+  private async chargeReplay(key: AnswerKey): Promise<boolean> {
+    try {
+      await this.client().send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: { [CONNECTIONS_TABLE.hashKey]: answerKey(key) },
+          UpdateExpression: "ADD #replays :one",
+          ConditionExpression: "#ended = :true AND (attribute_not_exists(#replays) OR #replays < :max)",
+          ExpressionAttributeNames: { "#replays": "replays", "#ended": "ended" },
+          ExpressionAttributeValues: { ":one": 1, ":true": true, ":max": MAX_REPLAYS_PER_ANSWER },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
   }
 }

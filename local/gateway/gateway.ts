@@ -18,7 +18,7 @@ import { connectEvent, disconnectEvent, messageEvent, newGatewayId, type Connect
 import { parseQuery, proxyMaps } from "./query";
 import { RouteTable } from "./routing";
 import { SigV4Verifier, SignatureError } from "./sigv4";
-import { TokenBucket, type StageThrottle } from "./throttle";
+import { TokenBucket, type RouteThrottles, type StageThrottle } from "./throttle";
 import { listenOnLoopback } from "../loopback";
 
 /** A Lambda handler as API Gateway invokes it (async; the callback style is not supported). */
@@ -84,6 +84,11 @@ export interface WebSocketGatewayOptions {
   readonly connectionsApi?: ConnectionsApiBehaviour;
   /** Stage throttling (rate and burst, per stage, over `$connect` and every client message); `false` for none. @default false */
   readonly throttle?: StageThrottle | false;
+  /**
+   * Route-level throttles: a route named here (`ping`, `$default`, …) has its own bucket and
+   * draws nothing from the stage's. Applied only while stage throttling is on. @default {}
+   */
+  readonly routeThrottles?: RouteThrottles;
   /** Clock (epoch ms) for signature expiry and event times. @default Date.now */
   readonly now?: () => number;
   /** Where handler failures go (API Gateway would log them). @default console */
@@ -226,6 +231,11 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions = {
   const counters = { connectAttempts: 0, rejected: 0, connected: 0, disconnected: 0, messagesIn: 0, throttled: 0, handlerErrors: 0 };
   const apiStats: ConnectionsApiStats = { posts: 0, postBytes: 0, gets: 0, deletes: 0, bufferFull: 0, errors: {} };
   const bucket = options.throttle ? new TokenBucket(options.throttle, now) : undefined;
+  const routeBuckets = new Map(
+    options.throttle ? Object.entries(options.routeThrottles ?? {}).map(([routeKey, limits]) => [routeKey, new TokenBucket(limits, now)] as const) : [],
+  );
+  /** The bucket a message to `routeKey` draws on: its route's own, else the stage's. */
+  const bucketFor = (routeKey: string): TokenBucket | undefined => routeBuckets.get(routeKey) ?? bucket;
   const invocations: Record<string, number> = {};
 
   /** Runs a route's handler with API Gateway's integration timeout; the handler counts for idle() until it really ends. */
@@ -276,14 +286,16 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions = {
     const receivedAt = now();
     connection.touch(receivedAt);
     counters.messagesIn += 1;
-    if (bucket && !bucket.take()) {
+    const text = isBinary ? undefined : data.toString("utf8");
+    const target = routes.select(text);
+    // An unrouted message (no `$default` route) is throttled as `$default` would be.
+    const throttled = bucketFor(target.kind === "unrouted" ? ROUTES.default : target.routeKey);
+    if (throttled && !throttled.take()) {
       // A throttled message reaches no integration; the client gets the gateway's error frame with 429's text.
       counters.throttled += 1;
       reply(connection, Buffer.from(gatewayErrorFrame("Too Many Requests", connection.connectionId, newGatewayId())));
       return;
     }
-    const text = isBinary ? undefined : data.toString("utf8");
-    const target = routes.select(text);
     if (target.kind === "mock") return;
     const ids = { requestId: newGatewayId(), messageId: newGatewayId() };
     if (target.kind === "unrouted") {
@@ -339,7 +351,8 @@ export async function startWebSocketGateway(options: WebSocketGatewayOptions = {
     }
 
     counters.connectAttempts += 1;
-    if (bucket && !bucket.take()) {
+    const connectBucket = bucketFor(ROUTES.connect);
+    if (connectBucket && !connectBucket.take()) {
       counters.throttled += 1;
       counters.rejected += 1;
       refuseUpgrade(socket, 429, JSON.stringify({ message: "Too Many Requests" }), {});

@@ -30,5 +30,5 @@ export {
   type LocalRoleOptions,
 } from "./credentials";
 export { MOCK_ROUTE_KEYS } from "./routing";
-export { DEFAULT_STAGE_THROTTLE, TokenBucket, checkStageThrottle, type StageThrottle } from "./throttle";
+export { DEFAULT_ROUTE_THROTTLES, DEFAULT_STAGE_THROTTLE, TokenBucket, checkStageThrottle, type RouteThrottles, type StageThrottle } from "./throttle";
 export { hostWithoutPort } from "./sigv4";

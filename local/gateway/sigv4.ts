@@ -177,6 +177,14 @@ export class SigV4Verifier {
 
   /** Verifies a presigned URL (`X-Amz-*` query parameters); returns the signer's credential. */
   async verifyQuery(request: SignedRequest): Promise<LocalCredential> {
+    // SigV4 sorts a repeated parameter's values before signing, so their order (which decides
+    // the value a handler reads: the last) is not signed; a second X-Amz-Signature is not
+    // signed at all. A repeat is refused rather than read either way (issue 21, finding 7).
+    for (const [name, value] of Object.entries(request.query)) {
+      if (Array.isArray(value)) {
+        throw new SignatureError("InvalidSignatureException", `Query parameter ${name} appears ${value.length} times; a signed URL names each parameter once.`);
+      }
+    }
     const q = (name: string): string | undefined => single(request.query[name]);
     const present = [ALGORITHM_QUERY_PARAM, CREDENTIAL_QUERY_PARAM, AMZ_DATE_QUERY_PARAM, SIGNED_HEADERS_QUERY_PARAM, SIGNATURE_QUERY_PARAM].filter(
       (name) => q(name) !== undefined,

@@ -7,6 +7,8 @@
  * whole stage's bucket, as on AWS. Pure apart from the clock it is given.
  */
 
+import { DEFAULT_ROUTE_THROTTLES } from "../../functions/shared/routes";
+
 export interface StageThrottle {
   /** Steady-state requests per second (the stage's `throttlingRateLimit`). */
   readonly rateLimit: number;
@@ -16,6 +18,17 @@ export interface StageThrottle {
 
 /** The stack's defaults (Pulumi.yaml `throttlingRateLimit` / `throttlingBurstLimit`). */
 export const DEFAULT_STAGE_THROTTLE: StageThrottle = { rateLimit: 50, burstLimit: 100 };
+
+/**
+ * Route-level throttles: a route named here has a bucket of its own and draws nothing from the
+ * stage's ("You can set route-level throttling to override the account-level request
+ * throttling limits for a specific stage or for individual routes": developer guide, "Protect
+ * your WebSocket APIs", https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-protect.html).
+ * The deployed defaults are DEFAULT_ROUTE_THROTTLES (functions/shared/routes.ts).
+ */
+export type RouteThrottles = Readonly<Record<string, StageThrottle>>;
+
+export { DEFAULT_ROUTE_THROTTLES };
 
 export function checkStageThrottle(throttle: StageThrottle): StageThrottle {
   const { rateLimit, burstLimit } = throttle;

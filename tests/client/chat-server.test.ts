@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { request } from "node:http";
-import { PAGE_COOKIE, startChatServer, type ChatServer, type UrlSigner } from "../../client/chat-server";
+import { PAGE_COOKIE, PAGE_IDLE_MS, PageSessions, startChatServer, type ChatServer, type UrlSigner } from "../../client/chat-server";
 import { fetchSignedUrl, SignedUrlError } from "../../client/web/signed-url";
 import { chatPage } from "./helpers/page";
 
@@ -93,6 +93,40 @@ describe("client: chat page server", () => {
 
     const fresh = JSON.parse((await get(server, "/api/signed-url", { cookie })).body) as { sessionId: string };
     expect(fresh.sessionId).to.match(/^web-[0-9a-f]{32}$/);
+  });
+
+  it("keeps an open tab's session through 1,001 cookieless page loads: they displace only pages that own no session (issue 21, finding 7)", async function () {
+    this.timeout(60_000);
+    const server = await serve();
+    const owner = await loadPage(server);
+    expect((await get(server, "/api/signed-url?sessionId=owned-session", { cookie: owner })).status).to.equal(200);
+    for (let i = 0; i < 1001; i++) expect((await get(server, "/")).status).to.equal(200);
+    // The owner's cookie still works, and the session is still its own: nobody else can claim it.
+    expect((await get(server, "/api/signed-url?sessionId=owned-session", { cookie: owner })).status).to.equal(200);
+    const intruder = await loadPage(server);
+    expect((await get(server, "/api/signed-url?sessionId=owned-session", { cookie: intruder })).status).to.equal(403);
+  });
+
+  it("refuses a new page (503) rather than forget a live page's sessions when every page slot owns one", () => {
+    let now = 0;
+    const pages = new PageSessions(() => now);
+    const secrets: string[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const secret = pages.issue()!;
+      pages.claim(secret, `s-${i}`);
+      secrets.push(secret);
+    }
+    expect(pages.issue(), "every page owns a session and is in use").to.equal(undefined);
+    expect(pages.claim(secrets[0], "s-0")).to.equal(true);
+    // Past PAGE_IDLE_MS without use, the least recently used page gives way; one used meanwhile stays.
+    now += PAGE_IDLE_MS - 1;
+    expect(pages.known(secrets[0])).to.equal(true);
+    now += 1;
+    const newcomer = pages.issue()!;
+    expect(newcomer).to.be.a("string");
+    expect(pages.known(secrets[1]), "the idle page was forgotten").to.equal(false);
+    expect(pages.claim(newcomer, "s-1"), "its session is free again").to.equal(true);
+    expect(pages.claim(newcomer, "s-0"), "the page in use keeps its session").to.equal(false);
   });
 
   it("refuses bad session ids, reports signer failures, and serves only GET/HEAD", async () => {

@@ -107,6 +107,7 @@ describe("StreamingComponent (components/streaming.ts)", function () {
         accessLogging: false,
         throttlingBurstLimit: 7,
         throttlingRateLimit: 3,
+        routeThrottling: { ping: { rateLimit: 1.5, burstLimit: 3 } },
         connectionTtlSeconds: 10800,
         asksPerConnection: 1,
         asksPerSession: 3,
@@ -121,6 +122,17 @@ describe("StreamingComponent (components/streaming.ts)", function () {
         tags: { team: "chat" },
       });
       await registrationsSettled();
+    });
+
+    it("gives ping and $default route-level throttles of their own, and creates those routes before the stage (issue 21, finding 5)", () => {
+      const stage = recorder.named("opt-stage");
+      // Route settings replace the stage's defaults whole, logging included.
+      expect(stage.inputs.routeSettings).to.deep.equal([
+        { routeKey: "ping", throttlingBurstLimit: 3, throttlingRateLimit: 1.5, loggingLevel: "INFO", dataTraceEnabled: false },
+        { routeKey: "$default", throttlingBurstLimit: 10, throttlingRateLimit: 5, loggingLevel: "INFO", dataTraceEnabled: false },
+      ]);
+      // API Gateway refuses route settings naming a route that does not exist yet ("Unable to find Route by key").
+      expect(stage.dependsOn).to.include.members(["opt-ping-route", "opt-default-route", "opt-connect-route"]);
     });
 
     it("turns on execution logging only when asked, and drops access logs when turned off", () => {
@@ -181,6 +193,8 @@ describe("StreamingComponent (components/streaming.ts)", function () {
       );
       expect(() => new StreamingComponent("a", { asksPerConnection: 0 })).to.throw("asksPerConnection must be an integer from 1 to 100; got 0");
       expect(() => new StreamingComponent("b", { asksPerSession: 2.5 })).to.throw("asksPerSession must be an integer from 1 to 1000; got 2.5");
+      expect(() => new StreamingComponent("rt", { routeThrottling: { ask: { rateLimit: 1, burstLimit: 1 } } as never })).to.throw(/routeThrottling names "ask"; only ping and \$default/);
+      expect(() => new StreamingComponent("rt2", { routeThrottling: { ping: { rateLimit: 0, burstLimit: 1 } } })).to.throw(/routeThrottling.ping must be/);
       expect(() => new StreamingComponent("c", { textFlushMs: -1 })).to.throw("textFlushMs must be an integer from 0 to 60000");
       expect(() => new StreamingComponent("d", { jsonFlushMs: 60_001 })).to.throw("jsonFlushMs must be an integer from 0 to 60000");
       expect(() => new StreamingComponent("e", { checkpointMs: 49 })).to.throw("checkpointMs must be an integer from 50 to 60000");
@@ -246,7 +260,14 @@ describe("StreamingComponent (components/streaming.ts)", function () {
         await registrationsSettled();
         expect(recorder.ofType(TYPES.deployment), JSON.stringify(args)).to.deep.equal([]);
         expect(recorder.named("ws-stage").inputs).to.include({ autoDeploy: true });
-        const served = [TYPES.route, TYPES.integration, TYPES.routeResponse].flatMap((type) => recorder.ofType(type));
+        // The built-in routes precede the stage (its route settings name them); every added one follows it.
+        const builtIn = ["ws-connect-route", "ws-disconnect-route", "ws-default-route", "ws-ping-route"];
+        expect(recorder.named("ws-stage").dependsOn).to.include.members(builtIn);
+        const builtInIntegrations = ["ws-connection-integration", "ws-ping-integration"];
+        const served = [TYPES.route, TYPES.integration, TYPES.routeResponse]
+          .flatMap((type) => recorder.ofType(type))
+          .filter((r) => !builtIn.some((route) => r.name.startsWith(route)) && !builtInIntegrations.includes(r.name));
+        expect(served.length, JSON.stringify(args)).to.equal(Object.keys(args.routes ?? {}).length * 2);
         for (const resource of served) expect(resource.dependsOn, resource.name).to.include("ws-stage");
         const routeKeys = recorder.ofType(TYPES.route).map((r) => r.inputs.routeKey as string);
         expect(routeKeys.filter((key) => !["$connect", "$disconnect", "$default", "ping"].includes(key))).to.deep.equal(

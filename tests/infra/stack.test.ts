@@ -338,8 +338,11 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       const stage = recorder.named("streaming-stage").inputs;
       expect(stage.autoDeploy).to.equal(true);
       expect(stage).not.to.have.property("deploymentId");
+      // The built-in routes precede the stage: its route settings (ping, $default throttles) name them.
+      const builtIn = ["streaming-connect-route", "streaming-disconnect-route", "streaming-default-route", "streaming-ping-route"];
+      expect(recorder.named("streaming-stage").dependsOn).to.include.members(builtIn);
       for (const type of [TYPES.route, TYPES.integration, TYPES.routeResponse]) {
-        for (const served of recorder.ofType(type).filter((r) => r.name.startsWith("streaming-"))) {
+        for (const served of recorder.ofType(type).filter((r) => r.name.startsWith("streaming-") && !builtIn.some((route) => r.name.startsWith(route)) && !/-(connection|ping)-integration$/.test(r.name))) {
           expect(served.dependsOn, served.name).to.include("streaming-stage");
         }
       }
@@ -347,8 +350,8 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
 
     it("names the stage in every integration, so a renamed stage gets a deployment", async () => {
       // Renaming replaces the stage: the new one starts empty on an API whose routes exist.
-      // Each integration's description changes with the name and is updated after the new
-      // stage (it depends on it): an update of the API, which the stage's autoDeploy deploys.
+      // Each integration's description changes with the name; those that depend on the stage are
+      // updated after the new one exists: an update of the API, which the stage's autoDeploy deploys.
       const integrations = recorder.ofType(TYPES.integration).filter((r) => r.name.startsWith("streaming-"));
       expect(integrations).to.have.length.greaterThan(0);
       for (const integration of integrations) {
@@ -357,10 +360,14 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       const renamed = await installMocks();
       createStack(config({ enableStreaming: "true", streamingStageName: "live" }), FRESH_REGION);
       await registrationsSettled();
-      for (const integration of renamed.ofType(TYPES.integration).filter((r) => r.name.startsWith("streaming-"))) {
+      const renamedIntegrations = renamed.ofType(TYPES.integration).filter((r) => r.name.startsWith("streaming-"));
+      for (const integration of renamedIntegrations) {
         expect(integration.inputs.description, integration.name).to.equal("Deployed to stage live");
-        expect(integration.dependsOn, integration.name).to.include("streaming-stage");
       }
+      // The built-in routes' integrations precede the stage (its route settings name their routes);
+      // the stack's ask, resume and cancel integrations follow it, so their update deploys to the new stage.
+      const afterStage = renamedIntegrations.filter((integration) => integration.dependsOn.includes("streaming-stage")).map((r) => r.name);
+      expect(afterStage).to.include.members(["streaming-route-ask-integration", "streaming-route-resume-integration", "streaming-route-cancel-integration"]);
     });
 
     it("has a throttled stage with JSON access logs to /aws/apigateway/{apiId}/{stage}, and no execution logging", () => {

@@ -77,6 +77,22 @@ describe("local gateway: SigV4 verification", () => {
     expect((await refusal(verifier.verifyQuery(request))).message).to.match(/^Signature expired: 20310506T070809Z is now earlier than/);
   });
 
+  it("refuses a repeated parameter, whose order SigV4 does not sign, and an extra X-Amz-Signature (issue 21, finding 7)", async () => {
+    // The canonical query sorts pairs by name, then value: sessionId=a&sessionId=b and
+    // sessionId=b&sessionId=a sign the same, yet a handler reads the last one.
+    const signer = new SignatureV4({ service: "execute-api", region: "eu-west-1", credentials: user, sha256: Hash.bind(null, "sha256") });
+    const signed = await signer.presign(new HttpRequest({ method: "GET", hostname: HOST, path: "/Prod", query: { sessionId: ["victim", "mine"] }, headers: { host: HOST } }), {
+      signingDate: new Date(T0),
+    });
+    const query = signed.query as Record<string, string | string[]>;
+    const swapped: SignedRequest = { method: "GET", rawPath: "/Prod", query: { ...query, sessionId: ["mine", "victim"] }, headers: { host: HOST } };
+    expect((await refusal(verifier.verifyQuery(swapped))).message).to.equal("Query parameter sessionId appears 2 times; a signed URL names each parameter once.");
+    const valid = await smithyPresigned(user, T0);
+    expect(await verifier.verifyQuery(valid)).to.equal(user);
+    const extraSignature = { ...valid, query: { ...valid.query, "X-Amz-Signature": ["0".repeat(64), String(valid.query["X-Amz-Signature"])] } };
+    expect((await refusal(verifier.verifyQuery(extraSignature))).message).to.match(/^Query parameter X-Amz-Signature appears 2 times/);
+  });
+
   it("refuses a URL dated more than 5 minutes ahead of the clock", async () => {
     const request = await smithyPresigned(user, T0 + 6 * 60_000);
     expect((await refusal(verifier.verifyQuery(request))).message).to.match(/^Signature not yet current/);

@@ -14,7 +14,7 @@ import { ApiGatewayManagementApiClient, LimitExceededException, PostToConnection
 import { expect } from "chai";
 import type WebSocket from "ws";
 import { presignWebSocketUrl } from "../../client/presign";
-import { TokenBucket, localIamUser, localRoleSession, startWebSocketGateway, type WebSocketGateway } from "../../local/gateway";
+import { DEFAULT_ROUTE_THROTTLES, TokenBucket, localIamUser, localRoleSession, startWebSocketGateway, type WebSocketGateway } from "../../local/gateway";
 import { Inbox, Recorder, open, refusal } from "./gateway-helpers";
 import { headersOnly } from "./side-door-helpers";
 
@@ -81,6 +81,55 @@ describe("local gateway: stage throttling (token bucket)", () => {
       ws.send(JSON.stringify({ action: "ask", requestId: "later" }));
       await calls.waitFor("ask", 5);
     });
+  });
+});
+
+describe("local gateway: route-level throttles (a route with its own bucket spends none of the stage's)", () => {
+  // Developer guide, "Protect your WebSocket APIs" (route-level throttling overrides the stage's
+  // for individual routes): https://docs.aws.amazon.com/apigateway/latest/developerguide/websocket-api-protect.html
+  const chatty = localIamUser("chatty-pinger");
+  const other = localIamUser("other-principal");
+  const calls = new Recorder();
+  let gateway: WebSocketGateway;
+  let now = Date.now();
+  const sockets: WebSocket[] = [];
+
+  before(async () => {
+    gateway = await startWebSocketGateway({
+      credentials: [chatty, other],
+      now: () => now,
+      throttle: { rateLimit: 1, burstLimit: 4 },
+      routeThrottles: DEFAULT_ROUTE_THROTTLES,
+      handlers: { $connect: calls.handler({ statusCode: 200 }), $default: calls.handler({ statusCode: 200 }), ask: calls.handler({ statusCode: 200 }) },
+    });
+  });
+  after(async () => {
+    for (const ws of sockets) ws.terminate();
+    await gateway.close();
+  });
+
+  const signed = (user: typeof chatty, sessionId: string) =>
+    presignWebSocketUrl({ endpoint: gateway.url, region: "us-east-1", credentials: user, query: { sessionId }, now: new Date(now) });
+
+  it("400 pings and 100 unrouted frames from one socket leave another principal's $connect and ask their stage budget (issue 21, finding 5)", async () => {
+    const ws = await open(await signed(chatty, "chatty")); // stage token 1
+    sockets.push(ws);
+    const inbox = new Inbox(ws);
+    for (let i = 0; i < 400; i++) ws.send(JSON.stringify({ action: "ping" }));
+    for (let i = 0; i < 100; i++) ws.send("not json");
+    const pingBurst = DEFAULT_ROUTE_THROTTLES.ping.burstLimit;
+    const defaultBurst = DEFAULT_ROUTE_THROTTLES.$default.burstLimit;
+    // The clock is frozen: each route's bucket lets its burst through and throttles the rest.
+    for (let i = 0; i < 400 - pingBurst + 100 - defaultBurst; i++) expect(JSON.parse((await inbox.next()).text)).to.include({ message: "Too Many Requests" });
+    await gateway.idle();
+    expect(calls.of("$default")).to.have.length(defaultBurst);
+
+    // The stage's bucket still holds 3 tokens: another principal connects and asks.
+    const bystander = await open(await signed(other, "bystander")); // stage token 2
+    sockets.push(bystander);
+    bystander.send(JSON.stringify({ action: "ask", requestId: "r1" })); // stage token 3
+    await calls.waitFor("ask", 1);
+    expect(calls.of("$connect")).to.have.length(2);
   });
 });
 

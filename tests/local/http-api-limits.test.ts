@@ -8,6 +8,7 @@
 import { expect } from "chai";
 import { CredentialStore, localCognitoIdentity, localIamUser } from "../../local/gateway";
 import { MAX_HTTP_API_BODY_BYTES, startLocalHttpApi, type LocalHttpApi } from "../../local/http-api";
+import { ByteBudget, UNVERIFIED_BODIES, UNVERIFIED_BODY_BUDGET_BYTES } from "../../local/signed-request";
 import { headersOnly, signedHeaders } from "./side-door-helpers";
 
 describe("local HTTP API: signature first, bodies bounded", () => {
@@ -55,6 +56,42 @@ describe("local HTTP API: signature first, bodies bounded", () => {
     // Either the 413 arrives, or the server closed the upload once it passed the limit.
     if (response) expect(response.status).to.equal(413);
     expect(events.length).to.equal(before);
+  });
+
+  it("holds at most the shared unverified-body budget for bad signatures by a known access key id: 12 concurrent 6 MB bodies, each refused (403) (issue 21, finding 7)", async function () {
+    this.timeout(120_000);
+    const before = events.length;
+    // The access key id is the stack's; the signature covers an empty body, so every one is bad.
+    const headers = await signedHeaders(api.askUrl, { service: "execute-api", region: "us-east-1", credentials: user, body: "" });
+    const body = "x".repeat(6 * 1024 * 1024);
+    UNVERIFIED_BODIES.peak = UNVERIFIED_BODIES.inUse;
+    const statuses = await Promise.all(Array.from({ length: 12 }, () => post(headers, body)));
+    expect(statuses).to.deep.equal(Array(12).fill(403));
+    // 72 MB were sent; the server never held more than the budget of them at once, and gave it all back.
+    expect(UNVERIFIED_BODIES.peak).to.be.at.most(UNVERIFIED_BODY_BUDGET_BYTES);
+    expect(UNVERIFIED_BODIES.peak).to.be.at.least(body.length);
+    expect(UNVERIFIED_BODIES.inUse).to.equal(0);
+    expect(events.length).to.equal(before);
+  });
+
+  it("shares the budget in arrival order, whole bodies at a time (no reader holds a part while it waits)", async () => {
+    const budget = new ByteBudget(10);
+    const order: string[] = [];
+    const a = await budget.take(6);
+    const b = budget.take(6).then((release) => (order.push("b"), release));
+    const c = budget.take(3).then((release) => (order.push("c"), release));
+    await new Promise((resolve) => setImmediate(resolve));
+    // c would fit beside a, but b came first.
+    expect(order).to.deep.equal([]);
+    a();
+    (await b)();
+    (await c)();
+    expect(order).to.deep.equal(["b", "c"]);
+    expect(budget.inUse).to.equal(0);
+    await budget.take(11).then(
+      () => expect.fail("a body larger than the budget was admitted"),
+      (error: unknown) => expect(error).to.be.instanceOf(RangeError),
+    );
   });
 
   it("checks the signed payload hash once the body is read: a swapped body is refused (403)", async () => {

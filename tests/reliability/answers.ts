@@ -10,7 +10,9 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { expect } from "chai";
 import { parseStackConfig } from "../../components/config";
 import { DEFAULT_MEMORY_LIMITS, DynamoMemory } from "../../functions/fulfillment/memory";
+import { LEDGER_MESSAGES, RESUMES_PER_CONNECTION } from "../../functions/shared/ask-ledger";
 import { DynamoConnectionsStore } from "../../functions/shared/dynamo-connections";
+import { MAX_REPLAYS_PER_ANSWER } from "../../functions/stream/journal-store";
 import { CLAIM_GRACE_SECONDS } from "../../functions/shared/session-state";
 import type { Envelope } from "../../functions/shared/protocol";
 import type { LocalStack } from "../../local/stack";
@@ -128,6 +130,47 @@ export async function memoryRace(env: AnswersEnv, counts: readonly number[]): Pr
   };
 }
 
+/**
+ * Issue 21, finding 4: 300 tiny `resume` frames of one ended answer made the server replay
+ * 78.7 MB to one socket. Now each connection has RESUMES_PER_CONNECTION resumes and each answer
+ * MAX_REPLAYS_PER_ANSWER replays (docs/protocol.md, "Resuming an answer").
+ */
+export async function resumeFlood(env: AnswersEnv, frames: number): Promise<Figure> {
+  const sessionId = `flood-${++sequence}`;
+  const requestId = `r-${sequence}`;
+  const asker = await connect(env.stack, sessionId);
+  await asker.ask(requestId, "A long answer, please.");
+  await asker.settled(requestId);
+  const answerBytes = asker.messages.reduce((sum, m) => sum + Buffer.byteLength(m.text), 0);
+  await asker.close();
+
+  const flooder = await connect(env.stack, sessionId);
+  await Promise.all(Array.from({ length: frames }, () => flooder.send(JSON.stringify({ action: "resume", requestId, afterSeq: 0 }))));
+  const refusals = () => flooder.of(requestId).filter((e) => e.type === "error");
+  const ends = () => flooder.of(requestId).filter((e) => e.type === "end");
+  // Every frame is one route invocation: on a loaded machine 300 of them take a while.
+  await flooder.until(() => refusals().length + ends().length >= frames, `${frames} replies to ${frames} resumes`, 60_000 + frames * 200);
+  const replayed = ends().length;
+  const byCode: Record<string, number> = {};
+  for (const e of refusals()) byCode[(e as { message: string }).message] = (byCode[(e as { message: string }).message] ?? 0) + 1;
+  const received = flooder.messages.reduce((sum, m) => sum + Buffer.byteLength(m.text), 0);
+  expect(replayed, "replays of the ended answer").to.equal(Math.min(frames, MAX_REPLAYS_PER_ANSWER));
+  expect(refusals().every((e) => (e as { code: string }).code === "busy"), "every other resume refused as busy").to.equal(true);
+  expect(byCode[LEDGER_MESSAGES.resumesUsed], "refused: the connection's resumes used").to.equal(Math.max(0, frames - RESUMES_PER_CONNECTION));
+  // Another connection of the same caller gets no more replays of that answer.
+  const second = await connect(env.stack, sessionId);
+  await second.send(JSON.stringify({ action: "resume", requestId, afterSeq: 0 }));
+  const refusal = await second.settled(requestId);
+  expect(refusal, "the answer's replays are used on every connection").to.deep.include({ type: "error", code: "busy" });
+  await Promise.all([flooder.close(), second.close()]);
+  return {
+    section: "Answers",
+    check: "A flood of `resume` frames",
+    tried: `${frames} resume frames of one ended answer (${(answerBytes / 1024).toFixed(1)} KB) on one socket, then one more on another socket`,
+    result: `${replayed} replays (the answer's ${MAX_REPLAYS_PER_ANSWER}), ${frames - replayed} refused busy; ${(received / 1024).toFixed(1)} KB sent to the flooding socket (bound: ${MAX_REPLAYS_PER_ANSWER} × the answer + one refusal per frame); the second socket refused`,
+  };
+}
+
 /** The same requestId asked twice on one socket while the first is in flight. */
 export async function duplicateRequestId(env: AnswersEnv, pairs: number): Promise<Figure> {
   let refused = 0;
@@ -138,14 +181,20 @@ export async function duplicateRequestId(env: AnswersEnv, pairs: number): Promis
     env.stack.bedrock!.enqueue({ deltasPerSecond: 20, deltas: ANSWER_DELTAS.slice(0, 8) });
     await client.ask(requestId, "First.");
     await client.ask(requestId, "Second, same id.");
-    await client.until(
-      () => client.of(requestId).some((e) => e.type === "error") && client.of(requestId).some((e) => e.type === "end"),
-      "the answer and the refusal",
-    );
-    const envelopes = client.of(requestId);
-    const refusal = envelopes.find((e) => e.type === "error");
-    expect(refusal, "the second ask is refused").to.deep.include({ code: "bad_request" });
-    const answer = envelopes.filter((e) => e !== refusal);
+    const refusalOf = () => client.envelopes().find((e) => (e as { refusedRequestId?: string }).refusedRequestId === requestId);
+    await client.until(() => refusalOf() !== undefined && client.of(requestId).some((e) => e.type === "end"), "the answer and the refusal");
+    // Issue 21, finding 8: the refusal names the id only as refusedRequestId, with no requestId
+    // and no seq, so a client that routes or de-duplicates by requestId/seq keeps the live answer.
+    expect(refusalOf(), "the second ask is refused, outside the answer").to.deep.equal({
+      v: 1,
+      type: "error",
+      refusedRequestId: requestId,
+      code: "bad_request",
+      message: `requestId ${requestId} is already being answered on this connection; use a new requestId.`,
+      retryable: false,
+    });
+    const answer = client.of(requestId);
+    expect(answer.filter((e) => e.type === "error"), "no error in the answer").to.deep.equal([]);
     expect(answer.map((e) => e.seq), "one answer's seq, strictly increasing").to.deep.equal(journalPositions(answer));
     expect(answer.filter((e) => e.type === "start"), "one start").to.have.length(1);
     expect(deltaText(answer), "the first answer, whole").to.equal(ANSWER_DELTAS.slice(0, 8).join(""));
@@ -156,6 +205,6 @@ export async function duplicateRequestId(env: AnswersEnv, pairs: number): Promis
     section: "Answers",
     check: "A requestId reused while in flight",
     tried: `${pairs} sockets, each asking twice with one requestId before the first answer ended`,
-    result: `the second ask refused with bad_request ${refused}/${pairs}; the first answer's seq strictly increasing, one start`,
+    result: `the second ask refused with bad_request ${refused}/${pairs}, as an envelope with refusedRequestId and no requestId or seq; the first answer's seq strictly increasing, one start, no error`,
   };
 }

@@ -15,7 +15,21 @@ export interface DynamoCall {
   readonly body: Record<string, unknown>;
 }
 
-export type DynamoFault = "error" | "drop" | undefined;
+/**
+ * `error`: 500 InternalServerError; `throttle`: 400 ProvisionedThroughputExceededException
+ * (DynamoDB's throttling answer, which the SDK retries with backoff); `drop`: the connection
+ * reset; `hang`: no answer at all until the caller gives up (a call that times out).
+ */
+export type DynamoFault = "error" | "throttle" | "drop" | "hang" | undefined;
+
+const FAULT_ANSWERS = {
+  error: { status: 500, type: "com.amazonaws.dynamodb.v20120810#InternalServerError", message: "Injected outage" },
+  throttle: {
+    status: 400,
+    type: "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+    message: "The level of configured provisioned throughput for the table was exceeded (injected)",
+  },
+} as const;
 
 export interface DynamoFaultProxy {
   readonly endpoint: string;
@@ -56,8 +70,11 @@ export async function startDynamoFaultProxy(target: string): Promise<DynamoFault
           req.socket.destroy();
           return;
         }
-        const message = JSON.stringify({ __type: "com.amazonaws.dynamodb.v20120810#InternalServerError", message: "Injected outage" });
-        res.writeHead(500, { "content-type": "application/x-amz-json-1.0", "content-length": Buffer.byteLength(message), "x-amzn-requestid": "injected" });
+        // Held until the caller's timeout closes the socket (or the proxy closes).
+        if (fault === "hang") return;
+        const answer = FAULT_ANSWERS[fault];
+        const message = JSON.stringify({ __type: answer.type, message: answer.message });
+        res.writeHead(answer.status, { "content-type": "application/x-amz-json-1.0", "content-length": Buffer.byteLength(message), "x-amzn-requestid": "injected" });
         res.end(message);
         return;
       }

@@ -37,6 +37,8 @@ export interface LoadFigure {
   readonly survivors: number;
   /** Survivors whose frames did not concatenate to the generated text, in order (must be 0). */
   readonly framesLost: number;
+  /** json survivors whose answer ended `stalled` under LOAD_STALL_MS (must be 0). */
+  readonly stalled: number;
   /** Rows left once every socket closed (must be 0). */
   readonly rowsLeaked: number;
   readonly handlerErrors: number;
@@ -54,9 +56,11 @@ const mb = (bytes: number) => Math.round(bytes / (1024 * 1024));
 export const LOAD_PATIENCE_MS = 120_000;
 
 /**
- * The stall bound the load runs use: on a saturated 2-core machine the Bedrock emulator can go
- * quiet on one stream for longer than the deployed 20 s while it serves the others, which is
- * the test machine's limit, not a model stall.
+ * The stall bound the load runs use. With the deployed 20 s (and guard.ts subtracting the event
+ * loop's lag), 500 sessions on this shared 2-core machine (load average 3.7–4.7) still ended
+ * answers stalled, some before their first delta (issue 21, finding 3, not closed; the cause,
+ * the emulator or the HTTP/2 path queueing streams, is not found). So the load check keeps this
+ * bound and counts what still ends `stalled` under it.
  */
 export const LOAD_STALL_MS = 120_000;
 
@@ -160,6 +164,7 @@ export async function loadRun(stack: LocalStack, credential: LocalCredential, se
     session.client = await Client.open(await stack.presign(`load-${seed}-${session.index}`, { format: session.format, credential }));
   });
   let framesLost = 0;
+  let stalled = 0;
   const lost: string[] = [];
   await Promise.all(
     plan.map(async (session) => {
@@ -178,6 +183,7 @@ export async function loadRun(stack: LocalStack, credential: LocalCredential, se
       }
       if (session.format === "json") await client.until(() => client.terminal(requestId) !== undefined, `end or error for ${requestId}`, LOAD_PATIENCE_MS);
       else await client.until(() => deltaText(client, "text", requestId).length >= session.expected.length, "the whole answer as text frames", LOAD_PATIENCE_MS);
+      if (session.format === "json" && (client.terminal(requestId) as { code?: string } | undefined)?.code === "stalled") stalled += 1;
       if (!whole(session, requestId)) {
         framesLost += 1;
         lost.push(`session ${session.index} (${session.format})`);
@@ -196,6 +202,7 @@ export async function loadRun(stack: LocalStack, credential: LocalCredential, se
     leavers: plan.filter((s) => s.leaveAfter !== undefined).length,
     survivors: plan.filter((s) => s.leaveAfter === undefined).length,
     framesLost,
+    stalled,
     rowsLeaked: rows.length,
     handlerErrors: stats.handlerErrors - errorsBefore,
     posts: stats.connectionsApi.posts - postsBefore,
@@ -208,6 +215,7 @@ export async function loadRun(stack: LocalStack, credential: LocalCredential, se
     },
     durationMs,
   };
+  expect(stalled, `json answers ended stalled under a ${LOAD_STALL_MS / 1000} s bound`).to.equal(0);
   expect(lost, "survivors whose frames were not the whole answer in order").to.deep.equal([]);
   expect(rows, "rows left after every socket closed").to.deep.equal([]);
   expect(figure.handlerErrors, "handler failures").to.equal(0);
@@ -223,7 +231,7 @@ export function loadFigure(load: LoadFigure, seed: number): Figure {
     check: "Concurrent sessions through the local stack, random disconnects",
     tried: `${load.sessions} sessions open at once (⅕ text format), all asking together, ${load.leavers} leaving mid-answer (seed ${seed}); ${load.posts} posts in ${(load.durationMs / 1000).toFixed(1)} s`,
     result:
-      `${load.survivors} survivors: frames lost ${load.framesLost}; rows leaked ${load.rowsLeaked}; handler failures ${load.handlerErrors}; ` +
+      `${load.survivors} survivors: frames lost ${load.framesLost}; ended \`stalled\` ${load.stalled} (stall bound ${LOAD_STALL_MS / 1000} s); rows leaked ${load.rowsLeaked}; handler failures ${load.handlerErrors}; ` +
       `RSS ${m.rssBeforeMb} → peak ${m.peakRssMb} MB; heap ${m.heapBeforeMb} → peak ${m.peakHeapMb} → ${m.heapAfterMb} MB after the run${global.gc ? " and a full GC" : ""}`,
   };
 }

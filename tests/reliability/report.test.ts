@@ -17,6 +17,11 @@ describe("reliability: RELIABILITY.md rendering", () => {
     expect(report).to.include("**All 2 checks held.**").and.include("`npm run reliability` on 2026-01-01");
   });
 
+  it("states the machine load the figures were taken under (issue 21: figures must say it)", () => {
+    const report = renderReport([], { ...context, load: { start: 3.24, end: 5.01 } });
+    expect(report).to.include("machine load, 1-minute average: 3.2 at the start, 5.0 at the end, on 2 CPUs shared with other work");
+  });
+
   it("marks a failed check and says how many failed", () => {
     const report = renderReport([{ section: "Load", check: "500 sessions", tried: "", result: "", failure: "hung client" }], context);
     expect(report).to.include("**1 of 1 checks FAILED**").and.include("| Load | 500 sessions |  | **FAILED**: hung client |");

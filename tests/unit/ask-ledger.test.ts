@@ -1,6 +1,7 @@
 import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { expect } from "chai";
-import { ASK_LEASE_SECONDS, DynamoAskLedger, sessionAsksKey } from "../../functions/shared/ask-ledger";
+import fc from "fast-check";
+import { ASK_LEASE_SECONDS, DynamoAskLedger, LEDGER_MESSAGES, RESUMES_PER_CONNECTION, sessionAsksKey } from "../../functions/shared/ask-ledger";
 import { DynamoConnectionsStore } from "../../functions/shared/dynamo-connections";
 import { ProtocolError } from "../../functions/shared/protocol";
 import { startLocalDynamo, type LocalDynamo } from "../../local/dynamo";
@@ -17,23 +18,27 @@ async function refusal(attempt: Promise<unknown>): Promise<ProtocolError> {
 let sequence = 0;
 const unique = (prefix: string) => `${prefix}-${++sequence}`;
 
+/** dynalite for one describe block: started before it, closed after it. */
+function useLocalDynamo(): { local: LocalDynamo; client: DynamoDBDocumentClient } {
+  const dynamo = {} as { local: LocalDynamo; client: DynamoDBDocumentClient };
+  before(async () => {
+    dynamo.local = await startLocalDynamo();
+    dynamo.client = DynamoDBDocumentClient.from(dynamo.local.client);
+  });
+  after(() => dynamo.local.close());
+  return dynamo;
+}
+
 describe("ask ledger: asks in flight per connection and session (over the wire against dynalite)", () => {
-  let local: LocalDynamo;
-  let client: DynamoDBDocumentClient;
+  const dynamo = useLocalDynamo();
   let clock: number;
   let store: DynamoConnectionsStore;
   let ledger: DynamoAskLedger;
 
-  before(async () => {
-    local = await startLocalDynamo();
-    client = DynamoDBDocumentClient.from(local.client);
-  });
-  after(() => local.close());
-
   beforeEach(() => {
     clock = START_MS;
-    store = new DynamoConnectionsStore({ tableName: local.connectionsTable, ttlSeconds: 7200, client, now: () => clock });
-    ledger = new DynamoAskLedger({ tableName: local.connectionsTable, perConnection: 2, perSession: 3, client, now: () => clock });
+    store = new DynamoConnectionsStore({ tableName: dynamo.local.connectionsTable, ttlSeconds: 7200, client: dynamo.client, now: () => clock });
+    ledger = new DynamoAskLedger({ tableName: dynamo.local.connectionsTable, perConnection: 2, perSession: 3, client: dynamo.client, now: () => clock });
   });
 
   async function connection(sessionId: string): Promise<string> {
@@ -112,15 +117,75 @@ describe("ask ledger: asks in flight per connection and session (over the wire a
   it("keeps the session's ledger item alive as long as its latest lease, and frees a released ask", async () => {
     const sessionId = unique("s");
     await ledger.acquire({ sessionId, key: "lex:r1" });
-    const { Item } = await client.send(new GetCommand({ TableName: local.connectionsTable, Key: { sessionId: sessionAsksKey(sessionId) } }));
+    const { Item } = await dynamo.client.send(new GetCommand({ TableName: dynamo.local.connectionsTable, Key: { sessionId: sessionAsksKey(sessionId) } }));
     expect(Item?.ttl).to.equal(START_MS / 1000 + ASK_LEASE_SECONDS);
     await ledger.release({ sessionId, key: "lex:r1" });
-    const after = await client.send(new GetCommand({ TableName: local.connectionsTable, Key: { sessionId: sessionAsksKey(sessionId) } }));
+    const after = await dynamo.client.send(new GetCommand({ TableName: dynamo.local.connectionsTable, Key: { sessionId: sessionAsksKey(sessionId) } }));
     expect(after.Item?.asks).to.deep.equal({});
   });
 
   it("refuses limits that are not positive integers", () => {
     expect(() => new DynamoAskLedger({ tableName: "t", perConnection: 0 })).to.throw(/perConnection must be a positive integer/);
     expect(() => new DynamoAskLedger({ tableName: "t", perSession: 1.5 })).to.throw(/perSession must be a positive integer/);
+  });
+});
+
+describe("ask ledger property: concurrent asks are admitted up to the limit, never fewer and never more (fast-check, dynalite)", function () {
+  this.timeout(120_000);
+  const dynamo = useLocalDynamo();
+
+  // Issue 21: two asks on a session without a ledger item (its first asks, or after the item's
+  // TTL) raced; the loser re-read the winner's lease and was refused "already has 4" with 2 in flight.
+  it("admits min(asks, limit) of a concurrent burst on a fresh, an expired or a partly used session item", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          perSession: fc.integer({ min: 1, max: 5 }),
+          asks: fc.integer({ min: 2, max: 8 }),
+          state: fc.constantFrom("fresh", "expired", "released"),
+          stagger: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 8, maxLength: 8 }),
+        }),
+        async ({ perSession, asks, state, stagger }) => {
+          let clock = START_MS;
+          const ledger = new DynamoAskLedger({ tableName: dynamo.local.connectionsTable, perConnection: 2, perSession, client: dynamo.client, now: () => clock });
+          const sessionId = unique("prop");
+          if (state !== "fresh") {
+            // An item that exists but holds no live lease: leases past their end, or all released.
+            for (let i = 0; i < perSession; i++) await ledger.acquire({ sessionId, key: `lex:old-${i}` });
+            if (state === "released") for (let i = 0; i < perSession; i++) await ledger.release({ sessionId, key: `lex:old-${i}` });
+            else clock += (ASK_LEASE_SECONDS + 1) * 1000;
+          }
+          // Doors without a connection (Lex, HTTP): only the session's limit applies.
+          const outcomes = await Promise.all(
+            Array.from({ length: asks }, async (_, i) => {
+              await new Promise((resolve) => setTimeout(resolve, stagger[i]));
+              return ledger.acquire({ sessionId, key: `lex:r${i}` }).then(
+                () => "admitted",
+                (error: ProtocolError) => error.code,
+              );
+            }),
+          );
+          expect(outcomes.filter((o) => o === "admitted"), JSON.stringify(outcomes)).to.have.length(Math.min(asks, perSession));
+          expect(outcomes.filter((o) => o !== "admitted" && o !== "busy"), JSON.stringify(outcomes)).to.deep.equal([]);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe("ask ledger: resumes per connection (over the wire against dynalite)", () => {
+  const dynamo = useLocalDynamo();
+
+  it(`counts ${RESUMES_PER_CONNECTION} resumes of a connection, refuses the next as busy (not retryable), and never creates an unknown connection's item`, async () => {
+    const store = new DynamoConnectionsStore({ tableName: dynamo.local.connectionsTable, ttlSeconds: 7200, client: dynamo.client });
+    const ledger = new DynamoAskLedger({ tableName: dynamo.local.connectionsTable, client: dynamo.client });
+    await store.register({ sessionId: "resumer", connectionId: "resumer=", principal: ALICE, format: "json" });
+    for (let i = 0; i < RESUMES_PER_CONNECTION; i++) await ledger.chargeResume("resumer=");
+    const used = await refusal(ledger.chargeResume("resumer="));
+    expect(used).to.include({ code: "busy", retryable: false, message: LEDGER_MESSAGES.resumesUsed });
+    expect((await refusal(ledger.chargeResume("ghost="))).code).to.equal("not_found");
+    const { Item } = await dynamo.client.send(new GetCommand({ TableName: dynamo.local.connectionsTable, Key: { sessionId: "#connection#ghost=" } }));
+    expect(Item).to.equal(undefined);
   });
 });

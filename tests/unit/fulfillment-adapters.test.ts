@@ -168,6 +168,46 @@ describe("fulfillment: Bedrock adapters", () => {
       expect(clock.pending).to.equal(0);
     });
 
+    it("does not count time the event loop was blocked as model silence (issue 21: false stalled under load), yet still ends a real stall", async () => {
+      const clock = new ManualClock();
+      let lag = 0;
+      // The loop is blocked 6 s during the wait; the event was there, unread, and is read 3 s after the bound.
+      const events = [delta("Hel"), delta("lo")].map((step) => (step as { event: ConverseStreamOutput }).event);
+      let read = 0;
+      const stream: AsyncIterable<ConverseStreamOutput> = {
+        [Symbol.asyncIterator]: () => ({
+          next: (): Promise<IteratorResult<ConverseStreamOutput>> => {
+            read++;
+            if (read === 1) return Promise.resolve({ done: false, value: events[0] });
+            if (read > 2) return Promise.resolve({ done: true, value: undefined });
+            return new Promise((resolve) =>
+              setImmediate(() => {
+                lag += 6_000;
+                clock.advance(20_000);
+                setImmediate(() => {
+                  clock.advance(3_000);
+                  resolve({ done: false, value: events[1] });
+                });
+              }),
+            );
+          },
+        }),
+      };
+      const fake = fakeClient(() => ({ $metadata: {}, stream }));
+      const { sink, calls } = recordingSink();
+      const guard = new StreamGuard({ stallMs: 20_000, clock, lag: () => lag });
+      const pending = converseStream(fake as unknown as ConverseClient, converseInput(settings, [], "q"), sink, guard).catch((e) => e);
+      const error = await pending;
+      expect(calls.deltas).to.deep.equal(["Hel", "lo"]);
+      // The stream then ends without messageStop: a model_error, not stalled.
+      expect(error).to.include({ code: "model_error" });
+
+      // With the loop free, 20 s of silence is a stall.
+      const quiet = eventStream<ConverseStreamOutput>([delta("Hel"), { hang: () => clock.advance(20_000) }]);
+      const stalled = await converseStream(fakeClient(() => ({ $metadata: {}, stream: quiet })) as unknown as ConverseClient, converseInput(settings, [], "q"), recordingSink().sink, new StreamGuard({ stallMs: 20_000, clock, lag: () => lag })).catch((e) => e);
+      expect(stalled).to.include({ code: "stalled" });
+    });
+
     it("waits as long as events keep coming, however long the whole answer takes", async () => {
       const clock = new ManualClock();
       // Each event arrives 15 s after the previous one: 75 s in all, never 20 s of silence.

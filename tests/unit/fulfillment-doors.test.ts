@@ -607,6 +607,9 @@ describe("fulfillment: front doors", () => {
           calls.push(`release ${name(slot)}`);
           held.delete(name(slot));
         },
+        async chargeResume(connectionId) {
+          calls.push(`resume ${connectionId}`);
+        },
       };
     }
 
@@ -661,7 +664,11 @@ describe("fulfillment: front doors", () => {
     });
 
     it("lets the ask through when the ledger itself fails (an outage of the bookkeeping stops no answer)", async () => {
-      const ledger: AskLedger = { acquire: () => Promise.reject(new Error("ProvisionedThroughputExceededException")), release: async () => undefined };
+      const ledger: AskLedger = {
+        acquire: () => Promise.reject(new Error("ProvisionedThroughputExceededException")),
+        release: async () => undefined,
+        chargeResume: async () => undefined,
+      };
       const { deps, asked } = doorDeps({ ledger });
       const response = await httpDoor(httpEvent({ question: "q", sessionId: identityId }), context(), deps);
       expect(response.statusCode).to.equal(200);
