@@ -146,6 +146,7 @@ export function createStack(config: StackConfig, regionCloudWatchRole?: RegionCl
     llmQaModelParams: config.llmQaModelParams,
     outputLinkSchemes: config.outputLinkSchemes,
     outputImageHosts: config.outputImageHosts,
+    tokenPricesUsdPerMillion: config.tokenPricesUsdPerMillion,
     guardrail:
       config.guardrailId && config.guardrailVersion
         ? {
@@ -181,6 +182,7 @@ export function createStack(config: StackConfig, regionCloudWatchRole?: RegionCl
     connectionTtlSeconds: config.connectionTtlSeconds,
     asksPerConnection: config.asksPerConnection,
     asksPerSession: config.asksPerSession,
+    tokenBudgetPerDay: config.tokenBudgetPerDay,
     textFlushMs: config.streamTextFlushMs,
     jsonFlushMs: config.streamJsonFlushMs,
     checkpointMs: config.streamCheckpointMs,
