@@ -6,6 +6,7 @@
  * send. The handlers find the emulators the way they find AWS: through environment
  * variables (AWS_ENDPOINT_URL_*, STREAMING_ENDPOINT, …), so no handler code knows it is local.
  */
+import type { TokenPrices } from "../functions/fulfillment/token-budget";
 import type { Context } from "aws-lambda";
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
@@ -146,6 +147,10 @@ export interface LocalStackOptions {
    * the chat page's Content-Security-Policy allows images from these hosts only. @default none
    */
   readonly outputImageHosts?: readonly string[];
+  /** Cost control: tokens one asker may spend per UTC day, as Pulumi config tokenBudgetPerDay. @default none (off) */
+  readonly tokenBudgetPerDay?: number;
+  /** Token prices for the estimated cost of an answer, as Pulumi config tokenPricesUsdPerMillion. @default none (no estimate) */
+  readonly tokenPrices?: TokenPrices;
   /** Extra environment for the handlers (STREAM_STALL_MS, POWERTOOLS_LOG_LEVEL, …). @default none */
   readonly env?: Readonly<Record<string, string>>;
   /** Fulfillment timeout, as deployed. @default 120000 */
@@ -405,6 +410,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       POWERTOOLS_METRICS_NAMESPACE: "QnABotStreamingLocal",
       ...(options.outputLinkSchemes ? { [ENV.outputLinkSchemes]: options.outputLinkSchemes.join(",") } : {}),
       ...(options.outputImageHosts ? { [ENV.outputImageHosts]: options.outputImageHosts.join(",") } : {}),
+      ...(options.tokenBudgetPerDay ? { [ENV.tokenBudgetPerDay]: String(options.tokenBudgetPerDay) } : {}),
+      ...(options.tokenPrices ? { [ENV.tokenPricesUsdPerMillion]: `${options.tokenPrices.input},${options.tokenPrices.output}` } : {}),
       ...options.env,
     });
     resetAwsClients();

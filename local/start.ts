@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { LocalStackSetupError, PortInUseError, startLocalStack, type LocalStack, type LocalStackPorts } from "./stack";
 import { DEFAULT_STAGE_THROTTLE, type StageThrottle } from "./gateway";
 import { parseImageHosts, parseLinkSchemes } from "../functions/fulfillment/output-safety";
+import { MAX_TOKEN_BUDGET_PER_DAY, parseTokenPrices, type TokenPrices } from "../functions/fulfillment/token-budget";
 
 /** The flag that pins each service's port. */
 export const PORT_FLAGS: Readonly<Record<keyof LocalStackPorts, string>> = {
@@ -35,7 +36,8 @@ const SERVICE_NAMES: Readonly<Record<keyof LocalStackPorts, string>> = {
 export const USAGE =
   "usage: npm start -- [--bedrock emulator|aws] [--port 3000] [--region <region>] [--model <model id>] [--knowledge-base <id>] " +
   "[--gateway-port N] [--http-api-port N] [--lambda-port N] [--dynamo-port N] [--bedrock-port N] [--cognito-port N] [--lex-port N] [--function-url-port N] " +
-  "[--throttle-rate N] [--throttle-burst N] [--no-throttle] [--output-link-schemes a,b] [--output-image-hosts host,host]";
+  "[--throttle-rate N] [--throttle-burst N] [--no-throttle] [--output-link-schemes a,b] [--output-image-hosts host,host] " +
+  "[--token-budget-per-day N] [--token-prices input,output]";
 
 /** Flags that only mean something with real Bedrock. */
 const AWS_ONLY_FLAGS = ["region", "model", "knowledge-base"] as const;
@@ -52,6 +54,10 @@ export interface StartOptions {
   outputLinkSchemes?: string[];
   /** Output safety: hosts an answer's image may load from (Pulumi config outputImageHosts). */
   outputImageHosts?: string[];
+  /** Cost control: tokens one asker may spend per UTC day (Pulumi config tokenBudgetPerDay); undefined: off. */
+  tokenBudgetPerDay?: number;
+  /** Token prices in US dollars per million tokens (Pulumi config tokenPricesUsdPerMillion); undefined: no estimate. */
+  tokenPrices?: TokenPrices;
 }
 
 /** A command line the parser refuses: one line saying what is wrong, then the usage line. */
@@ -76,6 +82,25 @@ function allowlistFlag(flag: string, values: Record<string, string | boolean | u
     return parse(value);
   } catch (error) {
     throw new UsageError(`--${flag}: ${(error as Error).message}`);
+  }
+}
+
+/** `--token-budget-per-day`: a whole number of tokens, as Pulumi config tokenBudgetPerDay takes it (0: off). */
+function tokenBudgetFlag(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const budget = Number(value);
+  if (!/^\d+$/.test(value) || budget > MAX_TOKEN_BUDGET_PER_DAY) {
+    throw new UsageError(`--token-budget-per-day must be a whole number of tokens from 0 to ${MAX_TOKEN_BUDGET_PER_DAY}, not "${value}"`);
+  }
+  return budget === 0 ? undefined : budget;
+}
+
+/** `--token-prices input,output`, parsed as the functions parse TOKEN_PRICES_USD_PER_MILLION. */
+function tokenPricesFlag(value: string | undefined): TokenPrices | undefined {
+  try {
+    return parseTokenPrices(value);
+  } catch (error) {
+    throw new UsageError(`--token-prices: ${(error as Error).message}`);
   }
 }
 
@@ -116,6 +141,8 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
         "no-throttle": { type: "boolean" },
         "output-link-schemes": { type: "string" },
         "output-image-hosts": { type: "string" },
+        "token-budget-per-day": { type: "string" },
+        "token-prices": { type: "string" },
         ...portOptions,
       },
       strict: true,
@@ -148,6 +175,8 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
     knowledgeBase: values["knowledge-base"] as string | undefined,
     outputLinkSchemes: allowlistFlag("output-link-schemes", values, parseLinkSchemes),
     outputImageHosts: allowlistFlag("output-image-hosts", values, parseImageHosts),
+    tokenBudgetPerDay: tokenBudgetFlag(values["token-budget-per-day"] as string | undefined),
+    tokenPrices: tokenPricesFlag(values["token-prices"] as string | undefined),
   };
 }
 
@@ -215,6 +244,8 @@ async function main(): Promise<void> {
       throttle: options.throttle,
       outputLinkSchemes: options.outputLinkSchemes,
       outputImageHosts: options.outputImageHosts,
+      tokenBudgetPerDay: options.tokenBudgetPerDay,
+      tokenPrices: options.tokenPrices,
       env: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN", POWERTOOLS_METRICS_DISABLED: "true" },
     });
   } catch (error) {

@@ -12,7 +12,7 @@ import { signFunctionUrlPost } from "../../client/function-url-signer";
 import { SseParser } from "../../client/sse";
 import { localCognitoIdentity, type LocalCredential } from "../../local/gateway";
 import { DEFAULT_LOCAL_MODEL_ID, startLocalStack, type LocalStack } from "../../local/stack";
-import { ENV } from "../../functions/shared/env";
+import { parseStartArgs, USAGE, UsageError } from "../../local/start";
 import { BUDGET_MESSAGE, budgetSubject, usageItemKey, utcDay } from "../../functions/fulfillment/token-budget";
 import { connect, last, lexV2Event, postAsk, QUIET_ENV, type LexResponse } from "./stack-helpers";
 
@@ -34,6 +34,17 @@ async function functionUrlPost(stack: LocalStack, body: unknown, accept: string,
   });
 }
 
+describe("npm start: token budget flags", () => {
+  it("reads --token-budget-per-day and --token-prices; leaves both off by default; refuses bad values", () => {
+    expect(parseStartArgs([])).to.deep.include({ tokenBudgetPerDay: undefined, tokenPrices: undefined });
+    expect(parseStartArgs(["--token-budget-per-day", "0"]).tokenBudgetPerDay).to.equal(undefined);
+    expect(parseStartArgs(["--token-budget-per-day", "5000", "--token-prices", "0.8,4"])).to.deep.include({ tokenBudgetPerDay: 5000, tokenPrices: { input: 0.8, output: 4 } });
+    expect(USAGE).to.include("--token-budget-per-day").and.include("--token-prices");
+    expect(() => parseStartArgs(["--token-budget-per-day", "1e3"])).to.throw(UsageError, /^--token-budget-per-day must be a whole number/);
+    expect(() => parseStartArgs(["--token-prices", "4"])).to.throw(UsageError, /^--token-prices: token prices must be "input,output"/);
+  });
+});
+
 describe("local stack: token budgets", () => {
   let stack: LocalStack;
   let table: DynamoDBDocumentClient;
@@ -47,10 +58,13 @@ describe("local stack: token budgets", () => {
 
   before(async () => {
     stack = await startLocalStack({
-      page: false,
       credentials: [guest],
       bedrockBehavior: { firstTokenDelayMs: 0, deltasPerSecond: 0, deltas: ["Budgets ", "are ", "kept."] },
-      env: { ...QUIET_ENV, [ENV.tokenBudgetPerDay]: String(BUDGET), [ENV.tokenPricesUsdPerMillion]: "3,15" },
+      // As `npm start -- --token-budget-per-day 40 --token-prices 3,15` passes them.
+      ...parseStartArgs(["--token-budget-per-day", String(BUDGET), "--token-prices", "3,15"]),
+      page: false,
+      ports: undefined,
+      env: QUIET_ENV,
     });
     table = DynamoDBDocumentClient.from(stack.dynamo.client);
   });
