@@ -16,6 +16,9 @@ export const USAGE_METRICS = {
   refused: "BudgetRefusals",
 } as const;
 
+/** The dimension token metrics are split by. */
+export const USAGE_MODEL_DIMENSION = "model";
+
 /**
  * What is used of a Powertools Metrics instance (tests pass a recorder). Each emission adds its
  * dimension and publishes in one synchronous step, so the dimension never reaches another
@@ -28,7 +31,7 @@ export interface UsageMetricsSink {
 }
 
 export function meterUsage(usage: Usage, sink: UsageMetricsSink = defaultMetrics): void {
-  sink.addDimension("model", usage.model ?? "unknown");
+  sink.addDimension(USAGE_MODEL_DIMENSION, usage.model ?? "unknown");
   sink.addMetric(USAGE_METRICS.input, MetricUnit.Count, usage.inputTokens);
   sink.addMetric(USAGE_METRICS.output, MetricUnit.Count, usage.outputTokens);
   sink.addMetric(USAGE_METRICS.cacheRead, MetricUnit.Count, usage.cacheReadInputTokens ?? 0);
