@@ -11,6 +11,7 @@ import { Spinner, type TerminalStream } from "./spinner";
 import { TerminalText, terminalSafe } from "./terminal-text";
 import { citedSources, type Answer } from "./web/conversation";
 import { answerStats, formatStats } from "./web/status";
+import { footerText } from "./web/usage";
 
 export function formatSources(sources: readonly { uri: string; title?: string }[]): string {
   if (sources.length === 0) return "";
@@ -76,7 +77,7 @@ export class AnswerPrinter {
     }
     if (answer.guardrail !== undefined) this.stderr.write(`guardrail: ${terminalSafe(answer.guardrail)}\n`);
     if (this.stderr.isTTY) {
-      const stats = formatStats(answerStats(answer, this.now()));
+      const stats = footerText(formatStats(answerStats(answer, this.now())), answer.status === "done" ? answer.usage : undefined);
       if (stats) this.stderr.write(`\x1b[2m${stats}\x1b[0m\n`);
     }
     if (answer.status === "done" && answer.stopReason === "cancelled") {

@@ -3,6 +3,7 @@
  * and checked in one place, so a bad value fails `pulumi preview` with a message naming the
  * key, the rule and the value, before anything is deployed.
  */
+import { parseTokenPrices, type TokenPrices } from "../functions/fulfillment/token-budget";
 import * as pulumi from "@pulumi/pulumi";
 import {
   DEFAULT_GUARDRAIL_STREAM_PROCESSING_MODE,
@@ -93,6 +94,10 @@ export interface StackConfig {
   readonly asksPerSession: number;
   /** Lex answers stream to, and are remembered for, session ids bound to no identity (StreamingComponentArgs.unboundSessionStreaming); only with enableStreaming. */
   readonly unboundSessionStreaming: boolean;
+  /** Tokens one asker may spend per UTC day; 0: off. */
+  readonly tokenBudgetPerDay: number;
+  /** Token prices for the estimated cost of an answer; unset: no estimate. */
+  readonly tokenPricesUsdPerMillion?: { readonly input: number; readonly output: number };
   /** QnABot's LLM_QA_PROMPT_TEMPLATE; only with llmLambdaArn. */
   readonly llmQaPromptTemplate?: string;
   /** QnABot's LLM_QA_MODEL_PARAMS, parsed; only with llmLambdaArn. */
@@ -155,6 +160,8 @@ export const CONFIG_DEFAULTS = {
   asksPerConnection: STREAMING_DEFAULTS.asksPerConnection,
   asksPerSession: STREAMING_DEFAULTS.asksPerSession,
   unboundSessionStreaming: STREAMING_DEFAULTS.unboundSessionStreaming,
+  tokenBudgetPerDay: STREAMING_DEFAULTS.tokenBudgetPerDay,
+  tokenPricesUsdPerMillion: "",
   llmQaPromptTemplate: "",
   llmQaModelParams: "",
   streamTextFlushMs: STREAMING_DEFAULTS.textFlushMs,
@@ -354,6 +361,14 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
     }
   };
 
+  const tokenPricesRaw = raw("tokenPricesUsdPerMillion");
+  let tokenPricesUsdPerMillion: TokenPrices | undefined;
+  try {
+    tokenPricesUsdPerMillion = parseTokenPrices(tokenPricesRaw);
+  } catch (error) {
+    problem("tokenPricesUsdPerMillion", (error as Error).message, tokenPricesRaw ?? "");
+  }
+
   const llmLambdaArn = matching("llmLambdaArn", LAMBDA_ARN, "must be a Lambda function ARN");
   const llmQaPromptTemplate = raw("llmQaPromptTemplate");
   const llmQaModelParamsRaw = raw("llmQaModelParams");
@@ -400,8 +415,14 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
     ? CONFIG_DEFAULTS.connectionTtlSeconds
     : limit("connectionTtlSeconds", CONFIG_DEFAULTS.connectionTtlSeconds, ttlRange);
 
+  const enableStreaming = boolean("enableStreaming", CONFIG_DEFAULTS.enableStreaming);
+  const tokenBudgetPerDay = limit("tokenBudgetPerDay", CONFIG_DEFAULTS.tokenBudgetPerDay, STREAMING_LIMITS.tokenBudgetPerDay);
+  if (tokenBudgetPerDay > 0 && !enableStreaming) {
+    problem("tokenBudgetPerDay", "needs enableStreaming: the daily tally is kept in the streaming connections table", String(tokenBudgetPerDay));
+  }
+
   const config: StackConfig = {
-    enableStreaming: boolean("enableStreaming", CONFIG_DEFAULTS.enableStreaming),
+    enableStreaming,
     llmModelId: model("llmModelId") ?? CONFIG_DEFAULTS.llmModelId,
     knowledgeBaseId,
     knowledgeBaseModelId: knowledgeBaseId ? knowledgeBaseModelId : undefined,
@@ -451,6 +472,8 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
     asksPerConnection: limit("asksPerConnection", CONFIG_DEFAULTS.asksPerConnection, STREAMING_LIMITS.asksPerConnection),
     asksPerSession: limit("asksPerSession", CONFIG_DEFAULTS.asksPerSession, STREAMING_LIMITS.asksPerSession),
     unboundSessionStreaming: boolean("unboundSessionStreaming", CONFIG_DEFAULTS.unboundSessionStreaming),
+    tokenBudgetPerDay,
+    tokenPricesUsdPerMillion,
     llmQaPromptTemplate: llmLambdaArn ? llmQaPromptTemplate : undefined,
     llmQaModelParams: llmLambdaArn ? llmQaModelParams : undefined,
     streamTextFlushMs: limit("streamTextFlushMs", CONFIG_DEFAULTS.streamTextFlushMs, STREAMING_LIMITS.textFlushMs),

@@ -3,6 +3,7 @@
  * metrics, the WebSocket API's and the functions' own metrics) and alarms on the failures
  * that mean users get no answer.
  */
+import { USAGE_METRICS, USAGE_MODEL_DIMENSION } from "../functions/fulfillment/usage-metrics";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 
@@ -66,9 +67,12 @@ export function functionNameOfArn(arn: string): string {
   return match[1];
 }
 
-/** A CloudWatch SEARCH over every service that emits `metric` in the stack's EMF namespace. */
-export function emfSearch(metric: string, stat: string, period = 60): string {
-  return `SEARCH('{${METRICS_NAMESPACE},${SERVICE_DIMENSION}} MetricName="${metric}"', '${stat}', ${period})`;
+/**
+ * A CloudWatch SEARCH over every service that emits `metric` in the stack's EMF namespace
+ * (and, with `dimensions`, every value of those too: one series per model).
+ */
+export function emfSearch(metric: string, stat: string, period = 60, dimensions: readonly string[] = []): string {
+  return `SEARCH('{${[METRICS_NAMESPACE, SERVICE_DIMENSION, ...dimensions].join(",")}} MetricName="${metric}"', '${stat}', ${period})`;
 }
 
 type Widget = Record<string, unknown>;
@@ -77,11 +81,11 @@ function metricWidget(title: string, region: string, metrics: unknown[][], extra
   return { type: "metric", width: 12, height: 6, properties: { title, region, view: "timeSeries", metrics, ...extra } };
 }
 
-function emfWidget(title: string, region: string, series: { metric: string; stat: string; label: string }[]): Widget {
+function emfWidget(title: string, region: string, series: { metric: string; stat: string; label: string; dimensions?: readonly string[] }[]): Widget {
   return metricWidget(
     title,
     region,
-    series.map((s, i) => [{ expression: emfSearch(s.metric, s.stat), id: `e${i}`, label: s.label }]),
+    series.map((s, i) => [{ expression: emfSearch(s.metric, s.stat, 60, s.dimensions), id: `e${i}`, label: s.label }]),
   );
 }
 
@@ -109,6 +113,13 @@ export function dashboardWidgets(input: {
       { metric: STREAM_METRICS.gone, stat: "Sum", label: "gone connections" },
       { metric: STREAM_METRICS.retries, stat: "Sum", label: "retried posts" },
     ]),
+    emfWidget("Tokens per model", region, [
+      { metric: USAGE_METRICS.input, stat: "Sum", label: "input", dimensions: [USAGE_MODEL_DIMENSION] },
+      { metric: USAGE_METRICS.output, stat: "Sum", label: "output", dimensions: [USAGE_MODEL_DIMENSION] },
+      { metric: USAGE_METRICS.cacheRead, stat: "Sum", label: "cache read", dimensions: [USAGE_MODEL_DIMENSION] },
+      { metric: USAGE_METRICS.cacheWrite, stat: "Sum", label: "cache write", dimensions: [USAGE_MODEL_DIMENSION] },
+    ]),
+    emfWidget("Asks refused by the token budget", region, [{ metric: USAGE_METRICS.refused, stat: "Sum", label: "refused" }]),
     metricWidget("WebSocket connects and messages", region, [api("ConnectCount"), api("MessageCount")]),
     metricWidget("WebSocket errors", region, [api("IntegrationError"), api("ClientError"), api("ExecutionError")]),
     metricWidget("Function errors", region, lambda("Errors", "Sum")),

@@ -4,6 +4,7 @@
  * `POST /ask` behind IAM auth, and (optionally) Lex V2's permission to call it as a code hook.
  * Given a StreamingComponent, it also streams answers over that component's WebSocket API.
  */
+import { parseTokenPrices } from "../functions/fulfillment/token-budget";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { ENV } from "../functions/shared/env";
@@ -212,6 +213,12 @@ export interface QnaBotArgs {
    * @default [] (no image is loaded)
    */
   readonly outputImageHosts?: readonly string[];
+  /**
+   * Cost control: token prices in US dollars per million tokens, for the estimated cost shown
+   * with each answer (`usage.estimatedCostUsd`, the page's and CLI's footer). Cache reads and
+   * writes are priced as input. Set as TOKEN_PRICES_USD_PER_MILLION. @default none (no estimate)
+   */
+  readonly tokenPricesUsdPerMillion?: { readonly input: number; readonly output: number };
   /** Tags for every taggable resource. @default none */
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
@@ -294,6 +301,17 @@ function checkedAllowlist(name: string, list: readonly string[] | undefined, par
   }
 }
 
+/** The prices as TOKEN_PRICES_USD_PER_MILLION holds them, checked as the function parses them. */
+function checkedTokenPrices(prices: { readonly input: number; readonly output: number }): string {
+  const raw = `${prices.input},${prices.output}`;
+  try {
+    parseTokenPrices(raw);
+  } catch (error) {
+    throw new Error(`tokenPricesUsdPerMillion: ${(error as Error).message}`);
+  }
+  return raw;
+}
+
 /** Throws on a guardrail setting Bedrock would refuse. */
 export function checkGuardrail(guardrail: QnaGuardrail): void {
   if (!GUARDRAIL_ID_PATTERN.test(guardrail.id)) {
@@ -359,6 +377,7 @@ export class QnaBot extends pulumi.ComponentResource {
     }
     if (args.llmQaModelParams !== undefined) checkModelParams(args.llmQaModelParams);
     // Parsed as the function parses them, so a bad list fails here instead of at cold start.
+    const tokenPrices = args.tokenPricesUsdPerMillion && checkedTokenPrices(args.tokenPricesUsdPerMillion);
     const outputLinkSchemes = checkedAllowlist("outputLinkSchemes", args.outputLinkSchemes, parseLinkSchemes);
     const outputImageHosts = checkedAllowlist("outputImageHosts", args.outputImageHosts, parseImageHosts);
     const modelParams = args.llmQaModelParams === undefined ? undefined : JSON.stringify(args.llmQaModelParams);
@@ -416,6 +435,7 @@ export class QnaBot extends pulumi.ComponentResource {
       environment[ENV.knowledgeBaseModelArn] = kbModel.arn;
     }
     if (args.systemPrompt !== undefined) environment[ENV.systemPrompt] = args.systemPrompt;
+    if (tokenPrices !== undefined) environment[ENV.tokenPricesUsdPerMillion] = tokenPrices;
     if (outputLinkSchemes !== undefined) environment[ENV.outputLinkSchemes] = outputLinkSchemes.join(",");
     if (outputImageHosts !== undefined) environment[ENV.outputImageHosts] = outputImageHosts.join(",");
     if (args.maxTokens !== undefined) environment[ENV.maxTokens] = String(args.maxTokens);
@@ -432,6 +452,7 @@ export class QnaBot extends pulumi.ComponentResource {
       Object.assign(environment, args.streaming.streamingEnvironment);
       environment[ENV.asksPerConnection] = String(args.streaming.askLimits.perConnection);
       environment[ENV.asksPerSession] = String(args.streaming.askLimits.perSession);
+      if (args.streaming.tokenBudgetPerDay > 0) environment[ENV.tokenBudgetPerDay] = String(args.streaming.tokenBudgetPerDay);
     }
 
     const fulfillment = nodeFunction(

@@ -146,6 +146,7 @@ export function createStack(config: StackConfig, regionCloudWatchRole?: RegionCl
     llmQaModelParams: config.llmQaModelParams,
     outputLinkSchemes: config.outputLinkSchemes,
     outputImageHosts: config.outputImageHosts,
+    tokenPricesUsdPerMillion: config.tokenPricesUsdPerMillion,
     guardrail:
       config.guardrailId && config.guardrailVersion
         ? {
@@ -182,6 +183,7 @@ export function createStack(config: StackConfig, regionCloudWatchRole?: RegionCl
     asksPerConnection: config.asksPerConnection,
     asksPerSession: config.asksPerSession,
     unboundSessionStreaming: config.unboundSessionStreaming,
+    tokenBudgetPerDay: config.tokenBudgetPerDay,
     textFlushMs: config.streamTextFlushMs,
     jsonFlushMs: config.streamJsonFlushMs,
     checkpointMs: config.streamCheckpointMs,

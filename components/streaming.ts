@@ -8,6 +8,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { DEFAULT_ASKS_PER_CONNECTION, DEFAULT_ASKS_PER_SESSION } from "../functions/shared/ask-ledger";
+import { MAX_TOKEN_BUDGET_PER_DAY } from "../functions/fulfillment/token-budget";
 import { CONNECTION_FUNCTION_TABLE_ACTIONS, STREAMING_FUNCTION_TABLE_ACTIONS } from "../functions/shared/connections";
 import { ENV } from "../functions/shared/env";
 import { CONNECTION_ROUTE_KEYS, DEFAULT_ROUTE_THROTTLES, ROUTES, ROUTE_SELECTION_EXPRESSION, TWO_WAY_ROUTE_KEYS, type RouteThrottle, type ThrottledRouteKey } from "../functions/shared/routes";
@@ -58,6 +59,7 @@ export const STREAMING_DEFAULTS: Required<
     | "monitoring"
     | "asksPerConnection"
     | "asksPerSession"
+    | "tokenBudgetPerDay"
     | "textFlushMs"
     | "jsonFlushMs"
     | "checkpointMs"
@@ -77,6 +79,7 @@ export const STREAMING_DEFAULTS: Required<
   monitoring: false,
   asksPerConnection: DEFAULT_ASKS_PER_CONNECTION,
   asksPerSession: DEFAULT_ASKS_PER_SESSION,
+  tokenBudgetPerDay: 0,
   textFlushMs: DEFAULT_FLUSH_INTERVAL_MS.text,
   jsonFlushMs: DEFAULT_FLUSH_INTERVAL_MS.json,
   checkpointMs: DEFAULT_CHECKPOINT_MS,
@@ -94,6 +97,7 @@ export const STREAMING_LIMITS = {
   connectionTtlSeconds: { min: API_GATEWAY_MAX_CONNECTION_SECONDS, max: 86_400 },
   asksPerConnection: { min: 1, max: 100 },
   asksPerSession: { min: 1, max: 1000 },
+  tokenBudgetPerDay: { min: 0, max: MAX_TOKEN_BUDGET_PER_DAY },
   textFlushMs: { min: 0, max: 60_000 },
   jsonFlushMs: { min: 0, max: 60_000 },
   checkpointMs: { min: 50, max: 60_000 },
@@ -224,6 +228,16 @@ export interface StreamingComponentArgs {
    * (1-1000). Set as ASKS_PER_SESSION. @default 4
    */
   readonly asksPerSession?: number;
+  /**
+   * Cost control: tokens (input, output, cache reads and writes, as Bedrock reports them) one
+   * asker may spend per UTC day, 0 to 1,000,000,000; the asker is its principal, or its session
+   * on the Lex door, which carries no identity. An asker over budget is refused before the
+   * model is called, with a `budget` error (Lex: a polite answer). The daily tally lives in
+   * this component's table (items `#tokens#{day}#{asker}`, a DynamoDB write per answer). QnaBot
+   * sets it as TOKEN_BUDGET_PER_DAY (`tokenBudgetPerDay`). 0 turns budgets off: tokens are
+   * still metered as metrics, nobody is refused. @default 0
+   */
+  readonly tokenBudgetPerDay?: number;
   /**
    * Frame budget of `format=text` connections (Lex Web UI): minimum milliseconds between two
    * posts to one connection, 0-60000 (0 = as fast as posts return). Set as STREAM_TEXT_FLUSH_MS.
@@ -358,6 +372,8 @@ export class StreamingComponent extends pulumi.ComponentResource {
    * ASKS_PER_CONNECTION and ASKS_PER_SESSION on its functions.
    */
   readonly askLimits: { readonly perConnection: number; readonly perSession: number };
+  /** Cost control: tokens one asker may spend per UTC day; 0: off. QnaBot sets it as TOKEN_BUDGET_PER_DAY. */
+  readonly tokenBudgetPerDay: number;
 
   private readonly componentName: string;
   private readonly stage: string;
@@ -669,6 +685,7 @@ export class StreamingComponent extends pulumi.ComponentResource {
     this.connectionTtlSeconds = settings.connectionTtlSeconds;
     this.streamingEnvironment = streamingEnvironment;
     this.askLimits = { perConnection: settings.asksPerConnection, perSession: settings.asksPerSession };
+    this.tokenBudgetPerDay = settings.tokenBudgetPerDay;
     this.apiId = api.id;
     this.stageName = stage.name;
     // From the configured stage name, not the Stage resource: a route function needs the

@@ -6,6 +6,7 @@
  * send. The handlers find the emulators the way they find AWS: through environment
  * variables (AWS_ENDPOINT_URL_*, STREAMING_ENDPOINT, …), so no handler code knows it is local.
  */
+import type { TokenPrices } from "../functions/fulfillment/token-budget";
 import type { Context } from "aws-lambda";
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
@@ -164,6 +165,10 @@ export interface LocalStackOptions {
    * @default false
    */
   readonly unboundSessionStreaming?: boolean;
+  /** Cost control: tokens one asker may spend per UTC day, as Pulumi config tokenBudgetPerDay. @default none (off) */
+  readonly tokenBudgetPerDay?: number;
+  /** Token prices for the estimated cost of an answer, as Pulumi config tokenPricesUsdPerMillion. @default none (no estimate) */
+  readonly tokenPrices?: TokenPrices;
   /** Extra environment for the handlers (STREAM_STALL_MS, POWERTOOLS_LOG_LEVEL, …). @default none */
   readonly env?: Readonly<Record<string, string>>;
   /** Fulfillment timeout, as deployed. @default 120000 */
@@ -433,6 +438,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       // dynalite runs in this process and, on a loaded machine, answers far slower than DynamoDB:
       // the deployed 10 s would fail calls that are merely queued. The hang suite sets its own.
       [ENV.dynamoRequestTimeoutMs]: "60000",
+      ...(options.tokenBudgetPerDay ? { [ENV.tokenBudgetPerDay]: String(options.tokenBudgetPerDay) } : {}),
+      ...(options.tokenPrices ? { [ENV.tokenPricesUsdPerMillion]: `${options.tokenPrices.input},${options.tokenPrices.output}` } : {}),
       ...options.env,
     });
     resetAwsClients();

@@ -12,6 +12,7 @@ import { quietHandlerLogs } from "./terminal-log";
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 import { DEFAULT_STAGE_THROTTLE, type StageThrottle } from "./gateway";
 import { parseImageHosts, parseLinkSchemes } from "../functions/fulfillment/output-safety";
+import { MAX_TOKEN_BUDGET_PER_DAY, parseTokenPrices, type TokenPrices } from "../functions/fulfillment/token-budget";
 
 /** The flag that pins each service's port. */
 export const PORT_FLAGS: Readonly<Record<keyof LocalStackPorts, string>> = {
@@ -42,7 +43,8 @@ const SERVICE_NAMES: Readonly<Record<keyof LocalStackPorts, string>> = {
 export const USAGE =
   "usage: npm start -- [--bedrock emulator|aws] [--port 3000] [--region <region>] [--model <model id>] [--knowledge-base <id>] " +
   "[--gateway-port N] [--http-api-port N] [--lambda-port N] [--dynamo-port N] [--bedrock-port N] [--cognito-port N] [--lex-port N] [--function-url-port N] " +
-  "[--throttle-rate N] [--throttle-burst N] [--no-throttle] [--output-link-schemes a,b] [--output-image-hosts host,host] [--unbound-session-streaming] [--verbose]";
+  "[--throttle-rate N] [--throttle-burst N] [--no-throttle] [--output-link-schemes a,b] [--output-image-hosts host,host] " +
+  "[--unbound-session-streaming] [--token-budget-per-day N] [--token-prices input,output] [--verbose]";
 
 /** Flags that only mean something with real Bedrock. */
 const AWS_ONLY_FLAGS = ["region", "model", "knowledge-base"] as const;
@@ -63,6 +65,10 @@ export interface StartOptions {
   verbose: boolean;
   /** `--unbound-session-streaming`: Lex answers stream to guests' unbound session ids (the deployed setting unboundSessionStreaming). */
   unboundSessionStreaming: boolean;
+  /** Cost control: tokens one asker may spend per UTC day (Pulumi config tokenBudgetPerDay); undefined: off. */
+  tokenBudgetPerDay?: number;
+  /** Token prices in US dollars per million tokens (Pulumi config tokenPricesUsdPerMillion); undefined: no estimate. */
+  tokenPrices?: TokenPrices;
 }
 
 /** A command line the parser refuses: one line saying what is wrong, then the usage line. */
@@ -87,6 +93,25 @@ function allowlistFlag(flag: string, values: Record<string, string | boolean | u
     return parse(value);
   } catch (error) {
     throw new UsageError(`--${flag}: ${(error as Error).message}`);
+  }
+}
+
+/** `--token-budget-per-day`: a whole number of tokens, as Pulumi config tokenBudgetPerDay takes it (0: off). */
+function tokenBudgetFlag(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const budget = Number(value);
+  if (!/^\d+$/.test(value) || budget > MAX_TOKEN_BUDGET_PER_DAY) {
+    throw new UsageError(`--token-budget-per-day must be a whole number of tokens from 0 to ${MAX_TOKEN_BUDGET_PER_DAY}, not "${value}"`);
+  }
+  return budget === 0 ? undefined : budget;
+}
+
+/** `--token-prices input,output`, parsed as the functions parse TOKEN_PRICES_USD_PER_MILLION. */
+function tokenPricesFlag(value: string | undefined): TokenPrices | undefined {
+  try {
+    return parseTokenPrices(value);
+  } catch (error) {
+    throw new UsageError(`--token-prices: ${(error as Error).message}`);
   }
 }
 
@@ -129,6 +154,8 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
         "output-image-hosts": { type: "string" },
         verbose: { type: "boolean" },
         "unbound-session-streaming": { type: "boolean" },
+        "token-budget-per-day": { type: "string" },
+        "token-prices": { type: "string" },
         ...portOptions,
       },
       strict: true,
@@ -163,6 +190,8 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
     outputImageHosts: allowlistFlag("output-image-hosts", values, parseImageHosts),
     verbose: values.verbose === true,
     unboundSessionStreaming: values["unbound-session-streaming"] === true,
+    tokenBudgetPerDay: tokenBudgetFlag(values["token-budget-per-day"] as string | undefined),
+    tokenPrices: tokenPricesFlag(values["token-prices"] as string | undefined),
   };
 }
 
@@ -246,6 +275,8 @@ async function main(): Promise<void> {
       outputLinkSchemes: options.outputLinkSchemes,
       outputImageHosts: options.outputImageHosts,
       unboundSessionStreaming: options.unboundSessionStreaming,
+      tokenBudgetPerDay: options.tokenBudgetPerDay,
+      tokenPrices: options.tokenPrices,
       // INFO: the quiet terminal's line per answer is the fulfillment's "answer finished" entry.
       env: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "INFO", POWERTOOLS_METRICS_DISABLED: "true" },
     });

@@ -8,6 +8,7 @@ import { citedSources, displayText, isStopped, type Answer, type Conversation } 
 import { mountImages, renderMarkdown } from "./markdown";
 import { isAtBottom } from "./scroll";
 import { answerStats, formatStats } from "./status";
+import { footerText } from "./usage";
 
 interface Turn {
   answer?: Answer;
@@ -170,6 +171,6 @@ export class ConversationView {
       turn.sourceList.replaceChildren(...sources.map(sourceItem));
       turn.sources.hidden = sources.length === 0;
     }
-    turn.stats.textContent = formatStats(answerStats(answer, this.now()));
+    turn.stats.textContent = footerText(formatStats(answerStats(answer, this.now())), answer.status === "done" ? answer.usage : undefined);
   }
 }

@@ -15,6 +15,8 @@ import { DEFAULT_OUTPUT_POLICY, OutputSanitizer, sanitizeOutput, type OutputPoli
 import { TIME_BUDGET_STOP_REASON, type GenerateResult, type GenerateSink, type Generator } from "./generate";
 import { systemClock, type Clock } from "../shared/clock";
 import { StreamGuard } from "./guard";
+import { budgetSubject, estimateCostUsd, type TokenBudget, type TokenPrices } from "./token-budget";
+import { meterRefusal, meterUsage, type UsageMetricsSink } from "./usage-metrics";
 import { DEFAULT_MEMORY_LIMITS, type ConversationMemory, type MemoryState } from "./memory";
 
 export interface AnswerRequest {
@@ -59,6 +61,14 @@ export interface EngineDeps {
   clock?: Clock;
   /** What model text may keep of links and images; everything else is made inert. @default DEFAULT_OUTPUT_POLICY */
   outputPolicy?: OutputPolicy;
+  /** Daily token budget per asker, checked before the generator runs; undefined: not budgeted. */
+  budget?: TokenBudget;
+  /** The model each mode answers with, named in `usage`. */
+  models?: Partial<Record<AnswerMode, string>>;
+  /** Token prices for the estimated cost in `usage`; undefined: no estimate. */
+  prices?: TokenPrices;
+  /** Where token metrics go. @default the function's Powertools metrics */
+  metrics?: UsageMetricsSink;
 }
 
 export interface AnswerError {
@@ -101,6 +111,16 @@ async function openQuietly(open: StreamOpener, request: AnswerRequest): Promise<
 
 function errorName(error: unknown): string {
   return error instanceof Error ? error.name : typeof error;
+}
+
+/** Bedrock's usage with the model that answered and, when prices are configured, its estimated cost. */
+export function describeUsage(usage: Usage, mode: AnswerMode, deps: Pick<EngineDeps, "models" | "prices">): Usage {
+  const model = deps.models?.[mode];
+  return {
+    ...usage,
+    ...(model ? { model } : {}),
+    ...(deps.prices ? { estimatedCostUsd: estimateCostUsd(usage, deps.prices) } : {}),
+  };
 }
 
 export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<AnswerResult> {
@@ -163,6 +183,20 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
 
   if (!generator) return fail(new GenerationError("bad_request", MODE_UNAVAILABLE[request.mode], false));
 
+  const subject = budgetSubject(request);
+  if (deps.budget) {
+    try {
+      await deps.budget.check(subject);
+    } catch (error) {
+      if (error instanceof GenerationError) {
+        meterRefusal(deps.metrics);
+        return fail(error);
+      }
+      // An outage of the bookkeeping must not stop every answer: metered, not refused.
+      logger.warn("token budget unavailable; the ask is let through", { error: errorName(error) });
+    }
+  }
+
   const loadMemory = async (): Promise<MemoryState> => {
     if (!memoryStore || owner === false) return { turns: [] };
     try {
@@ -216,11 +250,16 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
   const cutShort = result.stopReason === TIME_BUDGET_STOP_REASON;
   const memoryTurns = deps.memoryTurns ?? DEFAULT_MEMORY_TURNS;
   const remembered = memoryStore !== undefined && owner !== false && text.trim() !== "";
+  const usage = result.usage && describeUsage(result.usage, request.mode, deps);
+  if (usage) {
+    meterUsage(usage, deps.metrics);
+    await deps.budget?.record(subject, usage).catch((error) => logger.warn("token usage could not be recorded", { error: errorName(error) }));
+  }
   const formatted = formatAnswer(text, result.citations, { cutShort, continuable: remembered && memoryTurns > 0, policy });
   let streamed = streamedByGenerator;
   if (stream) {
     try {
-      const report = await stream.end({ final: formatted.markdown, stopReason: result.stopReason, usage: result.usage });
+      const report = await stream.end({ final: formatted.markdown, stopReason: result.stopReason, usage });
       streamed = report.connections > 0;
     } catch (error) {
       logger.warn("stream end() failed", { error: errorName(error) });
@@ -241,8 +280,8 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
     stopReason: result.stopReason,
     streamed,
     citations: result.citations.length,
-    inputTokens: result.usage?.inputTokens,
-    outputTokens: result.usage?.outputTokens,
+    inputTokens: usage?.inputTokens,
+    outputTokens: usage?.outputTokens,
     durationMs: clock.now() - startedAt,
   });
 
@@ -251,7 +290,7 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
     plainText: formatted.plainText,
     text,
     citations: result.citations,
-    usage: result.usage,
+    usage,
     stopReason: result.stopReason,
     streamed,
     kbSessionId: result.kbSessionId,

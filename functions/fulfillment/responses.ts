@@ -22,6 +22,7 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   not_found: 404,
   throttled: 429,
   busy: 429,
+  budget: 429,
   model_error: 502,
   stalled: 504,
   timeout: 504,

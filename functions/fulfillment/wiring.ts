@@ -23,6 +23,7 @@ import { answer, type EngineDeps } from "./engine";
 import type { Generator } from "./generate";
 import { systemClock } from "../shared/clock";
 import { DynamoMemory } from "./memory";
+import { DynamoTokenBudget, MAX_TOKEN_BUDGET_PER_DAY, parseTokenPrices } from "./token-budget";
 
 /**
  * A generator whose module and client load when it first generates (a `require`, which the
@@ -82,6 +83,15 @@ function generators(config: FulfillmentConfig): Partial<Record<AnswerMode, Gener
   return result;
 }
 
+/** The model each mode answers with, as `usage` names it: the part after the last `/` of an ARN. */
+function modelsOf(config: FulfillmentConfig): Partial<Record<AnswerMode, string>> {
+  const kbModel = config.knowledgeBase?.modelArn.slice(config.knowledgeBase.modelArn.lastIndexOf("/") + 1);
+  return {
+    ...(config.hookArn ? { llm: "lambda" } : config.llm.modelId ? { llm: config.llm.modelId } : {}),
+    ...(config.knowledgeBase ? { kb: config.hookArn ? "lambda" : kbModel } : {}),
+  };
+}
+
 export function doorDeps(config: FulfillmentConfig): DoorDeps {
   const engine: EngineDeps = {
     generators: generators(config),
@@ -91,8 +101,13 @@ export function doorDeps(config: FulfillmentConfig): DoorDeps {
     stallMs: config.stallMs,
     clock: systemClock,
     outputPolicy: config.output,
+    models: modelsOf(config),
+    prices: parseTokenPrices(process.env[ENV.tokenPricesUsdPerMillion]),
   };
   const streaming = config.streaming;
+  // Tokens are always metered as metrics; tallied per asker (one DynamoDB write per answer) only under a budget.
+  const tokensPerDay = optionalIntEnv(ENV.tokenBudgetPerDay, 0, { min: 0, max: MAX_TOKEN_BUDGET_PER_DAY });
+  if (streaming && tokensPerDay > 0) engine.budget = new DynamoTokenBudget({ tableName: streaming.connectionsTable, tokensPerDay });
   const selfFunctionName = config.selfFunctionName;
   const store =
     streaming &&

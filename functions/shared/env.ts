@@ -26,6 +26,10 @@ export const ENV = {
   asksPerConnection: "ASKS_PER_CONNECTION",
   /** Asks one session may have in flight over all its connections and doors (fair use). */
   asksPerSession: "ASKS_PER_SESSION",
+  /** Tokens one asker (principal, or session without one) may spend per UTC day; 0 or unset: metered, not limited. */
+  tokenBudgetPerDay: "TOKEN_BUDGET_PER_DAY",
+  /** `input,output` US dollars per million tokens, for the estimated cost in `usage`; unset: no estimate. */
+  tokenPricesUsdPerMillion: "TOKEN_PRICES_USD_PER_MILLION",
   /** Milliseconds within which the Lex door answers a Lex code hook (below Lex's 30 s cut). */
   lexAnswerBudgetMs: "LEX_ANSWER_BUDGET_MS",
   /** Milliseconds a PostToConnection may take before it counts as failed. */

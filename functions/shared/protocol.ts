@@ -19,10 +19,19 @@ export interface Citation {
   sources: { uri: string; title?: string }[];
 }
 
+/** Bedrock's token usage of an answer (ConverseStream `metadata.usage`), with what the stack adds. */
 export interface Usage {
   inputTokens: number;
   outputTokens: number;
   totalTokens: number;
+  /** Input tokens read from Bedrock's prompt cache; present when Bedrock reports them. */
+  cacheReadInputTokens?: number;
+  /** Input tokens written to Bedrock's prompt cache; present when Bedrock reports them. */
+  cacheWriteInputTokens?: number;
+  /** The model that answered (model id, inference profile id, or `lambda` for a custom LLM Lambda). */
+  model?: string;
+  /** Estimated cost in US dollars, from the stack's configured token prices; absent without them. */
+  estimatedCostUsd?: number;
 }
 
 export interface StreamMetrics {
@@ -39,6 +48,7 @@ export type ErrorCode =
   | "not_found"
   | "throttled"
   | "busy"
+  | "budget"
   | "model_error"
   | "stalled"
   | "timeout"
@@ -71,7 +81,7 @@ export class ProtocolError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly status: number = code === "forbidden" ? 403 : code === "not_found" ? 404 : code === "busy" ? 429 : 400,
+    readonly status: number = code === "forbidden" ? 403 : code === "not_found" ? 404 : code === "busy" || code === "budget" ? 429 : 400,
     readonly retryable = false,
   ) {
     super(message);

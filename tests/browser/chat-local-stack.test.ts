@@ -167,7 +167,7 @@ describe("browser: chat page on the local stack", function () {
     expect(shown.filter((s) => s.lead !== "O").map((s) => s.lead)).to.deep.equal([]);
 
     expect(await page.getAttribute("#status", "data-state")).to.equal("done");
-    expect(await page.textContent(`${answer} .answer-stats`)).to.match(/^first token \d+ ms · [\d.]+ tokens\/s$/);
+    expect(await page.textContent(`${answer} .answer-stats`)).to.match(/^first token \d+ ms · [\d.]+ tokens\/s · [\d,]+ tokens in · [\d,]+ out$/);
     expect(stack.bedrock!.requests[stack.bedrock!.requests.length - 1].operation).to.equal("ConverseStream");
     await page.screenshot({ path: path.join(SCREENSHOTS, "final.png") });
   });

@@ -86,7 +86,7 @@ describe("client: chat page in Chromium (fake gateway)", function () {
       envelope("end", ask.requestId, seq++, {
         final: FINAL,
         stopReason: "end_turn",
-        usage: { inputTokens: 5, outputTokens: 20, totalTokens: 25 },
+        usage: { inputTokens: 1205, outputTokens: 20, totalTokens: 1225, estimatedCostUsd: 0.00042 },
         metrics: { ttftMs: 1, totalMs: 1, deltas: 4, frames: 4 },
       }),
     );
@@ -154,7 +154,8 @@ describe("client: chat page in Chromium (fake gateway)", function () {
     expect(await link.getAttribute("href")).to.equal("https://docs.example/guide");
     expect(await link.getAttribute("rel")).to.equal("noopener noreferrer");
     expect(await page.getAttribute("#status", "data-state")).to.equal("done");
-    expect(await page.textContent(`${answerSelector} .answer-stats`)).to.match(/^first token \d+ ms · [\d.]+ tokens\/s$/);
+    // The footer: timing, then the tokens and estimated cost from end.usage (issue 24).
+    expect(await page.textContent(`${answerSelector} .answer-stats`)).to.match(/^first token \d+ ms · [\d.]+ tokens\/s · 1,205 tokens in · 20 out · ~\$0\.00042$/);
     await page.screenshot({ path: path.join(SCREENSHOTS, "final.png") });
   });
 

@@ -198,6 +198,7 @@ describe("StreamingComponent (components/streaming.ts)", function () {
       expect(() => new StreamingComponent("c", { textFlushMs: -1 })).to.throw("textFlushMs must be an integer from 0 to 60000");
       expect(() => new StreamingComponent("d", { jsonFlushMs: 60_001 })).to.throw("jsonFlushMs must be an integer from 0 to 60000");
       expect(() => new StreamingComponent("e", { checkpointMs: 49 })).to.throw("checkpointMs must be an integer from 50 to 60000");
+      expect(() => new StreamingComponent("f", { tokenBudgetPerDay: -1 })).to.throw("tokenBudgetPerDay must be an integer from 0 to 1000000000; got -1");
       await registrationsSettled();
       expect(fresh.resources).to.deep.equal([]);
     });
@@ -415,6 +416,7 @@ describe("QnaBot (components/qna.ts)", function () {
       [() => new QnaBot("f", { llmLambdaArn, systemPrompt: "é".repeat(1501) }), /take 3002 bytes together; at most 3000 fit/],
       [() => new QnaBot("h", { outputLinkSchemes: ["https", "javascript"] }), 'outputLinkSchemes: links with the "javascript:" scheme run script or inline content and cannot be allowed'],
       [() => new QnaBot("i", { outputImageHosts: ["https://cdn.example.com"] }), 'outputImageHosts: "https://cdn.example.com" is not a host name (no scheme, port, path or wildcard)'],
+      [() => new QnaBot("j", { tokenPricesUsdPerMillion: { input: -1, output: 4 } }), /tokenPricesUsdPerMillion: token prices must be "input,output"/],
     ];
     for (const [make, message] of cases) expect(make).to.throw(message);
     await registrationsSettled();

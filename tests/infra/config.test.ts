@@ -189,6 +189,18 @@ describe("stack configuration (components/config.ts, Pulumi.yaml)", () => {
     expect(parse({ connectionTtlSeconds: "86400" }).connectionTtlSeconds).to.equal(86400);
   });
 
+  it("leaves token budgets off and shows no cost estimate by default; reads both, and refuses bad values or a budget without streaming", () => {
+    expect(parse({})).to.deep.include({ tokenBudgetPerDay: 0, tokenPricesUsdPerMillion: undefined });
+    expect(parse({ enableStreaming: "true", tokenBudgetPerDay: "200000", tokenPricesUsdPerMillion: "0.8,4" })).to.deep.include({
+      tokenBudgetPerDay: 200_000,
+      tokenPricesUsdPerMillion: { input: 0.8, output: 4 },
+    });
+    const message = parseError({ tokenBudgetPerDay: "-5", tokenPricesUsdPerMillion: "cheap" });
+    expect(message).to.include('qnabot-streaming:tokenBudgetPerDay must be an integer from 0 to 1000000000; got "-5"');
+    expect(message).to.include('qnabot-streaming:tokenPricesUsdPerMillion token prices must be "input,output"');
+    expect(parseError({ tokenBudgetPerDay: "1000" })).to.include("qnabot-streaming:tokenBudgetPerDay needs enableStreaming");
+  });
+
   it("defaults the streaming HTTP door, fair use, reserved concurrency and frame budget to the functions' own defaults", () => {
     expect(parse({})).to.deep.include({
       streamingHttpEndpoint: true,

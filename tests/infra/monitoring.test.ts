@@ -21,26 +21,28 @@ interface Emf {
 }
 
 /**
- * Runs the stream writer's real reporter with a function's environment as the stack set it
- * and returns the EMF document it printed: what that function really emits.
+ * Runs the stream writer's real reporter and the token meter with a function's environment as
+ * the stack set it and returns the EMF documents they printed: what that function really emits.
  */
-async function emittedBy(environment: Record<string, string>): Promise<Emf> {
+async function emittedBy(environment: Record<string, string>): Promise<Emf[]> {
   const script = path.join(__dirname, "fixtures", "emit-stream-metrics.ts");
   const { stdout } = await promisify(execFile)(process.execPath, ["--require", "tsx/cjs", script], {
     env: { PATH: process.env.PATH ?? "", ...environment },
   });
-  const line = stdout.split("\n").find((l) => l.includes('"_aws"'));
-  if (!line) throw new Error(`no EMF document in:\n${stdout}`);
-  const doc = JSON.parse(line) as {
-    _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] };
-  } & Record<string, unknown>;
-  const [directive] = doc._aws.CloudWatchMetrics;
-  return {
-    namespace: directive.Namespace,
-    dimensions: directive.Dimensions,
-    metrics: directive.Metrics.map((m) => m.Name),
-    values: doc,
-  };
+  const lines = stdout.split("\n").filter((l) => l.includes('"_aws"'));
+  if (lines.length === 0) throw new Error(`no EMF document in:\n${stdout}`);
+  return lines.map((line) => {
+    const doc = JSON.parse(line) as {
+      _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] };
+    } & Record<string, unknown>;
+    const [directive] = doc._aws.CloudWatchMetrics;
+    return {
+      namespace: directive.Namespace,
+      dimensions: directive.Dimensions,
+      metrics: directive.Metrics.map((m) => m.Name),
+      values: doc,
+    };
+  });
 }
 
 const SEARCH = /^SEARCH\('\{([^,}]+),([^}]+)\} MetricName="([^"]+)"', '([^']+)', (\d+)\)$/;
@@ -50,7 +52,7 @@ describe("monitoring (components/monitoring.ts)", function () {
   this.timeout(120_000);
   let recorder: Recorder;
   const topic = "arn:aws:sns:eu-west-1:123456789012:qna-alarms";
-  let fulfillmentEmf: Emf;
+  let fulfillmentEmf: Emf[];
 
   before(async () => {
     recorder = await installMocks();
@@ -82,9 +84,10 @@ describe("monitoring (components/monitoring.ts)", function () {
     for (const match of searches) {
       expect(match, "a SEARCH over the EMF namespace").not.to.equal(null);
       const [, namespace, dimensions, metric, stat] = match as RegExpExecArray;
-      expect(namespace).to.equal(fulfillmentEmf.namespace);
-      expect([dimensions.split(",")]).to.deep.equal(fulfillmentEmf.dimensions);
-      expect(fulfillmentEmf.metrics, metric).to.include(metric);
+      const emitted = fulfillmentEmf.find((emf) => emf.metrics.includes(metric));
+      expect(emitted, `${metric} is emitted`).not.to.equal(undefined);
+      expect(namespace).to.equal(emitted!.namespace);
+      expect([dimensions.split(",")]).to.deep.equal(emitted!.dimensions);
       expect(stat).to.match(/^(p50|p90|Average|Sum|SampleCount)$/);
       charted.add(`${metric}:${stat}`);
     }
@@ -95,9 +98,16 @@ describe("monitoring (components/monitoring.ts)", function () {
       "StreamPosts:Average",
       "StreamGoneConnections:Sum",
       "StreamRetries:Sum",
+      // Token metering per model, and budget refusals (issue 24).
+      "InputTokens:Sum",
+      "OutputTokens:Sum",
+      "CacheReadInputTokens:Sum",
+      "CacheWriteInputTokens:Sum",
+      "BudgetRefusals:Sum",
     ]);
     // The SEARCH covers every service: the fulfillment function's is one of them.
-    expect(fulfillmentEmf.values.service).to.equal("qnabot-streaming-fulfillment");
+    expect(fulfillmentEmf[0].values.service).to.equal("qnabot-streaming-fulfillment");
+    expect(fulfillmentEmf.find((emf) => emf.metrics.includes("InputTokens"))!.values.model).to.equal("m1");
   });
 
   it("charts API Gateway metrics of this API and stage, and Lambda metrics of the stack's functions", () => {
@@ -177,9 +187,9 @@ describe("monitoring (components/monitoring.ts)", function () {
 
   it("a handler route's function emits into the same namespace and dimensions, under its own service", async () => {
     // What a consumer's handler route emits, with the environment the component gives it.
-    const emf = await emittedBy({ [POWERTOOLS_ENV.service]: "chat-ask", [POWERTOOLS_ENV.namespace]: fulfillmentEmf.namespace });
-    expect(emf.namespace).to.equal(fulfillmentEmf.namespace);
-    expect(emf.dimensions).to.deep.equal(fulfillmentEmf.dimensions);
+    const [emf] = await emittedBy({ [POWERTOOLS_ENV.service]: "chat-ask", [POWERTOOLS_ENV.namespace]: fulfillmentEmf[0].namespace });
+    expect(emf.namespace).to.equal(fulfillmentEmf[0].namespace);
+    expect(emf.dimensions).to.deep.equal(fulfillmentEmf[0].dimensions);
     expect(emf.values.service).to.equal("chat-ask");
   });
 

@@ -726,6 +726,8 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
           streamingHttpCorsOrigins: "https://chat.example.com,http://localhost:5173",
           asksPerConnection: "3",
           asksPerSession: "6",
+          tokenBudgetPerDay: "250000",
+          tokenPricesUsdPerMillion: "0.8,3.2",
           streamTextFlushMs: "0",
           streamJsonFlushMs: "50",
           streamCheckpointMs: "500",
@@ -759,6 +761,8 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       const expected = {
         [ENV.asksPerConnection]: "3",
         [ENV.asksPerSession]: "6",
+        [ENV.tokenBudgetPerDay]: "250000",
+        [ENV.tokenPricesUsdPerMillion]: "0.8,3.2",
         [ENV.streamTextFlushMs]: "0",
         [ENV.streamJsonFlushMs]: "50",
         [ENV.streamCheckpointMs]: "500",
