@@ -16,6 +16,7 @@ import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
 import { expect } from "chai";
 import { MAX_UNBOUND_CLAIMS_PER_PRINCIPAL } from "../../functions/shared/dynamo-connections";
 import { MAX_CONNECTIONS_PER_SESSION } from "../../functions/shared/session-state";
+import { DEFAULT_ROUTE_THROTTLES, ROUTES } from "../../functions/shared/routes";
 import { startLocalStack, type LocalStack, type LocalStackOptions } from "../../local/stack";
 import { LexWebUiClient, lexWebUiConnectUrl, stockUserId, type LexWebUiOptions } from "./lex-web-ui-client";
 import { FAST, QUIET_ENV, openSocket, refusalOf, sessionItem, type StackSocket } from "./stack-helpers";
@@ -39,7 +40,10 @@ function suite(title: string, settings: Pick<LocalStackOptions, "unboundSessionS
     const sockets: StackSocket[] = [];
 
     before(async function () {
-      stack = await startLocalStack({ page: false, bedrockBehavior: FAST, env: QUIET_ENV, ...settings });
+      // The test's barrier sends one unrouted frame per socket (stack-helpers.ts): fifty at once
+      // would spend the stage's whole $default budget (5/s, burst 10), so that route gets more here.
+      const routeThrottles = { ...DEFAULT_ROUTE_THROTTLES, [ROUTES.default]: { rateLimit: 200, burstLimit: 200 } };
+      stack = await startLocalStack({ page: false, bedrockBehavior: FAST, env: QUIET_ENV, routeThrottles, ...settings });
     });
 
     afterEach(async function () {
