@@ -6,11 +6,11 @@
  * on the local Invoke API and function URL.
  */
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { expect } from "chai";
 import { DEFAULT_MEMORY_LIMITS } from "../../functions/fulfillment/memory";
 import { DynamoJournalStore, MAX_JOURNAL_BYTES } from "../../functions/stream/journal-store";
-import { startLocalDynamo, type LocalDynamo } from "../../local/dynamo";
+import { useLocalDynamo } from "../unit/local-dynamo";
 import { MAX_FUNCTION_URL_BODY_BYTES, startLocalFunctionUrl } from "../../local/function-url";
 import { localIamUser, localRoleSession } from "../../local/gateway";
 import { startLambdaApi } from "../../local/lambda-api";
@@ -26,16 +26,10 @@ describe("AWS limits the code relies on, held locally", function () {
   // length (UTF-8 length) and attribute value lengths"
   // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html
   describe("DynamoDB: 400 KB per item", function () {
-    let local: LocalDynamo;
-    let client: DynamoDBDocumentClient;
-    before(async () => {
-      local = await startLocalDynamo();
-      client = DynamoDBDocumentClient.from(local.client);
-    });
-    after(() => local.close());
+    const dynamo = useLocalDynamo();
 
     it("refuses an item over 400 KB with ValidationException, as DynamoDB does", async function () {
-      const put = (bytes: number) => client.send(new PutCommand({ TableName: local.connectionsTable, Item: { sessionId: "big", blob: "a".repeat(bytes) } }));
+      const put = (bytes: number) => dynamo.client.send(new PutCommand({ TableName: dynamo.local.connectionsTable, Item: { sessionId: "big", blob: "a".repeat(bytes) } }));
       await put(399 * KB);
       const error = await rejection(put(401 * KB));
       expect(error.name).to.equal("ValidationException");
@@ -45,7 +39,7 @@ describe("AWS limits the code relies on, held locally", function () {
     it("fits the longest journal the writer keeps (MAX_JOURNAL_BYTES) and the memory item's bound under it", async function () {
       expect(MAX_JOURNAL_BYTES).to.be.below(400 * KB);
       expect(DEFAULT_MEMORY_LIMITS.maxItemBytes).to.be.below(400 * KB);
-      const store = new DynamoJournalStore({ tableName: local.connectionsTable, client });
+      const store = new DynamoJournalStore({ tableName: dynamo.local.connectionsTable, client: dynamo.client });
       const key = { sessionId: "s", principal: "iam:arn:aws:iam::123456789012:user/alice", requestId: "r-long" };
       await store.open(key);
       // One delta as long as a kept journal may be: the checkpoint is accepted whole.

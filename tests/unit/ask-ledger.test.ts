@@ -1,10 +1,10 @@
-import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { expect } from "chai";
 import fc from "fast-check";
 import { ASK_LEASE_SECONDS, DynamoAskLedger, LEDGER_MESSAGES, RESUMES_PER_CONNECTION, sessionAsksKey } from "../../functions/shared/ask-ledger";
 import { DynamoConnectionsStore } from "../../functions/shared/dynamo-connections";
 import { ProtocolError } from "../../functions/shared/protocol";
-import { startLocalDynamo, type LocalDynamo } from "../../local/dynamo";
+import { useLocalDynamo } from "./local-dynamo";
 
 const ALICE = "iam:arn:aws:iam::123456789012:user/alice";
 const START_MS = 1_750_000_000_000;
@@ -19,16 +19,6 @@ let sequence = 0;
 const unique = (prefix: string) => `${prefix}-${++sequence}`;
 
 /** dynalite for one describe block: started before it, closed after it. */
-function useLocalDynamo(): { local: LocalDynamo; client: DynamoDBDocumentClient } {
-  const dynamo = {} as { local: LocalDynamo; client: DynamoDBDocumentClient };
-  before(async () => {
-    dynamo.local = await startLocalDynamo();
-    dynamo.client = DynamoDBDocumentClient.from(dynamo.local.client);
-  });
-  after(() => dynamo.local.close());
-  return dynamo;
-}
-
 describe("ask ledger: asks in flight per connection and session (over the wire against dynalite)", () => {
   const dynamo = useLocalDynamo();
   let clock: number;

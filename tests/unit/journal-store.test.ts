@@ -1,27 +1,20 @@
-import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { expect } from "chai";
 import { Journal } from "../../functions/stream/journal";
 import { DynamoJournalStore, MAX_JOURNAL_BYTES, RESUME_WINDOW_SECONDS, answerKey, type AnswerKey } from "../../functions/stream/journal-store";
-import { startLocalDynamo, type LocalDynamo } from "../../local/dynamo";
+import { useLocalDynamo } from "./local-dynamo";
 
 const START_MS = 1_750_000_000_000;
 let sequence = 0;
 const key = (principal = "iam:arn:aws:iam::123456789012:user/alice"): AnswerKey => ({ sessionId: "s", principal, requestId: `r-${++sequence}` });
 
 describe("journal store: answers kept for a resume (over the wire against dynalite)", () => {
-  let local: LocalDynamo;
-  let client: DynamoDBDocumentClient;
+  const dynamo = useLocalDynamo();
   let clock: number;
   let store: DynamoJournalStore;
-
-  before(async () => {
-    local = await startLocalDynamo();
-    client = DynamoDBDocumentClient.from(local.client);
-  });
-  after(() => local.close());
   beforeEach(() => {
     clock = START_MS;
-    store = new DynamoJournalStore({ tableName: local.connectionsTable, client, now: () => clock });
+    store = new DynamoJournalStore({ tableName: dynamo.local.connectionsTable, client: dynamo.client, now: () => clock });
   });
 
   function journalOf(text: string, ended: boolean): Journal {
@@ -44,7 +37,7 @@ describe("journal store: answers kept for a resume (over the wire against dynali
     const journal = journalOf("Hello", true);
     await store.checkpoint(answer, journal.events, true);
     expect(await store.resume(answer, "new=", 2)).to.deep.equal({ state: "ended", events: journal.events });
-    const { Item } = await client.send(new GetCommand({ TableName: local.connectionsTable, Key: { sessionId: answerKey(answer) } }));
+    const { Item } = await dynamo.client.send(new GetCommand({ TableName: dynamo.local.connectionsTable, Key: { sessionId: answerKey(answer) } }));
     expect(Item?.ttl).to.equal(START_MS / 1000 + RESUME_WINDOW_SECONDS);
     clock += (RESUME_WINDOW_SECONDS + 1) * 1000;
     expect(await store.resume(answer, "new=", 2)).to.deep.equal({ state: "unknown" });

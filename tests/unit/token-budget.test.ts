@@ -1,4 +1,4 @@
-import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { expect } from "chai";
 import { answer, describeUsage, type EngineDeps } from "../../functions/fulfillment/engine";
 import { GenerationError } from "../../functions/fulfillment/errors";
@@ -17,7 +17,7 @@ import {
 } from "../../functions/fulfillment/token-budget";
 import { meterRefusal, meterUsage, USAGE_METRICS, type UsageMetricsSink } from "../../functions/fulfillment/usage-metrics";
 import { SESSION_ID_PATTERN, type Usage } from "../../functions/shared/protocol";
-import { startLocalDynamo, type LocalDynamo } from "../../local/dynamo";
+import { useLocalDynamo } from "./local-dynamo";
 import { ManualClock, quietLogs, recordingOpener } from "./fulfillment-fakes";
 
 const DAY_MS = Date.UTC(2026, 11, 7, 23, 59, 0);
@@ -138,20 +138,14 @@ describe("token budget: the engine checks before generating and records after (f
 });
 
 describe("token budget: DynamoDB tally (over the wire against dynalite)", () => {
-  let local: LocalDynamo;
-  let client: DynamoDBDocumentClient;
-  before(async () => {
-    local = await startLocalDynamo();
-    client = DynamoDBDocumentClient.from(local.client);
-  });
-  after(() => local.close());
+  const dynamo = useLocalDynamo();
 
   it("adds each answer atomically, refuses once the day's budget is spent, and starts afresh the next UTC day", async () => {
     let now = DAY_MS;
-    const budget = new DynamoTokenBudget({ tableName: local.connectionsTable, tokensPerDay: 300, client, now: () => now });
+    const budget = new DynamoTokenBudget({ tableName: dynamo.local.connectionsTable, tokensPerDay: 300, client: dynamo.client, now: () => now });
     await budget.check("principal:p");
     await Promise.all([budget.record("principal:p", USAGE), budget.record("principal:p", { ...USAGE, cacheWriteInputTokens: 40 })]);
-    const item = (await client.send(new GetCommand({ TableName: local.connectionsTable, Key: { sessionId: usageItemKey("principal:p", "2026-12-07") } }))).Item!;
+    const item = (await dynamo.client.send(new GetCommand({ TableName: dynamo.local.connectionsTable, Key: { sessionId: usageItemKey("principal:p", "2026-12-07") } }))).Item!;
     expect(item).to.include({ spentTokens: 280, inputTokens: 200, outputTokens: 40, cacheWriteInputTokens: 40, cacheReadInputTokens: 0, answers: 2 });
     expect(item.ttl).to.equal(Math.floor(DAY_MS / 1000) + 2 * 86_400);
     await budget.check("principal:p");
