@@ -232,7 +232,10 @@ export class OutputSanitizer {
     while (j < s.length && j - i - 1 < MAX_ENTITY_NAME && (j === i + 1 ? /[A-Za-z#]/ : ALNUM).test(s[j])) j++;
     if (j === s.length && !final && j - i - 1 < MAX_ENTITY_NAME) return undefined;
     const name = s.slice(i + 1, j);
-    const reference = name.startsWith("#") || (name !== "" && (s[j] === ";" || /^(lt|gt)/i.test(name)));
+    // An image right after the name may be replaced by an alt text that completes it (`&l![](…)t;`).
+    const imageAfter = name !== "" && s[j] === "!" ? imageAhead(s, j, final) : false;
+    if (imageAfter === undefined) return undefined;
+    const reference = imageAfter || name.startsWith("#") || (name !== "" && (s[j] === ";" || /^(lt|gt)/i.test(name)));
     return this.emit(reference ? this.neutral("&") : "&", "&");
   }
 

