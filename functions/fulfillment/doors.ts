@@ -16,6 +16,7 @@ import type { ConnectionRow, StreamFormat } from "../shared/table";
 import type { JournalEvent } from "../stream/journal";
 import { MAX_REPLAYS_PER_ANSWER, type AnswerKey, type JournalStore } from "../stream/journal-store";
 import type { StreamTransport } from "../stream/types";
+import { postRefusal, type StreamWriterSettings } from "../stream/writer";
 import type { AnswerError, AnswerRequest, AnswerResult } from "./engine";
 import { DEFAULT_LEX_ANSWER_BUDGET_MS, TIME_BUDGET_MARGIN_MS } from "./config";
 import { MESSAGES } from "./errors";
@@ -69,6 +70,8 @@ export interface DoorDeps {
   store?: ConnectionsStore;
   /** @connections transport; defined when streaming is on. */
   transport?: StreamTransport;
+  /** Retries of a refusal's post, as the stream writer's (STREAM_POST_RETRIES). @default the writer's defaults */
+  refusalPosts?: StreamWriterSettings;
   /** Asks in flight per connection and session (fair use); undefined: no limit. */
   ledger?: AskLedger;
   /** Answers kept for a resume; defined when streaming is on. */
@@ -265,11 +268,8 @@ export async function askRoute(event: unknown, deps: DoorDeps): Promise<HttpResu
   }
   const refuse = async (format: StreamFormat, refusal: ProtocolError): Promise<HttpResult> => {
     const payload = { code: refusal.code, message: refusal.message, retryable: refusal.retryable };
-    try {
-      await transport.post(connectionId, errorFrame(format, requestId, refusal instanceof DuplicateRequestError ? refusal : payload));
-    } catch (error) {
-      logger.warn("error frame could not be posted", { error: errorName(error) });
-    }
+    const frame = errorFrame(format, requestId, refusal instanceof DuplicateRequestError ? refusal : payload);
+    await postRefusal({ transport, options: deps.refusalPosts }, { connectionId, format }, requestId, frame);
     return httpError(payload, refusal.status);
   };
 
@@ -394,12 +394,14 @@ function cancel(row: ConnectionRow, body: string | undefined, deps: DoorDeps, re
 async function tellConnection(event: unknown, requestId: string, error: AnswerError, deps: DoorDeps): Promise<void> {
   const connectionId = (event as { connectionId?: unknown } | null)?.connectionId;
   if (typeof connectionId !== "string" || connectionId === "" || !deps.store || !deps.transport) return;
+  let row;
   try {
-    const row = await deps.store.find(connectionId);
-    if (row) await deps.transport.post(connectionId, errorFrame(row.format, requestId, error));
+    row = await deps.store.find(connectionId);
   } catch (failure) {
-    logger.warn("error frame could not be posted", { error: failure instanceof Error ? failure.name : typeof failure });
+    logger.warn("the malformed job's connection could not be looked up", { error: errorName(failure) });
+    return;
   }
+  if (row) await postRefusal({ transport: deps.transport, options: deps.refusalPosts }, row, requestId, errorFrame(row.format, requestId, error));
 }
 
 /** The asynchronous job: answers, streaming to the asker's session as its principal. */

@@ -14,7 +14,7 @@ import { lambdaClient, optionalIntEnv } from "../shared/aws";
 import { ENV } from "../shared/env";
 import { DynamoConnectionsStore } from "../shared/dynamo-connections";
 import type { AnswerMode } from "../shared/protocol";
-import { flushIntervalsFromEnv, ManagementApiTransport, postTimeoutFromEnv, streamOpenerFromEnv } from "../stream/aws";
+import { flushIntervalsFromEnv, ManagementApiTransport, postRetriesFromEnv, postTimeoutFromEnv, streamOpenerFromEnv } from "../stream/aws";
 import { DynamoJournalStore } from "../stream/journal-store";
 import { replayAnswer } from "../stream/writer";
 import type { FulfillmentConfig } from "./config";
@@ -125,6 +125,7 @@ export function doorDeps(config: FulfillmentConfig): DoorDeps {
     unboundSessionStreaming: config.unboundSessionStreaming,
     store,
     transport,
+    refusalPosts: { maxRetries: postRetriesFromEnv() },
     ledger:
       streaming &&
       new DynamoAskLedger({
@@ -135,7 +136,7 @@ export function doorDeps(config: FulfillmentConfig): DoorDeps {
     journal: streaming && new DynamoJournalStore({ tableName: streaming.connectionsTable }),
     replay:
       store && transport
-        ? (replay) => replayAnswer({ store, transport, options: { flushIntervalMs: flushIntervalsFromEnv() } }, replay)
+        ? (replay) => replayAnswer({ store, transport, options: { flushIntervalMs: flushIntervalsFromEnv(), maxRetries: postRetriesFromEnv() } }, replay)
         : undefined,
     handOff:
       streaming && selfFunctionName

@@ -165,13 +165,18 @@ export function streamOpenerFor(config: StreamOpenerConfig): StreamOpener {
       options: {
         flushIntervalMs,
         checkpointMs: optionalIntEnv(ENV.streamCheckpointMs, 1000, { min: 50, max: 60_000 }),
-        maxRetries: optionalIntEnv(ENV.streamPostRetries, DEFAULT_POST_RETRIES, { min: 0, max: 20 }),
+        maxRetries: postRetriesFromEnv(),
       },
       journal: new DynamoJournalStore({ tableName }),
     });
     openers.set(key, opener);
   }
   return opener;
+}
+
+/** Retries of one post the stack configured (STREAM_POST_RETRIES), else the writer's 10. */
+export function postRetriesFromEnv(): number {
+  return optionalIntEnv(ENV.streamPostRetries, DEFAULT_POST_RETRIES, { min: 0, max: 20 });
 }
 
 /** A post's timeout the stack configured (STREAM_POST_TIMEOUT_MS), else the transport's 3 s. */

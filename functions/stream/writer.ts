@@ -282,6 +282,73 @@ async function openJournal(open: OpenStream, writer: Writer, resumable = true): 
   }
 }
 
+/**
+ * A 413 fails the same way however often it is sent. A frame that may have arrived is sent
+ * again only as an envelope: its `seq` lets the client drop the copy, while a raw text frame
+ * sent twice would show the client the same words twice.
+ */
+function retriable(format: StreamFormat, kind: PostFailureKind): boolean {
+  if (kind === "throttled" || kind === "other") return true;
+  return kind === "unknown" && format === "json";
+}
+
+/**
+ * A json client the writer gave up on would wait for an `end` that never comes: its socket
+ * is closed instead, so it reconnects and resumes. A text client (Lex Web UI) is left open:
+ * Lex's final answer ends its wait, and it never reconnects.
+ */
+async function closeUnreachable(writer: Writer, requestId: string, connectionId: string): Promise<void> {
+  const { transport, options, clock, random } = writer;
+  const giveUpAt = clock.now() + CLOSE_BUDGET_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await transport.close(connectionId);
+      writer.logger.warn("connection closed: the stream could not reach it", { requestId, connectionId });
+      return;
+    } catch (error) {
+      // A storm that failed the posts may fail the closes too: they keep trying for CLOSE_BUDGET_MS.
+      const kind = error instanceof PostError ? error.kind : "unknown";
+      if ((kind !== "throttled" && kind !== "other" && kind !== "unknown") || clock.now() >= giveUpAt) {
+        writer.logger.warn("closing an unreachable connection failed", { requestId, connectionId, error: describe(error) });
+        return;
+      }
+      await clock.sleep(random() * Math.min(CLOSE_RETRY_CAP_MS, options.retryBaseMs * 2 ** attempt));
+    }
+  }
+}
+
+/**
+ * Posts one frame that is no part of an answer's stream (the refusal of an ask, a resume or a
+ * cancel) under the stream's policy: retried as a stream frame is, and a json connection it
+ * cannot reach is closed. Posted once, a refusal was lost to the first 429 of a storm and its
+ * client waited for ever (issue 21). Resolves true when the frame was delivered.
+ */
+export async function postRefusal(
+  deps: Omit<StreamWriterDeps, "store" | "journal">,
+  target: Pick<ConnectionRow, "connectionId" | "format">,
+  requestId: string,
+  data: Uint8Array,
+): Promise<boolean> {
+  const writer = writerOf(deps);
+  const { transport, options, clock, random } = writer;
+  const { connectionId, format } = target;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await transport.post(connectionId, data);
+      return true;
+    } catch (error) {
+      const kind: PostFailureKind = error instanceof PostError ? error.kind : "unknown";
+      if (retriable(format, kind) && attempt < options.maxRetries) {
+        await clock.sleep(random() * Math.min(options.retryCapMs, options.retryBaseMs * 2 ** attempt));
+        continue;
+      }
+      writer.logger.warn("refusal could not be posted", { requestId, connectionId, reason: kind, error: describe(error) });
+      if (format === "json" && kind !== "gone" && kind !== "forbidden") await closeUnreachable(writer, requestId, connectionId);
+      return false;
+    }
+  }
+}
+
 interface Writer {
   readonly journal?: JournalStore;
   /** Absent for a direct stream: it has no connection rows. */
@@ -677,7 +744,7 @@ class Stream implements AnswerStream {
         await transport.post(lane.connectionId, frame.data);
       } catch (error) {
         const kind: PostFailureKind = error instanceof PostError ? error.kind : "unknown";
-        if (!this.retriable(lane, kind) || attempt >= options.maxRetries) {
+        if (!retriable(lane.format, kind) || attempt >= options.maxRetries) {
           this.drop(lane, kind, error);
           return;
         }
@@ -693,15 +760,6 @@ class Stream implements AnswerStream {
     }
   }
 
-  /**
-   * A 413 fails the same way however often it is sent. A frame that may have arrived is sent
-   * again only as an envelope: its `seq` lets the client drop the copy, while a raw text frame
-   * sent twice would show the client the same words twice.
-   */
-  private retriable(lane: Lane, kind: PostFailureKind): boolean {
-    if (kind === "throttled" || kind === "other") return true;
-    return kind === "unknown" && lane.format === "json";
-  }
 
   /** Stops posting to a connection; a gone or forbidden one also loses its row. */
   private drop(lane: Lane, kind: PostFailureKind, error?: unknown): void {
@@ -720,33 +778,7 @@ class Stream implements AnswerStream {
       this.gone++;
       this.removals.push(this.removeRow(connectionId));
     } else if (lane.format === "json") {
-      this.removals.push(this.close(connectionId));
-    }
-  }
-
-  /**
-   * A json client the writer gave up on would wait for an `end` that never comes: its socket
-   * is closed instead, so it reconnects and resumes. A text client (Lex Web UI) is left open:
-   * Lex's final answer ends its wait, and it never reconnects.
-   */
-  private async close(connectionId: string): Promise<void> {
-    const { requestId } = this.open;
-    const { transport, options, clock, random } = this.writer;
-    const giveUpAt = clock.now() + CLOSE_BUDGET_MS;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await transport.close(connectionId);
-        this.writer.logger.warn("connection closed: the stream could not reach it", { requestId, connectionId });
-        return;
-      } catch (error) {
-        // A storm that failed the posts may fail the closes too: they keep trying for CLOSE_BUDGET_MS.
-        const kind = error instanceof PostError ? error.kind : "unknown";
-        if ((kind !== "throttled" && kind !== "other" && kind !== "unknown") || clock.now() >= giveUpAt) {
-          this.writer.logger.warn("closing an unreachable connection failed", { requestId, connectionId, error: describe(error) });
-          return;
-        }
-        await clock.sleep(random() * Math.min(CLOSE_RETRY_CAP_MS, options.retryBaseMs * 2 ** attempt));
-      }
+      this.removals.push(closeUnreachable(this.writer, this.open.requestId, connectionId));
     }
   }
 

@@ -72,6 +72,8 @@ export function hangBoundsMs(budget: PostBudget) {
      * connection is given up; then the close has its own budget.
      */
     storm: MAX_FRAMES * retryWaitBudgetMs(budget) + CLOSE_BUDGET_MS + 5_000,
+    /** A refusal is one frame: its retry budget, then the close's. */
+    refusal: retryWaitBudgetMs(budget) + CLOSE_BUDGET_MS + 5_000,
     /** The first frame times out on every attempt with the waits between, then the close's budget. */
     latency: (budget.retries + 1) * budget.timeoutMs + retryWaitBudgetMs(budget) + CLOSE_BUDGET_MS + 5_000,
     /** Every DynamoDB call on the answer's path takes its whole budget, then the answer itself. */
@@ -125,10 +127,16 @@ async function askAndWait(
   clients: number,
   tag: string,
   limitMs: number,
-  hooks: { duringAsk?: (client: Client) => Promise<void>; connected?: () => void; wrap?: <T>(run: () => Promise<T>) => Promise<T> } = {},
+  hooks: {
+    duringAsk?: (client: Client) => Promise<void>;
+    connected?: () => void;
+    wrap?: <T>(run: () => Promise<T>) => Promise<T>;
+    /** What each client asks. @default a question the stack answers */
+    question?: string;
+  } = {},
 ): Promise<Told[]> {
   const opened: Client[] = [];
-  const { duringAsk, connected, wrap = (run) => run() } = hooks;
+  const { duringAsk, connected, wrap = (run) => run(), question = "Do answers end?" } = hooks;
   try {
     for (let i = 0; i < clients; i++) opened.push(await connect(stack, `hang-${tag}-${++sequence}`));
     // The storm starts once every client is connected: it is the answer's path that is under test.
@@ -137,7 +145,7 @@ async function askAndWait(
       opened.map(async (client, i) => {
         const requestId = `hang-${tag}-${i}`;
         const started = Date.now();
-        await client.ask(requestId, "Do answers end?");
+        await client.ask(requestId, question);
         await duringAsk?.(client);
         await client.until(() => client.terminal(requestId) !== undefined, `end, error or close for ${requestId}`, limitMs);
         const ms = Date.now() - started;
@@ -204,6 +212,36 @@ export async function managementApiStorm(env: HangEnv, clients: number, seed: nu
     check: `@connections storm: 95% of every call ${fault === "timeout" ? "times out" : `answers ${fault}`}`,
     tried: `${clients} json clients ask while 95% of all @connections calls (POST, GET, DELETE) ${MANAGEMENT_FAULT_TEXT[fault]} (seed ${seed}); ${calls}`,
     result: `every client told: ${countsText(outcomes)}; slowest wait ${(maxMs / 1000).toFixed(1)} s against a bound of ${(bounds.storm / 1000).toFixed(1)} s (${MAX_FRAMES} frames × the ${(retryWaitBudgetMs(env.budget) / 1000).toFixed(1)} s retry budget + the ${CLOSE_BUDGET_MS / 1000} s close budget + 5 s); 0 hung, 0 rows left`,
+  };
+}
+
+/** Longest question the ask route takes (protocol.ts); one character more is refused before any work. */
+const REFUSED_QUESTION = "x".repeat(4001);
+
+/**
+ * Refusals under a Management API storm (issue 21 residue): the ask route refuses before the
+ * hand-off (here a question over 4,000 characters; `busy` and a reused `requestId` take the
+ * same path) by posting an `error` frame. Posted once, 95% of them were lost and their
+ * clients waited with open sockets; now each is retried as an answer's frame is, and a json
+ * socket it cannot reach is closed.
+ */
+export async function refusalStorm(env: HangEnv, clients: number, seed: number, fault: Exclude<ManagementFault, "timeout">): Promise<Figure> {
+  const random = seededRandom(seed);
+  const before = env.stack.gateway.stats().connectionsApi;
+  const bounds = hangBoundsMs(env.budget);
+  const told = await askAndWait(env.stack, clients, `refusal-${fault}`, bounds.refusal, {
+    question: REFUSED_QUESTION,
+    connected: () => env.stack.gateway.setConnectionsApiBehaviour({ fault: () => (random() < 0.95 ? { status: fault === "429" ? 429 : 500 } : undefined) }),
+  });
+  const after = env.stack.gateway.stats().connectionsApi;
+  const { outcomes, maxMs } = summary(told);
+  for (const outcome of Object.keys(outcomes)) expect(outcome, `a refused client got something else: ${countsText(outcomes)}`).to.match(/^(error bad_request|closed)/);
+  await expectNoRows(env.stack);
+  return {
+    section: "No silent hang",
+    check: `Refusals under a @connections storm: 95% of every call answers ${fault}`,
+    tried: `${clients} json clients each send an ask the route refuses (a 4,001-character question) while 95% of all @connections calls ${MANAGEMENT_FAULT_TEXT[fault]} (seed ${seed}); ${after.posts - before.posts} posts, ${after.deletes - before.deletes} DeleteConnection`,
+    result: `every client told: ${countsText(outcomes)}; slowest wait ${(maxMs / 1000).toFixed(1)} s against a bound of ${(bounds.refusal / 1000).toFixed(1)} s (the ${(retryWaitBudgetMs(env.budget) / 1000).toFixed(1)} s retry budget of one frame + the ${CLOSE_BUDGET_MS / 1000} s close budget + 5 s); 0 hung, 0 rows left`,
   };
 }
 
