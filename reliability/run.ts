@@ -33,7 +33,7 @@ import {
 } from "../tests/reliability/faults";
 import type { Figure, Section } from "../tests/reliability/figures";
 import { burstFigure, startFairnessEnv } from "../tests/reliability/fairness";
-import { dynamoStorm, latencyHang, managementApiStorm, pausedReaderHang, startHangEnv } from "../tests/reliability/hangs";
+import { dynamoStorm, latencyHang, managementApiStorm, pausedReaderHang, refusalStorm, startHangEnv } from "../tests/reliability/hangs";
 import { connectionLifetime, duplicateRequestId, memoryRace, resumeAfterDrops, resumeFlood, startAnswersEnv } from "../tests/reliability/answers";
 import { bedrockRequestLog, chatPageSideDoor, dynamoSideDoor, httpApiBodies, lambdaSideDoor, startSideDoorStack } from "../tests/reliability/side-doors";
 import { DEFAULT_STAGE_THROTTLE, type StageThrottle } from "../local/gateway";
@@ -201,6 +201,9 @@ async function hangs(run: Run, budget: Budget): Promise<void> {
   try {
     for (const [i, fault] of (["429", "5xx", "timeout"] as const).entries()) {
       await run.check("No silent hang", `@connections storm (95% of every call: ${fault})`, () => managementApiStorm(env, budget.hangClients, SEEDS.disconnects + 3 + i, fault));
+    }
+    for (const [i, fault] of (["429", "5xx"] as const).entries()) {
+      await run.check("No silent hang", `Refusals under a @connections storm (95% of every call: ${fault})`, () => refusalStorm(env, budget.hangClients, SEEDS.disconnects + 9 + i, fault));
     }
     for (const [i, fault] of (["throttle", "error", "hang"] as const).entries()) {
       await run.check("No silent hang", `DynamoDB storm (95% of every call: ${fault})`, () => dynamoStorm(env, budget.hangClients, SEEDS.disconnects + 6 + i, fault));
