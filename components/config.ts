@@ -14,6 +14,7 @@ import {
   type GuardrailStreamProcessingMode,
 } from "../functions/fulfillment/config";
 import { DEFAULT_LINK_SCHEMES, parseImageHosts, parseLinkSchemes } from "../functions/fulfillment/output-safety";
+import { parseRouteThrottling, type RouteThrottle, type ThrottledRouteKey } from "../functions/shared/routes";
 import { API_GATEWAY_CLOUDWATCH_ROLE_MODES, type ApiGatewayCloudWatchRole } from "./cloudwatch-role";
 import { BOT_LOCALE_PATTERN, DEFAULT_BOT_LOCALES } from "./bot-definition";
 import { BASE_PATH_PATTERN, BASE_PATH_RULE, DOMAIN_NAME_PATTERN } from "./domain";
@@ -51,6 +52,8 @@ export interface StackConfig {
   readonly logRetentionInDays: number;
   readonly throttlingBurstLimit: number;
   readonly throttlingRateLimit: number;
+  /** Route-level throttles replacing the component's defaults (StreamingComponentArgs.routeThrottling); empty: the defaults. */
+  readonly routeThrottling: Readonly<Partial<Record<ThrottledRouteKey, RouteThrottle>>>;
   readonly connectionTtlSeconds: number;
   readonly streamingAccessLogs: boolean;
   readonly executionLogging: ExecutionLogging;
@@ -130,6 +133,7 @@ export const CONFIG_DEFAULTS = {
   logRetentionInDays: STREAMING_DEFAULTS.logRetentionInDays,
   throttlingBurstLimit: STREAMING_DEFAULTS.throttlingBurstLimit,
   throttlingRateLimit: STREAMING_DEFAULTS.throttlingRateLimit,
+  routeThrottling: "",
   connectionTtlSeconds: STREAMING_DEFAULTS.connectionTtlSeconds,
   streamingAccessLogs: STREAMING_DEFAULTS.accessLogging,
   executionLogging: STREAMING_DEFAULTS.executionLogging,
@@ -361,6 +365,14 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
     }
   };
 
+  const routeThrottlingRaw = raw("routeThrottling");
+  let routeThrottling: StackConfig["routeThrottling"] = {};
+  try {
+    routeThrottling = parseRouteThrottling(routeThrottlingRaw ?? CONFIG_DEFAULTS.routeThrottling);
+  } catch (error) {
+    problem("routeThrottling", `is wrong: ${(error as Error).message}`, routeThrottlingRaw ?? "");
+  }
+
   const tokenPricesRaw = raw("tokenPricesUsdPerMillion");
   let tokenPricesUsdPerMillion: TokenPrices | undefined;
   try {
@@ -417,6 +429,9 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
 
   const enableStreaming = boolean("enableStreaming", CONFIG_DEFAULTS.enableStreaming);
   const tokenBudgetPerDay = limit("tokenBudgetPerDay", CONFIG_DEFAULTS.tokenBudgetPerDay, STREAMING_LIMITS.tokenBudgetPerDay);
+  if (routeThrottlingRaw !== undefined && !enableStreaming) {
+    problem("routeThrottling", "only applies with enableStreaming: it throttles routes of the streaming WebSocket stage", routeThrottlingRaw);
+  }
   if (tokenBudgetPerDay > 0 && !enableStreaming) {
     problem("tokenBudgetPerDay", "needs enableStreaming: the daily tally is kept in the streaming connections table", String(tokenBudgetPerDay));
   }
@@ -439,6 +454,7 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
     logRetentionInDays,
     throttlingBurstLimit: integer("throttlingBurstLimit", CONFIG_DEFAULTS.throttlingBurstLimit, 1, 5000),
     throttlingRateLimit: integer("throttlingRateLimit", CONFIG_DEFAULTS.throttlingRateLimit, 1, 10000),
+    routeThrottling,
     // API Gateway closes a connection after 2 hours at the latest: a row that expired sooner
     // would leave an open socket without its answers, and its session free to be taken.
     connectionTtlSeconds,

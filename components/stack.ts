@@ -179,6 +179,7 @@ export function createStack(config: StackConfig, regionCloudWatchRole?: RegionCl
     logRetentionInDays: config.logRetentionInDays,
     throttlingBurstLimit: config.throttlingBurstLimit,
     throttlingRateLimit: config.throttlingRateLimit,
+    routeThrottling: config.routeThrottling,
     connectionTtlSeconds: config.connectionTtlSeconds,
     asksPerConnection: config.asksPerConnection,
     asksPerSession: config.asksPerSession,

@@ -54,3 +54,40 @@ export const DEFAULT_ROUTE_THROTTLES: Readonly<Record<ThrottledRouteKey, RouteTh
   [ROUTES.ping]: { rateLimit: 10, burstLimit: 20 },
   [ROUTES.default]: { rateLimit: 5, burstLimit: 10 },
 };
+
+/** Bounds of a route throttle given as text, as the stage's own throttling keys take them. */
+export const ROUTE_THROTTLE_LIMITS = { maxRateLimit: 10_000, maxBurstLimit: 5_000 } as const;
+
+/**
+ * Route throttles written as text, the syntax of Pulumi config `routeThrottling` and of
+ * `npm start -- --route-throttling`: `route=rate:burst` joined by commas, e.g.
+ * `ping=10:20,$default=5:10`. A route left out keeps its default; "" changes nothing.
+ * Throws an Error naming the part that is wrong.
+ */
+export function parseRouteThrottling(text: string): Partial<Record<ThrottledRouteKey, RouteThrottle>> {
+  const routes = Object.keys(DEFAULT_ROUTE_THROTTLES) as ThrottledRouteKey[];
+  const parsed: Partial<Record<ThrottledRouteKey, RouteThrottle>> = {};
+  if (text.trim() === "") return parsed;
+  const syntax = `route=rate:burst joined by commas, e.g. "ping=10:20,$default=5:10"`;
+  for (const part of text.split(",")) {
+    const match = /^\s*([^=\s]*)\s*=\s*([^:\s]*)\s*:\s*([^\s]*)\s*$/.exec(part);
+    if (!match) throw new Error(`"${part}" is not ${syntax}`);
+    const [, route, rate, burst] = match;
+    if (!(routes as string[]).includes(route)) {
+      // An unquoted $default in a shell expands to nothing and leaves "=5:10".
+      const hint = route === "" ? " (in a shell, quote the value: $default expands to nothing)" : "";
+      throw new Error(`"${part}" names route "${route}"; only ${routes.join(" and ")} have a throttle of their own${hint}`);
+    }
+    if (parsed[route as ThrottledRouteKey]) throw new Error(`route ${route} is given twice`);
+    const rateLimit = Number(rate);
+    if (!/^\d+(\.\d+)?$/.test(rate) || !(rateLimit > 0) || rateLimit > ROUTE_THROTTLE_LIMITS.maxRateLimit) {
+      throw new Error(`${route}'s rate must be a positive number of requests per second up to ${ROUTE_THROTTLE_LIMITS.maxRateLimit}, not "${rate}"`);
+    }
+    const burstLimit = Number(burst);
+    if (!/^\d+$/.test(burst) || burstLimit < 1 || burstLimit > ROUTE_THROTTLE_LIMITS.maxBurstLimit) {
+      throw new Error(`${route}'s burst must be a whole number of requests from 1 to ${ROUTE_THROTTLE_LIMITS.maxBurstLimit}, not "${burst}"`);
+    }
+    parsed[route as ThrottledRouteKey] = { rateLimit, burstLimit };
+  }
+  return parsed;
+}

@@ -201,6 +201,30 @@ describe("stack configuration (components/config.ts, Pulumi.yaml)", () => {
     expect(parseError({ tokenBudgetPerDay: "1000" })).to.include("qnabot-streaming:tokenBudgetPerDay needs enableStreaming");
   });
 
+  it("keeps the component's route throttles by default; reads route=rate:burst pairs, and refuses a bad pair, an unknown route, or a setting without streaming", () => {
+    expect(parse({}).routeThrottling).to.deep.equal({});
+    expect(parse({ enableStreaming: "true", routeThrottling: "ping=2.5:4, $default=1:2" }).routeThrottling).to.deep.equal({
+      ping: { rateLimit: 2.5, burstLimit: 4 },
+      $default: { rateLimit: 1, burstLimit: 2 },
+    });
+    expect(parse({ enableStreaming: "true", routeThrottling: "ping=20:40" }).routeThrottling).to.deep.equal({ ping: { rateLimit: 20, burstLimit: 40 } });
+    const cases: [string, string][] = [
+      ["ask=5:10", 'names route "ask"; only ping and $default have a throttle of their own'],
+      ["ping=10:20,=5:10", "(in a shell, quote the value: $default expands to nothing)"],
+      ["ping=0:20", `ping's rate must be a positive number of requests per second up to 10000, not "0"`],
+      ["ping=10:0", `ping's burst must be a whole number of requests from 1 to 5000, not "0"`],
+      ["ping=10:2.5", `ping's burst must be a whole number`],
+      ["ping=10", `is not route=rate:burst joined by commas`],
+      ["ping=1:1,ping=2:2", "route ping is given twice"],
+    ];
+    for (const [value, message] of cases) {
+      const error = parseError({ enableStreaming: "true", routeThrottling: value });
+      expect(error, value).to.include(`qnabot-streaming:routeThrottling is wrong: `);
+      expect(error, value).to.include(message);
+    }
+    expect(parseError({ routeThrottling: "ping=1:1" })).to.include("qnabot-streaming:routeThrottling only applies with enableStreaming");
+  });
+
   it("defaults the streaming HTTP door, fair use, reserved concurrency and frame budget to the functions' own defaults", () => {
     expect(parse({})).to.deep.include({
       streamingHttpEndpoint: true,

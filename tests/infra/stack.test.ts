@@ -734,6 +734,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
           outputLinkSchemes: "https,mailto",
           outputImageHosts: "images.example.com",
           unboundSessionStreaming: "true",
+          routeThrottling: "ping=20:40",
         }),
         FRESH_REGION,
       );
@@ -775,6 +776,14 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       const connectionEnvironment = recorder.named("streaming-connection").inputs.environment.variables;
       expect(connectionEnvironment[ENV.unboundSessionStreaming]).to.equal("true");
       expect(Object.keys(connectionEnvironment)).not.to.include.members(Object.keys(expected).filter((key) => key !== ENV.unboundSessionStreaming));
+    });
+
+    it("sets the route throttles of Pulumi config routeThrottling on the stage, and keeps the default of a route it leaves out", () => {
+      const routeSettings = recorder.named("streaming-stage").inputs.routeSettings as { routeKey: string }[];
+      expect([...routeSettings].sort((a, b) => a.routeKey.localeCompare(b.routeKey))).to.deep.equal([
+        { routeKey: "$default", throttlingRateLimit: 5, throttlingBurstLimit: 10, loggingLevel: "OFF", dataTraceEnabled: false },
+        { routeKey: "ping", throttlingRateLimit: 20, throttlingBurstLimit: 40, loggingLevel: "OFF", dataTraceEnabled: false },
+      ]);
     });
 
     it("passes output safety's allowlists to both answering functions", () => {
