@@ -146,10 +146,11 @@ export interface LocalStackOptions {
   readonly throttle?: StageThrottle | false;
   /**
    * Route-level throttles (the deployed stage's routeSettings): `ping` and `$default` each
-   * with a bucket of its own, applied while `throttle` is on.
+   * with a bucket of its own, applied while `throttle` is on. A route given here replaces its
+   * default; the other keeps its own, as StreamingComponentArgs.routeThrottling does.
    * @default DEFAULT_ROUTE_THROTTLES (ping 10/s burst 20, $default 5/s burst 10: the component's defaults)
    */
-  readonly routeThrottles?: RouteThrottles;
+  readonly routeThrottles?: Partial<RouteThrottles>;
   /** More callers the gateway, the HTTP API and the Lex runtime accept (tests: other principals, Cognito identities). @default none */
   readonly credentials?: readonly LocalCredential[];
   /** Output safety: link schemes an answer keeps, as Pulumi config outputLinkSchemes. @default http, https, mailto */
@@ -366,7 +367,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         limits: options.gatewayLimits,
         connectionsApi: options.connectionsApi,
         throttle: options.throttle ?? DEFAULT_STAGE_THROTTLE,
-        routeThrottles: options.routeThrottles ?? DEFAULT_ROUTE_THROTTLES,
+        routeThrottles: { ...DEFAULT_ROUTE_THROTTLES, ...options.routeThrottles },
         handlers: {
           ...Object.fromEntries(CONNECTION_ROUTE_KEYS.map((key) => [key, connectionIntegration])),
           ...Object.fromEntries(

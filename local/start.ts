@@ -13,6 +13,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 import { DEFAULT_STAGE_THROTTLE, type StageThrottle } from "./gateway";
 import { parseImageHosts, parseLinkSchemes } from "../functions/fulfillment/output-safety";
 import { MAX_TOKEN_BUDGET_PER_DAY, parseTokenPrices, type TokenPrices } from "../functions/fulfillment/token-budget";
+import { parseRouteThrottling, type RouteThrottle, type ThrottledRouteKey } from "../functions/shared/routes";
 
 /** The flag that pins each service's port. */
 export const PORT_FLAGS: Readonly<Record<keyof LocalStackPorts, string>> = {
@@ -43,7 +44,7 @@ const SERVICE_NAMES: Readonly<Record<keyof LocalStackPorts, string>> = {
 export const USAGE =
   "usage: npm start -- [--bedrock emulator|aws] [--port 3000] [--region <region>] [--model <model id>] [--knowledge-base <id>] " +
   "[--gateway-port N] [--http-api-port N] [--lambda-port N] [--dynamo-port N] [--bedrock-port N] [--cognito-port N] [--lex-port N] [--function-url-port N] " +
-  "[--throttle-rate N] [--throttle-burst N] [--no-throttle] [--output-link-schemes a,b] [--output-image-hosts host,host] " +
+  "[--throttle-rate N] [--throttle-burst N] [--no-throttle] [--route-throttling 'ping=R:B,$default=R:B'] [--output-link-schemes a,b] [--output-image-hosts host,host] " +
   "[--unbound-session-streaming] [--token-budget-per-day N] [--token-prices input,output] [--verbose]";
 
 /** Flags that only mean something with real Bedrock. */
@@ -57,6 +58,8 @@ export interface StartOptions {
   knowledgeBase?: string;
   /** The WebSocket stage's throttling, or false for none. */
   throttle: StageThrottle | false;
+  /** Route-level throttles over the defaults (Pulumi config routeThrottling); undefined: the defaults. */
+  routeThrottles?: Partial<Record<ThrottledRouteKey, RouteThrottle>>;
   /** Output safety: link schemes an answer keeps (Pulumi config outputLinkSchemes). */
   outputLinkSchemes?: string[];
   /** Output safety: hosts an answer's image may load from (Pulumi config outputImageHosts). */
@@ -130,6 +133,18 @@ function throttleOf(values: Record<string, string | boolean | undefined>): Stage
   return { rateLimit, burstLimit };
 }
 
+/** `--route-throttling route=rate:burst,…`, parsed as Pulumi config routeThrottling is. */
+function routeThrottlingFlag(value: string | undefined, throttle: StageThrottle | false): Partial<Record<ThrottledRouteKey, RouteThrottle>> | undefined {
+  if (value === undefined) return undefined;
+  // As on API Gateway, a route's bucket is part of the stage's throttling: the local gateway applies none without it.
+  if (throttle === false) throw new UsageError("--route-throttling cannot be combined with --no-throttle");
+  try {
+    return parseRouteThrottling(value);
+  } catch (error) {
+    throw new UsageError(`--route-throttling: ${(error as Error).message}`);
+  }
+}
+
 /** Parses the command line; throws a UsageError on anything it does not accept. */
 export function parseStartArgs(argv: readonly string[]): StartOptions {
   const portOptions = Object.fromEntries(
@@ -150,6 +165,7 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
         "throttle-rate": { type: "string" },
         "throttle-burst": { type: "string" },
         "no-throttle": { type: "boolean" },
+        "route-throttling": { type: "string" },
         "output-link-schemes": { type: "string" },
         "output-image-hosts": { type: "string" },
         verbose: { type: "boolean" },
@@ -179,10 +195,12 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
     const value = values[flag];
     ports[service] = typeof value === "string" ? portNumber(flag, value) : 0;
   }
+  const throttle = throttleOf(values);
   return {
     bedrock,
     ports,
-    throttle: throttleOf(values),
+    throttle,
+    routeThrottles: routeThrottlingFlag(values["route-throttling"] as string | undefined, throttle),
     region: values.region as string | undefined,
     model: values.model as string | undefined,
     knowledgeBase: values["knowledge-base"] as string | undefined,
@@ -272,6 +290,7 @@ async function main(): Promise<void> {
       modelId: options.model,
       knowledgeBaseId: options.knowledgeBase,
       throttle: options.throttle,
+      routeThrottles: options.routeThrottles,
       outputLinkSchemes: options.outputLinkSchemes,
       outputImageHosts: options.outputImageHosts,
       unboundSessionStreaming: options.unboundSessionStreaming,

@@ -83,6 +83,20 @@ describe("npm start: user mistakes get one line naming the fix", function () {
       expect(lines(usageError(["--no-throttle", "--throttle-rate", "5"]).message)[0]).to.equal("--no-throttle cannot be combined with --throttle-rate or --throttle-burst");
     });
 
+    it("takes --route-throttling as Pulumi config routeThrottling takes it (route=rate:burst pairs), with the parser's message, and not with --no-throttle", function () {
+      expect(parseStartArgs([]).routeThrottles).to.equal(undefined);
+      expect(parseStartArgs(["--route-throttling", "ping=1:2,$default=0.5:3"]).routeThrottles).to.deep.equal({
+        ping: { rateLimit: 1, burstLimit: 2 },
+        $default: { rateLimit: 0.5, burstLimit: 3 },
+      });
+      expect(lines(usageError(["--route-throttling", "ping=10:20,=5:10"]).message)).to.deep.equal([
+        '--route-throttling: "=5:10" names route ""; only ping and $default have a throttle of their own (in a shell, quote the value: $default expands to nothing)',
+        USAGE,
+      ]);
+      expect(lines(usageError(["--route-throttling", "ask=1:1"]).message)[0]).to.match(/^--route-throttling: "ask=1:1" names route "ask"/);
+      expect(lines(usageError(["--route-throttling", "ping=1:2", "--no-throttle"]).message)[0]).to.equal("--route-throttling cannot be combined with --no-throttle");
+    });
+
     it("pins every service's port with its own flag; the page defaults to 3000, the rest to OS-assigned", function () {
       expect(parseStartArgs([]).ports).to.deep.equal({ page: 3000, gateway: 0, httpApi: 0, lambda: 0, dynamo: 0, bedrock: 0, cognito: 0, lex: 0, functionUrl: 0 });
       const argv = Object.values(PORT_FLAGS).flatMap((flag, i) => [`--${flag}`, String(4100 + i)]);

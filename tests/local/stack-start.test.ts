@@ -51,8 +51,9 @@ describe("local stack: npm start", function () {
     if (server && server.exitCode === null && server.signalCode === null) server.kill("SIGKILL");
   });
 
-  it("starts on --port 0, serves the page, answers the CLI, streams to a Lex Web UI guest configured from the printed endpoints with --unbound-session-streaming, and stops cleanly on SIGINT with a tab still open", async function () {
-    server = runTs("local/start.ts", ["--port", "0", "--unbound-session-streaming"]);
+  it("starts on --port 0, serves the page, answers the CLI, streams to a Lex Web UI guest configured from the printed endpoints with --unbound-session-streaming, throttles ping as --route-throttling says, and stops cleanly on SIGINT with a tab still open", async function () {
+    // ping's bucket: 1/s, burst 2 (the default is 10/s, burst 20); $default keeps its own default.
+    server = runTs("local/start.ts", ["--port", "0", "--unbound-session-streaming", "--route-throttling", "ping=1:2"]);
     const output = collect(server);
     const pageUrl = await new Promise<string>((resolveUrl, reject) => {
       const check = (): void => {
@@ -100,6 +101,11 @@ describe("local stack: npm start", function () {
     // As the page does: the signed-URL endpoint signs only for a page it served (its cookie).
     const signed = await fetchSignedUrl(pageUrl, "session-open-at-exit");
     const tab = await openSocket(signed.url);
+    // ping is a MOCK route that answers nothing: only the throttled ones get a frame, "Too Many Requests".
+    for (let i = 0; i < 5; i++) tab.send({ action: "ping" });
+    await tab.until((messages) => (messages.length >= 3 ? true : undefined));
+    await new Promise((settle) => setTimeout(settle, 200));
+    expect(tab.messages.map((m) => JSON.parse(m.text).message)).to.deep.equal(["Too Many Requests", "Too Many Requests", "Too Many Requests"]);
 
     server.kill("SIGINT");
     const stopped = await output.exit;
