@@ -14,10 +14,10 @@
  */
 import { randomUUID } from "node:crypto";
 import { listenDualProtocol, type CompatRequest as IncomingMessage, type CompatResponse as ServerResponse } from "./bedrock/dual-protocol";
-import { AwsError, answerPreflight, jsonObject, readBody, sendJson, sendRestJsonError } from "./aws-http";
+import { AwsError, answerPreflight, jsonObject, sendJson, sendRestJsonError } from "./aws-http";
 import type { CredentialLookup, LocalCredential } from "./gateway/credentials";
-import { parseQuery } from "./gateway/query";
 import { SigV4Verifier, SignatureError } from "./gateway/sigv4";
+import { BodyTooLargeError, verifySignedRequest } from "./signed-request";
 import {
   BOT_IDLE_SESSION_TTL_SECONDS,
   DEFAULT_BOT_LOCALES,
@@ -285,22 +285,15 @@ export async function startLocalLexRuntime(options: LocalLexRuntimeOptions): Pro
   const running = new Set<Promise<unknown>>();
 
   async function recognizeText(req: IncomingMessage, match: RegExpExecArray): Promise<Record<string, unknown>> {
-    const { bytes, sha256 } = await readBody(req, MAX_BODY_BYTES, validation("Request body is too large"));
-    const url = req.url ?? "/";
-    const queryAt = url.indexOf("?");
     let credential: LocalCredential;
+    let bytes: Buffer;
     try {
-      credential = await verifier.verifyHeader(
-        {
-          method: "POST",
-          rawPath: queryAt < 0 ? url : url.slice(0, queryAt),
-          query: parseQuery(queryAt < 0 ? "" : url.slice(queryAt + 1)).params,
-          headers: req.headers,
-        },
-        sha256,
-      );
+      // The caller is judged from its headers first; a known key id with a bad signature has its
+      // body read from the budget every local endpoint shares (signed-request.ts).
+      ({ credential, body: bytes } = await verifySignedRequest(verifier, req, MAX_BODY_BYTES));
     } catch (error) {
       if (error instanceof SignatureError) throw new AwsError(403, error.errorType, error.message);
+      if (error instanceof BodyTooLargeError) throw validation("Request body is too large");
       throw error;
     }
     const [botId, aliasId, localeId, sessionId] = [

@@ -13,7 +13,7 @@
  * most that much memory (issue 21: 1,038 MB RSS at peak before).
  */
 import { createHash } from "node:crypto";
-import type { IncomingMessage } from "node:http";
+import type { CompatRequest as IncomingMessage } from "./bedrock/dual-protocol";
 import { parseQuery } from "./gateway/query";
 import type { LocalCredential } from "./gateway/credentials";
 import type { SigV4Verifier, SignedRequest } from "./gateway/sigv4";
