@@ -16,13 +16,16 @@ import * as path from "node:path";
 import type { BenchResults } from "../../bench/report";
 import { fmt } from "../../bench/stats";
 import type { CurvePoint, StreamingCaseResult } from "../../bench/streaming";
-import { ASYNC_ASK_MAX_AGE_SECONDS, MAX_PROMPT_ENVIRONMENT_BYTES } from "../../components/qna";
+import { ASYNC_ASK_MAX_AGE_SECONDS, MAX_LAMBDA_TIMEOUT_SECONDS, MAX_PROMPT_ENVIRONMENT_BYTES, QNA_DEFAULTS, STREAMING_HTTP_CORS_MAX_AGE, STREAMING_HTTP_DEFAULTS } from "../../components/qna";
 import { MAX_SYSTEM_PROMPT_CHARS } from "../../components/config";
 import { BOT_IDLE_SESSION_TTL_SECONDS } from "../../components/bot-definition";
-import { API_GATEWAY_MAX_CONNECTION_SECONDS, DEFAULT_CHECKPOINT_MS, STREAMING_DEFAULTS, STREAMING_LIMITS } from "../../components/streaming";
+import { API_GATEWAY_MAX_CONNECTION_SECONDS, DEFAULT_CHECKPOINT_MS, EXTRA_ROUTE_KEY_PATTERN, STREAMING_DEFAULTS, STREAMING_LIMITS } from "../../components/streaming";
+import { DEFAULT_MEMORY_LIMITS } from "../../functions/fulfillment/memory";
+import { MAX_HELD } from "../../functions/fulfillment/output-safety";
+import { DEFAULT_ROUTE_THROTTLES } from "../../functions/shared/routes";
 import { ASK_LEASE_SECONDS } from "../../functions/shared/ask-ledger";
 import { DYNAMO_REQUEST_TIMEOUT_MS } from "../../functions/shared/dynamo-timeouts";
-import { MAX_QUESTION_CHARS } from "../../functions/shared/protocol";
+import { MAX_QUESTION_CHARS, SESSION_ID_PATTERN } from "../../functions/shared/protocol";
 import { CLAIM_GRACE_SECONDS } from "../../functions/shared/session-state";
 import { HTTP_API_TIMEOUT_MS } from "../../functions/fulfillment/doors";
 import { DEFAULT_LEX_ANSWER_BUDGET_MS, DEFAULT_STALL_MS, LEX_CODE_HOOK_TIMEOUT_MS, TIME_BUDGET_MARGIN_MS } from "../../functions/fulfillment/config";
@@ -182,6 +185,12 @@ const kb = (bytes: number) => `${bytes / 1024} KB`;
 const mb = (bytes: number) => `${bytes / 2 ** 20} MB`;
 const perSecond = (n: number) => `${n}/s`;
 const D = STREAMING_DEFAULTS;
+const THROTTLES = "functions/shared/routes.ts DEFAULT_ROUTE_THROTTLES";
+/** "10/s, burst 20": a route's default throttle, as the docs write it. */
+const throttle = (route: keyof typeof DEFAULT_ROUTE_THROTTLES, separator = ", ") =>
+  `${perSecond(DEFAULT_ROUTE_THROTTLES[route].rateLimit)}${separator}burst ${DEFAULT_ROUTE_THROTTLES[route].burstLimit}`;
+/** "1–64": the length range of a `{1,64}` pattern. */
+const lengths = (pattern: RegExp) => /\{(\d+),(\d+)\}/.exec(pattern.source)!.slice(1, 3).join("–");
 const FLUSH = "functions/stream/writer.ts DEFAULT_FLUSH_INTERVAL_MS";
 const DISPLAY = "bench/lex-web-ui-display.ts LEX_WEB_UI_DISPLAY_DELAY_MS";
 const CURVE = "bench/results.json streaming.curve";
@@ -260,8 +269,8 @@ export const FIGURES: readonly Entry[] = [
   B("docs/clients.md", "fresh signature before 2 hours.", "components/streaming.ts API_GATEWAY_MAX_CONNECTION_SECONDS", () => hours(API_GATEWAY_MAX_CONNECTION_SECONDS)),
 
   // ---- docs/component.md
-  L("docs/component.md", "Route keys are 1–64 characters of", "components/streaming.ts EXTRA_ROUTE_KEY_PATTERN"),
-  L("docs/component.md", "ledger) with `timeout` (300 s, 1–900)", "components/qna.ts: the streaming door's default timeout; 900 s is Lambda's maximum (AWS Lambda quotas)"),
+  B("docs/component.md", "Route keys are 1–64 characters of", "components/streaming.ts EXTRA_ROUTE_KEY_PATTERN", () => `${lengths(EXTRA_ROUTE_KEY_PATTERN)} characters`),
+  B("docs/component.md", "ledger) with `timeout` (300 s, 1–900)", "components/qna.ts STREAMING_HTTP_DEFAULTS.timeout, MAX_LAMBDA_TIMEOUT_SECONDS", () => `(${STREAMING_HTTP_DEFAULTS.timeout} s, 1–${MAX_LAMBDA_TIMEOUT_SECONDS})`),
 
   // ---- docs/deploy-and-configuration.md
   B("docs/deploy-and-configuration.md", "over 3,000 bytes together (Lambda allows 4 KB of", `components/qna.ts MAX_PROMPT_ENVIRONMENT_BYTES; ${AWS_LAMBDA_QUOTAS}`, () => `${MAX_PROMPT_ENVIRONMENT_BYTES.toLocaleString("en-US")} bytes`),
@@ -270,13 +279,18 @@ export const FIGURES: readonly Entry[] = [
   L("docs/deploy-and-configuration.md", "memory after its last turn (60 s–30 days) | |", "the memory TTL bounds validated in components/config.ts"),
   B("docs/deploy-and-configuration.md", "Lex V2 gives the hook 30 s, so a longer", "functions/fulfillment/config.ts LEX_CODE_HOOK_TIMEOUT_MS", () => sec(LEX_CODE_HOOK_TIMEOUT_MS)),
   B("docs/deploy-and-configuration.md", "back, without API Gateway's 30 s cut", `functions/fulfillment/doors.ts HTTP_API_TIMEOUT_MS; ${AWS_HTTP_API_QUOTAS}`, () => sec(HTTP_API_TIMEOUT_MS)),
-  L("docs/deploy-and-configuration.md", "preflight cached 300 s. Browsers", "the function URL's CORS max age set in components/qna.ts"),
+  B("docs/deploy-and-configuration.md", "preflight cached 300 s. Browsers", "components/qna.ts STREAMING_HTTP_CORS_MAX_AGE", () => `${STREAMING_HTTP_CORS_MAX_AGE} s`),
   B("docs/deploy-and-configuration.md", "retried by Lambda until its 120 s maximum age,", "components/qna.ts ASYNC_ASK_MAX_AGE_SECONDS", () => `${ASYNC_ASK_MAX_AGE_SECONDS} s`),
   L("docs/deploy-and-configuration.md", "AWS also caps requests at 10 × the", "AWS limit: https://docs.aws.amazon.com/lambda/latest/dg/urls-configuration.html (function URL requests per second)"),
-  L(
+  B(
     "docs/deploy-and-configuration.md",
     "`qnabot-fulfillment` (512 MB, 120 s), `qnabot-streaming-http` (512 MB, 300 s), `streaming-connection` (128 MB, 10 s); all",
-    "the functions' settings, asserted in tests/infra/stack.test.ts",
+    "components/qna.ts QNA_DEFAULTS, STREAMING_HTTP_DEFAULTS; components/streaming.ts STREAMING_DEFAULTS",
+    () => [
+      `(${QNA_DEFAULTS.memorySize} MB, ${QNA_DEFAULTS.timeout} s)`,
+      `(${QNA_DEFAULTS.memorySize} MB, ${STREAMING_HTTP_DEFAULTS.timeout} s)`,
+      `(${D.memorySize} MB, ${D.timeout} s)`,
+    ],
   ),
   B("docs/deploy-and-configuration.md", "no retries, 120 s maximum age,", "components/qna.ts ASYNC_ASK_MAX_AGE_SECONDS", () => `${ASYNC_ASK_MAX_AGE_SECONDS} s`),
   L("docs/deploy-and-configuration.md", "adds the HTTP door (6 resources;", "resource counts per shape: tests/infra/lex-bot.test.ts (60 with the door, 54 without)"),
@@ -290,7 +304,10 @@ export const FIGURES: readonly Entry[] = [
   B("docs/hooks.md", "**Lex's 30 s**: Lex V2 waits 30 s for a", `functions/fulfillment/config.ts LEX_CODE_HOOK_TIMEOUT_MS; ${AWS_LEX_RECOGNIZE_TEXT}`, () => sec(LEX_CODE_HOOK_TIMEOUT_MS)),
   B("docs/hooks.md", "its generation stops 5 s before that", "functions/fulfillment/config.ts TIME_BUDGET_MARGIN_MS", () => sec(TIME_BUDGET_MARGIN_MS)),
   B("docs/hooks.md", "Lex runtime applies the same 30 s cut", "functions/fulfillment/config.ts LEX_CODE_HOOK_TIMEOUT_MS", () => sec(LEX_CODE_HOOK_TIMEOUT_MS)),
-  L("docs/hooks.md", "and answer is cut to 8 KB (UTF-8, never mid-character), the item to 64 KB (oldest turns", "functions/fulfillment/memory.ts DEFAULT_MEMORY_LIMITS"),
+  B("docs/hooks.md", "and answer is cut to 8 KB (UTF-8, never mid-character), the item to 64 KB (oldest turns", "functions/fulfillment/memory.ts DEFAULT_MEMORY_LIMITS", () => [
+    kb(DEFAULT_MEMORY_LIMITS.maxTextBytes),
+    kb(DEFAULT_MEMORY_LIMITS.maxItemBytes),
+  ]),
 
   // ---- docs/local-stack.md (its limits table cites each AWS source in its own row)
   L("docs/local-stack.md", "two-way `$default`, 128 KB message limit (close 1009), 10 min idle and 2 h limits, and", AWS_WEBSOCKET_QUOTAS),
@@ -326,7 +343,7 @@ export const FIGURES: readonly Entry[] = [
   L("docs/local-stack.md", "(400; text over 1,024 characters),", AWS_LEX_RECOGNIZE_TEXT),
 
   // ---- docs/protocol.md
-  L("docs/protocol.md", "1–128 characters of", "functions/shared/protocol.ts SESSION_ID_PATTERN"),
+  B("docs/protocol.md", "1–128 characters of", "functions/shared/protocol.ts SESSION_ID_PATTERN", () => `${lengths(SESSION_ID_PATTERN)} characters`),
   L("docs/protocol.md", "on open and every 9 minutes (API Gateway closes idle sockets after 10 minutes)", AWS_WEBSOCKET_QUOTAS),
   B("docs/protocol.md", "default 1000 ms). After the", "components/streaming.ts DEFAULT_CHECKPOINT_MS", () => ms(DEFAULT_CHECKPOINT_MS)),
   B("docs/protocol.md", "from its journal, for **10 minutes**.", "functions/stream/journal-store.ts RESUME_WINDOW_SECONDS", () => minutes(RESUME_WINDOW_SECONDS * 1000)),
@@ -355,7 +372,7 @@ export const FIGURES: readonly Entry[] = [
     () => [`${DEFAULT_POST_RETRIES + 1} attempts × the ${sec(DEFAULT_POST_TIMEOUT_MS)}`],
   ),
   B("docs/protocol.md", ", without API Gateway's 30 s cut", "functions/fulfillment/doors.ts HTTP_API_TIMEOUT_MS", () => sec(HTTP_API_TIMEOUT_MS)),
-  L("docs/protocol.md", "default 300 s, bounds", "components/qna.ts: the streaming door's default timeout (streamingHttpTimeout in Pulumi.yaml)"),
+  B("docs/protocol.md", "default 300 s, bounds", "components/qna.ts STREAMING_HTTP_DEFAULTS.timeout", () => `${STREAMING_HTTP_DEFAULTS.timeout} s`),
   B("docs/protocol.md", "`STREAM_CHECKPOINT_MS` (1 s by default)", "components/streaming.ts DEFAULT_CHECKPOINT_MS", () => sec(DEFAULT_CHECKPOINT_MS)),
   B("docs/protocol.md", "answers may run past 30 s", "functions/fulfillment/doors.ts HTTP_API_TIMEOUT_MS", () => sec(HTTP_API_TIMEOUT_MS)),
 
@@ -403,7 +420,7 @@ export const FIGURES: readonly Entry[] = [
     return `~${seconds(Math.min(...sooner), 1)}`;
   }),
   B("docs/performance.md", "No frame budget can beat ~500 ms plus one", DISPLAY, () => ms(500)),
-  L("docs/performance.md", "what a 128 MB function,", "Lambda's smallest common size, the connection function's (components/streaming.ts STREAMING_DEFAULTS.memorySize)"),
+  B("docs/performance.md", "what a 128 MB function,", "components/streaming.ts STREAMING_DEFAULTS.memorySize (the connection function)", () => `${D.memorySize} MB`),
   B("docs/performance.md", "| connection | 49.7 → 20.9 ms (0.42×) | 51.1 → 20.7 ms (0.41×) | 68.3 → 58.4 ms (0.86×) |", "bench/results.json coldStart.bundles", (s) => coldStartRow(s, "connection")),
   B("docs/performance.md", "| fulfillment | 81.3 → 33.4 ms (0.41×) | 87.4 → 33.2 ms (0.38×) | 114 → 92.9 ms (0.81×) |", "bench/results.json coldStart.bundles", (s) => coldStartRow(s, "fulfillment")),
   B("docs/performance.md", "Each SDK client costs 28–35 ms of init alone", "bench/results.json coldStart.components, over node alone", (s) => {
@@ -433,7 +450,10 @@ export const FIGURES: readonly Entry[] = [
   ]),
   B("docs/performance.md", "of `throttlingRateLimit` 50 requests/s and", "components/streaming.ts STREAMING_DEFAULTS.throttlingRateLimit", () => `${D.throttlingRateLimit} requests/s`),
   L("docs/performance.md", "the account throttle of 10,000 requests/s**", AWS_THROTTLING),
-  B("docs/performance.md", "duration (about 12 at 50 deltas/s, 36 at 150/s).", `${CASES} ours invocationMs; the reserved concurrency of 100`, (s) =>
+  B("docs/performance.md", "**The stack reserves nothing by default**", "components/qna.ts QNA_DEFAULTS.reservedConcurrency, STREAMING_HTTP_DEFAULTS.reservedConcurrency", () =>
+    QNA_DEFAULTS.reservedConcurrency === -1 && STREAMING_HTTP_DEFAULTS.reservedConcurrency === -1 ? "reserves nothing" : "reserves a default",
+  ),
+  B("docs/performance.md", "(about 12 at 50 deltas/s, 36 at 150/s).", `${CASES} ours invocationMs; the reserved concurrency of 100`, (s) =>
     streaming(s).options.rates.map((rate) => `${Math.round(100 / (at(s, "ours", rate, 0).invocationMs!.p50 / 1000))} at ${rate}`),
   ),
   B(
@@ -453,7 +473,7 @@ export const FIGURES: readonly Entry[] = [
     },
   ),
   L("docs/performance.md", "metered in 32 KB units; every post here is under 32 KB", "AWS pricing: https://aws.amazon.com/api-gateway/pricing/ (WebSocket messages metered in 32 KB increments)"),
-  B("docs/performance.md", "and the HTTP door have 512 MB.", "components/streaming.ts HANDLER_ROUTE_DEFAULTS and components/qna.ts (asserted in tests/infra)", () => "512 MB"),
+  B("docs/performance.md", "and the HTTP door have 512 MB.", "components/qna.ts QNA_DEFAULTS.memorySize (both functions)", () => `${QNA_DEFAULTS.memorySize} MB`),
   L("docs/performance.md", "streamed beyond the first 6 MB of each", "AWS pricing: https://aws.amazon.com/lambda/pricing/ (response streaming)"),
   B("docs/performance.md", "$0 at 52 KB per answer.", `${CASES} sse responseBytes`, (s) => `${Math.round(at(s, "sse", 50, 0).responseBytes!.p50 / 1024)} KB`),
   L("docs/performance.md", "Lambda = 0.5 GB × invocation", "the functions' 512 MB, as a price formula"),
@@ -479,7 +499,7 @@ export const FIGURES: readonly Entry[] = [
   B("docs/reliability-and-security.md", "plus a connect per id every 4 hours", "the connection TTL plus CLAIM_GRACE_SECONDS", () => hours(D.connectionTtlSeconds + CLAIM_GRACE_SECONDS)),
   B("docs/reliability-and-security.md", "17-minute lease (Lambda's 15 minutes plus 2 of", "functions/shared/ask-ledger.ts ASK_LEASE_SECONDS; Lambda's 15-minute maximum timeout", () => [`${ASK_LEASE_SECONDS / 60}-minute`, "15 minutes"]),
   B("docs/reliability-and-security.md", "**Stage throttling** (50/s, burst 100 by", "components/streaming.ts STREAMING_DEFAULTS", () => `(${perSecond(D.throttlingRateLimit)}, burst ${D.throttlingBurstLimit}`),
-  L("docs/reliability-and-security.md", "10/s burst 20, 5/s burst 10), so", "components/streaming.ts: the ping and $default route throttles (asserted in tests/infra)"),
+  B("docs/reliability-and-security.md", "10/s burst 20, 5/s burst 10), so", THROTTLES, () => `${throttle("ping", " ")}, ${throttle("$default", " ")}`),
   L("docs/reliability-and-security.md", "and another principal asking 1 s later.", "the scenario of tests/reliability/fairness.ts"),
   B("docs/reliability-and-security.md", "stage throttled as deployed (50/s, burst", "components/streaming.ts STREAMING_DEFAULTS.throttlingRateLimit", () => perSecond(D.throttlingRateLimit)),
   B("docs/reliability-and-security.md", "answer was whole in 1.09–1.12× its idle time", "RELIABILITY.md, the throttled burst check", fromReliability("Burst of 1000 asks from one socket, stage throttled (50/s, burst 100)", "1.09–1.12×")),
@@ -487,8 +507,8 @@ export const FIGURES: readonly Entry[] = [
   B("docs/reliability-and-security.md", "all connections | 4, each ≤ 300 KB |", "functions/stream/journal-store.ts MAX_JOURNAL_BYTES", () => kb(MAX_JOURNAL_BYTES)),
   B("docs/reliability-and-security.md", "| Resume window | answer | 10 minutes after it ended; journal ≤ 300 KB |", "functions/stream/journal-store.ts", () => [minutes(RESUME_WINDOW_SECONDS * 1000), kb(MAX_JOURNAL_BYTES)]),
   B("docs/reliability-and-security.md", "| stage, all callers | 50/s, burst 100", "components/streaming.ts STREAMING_DEFAULTS", () => `${perSecond(D.throttlingRateLimit)}, burst ${D.throttlingBurstLimit}`),
-  L("docs/reliability-and-security.md", "| stage route, all callers | 10/s, burst 20", "components/streaming.ts: the ping route throttle"),
-  L("docs/reliability-and-security.md", "| stage route, all callers | 5/s, burst 10", "components/streaming.ts: the $default route throttle"),
+  B("docs/reliability-and-security.md", "| stage route, all callers | 10/s, burst 20", THROTTLES, () => throttle("ping")),
+  B("docs/reliability-and-security.md", "| stage route, all callers | 5/s, burst 10", THROTTLES, () => throttle("$default")),
   B("docs/reliability-and-security.md", "| Question | message | 4,000 characters |", "functions/shared/protocol.ts MAX_QUESTION_CHARS", () => `${MAX_QUESTION_CHARS.toLocaleString("en-US")} characters`),
   B("docs/reliability-and-security.md", "| connection | 32 KB / 128 KB (API Gateway)", "functions/stream/frames.ts", () => `${kb(DEFAULT_MAX_FRAME_BYTES)} / ${kb(DEFAULT_MAX_MESSAGE_BYTES)}`),
   B("docs/reliability-and-security.md", "| connection | 2 h (API Gateway); row TTL ≥ 7200 s", "components/streaming.ts API_GATEWAY_MAX_CONNECTION_SECONDS, STREAMING_LIMITS.connectionTtlSeconds", () => `≥ ${STREAMING_LIMITS.connectionTtlSeconds.min} s`),
@@ -512,13 +532,13 @@ export const FIGURES: readonly Entry[] = [
   B("docs/reliability-and-security.md", "| 95% of DynamoDB calls never answer | held until the Lambda timeout | 40.3 s / 229 s", "RELIABILITY.md", fromReliability("DynamoDB storm: 95% of every call times out", "40.3 s", "229")),
   B("docs/reliability-and-security.md", "| every post takes 3.5 s | — | 38.2 s / 73.6 s", "RELIABILITY.md", fromReliability("@connections posts taking 3.5 s", "3.5 s", "38.2 s", "73.6 s")),
   B("docs/reliability-and-security.md", "| clients stop reading for 10 s | 15 of 20 answers never ended | 10.0 s after the ask", "RELIABILITY.md", fromReliability("Clients that stop reading for a while", "10 s", "10.0 s")),
-  L("docs/reliability-and-security.md", "`streamingHttpTimeout` (300 s)", "components/qna.ts: the streaming door's default timeout (Pulumi.yaml streamingHttpTimeout)"),
+  B("docs/reliability-and-security.md", "`streamingHttpTimeout` (300 s)", "components/qna.ts STREAMING_HTTP_DEFAULTS.timeout", () => `(${STREAMING_HTTP_DEFAULTS.timeout} s)`),
   B("docs/reliability-and-security.md", "the answer streams or for 10 minutes after it", "functions/stream/journal-store.ts RESUME_WINDOW_SECONDS", () => minutes(RESUME_WINDOW_SECONDS * 1000)),
   B("docs/reliability-and-security.md", "(`streamCheckpointMs`, 1 s): a 10 s, 4 KB answer costs ≈ 50 WCU ≈ $0.00006.", "components/streaming.ts DEFAULT_CHECKPOINT_MS; then a worked example", () => `, ${sec(DEFAULT_CHECKPOINT_MS)})`),
   B("docs/reliability-and-security.md", "(at most 4 × 300 KB), where 300", "functions/stream/journal-store.ts", () => `${MAX_REPLAYS_PER_ANSWER} × ${kb(MAX_JOURNAL_BYTES)}`),
   B("docs/reliability-and-security.md", "resume frames used to replay 78.7 MB to one", "RELIABILITY.md, the before-and-after notes", fromReliability(undefined, "78.7 MB")),
   B("docs/reliability-and-security.md", "are the deployed stage's (50/s, burst 100);", "components/streaming.ts STREAMING_DEFAULTS", () => `(${perSecond(D.throttlingRateLimit)}, burst ${D.throttlingBurstLimit})`),
-  L("docs/reliability-and-security.md", "(10/s, burst 20) and `$default` (5/s, burst 10)", "components/streaming.ts: the ping and $default route throttles"),
+  B("docs/reliability-and-security.md", "(10/s, burst 20) and `$default` (5/s, burst 10)", THROTTLES, () => [`(${throttle("ping")})`, `(${throttle("$default")})`]),
   L("docs/reliability-and-security.md", "and 429 once more than 1 MiB waits for it", "the local gateway's slow-reader buffer (local/gateway.ts); AWS documents no size"),
   B("docs/reliability-and-security.md", "one unused for 2 hours, else", "client/chat-server.ts PAGE_IDLE_MS", () => `${PAGE_IDLE_MS / 3_600_000} hours`),
   L("docs/reliability-and-security.md", "(HTTP API 10 MB, Lambda 6 MB, DynamoDB 16 MB, @connections 128 KB)", "AWS limits, each cited in docs/local-stack.md's limits table"),
@@ -531,7 +551,7 @@ export const FIGURES: readonly Entry[] = [
     ...fromReliability("Bedrock emulator request log", "8 KB")(s),
   ]),
   B("docs/reliability-and-security.md", "heap 11.7 MB larger (before: ~8.6 KB kept per answer", "RELIABILITY.md", fromReliability("Bedrock emulator request log", "11.7 MB", "8.6 KB")),
-  L("docs/reliability-and-security.md", "at most 2,048 characters for an", "functions/fulfillment/output-safety.ts: how far the sanitizer holds an unclosed construct"),
+  B("docs/reliability-and-security.md", "at most 2,048 characters for an", "functions/fulfillment/output-safety.ts MAX_HELD", () => `${MAX_HELD.toLocaleString("en-US")} characters`),
   L("docs/reliability-and-security.md", "storms failing 95% of every", "the storms the hang checks inject (tests/reliability/hangs.ts)"),
   L("docs/reliability-and-security.md", "and 95% of every DynamoDB call", "the storms the hang checks inject (tests/reliability/hangs.ts)"),
   L("docs/reliability-and-security.md", "3.5 s posts, paused", "the slow-post scenario of tests/reliability/hangs.ts"),
