@@ -14,6 +14,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import type { BenchResults } from "../../bench/report";
+import { PRICES } from "../../bench/cost";
 import { fmt } from "../../bench/stats";
 import type { CurvePoint, StreamingCaseResult } from "../../bench/streaming";
 import { ASYNC_ASK_MAX_AGE_SECONDS, MAX_LAMBDA_TIMEOUT_SECONDS, MAX_PROMPT_ENVIRONMENT_BYTES, QNA_DEFAULTS, STREAMING_HTTP_CORS_MAX_AGE, STREAMING_HTTP_DEFAULTS } from "../../components/qna";
@@ -23,10 +24,10 @@ import { API_GATEWAY_MAX_CONNECTION_SECONDS, DEFAULT_CHECKPOINT_MS, EXTRA_ROUTE_
 import { DEFAULT_MEMORY_LIMITS } from "../../functions/fulfillment/memory";
 import { MAX_HELD } from "../../functions/fulfillment/output-safety";
 import { DEFAULT_ROUTE_THROTTLES } from "../../functions/shared/routes";
-import { ASK_LEASE_SECONDS } from "../../functions/shared/ask-ledger";
+import { ASK_LEASE_SECONDS, DEFAULT_ASKS_PER_SESSION, RESUMES_PER_CONNECTION } from "../../functions/shared/ask-ledger";
 import { DYNAMO_REQUEST_TIMEOUT_MS } from "../../functions/shared/dynamo-timeouts";
 import { MAX_QUESTION_CHARS, SESSION_ID_PATTERN } from "../../functions/shared/protocol";
-import { CLAIM_GRACE_SECONDS } from "../../functions/shared/session-state";
+import { CLAIM_GRACE_SECONDS, MAX_CONNECTIONS_PER_SESSION } from "../../functions/shared/session-state";
 import { HTTP_API_TIMEOUT_MS } from "../../functions/fulfillment/doors";
 import { DEFAULT_LEX_ANSWER_BUDGET_MS, DEFAULT_STALL_MS, LEX_CODE_HOOK_TIMEOUT_MS, TIME_BUDGET_MARGIN_MS } from "../../functions/fulfillment/config";
 import { TOKEN_USAGE_TTL_SECONDS } from "../../functions/fulfillment/token-budget";
@@ -83,8 +84,8 @@ export function prose(markdown: string): string {
     .replace(/\]\([^)\s]*\)/g, (link) => `]${blank(link.slice(1))}`);
 }
 
-const UNIT = String.raw`(?:×|%|ms\b|s\b|min\b|minutes?\b|seconds?\b|hours?\b|days?\b|h\b|[KMG]i?B\b|B\b|bytes?\b|resources?\b|passing\b|checks?\b|tests?\b|characters?\b|answers/s|deltas/s|requests/s|frames/s|/s\b)`;
-const FIGURE = new RegExp(String.raw`(?<![\w.$])\d[\d,.]*(?:\s?[–-]\s?\d[\d,.]*)?\s?${UNIT}|\$\d[\d,.]*\d(?:–\d[\d,.]*\d)?|\$\d`, "g");
+const UNIT = String.raw`(?:×|%|ms\b|s\b|min\b|minutes?\b|seconds?\b|hours?\b|days?\b|h\b|[KMG]i?B\b|B\b|bytes?\b|resources?\b|passing\b|checks?\b|tests?\b|characters?\b|answers/s|deltas/s|requests/s|frames/s|/s\b|frames?\b|posts?\b|answers?\b|asks?\b|sessions?\b|runs?\b|clients?\b|writes?\b|identities\b|requests?\b|deltas?\b|connections?\b)`;
+const FIGURE = new RegExp(String.raw`(?<![\w.$-])\d[\d,.]*(?:\s?[–-]\s?\d[\d,.]*)?\s?${UNIT}|\$\d[\d,.]*\d(?:–\d[\d,.]*\d)?|\$\d`, "g");
 
 /** Numbers with a unit of time, size, rate or ratio, dollar amounts, and counts of checks, tests or resources. */
 export function figureTokens(text: string): { text: string; start: number; end: number }[] {
@@ -170,12 +171,18 @@ const AWS_THROTTLING = "AWS limit: https://docs.aws.amazon.com/apigateway/latest
 
 const L = (file: string, phrase: string, why: string): Listed => ({ file, phrase, why });
 const B = (file: string, phrase: string, source: string, value: Backed["value"]): Backed => ({ file, phrase, source, value });
-/** Figures a RELIABILITY.md row (or, with no check, the file) must state as the doc does. */
+/**
+ * Figures a RELIABILITY.md row (or, with no check, the file) must state: each as the doc
+ * writes it, or a pair [as RELIABILITY.md writes it, as the doc does].
+ */
 const fromReliability =
-  (check: string | undefined, ...figures: string[]) =>
+  (check: string | undefined, ...figures: (string | readonly [string, string])[]) =>
   (s: Sources): string[] => {
     const text = check === undefined ? s.reliabilityText : s.reliability(check);
-    return figures.map((f) => (text.includes(f) ? f : `${f}, which RELIABILITY.md does not state`));
+    return figures.map((f) => {
+      const [there, here] = typeof f === "string" ? [f, f] : f;
+      return text.includes(there) ? here : `${there}, which RELIABILITY.md does not state`;
+    });
   };
 const ms = (value: number) => `${value} ms`;
 const sec = (valueMs: number) => `${valueMs / 1000} s`;
@@ -226,6 +233,8 @@ export const FIGURES: readonly Entry[] = [
     postsSaved(s, "json"),
   ]),
 
+  L("README.md", "cost per 1,000 answers |", "the unit of docs/performance.md's cost table"),
+
   // ---- docs/architecture.md
   L("docs/architecture.md", "on open and every 9 minutes (API Gateway", "client keep-alive, under API Gateway's 10-minute idle timeout (AWS WebSocket quotas)"),
   B("docs/architecture.md", "Lex waits 30 s for its code", "functions/fulfillment/config.ts LEX_CODE_HOOK_TIMEOUT_MS", () => sec(LEX_CODE_HOOK_TIMEOUT_MS)),
@@ -243,7 +252,7 @@ export const FIGURES: readonly Entry[] = [
   L("docs/clients.md", "it dropped or is older than 110 minutes, which is", "client/cli-chat.ts RENEW_AFTER_MS, under API Gateway's 2-hour connection limit"),
   L("docs/clients.md", "A ping on open and every 9 minutes for 2 hours; it never", "Lex Web UI's own keep-alive, read from its source (docs/clients.md, Lex Web UI)"),
   B("docs/clients.md", "shows each text frame about 500 ms after the", DISPLAY, () => ms(500)),
-  B("docs/clients.md", "by the text frame budget (150 ms): about 56", `${FLUSH}; ${CASES} ours`, (s) => [ms(DEFAULT_FLUSH_INTERVAL_MS.text), `about ${fmt(at(s, "ours", 50, 0).postsPerAnswer!.p50, 0)}`]),
+  B("docs/clients.md", "by the text frame budget (150 ms): about 56 frames for a", `${FLUSH}; ${CASES} ours`, (s) => [ms(DEFAULT_FLUSH_INTERVAL_MS.text), `about ${fmt(at(s, "ours", 50, 0).postsPerAnswer!.p50, 0)}`]),
   B("docs/clients.md", "a 1,806-character answer at 50 deltas/s, 20 at 150", `${CASES} ours, streaming.answerChars`, (s) => [
     `${fmt(streaming(s).answerChars, 0)}-character`,
     `, ${fmt(at(s, "ours", 150, 0).postsPerAnswer!.p50, 0)} at 150`,
@@ -362,6 +371,10 @@ export const FIGURES: readonly Entry[] = [
   B("docs/protocol.md", "envelope may be up to 128 KB", "functions/stream/frames.ts DEFAULT_MAX_MESSAGE_BYTES", () => kb(DEFAULT_MAX_MESSAGE_BYTES)),
   B("docs/protocol.md", "(10 retries, 25 ms base, 1 s cap", "functions/stream/writer.ts DEFAULT_POST_RETRIES and the writer's backoff", () => `${DEFAULT_POST_RETRIES} retries`),
   B("docs/protocol.md", "(3 s timeout,", "functions/stream/aws.ts DEFAULT_POST_TIMEOUT_MS", () => sec(DEFAULT_POST_TIMEOUT_MS)),
+  B("docs/protocol.md", "**8** `resume` frames in its lifetime (twice the 4 answers a", "functions/shared/ask-ledger.ts RESUMES_PER_CONNECTION, DEFAULT_ASKS_PER_SESSION", () => [
+    `**${RESUMES_PER_CONNECTION}**`,
+    `the ${DEFAULT_ASKS_PER_SESSION} answers`,
+  ]),
   B("docs/protocol.md", "(default 150 ms) for", FLUSH, () => ms(DEFAULT_FLUSH_INTERVAL_MS.text)),
   B("docs/protocol.md", "(default 120 ms) for", FLUSH, () => ms(DEFAULT_FLUSH_INTERVAL_MS.json)),
   B("docs/protocol.md", "`STREAM_STALL_MS` (20 s)", "functions/fulfillment/config.ts DEFAULT_STALL_MS", () => sec(DEFAULT_STALL_MS)),
@@ -400,6 +413,7 @@ export const FIGURES: readonly Entry[] = [
     return [`~${roundTo(p150.display!.lagP50Ms.p50 - p100.display!.lagP50Ms.p50, 10)} ms`, `${ratio(p100.postsPerAnswer.p50 / p150.postsPerAnswer.p50)}× the posts`];
   }),
   B("docs/performance.md", "so 120 ms (about 8 frames/s)", FLUSH, () => [ms(DEFAULT_FLUSH_INTERVAL_MS.json), `about ${Math.floor(1000 / DEFAULT_FLUSH_INTERVAL_MS.json)} frames/s`]),
+  B("docs/performance.md", "\"× naive\" = QnABot's 400 posts over ours", CASES, (s) => `${fmt(naivePosts(s, 50), 0)} posts`),
   B("docs/performance.md", "ours alone, 15 ms per post, 4 runs per point", "bench/results.json streaming.options.curve", (s) => `${streaming(s).options.curve.latencyMs} ms per post, ${streaming(s).options.curve.runs} runs`),
   B("docs/performance.md", "| 50/s | text | 0 ms | 398 | 1.0× | 14.0 ms | 536 / 591 ms |", CURVE, (s) => curveRow(s, 50, "text", 0)),
   B("docs/performance.md", "| 50/s | text | 100 ms | 83 | 4.8× | 42.4 ms | 668 / 717 ms |", CURVE, (s) => curveRow(s, 50, "text", 100)),
@@ -420,6 +434,12 @@ export const FIGURES: readonly Entry[] = [
     return `~${seconds(Math.min(...sooner), 1)}`;
   }),
   B("docs/performance.md", "No frame budget can beat ~500 ms plus one", DISPLAY, () => ms(500)),
+  B("docs/performance.md", "`node` process (15 runs, p50)", "bench/results.json coldStart.options.runs", (s) => `(${s.bench.coldStart!.options.runs} runs`),
+  L("docs/performance.md", "(posts per answer + 1 ask message)", "the capacity formula: each answer is one ask message plus its posts"),
+  L("docs/performance.md", "with a reservation of 100 a function streams at most 100 answers at once", "an example reservation"),
+  L("docs/performance.md", "sustains 4,000 writes/s and 12,000 reads/s", "AWS limit: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/on-demand-capacity-mode.html (a new on-demand table's initial throughput)"),
+  L("docs/performance.md", "Cost per 1,000 answers", "the unit of the cost table (a heading and its name)"),
+  B("docs/performance.md", "invocation time + 2 requests (the `ask` route", "bench/cost.ts PRICES.lambdaRequestsPerAnswer", () => `${PRICES.lambdaRequestsPerAnswer} requests`),
   B("docs/performance.md", "what a 128 MB function,", "components/streaming.ts STREAMING_DEFAULTS.memorySize (the connection function)", () => `${D.memorySize} MB`),
   B("docs/performance.md", "| connection | 49.7 → 20.9 ms (0.42×) | 51.1 → 20.7 ms (0.41×) | 68.3 → 58.4 ms (0.86×) |", "bench/results.json coldStart.bundles", (s) => coldStartRow(s, "connection")),
   B("docs/performance.md", "| fulfillment | 81.3 → 33.4 ms (0.41×) | 87.4 → 33.2 ms (0.38×) | 114 → 92.9 ms (0.81×) |", "bench/results.json coldStart.bundles", (s) => coldStartRow(s, "fulfillment")),
@@ -479,7 +499,7 @@ export const FIGURES: readonly Entry[] = [
   L("docs/performance.md", "Lambda = 0.5 GB × invocation", "the functions' 512 MB, as a price formula"),
   B("docs/performance.md", "the frame budget cuts them 7–20× (text frames,", `${CURVE} at the text default over ${CASES} naive`, (s) => postsSaved(s, "text", (v) => String(Math.round(v)))),
   B("docs/performance.md", "1,000 answers cost $0.05–0.12 instead of $0.43–0.52", `${CASES} costPerThousand`, (s) => [`${dollarsRange(totals(s, "ours"), 2)} instead of ${dollarsRange(totals(s, "naive"), 2)}`]),
-  B("docs/performance.md", "($0.025–0.061 against $0.046–0.118 per 1,000", `${CASES} costPerThousand`, (s) => [`${dollarsRange(totals(s, "sse"), 3)} against ${dollarsRange(totals(s, "ours"), 3)}`]),
+  B("docs/performance.md", "($0.025–0.061 against $0.046–0.118 per 1,000 answers)", `${CASES} costPerThousand`, (s) => [`${dollarsRange(totals(s, "sse"), 3)} against ${dollarsRange(totals(s, "ours"), 3)}`]),
   L("docs/performance.md", "**$1.00 per million messages**", "a price assumed (bench/cost.ts PRICES), stated as such in the section"),
   L("docs/performance.md", "**$0.25 per million connection minutes**", "a price assumed (bench/cost.ts PRICES)"),
   L("docs/performance.md", "**$0.0000133334 per GB-second** and **$0.20 per million requests**", "prices assumed (bench/cost.ts PRICES)"),
@@ -493,6 +513,8 @@ export const FIGURES: readonly Entry[] = [
   B("docs/reliability-and-security.md", "(`connectionTtlSeconds`, 2 hours by default) plus 2 hours, because", "components/streaming.ts STREAMING_DEFAULTS.connectionTtlSeconds; functions/shared/session-state.ts CLAIM_GRACE_SECONDS", () => [
     `${hours(D.connectionTtlSeconds)} by default) plus ${hours(CLAIM_GRACE_SECONDS)}`,
   ]),
+  B("docs/reliability-and-security.md", "already has 50 connections still", "functions/shared/session-state.ts MAX_CONNECTIONS_PER_SESSION", () => `${MAX_CONNECTIONS_PER_SESSION} connections`),
+  L("docs/reliability-and-security.md", "limited to 25 requests per second per account and Region", "AWS limit: https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html"),
   B("docs/reliability-and-security.md", "(throttled by the stage, 50/s by default)", "components/streaming.ts STREAMING_DEFAULTS.throttlingRateLimit", () => perSecond(D.throttlingRateLimit)),
   B("docs/reliability-and-security.md", "page still asking more than ~4 hours after its", "the connection TTL plus CLAIM_GRACE_SECONDS", () => `~${hours(D.connectionTtlSeconds + CLAIM_GRACE_SECONDS)}`),
   B("docs/reliability-and-security.md", "guest identities, about 5.5 minutes of the", "65,536 ids ÷ 8 per identity at Cognito's default GetId quota of 25/s (https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html)", () => `about ${(65_536 / 8 / 25 / 60).toFixed(1)} minutes`),
@@ -503,7 +525,17 @@ export const FIGURES: readonly Entry[] = [
   L("docs/reliability-and-security.md", "and another principal asking 1 s later.", "the scenario of tests/reliability/fairness.ts"),
   B("docs/reliability-and-security.md", "stage throttled as deployed (50/s, burst", "components/streaming.ts STREAMING_DEFAULTS.throttlingRateLimit", () => perSecond(D.throttlingRateLimit)),
   B("docs/reliability-and-security.md", "answer was whole in 1.09–1.12× its idle time", "RELIABILITY.md, the throttled burst check", fromReliability("Burst of 1000 asks from one socket, stage throttled (50/s, burst 100)", "1.09–1.12×")),
-  B("docs/reliability-and-security.md", "all accounted for in 4.1 s.", "RELIABILITY.md, the throttled burst check", fromReliability("Burst of 1000 asks from one socket, stage throttled (50/s, burst 100)", "4.1 s")),
+  B(
+    "docs/reliability-and-security.md",
+    "the burst got 893 `Too Many Requests` from the gateway, 105 `busy` and 2 answers, all accounted for in 4.1 s.",
+    "RELIABILITY.md, the throttled burst check",
+    fromReliability("Burst of 1000 asks from one socket, stage throttled (50/s, burst 100)", ["Too Many Requests×893", "893 `Too Many Requests`"], ["busy×105", "105 `busy`"], ["answer×2", "2 answers"], "4.1 s"),
+  ),
+  B("docs/reliability-and-security.md", "1,000 asks at once from one socket", "RELIABILITY.md, the throttled burst check", fromReliability("Burst of 1000 asks from one socket, stage throttled (50/s, burst 100)", ["1000 asks", "1,000 asks"])),
+  L("docs/reliability-and-security.md", "burst (200 asks) holds", "the npm test budget of tests/reliability/fairness.test.ts"),
+  L("docs/reliability-and-security.md", "1,000 pages, 100 sessions each", "client/chat-server.ts MAX_PAGE_SECRETS, MAX_SESSIONS_PER_PAGE"),
+  B("docs/reliability-and-security.md", "keeps its last 1,000 requests only", "RELIABILITY.md", fromReliability("Bedrock emulator request log", ["1000 kept", "1,000 requests"])),
+  B("docs/reliability-and-security.md", "50 answers dropped at random points", "RELIABILITY.md", fromReliability("Resume after a dropped connection", ["50 json answers", "50 answers"])),
   B("docs/reliability-and-security.md", "all connections | 4, each ≤ 300 KB |", "functions/stream/journal-store.ts MAX_JOURNAL_BYTES", () => kb(MAX_JOURNAL_BYTES)),
   B("docs/reliability-and-security.md", "| Resume window | answer | 10 minutes after it ended; journal ≤ 300 KB |", "functions/stream/journal-store.ts", () => [minutes(RESUME_WINDOW_SECONDS * 1000), kb(MAX_JOURNAL_BYTES)]),
   B("docs/reliability-and-security.md", "| stage, all callers | 50/s, burst 100", "components/streaming.ts STREAMING_DEFAULTS", () => `${perSecond(D.throttlingRateLimit)}, burst ${D.throttlingBurstLimit}`),
