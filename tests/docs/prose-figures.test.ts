@@ -22,6 +22,7 @@ describe("docs: every figure in prose is backed by a result file, a code constan
       "Posts drop 7.1–20× (text), lag 0.72 s; `flushIntervalMs: 150` ms in code; [x](a-10-s.md); 1 of 45 checks; 60 resources.",
       "<!-- FIGURES:BEGIN (generated) -->\n| 12 ms |\n<!-- FIGURES:END -->",
       "```bash\nsleep 10 s\n```",
+      "1. In a list:\n   ```bash\n   sleep 20 s\n   ```",
     ].join("\n");
     expect(figureTokens(prose(markdown)).map((t) => t.text)).to.deep.equal(["7.1–20×", "0.72 s", "45 checks", "60 resources"]);
   });

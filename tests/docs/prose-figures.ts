@@ -79,15 +79,15 @@ export function prose(markdown: string): string {
   return markdown
     .replace(/<!-- FIGURES:BEGIN[\s\S]*?<!-- FIGURES:END -->/g, blank)
     .replace(/<!--[\s\S]*?-->/g, blank)
-    .replace(/^```[\s\S]*?^```/gm, blank)
+    .replace(/^[ \t]*```[\s\S]*?^[ \t]*```/gm, blank)
     .replace(/`[^`\n]*`/g, blank)
     .replace(/\]\([^)\s]*\)/g, (link) => `]${blank(link.slice(1))}`);
 }
 
 const UNIT = String.raw`(?:×|%|ms\b|s\b|min\b|minutes?\b|seconds?\b|hours?\b|days?\b|h\b|[KMG]i?B\b|B\b|bytes?\b|resources?\b|passing\b|checks?\b|tests?\b|characters?\b|answers/s|deltas/s|requests/s|frames/s|/s\b|frames?\b|posts?\b|answers?\b|asks?\b|sessions?\b|runs?\b|clients?\b|writes?\b|identities\b|requests?\b|deltas?\b|connections?\b)`;
-const FIGURE = new RegExp(String.raw`(?<![\w.$-])\d[\d,.]*(?:\s?[–-]\s?\d[\d,.]*)?\s?${UNIT}|\$\d[\d,.]*\d(?:–\d[\d,.]*\d)?|\$\d`, "g");
+const FIGURE = new RegExp(String.raw`(?<![\w.$-])\d[\d,.]*(?:\s?[–-]\s?\d[\d,.]*)?\s?${UNIT}|\$\d[\d,.]*\d(?:–\d[\d,.]*\d)?|\$\d|\b20\d\d-\d\d-\d\d\b`, "g");
 
-/** Numbers with a unit of time, size, rate or ratio, dollar amounts, and counts of checks, tests or resources. */
+/** Numbers with a unit of time, size, rate or ratio, dollar amounts, counts (of checks, posts, answers…) and the dates of runs. */
 export function figureTokens(text: string): { text: string; start: number; end: number }[] {
   return [...text.matchAll(FIGURE)].map((m) => ({ text: m[0], start: m.index!, end: m.index! + m[0].length }));
 }
@@ -158,6 +158,11 @@ const displayLagRange = (s: Sources) => {
 };
 const displayLagMax = (s: Sources) => seconds(Math.max(...ours(s).map((c) => c.display!.lagMaxMs.max)));
 const runDay = (s: Sources, benchmark: string) => (s.bench.meta.runs?.[benchmark]?.date ?? s.bench.meta.date).slice(0, 10);
+/** "2026-11-29 10:57 UTC": when a benchmark ran. */
+const runTime = (s: Sources, benchmark: string) => {
+  const date = s.bench.meta.runs?.[benchmark]?.date ?? s.bench.meta.date;
+  return `${date.slice(0, 10)} ${date.slice(11, 16)} UTC`;
+};
 
 // ---- the registry ----------------------------------------------------------------------------
 
@@ -414,6 +419,8 @@ export const FIGURES: readonly Entry[] = [
   }),
   B("docs/performance.md", "so 120 ms (about 8 frames/s)", FLUSH, () => [ms(DEFAULT_FLUSH_INTERVAL_MS.json), `about ${Math.floor(1000 / DEFAULT_FLUSH_INTERVAL_MS.json)} frames/s`]),
   B("docs/performance.md", "\"× naive\" = QnABot's 400 posts over ours", CASES, (s) => `${fmt(naivePosts(s, 50), 0)} posts`),
+  B("docs/performance.md", "The curve (the bench run of 2026-11-29 10:57 UTC,", "bench/results.json meta.runs.streaming", (s) => runTime(s, "streaming")),
+  B("docs/performance.md", "(run of 2026-11-29 10:57 UTC):", "bench/results.json meta.runs.coldstart", (s) => runTime(s, "coldstart")),
   B("docs/performance.md", "ours alone, 15 ms per post, 4 runs per point", "bench/results.json streaming.options.curve", (s) => `${streaming(s).options.curve.latencyMs} ms per post, ${streaming(s).options.curve.runs} runs`),
   B("docs/performance.md", "| 50/s | text | 0 ms | 398 | 1.0× | 14.0 ms | 536 / 591 ms |", CURVE, (s) => curveRow(s, 50, "text", 0)),
   B("docs/performance.md", "| 50/s | text | 100 ms | 83 | 4.8× | 42.4 ms | 668 / 717 ms |", CURVE, (s) => curveRow(s, 50, "text", 100)),
@@ -523,6 +530,7 @@ export const FIGURES: readonly Entry[] = [
   B("docs/reliability-and-security.md", "**Stage throttling** (50/s, burst 100 by", "components/streaming.ts STREAMING_DEFAULTS", () => `(${perSecond(D.throttlingRateLimit)}, burst ${D.throttlingBurstLimit}`),
   B("docs/reliability-and-security.md", "10/s burst 20, 5/s burst 10), so", THROTTLES, () => `${throttle("ping", " ")}, ${throttle("$default", " ")}`),
   L("docs/reliability-and-security.md", "and another principal asking 1 s later.", "the scenario of tests/reliability/fairness.ts"),
+  B("docs/reliability-and-security.md", "In the run of 2026-12-07 (load average 5.5 → 8.3 on 2 shared CPUs)", "RELIABILITY.md, its first line", fromReliability(undefined, ["on 2026-12-07", "2026-12-07"], ["5.5 at the start, 8.3 at the end", "5.5 → 8.3"], ["2 CPUs", "2 shared CPUs"])),
   B("docs/reliability-and-security.md", "stage throttled as deployed (50/s, burst", "components/streaming.ts STREAMING_DEFAULTS.throttlingRateLimit", () => perSecond(D.throttlingRateLimit)),
   B("docs/reliability-and-security.md", "answer was whole in 1.09–1.12× its idle time", "RELIABILITY.md, the throttled burst check", fromReliability("Burst of 1000 asks from one socket, stage throttled (50/s, burst 100)", "1.09–1.12×")),
   B(
