@@ -39,6 +39,7 @@ import { UNVERIFIED_BODY_BUDGET_BYTES } from "../../local/signed-request";
 import { MAX_HTTP_API_BODY_BYTES } from "../../local/http-api";
 import { MAX_FUNCTION_URL_BODY_BYTES } from "../../local/function-url";
 import { PAGE_IDLE_MS } from "../../client/chat-server";
+import { backoffDelay } from "../../client/web/backoff";
 
 /** What backed figures are recomputed from. */
 export interface Sources {
@@ -246,13 +247,16 @@ export const FIGURES: readonly Entry[] = [
   B("docs/architecture.md", "within `lexAnswerBudgetMs` (25 s), cut", "functions/fulfillment/config.ts DEFAULT_LEX_ANSWER_BUDGET_MS", () => sec(DEFAULT_LEX_ANSWER_BUDGET_MS)),
 
   // ---- docs/clients.md
-  L("docs/clients.md", "on open and every 9 minutes. After about 110 minutes it renews the", "the page's keep-alive and renewal (client/web/connection.ts), under API Gateway's 10-minute idle and 2-hour connection limits"),
-  L("docs/clients.md", "backoff with jitter (0.5 s doubling to 30 s), and the new", "the page's reconnect backoff (client/web/connection.ts)"),
+  L("docs/clients.md", "on open and every 9 minutes. After about 110 minutes it renews the", "client/web/connection.ts pingIntervalMs and renewAfterMs defaults, under API Gateway's 10-minute idle and 2-hour connection limits"),
+  B("docs/clients.md", "backoff with jitter (0.5 s doubling to 30 s), and the new", "client/web/backoff.ts backoffDelay's defaults (its largest delay at the first attempt and at any later one)", () => {
+    const most = (attempt: number) => backoffDelay(attempt, () => 1);
+    return `(${most(0) / 1000} s doubling to ${most(30) / 1000} s)`;
+  }),
   B("docs/clients.md", "longer resume (it ended over 10 minutes ago, or the", "functions/stream/journal-store.ts RESUME_WINDOW_SECONDS", () => minutes(RESUME_WINDOW_SECONDS * 1000)),
   B("docs/clients.md", "confirms (within about 1 s: the next", "components/streaming.ts DEFAULT_CHECKPOINT_MS", () => sec(DEFAULT_CHECKPOINT_MS)),
-  L("docs/clients.md", "ever gets a short-lived (120 s)", "the chat page server's presign lifetime (client/chat-server.ts)"),
-  L("docs/clients.md", "to 5 attempts, backoff from 0.25 s capped at 4 s) for the same", "the CLI's reconnect policy (client/cli-chat.ts)"),
-  L("docs/clients.md", "does not confirm within 10 s, the CLI ends", "the CLI's stop confirmation wait (client/cli-chat.ts)"),
+  L("docs/clients.md", "ever gets a short-lived (120 s)", "client/aws-signer.ts expiresInSeconds default"),
+  L("docs/clients.md", "to 5 attempts, backoff from 0.25 s capped at 4 s) for the same", "client/cli-answer.ts reconnectAttempts and reconnect backoff defaults"),
+  L("docs/clients.md", "does not confirm within 10 s, the CLI ends", "client/cli-answer.ts stopWaitMs default"),
   B("docs/clients.md", "leaves. A question over 4,000 characters is not sent,", "functions/shared/protocol.ts MAX_QUESTION_CHARS", () => `${MAX_QUESTION_CHARS.toLocaleString("en-US")} characters`),
   L("docs/clients.md", "it dropped or is older than 110 minutes, which is", "client/cli-chat.ts RENEW_AFTER_MS, under API Gateway's 2-hour connection limit"),
   L("docs/clients.md", "A ping on open and every 9 minutes for 2 hours; it never", "Lex Web UI's own keep-alive, read from its source (docs/clients.md, Lex Web UI)"),
