@@ -1,7 +1,7 @@
 /**
  * What a Lex Web UI user sees while an answer streams, as a pure model of its display.
  *
- * Derived from ../shared/clients.md ("Lex Web UI", paragraph "Frames"), which records its
+ * Derived from docs/clients.md ("What a stock Lex Web UI user sees", paragraph "Frames"), which records its
  * observed behaviour: while a question is pending, every text frame except the literal
  * `/stop/` is appended to a list; each arriving frame, from the second on, schedules 500 ms
  * later the display of the oldest frame not yet shown. So the display trails arrivals by about

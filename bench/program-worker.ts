@@ -7,6 +7,7 @@ import { parseStackConfig } from "../components/config";
 import { createStack } from "../components/stack";
 import { installMocks, registrationsSettled } from "../tests/infra/mocks";
 import { serveWorker } from "./ipc";
+import { countRegistered } from "./program";
 
 export interface ProgramRun {
   /** Registered resources, component resources included. */
@@ -25,13 +26,8 @@ export const methods = {
     createStack(parseStackConfig((key) => (key === "enableStreaming" ? String(streaming) : undefined)), {});
     await registrationsSettled();
     const wallMs = performance.now() - started;
-    // AWS resources through either provider (the Lex bot is aws-native's); explicit provider
-    // instances are neither AWS resources nor components.
-    const aws = recorder.resources.filter((r) => r.type.startsWith("aws:") || r.type.startsWith("aws-native:")).length;
     return {
-      resources: recorder.resources.filter((r) => !r.type.startsWith("pulumi:providers:")).length,
-      awsResources: aws,
-      components: recorder.resources.filter((r) => r.type.startsWith("qnabot-streaming:")).length,
+      ...countRegistered(recorder.resources),
       wallMs,
     };
   },

@@ -23,6 +23,19 @@ export interface ProgramResult {
   runs: { streaming: boolean; resources: number; awsResources: number; components: number; loadMs: number; firstRunMs: number; warmRunMs: number }[];
 }
 
+/**
+ * What a program run registered: every resource but explicit provider instances (neither AWS
+ * resources nor components), AWS resources through either provider (the Lex bot is
+ * aws-native's), and this package's components.
+ */
+export function countRegistered(resources: readonly { type: string }[]): { resources: number; awsResources: number; components: number } {
+  return {
+    resources: resources.filter((r) => !r.type.startsWith("pulumi:providers:")).length,
+    awsResources: resources.filter((r) => r.type.startsWith("aws:") || r.type.startsWith("aws-native:")).length,
+    components: resources.filter((r) => r.type.startsWith("qnabot-streaming:")).length,
+  };
+}
+
 export async function runProgram(options: ProgramOptions = PROGRAM_DEFAULTS, log: (line: string) => void = () => undefined): Promise<ProgramResult> {
   const runs: ProgramResult["runs"] = [];
   for (const streaming of options.settings) {

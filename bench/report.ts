@@ -23,6 +23,34 @@ export interface BenchMeta {
   seconds: Record<string, number>;
   /** Share of the machine's CPU (%) busy in the second before each benchmark, none of it the bench's: other work skews every figure. */
   cpuBusyBeforePercent: Record<string, number>;
+  /**
+   * Where and when each benchmark last ran, since `--only` merges a new run into older ones
+   * that may come from another day or machine; a benchmark missing here ran as the fields above say.
+   */
+  runs?: Record<string, BenchMachine>;
+}
+
+/** The machine and time of one run. */
+export type BenchMachine = Omit<BenchMeta, "seconds" | "cpuBusyBeforePercent" | "runs">;
+
+/**
+ * When and on what the results were measured: "2026-11-29: 2 cores (AMD EPYC), 24 GiB, Node
+ * v20.20.2", or, when `--only` merged runs of other days or machines, each with its benchmarks
+ * ("2026-11-29 (streaming, fanout): …; 2026-12-07 (program): …").
+ */
+export function describeRuns(meta: BenchMeta, { platform }: { platform: boolean }): string {
+  const describe = (m: BenchMachine) => `${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, ${platform ? `${m.platform}, ` : ""}Node ${m.node}`;
+  const groups = new Map<string, string[]>();
+  for (const name of Object.keys(meta.seconds)) {
+    const run = meta.runs?.[name] ?? meta;
+    const key = `${run.date.slice(0, 10)}: ${describe(run)}`;
+    groups.set(key, [...(groups.get(key) ?? []), name]);
+  }
+  if (groups.size <= 1) return [...groups.keys()][0] ?? `${meta.date.slice(0, 10)}: ${describe(meta)}`;
+  return [...groups.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([key, names]) => key.replace(": ", ` (${names.join(", ")}): `))
+    .join("; ");
 }
 
 export interface BenchResults {
@@ -45,7 +73,7 @@ export async function cpuBusyPercent(ms = 1000): Promise<number> {
   return total > 0 ? round((100 * (total - (after.idle - before.idle))) / total) : 0;
 }
 
-export function machine(): Omit<BenchMeta, "seconds" | "cpuBusyBeforePercent"> {
+export function machine(): BenchMachine {
   return {
     date: new Date().toISOString(),
     node: process.version,
@@ -174,7 +202,7 @@ export function renderResults(results: BenchResults): string {
   return [
     `# Benchmark results`,
     ``,
-    `Produced by \`npm run bench\` (bench/run.ts) on ${m.date.slice(0, 10)}: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}. ` +
+    `Produced by \`npm run bench\` (bench/run.ts) on ${describeRuns(m, { platform: true })}. ` +
       `Everything runs on loopback against the local emulators; latency where AWS has it is injected. Bench time: ${Object.entries(m.seconds)
         .map(([name, s]) => `${name} ${fmt(s, 0)} s`)
         .join(", ")} (${fmt(total, 0)} s in all). CPU busy in the second before each benchmark: ${Object.entries(m.cpuBusyBeforePercent)

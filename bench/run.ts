@@ -17,7 +17,7 @@ import { FANOUT_DEFAULTS, FANOUT_QUICK, runFanout } from "./fanout";
 import { FIRST_TOKEN_DEFAULTS, FIRST_TOKEN_QUICK, runFirstToken } from "./firsttoken";
 import { QUIET_ENV } from "./ipc";
 import { PROGRAM_DEFAULTS, PROGRAM_QUICK, runProgram } from "./program";
-import { cpuBusyPercent, losses, machine, renderResults, type BenchResults } from "./report";
+import { cpuBusyPercent, losses, machine, renderResults, type BenchMachine, type BenchMeta, type BenchResults } from "./report";
 import { STREAMING_DEFAULTS, STREAMING_QUICK, runStreaming } from "./streaming";
 
 type Log = (line: string) => void;
@@ -54,6 +54,10 @@ function readPrevious(): BenchResults | undefined {
   }
 }
 
+function machineOf({ date, node, platform, cpu, cores, memoryGiB }: BenchMeta): BenchMachine {
+  return { date, node, platform, cpu, cores, memoryGiB };
+}
+
 async function main(): Promise<void> {
   let args;
   try {
@@ -70,7 +74,13 @@ async function main(): Promise<void> {
   const previous = partial && !args.quick ? readPrevious() : undefined;
   const results: BenchResults = {
     ...previous,
-    meta: { ...machine(), seconds: { ...previous?.meta.seconds }, cpuBusyBeforePercent: { ...previous?.meta.cpuBusyBeforePercent } },
+    meta: {
+      ...machine(),
+      seconds: { ...previous?.meta.seconds },
+      cpuBusyBeforePercent: { ...previous?.meta.cpuBusyBeforePercent },
+      // The benchmarks kept from the previous results keep the day and machine they ran on.
+      runs: Object.fromEntries(Object.keys(previous?.meta.seconds ?? {}).map((name) => [name, previous!.meta.runs?.[name] ?? machineOf(previous!.meta)])),
+    },
   };
   for (const name of args.only) {
     const benchmark = BENCHMARKS[name];
@@ -81,6 +91,7 @@ async function main(): Promise<void> {
     log(`${name}${args.quick ? " (quick)" : ""}`);
     Object.assign(results, { [benchmark.key]: await benchmark.run(args.quick, log) });
     results.meta.seconds[name] = Math.round((performance.now() - t0) / 1000);
+    results.meta.runs![name] = machineOf(results.meta);
   }
   const markdown = renderResults(results);
   process.stdout.write(`\n${markdown}`);

@@ -4,7 +4,7 @@
  * `X-Amz-Target: AWSCognitoIdentityService.{Operation}`, unsigned, as both operations are
  * public APIs). Guests (no `Logins`) get a new unauthenticated identity per `GetId`. A user
  * signed in to the pool's user pool (cognito-user-pool.ts) passes its ID token in `Logins`
- * under the user pool's provider name, as Lex Web UI's loaders do (../shared/clients.md): the
+ * under the user pool's provider name, as Lex Web UI's loaders do (docs/clients.md, "Lex Web UI"): the
  * token is verified, the user always gets the same identity id, and that identity's
  * credentials are issued only against a valid token of the same user ("Logins don't match"
  * otherwise), as the service documents (GetCredentialsForIdentity: "The Logins parameter is

@@ -5,7 +5,7 @@
  * `token_use` "id", `sub`, `cognito:username`, `exp`), and verifies them as an identity pool
  * verifies a `Logins` entry: signature, issuer, audience, token use and expiry. Lex Web UI's
  * loaders pass such a token as `Logins: { "cognito-idp.{region}.amazonaws.com/{userPoolId}": idToken }`
- * to `GetId` and `GetCredentialsForIdentity` (../shared/clients.md), so the local identity pool
+ * to `GetId` and `GetCredentialsForIdentity` (docs/clients.md, "Lex Web UI"), so the local identity pool
  * (cognito-identity.ts) can run that login path offline. The key pair is made per pool and
  * never leaves the process: a token another pool (or anyone else) signed does not verify.
  */

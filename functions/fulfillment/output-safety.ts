@@ -1,7 +1,7 @@
 /**
  * Output safety: the model's text (and whatever a document or a memory turn put into it) is
  * data, never markup. Stock Lex Web UI renders the final markdown with `marked` into `v-html`
- * without a sanitizer (../shared/clients.md, "Rendering"), so every answer this stack emits
+ * without a sanitizer (docs/reliability-and-security.md, "Output safety"), so every answer this stack emits
  * (streamed frames, `end.final`, the Lex message and `altMessages.markdown`, the HTTP doors)
  * passes through here first. Markdown stays markdown; what would become live is neutralised:
  *

@@ -5,7 +5,7 @@
  * WebSocket `ask` in `text` and `json` formats, `POST /ask` and the streaming function URL
  * (SSE and complete JSON). Everything a client receives is then rendered in Chromium the way stock Lex Web UI
  * 0.24.1 renders the final answer (`marked` 4 with its link renderer and linkifier, into
- * innerHTML: ../shared/clients.md, "Rendering"), and our own chat page answers the same
+ * innerHTML: docs/reliability-and-security.md, "Output safety"), and our own chat page answers the same
  * question. Nothing may execute (the title stays, no dialog, no console marker) and nothing
  * may be fetched from outside the page (the beacon counts zero; Playwright sees no request).
  * A control renders the unsanitized payloads through the same harness and must be caught.

@@ -9,7 +9,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import type { BenchResults } from "../../bench/report";
+import { describeRuns, type BenchResults } from "../../bench/report";
 import { PRICES, webSocketCostPerThousand } from "../../bench/cost";
 import type { StreamingCaseResult } from "../../bench/streaming";
 
@@ -286,7 +286,7 @@ export function renderPerformanceFigures(results: BenchResults): string {
   const m = results.meta;
   const busy = Object.entries(m.cpuBusyBeforePercent ?? {}).filter(([, percent]) => percent >= 20);
   const sections = [
-    `Run of ${m.date.slice(0, 10)}: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, Node ${m.node}.` +
+    `Run of ${describeRuns(m, { platform: false })}.` +
       (busy.length > 0 ? ` Other work kept the machine busy before ${busy.map(([name]) => name).join(", ")}: those figures are skewed.` : ""),
     streamingSection(results).join("\n"),
     fanoutSection(results).join("\n"),

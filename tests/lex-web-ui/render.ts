@@ -1,6 +1,6 @@
 /**
  * Stock Lex Web UI 0.24.1's rendering of a bot message's `alts.markdown`
- * (lex-web-ui/src/components/MessageText.vue; ../shared/clients.md, "Rendering"): `marked`
+ * (lex-web-ui/src/components/MessageText.vue; docs/reliability-and-security.md, "Output safety"): `marked`
  * ^4.0.12 as its package.json pins, with its `renderer.link` that writes
  * `<a href="${href}" title="${title}" target="_blank">` without escaping `href`, and the custom
  * tokenizer clients.md describes that turns `https://…` and `tel:` runs into

@@ -100,7 +100,7 @@ describe("local Cognito identity pool (awsJson1.1, with @aws-sdk/client-cognito-
   });
 
   // Lex Web UI's loaders, logged in: getCredentials(poolId, region, logins) → GetId + GetCredentialsForIdentity with
-  // Logins {"cognito-idp.{region}.amazonaws.com/{userPoolId}": idToken} (../shared/clients.md).
+  // Logins {"cognito-idp.{region}.amazonaws.com/{userPoolId}": idToken} (docs/clients.md, "Lex Web UI").
   describe("a user signed in to the user pool (Logins)", function () {
     it("gets the same identity id on every GetId, and credentials of the authenticated role carrying it", async function () {
       const logins = { [userPool.providerName]: userPool.issueIdToken("ana") };

@@ -2,7 +2,7 @@
  * Issue 19's six attacks on guest sessions, over the wire against the local stack: a second
  * Cognito guest, signed exactly as a Lex Web UI page signs (lex-web-ui-client.ts), holds
  * sockets on a victim's stock `lex-web-ui-XXXX` id, asks Lex under it, and reads the
- * connections table as a QnABot 7.4 hook does. Facts the attacks rest on (../shared/clients.md):
+ * connections table as a QnABot 7.4 hook does. Facts the attacks rest on (docs/clients.md, "Lex Web UI"):
  * a stock guest's id has 16 random bits; the Lex code hook event carries no caller identity;
  * Lex Web UI's Cognito roles may call RecognizeText with any session id; Lex Web UI never
  * reconnects a closed socket.

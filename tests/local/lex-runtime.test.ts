@@ -16,6 +16,7 @@ import { CredentialStore, localCognitoIdentity, localIamUser, type LocalCredenti
 import { applyEnv } from "../../local/process-env";
 import { LEX_CODE_HOOK_TIMEOUT_MS } from "../../functions/fulfillment/config";
 import { CodeHookError, DEFAULT_LOCAL_BOT, startLocalLexRuntime, type LexCodeHookEvent, type LocalLexRuntime } from "../../local/lex-runtime";
+import { shiftWallClock } from "../helpers/wall-clock";
 
 const REGION = "eu-west-1";
 const BOT = DEFAULT_LOCAL_BOT;
@@ -179,6 +180,21 @@ describe("local Lex V2 runtime (RecognizeText, with @aws-sdk/client-lex-runtime-
     await ask("session-keep", "four", {}, later);
     later.destroy();
     expect(events[events.length - 1].sessionState.sessionAttributes).to.deep.equal({});
+  });
+
+  describe("ten minutes after this file loaded (a slow full run reaches it that late)", function () {
+    let restore: () => void;
+    before(function () {
+      restore = shiftWallClock(10 * 60_000);
+    });
+    after(function () {
+      restore();
+    });
+
+    it("accepts a request signed now: the runtime's clock is set when each test starts (SigV4 allows 5 minutes of skew)", async function () {
+      const response = await ask("session-late", "Still current?");
+      expect(response.messages?.[0]?.content).to.equal("You asked: Still current?");
+    });
   });
 
   it("answers an unknown bot, alias or locale with ResourceNotFoundException (404), and bad members with ValidationException (400)", async function () {

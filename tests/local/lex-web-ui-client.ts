@@ -1,5 +1,5 @@
 /**
- * A chat client that behaves as Lex Web UI does, written from ../shared/clients.md (not from
+ * A chat client that behaves as Lex Web UI does, written from docs/clients.md ("Lex Web UI") (not from
  * its code): a guest Cognito identity through `@aws-sdk/client-cognito-identity`, a session id
  * that is `lex-web-ui-` + 4 random hex digits in stock 0.22–0.24.1 (the identity id in 0.21.7
  * and QnABot's own client page), a `@smithy/signature-v4` presign of

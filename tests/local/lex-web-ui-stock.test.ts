@@ -1,5 +1,5 @@
 /**
- * Lex Web UI against the whole local stack, over the wire, behaving as ../shared/clients.md
+ * Lex Web UI against the whole local stack, over the wire, behaving as docs/clients.md ("Lex Web UI")
  * says each version does (see lex-web-ui-client.ts): a guest identity from the local Cognito
  * pool (or a signed-in user's, with a user-pool ID token in `Logins`), its connect URL signed
  * over the hostname without the port, questions through the local Lex runtime into the real

@@ -2,7 +2,7 @@
  * The local stack's front door over the wire: who may connect to which session (SigV4 on
  * `$connect`, session claims, Cognito identities), the gateway's limits and the routes
  * that are not answers (`$disconnect`, `$default`, a refused `ask`), checked on the items the
- * real connection handler writes to dynalite (SESSION-MODEL.md).
+ * real connection handler writes to dynalite (docs/reliability-and-security.md, "Sessions and who receives an answer").
  */
 import { expect } from "chai";
 import { CLIENT_ACTIONS } from "../../functions/shared/routes";

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { displayLag, lexWebUiDisplay, LEX_WEB_UI_DISPLAY_DELAY_MS } from "../../bench/lex-web-ui-display";
 
-// The behaviour modelled is Lex Web UI's as ../shared/clients.md ("Frames") records it: text
+// The behaviour modelled is Lex Web UI's as docs/clients.md ("What a stock Lex Web UI user sees", "Frames") records it: text
 // frames other than `/stop/` are listed; each arrival from the second on shows, 500 ms later,
 // the oldest frame not yet shown; the last frame is never shown by the streaming path.
 describe("Lex Web UI display model (clients.md, Frames)", () => {

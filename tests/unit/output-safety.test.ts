@@ -1,7 +1,7 @@
 /**
  * The output sanitizer (functions/fulfillment/output-safety.ts): each attack class is rendered
  * the way stock Lex Web UI 0.24.1 renders the final answer (tests/lex-web-ui/render.ts, `marked`
- * 4 into innerHTML; ../shared/clients.md, "Rendering") and parsed as a browser parses innerHTML;
+ * 4 into innerHTML; docs/reliability-and-security.md, "Output safety") and parsed as a browser parses innerHTML;
  * a property test cuts payloads at every point and checks that the frames joined equal the
  * whole text sanitized, and that no prefix a client may render is live.
  */
