@@ -133,7 +133,7 @@ const BOT_ID = /^[0-9a-zA-Z]+$/;
 const ALIAS_ID = /^(\bTSTALIASID\b|[0-9a-zA-Z]+)$/;
 const SESSION_ID = /^[0-9a-zA-Z._:-]+$/;
 const MAX_TEXT_CHARS = 1024;
-const MAX_BODY_BYTES = 1024 * 1024;
+export const MAX_RECOGNIZE_TEXT_BODY_BYTES = 1024 * 1024;
 const ROUTE = /^\/bots\/([^/]+)\/botAliases\/([^/]+)\/botLocales\/([^/]+)\/sessions\/([^/]+)\/text$/;
 const DIALOG_ACTIONS = new Set(["Close", "ConfirmIntent", "Delegate", "ElicitIntent", "ElicitSlot"]);
 
@@ -290,7 +290,7 @@ export async function startLocalLexRuntime(options: LocalLexRuntimeOptions): Pro
     try {
       // The caller is judged from its headers first; a known key id with a bad signature has its
       // body read from the budget every local endpoint shares (signed-request.ts).
-      ({ credential, body: bytes } = await verifySignedRequest(verifier, req, MAX_BODY_BYTES));
+      ({ credential, body: bytes } = await verifySignedRequest(verifier, req, MAX_RECOGNIZE_TEXT_BODY_BYTES));
     } catch (error) {
       if (error instanceof SignatureError) throw new AwsError(403, error.errorType, error.message);
       if (error instanceof BodyTooLargeError) throw validation("Request body is too large");

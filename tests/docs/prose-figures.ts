@@ -38,6 +38,7 @@ import { CLOSE_BUDGET_MS, CLOSE_RETRY_CAP_MS, DEFAULT_FLUSH_INTERVAL_MS, DEFAULT
 import { UNVERIFIED_BODY_BUDGET_BYTES } from "../../local/signed-request";
 import { MAX_HTTP_API_BODY_BYTES } from "../../local/http-api";
 import { MAX_FUNCTION_URL_BODY_BYTES } from "../../local/function-url";
+import { MAX_RECOGNIZE_TEXT_BODY_BYTES } from "../../local/lex-runtime";
 import { PAGE_IDLE_MS } from "../../client/chat-server";
 import { backoffDelay } from "../../client/web/backoff";
 
@@ -532,7 +533,15 @@ export const FIGURES: readonly Entry[] = [
   B("docs/reliability-and-security.md", "plus a connect per id every 4 hours", "the connection TTL plus CLAIM_GRACE_SECONDS", () => hours(D.connectionTtlSeconds + CLAIM_GRACE_SECONDS)),
   B("docs/reliability-and-security.md", "17-minute lease (Lambda's 15 minutes plus 2 of", "functions/shared/ask-ledger.ts ASK_LEASE_SECONDS; Lambda's 15-minute maximum timeout", () => [`${ASK_LEASE_SECONDS / 60}-minute`, "15 minutes"]),
   B("docs/reliability-and-security.md", "**Stage throttling** (50/s, burst 100 by", "components/streaming.ts STREAMING_DEFAULTS", () => `(${perSecond(D.throttlingRateLimit)}, burst ${D.throttlingBurstLimit}`),
-  B("docs/reliability-and-security.md", "10/s burst 20, 5/s burst 10), so", THROTTLES, () => `${throttle("ping", " ")}, ${throttle("$default", " ")}`),
+  B("docs/reliability-and-security.md", "(`routeThrottling`: 10/s burst 20, 5/s burst 10;", THROTTLES, () => `${throttle("ping", " ")}, ${throttle("$default", " ")}`),
+  L("docs/reliability-and-security.md", "(before: posted once, so under a 95% storm", "the storms the hang checks inject (tests/reliability/hangs.ts)"),
+  B("docs/reliability-and-security.md", "(at most 5.6 s + 30 s, past API Gateway's 29 s integration timeout", "functions/stream/writer.ts CLOSE_BUDGET_MS; the retry budget of DEFAULT_POST_RETRIES waits; API Gateway's 29 s integration timeout (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-execution-service-websocket-limits-table.html)", () => sec(CLOSE_BUDGET_MS)),
+  B("docs/reliability-and-security.md", "for a refusal, one frame: 5.6 s + 30 s + 5 s", "functions/stream/writer.ts CLOSE_BUDGET_MS; the hang checks' bound (tests/reliability/hangs.ts)", () => sec(CLOSE_BUDGET_MS)),
+  L("docs/reliability-and-security.md", "refused asks under 95% 429 and 5xx", "the refusal storms the hang checks inject (tests/reliability/hangs.ts)"),
+  L("docs/reliability-and-security.md", "declared body over API Gateway's 128 KB message payload quota", AWS_WEBSOCKET_QUOTAS),
+  B("docs/reliability-and-security.md", "the Lex runtime one over 1 MB (AWS documents no RecognizeText body size, only `text` of at most 1,024 characters, so 1 MB is a local bound", `local/lex-runtime.ts MAX_RECOGNIZE_TEXT_BODY_BYTES; ${AWS_LEX_RECOGNIZE_TEXT}`, () => mb(MAX_RECOGNIZE_TEXT_BODY_BYTES)),
+  B("docs/reliability-and-security.md", "from the same 32 MB budget", "local/signed-request.ts UNVERIFIED_BODY_BUDGET_BYTES", () => mb(UNVERIFIED_BODY_BUDGET_BYTES)),
+  B("docs/reliability-and-security.md", "before: the Lex runtime read up to 1 MB before any check", "local/lex-runtime.ts MAX_RECOGNIZE_TEXT_BODY_BYTES", () => mb(MAX_RECOGNIZE_TEXT_BODY_BYTES)),
   L("docs/reliability-and-security.md", "and another principal asking 1 s later.", "the scenario of tests/reliability/fairness.ts"),
   B("docs/reliability-and-security.md", "In the run of 2026-12-07 (load average 5.5 → 8.3 on 2 shared CPUs)", "RELIABILITY.md, its first line", fromReliability(undefined, ["on 2026-12-07", "2026-12-07"], ["5.5 at the start, 8.3 at the end", "5.5 → 8.3"], ["2 CPUs", "2 shared CPUs"])),
   B("docs/reliability-and-security.md", "stage throttled as deployed (50/s, burst", "components/streaming.ts STREAMING_DEFAULTS.throttlingRateLimit", () => perSecond(D.throttlingRateLimit)),
@@ -556,11 +565,11 @@ export const FIGURES: readonly Entry[] = [
   B("docs/reliability-and-security.md", "| Question | message | 4,000 characters |", "functions/shared/protocol.ts MAX_QUESTION_CHARS", () => `${MAX_QUESTION_CHARS.toLocaleString("en-US")} characters`),
   B("docs/reliability-and-security.md", "| connection | 32 KB / 128 KB (API Gateway)", "functions/stream/frames.ts", () => `${kb(DEFAULT_MAX_FRAME_BYTES)} / ${kb(DEFAULT_MAX_MESSAGE_BYTES)}`),
   B("docs/reliability-and-security.md", "| connection | 2 h (API Gateway); row TTL ≥ 7200 s", "components/streaming.ts API_GATEWAY_MAX_CONNECTION_SECONDS, STREAMING_LIMITS.connectionTtlSeconds", () => `≥ ${STREAMING_LIMITS.connectionTtlSeconds.min} s`),
-  B("docs/reliability-and-security.md", "per frame | 10, waits ≤ 1 s, 3 s timeout", "functions/stream/writer.ts DEFAULT_POST_RETRIES, functions/stream/aws.ts DEFAULT_POST_TIMEOUT_MS", () => [`${DEFAULT_POST_RETRIES}, waits`, `${sec(DEFAULT_POST_TIMEOUT_MS)} timeout`]),
+  B("docs/reliability-and-security.md", "| 10, waits ≤ 1 s, 3 s timeout", "functions/stream/writer.ts DEFAULT_POST_RETRIES, functions/stream/aws.ts DEFAULT_POST_TIMEOUT_MS", () => [`${DEFAULT_POST_RETRIES}, waits`, `${sec(DEFAULT_POST_TIMEOUT_MS)} timeout`]),
   B("docs/reliability-and-security.md", "| connection | tried for 30 s, waits ≤ 250 ms |", "functions/stream/writer.ts CLOSE_BUDGET_MS, CLOSE_RETRY_CAP_MS", () => [sec(CLOSE_BUDGET_MS), ms(CLOSE_RETRY_CAP_MS)]),
   B("docs/reliability-and-security.md", "DynamoDB call | every call | 10 s of silence", "functions/shared/dynamo-timeouts.ts DYNAMO_REQUEST_TIMEOUT_MS", () => sec(DYNAMO_REQUEST_TIMEOUT_MS)),
   B("docs/reliability-and-security.md", "while used in the last 2 h |", "client/chat-server.ts PAGE_IDLE_MS", () => `${PAGE_IDLE_MS / 3_600_000} h`),
-  B("docs/reliability-and-security.md", "| all SigV4 endpoints | 32 MB held at once", "local/signed-request.ts UNVERIFIED_BODY_BUDGET_BYTES", () => mb(UNVERIFIED_BODY_BUDGET_BYTES)),
+  B("docs/reliability-and-security.md", "@connections) | 32 MB held at once", "local/signed-request.ts UNVERIFIED_BODY_BUDGET_BYTES", () => mb(UNVERIFIED_BODY_BUDGET_BYTES)),
   B("docs/reliability-and-security.md", "kept 2 days by TTL", "functions/fulfillment/token-budget.ts TOKEN_USAGE_TTL_SECONDS", () => `${TOKEN_USAGE_TTL_SECONDS / 86_400} days`),
   B("docs/reliability-and-security.md", "keeps trying that close for 30 s with waits of at most 250 ms", "functions/stream/writer.ts CLOSE_BUDGET_MS, CLOSE_RETRY_CAP_MS", () => [sec(CLOSE_BUDGET_MS), ms(CLOSE_RETRY_CAP_MS)]),
   B("docs/reliability-and-security.md", "attempt times out after 10 s of a silent", "functions/shared/dynamo-timeouts.ts DYNAMO_REQUEST_TIMEOUT_MS", () => sec(DYNAMO_REQUEST_TIMEOUT_MS)),
@@ -588,7 +597,6 @@ export const FIGURES: readonly Entry[] = [
   L("docs/reliability-and-security.md", "(HTTP API 10 MB, Lambda 6 MB, DynamoDB 16 MB, @connections 128 KB)", "AWS limits, each cited in docs/local-stack.md's limits table"),
   B("docs/reliability-and-security.md", "from one shared 32 MB", "local/signed-request.ts UNVERIFIED_BODY_BUDGET_BYTES", () => mb(UNVERIFIED_BODY_BUDGET_BYTES)),
   B("docs/reliability-and-security.md", "12 concurrent 6 MB bad-signature bodies are all refused and never more than 32 MB is held", "local/function-url.ts, local/signed-request.ts", () => [mb(MAX_FUNCTION_URL_BODY_BYTES), mb(UNVERIFIED_BODY_BUDGET_BYTES)]),
-  L("docs/reliability-and-security.md", "The Lex runtime (1 MB bodies) and @connections (128 KB)", "AWS limits: the local Lex runtime's and @connections' body bounds (docs/local-stack.md)"),
   B("docs/reliability-and-security.md", "100 concurrent unsigned 10 MB bodies", "RELIABILITY.md", fromReliability("Unsigned 10 MB bodies to POST /ask", "10 MB")),
   B("docs/reliability-and-security.md", "(before: RSS 132 → 910 MB); 5,000 8 KB requests", "RELIABILITY.md", (s) => [
     ...fromReliability("Unsigned 10 MB bodies to POST /ask", "RSS 132 → 910 MB")(s),
@@ -600,4 +608,9 @@ export const FIGURES: readonly Entry[] = [
   L("docs/reliability-and-security.md", "and 95% of every DynamoDB call", "the storms the hang checks inject (tests/reliability/hangs.ts)"),
   L("docs/reliability-and-security.md", "3.5 s posts, paused", "the slow-post scenario of tests/reliability/hangs.ts"),
   L("docs/reliability-and-security.md", "1.5 s posts) so", "the test budget's slow posts (tests/reliability/hangs.ts)"),
+  B("docs/deploy-and-configuration.md", "(`ping` 10/s burst 20, `$default` 5/s burst 10)", THROTTLES, () => [throttle("ping", " "), throttle("$default", " ")]),
+  B("docs/local-stack.md", "a local bound of 1 MB, refused", "local/lex-runtime.ts MAX_RECOGNIZE_TEXT_BODY_BYTES", () => mb(MAX_RECOGNIZE_TEXT_BODY_BYTES)),
+  B("docs/local-stack.md", "badly signed body read from the 32 MB budget", "local/signed-request.ts UNVERIFIED_BODY_BUDGET_BYTES", () => mb(UNVERIFIED_BODY_BUDGET_BYTES)),
+  B("docs/local-stack.md", "body declared over 128 KB is refused unread", "functions/stream/frames.ts DEFAULT_MAX_MESSAGE_BYTES", () => kb(DEFAULT_MAX_MESSAGE_BYTES)),
+  B("docs/local-stack.md", "badly signed body is read from the 32 MB budget", "local/signed-request.ts UNVERIFIED_BODY_BUDGET_BYTES", () => mb(UNVERIFIED_BODY_BUDGET_BYTES)),
 ];
