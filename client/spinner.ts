@@ -13,8 +13,13 @@ export class Spinner {
 
   constructor(
     private readonly stream: TerminalStream,
-    private readonly text: string,
+    private text: string,
   ) {}
+
+  /** Says what is being waited for now (a knowledge base's stage); redrawn at the next frame. */
+  relabel(text: string): void {
+    this.text = text;
+  }
 
   start(): void {
     if (!this.stream.isTTY || this.timer) return;

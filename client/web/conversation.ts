@@ -21,8 +21,8 @@ export interface Answer {
   status: AnswerStatus;
   /** The streamed text so far: the `delta`s concatenated. */
   text: string;
-  /** The model's reasoning so far: the `reasoning` envelopes concatenated ("" without any). */
-  reasoning: string;
+  /** The model's reasoning so far: the `reasoning` envelopes concatenated; absent without any. */
+  reasoning?: string;
   /** The last `progress` stage, until the first delta: what the answer is doing before its text. */
   progress?: ProgressStage;
   /** The final formatted answer from `end`; replaces `text` once present. */
@@ -99,7 +99,7 @@ function applyEnvelope(answer: Answer, envelope: Envelope, at: number): Answer {
     case "guardrail":
       return { ...next, guardrail: envelope.action };
     case "reasoning":
-      return { ...next, status: "streaming", reasoning: answer.reasoning + envelope.text };
+      return { ...next, status: "streaming", reasoning: (answer.reasoning ?? "") + envelope.text };
     case "progress":
       // A stage after text began says nothing the text does not.
       return answer.deltas > 0 ? next : { ...next, status: "streaming", progress: envelope.stage };
@@ -139,7 +139,6 @@ export function reduceConversation(state: Conversation, action: ConversationActi
         mode: action.mode,
         status: "pending",
         text: "",
-        reasoning: "",
         citations: [],
         lastSeq: -1,
         deltas: 0,

@@ -14,7 +14,26 @@ import { parseStartArgs, USAGE, UsageError } from "../../local/start";
 import { DEFAULT_OUTPUT_POLICY, sanitizeOutput } from "../../functions/fulfillment/output-safety";
 import { DEFAULT_REASONING_BUDGET_TOKENS } from "../../functions/fulfillment/reasoning";
 import type { Envelope } from "../../functions/shared/protocol";
+import { Readable } from "node:stream";
+import { main } from "../../client/cli";
+import { EXIT } from "../../client/exit-codes";
 import { connect, deltaText, last, type StackSocket } from "./stack-helpers";
+
+class Capture {
+  text = "";
+  constructor(readonly isTTY = false) {}
+  write(text: string): boolean {
+    this.text += text;
+    return true;
+  }
+}
+
+async function cli(argv: string[], ttyStderr = false) {
+  const stdout = new Capture();
+  const stderr = new Capture(ttyStderr);
+  const code = await main(argv, { stdout, stderr, stdin: Readable.from([]), env: {} });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
 
 const MARKER = "SECRET-THOUGHT-7f3a";
 // Markup in the reasoning, to show it goes through the output sanitizer like the answer.
@@ -69,7 +88,7 @@ describe("local stack: reasoning and progress", () => {
       bedrockBehavior: BEHAVIOR,
       // As `npm start -- --reasoning` passes it.
       ...parseStartArgs(["--reasoning"]),
-      page: false,
+      // The page server signs the CLI's URLs (qnabot-stream --local).
       ports: undefined,
       // Every log level the handlers have, so the log check sees all they would ever write.
       env: { POWERTOOLS_LOG_LEVEL: "DEBUG", POWERTOOLS_METRICS_DISABLED: "true" },
@@ -153,6 +172,25 @@ describe("local stack: reasoning and progress", () => {
       await text.close();
       await json.close();
     }
+  });
+
+  it("qnabot-stream ask --reasoning prints the reasoning dimmed on stderr, the answer alone on stdout; without the flag, no reasoning", async () => {
+    const withFlag = await cli(["ask", "Why stream reasoning apart?", "--local", stack.pageUrl!, "--reasoning"], true);
+    expect(withFlag.code).to.equal(EXIT.ok);
+    expect(withFlag.stdout).to.equal(`${ANSWER.join("")}\n`);
+    const thought = sanitizeOutput(REASONING.join(""), DEFAULT_OUTPUT_POLICY);
+    // Each chunk is dimmed as it comes: without the colour codes, the heading and the whole reasoning.
+    expect(withFlag.stderr).to.contain("\x1b[2mreasoning:\n");
+    expect(withFlag.stderr.replace(/\x1b\[[0-9;]*m/g, "")).to.contain(`reasoning:\n${thought}\n`);
+
+    const json = await cli(["ask", "Why?", "--local", stack.pageUrl!, "--reasoning", "--json"]);
+    const types = json.stdout.trimEnd().split("\n").map((line) => (JSON.parse(line) as Envelope).type);
+    expect(types).to.include("reasoning");
+
+    const without = await cli(["ask", "Why stream reasoning apart?", "--local", stack.pageUrl!], true);
+    expect(without.code).to.equal(EXIT.ok);
+    expect(without.stdout).to.equal(`${ANSWER.join("")}\n`);
+    expect(without.stderr).to.not.contain(MARKER).and.not.contain("reasoning:");
   });
 
   it("tells a json asker a knowledge-base answer's stages, retrieving then generating, before its first token", async () => {
