@@ -16,9 +16,10 @@ export class Spinner {
     private text: string,
   ) {}
 
-  /** Says what is being waited for now (a knowledge base's stage); redrawn at the next frame. */
+  /** Says what is being waited for now (a knowledge base's stage), at once when spinning. */
   relabel(text: string): void {
     this.text = text;
+    if (this.timer) this.draw();
   }
 
   start(): void {

@@ -17,7 +17,27 @@ import type { Envelope } from "../../functions/shared/protocol";
 import { Readable } from "node:stream";
 import { main } from "../../client/cli";
 import { EXIT } from "../../client/exit-codes";
-import { connect, deltaText, last, type StackSocket } from "./stack-helpers";
+import { request } from "node:http";
+import { signFunctionUrlPost } from "../../client/function-url-signer";
+import { SseParser } from "../../client/sse";
+import { connect, deltaText, last, postAsk, type StackSocket } from "./stack-helpers";
+
+/** A signed POST to the local function URL, as the chat user. */
+async function functionUrlPost(stack: LocalStack, body: unknown, accept: string): Promise<{ status: number; body: string }> {
+  const payload = JSON.stringify(body);
+  const url = new URL(stack.functionUrl);
+  const { headers } = await signFunctionUrlPost({ url: stack.functionUrl, region: stack.region, credentials: stack.chatUser, body: payload, accept });
+  return new Promise((resolve, reject) => {
+    const req = request({ method: "POST", host: url.hostname, port: url.port, path: "/", headers }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (text += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
 
 class Capture {
   text = "";
@@ -191,6 +211,39 @@ describe("local stack: reasoning and progress", () => {
     expect(without.code).to.equal(EXIT.ok);
     expect(without.stdout).to.equal(`${ANSWER.join("")}\n`);
     expect(without.stderr).to.not.contain(MARKER).and.not.contain("reasoning:");
+  });
+
+  it("honours reasoning on POST /ask (streamed to the caller's json connections) and on the function URL's SSE stream", async () => {
+    const socket = await connect(stack, "reasoning-http", { format: "json" });
+    try {
+      const response = await postAsk(stack, { question: "Over HTTP?", sessionId: "reasoning-http", requestId: "http-1", reasoning: true });
+      expect(response.status).to.equal(200);
+      expect(JSON.stringify(response.body), "the JSON answer carries no reasoning").to.not.contain(MARKER);
+      expect(reasoningOf(await socket.answer("http-1"))).to.contain(MARKER);
+    } finally {
+      await socket.close();
+    }
+    const sse = await functionUrlPost(stack, { question: "Over SSE?", sessionId: "reasoning-sse", requestId: "sse-1", reasoning: true }, "text/event-stream");
+    const events = new SseParser().push(sse.body);
+    const thought = events.filter((e) => e.event === "reasoning").map((e) => (JSON.parse(e.data) as { text: string }).text).join("");
+    expect(thought).to.equal(sanitizeOutput(REASONING.join(""), DEFAULT_OUTPUT_POLICY));
+    expect(events.at(-1)?.event).to.equal("end");
+  });
+
+  it("refuses a reasoning field that is not a boolean", async () => {
+    const socket = await connect(stack, "reasoning-bad", { format: "json" });
+    try {
+      socket.send({ action: "ask", requestId: "bad-1", question: "Q?", reasoning: "yes" });
+      expect(last(await socket.answer("bad-1"), "error")).to.include({ code: "bad_request", message: "reasoning must be true or false" });
+    } finally {
+      await socket.close();
+    }
+  });
+
+  it("qnabot-stream shows a knowledge-base answer's stages on its spinner", async () => {
+    const { code, stderr } = await cli(["ask", "How does the knowledge base cite its sources?", "--mode", "kb", "--local", stack.pageUrl!], true);
+    expect(code).to.equal(EXIT.ok);
+    expect(stderr).to.contain("searching the knowledge base…").and.contain("writing the answer…");
   });
 
   it("tells a json asker a knowledge-base answer's stages, retrieving then generating, before its first token", async () => {
