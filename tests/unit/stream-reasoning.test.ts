@@ -1,4 +1,7 @@
 import { expect } from "chai";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { parseEnvelope } from "../../client/web/envelope";
 import { Journal, eventsAfter, type JournalEvent } from "../../functions/stream/journal";
 import type { AnswerKey, CheckpointNews, JournalStore, ResumeOutcome } from "../../functions/stream/journal-store";
 import { createStreamOpener } from "../../functions/stream/writer";
@@ -114,5 +117,20 @@ describe("journal: reasoning and progress take positions but are not kept", () =
     expect(text(1)).to.equal("bcd");
     expect(text(4), "inside the reasoning: the rest of the text").to.equal("cd");
     expect(text(7)).to.equal("d");
+  });
+});
+
+describe("docs/protocol.md: the reasoning and progress examples", () => {
+  it("are envelopes the page's parser takes, whose seqs are their journal positions", () => {
+    const doc = readFileSync(path.join(__dirname, "../../docs/protocol.md"), "utf8");
+    const section = doc.slice(doc.indexOf("## Reasoning and progress"), doc.indexOf("\n## ", doc.indexOf("## Reasoning and progress") + 1));
+    const envelopes = [...section.matchAll(/^(\{"v":1.*\})$/gm)].map((match) => parseEnvelope(match[1]));
+    expect(envelopes.map((e) => e.type)).to.include.members(["start", "reasoning", "delta", "progress"]);
+    for (const requestId of new Set(envelopes.map((e) => e.requestId))) {
+      const answer = envelopes.filter((e) => e.requestId === requestId);
+      // The progress example starts after its (unshown) start.
+      const shown = answer[0].type === "start" ? answer : [{ type: "start" }, ...answer];
+      expect(answer.map((e) => e.seq), requestId).to.deep.equal(journalPositions(shown).slice(shown.length - answer.length));
+    }
   });
 });
