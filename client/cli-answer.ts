@@ -8,7 +8,7 @@
  * ends the answer (stopReason `cancelled`) with what was generated so far.
  */
 import type WebSocket from "ws";
-import type { AnswerMode, Envelope } from "../functions/shared/protocol";
+import type { AnswerMode, Envelope, ProgressStage } from "../functions/shared/protocol";
 import { CliError, EXIT } from "./exit-codes";
 import { backoffDelay } from "./web/backoff";
 import { emptyConversation, reduceConversation, type Answer, type Conversation } from "./web/conversation";
@@ -18,6 +18,8 @@ export interface AskRequest {
   requestId: string;
   question: string;
   mode: AnswerMode;
+  /** Asks for the model's reasoning too; sent only when true. */
+  reasoning?: boolean;
 }
 
 export interface AnswerCallbacks {
@@ -27,6 +29,10 @@ export interface AnswerCallbacks {
   onText?(text: string): void;
   /** A one-line note for stderr (reconnecting, stopping). */
   onNote?(text: string): void;
+  /** The model's reasoning, in order, as it arrives. */
+  onReasoning?(text: string): void;
+  /** A knowledge-base answer's stage before its first token. */
+  onProgress?(stage: ProgressStage): void;
 }
 
 export interface FollowOptions {
@@ -71,7 +77,8 @@ export class AnswerTracker {
     private readonly callbacks: AnswerCallbacks,
     private readonly now: () => number = Date.now,
   ) {
-    this.conversation = reduceConversation(emptyConversation, { type: "asked", ...request, at: now() });
+    const { requestId, question, mode } = request;
+    this.conversation = reduceConversation(emptyConversation, { type: "asked", requestId, question, mode, at: now() });
   }
 
   get answer(): Answer {
@@ -89,6 +96,9 @@ export class AnswerTracker {
     this.callbacks.onEnvelope?.(envelope);
     this.conversation = reduceConversation(this.conversation, { type: "envelope", envelope, at: this.now() });
     const after = this.answer;
+    const thought = before.reasoning ?? "";
+    if ((after.reasoning ?? "").length > thought.length) this.callbacks.onReasoning?.(after.reasoning!.slice(thought.length));
+    if (after.progress !== undefined && after.progress !== before.progress) this.callbacks.onProgress?.(after.progress);
     if (after.text.length > before.text.length) this.callbacks.onText?.(after.text.slice(before.text.length));
     return after !== before;
   }
@@ -230,7 +240,8 @@ export function askOnSocket(first: WebSocket, request: AskRequest, callbacks: An
     socket.once("close", onClose);
     options.stop?.addEventListener("abort", onStop, { once: true });
     armTimeout();
-    socket.send(JSON.stringify({ action: "ask", ...request }), (error) => {
+    const { reasoning, ...ask } = request;
+    socket.send(JSON.stringify({ action: "ask", ...ask, ...(reasoning ? { reasoning: true } : {}) }), (error) => {
       if (error) finish(new CliError(EXIT.network, `could not send the question: ${error.message}`));
     });
   });

@@ -28,6 +28,8 @@ Targets:
 Options:
   -m, --mode llm|kb      answer with the LLM (default) or the knowledge base
       --json             print the raw envelopes, one JSON object per line
+      --reasoning        ask for the model's reasoning too, shown dimmed on stderr before
+                         the answer (when the stack allows it; otherwise nothing comes)
       --session-id <id>  session to ask in (default: a new one per run)
       --timeout <sec>    give up when no frame arrives for this long (default 90)
   -h, --help             show this help
@@ -47,6 +49,8 @@ export interface SessionOptions {
   target: Target;
   mode: AnswerMode;
   json: boolean;
+  /** Asks for the model's reasoning (`"reasoning": true`), printed dimmed on stderr. */
+  reasoning: boolean;
   sessionId?: string;
   timeoutMs: number;
 }
@@ -59,6 +63,7 @@ const OPTIONS = {
   local: { type: "string" },
   mode: { type: "string", short: "m" },
   json: { type: "boolean" },
+  reasoning: { type: "boolean" },
   // `--http` takes an optional value, which parseArgs cannot express: see httpFlags.
   "http-url": { type: "string" },
   "http-on": { type: "boolean" },
@@ -179,6 +184,7 @@ export function parseCliArgs(argv: readonly string[], env: Readonly<Record<strin
     target: target(values, env),
     mode,
     json: values.json ?? false,
+    reasoning: values.reasoning ?? false,
     timeoutMs: timeoutMs(values.timeout),
   };
   if (values["session-id"] !== undefined) {

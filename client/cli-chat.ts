@@ -164,8 +164,14 @@ export async function chatLoop(options: SessionOptions, sign: UrlSigner, io: Cha
           printer.waiting();
           const answer = await askOnSocket(
             socket,
-            { requestId: randomId(), question: line.text, mode },
-            { onEnvelope: (envelope) => printer.onEnvelope(envelope), onText: (text) => printer.onText(text), onNote: (text) => printer.note(text) },
+            { requestId: randomId(), question: line.text, mode, reasoning: options.reasoning },
+            {
+              onEnvelope: (envelope) => printer.onEnvelope(envelope),
+              onText: (text) => printer.onText(text),
+              onNote: (text) => printer.note(text),
+              onReasoning: (text) => printer.onReasoning(text),
+              onProgress: (stage) => printer.onProgress(stage),
+            },
             { timeoutMs: options.timeoutMs, stop, reconnect: () => connection.ready() },
           );
           const code = printer.finish(answer);

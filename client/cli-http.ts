@@ -97,12 +97,17 @@ export async function askOverHttp(
   deps: HttpAskDeps,
 ): Promise<ExitCode> {
   const fetchImpl = deps.fetch ?? fetch;
-  const request = { requestId: randomId(), question: command.question, mode: command.mode };
+  const request = { requestId: randomId(), question: command.question, mode: command.mode, ...(command.reasoning ? { reasoning: true } : {}) };
   const sessionId = command.sessionId ?? randomId("cli-");
   const body = JSON.stringify({ ...request, sessionId });
   const signed = await signedPost(target, body, deps);
   const where = new URL(signed.url).host;
-  const tracker = new AnswerTracker(request, { onEnvelope: (envelope) => printer.onEnvelope(envelope), onText: (text) => printer.onText(text) });
+  const tracker = new AnswerTracker(request, {
+    onEnvelope: (envelope) => printer.onEnvelope(envelope),
+    onText: (text) => printer.onText(text),
+    onReasoning: (text) => printer.onReasoning(text),
+    onProgress: (stage) => printer.onProgress(stage),
+  });
   const hangUp = new AbortController();
   let timedOut = false;
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -5,7 +5,7 @@
  * source's title or URI, an error message) goes through TerminalText first, so it cannot
  * retitle, clear or rewrite the user's terminal; only the CLI's own colours are escapes.
  */
-import type { Envelope } from "../functions/shared/protocol";
+import type { Envelope, ProgressStage } from "../functions/shared/protocol";
 import { EXIT, type ExitCode } from "./exit-codes";
 import { Spinner, type TerminalStream } from "./spinner";
 import { TerminalText, terminalSafe } from "./terminal-text";
@@ -24,6 +24,9 @@ export class AnswerPrinter {
   private lastWritten = "\n";
   /** One per answer: an escape sequence cut between two deltas is still dropped whole. */
   private readonly text = new TerminalText();
+  /** The reasoning's own, so an escape cut in it never swallows answer text. */
+  private readonly reasoning = new TerminalText();
+  private reasoningStarted = false;
 
   constructor(
     private readonly stdout: TerminalStream,
@@ -44,9 +47,34 @@ export class AnswerPrinter {
     if (this.json) this.stdout.write(`${JSON.stringify(envelope).replace(/[\u0080-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)}\n`);
   }
 
+  /** A knowledge-base stage: the spinner says it until the first token. */
+  onProgress(stage: ProgressStage): void {
+    this.spinner.relabel(stage === "retrieving" ? "searching the knowledge base…" : "writing the answer…");
+  }
+
+  /**
+   * The model's reasoning, on stderr (stdout stays the answer), dimmed on a terminal and
+   * headed once, so it reads apart from the answer that follows.
+   */
+  onReasoning(chunk: string): void {
+    if (this.json) return;
+    const text = this.reasoning.push(chunk);
+    if (text === "") return;
+    this.spinner.stop();
+    const dim = this.stderr.isTTY === true;
+    const head = this.reasoningStarted ? "" : "reasoning:\n";
+    this.reasoningStarted = true;
+    this.stderr.write(dim ? `\x1b[2m${head}${text}\x1b[0m` : `${head}${text}`);
+  }
+
   onText(chunk: string): void {
     this.spinner.stop();
     if (this.json) return;
+    if (this.reasoningStarted) {
+      // The reasoning ends on a line of its own before the answer starts.
+      this.stderr.write("\n");
+      this.reasoningStarted = false;
+    }
     const text = this.text.push(chunk);
     if (text === "") return;
     this.stdout.write(text);

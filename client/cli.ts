@@ -68,8 +68,14 @@ async function ask(command: Extract<CliCommand, { kind: "ask" }>, io: CliIo): Pr
       printer.waiting();
       const answer = await askOnSocket(
         socket,
-        { requestId: randomId(), question: command.question, mode: command.mode },
-        { onEnvelope: (envelope) => printer.onEnvelope(envelope), onText: (text) => printer.onText(text), onNote: (text) => printer.note(text) },
+        { requestId: randomId(), question: command.question, mode: command.mode, reasoning: command.reasoning },
+        {
+          onEnvelope: (envelope) => printer.onEnvelope(envelope),
+          onText: (text) => printer.onText(text),
+          onNote: (text) => printer.note(text),
+          onReasoning: (text) => printer.onReasoning(text),
+          onProgress: (stage) => printer.onProgress(stage),
+        },
         {
           timeoutMs: command.timeoutMs,
           stop: stop.signal,

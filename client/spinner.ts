@@ -13,8 +13,14 @@ export class Spinner {
 
   constructor(
     private readonly stream: TerminalStream,
-    private readonly text: string,
+    private text: string,
   ) {}
+
+  /** Says what is being waited for now (a knowledge base's stage), at once when spinning. */
+  relabel(text: string): void {
+    this.text = text;
+    if (this.timer) this.draw();
+  }
 
   start(): void {
     if (!this.stream.isTTY || this.timer) return;

@@ -4,6 +4,7 @@
  * key, the rule and the value, before anything is deployed.
  */
 import { parseTokenPrices, type TokenPrices } from "../functions/fulfillment/token-budget";
+import { DEFAULT_REASONING_BUDGET_TOKENS, MAX_REASONING_BUDGET_TOKENS, MIN_REASONING_BUDGET_TOKENS } from "../functions/fulfillment/reasoning";
 import * as pulumi from "@pulumi/pulumi";
 import {
   DEFAULT_GUARDRAIL_STREAM_PROCESSING_MODE,
@@ -101,6 +102,10 @@ export interface StackConfig {
   readonly tokenBudgetPerDay: number;
   /** Token prices for the estimated cost of an answer; unset: no estimate. */
   readonly tokenPricesUsdPerMillion?: { readonly input: number; readonly output: number };
+  /** Asks may stream the model's reasoning (QnaBotArgs.reasoning); only with enableStreaming and Bedrock answers. */
+  readonly reasoning: boolean;
+  /** Thinking budget of a reasoning answer, in tokens; only with reasoning. */
+  readonly reasoningBudgetTokens: number;
   /** QnABot's LLM_QA_PROMPT_TEMPLATE; only with llmLambdaArn. */
   readonly llmQaPromptTemplate?: string;
   /** QnABot's LLM_QA_MODEL_PARAMS, parsed; only with llmLambdaArn. */
@@ -166,6 +171,8 @@ export const CONFIG_DEFAULTS = {
   unboundSessionStreaming: STREAMING_DEFAULTS.unboundSessionStreaming,
   tokenBudgetPerDay: STREAMING_DEFAULTS.tokenBudgetPerDay,
   tokenPricesUsdPerMillion: "",
+  reasoning: false,
+  reasoningBudgetTokens: DEFAULT_REASONING_BUDGET_TOKENS,
   llmQaPromptTemplate: "",
   llmQaModelParams: "",
   streamTextFlushMs: STREAMING_DEFAULTS.textFlushMs,
@@ -436,6 +443,14 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
     problem("tokenBudgetPerDay", "needs enableStreaming: the daily tally is kept in the streaming connections table", String(tokenBudgetPerDay));
   }
 
+  const reasoning = boolean("reasoning", CONFIG_DEFAULTS.reasoning);
+  const reasoningBudgetTokens = integer("reasoningBudgetTokens", CONFIG_DEFAULTS.reasoningBudgetTokens, MIN_REASONING_BUDGET_TOKENS, MAX_REASONING_BUDGET_TOKENS);
+  if (reasoning && !enableStreaming) problem("reasoning", "needs enableStreaming: reasoning is only ever streamed, to format=json connections", "true");
+  if (reasoning && llmLambdaArn) problem("reasoning", "applies to Bedrock answers only: a custom LLM Lambda (llmLambdaArn) streams by itself", "true");
+  if (!reasoning && raw("reasoningBudgetTokens") !== undefined) {
+    problem("reasoningBudgetTokens", "only applies with reasoning, which is not true", raw("reasoningBudgetTokens") ?? "");
+  }
+
   const config: StackConfig = {
     enableStreaming,
     llmModelId: model("llmModelId") ?? CONFIG_DEFAULTS.llmModelId,
@@ -490,6 +505,8 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
     unboundSessionStreaming: boolean("unboundSessionStreaming", CONFIG_DEFAULTS.unboundSessionStreaming),
     tokenBudgetPerDay,
     tokenPricesUsdPerMillion,
+    reasoning,
+    reasoningBudgetTokens,
     llmQaPromptTemplate: llmLambdaArn ? llmQaPromptTemplate : undefined,
     llmQaModelParams: llmLambdaArn ? llmQaModelParams : undefined,
     streamTextFlushMs: limit("streamTextFlushMs", CONFIG_DEFAULTS.streamTextFlushMs, STREAMING_LIMITS.textFlushMs),

@@ -5,6 +5,7 @@
  * Given a StreamingComponent, it also streams answers over that component's WebSocket API.
  */
 import { parseTokenPrices } from "../functions/fulfillment/token-budget";
+import { checkReasoningBudget, DEFAULT_REASONING_BUDGET_TOKENS } from "../functions/fulfillment/reasoning";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { ENV } from "../functions/shared/env";
@@ -219,6 +220,19 @@ export interface QnaBotArgs {
    * writes are priced as input. Set as TOKEN_PRICES_USD_PER_MILLION. @default none (no estimate)
    */
   readonly tokenPricesUsdPerMillion?: { readonly input: number; readonly output: number };
+  /**
+   * Model reasoning: an ask on a `format=json` connection that sets `"reasoning": true` gets
+   * the model's reasoning as `reasoning` envelopes (Claude's extended thinking through
+   * ConverseStream; the model must support it, e.g. Claude Sonnet 4). Never sent to text
+   * connections (Lex Web UI), never remembered, journaled or logged. Needs `streaming` and
+   * Bedrock answers (not `llmLambdaArn`). Set as REASONING_BUDGET_TOKENS. @default false
+   */
+  readonly reasoning?: boolean;
+  /**
+   * Most tokens the model may think with before it answers, 1024-24000; added to the
+   * answer's `maxTokens`, and billed as output tokens. Only with `reasoning`. @default 2048
+   */
+  readonly reasoningBudgetTokens?: number;
   /** Tags for every taggable resource. @default none */
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
@@ -312,6 +326,21 @@ function checkedTokenPrices(prices: { readonly input: number; readonly output: n
   return raw;
 }
 
+/** The thinking budget REASONING_BUDGET_TOKENS holds, undefined with reasoning off; throws on a setting that cannot work. */
+function reasoningBudgetOf(args: QnaBotArgs): number | undefined {
+  if (!args.reasoning) {
+    if (args.reasoningBudgetTokens !== undefined) throw new Error("reasoningBudgetTokens only applies with reasoning: true");
+    return undefined;
+  }
+  if (!args.streaming) throw new Error("reasoning needs streaming: reasoning is only ever streamed, to format=json connections");
+  if (args.llmLambdaArn) throw new Error("reasoning applies to Bedrock answers only: a custom LLM Lambda (llmLambdaArn) streams by itself");
+  try {
+    return checkReasoningBudget(args.reasoningBudgetTokens ?? DEFAULT_REASONING_BUDGET_TOKENS);
+  } catch (error) {
+    throw new Error(`reasoningBudgetTokens: ${(error as Error).message}`);
+  }
+}
+
 /** Throws on a guardrail setting Bedrock would refuse. */
 export function checkGuardrail(guardrail: QnaGuardrail): void {
   if (!GUARDRAIL_ID_PATTERN.test(guardrail.id)) {
@@ -378,6 +407,7 @@ export class QnaBot extends pulumi.ComponentResource {
     if (args.llmQaModelParams !== undefined) checkModelParams(args.llmQaModelParams);
     // Parsed as the function parses them, so a bad list fails here instead of at cold start.
     const tokenPrices = args.tokenPricesUsdPerMillion && checkedTokenPrices(args.tokenPricesUsdPerMillion);
+    const reasoningBudget = reasoningBudgetOf(args);
     const outputLinkSchemes = checkedAllowlist("outputLinkSchemes", args.outputLinkSchemes, parseLinkSchemes);
     const outputImageHosts = checkedAllowlist("outputImageHosts", args.outputImageHosts, parseImageHosts);
     const modelParams = args.llmQaModelParams === undefined ? undefined : JSON.stringify(args.llmQaModelParams);
@@ -436,6 +466,7 @@ export class QnaBot extends pulumi.ComponentResource {
     }
     if (args.systemPrompt !== undefined) environment[ENV.systemPrompt] = args.systemPrompt;
     if (tokenPrices !== undefined) environment[ENV.tokenPricesUsdPerMillion] = tokenPrices;
+    if (reasoningBudget !== undefined) environment[ENV.reasoningBudgetTokens] = String(reasoningBudget);
     if (outputLinkSchemes !== undefined) environment[ENV.outputLinkSchemes] = outputLinkSchemes.join(",");
     if (outputImageHosts !== undefined) environment[ENV.outputImageHosts] = outputImageHosts.join(",");
     if (args.maxTokens !== undefined) environment[ENV.maxTokens] = String(args.maxTokens);

@@ -147,6 +147,7 @@ export function createStack(config: StackConfig, regionCloudWatchRole?: RegionCl
     outputLinkSchemes: config.outputLinkSchemes,
     outputImageHosts: config.outputImageHosts,
     tokenPricesUsdPerMillion: config.tokenPricesUsdPerMillion,
+    ...(config.reasoning ? { reasoning: true, reasoningBudgetTokens: config.reasoningBudgetTokens } : {}),
     guardrail:
       config.guardrailId && config.guardrailVersion
         ? {

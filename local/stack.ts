@@ -52,6 +52,8 @@ export const LOCAL_FUNCTIONS = { connection: "qnabot-streaming-connection", fulf
 export const OFFLINE_LABEL = "offline stand-in model: it knows only the bundled documents (local/documents/)";
 
 export const DEFAULT_LOCAL_MODEL_ID = "us.anthropic.claude-3-5-haiku-20241022-v1:0";
+/** The model with reasoning on and none named: Claude 3.5 Haiku cannot think, and Bedrock (and the emulator) refuse it thinking. */
+export const DEFAULT_LOCAL_REASONING_MODEL_ID = "us.anthropic.claude-sonnet-4-20250514-v1:0";
 const LOCAL_KNOWLEDGE_BASE_ID = "LOCALKB001";
 
 /** Every port the stack listens on (127.0.0.1); 0 lets the OS pick. */
@@ -170,6 +172,12 @@ export interface LocalStackOptions {
   readonly tokenBudgetPerDay?: number;
   /** Token prices for the estimated cost of an answer, as Pulumi config tokenPricesUsdPerMillion. @default none (no estimate) */
   readonly tokenPrices?: TokenPrices;
+  /**
+   * Model reasoning: the thinking budget in tokens of an answer whose asker asks for it
+   * (`"reasoning": true`), as Pulumi config reasoning / reasoningBudgetTokens; without a
+   * `modelId`, the LLM mode then answers as DEFAULT_LOCAL_REASONING_MODEL_ID. @default none (off)
+   */
+  readonly reasoningBudgetTokens?: number;
   /** Extra environment for the handlers (STREAM_STALL_MS, POWERTOOLS_LOG_LEVEL, …). @default none */
   readonly env?: Readonly<Record<string, string>>;
   /** Fulfillment timeout, as deployed. @default 120000 */
@@ -263,7 +271,7 @@ async function userCredentialAsRole(): Promise<LocalCredential> {
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const region = options.region ?? process.env.AWS_REGION ?? "us-east-1";
   const useAws = options.bedrock === "aws";
-  const modelId = options.modelId ?? DEFAULT_LOCAL_MODEL_ID;
+  const modelId = options.modelId ?? (options.reasoningBudgetTokens ? DEFAULT_LOCAL_REASONING_MODEL_ID : DEFAULT_LOCAL_MODEL_ID);
   const ports: LocalStackPorts = { page: 0, gateway: 0, httpApi: 0, lambda: 0, dynamo: 0, bedrock: 0, cognito: 0, lex: 0, functionUrl: 0, ...options.ports };
   // Stopped in this order whatever was started: the gateway first, so every `$disconnect` still
   // runs against the tables; Bedrock before waiting on the functions, so no answer in flight
@@ -441,6 +449,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       [ENV.dynamoRequestTimeoutMs]: "60000",
       ...(options.tokenBudgetPerDay ? { [ENV.tokenBudgetPerDay]: String(options.tokenBudgetPerDay) } : {}),
       ...(options.tokenPrices ? { [ENV.tokenPricesUsdPerMillion]: `${options.tokenPrices.input},${options.tokenPrices.output}` } : {}),
+      ...(options.reasoningBudgetTokens ? { [ENV.reasoningBudgetTokens]: String(options.reasoningBudgetTokens) } : {}),
       ...options.env,
     });
     resetAwsClients();

@@ -2,7 +2,7 @@
  * `npm start`: the local stack on loopback, until Ctrl-C. See USAGE; every port can be pinned.
  */
 import { parseArgs } from "node:util";
-import { DEFAULT_LOCAL_MODEL_ID, LocalStackSetupError, PortInUseError, startLocalStack, type LocalStack, type LocalStackPorts } from "./stack";
+import { DEFAULT_LOCAL_MODEL_ID, DEFAULT_LOCAL_REASONING_MODEL_ID, LocalStackSetupError, PortInUseError, startLocalStack, type LocalStack, type LocalStackPorts } from "./stack";
 import { checkBedrockModel } from "./model-check";
 import { quietHandlerLogs } from "./terminal-log";
 
@@ -14,6 +14,7 @@ import { DEFAULT_STAGE_THROTTLE, type StageThrottle } from "./gateway";
 import { parseImageHosts, parseLinkSchemes } from "../functions/fulfillment/output-safety";
 import { MAX_TOKEN_BUDGET_PER_DAY, parseTokenPrices, type TokenPrices } from "../functions/fulfillment/token-budget";
 import { parseRouteThrottling, type RouteThrottle, type ThrottledRouteKey } from "../functions/shared/routes";
+import { checkReasoningBudget, DEFAULT_REASONING_BUDGET_TOKENS, MAX_REASONING_BUDGET_TOKENS, MIN_REASONING_BUDGET_TOKENS } from "../functions/fulfillment/reasoning";
 
 /** The flag that pins each service's port. */
 export const PORT_FLAGS: Readonly<Record<keyof LocalStackPorts, string>> = {
@@ -45,7 +46,7 @@ export const USAGE =
   "usage: npm start -- [--bedrock emulator|aws] [--port 3000] [--region <region>] [--model <model id>] [--knowledge-base <id>] " +
   "[--gateway-port N] [--http-api-port N] [--lambda-port N] [--dynamo-port N] [--bedrock-port N] [--cognito-port N] [--lex-port N] [--function-url-port N] " +
   "[--throttle-rate N] [--throttle-burst N] [--no-throttle] [--route-throttling 'ping=R:B,$default=R:B'] [--output-link-schemes a,b] [--output-image-hosts host,host] " +
-  "[--unbound-session-streaming] [--token-budget-per-day N] [--token-prices input,output] [--verbose]";
+  "[--unbound-session-streaming] [--token-budget-per-day N] [--token-prices input,output] [--reasoning] [--reasoning-budget-tokens N] [--verbose]";
 
 /** Flags that only mean something with real Bedrock. */
 const AWS_ONLY_FLAGS = ["region", "model", "knowledge-base"] as const;
@@ -72,6 +73,8 @@ export interface StartOptions {
   tokenBudgetPerDay?: number;
   /** Token prices in US dollars per million tokens (Pulumi config tokenPricesUsdPerMillion); undefined: no estimate. */
   tokenPrices?: TokenPrices;
+  /** `--reasoning` [`--reasoning-budget-tokens N`]: asks may stream the model's reasoning (Pulumi config reasoning, reasoningBudgetTokens); undefined: off. */
+  reasoningBudgetTokens?: number;
 }
 
 /** A command line the parser refuses: one line saying what is wrong, then the usage line. */
@@ -107,6 +110,22 @@ function tokenBudgetFlag(value: string | undefined): number | undefined {
     throw new UsageError(`--token-budget-per-day must be a whole number of tokens from 0 to ${MAX_TOKEN_BUDGET_PER_DAY}, not "${value}"`);
   }
   return budget === 0 ? undefined : budget;
+}
+
+/** `--reasoning` and `--reasoning-budget-tokens N`: the thinking budget, as Pulumi config reasoning / reasoningBudgetTokens take it. */
+function reasoningFlags(values: Record<string, string | boolean | undefined>): number | undefined {
+  const raw = values["reasoning-budget-tokens"] as string | undefined;
+  if (values.reasoning !== true) {
+    if (raw !== undefined) throw new UsageError("--reasoning-budget-tokens needs --reasoning");
+    return undefined;
+  }
+  if (raw === undefined) return DEFAULT_REASONING_BUDGET_TOKENS;
+  try {
+    if (!/^\d+$/.test(raw)) throw new RangeError(`not "${raw}"`);
+    return checkReasoningBudget(Number(raw));
+  } catch {
+    throw new UsageError(`--reasoning-budget-tokens must be a whole number of tokens from ${MIN_REASONING_BUDGET_TOKENS} to ${MAX_REASONING_BUDGET_TOKENS}, not "${raw}"`);
+  }
 }
 
 /** `--token-prices input,output`, parsed as the functions parse TOKEN_PRICES_USD_PER_MILLION. */
@@ -172,6 +191,8 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
         "unbound-session-streaming": { type: "boolean" },
         "token-budget-per-day": { type: "string" },
         "token-prices": { type: "string" },
+        reasoning: { type: "boolean" },
+        "reasoning-budget-tokens": { type: "string" },
         ...portOptions,
       },
       strict: true,
@@ -210,6 +231,7 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
     unboundSessionStreaming: values["unbound-session-streaming"] === true,
     tokenBudgetPerDay: tokenBudgetFlag(values["token-budget-per-day"] as string | undefined),
     tokenPrices: tokenPricesFlag(values["token-prices"] as string | undefined),
+    reasoningBudgetTokens: reasoningFlags(values),
   };
 }
 
@@ -273,7 +295,7 @@ async function main(): Promise<void> {
   if (!options.verbose) quietHandlerLogs(process.stdout);
   if (options.bedrock === "aws") {
     // The model first: a wrong id says so now, in one line, not in every answer later.
-    const check = await checkBedrockModel({ region: options.region ?? process.env.AWS_REGION ?? "us-east-1", modelId: options.model ?? DEFAULT_LOCAL_MODEL_ID });
+    const check = await checkBedrockModel({ region: options.region ?? process.env.AWS_REGION ?? "us-east-1", modelId: options.model ?? (options.reasoningBudgetTokens ? DEFAULT_LOCAL_REASONING_MODEL_ID : DEFAULT_LOCAL_MODEL_ID) });
     if (!check.ok) {
       process.stderr.write(`${check.problem}\n`);
       process.exitCode = 1;
@@ -296,6 +318,7 @@ async function main(): Promise<void> {
       unboundSessionStreaming: options.unboundSessionStreaming,
       tokenBudgetPerDay: options.tokenBudgetPerDay,
       tokenPrices: options.tokenPrices,
+      reasoningBudgetTokens: options.reasoningBudgetTokens,
       // INFO: the quiet terminal's line per answer is the fulfillment's "answer finished" entry.
       env: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "INFO", POWERTOOLS_METRICS_DISABLED: "true" },
     });

@@ -202,11 +202,14 @@ export class ConnectionManager {
     return this.pending.delete(requestId);
   }
 
-  /** Sends an `ask` and returns its requestId; envelopes for it arrive as events. */
-  ask(question: string, mode: AnswerMode): string {
+  /**
+   * Sends an `ask` and returns its requestId; envelopes for it arrive as events. `reasoning`
+   * asks for the model's reasoning too (sent only when true, so a stack that predates it sees the same ask).
+   */
+  ask(question: string, mode: AnswerMode, options: { reasoning?: boolean } = {}): string {
     if (this.snapshot.status !== "ready" || !this.live) throw new NotConnectedError();
     const requestId = this.newRequestId();
-    this.live.socket.send(JSON.stringify({ action: "ask", requestId, question, mode }));
+    this.live.socket.send(JSON.stringify({ action: "ask", requestId, question, mode, ...(options.reasoning ? { reasoning: true } : {}) }));
     this.pending.set(requestId, { lastSeq: -1, cancel: "no" });
     return requestId;
   }

@@ -2,7 +2,7 @@
  * The conversation as view state, reduced from what the user asked and the envelopes that
  * came back. Pure: the page renders it, the CLI prints from it, the tests drive it.
  */
-import type { AnswerMode, Citation, Envelope, ErrorCode, StreamMetrics, Usage } from "../../functions/shared/protocol";
+import type { AnswerMode, Citation, Envelope, ErrorCode, ProgressStage, StreamMetrics, Usage } from "../../functions/shared/protocol";
 import { closePartialMarkdown } from "./partial-markdown";
 
 export type AnswerStatus = "pending" | "streaming" | "done" | "error";
@@ -21,6 +21,10 @@ export interface Answer {
   status: AnswerStatus;
   /** The streamed text so far: the `delta`s concatenated. */
   text: string;
+  /** The model's reasoning so far: the `reasoning` envelopes concatenated; absent without any. */
+  reasoning?: string;
+  /** The last `progress` stage, until the first delta: what the answer is doing before its text. */
+  progress?: ProgressStage;
   /** The final formatted answer from `end`; replaces `text` once present. */
   final?: string;
   citations: Citation[];
@@ -86,6 +90,7 @@ function applyEnvelope(answer: Answer, envelope: Envelope, at: number): Answer {
         ...next,
         status: "streaming",
         text: answer.text + envelope.text,
+        progress: undefined,
         deltas: answer.deltas + 1,
         firstDeltaAt: answer.firstDeltaAt ?? at,
       };
@@ -93,10 +98,16 @@ function applyEnvelope(answer: Answer, envelope: Envelope, at: number): Answer {
       return { ...next, citations: [...answer.citations, ...wellFormedCitations(envelope.citations)] };
     case "guardrail":
       return { ...next, guardrail: envelope.action };
+    case "reasoning":
+      return { ...next, status: "streaming", reasoning: (answer.reasoning ?? "") + envelope.text };
+    case "progress":
+      // A stage after text began says nothing the text does not.
+      return answer.deltas > 0 ? next : { ...next, status: "streaming", progress: envelope.stage };
     case "end":
       return {
         ...next,
         status: "done",
+        progress: undefined,
         final: envelope.final,
         stopReason: envelope.stopReason,
         usage: envelope.usage,
@@ -107,6 +118,7 @@ function applyEnvelope(answer: Answer, envelope: Envelope, at: number): Answer {
       return {
         ...next,
         status: "error",
+        progress: undefined,
         error: { code: envelope.code, message: envelope.message, retryable: envelope.retryable === true },
         finishedAt: at,
       };

@@ -4,7 +4,7 @@
  */
 import { PROTOCOL_VERSION, type Envelope, type EnvelopeType } from "../../functions/shared/protocol";
 
-const ENVELOPE_TYPES: readonly EnvelopeType[] = ["start", "delta", "citation", "guardrail", "end", "error"];
+const ENVELOPE_TYPES: readonly EnvelopeType[] = ["start", "delta", "citation", "guardrail", "end", "error", "reasoning", "progress"];
 
 /** A frame that is not a v1 envelope. */
 export class FrameError extends Error {
@@ -41,7 +41,11 @@ export function parseEnvelope(data: unknown): Envelope {
   }
   switch (type) {
     case "delta":
+    case "reasoning":
       requireString(frame, "text", type);
+      break;
+    case "progress":
+      requireString(frame, "stage", type);
       break;
     case "citation":
       if (!Array.isArray(frame.citations)) fail("citation envelope without a citations array");

@@ -205,7 +205,7 @@ form.addEventListener("submit", (event) => {
   const mode = selectedMode();
   let requestId: string;
   try {
-    requestId = manager.ask(text, mode);
+    requestId = manager.ask(text, mode, { reasoning: form.querySelector<HTMLInputElement>("#reasoning")?.checked === true });
   } catch (error) {
     if (!(error instanceof NotConnectedError)) throw error;
     showNotice(

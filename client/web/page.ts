@@ -32,6 +32,7 @@ export function chatPageHtml(csp: string): string {
       <legend>Answer from</legend>
       <label><input type="radio" name="mode" value="llm" checked> LLM</label>
       <label><input type="radio" name="mode" value="kb"> Knowledge base</label>
+      <label class="reasoning-toggle"><input type="checkbox" id="reasoning" name="reasoning"> Show reasoning</label>
     </fieldset>
     <label for="question" class="visually-hidden">Question</label>
     <textarea id="question" name="question" rows="2"

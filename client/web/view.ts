@@ -6,6 +6,7 @@
  */
 import { citedSources, displayText, isStopped, type Answer, type Conversation } from "./conversation";
 import { mountImages, renderMarkdown } from "./markdown";
+import { closePartialMarkdown } from "./partial-markdown";
 import { isAtBottom } from "./scroll";
 import { answerStats, formatStats } from "./status";
 import { footerText } from "./usage";
@@ -15,6 +16,9 @@ interface Turn {
   article: HTMLElement;
   stateLabel: HTMLElement;
   body: HTMLElement;
+  /** The model's reasoning, collapsed unless the reader opens it; hidden without any. */
+  reasoning: HTMLDetailsElement;
+  reasoningBody: HTMLElement;
   guardrail: HTMLElement;
   error: HTMLElement;
   stopped: HTMLElement;
@@ -27,10 +31,13 @@ interface Turn {
 
 const MODE_NAMES = { llm: "LLM", kb: "Knowledge base" } as const;
 const STATE_LABELS = { pending: "Waiting for the first token…", streaming: "Streaming…", done: "", error: "Failed" } as const;
+/** What a `progress` stage tells the reader before the first token. */
+const PROGRESS_LABELS = { retrieving: "Searching the knowledge base…", generating: "Writing the answer…" } as const;
 
 function stateLabel(answer: Answer): string {
   if (isStopped(answer)) return "Stopped";
   if (answer.stopRequested && (answer.status === "pending" || answer.status === "streaming")) return "Stopping…";
+  if (answer.progress && answer.status === "streaming") return PROGRESS_LABELS[answer.progress];
   return STATE_LABELS[answer.status];
 }
 
@@ -126,6 +133,10 @@ export class ConversationView {
     const meta = element("p", "answer-meta");
     const stateLabel = element("span", "answer-state");
     meta.append(element("span", "answer-mode", MODE_NAMES[answer.mode]), stateLabel);
+    const reasoning = element("details", "answer-reasoning");
+    const reasoningBody = element("div", "reasoning-body");
+    reasoning.append(element("summary", "reasoning-summary", "Reasoning"), reasoningBody);
+    reasoning.hidden = true;
     const body = element("div", "answer-body");
     body.setAttribute("aria-live", "polite");
     const guardrail = element("p", "answer-guardrail");
@@ -138,10 +149,10 @@ export class ConversationView {
     const sourceList = element("ol", "citation-list");
     sources.append(element("h2", "citations-title", "Sources"), sourceList);
     const stats = element("p", "answer-stats");
-    article.append(meta, body, guardrail, error, stopped, sources, stats);
+    article.append(meta, reasoning, body, guardrail, error, stopped, sources, stats);
     item.append(question, article);
     this.list.append(item);
-    return { article, stateLabel, body, guardrail, error, stopped, sources, sourceList, stats, images: new Map() };
+    return { article, stateLabel, body, reasoning, reasoningBody, guardrail, error, stopped, sources, sourceList, stats, images: new Map() };
   }
 
   private update(turn: Turn, answer: Answer): void {
@@ -159,6 +170,11 @@ export class ConversationView {
       turn.body.innerHTML = renderMarkdown(displayText(answer));
       mountImages(turn.body, turn.images);
       turn.body.dataset.content = answer.final === undefined ? "streamed" : "final";
+    }
+    if (previous?.reasoning !== answer.reasoning || !previous) {
+      // Made inert by the server's output sanitizer, and rendered as the answer is.
+      turn.reasoningBody.innerHTML = renderMarkdown(closePartialMarkdown(answer.reasoning ?? ""));
+      turn.reasoning.hidden = (answer.reasoning ?? "") === "";
     }
     turn.guardrail.hidden = answer.guardrail === undefined;
     turn.guardrail.textContent = answer.guardrail === undefined ? "" : `Guardrail: ${answer.guardrail}`;

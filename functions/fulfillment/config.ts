@@ -6,6 +6,7 @@
 import { optionalBooleanEnv } from "../shared/aws";
 import { ENV } from "../shared/env";
 import { DEFAULT_OUTPUT_POLICY, parseImageHosts, parseLinkSchemes, type OutputPolicy } from "./output-safety";
+import { MAX_REASONING_BUDGET_TOKENS, MIN_REASONING_BUDGET_TOKENS, type ReasoningSettings } from "./reasoning";
 
 /**
  * Bedrock Guardrail settings the stack passes in. Their names live here rather than in
@@ -76,7 +77,7 @@ export interface FulfillmentConfig {
   lexAnswerBudgetMs: number;
   /** Present when a memory table is configured. */
   memory?: { tableName: string; turns: number; ttlSeconds: number };
-  llm: { modelId?: string; systemPrompt?: string; inference: InferenceSettings; guardrail?: GuardrailSettings };
+  llm: { modelId?: string; systemPrompt?: string; inference: InferenceSettings; guardrail?: GuardrailSettings; reasoning?: ReasoningSettings };
   /** Present when a knowledge base is configured: `kb` mode is available only then. */
   knowledgeBase?: { knowledgeBaseId: string; modelArn: string; guardrail?: GuardrailSettings };
   /** Custom LLM Lambda (QnABot's LLM_API=LAMBDA); replaces Bedrock for `llm` mode. */
@@ -191,6 +192,12 @@ export function loadConfig(env: Env = process.env): FulfillmentConfig {
   if (temperature !== undefined) inference.temperature = temperature;
   if (topP !== undefined) inference.topP = topP;
   const guardrail = loadGuardrail(env);
+  const reasoningBudget = number(
+    env,
+    ENV.reasoningBudgetTokens,
+    (n) => Number.isInteger(n) && n >= MIN_REASONING_BUDGET_TOKENS && n <= MAX_REASONING_BUDGET_TOKENS,
+    `an integer from ${MIN_REASONING_BUDGET_TOKENS} to ${MAX_REASONING_BUDGET_TOKENS}`,
+  );
 
   return {
     streaming:
@@ -221,7 +228,13 @@ export function loadConfig(env: Env = process.env): FulfillmentConfig {
             number(env, ENV.memoryTtlSeconds, positiveInteger, "a positive integer") ?? DEFAULT_MEMORY_TTL_SECONDS,
         }
       : undefined,
-    llm: { modelId: text(env, ENV.llmModelId), systemPrompt: text(env, ENV.systemPrompt), inference, ...(guardrail ? { guardrail } : {}) },
+    llm: {
+      modelId: text(env, ENV.llmModelId),
+      systemPrompt: text(env, ENV.systemPrompt),
+      inference,
+      ...(guardrail ? { guardrail } : {}),
+      ...(reasoningBudget !== undefined ? { reasoning: { budgetTokens: reasoningBudget } } : {}),
+    },
     knowledgeBase: knowledgeBaseId && modelArn ? { knowledgeBaseId, modelArn, ...(guardrail ? { guardrail } : {}) } : undefined,
     hookArn: text(env, ENV.llmLambdaArn),
     selfFunctionName: text(env, ENV.selfFunctionName),

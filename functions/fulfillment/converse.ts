@@ -32,6 +32,7 @@ import {
   type Turn,
 } from "./generate";
 import type { StreamGuard } from "./guard";
+import { withReasoning, type ReasoningSettings } from "./reasoning";
 
 /** The part of BedrockRuntimeClient the adapter uses; tests pass a fake with the same `send`. */
 export interface ConverseClient {
@@ -46,6 +47,8 @@ export interface ConverseSettings {
   inference: InferenceSettings;
   /** Applies this Bedrock guardrail to the question and the answer. @default none */
   guardrail?: GuardrailSettings;
+  /** Lets an ask that wants it stream the model's reasoning (reasoning.ts). @default none: never asked for */
+  reasoning?: ReasoningSettings;
 }
 
 /** History as Converse messages: user/assistant pairs (blank turns dropped), then the question. */
@@ -113,9 +116,12 @@ export async function converseStream(
     if (!response.stream) throw new GenerationError("model_error", MESSAGES.unavailable, true, "no event stream");
     for await (const event of guard.events(response.stream)) {
       const chunk = event.contentBlockDelta?.delta?.text;
+      const reasoning = event.contentBlockDelta?.delta?.reasoningContent?.text;
       if (chunk) {
         text += chunk;
         sink.delta(chunk);
+      } else if (reasoning) {
+        sink.reasoning?.(reasoning);
       } else if (event.messageStop) {
         stopReason = event.messageStop.stopReason ?? "end_turn";
         if (stopReason === GUARDRAIL_STOP_REASON) sink.guardrail(GUARDRAIL_INTERVENED);
@@ -162,9 +168,10 @@ export function converseGenerator(client: ConverseClient, settings: ConverseSett
   return {
     streamsItself: false,
     generate(request: GenerateRequest, sink: GenerateSink, guard: StreamGuard) {
-      return request.streaming
-        ? converseStream(client, converseStreamInput(settings, request.history, request.question), sink, guard)
-        : converse(client, converseInput(settings, request.history, request.question), guard);
+      if (!request.streaming) return converse(client, converseInput(settings, request.history, request.question), guard);
+      const input = converseStreamInput(settings, request.history, request.question);
+      const reasoning = request.reasoning === true ? settings.reasoning : undefined;
+      return converseStream(client, reasoning ? withReasoning(input, settings.inference, reasoning) : input, sink, guard);
     },
   };
 }

@@ -239,6 +239,7 @@ export async function httpDoor(event: unknown, context: InvocationContext, deps:
       mode: ask.mode,
       requestId,
       deadlineAt: deadline(context, deps, HTTP_API_TIMEOUT_MS),
+      ...(ask.reasoning ? { reasoning: true } : {}),
     });
     return httpAnswer(result, requestId);
   } finally {
@@ -306,6 +307,8 @@ export async function askRoute(event: unknown, deps: DoorDeps): Promise<HttpResu
     requestId: message.requestId,
     question: message.question,
     mode: message.mode,
+    // Reasoning envelopes reach json connections only: a text asker would pay for thinking it never sees.
+    ...(message.reasoning && row.format === "json" ? { reasoning: true } : {}),
   };
   try {
     await handOff(job);
@@ -427,6 +430,7 @@ export async function askJob(event: unknown, context: InvocationContext, deps: D
       requestId: job.requestId,
       deadlineAt: deadline(context, deps),
       asker: { connectionId: job.connectionId, format: job.format },
+      ...(job.reasoning ? { reasoning: true } : {}),
     });
   } finally {
     // The slot the ask route took for this ask.

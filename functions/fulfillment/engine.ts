@@ -43,6 +43,8 @@ export interface AnswerRequest {
   stream?: boolean;
   /** Streams the answer here instead of to the session's connections (a streaming HTTP response). */
   streamTo?: StreamOpener;
+  /** The asker wants the model's reasoning streamed (`reasoning` envelopes); honoured only by a generator set up for it. @default false */
+  reasoning?: boolean;
 }
 
 /** stopReason of an answer the asker stopped (`cancel`). */
@@ -138,8 +140,20 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
   const sanitizer = new OutputSanitizer(policy);
   // Kept so a failure's result still says what was generated before it.
   let generated = "";
+  // The reasoning is made inert as the answer is, by its own sanitizer (a construct never spans the two).
+  const reasoningSanitizer = new OutputSanitizer(policy);
+  const flushReasoning = () => {
+    const held = reasoningSanitizer.flush();
+    if (held !== "") stream?.reasoning?.(held);
+  };
   const sink: GenerateSink = {
+    reasoning(chunk) {
+      const safe = reasoningSanitizer.push(chunk);
+      if (safe !== "") stream?.reasoning?.(safe);
+    },
+    progress: (stage) => stream?.progress?.(stage),
     delta(chunk) {
+      flushReasoning();
       const safe = sanitizer.push(chunk);
       if (safe === "") return;
       generated += safe;
@@ -231,6 +245,7 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
         requestId: request.requestId,
         kbSessionId: memory.kbSessionId,
         streaming,
+        ...(request.reasoning === true && streaming ? { reasoning: true } : {}),
       },
       sink,
       new StreamGuard({ stallMs: deps.stallMs, deadlineAt: request.deadlineAt, cancel: stream?.cancelled, clock }),
@@ -242,6 +257,7 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
     result = { text: generated, stopReason: CANCELLED_STOP_REASON, citations: [] };
   }
 
+  flushReasoning();
   const held = sanitizer.flush();
   if (held !== "") stream?.delta(held);
   // A cancelled answer is what was streamed (safe already); a finished one, the generator's whole text made safe.

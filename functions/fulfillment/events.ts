@@ -12,6 +12,7 @@ import {
   REQUEST_ID_PATTERN,
   parseFormat,
   parseMode,
+  parseReasoningFlag,
   validateQuestion,
   validateRequestId,
   validateSessionId,
@@ -35,6 +36,8 @@ export interface AskJob {
   requestId: string;
   question: string;
   mode: AnswerMode;
+  /** The asker wants the model's reasoning (a json connection's `"reasoning": true`); absent: false. */
+  reasoning?: boolean;
 }
 
 /** Session attribute a Lex client may set to choose the answer mode (`llm` or `kb`). */
@@ -126,6 +129,8 @@ export interface HttpAsk {
   /** Optional in the body: lets a client match this answer to the frames of its socket. */
   requestId?: string;
   principal: Principal;
+  /** `"reasoning": true` in the body: stream the model's reasoning to the caller's json connections. */
+  reasoning: boolean;
 }
 
 function httpBody(event: unknown): Obj {
@@ -180,6 +185,7 @@ function askOf(principal: Principal, body: Obj): HttpAsk {
     mode: parseMode(body.mode),
     requestId: body.requestId === undefined ? undefined : validateRequestId(body.requestId),
     principal,
+    reasoning: parseReasoningFlag(body.reasoning),
   };
 }
 
@@ -252,5 +258,6 @@ export function parseAskJob(event: unknown): AskJob {
     requestId: validateRequestId(event.requestId),
     question: validateQuestion(event.question),
     mode: parseMode(event.mode),
+    ...(parseReasoningFlag(event.reasoning) ? { reasoning: true } : {}),
   };
 }

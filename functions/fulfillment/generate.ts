@@ -2,7 +2,7 @@
  * What the answer engine asks of a generator (Bedrock ConverseStream, RetrieveAndGenerateStream,
  * a custom LLM Lambda), so the engine is the same whatever answers.
  */
-import type { Citation, Usage } from "../shared/protocol";
+import type { Citation, ProgressStage, Usage } from "../shared/protocol";
 import type { StreamGuard } from "./guard";
 
 /** One question and its answer, as conversation memory keeps them. */
@@ -25,6 +25,12 @@ export interface GenerateRequest {
   kbSessionId?: string;
   /** True when the answer is being streamed: use the streaming APIs. */
   streaming: boolean;
+  /**
+   * The asker wants the model's reasoning, and the stack allows it: a generator that can ask
+   * its model to reason (reasoning.ts) does, and reports it to `sink.reasoning`. Only with
+   * `streaming`. @default false
+   */
+  reasoning?: boolean;
 }
 
 /** Where a generator reports progress while it runs; every call returns at once. */
@@ -32,6 +38,10 @@ export interface GenerateSink {
   delta(text: string): void;
   citation(citations: Citation[]): void;
   guardrail(action: string): void;
+  /** The model's reasoning, never part of the answer: streamed to json clients only, never remembered or logged. */
+  reasoning?(text: string): void;
+  /** What the generator is doing before its first delta (a knowledge base retrieving, then generating). */
+  progress?(stage: ProgressStage): void;
 }
 
 export interface GenerateResult {

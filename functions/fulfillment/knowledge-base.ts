@@ -149,9 +149,12 @@ export async function retrieveAndGenerateStream(
     guardrailAction,
   });
   try {
+    // The knowledge base searches before its stream opens; the stages tell a client what the wait is.
+    sink.progress?.("retrieving");
     const response = await guard.step(
       client.send(new RetrieveAndGenerateStreamCommand(input), { abortSignal: guard.signal }),
     );
+    sink.progress?.("generating");
     kbSessionId = response.sessionId;
     if (!response.stream) throw new GenerationError("model_error", MESSAGES.unavailable, true, "no event stream");
     for await (const event of guard.events(response.stream)) {
@@ -224,6 +227,7 @@ export function knowledgeBaseGenerator(client: KnowledgeBaseClient, settings: Kn
         delta: (text) => ((emitted = true), sink.delta(text)),
         citation: (citations) => ((emitted = true), sink.citation(citations)),
         guardrail: (action) => ((emitted = true), sink.guardrail(action)),
+        progress: (stage) => sink.progress?.(stage),
       };
       try {
         return await run(request, watched, guard, request.kbSessionId);

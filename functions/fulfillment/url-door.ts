@@ -91,6 +91,7 @@ export async function urlDoor(event: unknown, response: HttpResponseSink, contex
     mode: ask.mode,
     requestId,
     deadlineAt: deadline(context, deps),
+    ...(ask.reasoning ? { reasoning: true } : {}),
   };
   try {
     if (!wantsEventStream(event)) {

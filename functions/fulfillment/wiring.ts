@@ -70,7 +70,13 @@ function generators(config: FulfillmentConfig): Partial<Record<AnswerMode, Gener
     result.llm = lazyGenerator(false, () => {
       const { converseGenerator } = require("./converse") as typeof import("./converse");
       const { createBedrockRuntimeClient } = require("./clients/bedrock-runtime") as typeof import("./clients/bedrock-runtime");
-      return converseGenerator(createBedrockRuntimeClient(), { modelId, systemPrompt: llm.systemPrompt, inference: llm.inference, guardrail: llm.guardrail });
+      return converseGenerator(createBedrockRuntimeClient(), {
+        modelId,
+        systemPrompt: llm.systemPrompt,
+        inference: llm.inference,
+        guardrail: llm.guardrail,
+        reasoning: llm.reasoning,
+      });
     });
   }
   if (knowledgeBase && !result.kb) {

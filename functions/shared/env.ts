@@ -71,6 +71,11 @@ export const ENV = {
   outputLinkSchemes: "OUTPUT_LINK_SCHEMES",
   /** Comma-separated hosts an answer's image may load from over https (output safety); unset: none. */
   outputImageHosts: "OUTPUT_IMAGE_HOSTS",
+  /**
+   * Thinking budget in tokens (1024-24000) of an LLM answer whose asker asked for the model's
+   * reasoning (`"reasoning": true`); unset: reasoning is off and such asks are answered without it.
+   */
+  reasoningBudgetTokens: "REASONING_BUDGET_TOKENS",
   /** The fulfillment function's own name, for the asynchronous hand-off of WebSocket asks. */
   selfFunctionName: "AWS_LAMBDA_FUNCTION_NAME",
 } as const;

@@ -54,6 +54,12 @@ export type ErrorCode =
   | "timeout"
   | "internal";
 
+/**
+ * What a knowledge-base answer is doing before its first token (`progress` envelope):
+ * searching the knowledge base, then writing the answer from what it found.
+ */
+export type ProgressStage = "retrieving" | "generating";
+
 interface EnvelopeBase {
   v: typeof PROTOCOL_VERSION;
   requestId: string;
@@ -72,7 +78,9 @@ export type Envelope =
       usage?: Usage;
       metrics: StreamMetrics;
     })
-  | (EnvelopeBase & { type: "error"; code: ErrorCode; message: string; retryable: boolean });
+  | (EnvelopeBase & { type: "error"; code: ErrorCode; message: string; retryable: boolean })
+  | (EnvelopeBase & { type: "reasoning"; text: string })
+  | (EnvelopeBase & { type: "progress"; stage: ProgressStage });
 
 export type EnvelopeType = Envelope["type"];
 
@@ -164,6 +172,15 @@ export interface AskMessage {
   requestId: string;
   question: string;
   mode: AnswerMode;
+  /** Asks for the model's reasoning as `reasoning` envelopes; honoured only where the stack allows it. */
+  reasoning: boolean;
+}
+
+/** An ask's optional `reasoning` field: absent is false, anything but a boolean is refused. */
+export function parseReasoningFlag(value: unknown): boolean {
+  if (value === undefined || value === null) return false;
+  if (typeof value !== "boolean") throw new ProtocolError("bad_request", "reasoning must be true or false");
+  return value;
 }
 
 function messageObject(body: string | null | undefined): Record<string, unknown> {
@@ -188,6 +205,7 @@ export function parseAskMessage(body: string | null | undefined): AskMessage {
     requestId: validateRequestId(message.requestId),
     question: validateQuestion(message.question),
     mode: parseMode(message.mode),
+    reasoning: parseReasoningFlag(message.reasoning),
   };
 }
 

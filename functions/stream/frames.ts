@@ -95,24 +95,25 @@ function isHighSurrogate(unit: number): boolean {
   return unit >= 0xd800 && unit <= 0xdbff;
 }
 
-/** A `delta` envelope carrying the longest head of `text` that fits one frame, and the rest. */
+/** A `delta` (or `reasoning`) envelope carrying the longest head of `text` that fits one frame, and the rest. */
 export function takeDeltaEnvelope(
   requestId: string,
   seq: number,
   text: string,
   maxBytes: number,
+  type: "delta" | "reasoning" = "delta",
 ): [frame: string, rest: string] {
-  const overhead = jsonBytes(envelope("delta", requestId, seq, { text: "" }));
+  const overhead = jsonBytes(envelope(type, requestId, seq, { text: "" }));
   const end = fitPrefix(text, maxBytes - overhead, "json");
-  return [JSON.stringify(envelope("delta", requestId, seq, { text: text.slice(0, end) })), text.slice(end)];
+  return [JSON.stringify(envelope(type, requestId, seq, { text: text.slice(0, end) })), text.slice(end)];
 }
 
 /**
- * The smallest frame size that always makes progress: a `delta` envelope with the largest
- * sequence number and the most expensive code unit.
+ * The smallest frame size that always makes progress: a text envelope (`reasoning`, the
+ * longer type name) with the largest sequence number and the most expensive code unit.
  */
 export function minFrameBytes(requestId: string): number {
-  return jsonBytes(envelope("delta", requestId, Number.MAX_SAFE_INTEGER, { text: "" })) + MAX_UNIT_BYTES.json;
+  return jsonBytes(envelope("reasoning", requestId, Number.MAX_SAFE_INTEGER, { text: "" })) + MAX_UNIT_BYTES.json;
 }
 
 /**

@@ -7,8 +7,13 @@
  * guardrail, `end` or `error` event takes the next one. A frame's `seq` is the position of the
  * last thing it carries, so frames coalesced or split at any boundary still have strictly
  * increasing `seq`s, and a gap in `seq` means coalescing, never loss.
+ *
+ * `reasoning` (a UTF-16 code unit each, like answer text) and `progress` (one) take positions
+ * too, so json `seq`s stay strictly increasing, but they are never retained: the model's
+ * reasoning is never written to the journal store, and a resume does not replay it or a
+ * progress stage (its positions are a gap to the resumed client).
  */
-import type { Citation, ErrorCode, Usage } from "../shared/protocol";
+import type { Citation, ErrorCode, ProgressStage, Usage } from "../shared/protocol";
 
 /** Journal events; each carries the position it ends at. */
 export type JournalEvent =
@@ -16,14 +21,21 @@ export type JournalEvent =
   | { type: "citation"; citations: Citation[]; end: number }
   | { type: "guardrail"; action: string; end: number }
   | { type: "end"; final: string; stopReason: string; usage?: Usage; end: number }
-  | { type: "error"; code: ErrorCode; message: string; retryable: boolean; end: number };
+  | { type: "error"; code: ErrorCode; message: string; retryable: boolean; end: number }
+  | { type: "reasoning"; text: string; end: number }
+  | { type: "progress"; stage: ProgressStage; end: number };
+
+/** Events that take positions but are never kept (see above). */
+export function isTransient(event: { type: JournalEvent["type"] }): boolean {
+  return event.type === "reasoning" || event.type === "progress";
+}
 
 type Unpositioned<T> = T extends unknown ? Omit<T, "end"> : never;
 export type JournalInput = Unpositioned<JournalEvent>;
 
 /** How many positions an event takes. */
 export function span(event: JournalInput): number {
-  if (event.type === "delta") return event.text.length;
+  if (event.type === "delta" || event.type === "reasoning") return event.text.length;
   if (event.type === "citation") return event.citations.length;
   return 1;
 }
@@ -48,9 +60,10 @@ export class Journal {
   append(input: JournalInput): JournalEvent {
     this.position += span(input);
     const event = { ...input, end: this.position } as JournalEvent;
-    if (!this.retain) return event;
+    if (!this.retain || isTransient(event)) return event;
     const tail = this.events[this.events.length - 1];
-    if (event.type === "delta" && tail?.type === "delta") {
+    // Only text with no gap before it joins the tail: a delta's positions must stay its text's.
+    if (event.type === "delta" && tail?.type === "delta" && tail.end === startOf(event)) {
       tail.text += event.text;
       tail.end = event.end;
     } else {

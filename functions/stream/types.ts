@@ -1,7 +1,7 @@
 /**
  * Contracts of the stream writer: the injected transport and the stream an answer writes to.
  */
-import type { Citation, ErrorCode, StreamMetrics, Usage } from "../shared/protocol";
+import type { Citation, ErrorCode, ProgressStage, StreamMetrics, Usage } from "../shared/protocol";
 import type { StreamFormat } from "../shared/table";
 
 /**
@@ -48,6 +48,14 @@ export interface AnswerStream {
   delta(text: string): void;
   citation(citations: Citation[]): void;
   guardrail(action: string): void;
+  /**
+   * The model's reasoning, already made inert: `reasoning` envelopes to json connections only,
+   * never to text ones (Lex Web UI), never kept for a resume. Optional so a stream written
+   * before reasoning existed still fits.
+   */
+  reasoning?(text: string): void;
+  /** What the answer is doing before its text (`progress` envelope), json connections only, not kept for a resume. */
+  progress?(stage: ProgressStage): void;
   /** Flushes everything, sends `end` to json connections, and resolves when all posts settled. */
   end(result: { final: string; stopReason: string; usage?: Usage }): Promise<StreamReport>;
   /** Flushes, sends an `error` envelope (json) or the message as text (text), resolves when settled. */

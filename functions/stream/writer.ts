@@ -14,7 +14,7 @@ import type { AnswerKey, JournalStore } from "./journal-store";
 import { PlainTextRenderer } from "./plain-text";
 import { metrics as defaultMetrics } from "../shared/metrics";
 import { logger as defaultLogger } from "../shared/observability";
-import { envelope, type Citation, type ErrorCode, type Usage } from "../shared/protocol";
+import { envelope, type Citation, type ErrorCode, type ProgressStage, type Usage } from "../shared/protocol";
 import type { ConnectionRow, StreamFormat } from "../shared/table";
 import {
   DEFAULT_MAX_FRAME_BYTES,
@@ -507,6 +507,16 @@ class Stream implements AnswerStream {
     this.push({ type: "guardrail", action });
   }
 
+  reasoning(text: string): void {
+    if (this.closed || typeof text !== "string" || text.length === 0) return;
+    this.push({ type: "reasoning", text });
+  }
+
+  progress(stage: ProgressStage): void {
+    if (this.closed) return;
+    this.push({ type: "progress", stage });
+  }
+
   end(result: { final: string; stopReason: string; usage?: Usage }): Promise<StreamReport> {
     return this.finish({ type: "end", final: result.final, stopReason: result.stopReason, usage: result.usage });
   }
@@ -620,10 +630,10 @@ class Stream implements AnswerStream {
       else if (prose && item.type !== "start") queued = { type: "delta", text: prose, end: item.end };
       else return;
     }
-    if (queued.type === "delta") {
-      lane.hasText = true;
+    if (queued.type === "delta" || queued.type === "reasoning") {
+      if (queued.type === "delta") lane.hasText = true;
       const tail = lane.queue[lane.queue.length - 1];
-      if (tail?.type === "delta") {
+      if (tail?.type === queued.type) {
         tail.text += queued.text;
         tail.end = queued.end;
       } else lane.queue.push({ ...queued });
@@ -681,6 +691,12 @@ class Stream implements AnswerStream {
       this.keep(lane, item, rest);
       return this.frame(lane, withSeq(probe, item.end, item.end - rest.length), true);
     }
+    if (item.type === "reasoning") {
+      // Never reaches a text lane (enqueue); not answer text, so it does not time the first token.
+      const [probe, rest] = takeDeltaEnvelope(requestId, item.end, item.text, maxFrameBytes, "reasoning");
+      this.keep(lane, item, rest);
+      return this.frame(lane, withSeq(probe, item.end, item.end - rest.length), false);
+    }
     if (item.type === "citation") {
       const [probe, rest] = takeCitationEnvelope(requestId, item.end, item.citations, maxFrameBytes);
       this.keep(lane, item, rest);
@@ -691,6 +707,9 @@ class Stream implements AnswerStream {
     lane.queue.shift();
     const seq = item.end;
     switch (item.type) {
+      case "progress":
+        // Like `start`, a stage does not count for the frame budget: it must not delay the first delta.
+        return this.frame(lane, JSON.stringify(envelope("progress", requestId, seq, { stage: item.stage })), false, false);
       case "guardrail": {
         const guardrail = envelope("guardrail", requestId, seq, { action: item.action });
         return this.frame(lane, fitEnvelope(guardrail, "action", maxFrameBytes).frame, false);
@@ -716,16 +735,16 @@ class Stream implements AnswerStream {
   }
 
   /** Leaves what did not fit at the head of the queue (its end is unchanged), or drops the item. */
-  private keep<T extends { type: "delta"; text: string } | { type: "citation"; citations: Citation[] }>(
+  private keep<T extends { type: "delta" | "reasoning"; text: string } | { type: "citation"; citations: Citation[] }>(
     lane: Lane,
     item: T,
-    rest: T extends { type: "delta" } ? string : Citation[],
+    rest: T extends { type: "citation" } ? Citation[] : string,
   ): void {
     if (rest.length === 0) {
       lane.queue.shift();
       return;
     }
-    if (item.type === "delta") item.text = rest as string;
+    if (item.type !== "citation") item.text = rest as string;
     else item.citations = rest as Citation[];
   }
 

@@ -74,6 +74,11 @@ export interface BedrockBehavior {
   readonly firstTokenDelayMs?: number;
   /** Exact deltas to emit instead of the stand-in model's retrieval answer. */
   readonly deltas?: readonly string[];
+  /**
+   * Reasoning deltas streamed before the answer to a Converse* request that asks for thinking
+   * (thinking.ts); they count first for the faults' `afterDeltas`. @default the stand-in's reasoning
+   */
+  readonly reasoning?: readonly string[];
   /** Citations for scripted deltas (RetrieveAndGenerate operations). @default none */
   readonly citations?: readonly ScriptedCitation[];
   /** ConverseStream / Converse stop reason. @default "end_turn" */
@@ -145,6 +150,7 @@ export function checkBehavior(b: BedrockBehavior): void {
   nonNegative("reset.afterDeltas", b.reset?.afterDeltas);
   nonNegative("guardrailIntervention.afterDeltas", b.guardrailIntervention?.afterDeltas);
   if (b.deltas && b.deltas.some((d) => typeof d !== "string")) throw new TypeError("deltas must be strings");
+  if (b.reasoning && b.reasoning.some((d) => typeof d !== "string")) throw new TypeError("reasoning must be strings");
   if (b.httpError && !b.httpError.type) throw new TypeError("httpError.type is required");
   const status = b.httpError?.status;
   if (status !== undefined && !(Number.isInteger(status) && status >= 400 && status <= 599)) {

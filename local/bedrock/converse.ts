@@ -9,15 +9,21 @@ import { encodeEvent } from "./event-stream";
 import { ServiceError, isRecord } from "./http";
 import type { PlannedAnswer } from "./plan";
 import type { EventPlan } from "./player";
+import { parseThinking, standInReasoning, type ThinkingRequest } from "./thinking";
+
+/** What the stand-in signs its reasoning with; a real signature verifies the text, this one nothing. */
+const STAND_IN_SIGNATURE = "c3RhbmQtaW4=";
 
 export interface ConverseRequest {
   /** Text of the last user message: what the stand-in answers. */
   readonly question: string;
   /** Every text the model would read (system prompt and messages), for input token usage. */
   readonly inputText: string;
+  /** Extended thinking, when the request asks for it (thinking.ts). */
+  readonly thinking?: ThinkingRequest;
 }
 
-export function parseConverseRequest(body: unknown): ConverseRequest {
+export function parseConverseRequest(body: unknown, modelId?: string): ConverseRequest {
   if (!isRecord(body) || !Array.isArray(body.messages) || body.messages.length === 0) {
     throw new ServiceError("ValidationException", "The request must contain a non-empty messages list.");
   }
@@ -29,13 +35,20 @@ export function parseConverseRequest(body: unknown): ConverseRequest {
     Array.isArray(blocks) ? blocks.map((b) => (isRecord(b) && typeof b.text === "string" ? b.text : "")) : [];
   const typed = messages as Array<{ role: string; content: unknown[] }>;
   const inputText = [...texts(body.system), ...typed.flatMap((m) => texts(m.content))].join("\n");
-  return { question: lastUserText(typed), inputText };
+  const thinking = parseThinking(body, modelId);
+  return { question: lastUserText(typed), inputText, ...(thinking ? { thinking } : {}) };
 }
 
-function usage(request: ConverseRequest, answer: PlannedAnswer) {
+/** The reasoning deltas a request that asked for thinking gets: the behaviour's, or the stand-in's. */
+export function reasoningDeltas(request: ConverseRequest, behavior: BedrockBehavior): readonly string[] {
+  if (!request.thinking) return [];
+  return behavior.reasoning ?? standInReasoning(request.question);
+}
+
+function usage(request: ConverseRequest, answer: PlannedAnswer, reasoning: readonly string[]) {
   const inputTokens = estimateTokens(request.inputText);
-  // One delta stands for one generated token, as a model streams them.
-  const outputTokens = answer.deltas.length;
+  // One delta stands for one generated token, as a model streams them; thinking tokens are output tokens.
+  const outputTokens = answer.deltas.length + reasoning.length;
   return { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens };
 }
 
@@ -46,15 +59,30 @@ export function converseStreamPlan(
   startedAt: number,
   trace?: Record<string, unknown>,
 ): EventPlan {
+  // The reasoning is its own content block before the text's, closed by its signature.
+  const reasoning = reasoningDeltas(request, behavior);
+  const textBlock = reasoning.length > 0 ? 1 : 0;
   return {
     opening: () => [encodeEvent("messageStart", { role: "assistant" })],
-    deltaCount: answer.deltas.length,
-    delta: (i) => [encodeEvent("contentBlockDelta", { contentBlockIndex: 0, delta: { text: answer.deltas[i] } })],
+    deltaCount: reasoning.length + answer.deltas.length,
+    delta: (i) => {
+      if (i >= reasoning.length) {
+        return [encodeEvent("contentBlockDelta", { contentBlockIndex: textBlock, delta: { text: answer.deltas[i - reasoning.length] } })];
+      }
+      const frames = [encodeEvent("contentBlockDelta", { contentBlockIndex: 0, delta: { reasoningContent: { text: reasoning[i] } } })];
+      if (i === reasoning.length - 1) {
+        frames.push(
+          encodeEvent("contentBlockDelta", { contentBlockIndex: 0, delta: { reasoningContent: { signature: STAND_IN_SIGNATURE } } }),
+          encodeEvent("contentBlockStop", { contentBlockIndex: 0 }),
+        );
+      }
+      return frames;
+    },
     closing: () => [
-      encodeEvent("contentBlockStop", { contentBlockIndex: 0 }),
+      encodeEvent("contentBlockStop", { contentBlockIndex: textBlock }),
       encodeEvent("messageStop", { stopReason: behavior.stopReason ?? "end_turn" }),
       encodeEvent("metadata", {
-        usage: usage(request, answer),
+        usage: usage(request, answer, reasoning),
         metrics: { latencyMs: Math.round(performance.now() - startedAt) },
         ...(trace ? { trace } : {}),
       }),
@@ -69,10 +97,12 @@ export function converseResponse(
   startedAt: number,
   trace?: Record<string, unknown>,
 ) {
+  const reasoning = reasoningDeltas(request, behavior);
+  const thought = reasoning.length > 0 ? [{ reasoningContent: { reasoningText: { text: reasoning.join(""), signature: STAND_IN_SIGNATURE } } }] : [];
   return {
-    output: { message: { role: "assistant", content: [{ text: answer.text }] } },
+    output: { message: { role: "assistant", content: [...thought, { text: answer.text }] } },
     stopReason: behavior.stopReason ?? "end_turn",
-    usage: usage(request, answer),
+    usage: usage(request, answer, reasoning),
     metrics: { latencyMs: Math.round(performance.now() - startedAt) },
     ...(trace ? { trace } : {}),
   };

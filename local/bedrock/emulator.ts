@@ -150,7 +150,7 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
       firstTokenDelayMs: behavior.firstTokenDelayMs ?? DEFAULT_FIRST_TOKEN_DELAY_MS,
       startedAt,
     };
-    const prepared = prepareOperation(entry.operation, entry.body, behavior, index, startedAt);
+    const prepared = prepareOperation(entry.operation, entry.body, behavior, index, startedAt, entry.modelId);
     if (prepared.modelArn !== undefined) entry.modelId = prepared.modelArn;
     entry.knowledgeBaseId = prepared.knowledgeBaseId;
 

@@ -36,9 +36,11 @@ export function prepareOperation(
   behavior: BedrockBehavior,
   index: DocumentIndex,
   startedAt: number,
+  /** The model id of a Converse* path, which decides whether it may think. */
+  modelId?: string,
 ): PreparedOperation {
   if (operation === "ConverseStream" || operation === "Converse") {
-    const request = parseConverseRequest(body);
+    const request = parseConverseRequest(body, modelId);
     const { answer, behavior: played, trace } = intervene(
       planAnswer(behavior, index, request.question),
       behavior,

@@ -23,13 +23,14 @@ describe("client: qnabot-stream arguments", () => {
       target: { kind: "aws", endpoint: AWS, region: "eu-west-1" },
       mode: "llm",
       json: false,
+      reasoning: false,
       timeoutMs: 90_000,
     });
   });
 
   it("parses every option, and joins an unquoted question", () => {
     const command = parseCliArgs(
-      ["ask", "what", "is", "it", "--local", "http://127.0.0.1:8080", "-m", "kb", "--json", "--session-id", "us-east-1:abc", "--timeout", "2.5"],
+      ["ask", "what", "is", "it", "--local", "http://127.0.0.1:8080", "-m", "kb", "--json", "--reasoning", "--session-id", "us-east-1:abc", "--timeout", "2.5"],
       {},
     );
     expect(command).to.deep.equal({
@@ -38,6 +39,7 @@ describe("client: qnabot-stream arguments", () => {
       target: { kind: "local", baseUrl: "http://127.0.0.1:8080/" },
       mode: "kb",
       json: true,
+      reasoning: true,
       sessionId: "us-east-1:abc",
       timeoutMs: 2500,
     });

@@ -235,7 +235,7 @@ export function journalPositions(envelopes: readonly object[]): number[] {
   let position = 0;
   return envelopes.map((envelope) => {
     const e = envelope as { type?: unknown; text?: unknown; citations?: unknown };
-    if (e.type === "delta") position += (e.text as string).length;
+    if (e.type === "delta" || e.type === "reasoning") position += (e.text as string).length;
     else if (e.type === "citation") position += (e.citations as unknown[]).length;
     else if (e.type !== "start") position += 1;
     return position;

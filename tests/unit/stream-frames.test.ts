@@ -150,12 +150,15 @@ describe("stream frames", () => {
       );
     });
 
-    it("minFrameBytes always leaves room for the costliest code unit", () => {
+    it("minFrameBytes always leaves room for the costliest code unit, in a delta or a reasoning envelope", () => {
       const max = minFrameBytes("req-1");
-      const [frame, rest] = takeDeltaEnvelope("req-1", Number.MAX_SAFE_INTEGER, "\u0001\u0001", max);
-      expect(JSON.parse(frame).text).to.equal("\u0001");
+      // The longer type name sets the minimum: a reasoning envelope fills it exactly.
+      const [frame, rest] = takeDeltaEnvelope("req-1", Number.MAX_SAFE_INTEGER, "\u0001\u0001", max, "reasoning");
+      expect(JSON.parse(frame)).to.include({ type: "reasoning", text: "\u0001" });
       expect(rest).to.equal("\u0001");
       expect(bytes(frame)).to.equal(max);
+      const [delta] = takeDeltaEnvelope("req-1", Number.MAX_SAFE_INTEGER, "\u0001\u0001", max);
+      expect(JSON.parse(delta).text).to.equal("\u0001");
     });
   });
 
