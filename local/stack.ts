@@ -169,6 +169,8 @@ export interface LocalStackOptions {
   readonly tokenBudgetPerDay?: number;
   /** Token prices for the estimated cost of an answer, as Pulumi config tokenPricesUsdPerMillion. @default none (no estimate) */
   readonly tokenPrices?: TokenPrices;
+  /** Feedback: days an answer's record and its rating are kept, as Pulumi config feedbackTtlDays. @default none (no feedback kept) */
+  readonly feedbackTtlDays?: number;
   /** Extra environment for the handlers (STREAM_STALL_MS, POWERTOOLS_LOG_LEVEL, …). @default none */
   readonly env?: Readonly<Record<string, string>>;
   /** Fulfillment timeout, as deployed. @default 120000 */
@@ -201,6 +203,8 @@ export interface LocalStack {
   readonly managementEndpoint: string;
   /** `POST` here with a SigV4 `Authorization` (service execute-api). */
   readonly askUrl: string;
+  /** `POST /feedback` of the same HTTP API, signed the same way. */
+  readonly feedbackUrl: string;
   /** The streaming function URL: `POST` with SigV4 (service lambda); `Accept: text/event-stream` for SSE. */
   readonly functionUrl: string;
   readonly region: string;
@@ -440,6 +444,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       [ENV.dynamoRequestTimeoutMs]: "60000",
       ...(options.tokenBudgetPerDay ? { [ENV.tokenBudgetPerDay]: String(options.tokenBudgetPerDay) } : {}),
       ...(options.tokenPrices ? { [ENV.tokenPricesUsdPerMillion]: `${options.tokenPrices.input},${options.tokenPrices.output}` } : {}),
+      ...(options.feedbackTtlDays ? { [ENV.feedbackTtlDays]: String(options.feedbackTtlDays) } : {}),
       ...options.env,
     });
     resetAwsClients();
@@ -475,6 +480,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       webSocketUrl: gateway.url,
       managementEndpoint: gateway.managementEndpoint,
       askUrl: httpApi.askUrl,
+      feedbackUrl: httpApi.feedbackUrl,
       functionUrl: functionUrl.url,
       region,
       label,

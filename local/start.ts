@@ -12,6 +12,7 @@ import { quietHandlerLogs } from "./terminal-log";
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 import { DEFAULT_STAGE_THROTTLE, type StageThrottle } from "./gateway";
 import { parseImageHosts, parseLinkSchemes } from "../functions/fulfillment/output-safety";
+import { MAX_FEEDBACK_TTL_DAYS } from "../functions/shared/feedback";
 import { MAX_TOKEN_BUDGET_PER_DAY, parseTokenPrices, type TokenPrices } from "../functions/fulfillment/token-budget";
 
 /** The flag that pins each service's port. */
@@ -44,7 +45,7 @@ export const USAGE =
   "usage: npm start -- [--bedrock emulator|aws] [--port 3000] [--region <region>] [--model <model id>] [--knowledge-base <id>] " +
   "[--gateway-port N] [--http-api-port N] [--lambda-port N] [--dynamo-port N] [--bedrock-port N] [--cognito-port N] [--lex-port N] [--function-url-port N] " +
   "[--throttle-rate N] [--throttle-burst N] [--no-throttle] [--output-link-schemes a,b] [--output-image-hosts host,host] " +
-  "[--unbound-session-streaming] [--token-budget-per-day N] [--token-prices input,output] [--verbose]";
+  "[--unbound-session-streaming] [--token-budget-per-day N] [--token-prices input,output] [--feedback-ttl-days N] [--verbose]";
 
 /** Flags that only mean something with real Bedrock. */
 const AWS_ONLY_FLAGS = ["region", "model", "knowledge-base"] as const;
@@ -69,6 +70,8 @@ export interface StartOptions {
   tokenBudgetPerDay?: number;
   /** Token prices in US dollars per million tokens (Pulumi config tokenPricesUsdPerMillion); undefined: no estimate. */
   tokenPrices?: TokenPrices;
+  /** Feedback: days an answer's record and its rating are kept (Pulumi config feedbackTtlDays); undefined: no feedback kept. */
+  feedbackTtlDays?: number;
 }
 
 /** A command line the parser refuses: one line saying what is wrong, then the usage line. */
@@ -104,6 +107,16 @@ function tokenBudgetFlag(value: string | undefined): number | undefined {
     throw new UsageError(`--token-budget-per-day must be a whole number of tokens from 0 to ${MAX_TOKEN_BUDGET_PER_DAY}, not "${value}"`);
   }
   return budget === 0 ? undefined : budget;
+}
+
+/** `--feedback-ttl-days`: whole days, as Pulumi config feedbackTtlDays takes them (0: no feedback kept). */
+function feedbackTtlFlag(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const days = Number(value);
+  if (!/^\d+$/.test(value) || days > MAX_FEEDBACK_TTL_DAYS) {
+    throw new UsageError(`--feedback-ttl-days must be a whole number of days from 0 to ${MAX_FEEDBACK_TTL_DAYS}, not "${value}"`);
+  }
+  return days === 0 ? undefined : days;
 }
 
 /** `--token-prices input,output`, parsed as the functions parse TOKEN_PRICES_USD_PER_MILLION. */
@@ -156,6 +169,7 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
         "unbound-session-streaming": { type: "boolean" },
         "token-budget-per-day": { type: "string" },
         "token-prices": { type: "string" },
+        "feedback-ttl-days": { type: "string" },
         ...portOptions,
       },
       strict: true,
@@ -192,6 +206,7 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
     unboundSessionStreaming: values["unbound-session-streaming"] === true,
     tokenBudgetPerDay: tokenBudgetFlag(values["token-budget-per-day"] as string | undefined),
     tokenPrices: tokenPricesFlag(values["token-prices"] as string | undefined),
+    feedbackTtlDays: feedbackTtlFlag(values["feedback-ttl-days"] as string | undefined),
   };
 }
 
@@ -277,6 +292,7 @@ async function main(): Promise<void> {
       unboundSessionStreaming: options.unboundSessionStreaming,
       tokenBudgetPerDay: options.tokenBudgetPerDay,
       tokenPrices: options.tokenPrices,
+      feedbackTtlDays: options.feedbackTtlDays,
       // INFO: the quiet terminal's line per answer is the fulfillment's "answer finished" entry.
       env: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "INFO", POWERTOOLS_METRICS_DISABLED: "true" },
     });
