@@ -453,6 +453,7 @@ export class QnaBot extends pulumi.ComponentResource {
       environment[ENV.asksPerConnection] = String(args.streaming.askLimits.perConnection);
       environment[ENV.asksPerSession] = String(args.streaming.askLimits.perSession);
       if (args.streaming.tokenBudgetPerDay > 0) environment[ENV.tokenBudgetPerDay] = String(args.streaming.tokenBudgetPerDay);
+      if (args.streaming.feedbackTtlDays > 0) environment[ENV.feedbackTtlDays] = String(args.streaming.feedbackTtlDays);
     }
 
     const fulfillment = nodeFunction(
@@ -616,7 +617,7 @@ export class QnaBot extends pulumi.ComponentResource {
 
     const api = new aws.apigatewayv2.Api(
       `${name}-http-api`,
-      { protocolType: "HTTP", description: "QnA bot: POST /ask (IAM auth)", tags: args.tags },
+      { protocolType: "HTTP", description: "QnA bot: POST /ask and POST /feedback (IAM auth)", tags: args.tags },
       parent,
     );
     const integration = new aws.apigatewayv2.Integration(
@@ -635,6 +636,17 @@ export class QnaBot extends pulumi.ComponentResource {
       {
         apiId: api.id,
         routeKey: "POST /ask",
+        authorizationType: "AWS_IAM",
+        target: pulumi.interpolate`integrations/${integration.id}`,
+      },
+      parent,
+    );
+    // Feedback on an answer (functions/fulfillment/feedback.ts), by the same function and auth.
+    new aws.apigatewayv2.Route(
+      `${name}-feedback-route`,
+      {
+        apiId: api.id,
+        routeKey: "POST /feedback",
         authorizationType: "AWS_IAM",
         target: pulumi.interpolate`integrations/${integration.id}`,
       },
@@ -672,6 +684,16 @@ export class QnaBot extends pulumi.ComponentResource {
         function: fn.name,
         principal: "apigateway.amazonaws.com",
         sourceArn: pulumi.interpolate`${api.executionArn}/*/POST/ask`,
+      },
+      parent,
+    );
+    new aws.lambda.Permission(
+      `${name}-feedback-permission`,
+      {
+        action: "lambda:InvokeFunction",
+        function: fn.name,
+        principal: "apigateway.amazonaws.com",
+        sourceArn: pulumi.interpolate`${api.executionArn}/*/POST/feedback`,
       },
       parent,
     );
