@@ -9,7 +9,10 @@ import { expect } from "chai";
 import { Hash } from "@smithy/hash-node";
 import { HttpRequest } from "@smithy/protocol-http";
 import { SignatureV4 } from "@smithy/signature-v4";
-import { DynamoDBDocumentClient, GetCommand } from "@aws-sdk/lib-dynamodb";
+import { PassThrough } from "node:stream";
+import { DynamoDBDocumentClient, GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { main } from "../../client/cli";
+import { EXIT } from "../../client/exit-codes";
 import { FEEDBACK_MESSAGES } from "../../functions/fulfillment/feedback";
 import { feedbackItemKey } from "../../functions/fulfillment/feedback-store";
 import { MAX_FEEDBACK_COMMENT_CHARS } from "../../functions/shared/feedback";
@@ -76,7 +79,7 @@ describe("local stack: feedback on answers", () => {
       credentials: [asker, other],
       bedrockBehavior: FAST,
       ...parseStartArgs(["--feedback-ttl-days", String(TTL_DAYS)]),
-      page: false,
+      // The page's chat server signs for `qnabot-stream chat --local`.
       ports: undefined,
       env: QUIET_ENV,
     });
@@ -168,5 +171,20 @@ describe("local stack: feedback on answers", () => {
     const long = await postFeedback(stack, { sessionId: "fb-http", requestId: "fb-kb", rating: "up", comment: "x".repeat(MAX_FEEDBACK_COMMENT_CHARS + 1) }, asker);
     expect(long.status).to.equal(400);
     expect(long.body.error).to.include({ code: "bad_request", message: `comment is longer than ${MAX_FEEDBACK_COMMENT_CHARS} characters` });
+  });
+
+  it("qnabot-stream chat: /good and /bad rate the last answer, with a comment; before any answer there is nothing to rate", async () => {
+    const lines = ["/good", "Is the CLI's feedback kept?", "/good", "/bad the second thought counts", "/quit"];
+    let stderr = "";
+    const stdout = { write: (_text: string) => true };
+    const code = await main(["chat", "--local", stack.pageUrl!], { stdout, stderr: { write: (text: string) => ((stderr += text), true) }, stdin: PassThrough.from(lines.map((l) => `${l}\n`)), env: {} });
+    expect(code).to.equal(EXIT.ok);
+    expect(stderr).to.include("no answer to rate yet: ask a question first\n");
+    expect(stderr).to.include("feedback recorded: good\n");
+    expect(stderr).to.include("feedback recorded: bad (replaces your earlier rating of this answer)\n");
+    const { Items } = await table.send(new ScanCommand({ TableName: stack.dynamo.connectionsTable, ConsistentRead: true }));
+    const rated = (Items ?? []).filter((item) => item.question === "Is the CLI's feedback kept?");
+    expect(rated).to.have.length(1);
+    expect(rated[0]).to.include({ rating: "down", comment: "the second thought counts", ratings: 2 });
   });
 });
