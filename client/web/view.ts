@@ -9,6 +9,7 @@ import { mountImages, renderMarkdown } from "./markdown";
 import { isAtBottom } from "./scroll";
 import { answerStats, formatStats } from "./status";
 import { footerText } from "./usage";
+import { feedbackRow, feedbackStatusText, type FeedbackReply, type FeedbackRow, type SendFeedback } from "./feedback";
 
 interface Turn {
   answer?: Answer;
@@ -23,6 +24,7 @@ interface Turn {
   images: Map<string, HTMLImageElement[]>;
   sourceList: HTMLOListElement;
   stats: HTMLElement;
+  feedback: FeedbackRow;
 }
 
 const MODE_NAMES = { llm: "LLM", kb: "Knowledge base" } as const;
@@ -88,6 +90,8 @@ export class ConversationView {
     private readonly list: HTMLElement,
     private readonly scroller: HTMLElement,
     private readonly now: () => number = () => Date.now(),
+    /** Sends a rating of a finished answer; without it no feedback controls are shown. */
+    private readonly sendFeedback?: SendFeedback,
   ) {
     scroller.addEventListener("scroll", () => {
       this.following = isAtBottom(scroller);
@@ -114,6 +118,14 @@ export class ConversationView {
     if (follow) this.scroller.scrollTop = this.scroller.scrollHeight;
   }
 
+  /** Shows the server's reply to a rating (or why it could not be sent) under its answer. */
+  feedbackResult(reply: FeedbackReply): void {
+    const turn = this.turns.get(reply.requestId);
+    if (!turn) return;
+    if (reply.accepted) turn.feedback.select(reply.rating);
+    turn.feedback.status.textContent = feedbackStatusText(reply);
+  }
+
   private createTurn(answer: Answer): Turn {
     const item = element("li", "turn");
     item.dataset.requestId = answer.requestId;
@@ -138,10 +150,14 @@ export class ConversationView {
     const sourceList = element("ol", "citation-list");
     sources.append(element("h2", "citations-title", "Sources"), sourceList);
     const stats = element("p", "answer-stats");
-    article.append(meta, body, guardrail, error, stopped, sources, stats);
+    const feedback = feedbackRow(answer.requestId, (requestId, rating, comment) => {
+      feedback.status.textContent = "Sending…";
+      this.sendFeedback?.(requestId, rating, comment);
+    });
+    article.append(meta, body, guardrail, error, stopped, sources, stats, feedback.element);
     item.append(question, article);
     this.list.append(item);
-    return { article, stateLabel, body, guardrail, error, stopped, sources, sourceList, stats, images: new Map() };
+    return { article, stateLabel, body, guardrail, error, stopped, sources, sourceList, stats, feedback, images: new Map() };
   }
 
   private update(turn: Turn, answer: Answer): void {
@@ -171,6 +187,8 @@ export class ConversationView {
       turn.sourceList.replaceChildren(...sources.map(sourceItem));
       turn.sources.hidden = sources.length === 0;
     }
+    // Only an answer that ended can be rated: the server keeps its record from its end on.
+    turn.feedback.element.hidden = this.sendFeedback === undefined || answer.status !== "done";
     turn.stats.textContent = footerText(formatStats(answerStats(answer, this.now())), answer.status === "done" ? answer.usage : undefined);
   }
 }
