@@ -63,6 +63,22 @@ describe("feedback: what a client may send", () => {
     expect(JSON.parse(result.body).error).to.deep.equal({ code: "bad_request", message: FEEDBACK_MESSAGES.off, retryable: false });
   });
 
+  it("answers POST /feedback with 403 for a session bound to another identity, and 503 (retryable) when the table cannot be reached", async () => {
+    const guest = { id: "cognito:us-east-1:11111111-2222-3333-4444-555555555555", kind: "cognito" as const, cognitoIdentityId: "us-east-1:11111111-2222-3333-4444-555555555555" };
+    const failing: FeedbackStore = {
+      recordAnswer: async () => undefined,
+      rate: async () => {
+        throw Object.assign(new Error("timeout"), { name: "TimeoutError" });
+      },
+    };
+    const otherSession = await httpFeedback(guest, { sessionId: "us-east-1:99999999-2222-3333-4444-555555555555", requestId: "r-1", rating: "up" }, { feedback: failing });
+    expect(otherSession.statusCode).to.equal(403);
+    expect(JSON.parse(otherSession.body).error.code).to.equal("forbidden");
+    const down = await httpFeedback(guest, { sessionId: "s-1", requestId: "r-1", rating: "up" }, { feedback: failing });
+    expect(down.statusCode).to.equal(503);
+    expect(JSON.parse(down.body).error).to.deep.equal({ code: "internal", message: FEEDBACK_MESSAGES.unavailable, retryable: true });
+  });
+
   it("counts a rating as FeedbackUp or FeedbackDown", () => {
     const added: string[] = [];
     const sink = { addDimension: () => undefined, addMetric: (name: string) => void added.push(name), publishStoredMetrics: () => undefined };
