@@ -301,7 +301,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       expect(recorder.ofType(TYPES.routeResponse).map((r) => r.inputs.routeId)).not.to.include("streaming-ping-route-id");
     });
 
-    it("routes ask, resume and cancel to the fulfillment function (its ARN arrives after the component was built)", () => {
+    it("routes ask, resume, cancel and feedback to the fulfillment function (its ARN arrives after the component was built)", () => {
       for (const key of FULFILLMENT_ROUTE_KEYS) {
         expect(recorder.named(`streaming-route-${key}`).inputs).to.deep.equal({
           apiId: "streaming-api-id",
