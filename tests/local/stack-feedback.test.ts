@@ -156,6 +156,22 @@ describe("local stack: feedback on answers", () => {
     expect(await record("fb-ws", "fb-1", askerPrincipal)).to.include({ rating: "down" });
   });
 
+  it("refuses an answer still being generated; once it has ended, the same rating is accepted", async () => {
+    stack.bedrock!.enqueue({ operation: "ConverseStream", firstTokenDelayMs: 0, deltasPerSecond: 20, deltas: Array.from({ length: 40 }, (_, i) => `w${i} `) });
+    const socket = await connect(stack, "fb-ws-flight", { format: "json", credential: asker });
+    try {
+      socket.ask("fb-flight", "A slow answer, please.");
+      await socket.until((messages) => (socket.envelopes("fb-flight", messages).some((e) => e.type === "delta") ? true : undefined));
+      socket.send({ action: "feedback", requestId: "fb-flight", rating: "up" });
+      expect(await feedbackReply(socket, "fb-flight")).to.include({ type: "error", code: "not_found" });
+      last(await socket.answer("fb-flight"), "end");
+      socket.send({ action: "feedback", requestId: "fb-flight", rating: "up" });
+      expect(await feedbackReply(socket, "fb-flight", 1)).to.include({ type: "feedback", replaced: false });
+    } finally {
+      await socket.close();
+    }
+  });
+
   it("refuses an unknown requestId, a bad rating and a comment over the limit", async () => {
     const socket = await connect(stack, "fb-ws-bad", { format: "json", credential: asker });
     try {
