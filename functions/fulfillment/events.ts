@@ -208,11 +208,15 @@ export interface UrlCancel {
   principal: Principal;
 }
 
-/** A function URL request: an ask, or (`action: "cancel"`) a cancel of one of the caller's answers. */
-export function parseUrlRequest(event: unknown): { ask: HttpAsk } | { cancel: UrlCancel } {
+/**
+ * A function URL request: an ask, a cancel of one of the caller's answers (`action: "cancel"`),
+ * or a rating of one (`action: "feedback"`, the body of `POST /feedback`, read by feedback.ts).
+ */
+export function parseUrlRequest(event: unknown): { ask: HttpAsk } | { cancel: UrlCancel } | { feedback: { principal: Principal; body: Obj } } {
   const { principal, body } = httpRequest(event, { root: true });
   if (body.action === undefined) return { ask: askOf(principal, body) };
-  if (body.action !== "cancel") throw new ProtocolError("bad_request", 'action must be "cancel" (or absent, for an ask)');
+  if (body.action === "feedback") return { feedback: { principal, body } };
+  if (body.action !== "cancel") throw new ProtocolError("bad_request", 'action must be "cancel" or "feedback" (or absent, for an ask)');
   return { cancel: { sessionId: validateSessionId(body.sessionId), requestId: validateRequestId(body.requestId), principal } };
 }
 

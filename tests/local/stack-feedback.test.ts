@@ -11,6 +11,7 @@ import { HttpRequest } from "@smithy/protocol-http";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { PassThrough } from "node:stream";
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { signFunctionUrlPost } from "../../client/function-url-signer";
 import { main } from "../../client/cli";
 import { EXIT } from "../../client/exit-codes";
 import { FEEDBACK_MESSAGES } from "../../functions/fulfillment/feedback";
@@ -40,6 +41,14 @@ async function postFeedback(stack: LocalStack, body: unknown, credential: LocalC
     }),
   );
   const response = await fetch(url, { method: "POST", headers: signed.headers as Record<string, string>, body: payload });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** A signed `POST` to the streaming function URL (service lambda), as the CLI's --http sends one. */
+async function functionUrlPost(stack: LocalStack, body: unknown, credential: LocalCredential): Promise<{ status: number; body: Record<string, unknown> }> {
+  const payload = JSON.stringify(body);
+  const { headers } = await signFunctionUrlPost({ url: stack.functionUrl, region: stack.region, credentials: credential, body: payload, accept: "application/json" });
+  const response = await fetch(stack.functionUrl, { method: "POST", headers, body: payload });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
@@ -131,6 +140,15 @@ describe("local stack: feedback on answers", () => {
     expect(cited).to.not.be.empty;
     expect((item!.sources as { uri: string }[]).map((s) => s.uri)).to.deep.equal([...new Set(cited)]);
     expect(item).to.include({ rating: "up", mode: "kb", answer: asked.body.answer });
+  });
+
+  it("accepts the asker's rating as a signed feedback action to the streaming function URL, and refuses anyone else's", async () => {
+    const asked = await functionUrlPost(stack, { question: "Rated over the function URL?", sessionId: "fb-url", requestId: "fb-url-1" }, asker);
+    expect(asked.status).to.equal(200);
+    const rating = { action: "feedback", sessionId: "fb-url", requestId: "fb-url-1", rating: "down", comment: "Too long." };
+    expect(await functionUrlPost(stack, rating, other)).to.deep.include({ status: 404 });
+    expect(await functionUrlPost(stack, rating, asker)).to.deep.equal({ status: 200, body: { requestId: "fb-url-1", rating: "down", replaced: false } });
+    expect(await record("fb-url", "fb-url-1", askerPrincipal)).to.include({ rating: "down", comment: "Too long.", question: "Rated over the function URL?" });
   });
 
   it("refuses the same requestIds from a second principal, on both doors, and leaves the ratings as they were", async () => {
