@@ -1,7 +1,8 @@
 /**
  * QnaBot: the fulfillment function that answers questions with Amazon Bedrock (an LLM, or a
  * knowledge base through RetrieveAndGenerate), its conversation memory table, an HTTP API
- * `POST /ask` behind IAM auth, and (optionally) Lex V2's permission to call it as a code hook.
+ * `POST /ask` and `POST /feedback` behind IAM auth, and (optionally) Lex V2's permission to call
+ * it as a code hook.
  * Given a StreamingComponent, it also streams answers over that component's WebSocket API.
  */
 import { parseTokenPrices } from "../functions/fulfillment/token-budget";
