@@ -200,6 +200,9 @@ describe("local stack: feedback on answers", () => {
     } finally {
       await socket.close();
     }
+    // Unsigned, like any HTTP API route with AWS_IAM auth: refused before the function runs.
+    const unsigned = await fetch(stack.feedbackUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ sessionId: "fb-http", requestId: "fb-kb", rating: "down" }) });
+    expect(unsigned.status).to.equal(403);
     const unknown = await postFeedback(stack, { sessionId: "fb-http", requestId: "never-asked", rating: "up" }, asker);
     expect(unknown.status).to.equal(404);
     const long = await postFeedback(stack, { sessionId: "fb-http", requestId: "fb-kb", rating: "up", comment: "x".repeat(MAX_FEEDBACK_COMMENT_CHARS + 1) }, asker);
