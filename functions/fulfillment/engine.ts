@@ -260,10 +260,9 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
     await deps.budget?.record(subject, usage).catch((error) => logger.warn("token usage could not be recorded", { error: errorName(error) }));
   }
   const formatted = formatAnswer(text, result.citations, { cutShort, continuable: remembered && memoryTurns > 0, policy });
-  const { sessionId, principal, requestId, question, mode } = request;
-  const model = usage?.model ?? deps.models?.[mode];
-  const ended = { sessionId, principal, requestId, question, mode, final: formatted.markdown, model, citations: result.citations, stopReason: result.stopReason };
-  await recordForFeedback(deps.feedback, ended);
+  // Before `end` goes out, so an asker who rates the answer as soon as it ends finds its record.
+  const model = usage?.model ?? deps.models?.[request.mode];
+  await recordForFeedback(deps.feedback, { ...request, final: formatted.markdown, model, citations: result.citations, stopReason: result.stopReason });
   let streamed = streamedByGenerator;
   if (stream) {
     try {
