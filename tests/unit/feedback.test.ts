@@ -6,13 +6,14 @@
 import { expect } from "chai";
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { answer, type AnswerRequest } from "../../functions/fulfillment/engine";
-import { FEEDBACK_MESSAGES, httpFeedback, meterFeedback } from "../../functions/fulfillment/feedback";
+import { FEEDBACK_MESSAGES, feedbackRoute, httpFeedback, meterFeedback } from "../../functions/fulfillment/feedback";
 import { DynamoFeedbackStore, feedbackItemKey, MAX_RECORDED_ANSWER_CHARS, sourcesOf, type AnswerRecord, type FeedbackKey, type FeedbackStore } from "../../functions/fulfillment/feedback-store";
 import type { Generator } from "../../functions/fulfillment/generate";
 import { MAX_FEEDBACK_COMMENT_CHARS, parseFeedbackMessage, parseHttpFeedback } from "../../functions/shared/feedback";
 import { ProtocolError } from "../../functions/shared/protocol";
 import { ManualClock, quietLogs, recordingOpener, type RecordedStream } from "./fulfillment-fakes";
 import { useLocalDynamo } from "./local-dynamo";
+import { FakeTransport } from "./stream-fakes";
 
 class RecordingStore implements FeedbackStore {
   readonly records: AnswerRecord[] = [];
@@ -77,6 +78,17 @@ describe("feedback: what a client may send", () => {
     const down = await httpFeedback(guest, { sessionId: "s-1", requestId: "r-1", rating: "up" }, { feedback: failing });
     expect(down.statusCode).to.equal(503);
     expect(JSON.parse(down.body).error).to.deep.equal({ code: "internal", message: FEEDBACK_MESSAGES.unavailable, retryable: true });
+  });
+
+  it("tells a format=text connection a refusal's message as text, and posts it no ack", async () => {
+    const transport = new FakeTransport();
+    const accepting: FeedbackStore = { recordAnswer: async () => undefined, rate: async () => ({ state: "accepted", replaced: false }) };
+    const row = { sessionId: "s-1", connectionId: "c-1", principal: "cognito:a", format: "text" as const, connectedAt: 0, ttl: 0 };
+    const metrics = { addDimension: () => undefined, addMetric: () => undefined, publishStoredMetrics: () => undefined };
+    const body = JSON.stringify({ action: "feedback", requestId: "r-1", rating: "up" });
+    expect((await feedbackRoute(row, body, { feedback: accepting, metrics }, transport)).statusCode).to.equal(200);
+    expect((await feedbackRoute(row, body, { metrics }, transport)).statusCode).to.equal(400);
+    expect(transport.accepted.get("c-1")).to.deep.equal([FEEDBACK_MESSAGES.off]);
   });
 
   it("counts a rating as FeedbackUp or FeedbackDown", () => {
