@@ -12,6 +12,7 @@ import type { UrlSigner } from "./chat-server";
 import { CHAT_HELP, parseChatLine } from "./chat-commands";
 import { AnswerStoppedError, askOnSocket } from "./cli-answer";
 import type { SessionOptions } from "./cli-args";
+import { feedbackLine, sendFeedback } from "./cli-feedback";
 import { AnswerPrinter } from "./cli-output";
 import { openSocket } from "./cli-socket";
 import { CliError, EXIT, type ExitCode } from "./exit-codes";
@@ -128,6 +129,8 @@ export async function chatLoop(options: SessionOptions, sign: UrlSigner, io: Cha
   const interactive = Boolean(io.stdin.isTTY && io.stderr.isTTY);
   let mode: AnswerMode = options.mode;
   let exitCode: ExitCode = EXIT.ok;
+  /** The last answer that ended (stopped ones too): what `/good` and `/bad` rate. */
+  let lastAnswered: string | undefined;
 
   try {
     await connection.ready();
@@ -154,6 +157,18 @@ export async function chatLoop(options: SessionOptions, sign: UrlSigner, io: Cha
         mode = line.mode;
         io.stderr.write(`mode: ${mode}\n`);
       }
+      if (line.kind === "feedback") {
+        if (lastAnswered === undefined) io.stderr.write("no answer to rate yet: ask a question first\n");
+        else {
+          try {
+            const feedback = { requestId: lastAnswered, rating: line.rating, ...(line.comment === undefined ? {} : { comment: line.comment }) };
+            io.stderr.write(`${feedbackLine(line.rating, await sendFeedback(await connection.ready(), feedback, options.timeoutMs))}\n`);
+          } catch (error) {
+            if (!(error instanceof CliError)) throw error;
+            io.stderr.write(`qnabot-stream: ${error.message}\n`);
+          }
+        }
+      }
       if (line.kind === "question") {
         const printer = new AnswerPrinter(io.stdout, io.stderr, options.json);
         // Armed before connecting, so a Ctrl-C while the socket opens stops this question too.
@@ -162,9 +177,10 @@ export async function chatLoop(options: SessionOptions, sign: UrlSigner, io: Cha
           const socket = await connection.ready();
           connection.answering = true;
           printer.waiting();
+          const requestId = randomId();
           const answer = await askOnSocket(
             socket,
-            { requestId: randomId(), question: line.text, mode, reasoning: options.reasoning },
+            { requestId, question: line.text, mode, reasoning: options.reasoning },
             {
               onEnvelope: (envelope) => printer.onEnvelope(envelope),
               onText: (text) => printer.onText(text),
@@ -175,6 +191,7 @@ export async function chatLoop(options: SessionOptions, sign: UrlSigner, io: Cha
             { timeoutMs: options.timeoutMs, stop, reconnect: () => connection.ready() },
           );
           const code = printer.finish(answer);
+          if (answer.status === "done") lastAnswered = requestId;
           // A stopped answer is the reader's choice, not a failure of the session.
           if (exitCode === EXIT.ok && code !== EXIT.cancelled) exitCode = code;
         } catch (error) {

@@ -100,6 +100,8 @@ export interface StackConfig {
   readonly unboundSessionStreaming: boolean;
   /** Tokens one asker may spend per UTC day; 0: off. */
   readonly tokenBudgetPerDay: number;
+  /** Days an answer's feedback record is kept; 0: no feedback kept. */
+  readonly feedbackTtlDays: number;
   /** Token prices for the estimated cost of an answer; unset: no estimate. */
   readonly tokenPricesUsdPerMillion?: { readonly input: number; readonly output: number };
   /** Asks may stream the model's reasoning (QnaBotArgs.reasoning); only with enableStreaming and Bedrock answers. */
@@ -170,6 +172,7 @@ export const CONFIG_DEFAULTS = {
   asksPerSession: STREAMING_DEFAULTS.asksPerSession,
   unboundSessionStreaming: STREAMING_DEFAULTS.unboundSessionStreaming,
   tokenBudgetPerDay: STREAMING_DEFAULTS.tokenBudgetPerDay,
+  feedbackTtlDays: STREAMING_DEFAULTS.feedbackTtlDays,
   tokenPricesUsdPerMillion: "",
   reasoning: false,
   reasoningBudgetTokens: DEFAULT_REASONING_BUDGET_TOKENS,
@@ -442,6 +445,10 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
   if (tokenBudgetPerDay > 0 && !enableStreaming) {
     problem("tokenBudgetPerDay", "needs enableStreaming: the daily tally is kept in the streaming connections table", String(tokenBudgetPerDay));
   }
+  const feedbackTtlDays = limit("feedbackTtlDays", CONFIG_DEFAULTS.feedbackTtlDays, STREAMING_LIMITS.feedbackTtlDays);
+  if (feedbackTtlDays > 0 && !enableStreaming) {
+    problem("feedbackTtlDays", "needs enableStreaming: feedback is kept in the streaming connections table", String(feedbackTtlDays));
+  }
 
   const reasoning = boolean("reasoning", CONFIG_DEFAULTS.reasoning);
   const reasoningBudgetTokens = integer("reasoningBudgetTokens", CONFIG_DEFAULTS.reasoningBudgetTokens, MIN_REASONING_BUDGET_TOKENS, MAX_REASONING_BUDGET_TOKENS);
@@ -504,6 +511,7 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
     asksPerSession: limit("asksPerSession", CONFIG_DEFAULTS.asksPerSession, STREAMING_LIMITS.asksPerSession),
     unboundSessionStreaming: boolean("unboundSessionStreaming", CONFIG_DEFAULTS.unboundSessionStreaming),
     tokenBudgetPerDay,
+    feedbackTtlDays,
     tokenPricesUsdPerMillion,
     reasoning,
     reasoningBudgetTokens,

@@ -4,6 +4,7 @@
  * that mean users get no answer.
  */
 import { USAGE_METRICS, USAGE_MODEL_DIMENSION } from "../functions/fulfillment/usage-metrics";
+import { FEEDBACK_METRICS } from "../functions/fulfillment/feedback";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 
@@ -120,6 +121,10 @@ export function dashboardWidgets(input: {
       { metric: USAGE_METRICS.cacheWrite, stat: "Sum", label: "cache write", dimensions: [USAGE_MODEL_DIMENSION] },
     ]),
     emfWidget("Asks refused by the token budget", region, [{ metric: USAGE_METRICS.refused, stat: "Sum", label: "refused" }]),
+    emfWidget("Feedback on answers", region, [
+      { metric: FEEDBACK_METRICS.up, stat: "Sum", label: "thumbs up" },
+      { metric: FEEDBACK_METRICS.down, stat: "Sum", label: "thumbs down" },
+    ]),
     metricWidget("WebSocket connects and messages", region, [api("ConnectCount"), api("MessageCount")]),
     metricWidget("WebSocket errors", region, [api("IntegrationError"), api("ClientError"), api("ExecutionError")]),
     metricWidget("Function errors", region, lambda("Errors", "Sum")),

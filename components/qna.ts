@@ -1,7 +1,8 @@
 /**
  * QnaBot: the fulfillment function that answers questions with Amazon Bedrock (an LLM, or a
  * knowledge base through RetrieveAndGenerate), its conversation memory table, an HTTP API
- * `POST /ask` behind IAM auth, and (optionally) Lex V2's permission to call it as a code hook.
+ * `POST /ask` and `POST /feedback` behind IAM auth, and (optionally) Lex V2's permission to call
+ * it as a code hook.
  * Given a StreamingComponent, it also streams answers over that component's WebSocket API.
  */
 import { parseTokenPrices } from "../functions/fulfillment/token-budget";
@@ -484,6 +485,7 @@ export class QnaBot extends pulumi.ComponentResource {
       environment[ENV.asksPerConnection] = String(args.streaming.askLimits.perConnection);
       environment[ENV.asksPerSession] = String(args.streaming.askLimits.perSession);
       if (args.streaming.tokenBudgetPerDay > 0) environment[ENV.tokenBudgetPerDay] = String(args.streaming.tokenBudgetPerDay);
+      if (args.streaming.feedbackTtlDays > 0) environment[ENV.feedbackTtlDays] = String(args.streaming.feedbackTtlDays);
     }
 
     const fulfillment = nodeFunction(
@@ -647,7 +649,7 @@ export class QnaBot extends pulumi.ComponentResource {
 
     const api = new aws.apigatewayv2.Api(
       `${name}-http-api`,
-      { protocolType: "HTTP", description: "QnA bot: POST /ask (IAM auth)", tags: args.tags },
+      { protocolType: "HTTP", description: "QnA bot: POST /ask and POST /feedback (IAM auth)", tags: args.tags },
       parent,
     );
     const integration = new aws.apigatewayv2.Integration(
@@ -666,6 +668,17 @@ export class QnaBot extends pulumi.ComponentResource {
       {
         apiId: api.id,
         routeKey: "POST /ask",
+        authorizationType: "AWS_IAM",
+        target: pulumi.interpolate`integrations/${integration.id}`,
+      },
+      parent,
+    );
+    // Feedback on an answer (functions/fulfillment/feedback.ts), by the same function and auth.
+    new aws.apigatewayv2.Route(
+      `${name}-feedback-route`,
+      {
+        apiId: api.id,
+        routeKey: "POST /feedback",
         authorizationType: "AWS_IAM",
         target: pulumi.interpolate`integrations/${integration.id}`,
       },
@@ -703,6 +716,16 @@ export class QnaBot extends pulumi.ComponentResource {
         function: fn.name,
         principal: "apigateway.amazonaws.com",
         sourceArn: pulumi.interpolate`${api.executionArn}/*/POST/ask`,
+      },
+      parent,
+    );
+    new aws.lambda.Permission(
+      `${name}-feedback-permission`,
+      {
+        action: "lambda:InvokeFunction",
+        function: fn.name,
+        principal: "apigateway.amazonaws.com",
+        sourceArn: pulumi.interpolate`${api.executionArn}/*/POST/feedback`,
       },
       parent,
     );

@@ -186,6 +186,7 @@ export function createStack(config: StackConfig, regionCloudWatchRole?: RegionCl
     asksPerSession: config.asksPerSession,
     unboundSessionStreaming: config.unboundSessionStreaming,
     tokenBudgetPerDay: config.tokenBudgetPerDay,
+    feedbackTtlDays: config.feedbackTtlDays,
     textFlushMs: config.streamTextFlushMs,
     jsonFlushMs: config.streamJsonFlushMs,
     checkpointMs: config.streamCheckpointMs,

@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { DEFAULT_ASKS_PER_CONNECTION, DEFAULT_ASKS_PER_SESSION } from "../functions/shared/ask-ledger";
 import { MAX_TOKEN_BUDGET_PER_DAY } from "../functions/fulfillment/token-budget";
+import { MAX_FEEDBACK_TTL_DAYS } from "../functions/shared/feedback";
 import { CONNECTION_FUNCTION_TABLE_ACTIONS, STREAMING_FUNCTION_TABLE_ACTIONS } from "../functions/shared/connections";
 import { ENV } from "../functions/shared/env";
 import { CONNECTION_ROUTE_KEYS, DEFAULT_ROUTE_THROTTLES, ROUTES, ROUTE_SELECTION_EXPRESSION, TWO_WAY_ROUTE_KEYS, type RouteThrottle, type ThrottledRouteKey } from "../functions/shared/routes";
@@ -60,6 +61,7 @@ export const STREAMING_DEFAULTS: Required<
     | "asksPerConnection"
     | "asksPerSession"
     | "tokenBudgetPerDay"
+    | "feedbackTtlDays"
     | "textFlushMs"
     | "jsonFlushMs"
     | "checkpointMs"
@@ -80,6 +82,7 @@ export const STREAMING_DEFAULTS: Required<
   asksPerConnection: DEFAULT_ASKS_PER_CONNECTION,
   asksPerSession: DEFAULT_ASKS_PER_SESSION,
   tokenBudgetPerDay: 0,
+  feedbackTtlDays: 0,
   textFlushMs: DEFAULT_FLUSH_INTERVAL_MS.text,
   jsonFlushMs: DEFAULT_FLUSH_INTERVAL_MS.json,
   checkpointMs: DEFAULT_CHECKPOINT_MS,
@@ -98,6 +101,7 @@ export const STREAMING_LIMITS = {
   asksPerConnection: { min: 1, max: 100 },
   asksPerSession: { min: 1, max: 1000 },
   tokenBudgetPerDay: { min: 0, max: MAX_TOKEN_BUDGET_PER_DAY },
+  feedbackTtlDays: { min: 0, max: MAX_FEEDBACK_TTL_DAYS },
   textFlushMs: { min: 0, max: 60_000 },
   jsonFlushMs: { min: 0, max: 60_000 },
   checkpointMs: { min: 50, max: 60_000 },
@@ -239,6 +243,16 @@ export interface StreamingComponentArgs {
    */
   readonly tokenBudgetPerDay?: number;
   /**
+   * Feedback: days, 0 to 3650, an answer's feedback record lives in this component's table
+   * (items `#feedback#{session}#{requestId}#{principal}`: question, answer, model, sources,
+   * then the rating and comment), counted from the answer's end and again from each rating.
+   * Each answer whose asker is known (not the Lex door's) costs one DynamoDB write at its end.
+   * Only the asker can rate an answer (the WebSocket `feedback` action, HTTP `POST /feedback`).
+   * QnaBot sets it as FEEDBACK_TTL_DAYS (`feedbackTtlDays`). 0 keeps no feedback: nothing is
+   * recorded and every rating is refused. @default 0
+   */
+  readonly feedbackTtlDays?: number;
+  /**
    * Frame budget of `format=text` connections (Lex Web UI): minimum milliseconds between two
    * posts to one connection, 0-60000 (0 = as fast as posts return). Set as STREAM_TEXT_FLUSH_MS.
    * @default 150
@@ -374,6 +388,8 @@ export class StreamingComponent extends pulumi.ComponentResource {
   readonly askLimits: { readonly perConnection: number; readonly perSession: number };
   /** Cost control: tokens one asker may spend per UTC day; 0: off. QnaBot sets it as TOKEN_BUDGET_PER_DAY. */
   readonly tokenBudgetPerDay: number;
+  /** Feedback: days a feedback record lives; 0: no feedback kept. QnaBot sets it as FEEDBACK_TTL_DAYS. */
+  readonly feedbackTtlDays: number;
 
   private readonly componentName: string;
   private readonly stage: string;
@@ -686,6 +702,7 @@ export class StreamingComponent extends pulumi.ComponentResource {
     this.streamingEnvironment = streamingEnvironment;
     this.askLimits = { perConnection: settings.asksPerConnection, perSession: settings.asksPerSession };
     this.tokenBudgetPerDay = settings.tokenBudgetPerDay;
+    this.feedbackTtlDays = settings.feedbackTtlDays;
     this.apiId = api.id;
     this.stageName = stage.name;
     // From the configured stage name, not the Stage resource: a route function needs the

@@ -1,5 +1,5 @@
 /**
- * The QnA stack's HTTP API (`POST /ask`, AWS_IAM) for the local stack: SigV4 `Authorization`
+ * The QnA stack's HTTP API (`POST /ask` and `POST /feedback`, AWS_IAM) for the local stack: SigV4 `Authorization`
  * verified like API Gateway does, payload 2.0 events with the IAM authorizer context, the
  * fulfillment handler invoked in-process.
  *
@@ -17,7 +17,7 @@ import { listenOnLoopback } from "./loopback";
 import { BodyTooLargeError, verifySignedRequest } from "./signed-request";
 
 export interface LocalHttpApiOptions {
-  /** The function behind `POST /ask`. */
+  /** The function behind `POST /ask` and `POST /feedback`. */
   readonly handler: LambdaHandler;
   /** Credentials whose signatures are accepted: a fixed list, or the stack's store (which grows as Cognito issues guests). */
   readonly credentials: readonly LocalCredential[] | CredentialLookup;
@@ -34,6 +34,8 @@ export interface LocalHttpApiOptions {
 export interface LocalHttpApi {
   /** `http://127.0.0.1:{port}/ask` */
   readonly askUrl: string;
+  /** `http://127.0.0.1:{port}/feedback` */
+  readonly feedbackUrl: string;
   /** Resolves when no `POST /ask` handler is running (one whose caller hung up runs on, as on Lambda). */
   idle(): Promise<void>;
   /** Stops listening and drops open requests; handlers still running finish in the background (see `idle`). */
@@ -52,6 +54,12 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
   });
   res.end(body);
 }
+
+/** The routes the deployed HTTP API has (components/qna.ts), by path. */
+const ROUTE_KEYS: ReadonlyMap<string, string> = new Map([
+  ["/ask", "POST /ask"],
+  ["/feedback", "POST /feedback"],
+]);
 
 export function headerMap(req: IncomingMessage): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -102,7 +110,8 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
     const queryAt = url.indexOf("?");
     const rawPath = queryAt < 0 ? url : url.slice(0, queryAt);
     const rawQueryString = queryAt < 0 ? "" : url.slice(queryAt + 1);
-    if (rawPath !== "/ask" || req.method !== "POST") return send(res, 404, JSON.stringify({ message: "Not Found" }), { connection: "close" });
+    const routeKey = ROUTE_KEYS.get(rawPath);
+    if (routeKey === undefined || req.method !== "POST") return send(res, 404, JSON.stringify({ message: "Not Found" }), { connection: "close" });
     let credential: LocalCredential;
     let body: Buffer;
     try {
@@ -117,7 +126,7 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
     const requestId = randomUUID();
     const event: APIGatewayProxyEventV2WithIAMAuthorizer = {
       version: "2.0",
-      routeKey: "POST /ask",
+      routeKey,
       rawPath,
       rawQueryString,
       headers: headerMap(req),
@@ -135,7 +144,7 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
           userAgent: req.headers["user-agent"] ?? "",
         },
         requestId,
-        routeKey: "POST /ask",
+        routeKey,
         stage: "$default",
         time: new Date(now).toUTCString(),
         timeEpoch: now,
@@ -165,6 +174,7 @@ export async function startLocalHttpApi(options: LocalHttpApiOptions): Promise<L
   const port = await listenOnLoopback(server, options.port);
   return {
     askUrl: `http://127.0.0.1:${port}/ask`,
+    feedbackUrl: `http://127.0.0.1:${port}/feedback`,
     idle: () => tracker.idle(),
     async close() {
       server.closeAllConnections();

@@ -178,6 +178,8 @@ export interface LocalStackOptions {
    * `modelId`, the LLM mode then answers as DEFAULT_LOCAL_REASONING_MODEL_ID. @default none (off)
    */
   readonly reasoningBudgetTokens?: number;
+  /** Feedback: days an answer's record and its rating are kept, as Pulumi config feedbackTtlDays. @default none (no feedback kept) */
+  readonly feedbackTtlDays?: number;
   /** Extra environment for the handlers (STREAM_STALL_MS, POWERTOOLS_LOG_LEVEL, …). @default none */
   readonly env?: Readonly<Record<string, string>>;
   /** Fulfillment timeout, as deployed. @default 120000 */
@@ -210,6 +212,8 @@ export interface LocalStack {
   readonly managementEndpoint: string;
   /** `POST` here with a SigV4 `Authorization` (service execute-api). */
   readonly askUrl: string;
+  /** `POST /feedback` of the same HTTP API, signed the same way. */
+  readonly feedbackUrl: string;
   /** The streaming function URL: `POST` with SigV4 (service lambda); `Accept: text/event-stream` for SSE. */
   readonly functionUrl: string;
   readonly region: string;
@@ -450,6 +454,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.tokenBudgetPerDay ? { [ENV.tokenBudgetPerDay]: String(options.tokenBudgetPerDay) } : {}),
       ...(options.tokenPrices ? { [ENV.tokenPricesUsdPerMillion]: `${options.tokenPrices.input},${options.tokenPrices.output}` } : {}),
       ...(options.reasoningBudgetTokens ? { [ENV.reasoningBudgetTokens]: String(options.reasoningBudgetTokens) } : {}),
+      ...(options.feedbackTtlDays ? { [ENV.feedbackTtlDays]: String(options.feedbackTtlDays) } : {}),
       ...options.env,
     });
     resetAwsClients();
@@ -485,6 +490,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       webSocketUrl: gateway.url,
       managementEndpoint: gateway.managementEndpoint,
       askUrl: httpApi.askUrl,
+      feedbackUrl: httpApi.feedbackUrl,
       functionUrl: functionUrl.url,
       region,
       label,

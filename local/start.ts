@@ -12,6 +12,7 @@ import { quietHandlerLogs } from "./terminal-log";
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 import { DEFAULT_STAGE_THROTTLE, type StageThrottle } from "./gateway";
 import { parseImageHosts, parseLinkSchemes } from "../functions/fulfillment/output-safety";
+import { MAX_FEEDBACK_TTL_DAYS } from "../functions/shared/feedback";
 import { MAX_TOKEN_BUDGET_PER_DAY, parseTokenPrices, type TokenPrices } from "../functions/fulfillment/token-budget";
 import { parseRouteThrottling, type RouteThrottle, type ThrottledRouteKey } from "../functions/shared/routes";
 import { checkReasoningBudget, DEFAULT_REASONING_BUDGET_TOKENS, MAX_REASONING_BUDGET_TOKENS, MIN_REASONING_BUDGET_TOKENS } from "../functions/fulfillment/reasoning";
@@ -46,7 +47,7 @@ export const USAGE =
   "usage: npm start -- [--bedrock emulator|aws] [--port 3000] [--region <region>] [--model <model id>] [--knowledge-base <id>] " +
   "[--gateway-port N] [--http-api-port N] [--lambda-port N] [--dynamo-port N] [--bedrock-port N] [--cognito-port N] [--lex-port N] [--function-url-port N] " +
   "[--throttle-rate N] [--throttle-burst N] [--no-throttle] [--route-throttling 'ping=R:B,$default=R:B'] [--output-link-schemes a,b] [--output-image-hosts host,host] " +
-  "[--unbound-session-streaming] [--token-budget-per-day N] [--token-prices input,output] [--reasoning] [--reasoning-budget-tokens N] [--verbose]";
+  "[--unbound-session-streaming] [--token-budget-per-day N] [--token-prices input,output] [--reasoning] [--reasoning-budget-tokens N] [--feedback-ttl-days N] [--verbose]";
 
 /** Flags that only mean something with real Bedrock. */
 const AWS_ONLY_FLAGS = ["region", "model", "knowledge-base"] as const;
@@ -75,6 +76,8 @@ export interface StartOptions {
   tokenPrices?: TokenPrices;
   /** `--reasoning` [`--reasoning-budget-tokens N`]: asks may stream the model's reasoning (Pulumi config reasoning, reasoningBudgetTokens); undefined: off. */
   reasoningBudgetTokens?: number;
+  /** Feedback: days an answer's record and its rating are kept (Pulumi config feedbackTtlDays); undefined: no feedback kept. */
+  feedbackTtlDays?: number;
 }
 
 /** A command line the parser refuses: one line saying what is wrong, then the usage line. */
@@ -126,6 +129,16 @@ function reasoningFlags(values: Record<string, string | boolean | undefined>): n
   } catch {
     throw new UsageError(`--reasoning-budget-tokens must be a whole number of tokens from ${MIN_REASONING_BUDGET_TOKENS} to ${MAX_REASONING_BUDGET_TOKENS}, not "${raw}"`);
   }
+}
+
+/** `--feedback-ttl-days`: whole days, as Pulumi config feedbackTtlDays takes them (0: no feedback kept). */
+function feedbackTtlFlag(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const days = Number(value);
+  if (!/^\d+$/.test(value) || days > MAX_FEEDBACK_TTL_DAYS) {
+    throw new UsageError(`--feedback-ttl-days must be a whole number of days from 0 to ${MAX_FEEDBACK_TTL_DAYS}, not "${value}"`);
+  }
+  return days === 0 ? undefined : days;
 }
 
 /** `--token-prices input,output`, parsed as the functions parse TOKEN_PRICES_USD_PER_MILLION. */
@@ -193,6 +206,7 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
         "token-prices": { type: "string" },
         reasoning: { type: "boolean" },
         "reasoning-budget-tokens": { type: "string" },
+        "feedback-ttl-days": { type: "string" },
         ...portOptions,
       },
       strict: true,
@@ -232,6 +246,7 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
     tokenBudgetPerDay: tokenBudgetFlag(values["token-budget-per-day"] as string | undefined),
     tokenPrices: tokenPricesFlag(values["token-prices"] as string | undefined),
     reasoningBudgetTokens: reasoningFlags(values),
+    feedbackTtlDays: feedbackTtlFlag(values["feedback-ttl-days"] as string | undefined),
   };
 }
 
@@ -319,6 +334,7 @@ async function main(): Promise<void> {
       tokenBudgetPerDay: options.tokenBudgetPerDay,
       tokenPrices: options.tokenPrices,
       reasoningBudgetTokens: options.reasoningBudgetTokens,
+      feedbackTtlDays: options.feedbackTtlDays,
       // INFO: the quiet terminal's line per answer is the fulfillment's "answer finished" entry.
       env: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "INFO", POWERTOOLS_METRICS_DISABLED: "true" },
     });

@@ -12,6 +12,8 @@
 import type { AnswerMode, Envelope } from "../../functions/shared/protocol";
 import { backoffDelay, type BackoffOptions } from "./backoff";
 import { FrameError, parseEnvelope } from "./envelope";
+import { parseFeedbackReply, type FeedbackReply } from "./feedback";
+import type { FeedbackRating } from "../../functions/shared/feedback";
 import { randomId } from "./ids";
 import type { SignedUrl } from "./signed-url";
 import type { SocketFactory, SocketHandle } from "./socket";
@@ -52,7 +54,9 @@ export type ConnectionEvent =
   /** Requests that will get no more envelopes: the manager stopped, or the drop lasted past `resumeWithinMs`. */
   | { type: "lost"; requestIds: string[]; reason: string }
   /** The server refused to resume a request after a drop (`not_found`: ended too long ago, or unknown). */
-  | { type: "resume-failed"; requestId: string; message: string };
+  | { type: "resume-failed"; requestId: string; message: string }
+  /** The server's reply to a `feedback` action. */
+  | { type: "feedback"; reply: FeedbackReply };
 
 export interface ConnectionOptions {
   /** A freshly signed URL for each connection attempt (the signature is short-lived). */
@@ -214,6 +218,13 @@ export class ConnectionManager {
     return requestId;
   }
 
+  /** Rates an answer that ended; the reply arrives as a `feedback` event. */
+  feedback(requestId: string, rating: FeedbackRating, comment: string): void {
+    if (this.snapshot.status !== "ready" || !this.live) throw new NotConnectedError();
+    const trimmed = comment.trim();
+    this.live.socket.send(JSON.stringify({ action: "feedback", requestId, rating, ...(trimmed === "" ? {} : { comment: trimmed }) }));
+  }
+
   /**
    * Asks the server to stop generating an answer in flight; it ends with `end` (stopReason
    * `cancelled`) and the text so far. Sent at once when the answer has started and a socket
@@ -301,6 +312,11 @@ export class ConnectionManager {
   }
 
   private received(data: unknown): void {
+    const feedback = parseFeedbackReply(data);
+    if (feedback) {
+      this.emit({ type: "feedback", reply: feedback });
+      return;
+    }
     let envelope: Envelope;
     try {
       envelope = parseEnvelope(data);

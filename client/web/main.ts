@@ -42,12 +42,18 @@ const status = byId<HTMLElement>("status");
 const label = byId<HTMLElement>("label");
 const notice = byId<HTMLElement>("notice");
 const counter = byId<HTMLElement>("counter");
-const view = new ConversationView(byId("conversation"), byId("conversation-scroller"));
-
 const sessionId = tabSessionId();
 const manager = new ConnectionManager({
   getSignedUrl: () => fetchSignedUrl(document.baseURI, sessionId),
   createSocket: webSocketFactory(WebSocket),
+});
+const view = new ConversationView(byId("conversation"), byId("conversation-scroller"), () => Date.now(), (requestId, rating, comment) => {
+  try {
+    manager.feedback(requestId, rating, comment);
+  } catch (error) {
+    if (!(error instanceof NotConnectedError)) throw error;
+    view.feedbackResult({ requestId, accepted: false, message: "not connected; try again once the status says Ready." });
+  }
 });
 
 /** The tab's storage, when the browser lets the page have it. */
@@ -160,6 +166,9 @@ manager.subscribe((event: ConnectionEvent) => {
             : `${event.reason} before the answer finished. Ask again once reconnected.`,
         at: Date.now(),
       });
+      break;
+    case "feedback":
+      view.feedbackResult(event.reply);
       break;
     case "resume-failed":
       dispatch({

@@ -10,6 +10,7 @@ import { closePartialMarkdown } from "./partial-markdown";
 import { isAtBottom } from "./scroll";
 import { answerStats, formatStats } from "./status";
 import { footerText } from "./usage";
+import { feedbackRow, feedbackStatusText, type FeedbackReply, type FeedbackRow, type SendFeedback } from "./feedback";
 
 interface Turn {
   answer?: Answer;
@@ -27,6 +28,7 @@ interface Turn {
   images: Map<string, HTMLImageElement[]>;
   sourceList: HTMLOListElement;
   stats: HTMLElement;
+  feedback: FeedbackRow;
 }
 
 const MODE_NAMES = { llm: "LLM", kb: "Knowledge base" } as const;
@@ -95,6 +97,8 @@ export class ConversationView {
     private readonly list: HTMLElement,
     private readonly scroller: HTMLElement,
     private readonly now: () => number = () => Date.now(),
+    /** Sends a rating of a finished answer; without it no feedback controls are shown. */
+    private readonly sendFeedback?: SendFeedback,
   ) {
     scroller.addEventListener("scroll", () => {
       this.following = isAtBottom(scroller);
@@ -119,6 +123,14 @@ export class ConversationView {
       if (turn.answer !== answer || answer.status === "streaming") this.update(turn, answer);
     }
     if (follow) this.scroller.scrollTop = this.scroller.scrollHeight;
+  }
+
+  /** Shows the server's reply to a rating (or why it could not be sent) under its answer. */
+  feedbackResult(reply: FeedbackReply): void {
+    const turn = this.turns.get(reply.requestId);
+    if (!turn) return;
+    if (reply.accepted) turn.feedback.select(reply.rating);
+    turn.feedback.status.textContent = feedbackStatusText(reply);
   }
 
   private createTurn(answer: Answer): Turn {
@@ -149,10 +161,14 @@ export class ConversationView {
     const sourceList = element("ol", "citation-list");
     sources.append(element("h2", "citations-title", "Sources"), sourceList);
     const stats = element("p", "answer-stats");
-    article.append(meta, reasoning, body, guardrail, error, stopped, sources, stats);
+    const feedback = feedbackRow(answer.requestId, (requestId, rating, comment) => {
+      feedback.status.textContent = "Sending…";
+      this.sendFeedback?.(requestId, rating, comment);
+    });
+    article.append(meta, reasoning, body, guardrail, error, stopped, sources, stats, feedback.element);
     item.append(question, article);
     this.list.append(item);
-    return { article, stateLabel, body, reasoning, reasoningBody, guardrail, error, stopped, sources, sourceList, stats, images: new Map() };
+    return { article, stateLabel, body, reasoning, reasoningBody, guardrail, error, stopped, sources, sourceList, stats, feedback, images: new Map() };
   }
 
   private update(turn: Turn, answer: Answer): void {
@@ -187,6 +203,8 @@ export class ConversationView {
       turn.sourceList.replaceChildren(...sources.map(sourceItem));
       turn.sources.hidden = sources.length === 0;
     }
+    // Only an answer that ended can be rated: the server keeps its record from its end on.
+    turn.feedback.element.hidden = this.sendFeedback === undefined || answer.status !== "done";
     turn.stats.textContent = footerText(formatStats(answerStats(answer, this.now())), answer.status === "done" ? answer.usage : undefined);
   }
 }

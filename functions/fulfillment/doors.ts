@@ -23,9 +23,11 @@ import { MESSAGES } from "./errors";
 import {
   ASK_JOB_KIND,
   doorOf,
+  isFeedbackRequest,
   lexSessionOf,
   parseAskJob,
   parseHttpAsk,
+  parseHttpFeedbackRequest,
   parseLexEvent,
   parseWebSocketEvent,
   requestIdField,
@@ -33,6 +35,9 @@ import {
   type AskJob,
 } from "./events";
 import type { Clock } from "../shared/clock";
+import { feedbackRoute, httpFeedback } from "./feedback";
+import type { FeedbackStore } from "./feedback-store";
+import type { UsageMetricsSink } from "./usage-metrics";
 import { errorFrame, httpAnswer, httpError, lexClose, lexDelegate, STATUS_BY_CODE, type HttpResult } from "./responses";
 
 /** HTTP API's longest integration timeout: past it the caller gets a 503 whatever we do. */
@@ -51,7 +56,7 @@ export const DOOR_MESSAGES = {
   streamingOff: "Streaming is not enabled on this stack, so questions cannot be asked over the WebSocket.",
   unregistered: "This connection is not registered (it may have expired). Reconnect and ask again.",
   unavailable: "The question could not be taken right now. Please try again.",
-  unknownEvent: "This function answers Lex V2 code hooks, POST /ask and the WebSocket ask, resume and cancel routes only.",
+  unknownEvent: "This function answers Lex V2 code hooks, POST /ask, POST /feedback and the WebSocket ask, resume, cancel and feedback routes only.",
   resumeNeedsJson: "resume needs a format=json connection: text frames carry no seq to resume after.",
   resumeUnknown: "There is no answer with this requestId to resume in this session (unknown, another caller's, or ended more than 10 minutes ago).",
   resumeTooLong: "This answer was too long to keep for a resume.",
@@ -80,6 +85,10 @@ export interface DoorDeps {
   replay?(replay: { sessionId: string; requestId: string; connectionId: string; events: readonly JournalEvent[]; afterSeq: number }): Promise<void>;
   /** Starts the asynchronous job for a WebSocket ask (Lambda Invoke, InvocationType Event). */
   handOff?(job: AskJob): Promise<void>;
+  /** Feedback records (feedback.ts); undefined when the stack keeps no feedback. */
+  feedback?: FeedbackStore;
+  /** Where feedback counts go. @default the function's Powertools metrics */
+  metrics?: UsageMetricsSink;
   /** Milliseconds within which the Lex door answers Lex (below LEX_CODE_HOOK_TIMEOUT_MS). @default DEFAULT_LEX_ANSWER_BUDGET_MS */
   lexAnswerBudgetMs?: number;
   clock: Clock;
@@ -247,6 +256,18 @@ export async function httpDoor(event: unknown, context: InvocationContext, deps:
   }
 }
 
+/** HTTP API `POST /feedback`: the signed caller rates one of its ended answers (feedback.ts). */
+async function httpFeedbackDoor(event: unknown, deps: DoorDeps): Promise<HttpResult> {
+  let request;
+  try {
+    request = parseHttpFeedbackRequest(event);
+  } catch (error) {
+    const refusal = asProtocolError(error);
+    return httpError(refusal, refusal.status);
+  }
+  return httpFeedback(request.principal, request.body, deps);
+}
+
 /**
  * WebSocket `ask` route: checks the frame, finds the asking connection's session, hands the
  * work to an asynchronous invocation and returns at once, so an answer longer than API
@@ -284,6 +305,7 @@ export async function askRoute(event: unknown, deps: DoorDeps): Promise<HttpResu
   if (!row) return refuse("json", new ProtocolError("not_found", DOOR_MESSAGES.unregistered));
   if (routeKey === ROUTES.resume) return resume(row, body, deps, (refusal) => refuse(row.format, refusal));
   if (routeKey === ROUTES.cancel) return cancel(row, body, deps, (refusal) => refuse(row.format, refusal));
+  if (routeKey === ROUTES.feedback) return feedbackRoute(row, body, deps, transport);
 
   let message;
   try {
@@ -452,7 +474,7 @@ export async function dispatch(event: unknown, context: InvocationContext, deps:
     case "lex":
       return lexDoor(event, context, deps);
     case "http":
-      return httpDoor(event, context, deps);
+      return isFeedbackRequest(event) ? httpFeedbackDoor(event, deps) : httpDoor(event, context, deps);
     case "websocket":
       return askRoute(event, deps);
     case "job":

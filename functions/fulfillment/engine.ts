@@ -17,6 +17,8 @@ import { systemClock, type Clock } from "../shared/clock";
 import { StreamGuard } from "./guard";
 import { budgetSubject, estimateCostUsd, type TokenBudget, type TokenPrices } from "./token-budget";
 import { meterRefusal, meterUsage, type UsageMetricsSink } from "./usage-metrics";
+import { recordForFeedback } from "./feedback";
+import type { FeedbackStore } from "./feedback-store";
 import { DEFAULT_MEMORY_LIMITS, type ConversationMemory, type MemoryState } from "./memory";
 
 export interface AnswerRequest {
@@ -71,6 +73,8 @@ export interface EngineDeps {
   prices?: TokenPrices;
   /** Where token metrics go. @default the function's Powertools metrics */
   metrics?: UsageMetricsSink;
+  /** Records each ended answer of a known asker for its feedback (feedback.ts); undefined: no feedback kept. */
+  feedback?: FeedbackStore;
 }
 
 export interface AnswerError {
@@ -272,6 +276,9 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
     await deps.budget?.record(subject, usage).catch((error) => logger.warn("token usage could not be recorded", { error: errorName(error) }));
   }
   const formatted = formatAnswer(text, result.citations, { cutShort, continuable: remembered && memoryTurns > 0, policy });
+  // Before `end` goes out, so an asker who rates the answer as soon as it ends finds its record.
+  const model = usage?.model ?? deps.models?.[request.mode];
+  await recordForFeedback(deps.feedback, { ...request, final: formatted.markdown, model, citations: result.citations, stopReason: result.stopReason });
   let streamed = streamedByGenerator;
   if (stream) {
     try {

@@ -147,14 +147,32 @@ function httpBody(event: unknown): Obj {
   return parsed;
 }
 
-/** The signed caller and JSON body of an HTTP API `POST /ask` or a function URL's `POST /` (`root`). */
-function httpRequest(event: unknown, options: { root?: boolean }): { principal: Principal; body: Obj } {
+/** HTTP API `POST /feedback` (functions/fulfillment/feedback.ts); a stage or custom domain may prefix the path. */
+const FEEDBACK_PATH = /(^|\/)feedback\/?$/;
+
+function pathOf(event: unknown): unknown {
+  return field(event, "rawPath") ?? field(event, "requestContext", "http", "path");
+}
+
+/** Whether an HTTP API event is for `POST /feedback` rather than `POST /ask`. */
+export function isFeedbackRequest(event: unknown): boolean {
+  const path = pathOf(event);
+  return typeof path === "string" && FEEDBACK_PATH.test(path);
+}
+
+/** The signed caller and JSON body of an HTTP API `POST /feedback`. */
+export function parseHttpFeedbackRequest(event: unknown): { principal: Principal; body: Obj } {
+  return httpRequest(event, { feedback: true });
+}
+
+/** The signed caller and JSON body of an HTTP API `POST /ask` or `POST /feedback`, or a function URL's `POST /` (`root`). */
+function httpRequest(event: unknown, options: { root?: boolean; feedback?: boolean }): { principal: Principal; body: Obj } {
   const method = field(event, "requestContext", "http", "method");
-  const path = field(event, "rawPath") ?? field(event, "requestContext", "http", "path");
+  const path = pathOf(event);
   // A function URL has no routes of its own: its root is the door too.
-  const route = options.root ? /^\/(ask\/?)?$/ : /(^|\/)ask\/?$/;
+  const route = options.feedback ? FEEDBACK_PATH : options.root ? /^\/(ask\/?)?$/ : /(^|\/)ask\/?$/;
   if (typeof path !== "string" || !route.test(path)) {
-    throw new ProtocolError("not_found", `no such route: POST ${options.root ? "/ (or /ask)" : "/ask"} is the only one`);
+    throw new ProtocolError("not_found", `no such route: POST ${options.root ? "/ (or /ask) is the only one" : "/ask and POST /feedback are the only ones"}`);
   }
   if (method !== "POST") throw new ProtocolError("bad_request", "method must be POST", 405);
   const iam = field(event, "requestContext", "authorizer", "iam");
@@ -196,11 +214,15 @@ export interface UrlCancel {
   principal: Principal;
 }
 
-/** A function URL request: an ask, or (`action: "cancel"`) a cancel of one of the caller's answers. */
-export function parseUrlRequest(event: unknown): { ask: HttpAsk } | { cancel: UrlCancel } {
+/**
+ * A function URL request: an ask, a cancel of one of the caller's answers (`action: "cancel"`),
+ * or a rating of one (`action: "feedback"`, the body of `POST /feedback`, read by feedback.ts).
+ */
+export function parseUrlRequest(event: unknown): { ask: HttpAsk } | { cancel: UrlCancel } | { feedback: { principal: Principal; body: Obj } } {
   const { principal, body } = httpRequest(event, { root: true });
   if (body.action === undefined) return { ask: askOf(principal, body) };
-  if (body.action !== "cancel") throw new ProtocolError("bad_request", 'action must be "cancel" (or absent, for an ask)');
+  if (body.action === "feedback") return { feedback: { principal, body } };
+  if (body.action !== "cancel") throw new ProtocolError("bad_request", 'action must be "cancel" or "feedback" (or absent, for an ask)');
   return { cancel: { sessionId: validateSessionId(body.sessionId), requestId: validateRequestId(body.requestId), principal } };
 }
 

@@ -11,7 +11,9 @@
  * (https://docs.aws.amazon.com/lambda/latest/dg/configuration-response-streaming.html). So the
  * caller stops it explicitly: a signed `POST {"action":"cancel","sessionId","requestId"}` by
  * the same principal marks the answer's journal item cancelled (as the WebSocket `cancel`
- * does), and the writer stops the generation at its next checkpoint.
+ * does), and the writer stops the generation at its next checkpoint. A signed
+ * `POST {"action":"feedback","sessionId","requestId","rating","comment"?}` rates one of the
+ * caller's ended answers, as `POST /feedback` does (feedback.ts).
  */
 import type { Writable } from "node:stream";
 import { assertMayClaimSession } from "../shared/principal";
@@ -20,6 +22,7 @@ import { openDirectStream } from "../stream/writer";
 import { logger } from "../shared/observability";
 import { admit, asProtocolError, deadline, DOOR_MESSAGES, errorName, type DoorDeps, type InvocationContext } from "./doors";
 import { parseUrlRequest, type UrlCancel } from "./events";
+import { httpFeedback } from "./feedback";
 import { httpAnswer, httpError, json, type HttpResult } from "./responses";
 import { ProtocolError } from "../shared/protocol";
 
@@ -73,6 +76,10 @@ export async function urlDoor(event: unknown, response: HttpResponseSink, contex
     const parsed = parseUrlRequest(event);
     if ("cancel" in parsed) {
       writeWhole(response, await cancelAnswer(parsed.cancel, deps));
+      return;
+    }
+    if ("feedback" in parsed) {
+      writeWhole(response, await httpFeedback(parsed.feedback.principal, parsed.feedback.body, deps));
       return;
     }
     ask = parsed.ask;

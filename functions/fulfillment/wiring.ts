@@ -23,6 +23,8 @@ import { answer, type EngineDeps } from "./engine";
 import type { Generator } from "./generate";
 import { systemClock } from "../shared/clock";
 import { DynamoMemory } from "./memory";
+import { DynamoFeedbackStore } from "./feedback-store";
+import { MAX_FEEDBACK_TTL_DAYS } from "../shared/feedback";
 import { DynamoTokenBudget, MAX_TOKEN_BUDGET_PER_DAY, parseTokenPrices } from "./token-budget";
 
 /**
@@ -114,6 +116,9 @@ export function doorDeps(config: FulfillmentConfig): DoorDeps {
   // Tokens are always metered as metrics; tallied per asker (one DynamoDB write per answer) only under a budget.
   const tokensPerDay = optionalIntEnv(ENV.tokenBudgetPerDay, 0, { min: 0, max: MAX_TOKEN_BUDGET_PER_DAY });
   if (streaming && tokensPerDay > 0) engine.budget = new DynamoTokenBudget({ tableName: streaming.connectionsTable, tokensPerDay });
+  // Feedback records live in the connections table too: one write per answer, only when kept.
+  const feedbackTtlDays = optionalIntEnv(ENV.feedbackTtlDays, 0, { min: 0, max: MAX_FEEDBACK_TTL_DAYS });
+  if (streaming && feedbackTtlDays > 0) engine.feedback = new DynamoFeedbackStore({ tableName: streaming.connectionsTable, ttlDays: feedbackTtlDays });
   const selfFunctionName = config.selfFunctionName;
   const store =
     streaming &&
@@ -139,6 +144,7 @@ export function doorDeps(config: FulfillmentConfig): DoorDeps {
         perConnection: optionalIntEnv(ENV.asksPerConnection, DEFAULT_ASKS_PER_CONNECTION, { min: 1, max: 100 }),
         perSession: optionalIntEnv(ENV.asksPerSession, DEFAULT_ASKS_PER_SESSION, { min: 1, max: 1000 }),
       }),
+    feedback: engine.feedback,
     journal: streaming && new DynamoJournalStore({ tableName: streaming.connectionsTable }),
     replay:
       store && transport

@@ -30,6 +30,8 @@ export const ENV = {
   tokenBudgetPerDay: "TOKEN_BUDGET_PER_DAY",
   /** `input,output` US dollars per million tokens, for the estimated cost in `usage`; unset: no estimate. */
   tokenPricesUsdPerMillion: "TOKEN_PRICES_USD_PER_MILLION",
+  /** Days an answer's feedback record is kept after the answer ends and after each rating; 0 or unset: no feedback kept. */
+  feedbackTtlDays: "FEEDBACK_TTL_DAYS",
   /** Milliseconds within which the Lex door answers a Lex code hook (below Lex's 30 s cut). */
   lexAnswerBudgetMs: "LEX_ANSWER_BUDGET_MS",
   /** Milliseconds a PostToConnection may take before it counts as failed. */

@@ -16,16 +16,18 @@ export const ROUTES = {
   resume: "resume",
   /** Stop generating an answer (the Stop button); served by the fulfillment function. */
   cancel: "cancel",
+  /** Rate one of the caller's ended answers; served by the fulfillment function. */
+  feedback: "feedback",
 } as const;
 
 /** Routes the fulfillment function serves over the WebSocket. */
-export const FULFILLMENT_ROUTE_KEYS = [ROUTES.ask, ROUTES.resume, ROUTES.cancel] as const;
+export const FULFILLMENT_ROUTE_KEYS = [ROUTES.ask, ROUTES.resume, ROUTES.cancel, ROUTES.feedback] as const;
 
 /** Routes the connection function serves. */
 export const CONNECTION_ROUTE_KEYS = [ROUTES.connect, ROUTES.disconnect, ROUTES.default] as const;
 
 /** Client actions a `$default` error names as accepted. */
-export const CLIENT_ACTIONS = [ROUTES.ping, ROUTES.ask, ROUTES.resume, ROUTES.cancel] as const;
+export const CLIENT_ACTIONS = [ROUTES.ping, ROUTES.ask, ROUTES.resume, ROUTES.cancel, ROUTES.feedback] as const;
 
 /**
  * Routes whose integration response goes back to the client (a RouteResponse `$default`),

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import { parseChatLine } from "../../client/chat-commands";
+import { MAX_FEEDBACK_COMMENT_CHARS } from "../../functions/shared/feedback";
 import { MAX_QUESTION_CHARS } from "../../functions/shared/protocol";
 
 describe("client: qnabot-stream chat lines", () => {
@@ -21,6 +22,13 @@ describe("client: qnabot-stream chat lines", () => {
     expect(unknown.kind).to.equal("invalid");
     expect((unknown as { message: string }).message).to.match(/^unknown command \/xyz: \/help lists the commands/);
     expect(parseChatLine("x".repeat(MAX_QUESTION_CHARS + 1)).kind).to.equal("invalid");
+  });
+
+  it("reads /good and /bad with an optional comment, and refuses a comment over the limit", () => {
+    expect(parseChatLine("/good")).to.deep.equal({ kind: "feedback", rating: "up" });
+    expect(parseChatLine(" /BAD  it cited the wrong page ")).to.deep.equal({ kind: "feedback", rating: "down", comment: "it cited the wrong page" });
+    const long = parseChatLine(`/bad ${"x".repeat(MAX_FEEDBACK_COMMENT_CHARS + 1)}`);
+    expect(long).to.deep.equal({ kind: "invalid", message: `comment is ${MAX_FEEDBACK_COMMENT_CHARS + 1} characters, longer than the ${MAX_FEEDBACK_COMMENT_CHARS} allowed; not sent` });
   });
 
   it("sends questions as typed, and // escapes a leading slash", () => {

@@ -225,6 +225,13 @@ describe("stack configuration (components/config.ts, Pulumi.yaml)", () => {
     expect(parseError({ routeThrottling: "ping=1:1" })).to.include("qnabot-streaming:routeThrottling only applies with enableStreaming");
   });
 
+  it("reads feedbackTtlDays: 0 (no feedback) by default, bounded, and only with streaming", () => {
+    expect(parse({}).feedbackTtlDays).to.equal(0);
+    expect(parse({ enableStreaming: "true", feedbackTtlDays: "30" }).feedbackTtlDays).to.equal(30);
+    expect(parseError({ enableStreaming: "true", feedbackTtlDays: "3651" })).to.include('qnabot-streaming:feedbackTtlDays must be an integer from 0 to 3650; got "3651"');
+    expect(parseError({ feedbackTtlDays: "30" })).to.include("qnabot-streaming:feedbackTtlDays needs enableStreaming");
+  });
+
   it("defaults the streaming HTTP door, fair use, reserved concurrency and frame budget to the functions' own defaults", () => {
     expect(parse({})).to.deep.include({
       streamingHttpEndpoint: true,

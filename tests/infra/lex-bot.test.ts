@@ -344,16 +344,17 @@ describe("the Lex V2 bot and the web clients' identity pool (components/lex-bot.
       guardrailVersion: "1",
     };
     const shapes: [Partial<Record<ConfigKey, string>>, number][] = [
-      [{ enableStreaming: "true" }, 60],
-      [{}, 21],
-      [{ lexBot: "none" }, 11],
-      [{ enableStreaming: "true", lexBot: "none" }, 49],
-      [{ enableStreaming: "true", cognitoIdentityPool: "false" }, 55],
-      [{ enableStreaming: "true", cognitoUserPool: "true" }, 65],
-      [{ enableStreaming: "true", streamingHttpEndpoint: "false" }, 54],
-      [{ enableStreaming: "true", apiGatewayCloudWatchRole: "existing" }, 57],
-      [{ enableStreaming: "true", apiGatewayCloudWatchRole: "none" }, 56],
-      [{ enableStreaming: "true", ...domain }, 72],
+      // Feedback (issue 24) added POST /feedback and its permission (+2), and with streaming the feedback route, integration and permission (+3).
+      [{ enableStreaming: "true" }, 65],
+      [{}, 23],
+      [{ lexBot: "none" }, 13],
+      [{ enableStreaming: "true", lexBot: "none" }, 54],
+      [{ enableStreaming: "true", cognitoIdentityPool: "false" }, 60],
+      [{ enableStreaming: "true", cognitoUserPool: "true" }, 70],
+      [{ enableStreaming: "true", streamingHttpEndpoint: "false" }, 59],
+      [{ enableStreaming: "true", apiGatewayCloudWatchRole: "existing" }, 62],
+      [{ enableStreaming: "true", apiGatewayCloudWatchRole: "none" }, 61],
+      [{ enableStreaming: "true", ...domain }, 77],
     ];
     for (const [values, count] of shapes) {
       const { recorder } = await deploy(values);
@@ -364,7 +365,7 @@ describe("the Lex V2 bot and the web clients' identity pool (components/lex-bot.
     const recorder = await installMocks();
     createStack(parseStackConfig((key) => ({ enableStreaming: "true" })[key as string]), { roleArn: "arn:aws:iam::123456789012:role/org-logs" });
     await registrationsSettled();
-    expect(recorder.resources.filter((r) => r.type.startsWith("aws:") || r.type.startsWith("aws-native:"))).to.have.length(57);
+    expect(recorder.resources.filter((r) => r.type.startsWith("aws:") || r.type.startsWith("aws-native:"))).to.have.length(62);
   });
 
   it("is the bot the local Lex runtime serves: same intents, slot and default locale (components/bot-definition.ts)", () => {

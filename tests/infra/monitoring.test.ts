@@ -104,6 +104,9 @@ describe("monitoring (components/monitoring.ts)", function () {
       "CacheReadInputTokens:Sum",
       "CacheWriteInputTokens:Sum",
       "BudgetRefusals:Sum",
+      // Feedback counts (issue 24).
+      "FeedbackUp:Sum",
+      "FeedbackDown:Sum",
     ]);
     // The SEARCH covers every service: the fulfillment function's is one of them.
     expect(fulfillmentEmf[0].values.service).to.equal("qnabot-streaming-fulfillment");

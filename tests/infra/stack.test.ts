@@ -89,6 +89,7 @@ const STREAMING_ON_RESOURCES: Record<string, string[]> = {
   [TYPES.permission]: [
     "lex-permission",
     "qnabot-ask-permission",
+    "qnabot-feedback-permission",
     "streaming-connect-permission",
     "streaming-default-permission",
     "streaming-disconnect-permission",
@@ -102,6 +103,7 @@ const STREAMING_ON_RESOURCES: Record<string, string[]> = {
   ].sort(),
   [TYPES.route]: [
     "qnabot-ask-route",
+    "qnabot-feedback-route",
     "streaming-connect-route",
     "streaming-default-route",
     "streaming-disconnect-route",
@@ -299,7 +301,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       expect(recorder.ofType(TYPES.routeResponse).map((r) => r.inputs.routeId)).not.to.include("streaming-ping-route-id");
     });
 
-    it("routes ask, resume and cancel to the fulfillment function (its ARN arrives after the component was built)", () => {
+    it("routes ask, resume, cancel and feedback to the fulfillment function (its ARN arrives after the component was built)", () => {
       for (const key of FULFILLMENT_ROUTE_KEYS) {
         expect(recorder.named(`streaming-route-${key}`).inputs).to.deep.equal({
           apiId: "streaming-api-id",
@@ -519,6 +521,17 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
         principal: "apigateway.amazonaws.com",
         sourceArn: `${MOCK_ARNS.executeApi("qnabot-http-api")}/*/POST/ask`,
       });
+      // Feedback (issue 24): the same integration and auth, its own invoke permission.
+      expect(recorder.named("qnabot-feedback-route").inputs).to.deep.equal({
+        apiId: "qnabot-http-api-id",
+        routeKey: "POST /feedback",
+        authorizationType: "AWS_IAM",
+        target: "integrations/qnabot-ask-integration-id",
+      });
+      expect(recorder.named("qnabot-feedback-permission").inputs).to.deep.include({
+        function: "qnabot-fulfillment",
+        sourceArn: `${MOCK_ARNS.executeApi("qnabot-http-api")}/*/POST/feedback`,
+      });
       expect(recorder.resources.map((r) => r.name)).not.to.include("qnabot-lex-permission");
     });
 
@@ -728,6 +741,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
           asksPerSession: "6",
           tokenBudgetPerDay: "250000",
           tokenPricesUsdPerMillion: "0.8,3.2",
+          feedbackTtlDays: "90",
           streamTextFlushMs: "0",
           streamJsonFlushMs: "50",
           streamCheckpointMs: "500",
@@ -764,6 +778,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
         [ENV.asksPerSession]: "6",
         [ENV.tokenBudgetPerDay]: "250000",
         [ENV.tokenPricesUsdPerMillion]: "0.8,3.2",
+        [ENV.feedbackTtlDays]: "90",
         [ENV.streamTextFlushMs]: "0",
         [ENV.streamJsonFlushMs]: "50",
         [ENV.streamCheckpointMs]: "500",

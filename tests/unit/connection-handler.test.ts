@@ -255,7 +255,7 @@ describe("connection function handler", () => {
     it("names an unknown action and echoes a valid requestId", async () => {
       const { envelope } = await answer(JSON.stringify({ action: "subscribe", requestId: "r-1" }));
       expect(envelope).to.include({ type: "error", requestId: "r-1", code: "bad_request" });
-      expect(envelope.message).to.equal('no route for action "subscribe"; accepted actions: ping, ask, resume, cancel');
+      expect(envelope.message).to.equal('no route for action "subscribe"; accepted actions: ping, ask, resume, cancel, feedback');
     });
 
     it('replaces an invalid requestId with "none" and answers arrays and empty frames alike', async () => {

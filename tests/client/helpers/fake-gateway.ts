@@ -182,7 +182,7 @@ export async function startFakeGateway(options: FakeGatewayOptions = {}): Promis
           void options.onCancel?.(cancel, connection);
           return;
         }
-        connection.send(envelope("error", "none", 0, { code: "bad_request", message: "accepted actions: ping, ask, resume, cancel", retryable: false }));
+        connection.send(envelope("error", "none", 0, { code: "bad_request", message: "accepted actions: ping, ask, resume, cancel, feedback", retryable: false }));
       });
       connections.push(connection);
       for (const waiter of waiters.filter((w) => w.index < connections.length)) {
