@@ -39,6 +39,8 @@ import { UNVERIFIED_BODY_BUDGET_BYTES } from "../../local/signed-request";
 import { MAX_HTTP_API_BODY_BYTES } from "../../local/http-api";
 import { MAX_FUNCTION_URL_BODY_BYTES } from "../../local/function-url";
 import { MAX_RECOGNIZE_TEXT_BODY_BYTES } from "../../local/lex-runtime";
+import { MAX_FEEDBACK_COMMENT_CHARS } from "../../functions/shared/feedback";
+import { MAX_RECORDED_ANSWER_CHARS } from "../../functions/fulfillment/feedback-store";
 import { PAGE_IDLE_MS } from "../../client/chat-server";
 import { backoffDelay } from "../../client/web/backoff";
 
@@ -613,4 +615,8 @@ export const FIGURES: readonly Entry[] = [
   B("docs/local-stack.md", "badly signed body read from the 32 MB budget", "local/signed-request.ts UNVERIFIED_BODY_BUDGET_BYTES", () => mb(UNVERIFIED_BODY_BUDGET_BYTES)),
   B("docs/local-stack.md", "body declared over 128 KB is refused unread", "functions/stream/frames.ts DEFAULT_MAX_MESSAGE_BYTES", () => kb(DEFAULT_MAX_MESSAGE_BYTES)),
   B("docs/local-stack.md", "badly signed body is read from the 32 MB budget", "local/signed-request.ts UNVERIFIED_BODY_BUDGET_BYTES", () => mb(UNVERIFIED_BODY_BUDGET_BYTES)),
+  B("docs/clients.md", "comment box (at most 1,000 characters)", "functions/shared/feedback.ts MAX_FEEDBACK_COMMENT_CHARS", () => `${MAX_FEEDBACK_COMMENT_CHARS.toLocaleString("en-US")} characters`),
+  B("docs/protocol.md", "optional comment of at most 1,000 characters (`MAX_FEEDBACK_COMMENT_CHARS`", "functions/shared/feedback.ts MAX_FEEDBACK_COMMENT_CHARS", () => `${MAX_FEEDBACK_COMMENT_CHARS.toLocaleString("en-US")} characters`),
+  B("docs/reliability-and-security.md", "the answer cut at 60,000 characters", "functions/fulfillment/feedback-store.ts MAX_RECORDED_ANSWER_CHARS", () => `${MAX_RECORDED_ANSWER_CHARS.toLocaleString("en-US")} characters`),
+  B("docs/reliability-and-security.md", "the comment (at most 1,000 characters)", "functions/shared/feedback.ts MAX_FEEDBACK_COMMENT_CHARS", () => `${MAX_FEEDBACK_COMMENT_CHARS.toLocaleString("en-US")} characters`),
 ];
