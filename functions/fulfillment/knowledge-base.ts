@@ -149,9 +149,8 @@ export async function retrieveAndGenerateStream(
     guardrailAction,
   });
   try {
-    const response = await guard.step(
-      client.send(new RetrieveAndGenerateStreamCommand(input), { abortSignal: guard.signal }),
-    );
+    // As for ConverseStream: silence is counted from the response; the time budget bounds the wait for it.
+    const response = await guard.step(client.send(new RetrieveAndGenerateStreamCommand(input), { abortSignal: guard.signal }), { stall: false });
     kbSessionId = response.sessionId;
     if (!response.stream) throw new GenerationError("model_error", MESSAGES.unavailable, true, "no event stream");
     for await (const event of guard.events(response.stream)) {
