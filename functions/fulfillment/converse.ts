@@ -112,7 +112,11 @@ export async function converseStream(
   let stopReason: string | undefined;
   let usage: Usage | undefined;
   try {
-    const response = await guard.step(client.send(new ConverseStreamCommand(input), { abortSignal: guard.signal }));
+    // The stall bound times the model's silence, which starts with its response: until Bedrock
+    // answers, the request may not even have reached it (issue 21: 500 local answers queued
+    // for a connection ended `stalled` before the model had the question). The time budget
+    // still bounds the wait.
+    const response = await guard.step(client.send(new ConverseStreamCommand(input), { abortSignal: guard.signal }), { stall: false });
     if (!response.stream) throw new GenerationError("model_error", MESSAGES.unavailable, true, "no event stream");
     for await (const event of guard.events(response.stream)) {
       const chunk = event.contentBlockDelta?.delta?.text;

@@ -11,6 +11,7 @@ import { logger } from "../shared/observability";
 import { assertMayClaimSession, isBoundSessionId } from "../shared/principal";
 import { lexAudienceOf, type SessionView } from "../shared/session-state";
 import { DuplicateRequestError, ProtocolError, parseAskMessage, parseCancelMessage, parseResumeMessage, type AnswerMode } from "../shared/protocol";
+import { isOverload } from "../shared/overload";
 import { ROUTES } from "../shared/routes";
 import type { ConnectionRow, StreamFormat } from "../shared/table";
 import type { JournalEvent } from "../stream/journal";
@@ -56,6 +57,7 @@ export const DOOR_MESSAGES = {
   streamingOff: "Streaming is not enabled on this stack, so questions cannot be asked over the WebSocket.",
   unregistered: "This connection is not registered (it may have expired). Reconnect and ask again.",
   unavailable: "The question could not be taken right now. Please try again.",
+  overloaded: "The service is busy right now. Please ask again in a moment.",
   unknownEvent: "This function answers Lex V2 code hooks, POST /ask, POST /feedback and the WebSocket ask, resume, cancel and feedback routes only.",
   resumeNeedsJson: "resume needs a format=json connection: text frames carry no seq to resume after.",
   resumeUnknown: "There is no answer with this requestId to resume in this session (unknown, another caller's, or ended more than 10 minutes ago).",
@@ -300,7 +302,7 @@ export async function askRoute(event: unknown, deps: DoorDeps): Promise<HttpResu
     row = await store.find(connectionId);
   } catch (error) {
     logger.warn("connection lookup failed", { error: errorName(error) });
-    return refuse("json", new ProtocolError("internal", DOOR_MESSAGES.unavailable, 503, true));
+    return refuse("json", unavailable(error));
   }
   if (!row) return refuse("json", new ProtocolError("not_found", DOOR_MESSAGES.unregistered));
   if (routeKey === ROUTES.resume) return resume(row, body, deps, (refusal) => refuse(row.format, refusal));
@@ -337,12 +339,17 @@ export async function askRoute(event: unknown, deps: DoorDeps): Promise<HttpResu
   } catch (error) {
     logger.warn("ask hand-off failed", { error: errorName(error) });
     await release();
-    return refuse(row.format, new ProtocolError("internal", DOOR_MESSAGES.unavailable, 503, true));
+    return refuse(row.format, unavailable(error));
   }
   return ACCEPTED;
 }
 
 type Refuse = (refusal: ProtocolError) => Promise<HttpResult>;
+
+/** An ask that could not be taken: `busy` when a call was throttled or timed out (overload), else a retryable `internal`. */
+function unavailable(error: unknown): ProtocolError {
+  return isOverload(error) ? new ProtocolError("busy", DOOR_MESSAGES.overloaded, 429, true) : new ProtocolError("internal", DOOR_MESSAGES.unavailable, 503, true);
+}
 
 const ACCEPTED: HttpResult = { statusCode: 200, headers: {}, body: "" };
 

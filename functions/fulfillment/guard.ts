@@ -1,6 +1,7 @@
 /**
  * Bounds on waiting for Bedrock: a stall bound (no event for `stallMs` ends the stream as
- * `stalled` instead of leaving the client waiting for the Lambda timeout) and the Lambda's
+ * `stalled` instead of leaving the client waiting for the Lambda timeout; the adapters apply
+ * it once Bedrock's response has started) and the Lambda's
  * time budget (the answer ends with what it has before the function is killed). Both abort
  * the SDK call through its `abortSignal`. The clock is injected so tests are deterministic.
  */

@@ -150,9 +150,11 @@ export async function retrieveAndGenerateStream(
   });
   try {
     // The knowledge base searches before its stream opens; the stages tell a client what the wait is.
+    // As for ConverseStream: silence is counted from the response; the time budget bounds the wait for it.
     sink.progress?.("retrieving");
     const response = await guard.step(
       client.send(new RetrieveAndGenerateStreamCommand(input), { abortSignal: guard.signal }),
+      { stall: false },
     );
     sink.progress?.("generating");
     kbSessionId = response.sessionId;

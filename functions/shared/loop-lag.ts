@@ -2,9 +2,9 @@
  * How long this process could not run its event loop: a 100 ms interval whose ticks come late
  * adds up their lateness. A timer that measures someone else's silence (the stream guard's
  * stall bound) subtracts this, so a loop busy with other work (hundreds of answers on one
- * process, a starved CPU) is not taken for a model that went quiet. It is not the whole of
- * issue 21's false stalls under load: 500 local sessions still end some answers stalled with
- * no delta at all (see tests/reliability/load.ts).
+ * process, a starved CPU) is not taken for a model that went quiet. The rest of issue 21's
+ * false stalls under load came before Bedrock's response (the stall bound now starts with it:
+ * functions/fulfillment/converse.ts).
  */
 const TICK_MS = 100;
 

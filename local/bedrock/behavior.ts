@@ -87,6 +87,12 @@ export interface BedrockBehavior {
   readonly guardrailAction?: string;
   /** The request's guardrail (if it names one) intervenes. @default no intervention */
   readonly guardrailIntervention?: InjectedGuardrailIntervention;
+  /**
+   * Milliseconds between a request's arrival and its response's status and headers: a Bedrock
+   * that has the request and has not answered yet (or, as the local emulator under load, a
+   * connection not yet accepted). @default 0
+   */
+  readonly responseDelayMs?: number;
   /** Answers with this HTTP error instead of a response. */
   readonly httpError?: InjectedHttpError;
   /** Ends the stream with an exception event after some deltas (non-streaming operations: the HTTP error of that type). */
@@ -144,6 +150,7 @@ export function checkBehavior(b: BedrockBehavior): void {
   };
   nonNegative("deltasPerSecond", b.deltasPerSecond);
   nonNegative("firstTokenDelayMs", b.firstTokenDelayMs);
+  nonNegative("responseDelayMs", b.responseDelayMs);
   nonNegative("streamError.afterDeltas", b.streamError?.afterDeltas);
   nonNegative("stall.afterDeltas", b.stall?.afterDeltas);
   nonNegative("stall.forMs", b.stall?.forMs);

@@ -133,6 +133,7 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
     const { operation: _op, ...script } = takeScript(entry.operation) ?? {};
     const behavior: BedrockBehavior = { ...current, ...script };
 
+    if (behavior.responseDelayMs) await pause(behavior.responseDelayMs, signal);
     if (options.maxConcurrentRequests !== undefined && inFlight.size > options.maxConcurrentRequests) {
       throw new ServiceError("ThrottlingException", "Too many requests, please wait before trying again.");
     }

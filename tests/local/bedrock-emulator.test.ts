@@ -247,6 +247,20 @@ describe("bedrock emulator (real SDK clients)", () => {
     expect(request.deltasSent).to.equal(2);
   });
 
+  it("holds the response (status and headers) back for responseDelayMs: the SDK call has not returned before it", async () => {
+    emulator.setBehavior({ deltas: MIXED_DELTAS, responseDelayMs: 500 });
+    let responded = false;
+    const sent = runtime.send(ask("q")).then((out) => {
+      responded = true;
+      return out;
+    });
+    // The request is in, its response is not: the SDK promise is still pending.
+    while (emulator.requests[0]?.body === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(responded).to.equal(false);
+    expect(deltaText(await collect((await sent).stream))).to.equal(MIXED_DELTAS.join(""));
+    expect(await emulator.requests[0].settled).to.equal("completed");
+  });
+
   it("resumes after a bounded stall and completes", async () => {
     emulator.setBehavior({ deltas: MIXED_DELTAS, stall: { afterDeltas: 4, forMs: 30 } });
     const out = await runtime.send(ask("q"));

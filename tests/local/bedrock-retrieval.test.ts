@@ -144,6 +144,7 @@ describe("bedrock emulator: stand-in model", () => {
       expect(() => checkBehavior({ httpError: { type: "ThrottlingException", status: 200 } })).to.throw(RangeError, /status/);
       expect(() => checkBehavior({ streamError: { type: "", afterDeltas: 1 } })).to.throw(TypeError, /type/);
       expect(() => checkBehavior({ stall: { afterDeltas: 1, forMs: -5 } })).to.throw(RangeError, /forMs/);
+      expect(() => checkBehavior({ responseDelayMs: -1 })).to.throw(RangeError, /responseDelayMs/);
       expect(() => checkBehavior({ deltasPerSecond: 150, stall: { afterDeltas: 0 } })).to.not.throw();
     });
   });

@@ -162,8 +162,9 @@ export function dynamoDownAtConnect(env: FaultEnv): Promise<Figure> {
 
 /**
  * DynamoDB failing at ask time: the `ask` route's lookup (the client gets a retryable
- * `internal` error), the writer's session query (the asker still gets its answer), the
- * conversation memory (the answer comes without history).
+ * `internal` error; throttled, a retryable `busy`: overload is not a failure, issue 21 finding
+ * 6), the writer's session query (the asker still gets its answer), the conversation memory
+ * (the answer comes without history).
  */
 export function dynamoDownAtAsk(env: FaultEnv): Promise<Figure> {
   return scenario(env, async (open) => {
@@ -175,6 +176,12 @@ export function dynamoDownAtAsk(env: FaultEnv): Promise<Figure> {
       const lookup = await askJson(client);
       expect(lookup.terminal, "error envelope when the connection cannot be looked up").to.deep.include({ type: "error", code: "internal", retryable: true });
       outcomes.push("lookup down → error internal (retryable)");
+
+      // DynamoDB's throttling answer, after the SDK's own retries (Programming.Errors.html).
+      proxy.setRule((call) => (isConnectionLookup(call) ? "throttle" : undefined));
+      const throttled = await askJson(client);
+      expect(throttled.terminal, "a throttled lookup is overload: busy, not internal").to.deep.include({ type: "error", code: "busy", retryable: true });
+      outcomes.push("lookup throttled → error busy (retryable)");
 
       proxy.setRule((call) => (isSessionRead(call) ? "error" : undefined));
       const listing = await askJson(client);
@@ -196,7 +203,7 @@ export function dynamoDownAtAsk(env: FaultEnv): Promise<Figure> {
     return {
       section: "Faults" as const,
       check: "DynamoDB down at ask time (connection lookup; session query; memory)",
-      tried: `3 asks during outages, 1 after; failed calls ${countsText(proxy.failed)}`,
+      tried: `4 asks during outages, 1 after; failed calls ${countsText(proxy.failed)}`,
       result: `${outcomes.join("; ")}; no hung client; rows leaked 0`,
     };
   });

@@ -7,6 +7,7 @@
 import { journalPositions } from "../unit/stream-fakes";
 import { expect } from "chai";
 import { composeAnswer } from "../../local/bedrock/answer";
+import { DEFAULT_STALL_MS } from "../../functions/fulfillment/config";
 import { DEFAULT_DOCUMENTS_DIR, DocumentIndex } from "../../local/bedrock/retrieval";
 import type { LocalCredential } from "../../local/gateway";
 import type { LocalStack } from "../../local/stack";
@@ -37,7 +38,7 @@ export interface LoadFigure {
   readonly survivors: number;
   /** Survivors whose frames did not concatenate to the generated text, in order (must be 0). */
   readonly framesLost: number;
-  /** json survivors whose answer ended `stalled` under LOAD_STALL_MS (must be 0). */
+  /** json survivors whose answer ended `stalled` under the deployed stall bound (must be 0). */
   readonly stalled: number;
   /** Rows left once every socket closed (must be 0). */
   readonly rowsLeaked: number;
@@ -55,24 +56,17 @@ const mb = (bytes: number) => Math.round(bytes / (1024 * 1024));
  */
 export const LOAD_PATIENCE_MS = 120_000;
 
-/**
- * The stall bound the load runs use. With the deployed 20 s (and guard.ts subtracting the event
- * loop's lag), 500 sessions on this shared 2-core machine (load average 3.7–4.7) still ended
- * answers stalled, some before their first delta (issue 21, finding 3, not closed; the cause,
- * the emulator or the HTTP/2 path queueing streams, is not found). So the load check keeps this
- * bound and counts what still ends `stalled` under it.
- */
-export const LOAD_STALL_MS = 120_000;
-
 /** Heap a finished run may leave behind (after a full collection): far below what a leak per session would leave. */
 export const MAX_HEAP_GROWTH_MB = 64;
 
-/** The local stack for a load run: the Bedrock emulator fast, yet every answer spans many frames. */
+/**
+ * The local stack for a load run: the Bedrock emulator fast, yet every answer spans many frames;
+ * the deployed stall bound (STREAM_STALL_MS unset).
+ */
 export function startLoadStack(credential: LocalCredential): Promise<LocalStack> {
   return startReliabilityStack({
     credentials: [credential],
     bedrockBehavior: { firstTokenDelayMs: 20, deltasPerSecond: 200 },
-    env: { STREAM_STALL_MS: String(LOAD_STALL_MS) },
   });
 }
 
@@ -215,7 +209,7 @@ export async function loadRun(stack: LocalStack, credential: LocalCredential, se
     },
     durationMs,
   };
-  expect(stalled, `json answers ended stalled under a ${LOAD_STALL_MS / 1000} s bound`).to.equal(0);
+  expect(stalled, `json answers ended stalled under the deployed ${DEFAULT_STALL_MS / 1000} s bound`).to.equal(0);
   expect(lost, "survivors whose frames were not the whole answer in order").to.deep.equal([]);
   expect(rows, "rows left after every socket closed").to.deep.equal([]);
   expect(figure.handlerErrors, "handler failures").to.equal(0);
@@ -231,7 +225,7 @@ export function loadFigure(load: LoadFigure, seed: number): Figure {
     check: "Concurrent sessions through the local stack, random disconnects",
     tried: `${load.sessions} sessions open at once (⅕ text format), all asking together, ${load.leavers} leaving mid-answer (seed ${seed}); ${load.posts} posts in ${(load.durationMs / 1000).toFixed(1)} s`,
     result:
-      `${load.survivors} survivors: frames lost ${load.framesLost}; ended \`stalled\` ${load.stalled} (stall bound ${LOAD_STALL_MS / 1000} s); rows leaked ${load.rowsLeaked}; handler failures ${load.handlerErrors}; ` +
+      `${load.survivors} survivors: frames lost ${load.framesLost}; ended \`stalled\` ${load.stalled} (the deployed stall bound, ${DEFAULT_STALL_MS / 1000} s); rows leaked ${load.rowsLeaked}; handler failures ${load.handlerErrors}; ` +
       `RSS ${m.rssBeforeMb} → peak ${m.peakRssMb} MB; heap ${m.heapBeforeMb} → peak ${m.peakHeapMb} → ${m.heapAfterMb} MB after the run${global.gc ? " and a full GC" : ""}`,
   };
 }

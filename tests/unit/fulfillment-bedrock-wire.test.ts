@@ -148,6 +148,34 @@ describe("fulfillment: Bedrock adapters over the wire (local emulator)", () => {
     expect(await emulator.requests.at(-1)?.settled).to.equal("aborted");
   });
 
+  // Issue 21, finding 3: under 500 local sessions the emulator accepted one connection per
+  // event-loop turn (libuv accepts once per iteration: libuv/libuv#3696), so requests waited
+  // tens of seconds before Bedrock had them, and the stall clock, started at send, ended them
+  // `stalled`. Silence is the model's only once it has answered; the time budget bounds the rest.
+  it("the stall bound starts with Bedrock's response: a response later than stallMs is not a stall (ConverseStream)", async () => {
+    emulator.enqueue({ deltas: DELTAS, responseDelayMs: 1_500 });
+    const { value, deltas } = sink();
+    const result = await converseGenerator(runtime, settings).generate(request(), value, guard(300));
+    expect(deltas.join("")).to.equal(DELTAS.join(""));
+    expect(result.stopReason).to.equal("end_turn");
+  });
+
+  it("the stall bound starts with Bedrock's response: a response later than stallMs is not a stall (RetrieveAndGenerateStream)", async () => {
+    emulator.enqueue({ deltas: ["Late ", "but whole."], responseDelayMs: 1_500 });
+    const { value, deltas } = sink();
+    await knowledgeBaseGenerator(agent, kbSettings).generate(request(), value, guard(300));
+    expect(deltas.join("")).to.equal("Late but whole.");
+  });
+
+  it("a response that never comes ends with the time budget, not a hang", async () => {
+    emulator.enqueue({ deltas: DELTAS, responseDelayMs: 60_000 });
+    const error = await converseGenerator(runtime, settings)
+      .generate(request(), sink().value, new StreamGuard({ stallMs: 300, deadlineAt: Date.now() + 1_000 }))
+      .catch(toGenerationError);
+    expect(error).to.include({ code: "timeout", retryable: true });
+    expect(await emulator.requests.at(-1)?.settled).to.equal("aborted");
+  });
+
   it("RetrieveAndGenerateStream: text, mapped citations, and the knowledge-base session id sent back on the follow-up", async () => {
     const kb = knowledgeBaseGenerator(agent, {
       knowledgeBaseId: "KB12345678",

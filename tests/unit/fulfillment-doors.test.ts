@@ -435,11 +435,20 @@ describe("fulfillment: front doors", () => {
     });
 
     it("tells the connection to retry when the hand-off fails", async () => {
-      const { deps, store, transport } = doorDeps({ handOff: async () => Promise.reject(new Error("TooManyRequestsException")) });
+      const { deps, store, transport } = doorDeps({ handOff: async () => Promise.reject(Object.assign(new Error("boom"), { name: "ServiceException", $metadata: { httpStatusCode: 500 } })) });
       const [connectionId] = await store.seed(identityId, cognitoPrincipal, ["json"]);
       const response = await askRoute(messageEvent({ routeKey: ROUTES.ask, connectionId, body: askBody() }), deps);
       expect(response.statusCode).to.equal(503);
       expect(transport.envelopesOf(connectionId)[0]).to.include({ type: "error", code: "internal", retryable: true });
+    });
+
+    it("answers busy (retryable, 429) when the hand-off is throttled: overload is not an internal failure (issue 21, finding 6)", async () => {
+      const throttled = Object.assign(new Error("Rate exceeded"), { name: "TooManyRequestsException", $metadata: { httpStatusCode: 429 } });
+      const { deps, store, transport } = doorDeps({ handOff: async () => Promise.reject(throttled) });
+      const [connectionId] = await store.seed(identityId, cognitoPrincipal, ["json"]);
+      const response = await askRoute(messageEvent({ routeKey: ROUTES.ask, connectionId, body: askBody() }), deps);
+      expect(response.statusCode).to.equal(429);
+      expect(transport.envelopesOf(connectionId)[0]).to.include({ type: "error", code: "busy", retryable: true, message: DOOR_MESSAGES.overloaded });
     });
 
     it("answers an error envelope when streaming is off", async () => {
