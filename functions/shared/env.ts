@@ -71,6 +71,10 @@ export const ENV = {
   outputLinkSchemes: "OUTPUT_LINK_SCHEMES",
   /** Comma-separated hosts an answer's image may load from over https (output safety); unset: none. */
   outputImageHosts: "OUTPUT_IMAGE_HOSTS",
+  /** Comma-separated S3 buckets whose cited objects become presigned links in answers; unset: none (sources stay text). */
+  sourceLinkBuckets: "SOURCE_LINK_BUCKETS",
+  /** Seconds a presigned source link works (1-604800); unset: 900. */
+  sourceLinkExpirySeconds: "SOURCE_LINK_EXPIRY_SECONDS",
   /** The fulfillment function's own name, for the asynchronous hand-off of WebSocket asks. */
   selfFunctionName: "AWS_LAMBDA_FUNCTION_NAME",
 } as const;

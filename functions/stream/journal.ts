@@ -8,14 +8,14 @@
  * last thing it carries, so frames coalesced or split at any boundary still have strictly
  * increasing `seq`s, and a gap in `seq` means coalescing, never loss.
  */
-import type { Citation, ErrorCode, Usage } from "../shared/protocol";
+import type { AnswerSource, Citation, ErrorCode, Usage } from "../shared/protocol";
 
 /** Journal events; each carries the position it ends at. */
 export type JournalEvent =
   | { type: "delta"; text: string; end: number }
   | { type: "citation"; citations: Citation[]; end: number }
   | { type: "guardrail"; action: string; end: number }
-  | { type: "end"; final: string; stopReason: string; usage?: Usage; end: number }
+  | { type: "end"; final: string; stopReason: string; usage?: Usage; sources?: AnswerSource[]; end: number }
   | { type: "error"; code: ErrorCode; message: string; retryable: boolean; end: number };
 
 type Unpositioned<T> = T extends unknown ? Omit<T, "end"> : never;
