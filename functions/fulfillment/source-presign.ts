@@ -58,6 +58,7 @@ export class SourceLinker implements SourceLinks {
     if (!Number.isInteger(expirySeconds) || expirySeconds < 1 || expirySeconds > MAX_SOURCE_LINK_EXPIRY_SECONDS) {
       throw new Error(`source link expiry must be an integer from 1 to ${MAX_SOURCE_LINK_EXPIRY_SECONDS} seconds; got ${expirySeconds}`);
     }
+    if (settings.region === "") throw new Error("source links need a Region (AWS_REGION): S3 object URLs and their signatures name it");
     this.buckets = new Set(settings.buckets);
     // S3 signs the path as sent, escaped once (uriEscapePath: false), unlike other services.
     this.signer = new SignatureV4({
@@ -93,7 +94,8 @@ export class SourceLinker implements SourceLinks {
       hostname: base.hostname,
       port: base.port ? Number(base.port) : undefined,
       path,
-      headers: { host: base.host, "x-amz-content-sha256": UNSIGNED_PAYLOAD },
+      // Hoisted into the query as the SDK's S3 presigner spells it (X-Amz-Content-Sha256=UNSIGNED-PAYLOAD).
+      headers: { host: base.host, "X-Amz-Content-Sha256": UNSIGNED_PAYLOAD },
     });
     const signed = await this.signer.presign(request, {
       expiresIn: this.settings.expirySeconds,
