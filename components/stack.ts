@@ -147,6 +147,8 @@ export function createStack(config: StackConfig, regionCloudWatchRole?: RegionCl
     outputLinkSchemes: config.outputLinkSchemes,
     outputImageHosts: config.outputImageHosts,
     tokenPricesUsdPerMillion: config.tokenPricesUsdPerMillion,
+    sourceLinkBuckets: config.sourceLinkBuckets,
+    sourceLinkExpirySeconds: config.sourceLinkExpirySeconds,
     guardrail:
       config.guardrailId && config.guardrailVersion
         ? {
