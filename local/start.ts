@@ -13,6 +13,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 import { DEFAULT_STAGE_THROTTLE, type StageThrottle } from "./gateway";
 import { parseImageHosts, parseLinkSchemes } from "../functions/fulfillment/output-safety";
 import { MAX_TOKEN_BUDGET_PER_DAY, parseTokenPrices, type TokenPrices } from "../functions/fulfillment/token-budget";
+import { MAX_SOURCE_LINK_EXPIRY_SECONDS, parseSourceLinkBuckets } from "../functions/fulfillment/source-links";
 
 /** The flag that pins each service's port. */
 export const PORT_FLAGS: Readonly<Record<keyof LocalStackPorts, string>> = {
@@ -44,7 +45,8 @@ export const USAGE =
   "usage: npm start -- [--bedrock emulator|aws] [--port 3000] [--region <region>] [--model <model id>] [--knowledge-base <id>] " +
   "[--gateway-port N] [--http-api-port N] [--lambda-port N] [--dynamo-port N] [--bedrock-port N] [--cognito-port N] [--lex-port N] [--function-url-port N] " +
   "[--throttle-rate N] [--throttle-burst N] [--no-throttle] [--output-link-schemes a,b] [--output-image-hosts host,host] " +
-  "[--unbound-session-streaming] [--token-budget-per-day N] [--token-prices input,output] [--verbose]";
+  "[--unbound-session-streaming] [--token-budget-per-day N] [--token-prices input,output] " +
+  "[--source-link-buckets bucket,bucket] [--source-link-expiry-seconds N] [--verbose]";
 
 /** Flags that only mean something with real Bedrock. */
 const AWS_ONLY_FLAGS = ["region", "model", "knowledge-base"] as const;
@@ -69,6 +71,10 @@ export interface StartOptions {
   tokenBudgetPerDay?: number;
   /** Token prices in US dollars per million tokens (Pulumi config tokenPricesUsdPerMillion); undefined: no estimate. */
   tokenPrices?: TokenPrices;
+  /** Buckets whose cited objects become presigned links (Pulumi config sourceLinkBuckets); undefined: none. */
+  sourceLinkBuckets?: string[];
+  /** Seconds a presigned source link works (Pulumi config sourceLinkExpirySeconds); undefined: 900. */
+  sourceLinkExpirySeconds?: number;
 }
 
 /** A command line the parser refuses: one line saying what is wrong, then the usage line. */
@@ -115,6 +121,16 @@ function tokenPricesFlag(value: string | undefined): TokenPrices | undefined {
   }
 }
 
+/** `--source-link-expiry-seconds`: 1 to 604800, as Pulumi config sourceLinkExpirySeconds takes it. */
+function sourceLinkExpiryFlag(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (!/^\d+$/.test(value) || seconds < 1 || seconds > MAX_SOURCE_LINK_EXPIRY_SECONDS) {
+    throw new UsageError(`--source-link-expiry-seconds must be a whole number of seconds from 1 to ${MAX_SOURCE_LINK_EXPIRY_SECONDS}, not "${value}"`);
+  }
+  return seconds;
+}
+
 /** `--throttle-rate` / `--throttle-burst` over the stack's defaults, or `--no-throttle`. */
 function throttleOf(values: Record<string, string | boolean | undefined>): StageThrottle | false {
   const rate = values["throttle-rate"] as string | undefined;
@@ -156,6 +172,8 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
         "unbound-session-streaming": { type: "boolean" },
         "token-budget-per-day": { type: "string" },
         "token-prices": { type: "string" },
+        "source-link-buckets": { type: "string" },
+        "source-link-expiry-seconds": { type: "string" },
         ...portOptions,
       },
       strict: true,
@@ -192,6 +210,8 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
     unboundSessionStreaming: values["unbound-session-streaming"] === true,
     tokenBudgetPerDay: tokenBudgetFlag(values["token-budget-per-day"] as string | undefined),
     tokenPrices: tokenPricesFlag(values["token-prices"] as string | undefined),
+    sourceLinkBuckets: allowlistFlag("source-link-buckets", values, parseSourceLinkBuckets),
+    sourceLinkExpirySeconds: sourceLinkExpiryFlag(values["source-link-expiry-seconds"] as string | undefined),
   };
 }
 
@@ -277,6 +297,8 @@ async function main(): Promise<void> {
       unboundSessionStreaming: options.unboundSessionStreaming,
       tokenBudgetPerDay: options.tokenBudgetPerDay,
       tokenPrices: options.tokenPrices,
+      sourceLinkBuckets: options.sourceLinkBuckets,
+      sourceLinkExpirySeconds: options.sourceLinkExpirySeconds,
       // INFO: the quiet terminal's line per answer is the fulfillment's "answer finished" entry.
       env: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "INFO", POWERTOOLS_METRICS_DISABLED: "true" },
     });
