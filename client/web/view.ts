@@ -8,6 +8,7 @@ import { citedSources, displayText, isStopped, type Answer, type Conversation } 
 import { mountImages, renderMarkdown } from "./markdown";
 import { isAtBottom } from "./scroll";
 import { answerStats, formatStats } from "./status";
+import { describeSourceLinks } from "./source-snippets";
 import { footerText } from "./usage";
 
 interface Turn {
@@ -158,6 +159,7 @@ export class ConversationView {
     if (previous?.text !== answer.text || previous?.final !== answer.final || !previous) {
       turn.body.innerHTML = renderMarkdown(displayText(answer));
       mountImages(turn.body, turn.images);
+      if (answer.final !== undefined && answer.sources) describeSourceLinks(turn.body, answer.sources, `answer-${answer.requestId}`);
       turn.body.dataset.content = answer.final === undefined ? "streamed" : "final";
     }
     turn.guardrail.hidden = answer.guardrail === undefined;
