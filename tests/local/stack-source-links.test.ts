@@ -11,6 +11,9 @@ import { expect } from "chai";
 import { DOCUMENTS_URI_PREFIX } from "../../local/bedrock/retrieval";
 import { startLocalStack, type LocalStack } from "../../local/stack";
 import { parseStartArgs, USAGE, UsageError } from "../../local/start";
+import { Readable } from "node:stream";
+import { main } from "../../client/cli";
+import { EXIT } from "../../client/exit-codes";
 import { FAST, QUIET_ENV, connect, last, postAsk } from "./stack-helpers";
 
 const DOCUMENTS = join(__dirname, "..", "..", "local", "documents");
@@ -36,7 +39,6 @@ describe("local stack: source links", () => {
     stack = await startLocalStack({
       bedrockBehavior: FAST,
       ...parseStartArgs(["--source-link-buckets", "local-documents", "--source-link-expiry-seconds", "120"]),
-      page: false,
       ports: undefined,
       env: QUIET_ENV,
     });
@@ -83,5 +85,17 @@ describe("local stack: source links", () => {
     const sources = response.body.sources as { n: number; url?: string }[];
     expect(sources.map((s) => s.n)).to.deep.equal(sources.map((_, i) => i + 1));
     expect(sources.every((s) => s.url?.startsWith(`${stack.s3!.endpoint}/local-documents/`))).to.equal(true);
+  });
+
+  it("qnabot-stream ask prints the numbered sources with their links", async () => {
+    const out = { text: "", write: (t: string) => ((out.text += t), true) };
+    const err = { text: "", write: (t: string) => ((err.text += t), true) };
+    const code = await main(["ask", QUESTION, "--local", stack.pageUrl!, "--mode", "kb"], { stdout: out, stderr: err, stdin: Readable.from([]), env: {} });
+    expect(code, err.text).to.equal(EXIT.ok);
+    const listed = out.text.slice(out.text.indexOf("\nSources:\n") + "\nSources:\n".length).trimEnd().split("\n");
+    expect(listed.length).to.be.greaterThan(0);
+    listed.forEach((line, i) => {
+      expect(line).to.match(new RegExp(`^  \\[${i + 1}\\] .+ — ${stack.s3!.endpoint.replace(/[.]/g, "\\.")}/local-documents/[a-z-]+\\.md\\?X-Amz-`));
+    });
   });
 });
