@@ -77,5 +77,12 @@ describe("browser: source links on the chat page", function () {
     const listedTip = page.locator(`[id="${(await listed.getAttribute("aria-describedby"))!}"]`);
     expect(await listedTip.isVisible()).to.equal(true);
     expect(await listedTip.textContent()).to.equal(snippet);
+
+    // The pointer shows it too, without focus.
+    await page.locator("#question").focus();
+    await page.mouse.move(0, 0);
+    expect(await tip.isVisible()).to.equal(false);
+    await marker.hover();
+    expect(await tip.isVisible()).to.equal(true);
   });
 });
