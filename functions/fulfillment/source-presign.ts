@@ -4,10 +4,9 @@
  * the answering function's own credentials, so a link opens only what its role may read and
  * only until it expires.
  */
-import { Hash } from "@smithy/hash-node";
-import { HttpRequest } from "@smithy/protocol-http";
+import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
 import { SignatureV4 } from "@smithy/signature-v4";
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, Checksum, HttpRequest, SourceData } from "@smithy/types";
 import { DEFAULT_OUTPUT_POLICY, type OutputPolicy } from "./output-safety";
 import { MAX_SOURCE_LINK_EXPIRY_SECONDS, UNSIGNED_PAYLOAD, parseS3Uri, survivesSanitizer, webLink, type SourceLinks } from "./source-links";
 
@@ -49,6 +48,32 @@ export interface SourceLinkSettings {
   readonly now?: () => number;
 }
 
+function bytes(data: SourceData): Buffer {
+  if (typeof data === "string") return Buffer.from(data, "utf8");
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return Buffer.from(data);
+}
+
+/** SHA-256 (and its HMAC, given a key) from node's crypto, in the shape SignatureV4 takes. */
+class Sha256 implements Checksum {
+  private hash: Hash | Hmac;
+  constructor(private readonly secret?: SourceData) {
+    this.hash = this.fresh();
+  }
+  private fresh(): Hash | Hmac {
+    return this.secret === undefined ? createHash("sha256") : createHmac("sha256", bytes(this.secret));
+  }
+  update(data: SourceData): void {
+    this.hash.update(bytes(data));
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.hash.digest());
+  }
+  reset(): void {
+    this.hash = this.fresh();
+  }
+}
+
 export class SourceLinker implements SourceLinks {
   private readonly buckets: ReadonlySet<string>;
   private readonly signer: SignatureV4;
@@ -65,7 +90,7 @@ export class SourceLinker implements SourceLinks {
       service: "s3",
       region: settings.region,
       credentials: settings.credentials,
-      sha256: Hash.bind(null, "sha256"),
+      sha256: Sha256,
       uriEscapePath: false,
     });
   }
@@ -88,15 +113,16 @@ export class SourceLinker implements SourceLinks {
       base = new URL(`https://${object.bucket}.s3.${region}.amazonaws.com`);
       path = `/${keyPath(object.key)}`;
     }
-    const request = new HttpRequest({
+    const request: HttpRequest = {
       method: "GET",
       protocol: base.protocol,
       hostname: base.hostname,
       port: base.port ? Number(base.port) : undefined,
       path,
+      query: {},
       // Hoisted into the query as the SDK's S3 presigner spells it (X-Amz-Content-Sha256=UNSIGNED-PAYLOAD).
       headers: { host: base.host, "X-Amz-Content-Sha256": UNSIGNED_PAYLOAD },
-    });
+    };
     const signed = await this.signer.presign(request, {
       expiresIn: this.settings.expirySeconds,
       signingDate: new Date((this.settings.now ?? Date.now)()),
