@@ -87,15 +87,24 @@ describe("local stack: source links", () => {
     expect(sources.every((s) => s.url?.startsWith(`${stack.s3!.endpoint}/local-documents/`))).to.equal(true);
   });
 
-  it("qnabot-stream ask prints the numbered sources with their links", async () => {
-    const out = { text: "", write: (t: string) => ((out.text += t), true) };
-    const err = { text: "", write: (t: string) => ((err.text += t), true) };
-    const code = await main(["ask", QUESTION, "--local", stack.pageUrl!, "--mode", "kb"], { stdout: out, stderr: err, stdin: Readable.from([]), env: {} });
-    expect(code, err.text).to.equal(EXIT.ok);
-    const listed = out.text.slice(out.text.indexOf("\nSources:\n") + "\nSources:\n".length).trimEnd().split("\n");
-    expect(listed.length).to.be.greaterThan(0);
-    listed.forEach((line, i) => {
-      expect(line).to.match(new RegExp(`^  \\[${i + 1}\\] .+ — ${stack.s3!.endpoint.replace(/[.]/g, "\\.")}/local-documents/[a-z-]+\\.md\\?X-Amz-`));
+  for (const door of ["WebSocket (--local)", "Server-Sent Events (--http)"]) {
+    it(`qnabot-stream ask prints the numbered sources with their links: ${door}`, async () => {
+      const out = { text: "", write: (t: string) => ((out.text += t), true) };
+      const err = { text: "", write: (t: string) => ((err.text += t), true) };
+      const target = door.includes("--http") ? ["--http", stack.functionUrl, "--region", stack.region] : ["--local", stack.pageUrl!];
+      const code = await main(["ask", QUESTION, ...target, "--mode", "kb"], {
+        stdout: out,
+        stderr: err,
+        stdin: Readable.from([]),
+        env: {},
+        credentials: async () => stack.chatUser,
+      });
+      expect(code, err.text).to.equal(EXIT.ok);
+      const listed = out.text.slice(out.text.indexOf("\nSources:\n") + "\nSources:\n".length).trimEnd().split("\n");
+      expect(listed.length).to.be.greaterThan(0);
+      listed.forEach((line, i) => {
+        expect(line).to.match(new RegExp(`^  \\[${i + 1}\\] .+ — ${stack.s3!.endpoint.replace(/[.]/g, "\\.")}/local-documents/[a-z-]+\\.md\\?X-Amz-`));
+      });
     });
-  });
+  }
 });
