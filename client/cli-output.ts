@@ -13,9 +13,16 @@ import { citedSources, type Answer } from "./web/conversation";
 import { answerStats, formatStats } from "./web/status";
 import { footerText } from "./web/usage";
 
-export function formatSources(sources: readonly { uri: string; title?: string }[]): string {
+/**
+ * The numbered sources: the answer's own (`end.sources`, numbered as its `[n]` markers, with
+ * the link to open where there is one), else the cited ones in first-cited order.
+ */
+export function formatSources(sources: readonly { uri: string; title?: string; url?: string; n?: number }[]): string {
   if (sources.length === 0) return "";
-  const lines = sources.map((source, index) => terminalSafe(`  [${index + 1}] ${source.title ? `${source.title} — ${source.uri}` : source.uri}`));
+  const lines = sources.map((source, index) => {
+    const target = source.url ?? source.uri;
+    return terminalSafe(`  [${source.n ?? index + 1}] ${source.title ? `${source.title} — ${target}` : target}`);
+  });
   return `\nSources:\n${lines.join("\n")}\n`;
 }
 
@@ -101,7 +108,7 @@ export class AnswerPrinter {
     if (!this.json) {
       if (answer.status === "done" && answer.text === "" && answer.final) this.onText(answer.final);
       if (!this.lastWritten.endsWith("\n")) this.stdout.write("\n");
-      if (answer.status === "done") this.stdout.write(formatSources(citedSources(answer)));
+      if (answer.status === "done") this.stdout.write(formatSources(answer.sources ?? citedSources(answer)));
     }
     if (answer.guardrail !== undefined) this.stderr.write(`guardrail: ${terminalSafe(answer.guardrail)}\n`);
     if (this.stderr.isTTY) {

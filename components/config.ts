@@ -5,6 +5,7 @@
  */
 import { parseTokenPrices, type TokenPrices } from "../functions/fulfillment/token-budget";
 import { DEFAULT_REASONING_BUDGET_TOKENS, MAX_REASONING_BUDGET_TOKENS, MIN_REASONING_BUDGET_TOKENS } from "../functions/fulfillment/reasoning";
+import { DEFAULT_SOURCE_LINK_EXPIRY_SECONDS, MAX_SOURCE_LINK_EXPIRY_SECONDS, parseSourceLinkBuckets } from "../functions/fulfillment/source-links";
 import * as pulumi from "@pulumi/pulumi";
 import {
   DEFAULT_GUARDRAIL_STREAM_PROCESSING_MODE,
@@ -119,6 +120,10 @@ export interface StackConfig {
   readonly outputLinkSchemes: readonly string[];
   /** Output safety: hosts an answer's image may load from (https only); empty: none. */
   readonly outputImageHosts: readonly string[];
+  /** Sources people can click: buckets whose cited objects get presigned links; empty: none. */
+  readonly sourceLinkBuckets: readonly string[];
+  /** Seconds a presigned source link works. */
+  readonly sourceLinkExpirySeconds: number;
 }
 
 /** `create` a bot, use an `existing` one (lexBotAliasArn), or `none`. */
@@ -183,6 +188,8 @@ export const CONFIG_DEFAULTS = {
   streamCheckpointMs: STREAMING_DEFAULTS.checkpointMs,
   outputLinkSchemes: DEFAULT_LINK_SCHEMES.join(","),
   outputImageHosts: "",
+  sourceLinkBuckets: "",
+  sourceLinkExpirySeconds: DEFAULT_SOURCE_LINK_EXPIRY_SECONDS,
 } as const satisfies Record<keyof StackConfig, string | number | boolean>;
 
 export type ConfigKey = keyof typeof CONFIG_DEFAULTS;
@@ -365,7 +372,7 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
     problem("cognitoGuestAccess", "must be true unless cognitoUserPool is: with neither, nobody could get credentials", "false");
   }
 
-  const allowlist = (key: "outputLinkSchemes" | "outputImageHosts", parse: (raw: string) => string[]): string[] => {
+  const allowlist = (key: "outputLinkSchemes" | "outputImageHosts" | "sourceLinkBuckets", parse: (raw: string) => string[]): string[] => {
     const value = raw(key) ?? CONFIG_DEFAULTS[key];
     try {
       return parse(value);
@@ -522,6 +529,8 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
     streamCheckpointMs: limit("streamCheckpointMs", CONFIG_DEFAULTS.streamCheckpointMs, STREAMING_LIMITS.checkpointMs),
     outputLinkSchemes: allowlist("outputLinkSchemes", parseLinkSchemes),
     outputImageHosts: allowlist("outputImageHosts", parseImageHosts),
+    sourceLinkBuckets: allowlist("sourceLinkBuckets", parseSourceLinkBuckets),
+    sourceLinkExpirySeconds: integer("sourceLinkExpirySeconds", CONFIG_DEFAULTS.sourceLinkExpirySeconds, 1, MAX_SOURCE_LINK_EXPIRY_SECONDS),
   };
   if (problems.length > 0) {
     throw new pulumi.RunError(`invalid configuration:\n  - ${problems.join("\n  - ")}`);

@@ -7,6 +7,7 @@
  */
 import { parseTokenPrices } from "../functions/fulfillment/token-budget";
 import { checkReasoningBudget, DEFAULT_REASONING_BUDGET_TOKENS } from "../functions/fulfillment/reasoning";
+import { MAX_SOURCE_LINK_EXPIRY_SECONDS, parseSourceLinkBuckets } from "../functions/fulfillment/source-links";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { ENV } from "../functions/shared/env";
@@ -216,6 +217,20 @@ export interface QnaBotArgs {
    */
   readonly outputImageHosts?: readonly string[];
   /**
+   * Sources people can click: S3 buckets whose cited objects (`s3://bucket/key` sources of
+   * knowledge-base answers) become short-lived presigned HTTPS GetObject links (`end.sources[].url`
+   * and the `[n]` markers of the final answer). The links are signed with the answering
+   * functions' role, which is granted s3:GetObject on exactly these buckets' objects
+   * (`arn:{partition}:s3:::{bucket}/*`) and nothing else in S3. Set as SOURCE_LINK_BUCKETS.
+   * @default [] (s3:// sources stay text)
+   */
+  readonly sourceLinkBuckets?: readonly string[];
+  /**
+   * Seconds a presigned source link works, 1-604800 (SigV4's one-week limit). Set as
+   * SOURCE_LINK_EXPIRY_SECONDS; only with sourceLinkBuckets. @default 900
+   */
+  readonly sourceLinkExpirySeconds?: number;
+  /**
    * Cost control: token prices in US dollars per million tokens, for the estimated cost shown
    * with each answer (`usage.estimatedCostUsd`, the page's and CLI's footer). Cache reads and
    * writes are priced as input. Set as TOKEN_PRICES_USD_PER_MILLION. @default none (no estimate)
@@ -411,6 +426,11 @@ export class QnaBot extends pulumi.ComponentResource {
     const reasoningBudget = reasoningBudgetOf(args);
     const outputLinkSchemes = checkedAllowlist("outputLinkSchemes", args.outputLinkSchemes, parseLinkSchemes);
     const outputImageHosts = checkedAllowlist("outputImageHosts", args.outputImageHosts, parseImageHosts);
+    const sourceLinkBuckets = checkedAllowlist("sourceLinkBuckets", args.sourceLinkBuckets, parseSourceLinkBuckets) ?? [];
+    const sourceLinkExpiry = args.sourceLinkExpirySeconds;
+    if (sourceLinkExpiry !== undefined && !(Number.isInteger(sourceLinkExpiry) && sourceLinkExpiry >= 1 && sourceLinkExpiry <= MAX_SOURCE_LINK_EXPIRY_SECONDS)) {
+      throw new Error(`sourceLinkExpirySeconds must be an integer from 1 to ${MAX_SOURCE_LINK_EXPIRY_SECONDS}; got ${sourceLinkExpiry}`);
+    }
     const modelParams = args.llmQaModelParams === undefined ? undefined : JSON.stringify(args.llmQaModelParams);
     const promptBytes = promptEnvironmentBytes([args.systemPrompt, args.llmQaPromptTemplate, modelParams]);
     if (promptBytes > MAX_PROMPT_ENVIRONMENT_BYTES) {
@@ -468,6 +488,10 @@ export class QnaBot extends pulumi.ComponentResource {
     if (args.systemPrompt !== undefined) environment[ENV.systemPrompt] = args.systemPrompt;
     if (tokenPrices !== undefined) environment[ENV.tokenPricesUsdPerMillion] = tokenPrices;
     if (reasoningBudget !== undefined) environment[ENV.reasoningBudgetTokens] = String(reasoningBudget);
+    if (sourceLinkBuckets.length > 0) {
+      environment[ENV.sourceLinkBuckets] = sourceLinkBuckets.join(",");
+      if (sourceLinkExpiry !== undefined) environment[ENV.sourceLinkExpirySeconds] = String(sourceLinkExpiry);
+    }
     if (outputLinkSchemes !== undefined) environment[ENV.outputLinkSchemes] = outputLinkSchemes.join(",");
     if (outputImageHosts !== undefined) environment[ENV.outputImageHosts] = outputImageHosts.join(",");
     if (args.maxTokens !== undefined) environment[ENV.maxTokens] = String(args.maxTokens);
@@ -571,6 +595,15 @@ export class QnaBot extends pulumi.ComponentResource {
         Effect: "Allow",
         Action: ["lambda:InvokeFunction"],
         Resource: [args.llmLambdaArn],
+      });
+    }
+    if (sourceLinkBuckets.length > 0) {
+      statements.push({
+        Sid: "ReadLinkedSources",
+        Effect: "Allow",
+        // A presigned link can do only what its signer may: read these buckets' objects.
+        Action: ["s3:GetObject"],
+        Resource: sourceLinkBuckets.map((bucket) => partition.partition.apply((p) => `arn:${p}:s3:::${bucket}/*`)),
       });
     }
     const fulfillmentStatements: PolicyStatement[] = [logWriteStatement(fulfillment.logGroup), ...statements];

@@ -148,6 +148,8 @@ export function createStack(config: StackConfig, regionCloudWatchRole?: RegionCl
     outputImageHosts: config.outputImageHosts,
     tokenPricesUsdPerMillion: config.tokenPricesUsdPerMillion,
     ...(config.reasoning ? { reasoning: true, reasoningBudgetTokens: config.reasoningBudgetTokens } : {}),
+    sourceLinkBuckets: config.sourceLinkBuckets,
+    sourceLinkExpirySeconds: config.sourceLinkExpirySeconds,
     guardrail:
       config.guardrailId && config.guardrailVersion
         ? {

@@ -36,6 +36,7 @@ import { CodeHookError, startLocalLexRuntime, type LexCodeHookEvent, type LocalL
 import type { DeployedBundles } from "./deployed-bundles";
 import { presignWebSocketUrl } from "../client/presign";
 import { applyEnv } from "./process-env";
+import { startLocalS3, type LocalS3 } from "./s3";
 import { startChatServer, type ChatServer } from "../client/chat-server";
 import { anyPortSourceOf, imageSourcesOf } from "../client/web/csp";
 import { signFunctionUrlPost } from "../client/function-url-signer";
@@ -180,6 +181,15 @@ export interface LocalStackOptions {
   readonly reasoningBudgetTokens?: number;
   /** Feedback: days an answer's record and its rating are kept, as Pulumi config feedbackTtlDays. @default none (no feedback kept) */
   readonly feedbackTtlDays?: number;
+  /**
+   * Sources people can click, as Pulumi config sourceLinkBuckets: cited objects of these
+   * buckets become presigned links to a local S3 (local/s3.ts) that serves the knowledge
+   * base's documents as bucket `local-documents` and lets the functions' role read only these
+   * buckets. @default none (s3:// sources stay text; no local S3 runs)
+   */
+  readonly sourceLinkBuckets?: readonly string[];
+  /** Seconds a presigned source link works, as Pulumi config sourceLinkExpirySeconds. @default 900 */
+  readonly sourceLinkExpirySeconds?: number;
   /** Extra environment for the handlers (STREAM_STALL_MS, POWERTOOLS_LOG_LEVEL, …). @default none */
   readonly env?: Readonly<Record<string, string>>;
   /** Fulfillment timeout, as deployed. @default 120000 */
@@ -234,6 +244,8 @@ export interface LocalStack {
   readonly userPool: LocalUserPool;
   /** The Lex V2 runtime whose bot's fulfillment is the fulfillment function. */
   readonly lex: LocalLexRuntime;
+  /** The local S3 that source links point to; only with `sourceLinkBuckets`. */
+  readonly s3?: LocalS3;
   /** Every credential the endpoints accept; the Cognito pool adds the ones it issues. */
   readonly credentials: CredentialStore;
   /** The code packages the functions run from, with `handlers: "bundles"`. */
@@ -290,12 +302,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     bedrock?: BedrockEmulator;
     lambda?: LambdaApi;
     lambdaClient?: LambdaClient;
+    s3?: LocalS3;
     restoreEnv?: () => void;
     dynamo?: LocalDynamo;
     bundles?: DeployedBundles;
   } = {};
   const closeAll = async (): Promise<void> => {
-    const { page, lex, cognito, gateway, httpApi, functionUrl, bedrock, lambda, lambdaClient, restoreEnv, dynamo, bundles } = parts;
+    const { page, lex, cognito, gateway, httpApi, functionUrl, bedrock, lambda, lambdaClient, s3, restoreEnv, dynamo, bundles } = parts;
     for (const key of Object.keys(parts) as (keyof typeof parts)[]) delete parts[key];
     await page?.close();
     await lex?.close();
@@ -304,6 +317,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await httpApi?.close();
     await functionUrl?.close();
     await bedrock?.close();
+    await s3?.close();
     await httpApi?.idle();
     await functionUrl?.idle();
     await lambda?.idle();
@@ -423,6 +437,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       }),
     ));
 
+    // Only the functions' role signs links, and it may read only the allowlisted buckets.
+    const sourceLinkBuckets = options.sourceLinkBuckets ?? [];
+    const s3 = sourceLinkBuckets.length > 0 ? (parts.s3 = await startLocalS3({ credentials: [role], readableBuckets: sourceLinkBuckets, region })) : undefined;
+
     parts.restoreEnv = applyEnv({
       AWS_REGION: region,
       ...(useAws
@@ -455,6 +473,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.tokenPrices ? { [ENV.tokenPricesUsdPerMillion]: `${options.tokenPrices.input},${options.tokenPrices.output}` } : {}),
       ...(options.reasoningBudgetTokens ? { [ENV.reasoningBudgetTokens]: String(options.reasoningBudgetTokens) } : {}),
       ...(options.feedbackTtlDays ? { [ENV.feedbackTtlDays]: String(options.feedbackTtlDays) } : {}),
+      ...(s3
+        ? {
+            AWS_ENDPOINT_URL_S3: s3.endpoint,
+            [ENV.sourceLinkBuckets]: sourceLinkBuckets.join(","),
+            ...(options.sourceLinkExpirySeconds ? { [ENV.sourceLinkExpirySeconds]: String(options.sourceLinkExpirySeconds) } : {}),
+          }
+        : {}),
       ...options.env,
     });
     resetAwsClients();
@@ -503,6 +528,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       cognito,
       userPool,
       lex,
+      s3,
       credentials: store,
       bundles,
       presign,

@@ -16,6 +16,7 @@ import { MAX_FEEDBACK_TTL_DAYS } from "../functions/shared/feedback";
 import { MAX_TOKEN_BUDGET_PER_DAY, parseTokenPrices, type TokenPrices } from "../functions/fulfillment/token-budget";
 import { parseRouteThrottling, type RouteThrottle, type ThrottledRouteKey } from "../functions/shared/routes";
 import { checkReasoningBudget, DEFAULT_REASONING_BUDGET_TOKENS, MAX_REASONING_BUDGET_TOKENS, MIN_REASONING_BUDGET_TOKENS } from "../functions/fulfillment/reasoning";
+import { MAX_SOURCE_LINK_EXPIRY_SECONDS, parseSourceLinkBuckets } from "../functions/fulfillment/source-links";
 
 /** The flag that pins each service's port. */
 export const PORT_FLAGS: Readonly<Record<keyof LocalStackPorts, string>> = {
@@ -47,7 +48,8 @@ export const USAGE =
   "usage: npm start -- [--bedrock emulator|aws] [--port 3000] [--region <region>] [--model <model id>] [--knowledge-base <id>] " +
   "[--gateway-port N] [--http-api-port N] [--lambda-port N] [--dynamo-port N] [--bedrock-port N] [--cognito-port N] [--lex-port N] [--function-url-port N] " +
   "[--throttle-rate N] [--throttle-burst N] [--no-throttle] [--route-throttling 'ping=R:B,$default=R:B'] [--output-link-schemes a,b] [--output-image-hosts host,host] " +
-  "[--unbound-session-streaming] [--token-budget-per-day N] [--token-prices input,output] [--reasoning] [--reasoning-budget-tokens N] [--feedback-ttl-days N] [--verbose]";
+  "[--unbound-session-streaming] [--token-budget-per-day N] [--token-prices input,output] [--reasoning] [--reasoning-budget-tokens N] [--feedback-ttl-days N] " +
+  "[--source-link-buckets bucket,bucket] [--source-link-expiry-seconds N] [--verbose]";
 
 /** Flags that only mean something with real Bedrock. */
 const AWS_ONLY_FLAGS = ["region", "model", "knowledge-base"] as const;
@@ -78,6 +80,10 @@ export interface StartOptions {
   reasoningBudgetTokens?: number;
   /** Feedback: days an answer's record and its rating are kept (Pulumi config feedbackTtlDays); undefined: no feedback kept. */
   feedbackTtlDays?: number;
+  /** Buckets whose cited objects become presigned links (Pulumi config sourceLinkBuckets); undefined: none. */
+  sourceLinkBuckets?: string[];
+  /** Seconds a presigned source link works (Pulumi config sourceLinkExpirySeconds); undefined: 900. */
+  sourceLinkExpirySeconds?: number;
 }
 
 /** A command line the parser refuses: one line saying what is wrong, then the usage line. */
@@ -150,6 +156,16 @@ function tokenPricesFlag(value: string | undefined): TokenPrices | undefined {
   }
 }
 
+/** `--source-link-expiry-seconds`: 1 to 604800, as Pulumi config sourceLinkExpirySeconds takes it. */
+function sourceLinkExpiryFlag(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (!/^\d+$/.test(value) || seconds < 1 || seconds > MAX_SOURCE_LINK_EXPIRY_SECONDS) {
+    throw new UsageError(`--source-link-expiry-seconds must be a whole number of seconds from 1 to ${MAX_SOURCE_LINK_EXPIRY_SECONDS}, not "${value}"`);
+  }
+  return seconds;
+}
+
 /** `--throttle-rate` / `--throttle-burst` over the stack's defaults, or `--no-throttle`. */
 function throttleOf(values: Record<string, string | boolean | undefined>): StageThrottle | false {
   const rate = values["throttle-rate"] as string | undefined;
@@ -207,6 +223,8 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
         reasoning: { type: "boolean" },
         "reasoning-budget-tokens": { type: "string" },
         "feedback-ttl-days": { type: "string" },
+        "source-link-buckets": { type: "string" },
+        "source-link-expiry-seconds": { type: "string" },
         ...portOptions,
       },
       strict: true,
@@ -247,6 +265,8 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
     tokenPrices: tokenPricesFlag(values["token-prices"] as string | undefined),
     reasoningBudgetTokens: reasoningFlags(values),
     feedbackTtlDays: feedbackTtlFlag(values["feedback-ttl-days"] as string | undefined),
+    sourceLinkBuckets: allowlistFlag("source-link-buckets", values, parseSourceLinkBuckets),
+    sourceLinkExpirySeconds: sourceLinkExpiryFlag(values["source-link-expiry-seconds"] as string | undefined),
   };
 }
 
@@ -335,6 +355,8 @@ async function main(): Promise<void> {
       tokenPrices: options.tokenPrices,
       reasoningBudgetTokens: options.reasoningBudgetTokens,
       feedbackTtlDays: options.feedbackTtlDays,
+      sourceLinkBuckets: options.sourceLinkBuckets,
+      sourceLinkExpirySeconds: options.sourceLinkExpirySeconds,
       // INFO: the quiet terminal's line per answer is the fulfillment's "answer finished" entry.
       env: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "INFO", POWERTOOLS_METRICS_DISABLED: "true" },
     });

@@ -2,8 +2,9 @@
  * The conversation as view state, reduced from what the user asked and the envelopes that
  * came back. Pure: the page renders it, the CLI prints from it, the tests drive it.
  */
-import type { AnswerMode, Citation, Envelope, ErrorCode, ProgressStage, StreamMetrics, Usage } from "../../functions/shared/protocol";
+import type { AnswerMode, AnswerSource, Citation, Envelope, ErrorCode, ProgressStage, StreamMetrics, Usage } from "../../functions/shared/protocol";
 import { closePartialMarkdown } from "./partial-markdown";
+import { wellFormedSources } from "./source-snippets";
 
 export type AnswerStatus = "pending" | "streaming" | "done" | "error";
 
@@ -28,6 +29,8 @@ export interface Answer {
   /** The final formatted answer from `end`; replaces `text` once present. */
   final?: string;
   citations: Citation[];
+  /** The numbered sources `final` cites, from `end`: links and snippets. */
+  sources?: AnswerSource[];
   guardrail?: string;
   error?: AnswerError;
   stopReason?: string;
@@ -111,6 +114,7 @@ function applyEnvelope(answer: Answer, envelope: Envelope, at: number): Answer {
         final: envelope.final,
         stopReason: envelope.stopReason,
         usage: envelope.usage,
+        ...(envelope.sources ? { sources: wellFormedSources(envelope.sources) } : {}),
         serverMetrics: envelope.metrics,
         finishedAt: at,
       };

@@ -9,6 +9,7 @@ import { mountImages, renderMarkdown } from "./markdown";
 import { closePartialMarkdown } from "./partial-markdown";
 import { isAtBottom } from "./scroll";
 import { answerStats, formatStats } from "./status";
+import { describeSourceLinks } from "./source-snippets";
 import { footerText } from "./usage";
 import { feedbackRow, feedbackStatusText, type FeedbackReply, type FeedbackRow, type SendFeedback } from "./feedback";
 
@@ -185,6 +186,7 @@ export class ConversationView {
     if (previous?.text !== answer.text || previous?.final !== answer.final || !previous) {
       turn.body.innerHTML = renderMarkdown(displayText(answer));
       mountImages(turn.body, turn.images);
+      if (answer.final !== undefined && answer.sources) describeSourceLinks(turn.body, answer.sources, `answer-${answer.requestId}`);
       turn.body.dataset.content = answer.final === undefined ? "streamed" : "final";
     }
     if (previous?.reasoning !== answer.reasoning || !previous) {

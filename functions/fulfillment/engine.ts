@@ -5,12 +5,13 @@
  * stream and comes back as a clear final message, so no client is left waiting.
  */
 import { logger } from "../shared/observability";
-import type { AnswerMode, Citation, ErrorCode, Usage } from "../shared/protocol";
+import type { AnswerMode, AnswerSource, Citation, ErrorCode, Usage } from "../shared/protocol";
 import type { AnswerStream, OpenStream, StreamOpener } from "../stream/types";
 import { DEFAULT_MEMORY_TURNS } from "./config";
 import { AnswerCancelled, GenerationError, toGenerationError } from "./errors";
 import { questionForModel } from "./continuation";
-import { formatAnswer } from "./format";
+import { answerSources, formatAnswer } from "./format";
+import { linksFor, type SourceLinks } from "./source-links";
 import { DEFAULT_OUTPUT_POLICY, OutputSanitizer, sanitizeOutput, type OutputPolicy } from "./output-safety";
 import { TIME_BUDGET_STOP_REASON, type GenerateResult, type GenerateSink, type Generator } from "./generate";
 import { systemClock, type Clock } from "../shared/clock";
@@ -75,6 +76,8 @@ export interface EngineDeps {
   metrics?: UsageMetricsSink;
   /** Records each ended answer of a known asker for its feedback (feedback.ts); undefined: no feedback kept. */
   feedback?: FeedbackStore;
+  /** Presigns sources in allowlisted buckets (source-links.ts); undefined: only web sources are links. */
+  sourceLinks?: SourceLinks;
 }
 
 export interface AnswerError {
@@ -91,6 +94,8 @@ export interface AnswerResult {
   /** The generated text, sanitized (on failure: whatever was generated before it). */
   text: string;
   citations: Citation[];
+  /** The numbered sources the answer's `[n]` markers cite; empty or absent when it cites none. */
+  sources?: AnswerSource[];
   usage?: Usage;
   /** Bedrock's stop reason, `time_budget` when cut short, `error` on failure. */
   stopReason: string;
@@ -127,6 +132,17 @@ export function describeUsage(usage: Usage, mode: AnswerMode, deps: Pick<EngineD
     ...(model ? { model } : {}),
     ...(deps.prices ? { estimatedCostUsd: estimateCostUsd(usage, deps.prices) } : {}),
   };
+}
+
+/** Presigned links of the cited sources; a signing failure (no credentials) leaves every source as text. */
+async function sourceLinksOf(citations: readonly Citation[], linker: SourceLinks | undefined, policy: OutputPolicy): Promise<Map<string, string>> {
+  if (!linker || citations.length === 0) return new Map();
+  try {
+    return await linksFor(citations.flatMap((c) => c.sources.map((s) => s.uri)), linker, policy);
+  } catch (error) {
+    logger.warn("source links could not be signed; sources are shown as text", { error: errorName(error) });
+    return new Map();
+  }
 }
 
 export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<AnswerResult> {
@@ -193,6 +209,7 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
       plainText: failure.message,
       text: generated,
       citations: [],
+      sources: [],
       stopReason: "error",
       streamed,
       error: payload,
@@ -275,14 +292,15 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
     meterUsage(usage, deps.metrics);
     await deps.budget?.record(subject, usage).catch((error) => logger.warn("token usage could not be recorded", { error: errorName(error) }));
   }
-  const formatted = formatAnswer(text, result.citations, { cutShort, continuable: remembered && memoryTurns > 0, policy });
+  const sources = answerSources(result.citations, await sourceLinksOf(result.citations, deps.sourceLinks, policy), policy);
+  const formatted = formatAnswer(text, result.citations, { cutShort, continuable: remembered && memoryTurns > 0, policy, sources });
   // Before `end` goes out, so an asker who rates the answer as soon as it ends finds its record.
   const model = usage?.model ?? deps.models?.[request.mode];
   await recordForFeedback(deps.feedback, { ...request, final: formatted.markdown, model, citations: result.citations, stopReason: result.stopReason });
   let streamed = streamedByGenerator;
   if (stream) {
     try {
-      const report = await stream.end({ final: formatted.markdown, stopReason: result.stopReason, usage });
+      const report = await stream.end({ final: formatted.markdown, stopReason: result.stopReason, usage, sources });
       streamed = report.connections > 0;
     } catch (error) {
       logger.warn("stream end() failed", { error: errorName(error) });
@@ -313,6 +331,7 @@ export async function answer(request: AnswerRequest, deps: EngineDeps): Promise<
     plainText: formatted.plainText,
     text,
     citations: result.citations,
+    sources,
     usage,
     stopReason: result.stopReason,
     streamed,

@@ -1,12 +1,15 @@
 /**
  * The final answer as the client shows it, replacing the streamed text: markdown with the
- * sources numbered as links (as QnABot's knowledge-base answers list them), and a plain-text
- * twin for channels without markdown (the Lex message). Both pass the output sanitizer whole,
- * the sources included (a document's title or URI is as untrusted as the model's text). Pure.
+ * sources numbered as links (as QnABot's knowledge-base answers list them) and `[n]` markers
+ * after the sentences they back, and a plain-text twin for channels without markdown (the Lex
+ * message). Both pass the output sanitizer whole, the sources included (a document's title or
+ * URI is as untrusted as the model's text). Pure.
  */
-import type { Citation } from "../shared/protocol";
+import type { AnswerSource, Citation } from "../shared/protocol";
 import { CONTINUE_HINT } from "./continuation";
 import { DEFAULT_OUTPUT_POLICY, sanitizeOutput, type OutputPolicy } from "./output-safety";
+import { snippetOf, webLink } from "./source-links";
+import { insertMarkers, placeMarkers } from "./source-markers";
 
 export interface FormattedAnswer {
   markdown: string;
@@ -16,13 +19,12 @@ export interface FormattedAnswer {
 export interface Source {
   uri: string;
   title: string;
+  /** The first passage cited from it, shortened. */
+  snippet?: string;
 }
 
 export const NO_ANSWER = "Sorry, I don't have an answer to that.";
 export const CUT_SHORT_NOTE = "This answer was cut short: it ran out of time before it was complete.";
-
-/** Only these become links; anything else (s3://, javascript:, ...) is shown as text. */
-const LINKABLE = /^https?:\/\//i;
 
 function titleFromUri(uri: string): string {
   const path = uri.replace(/[?#].*$/, "").replace(/\/+$/, "");
@@ -40,8 +42,12 @@ export function sourcesOf(citations: readonly Citation[]): Source[] {
   for (const citation of citations) {
     for (const source of citation.sources) {
       const existing = sources.find((s) => s.uri === source.uri);
-      if (existing) continue;
-      sources.push({ uri: source.uri, title: source.title?.trim() || titleFromUri(source.uri) });
+      if (existing) {
+        existing.snippet ??= snippetOf(source.snippet);
+        continue;
+      }
+      const snippet = snippetOf(source.snippet);
+      sources.push({ uri: source.uri, title: source.title?.trim() || titleFromUri(source.uri), ...(snippet ? { snippet } : {}) });
     }
   }
   return sources;
@@ -57,30 +63,55 @@ function linkTarget(uri: string): string {
   return uri.replace(/[\s()<>]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`);
 }
 
-function markdownSource(source: Source): string {
+function markdownSource(source: AnswerSource): string {
   const title = escapeMarkdown(source.title);
-  return LINKABLE.test(source.uri) ? `[${title}](${linkTarget(source.uri)})` : `${title} (${escapeMarkdown(source.uri)})`;
+  return source.url ? `[${title}](${linkTarget(source.url)})` : `${title} (${escapeMarkdown(source.uri)})`;
+}
+
+/**
+ * The numbered sources of an answer: `links` holds the URLs people may click (presigned S3
+ * objects, source-links.ts); without one, a web source keeps its own http(s) URL.
+ */
+export function answerSources(
+  citations: readonly Citation[],
+  links: ReadonlyMap<string, string> = new Map(),
+  policy: OutputPolicy = DEFAULT_OUTPUT_POLICY,
+): AnswerSource[] {
+  return sourcesOf(citations).map((source, i) => {
+    const url = links.get(source.uri) ?? webLink(source.uri, policy);
+    return { n: i + 1, title: source.title, uri: source.uri, ...(url ? { url } : {}), ...(source.snippet ? { snippet: source.snippet } : {}) };
+  });
 }
 
 export function formatAnswer(
   text: string,
   citations: readonly Citation[],
-  /** `continuable`: a cut-short answer's turn is remembered, so the note tells how to have the rest. */
-  options: { cutShort?: boolean; continuable?: boolean; policy?: OutputPolicy } = {},
+  /**
+   * `continuable`: a cut-short answer's turn is remembered, so the note tells how to have the
+   * rest. `sources`: the numbered sources (answerSources) when already worked out.
+   */
+  options: { cutShort?: boolean; continuable?: boolean; policy?: OutputPolicy; sources?: readonly AnswerSource[] } = {},
 ): FormattedAnswer {
-  const body = text.trim() === "" ? NO_ANSWER : text.trim();
-  const sources = sourcesOf(citations);
-  const markdown = [body];
-  const plain = [body];
+  const policy = options.policy ?? DEFAULT_OUTPUT_POLICY;
+  const sources = options.sources ?? answerSources(citations, undefined, policy);
+  const trimmed = text.trim();
+  const byUri = new Map(sources.map((s) => [s.uri, s]));
+  const placements = trimmed === "" ? [] : placeMarkers(trimmed, citations, (uri) => byUri.get(uri)?.n, policy);
+  const byNumber = new Map(sources.map((s) => [s.n, s]));
+  const markdownMarker = (n: number): string => {
+    const url = byNumber.get(n)?.url;
+    return url ? `[\\[${n}\\]](${linkTarget(url)})` : `\\[${n}\\]`;
+  };
+  const markdown = [trimmed === "" ? NO_ANSWER : insertMarkers(trimmed, placements, markdownMarker)];
+  const plain = [trimmed === "" ? NO_ANSWER : insertMarkers(trimmed, placements, (n) => `[${n}]`)];
   if (options.cutShort) {
     const note = options.continuable ? `${CUT_SHORT_NOTE} ${CONTINUE_HINT}` : CUT_SHORT_NOTE;
     markdown.push(`_${note}_`);
     plain.push(`(${note})`);
   }
   if (sources.length > 0) {
-    markdown.push(["**Sources**", ...sources.map((s, i) => `${i + 1}. ${markdownSource(s)}`)].join("\n"));
-    plain.push(["Sources:", ...sources.map((s, i) => `${i + 1}. ${s.title}: ${s.uri}`)].join("\n"));
+    markdown.push(["**Sources**", ...sources.map((s) => `${s.n}. ${markdownSource(s)}`)].join("\n"));
+    plain.push(["Sources:", ...sources.map((s) => `${s.n}. ${s.title}: ${s.url ?? s.uri}`)].join("\n"));
   }
-  const policy = options.policy ?? DEFAULT_OUTPUT_POLICY;
   return { markdown: sanitizeOutput(markdown.join("\n\n"), policy), plainText: sanitizeOutput(plain.join("\n\n"), policy) };
 }

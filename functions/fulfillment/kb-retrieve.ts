@@ -6,6 +6,7 @@
 import { RetrieveCommand, type RetrieveCommandOutput } from "@aws-sdk/client-bedrock-agent-runtime";
 import type { Citation } from "../shared/protocol";
 import { referenceUri } from "./knowledge-base";
+import { snippetOf } from "./source-links";
 
 /** The part of BedrockAgentRuntimeClient retrieval uses. */
 export interface RetrieveClient {
@@ -41,7 +42,8 @@ export function knowledgeBaseRetriever(client: RetrieveClient, knowledgeBaseId: 
         context: results.map((result) => result.content!.text!).join("\n\n"),
         citations: results.flatMap((result) => {
           const uri = referenceUri(result.location, result.metadata as Record<string, unknown> | undefined);
-          return uri ? [{ text: result.content!.text!, sources: [{ uri }] }] : [];
+          const snippet = snippetOf(result.content!.text);
+          return uri ? [{ text: result.content!.text!, sources: [{ uri, ...(snippet ? { snippet } : {}) }] }] : [];
         }),
       };
     },

@@ -33,6 +33,7 @@ import {
   type Generator,
 } from "./generate";
 import type { StreamGuard } from "./guard";
+import { snippetOf } from "./source-links";
 
 /** The part of BedrockAgentRuntimeClient the adapter uses. */
 export interface KnowledgeBaseClient {
@@ -124,7 +125,8 @@ export function toCitation(citation: CitationEvent | BedrockCitation): Citation 
     const uri = referenceUri(reference.location, metadata);
     if (!uri || sources.some((source) => source.uri === uri)) continue;
     const title = referenceTitle(metadata);
-    sources.push(title ? { uri, title } : { uri });
+    const snippet = snippetOf(reference.content?.text);
+    sources.push({ uri, ...(title ? { title } : {}), ...(snippet ? { snippet } : {}) });
   }
   if (sources.length === 0) return undefined;
   return { text: part?.textResponsePart?.text ?? "", sources };

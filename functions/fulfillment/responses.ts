@@ -75,6 +75,7 @@ export function httpAnswer(result: AnswerResult, requestId: string): HttpResult 
     requestId,
     answer: result.answer,
     citations: result.citations,
+    sources: result.sources ?? [],
     usage: result.usage ?? null,
     stopReason: result.stopReason,
     streamed: result.streamed,

@@ -26,6 +26,7 @@ import { DynamoMemory } from "./memory";
 import { DynamoFeedbackStore } from "./feedback-store";
 import { MAX_FEEDBACK_TTL_DAYS } from "../shared/feedback";
 import { DynamoTokenBudget, MAX_TOKEN_BUDGET_PER_DAY, parseTokenPrices } from "./token-budget";
+import { DEFAULT_SOURCE_LINK_EXPIRY_SECONDS, MAX_SOURCE_LINK_EXPIRY_SECONDS, parseSourceLinkBuckets, type SourceLinks } from "./source-links";
 
 /**
  * A generator whose module and client load when it first generates (a `require`, which the
@@ -100,6 +101,33 @@ function modelsOf(config: FulfillmentConfig): Partial<Record<AnswerMode, string>
   };
 }
 
+/**
+ * Presigned source links when buckets are allowlisted, signed with the function's own
+ * credentials (those its Lambda client resolves); the signer loads on first use.
+ */
+export function sourceLinksFromEnv(): SourceLinks | undefined {
+  const buckets = parseSourceLinkBuckets(process.env[ENV.sourceLinkBuckets]);
+  if (buckets.length === 0) return undefined;
+  const expirySeconds = optionalIntEnv(ENV.sourceLinkExpirySeconds, DEFAULT_SOURCE_LINK_EXPIRY_SECONDS, { min: 1, max: MAX_SOURCE_LINK_EXPIRY_SECONDS });
+  let linker: SourceLinks | undefined;
+  return {
+    link(uri, policy) {
+      if (!linker) {
+        const { SourceLinker } = require("./source-presign") as typeof import("./source-presign");
+        linker = new SourceLinker({
+          buckets,
+          expirySeconds,
+          // Lambda always sets AWS_REGION; S3 object URLs and their signatures name it.
+          region: process.env.AWS_REGION ?? "",
+          credentials: () => lambdaClient().config.credentials(),
+          endpoint: process.env.AWS_ENDPOINT_URL_S3 || undefined,
+        });
+      }
+      return linker.link(uri, policy);
+    },
+  };
+}
+
 export function doorDeps(config: FulfillmentConfig): DoorDeps {
   const engine: EngineDeps = {
     generators: generators(config),
@@ -111,6 +139,7 @@ export function doorDeps(config: FulfillmentConfig): DoorDeps {
     outputPolicy: config.output,
     models: modelsOf(config),
     prices: parseTokenPrices(process.env[ENV.tokenPricesUsdPerMillion]),
+    sourceLinks: sourceLinksFromEnv(),
   };
   const streaming = config.streaming;
   // Tokens are always metered as metrics; tallied per asker (one DynamoDB write per answer) only under a budget.

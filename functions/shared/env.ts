@@ -78,6 +78,10 @@ export const ENV = {
    * reasoning (`"reasoning": true`); unset: reasoning is off and such asks are answered without it.
    */
   reasoningBudgetTokens: "REASONING_BUDGET_TOKENS",
+  /** Comma-separated S3 buckets whose cited objects become presigned links in answers; unset: none (sources stay text). */
+  sourceLinkBuckets: "SOURCE_LINK_BUCKETS",
+  /** Seconds a presigned source link works (1-604800); unset: 900. */
+  sourceLinkExpirySeconds: "SOURCE_LINK_EXPIRY_SECONDS",
   /** The fulfillment function's own name, for the asynchronous hand-off of WebSocket asks. */
   selfFunctionName: "AWS_LAMBDA_FUNCTION_NAME",
 } as const;

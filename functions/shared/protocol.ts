@@ -16,7 +16,21 @@ export const ANSWER_MODES: readonly AnswerMode[] = ["llm", "kb"];
 
 export interface Citation {
   text: string;
-  sources: { uri: string; title?: string }[];
+  /** `snippet`: a short excerpt of the passage the knowledge base retrieved from the source. */
+  sources: { uri: string; title?: string; snippet?: string }[];
+}
+
+/**
+ * One source of a finished answer, numbered as the `[n]` markers in `end.final` cite it (from
+ * 1, in the order first cited). `url` is present only when people may click it: a presigned
+ * HTTPS link for an object in an allowlisted bucket, or a web source's own http(s) URL.
+ */
+export interface AnswerSource {
+  n: number;
+  title: string;
+  uri: string;
+  url?: string;
+  snippet?: string;
 }
 
 /** Bedrock's token usage of an answer (ConverseStream `metadata.usage`), with what the stack adds. */
@@ -76,6 +90,8 @@ export type Envelope =
       final: string;
       stopReason: string;
       usage?: Usage;
+      /** The numbered sources `final` cites; absent when the answer cites none. */
+      sources?: AnswerSource[];
       metrics: StreamMetrics;
     })
   | (EnvelopeBase & { type: "error"; code: ErrorCode; message: string; retryable: boolean })

@@ -13,14 +13,14 @@
  * reasoning is never written to the journal store, and a resume does not replay it or a
  * progress stage (its positions are a gap to the resumed client).
  */
-import type { Citation, ErrorCode, ProgressStage, Usage } from "../shared/protocol";
+import type { AnswerSource, Citation, ErrorCode, ProgressStage, Usage } from "../shared/protocol";
 
 /** Journal events; each carries the position it ends at. */
 export type JournalEvent =
   | { type: "delta"; text: string; end: number }
   | { type: "citation"; citations: Citation[]; end: number }
   | { type: "guardrail"; action: string; end: number }
-  | { type: "end"; final: string; stopReason: string; usage?: Usage; end: number }
+  | { type: "end"; final: string; stopReason: string; usage?: Usage; sources?: AnswerSource[]; end: number }
   | { type: "error"; code: ErrorCode; message: string; retryable: boolean; end: number }
   | { type: "reasoning"; text: string; end: number }
   | { type: "progress"; stage: ProgressStage; end: number };

@@ -1,7 +1,7 @@
 /**
  * Contracts of the stream writer: the injected transport and the stream an answer writes to.
  */
-import type { Citation, ErrorCode, ProgressStage, StreamMetrics, Usage } from "../shared/protocol";
+import type { AnswerSource, Citation, ErrorCode, ProgressStage, StreamMetrics, Usage } from "../shared/protocol";
 import type { StreamFormat } from "../shared/table";
 
 /**
@@ -57,7 +57,7 @@ export interface AnswerStream {
   /** What the answer is doing before its text (`progress` envelope), json connections only, not kept for a resume. */
   progress?(stage: ProgressStage): void;
   /** Flushes everything, sends `end` to json connections, and resolves when all posts settled. */
-  end(result: { final: string; stopReason: string; usage?: Usage }): Promise<StreamReport>;
+  end(result: { final: string; stopReason: string; usage?: Usage; sources?: AnswerSource[] }): Promise<StreamReport>;
   /** Flushes, sends an `error` envelope (json) or the message as text (text), resolves when settled. */
   fail(error: { code: ErrorCode; message: string; retryable: boolean }): Promise<StreamReport>;
   /** Connections still receiving. 0 means posting has stopped; the answer still completes. */

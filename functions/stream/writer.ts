@@ -14,7 +14,7 @@ import type { AnswerKey, JournalStore } from "./journal-store";
 import { PlainTextRenderer } from "./plain-text";
 import { metrics as defaultMetrics } from "../shared/metrics";
 import { logger as defaultLogger } from "../shared/observability";
-import { envelope, type Citation, type ErrorCode, type ProgressStage, type Usage } from "../shared/protocol";
+import { envelope, type AnswerSource, type Citation, type ErrorCode, type ProgressStage, type Usage } from "../shared/protocol";
 import type { ConnectionRow, StreamFormat } from "../shared/table";
 import {
   DEFAULT_MAX_FRAME_BYTES,
@@ -517,8 +517,9 @@ class Stream implements AnswerStream {
     this.push({ type: "progress", stage });
   }
 
-  end(result: { final: string; stopReason: string; usage?: Usage }): Promise<StreamReport> {
-    return this.finish({ type: "end", final: result.final, stopReason: result.stopReason, usage: result.usage });
+  end(result: { final: string; stopReason: string; usage?: Usage; sources?: AnswerSource[] }): Promise<StreamReport> {
+    const sources = result.sources && result.sources.length > 0 ? { sources: result.sources } : {};
+    return this.finish({ type: "end", final: result.final, stopReason: result.stopReason, usage: result.usage, ...sources });
   }
 
   fail(error: { code: ErrorCode; message: string; retryable: boolean }): Promise<StreamReport> {
@@ -720,14 +721,14 @@ class Stream implements AnswerStream {
         return this.frame(lane, fitEnvelope(error, "message", maxFrameBytes).frame, false);
       }
       case "end": {
-        const { final, stopReason, usage } = item;
+        const { final, stopReason, usage, sources } = item;
         const metrics = {
           ttftMs: this.ttftMs(),
           totalMs: Math.round(this.writer.clock.now() - this.openedAt),
           deltas: this.deltas,
           frames: lane.frames + 1,
         };
-        const { frame, cut } = fitEnvelope(envelope("end", requestId, seq, { final, stopReason, usage, metrics }), "final", maxMessageBytes);
+        const { frame, cut } = fitEnvelope(envelope("end", requestId, seq, { final, stopReason, usage, ...(sources ? { sources } : {}), metrics }), "final", maxMessageBytes);
         if (cut) this.writer.logger.warn("the final answer was cut to fit one message", { requestId });
         return this.frame(lane, frame, false);
       }

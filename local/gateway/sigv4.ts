@@ -115,9 +115,9 @@ function constantTimeEqual(a: string, b: string): boolean {
 
 /** Exposes the canonical-request and string-to-sign builders that SignatureV4 uses internally. */
 class CanonicalSigner extends SignatureV4Base {
-  constructor(service: string) {
+  constructor(service: string, uriEscapePath: boolean) {
     // The base class wants a credential and region; verification passes its own per request.
-    super({ service, region: "unused", credentials: { accessKeyId: "unused", secretAccessKey: "unused" }, sha256: Sha256 });
+    super({ service, region: "unused", credentials: { accessKeyId: "unused", secretAccessKey: "unused" }, sha256: Sha256, uriEscapePath });
   }
 
   async signature(
@@ -153,6 +153,13 @@ export interface SigV4VerifierOptions {
   readonly service?: string;
   /** Epoch ms. @default Date.now */
   readonly now?: () => number;
+  /** S3 signs the path as sent (escaped once); every other service escapes it again. @default true */
+  readonly uriEscapePath?: boolean;
+  /**
+   * The payload hash a presigned URL signs: S3 signs the constant `UNSIGNED-PAYLOAD`, and
+   * requires X-Amz-Expires. @default the empty payload's hash, X-Amz-Expires optional
+   */
+  readonly presigned?: { readonly payloadHash: string; readonly requireExpires: boolean };
 }
 
 export class SigV4Verifier {
@@ -161,6 +168,7 @@ export class SigV4Verifier {
   private readonly region: string | undefined;
   private readonly service: string;
   private readonly now: () => number;
+  private readonly presigned: NonNullable<SigV4VerifierOptions["presigned"]>;
 
   constructor(options: SigV4VerifierOptions) {
     const given = options.credentials;
@@ -172,7 +180,8 @@ export class SigV4Verifier {
     this.region = options.region;
     this.service = options.service ?? "execute-api";
     this.now = options.now ?? Date.now;
-    this.signer = new CanonicalSigner(this.service);
+    this.presigned = options.presigned ?? { payloadHash: EMPTY_PAYLOAD_HASH, requireExpires: false };
+    this.signer = new CanonicalSigner(this.service, options.uriEscapePath ?? true);
   }
 
   /** Verifies a presigned URL (`X-Amz-*` query parameters); returns the signer's credential. */
@@ -203,12 +212,15 @@ export class SigV4Verifier {
     claims.sessionToken = q(TOKEN_QUERY_PARAM);
 
     const expires = q(EXPIRES_QUERY_PARAM);
+    if (expires === undefined && this.presigned.requireExpires) {
+      throw new SignatureError("AuthorizationQueryParametersError", `Query-string authentication version 4 requires the ${EXPIRES_QUERY_PARAM} parameter.`);
+    }
     if (expires !== undefined && !(/^\d+$/.test(expires) && Number(expires) >= 1 && Number(expires) <= MAX_PRESIGNED_TTL)) {
       throw new SignatureError("InvalidSignatureException", `${EXPIRES_QUERY_PARAM} must be an integer from 1 to ${MAX_PRESIGNED_TTL}`);
     }
     // Without X-Amz-Expires (signers such as Amplify's make it optional) the usual clock-skew window applies.
     this.checkTime(claims.longDate, expires === undefined ? MAX_CLOCK_SKEW_MS : Number(expires) * 1000);
-    return this.check(request, claims, EMPTY_PAYLOAD_HASH);
+    return this.check(request, claims, this.presigned.payloadHash);
   }
 
   /**

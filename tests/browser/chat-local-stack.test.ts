@@ -230,11 +230,15 @@ describe("browser: chat page on the local stack", function () {
     });
     const linked = await ask("Do signed URLs expire?");
     await page.waitForSelector(`${linked}[data-state="done"]`, { timeout: 20_000 });
+    // The [1] marker after the cited text and the source's entry in the list.
     const links = page.locator(`${linked} a`);
-    expect(await links.count()).to.equal(1);
-    expect(await links.getAttribute("href")).to.equal("https://docs.example/security");
-    expect(await links.getAttribute("rel")).to.equal("noopener noreferrer");
-    expect(await links.getAttribute("target")).to.equal("_blank");
+    expect(await links.count()).to.equal(2);
+    expect(await links.first().textContent()).to.equal("[1]");
+    for (const link of await links.all()) {
+      expect(await link.getAttribute("href")).to.equal("https://docs.example/security");
+      expect(await link.getAttribute("rel")).to.equal("noopener noreferrer");
+      expect(await link.getAttribute("target")).to.equal("_blank");
+    }
     expect(await page.isHidden(`${linked} .citations`)).to.equal(true);
     await page.check('input[name="mode"][value="llm"]');
   });

@@ -417,6 +417,8 @@ describe("QnaBot (components/qna.ts)", function () {
       [() => new QnaBot("h", { outputLinkSchemes: ["https", "javascript"] }), 'outputLinkSchemes: links with the "javascript:" scheme run script or inline content and cannot be allowed'],
       [() => new QnaBot("i", { outputImageHosts: ["https://cdn.example.com"] }), 'outputImageHosts: "https://cdn.example.com" is not a host name (no scheme, port, path or wildcard)'],
       [() => new QnaBot("j", { tokenPricesUsdPerMillion: { input: -1, output: 4 } }), /tokenPricesUsdPerMillion: token prices must be "input,output"/],
+      [() => new QnaBot("k", { sourceLinkBuckets: ["s3://kb-docs"] }), 'sourceLinkBuckets: "s3://kb-docs" is not an S3 bucket name'],
+      [() => new QnaBot("l", { sourceLinkBuckets: ["kb-docs"], sourceLinkExpirySeconds: 604_801 }), "sourceLinkExpirySeconds must be an integer from 1 to 604800; got 604801"],
     ];
     for (const [make, message] of cases) expect(make).to.throw(message);
     await registrationsSettled();

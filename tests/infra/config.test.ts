@@ -189,6 +189,17 @@ describe("stack configuration (components/config.ts, Pulumi.yaml)", () => {
     expect(parse({ connectionTtlSeconds: "86400" }).connectionTtlSeconds).to.equal(86400);
   });
 
+  it("links no source by default; reads the bucket allowlist and link expiry, and refuses a bad bucket name or an expiry SigV4 cannot sign", () => {
+    expect(parse({})).to.deep.include({ sourceLinkBuckets: [], sourceLinkExpirySeconds: 900 });
+    expect(parse({ sourceLinkBuckets: "kb-docs, kb.manuals.example", sourceLinkExpirySeconds: "3600" })).to.deep.include({
+      sourceLinkBuckets: ["kb-docs", "kb.manuals.example"],
+      sourceLinkExpirySeconds: 3600,
+    });
+    const message = parseError({ sourceLinkBuckets: "KB_Docs", sourceLinkExpirySeconds: "604801" });
+    expect(message).to.include('qnabot-streaming:sourceLinkBuckets must be a comma-separated list: "KB_Docs" is not an S3 bucket name');
+    expect(message).to.include("qnabot-streaming:sourceLinkExpirySeconds must be an integer from 1 to 604800");
+  });
+
   it("leaves token budgets off and shows no cost estimate by default; reads both, and refuses bad values or a budget without streaming", () => {
     expect(parse({})).to.deep.include({ tokenBudgetPerDay: 0, tokenPricesUsdPerMillion: undefined });
     expect(parse({ enableStreaming: "true", tokenBudgetPerDay: "200000", tokenPricesUsdPerMillion: "0.8,4" })).to.deep.include({

@@ -179,6 +179,7 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
       const variables = recorder.named("qnabot-fulfillment").inputs.environment.variables as Record<string, string>;
       for (const name of [
         ENV.streamingEndpoint,
+        ENV.sourceLinkBuckets,
         ENV.connectionsTable,
         ENV.connectionTtlSeconds,
         ENV.asksPerConnection,
@@ -742,6 +743,8 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
           tokenBudgetPerDay: "250000",
           tokenPricesUsdPerMillion: "0.8,3.2",
           feedbackTtlDays: "90",
+          sourceLinkBuckets: "kb-docs,kb.manuals.example",
+          sourceLinkExpirySeconds: "600",
           streamTextFlushMs: "0",
           streamJsonFlushMs: "50",
           streamCheckpointMs: "500",
@@ -807,6 +810,25 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
         expect(variables, name).to.deep.include({ [ENV.outputLinkSchemes]: "https,mailto", [ENV.outputImageHosts]: "images.example.com" });
         // The function reads back exactly what the stack set.
         expect(loadOutputPolicy(variables)).to.deep.equal({ linkSchemes: ["https", "mailto"], imageHosts: ["images.example.com"] });
+      }
+    });
+
+    it("lets both answering functions presign links to the allowlisted buckets' objects only: s3:GetObject there, nothing else in S3 (IAM evaluated)", () => {
+      for (const name of ["qnabot-fulfillment", "qnabot-streaming-http"]) {
+        const variables = recorder.named(name).inputs.environment.variables as Record<string, string>;
+        expect(variables, name).to.deep.include({ [ENV.sourceLinkBuckets]: "kb-docs,kb.manuals.example", [ENV.sourceLinkExpirySeconds]: "600" });
+        const policy = recorder.named(`${name}-policy`);
+        expect(statementsOf(policy).ReadLinkedSources, name).to.deep.equal({
+          Action: ["s3:GetObject"],
+          Resource: ["arn:aws:s3:::kb-docs/*", "arn:aws:s3:::kb.manuals.example/*"],
+        });
+        const decide = (action: string, resource: string) => evaluate([policyOf(policy)], { action, resource }).decision;
+        expect(decide("s3:GetObject", "arn:aws:s3:::kb-docs/guides/a.pdf")).to.equal("allow");
+        expect(decide("s3:GetObject", "arn:aws:s3:::kb.manuals.example/x.md")).to.equal("allow");
+        expect(decide("s3:GetObject", "arn:aws:s3:::kb-docs-private/a.pdf")).to.equal("implicit-deny");
+        expect(decide("s3:GetObject", "arn:aws:s3:::other-bucket/a.pdf")).to.equal("implicit-deny");
+        expect(decide("s3:PutObject", "arn:aws:s3:::kb-docs/a.pdf")).to.equal("implicit-deny");
+        expect(decide("s3:ListBucket", "arn:aws:s3:::kb-docs")).to.equal("implicit-deny");
       }
     });
 

@@ -6,6 +6,7 @@
  * `awslambda.streamifyResponse` for the streaming function URL. Every door goes over the wire,
  * so a bundling or lazy-require mistake fails here. The bundles are built once for the suite.
  */
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { request } from "node:http";
 import { expect } from "chai";
@@ -43,10 +44,23 @@ describe("local stack running the deployed bundles (handlers: \"bundles\")", fun
   let stack: LocalStack;
 
   before(async function () {
-    stack = await startLocalStack({ page: false, handlers: "bundles", bedrockBehavior: FAST, env: QUIET_ENV });
+    stack = await startLocalStack({ page: false, handlers: "bundles", bedrockBehavior: FAST, env: QUIET_ENV, sourceLinkBuckets: ["local-documents"] });
   });
   afterEach(() => stack.idle());
   after(() => stack?.close());
+
+  it("presigns a knowledge-base answer's sources from the bundle (its lazily loaded signer), and the links fetch the documents", async function () {
+    const socket = await connect(stack, "bundles-sources", { format: "json" });
+    socket.ask("bundles-kb", "How does the knowledge base cite its sources?", "kb");
+    const sources = last(await socket.answer("bundles-kb"), "end").sources!;
+    expect(sources).to.have.length.greaterThan(0);
+    for (const source of sources) {
+      const response = await fetch(source.url!);
+      expect(response.status, source.uri).to.equal(200);
+      expect(await response.text()).to.equal(readFileSync(path.join(__dirname, "../../local/documents", source.uri.slice("s3://local-documents/".length)), "utf8"));
+    }
+    await socket.close();
+  });
 
   it("answers a WebSocket ask: $connect by the connection bundle, the hand-off and the answer by the fulfillment bundle", async function () {
     const socket = await connect(stack, "bundles-ws", { format: "json" });

@@ -326,8 +326,9 @@ describe("fulfillment: Bedrock adapters", () => {
       expect(fake.sent[0].name).to.equal("RetrieveAndGenerateStreamCommand");
       expect(fake.sent[0].input).to.deep.equal(retrieveAndGenerateInput(kbSettings, "What is QnABot?", "kb-session-1"));
       expect(calls.deltas).to.deep.equal(["QnABot is a bot", " that streams."]);
-      const first = { text: "QnABot is a bot", sources: [{ uri: "s3://docs/qnabot-guide.pdf", title: "QnABot guide" }] };
-      const second = { text: " that streams.", sources: [{ uri: "https://example.com/streaming" }] };
+      // Each source carries the passage retrieved from it, shortened, as its snippet.
+      const first = { text: "QnABot is a bot", sources: [{ uri: "s3://docs/qnabot-guide.pdf", title: "QnABot guide", snippet: "QnABot is a multi-channel bot." }] };
+      const second = { text: " that streams.", sources: [{ uri: "https://example.com/streaming", snippet: "Streaming uses WebSockets." }] };
       expect(calls.citations).to.deep.equal([[first], [second]]);
       expect(calls.guardrails).to.deep.equal(["NONE"]);
       expect(result).to.deep.equal({
@@ -403,7 +404,7 @@ describe("fulfillment: Bedrock adapters", () => {
       expect(result).to.deep.equal({
         text: "Blocked.",
         stopReason: "guardrail_intervened",
-        citations: [{ text: "Blocked.", sources: [{ uri: "https://example.com/streaming" }] }],
+        citations: [{ text: "Blocked.", sources: [{ uri: "https://example.com/streaming", snippet: "Streaming uses WebSockets." }] }],
         kbSessionId: "kb-9",
         guardrailAction: "INTERVENED",
       });

@@ -190,7 +190,7 @@ describe("fulfillment: Bedrock adapters over the wire (local emulator)", () => {
     const first = await kb.generate(request(), value, guard());
     expect(deltas.join("")).to.equal("Streaming uses WebSockets.");
     expect(first.text).to.equal("Streaming uses WebSockets.");
-    expect(citations).to.deep.equal([{ text: "uses WebSockets.", sources: [{ uri: "s3://local-documents/streaming.md" }] }]);
+    expect(citations).to.deep.equal([{ text: "uses WebSockets.", sources: [{ uri: "s3://local-documents/streaming.md", snippet: "WebSockets" }] }]);
     expect(first.kbSessionId).to.be.a("string").and.not.equal("");
 
     await kb.generate(request({ kbSessionId: first.kbSessionId, streaming: false }), sink().value, guard());

@@ -317,7 +317,7 @@ describe("fulfillment: front doors", () => {
   });
 
   describe("HTTP API POST /ask", () => {
-    it("answers JSON {answer, citations, usage, streamed} as the IAM caller, within the HTTP API timeout", async () => {
+    it("answers JSON {answer, citations, sources, usage, streamed} as the IAM caller, within the HTTP API timeout", async () => {
       const { deps, asked, clock } = doorDeps();
       const response = await httpDoor(httpEvent({ question: "What is QnABot?", sessionId: identityId, mode: "kb" }), context(900_000), deps);
       expect(response.statusCode).to.equal(200);
@@ -326,6 +326,7 @@ describe("fulfillment: front doors", () => {
         requestId: "aws-req-1",
         answer: result().answer,
         citations: result().citations,
+        sources: [],
         usage: result().usage,
         stopReason: "end_turn",
         streamed: true,

@@ -65,10 +65,12 @@ describe("fulfillment: answer engine", () => {
     expect(streams[0].open).to.deep.equal({ sessionId: ask.sessionId, principal: ask.principal, requestId: "req-1" });
     expect(streams[0].deltas.join("")).to.equal("QnABot is a bot.");
     expect(streams[0].citations).to.deep.equal([[citation]]);
+    expect(expected.markdown).to.match(/^QnABot \[\\\[1\\\]\]\(https:\/\/docs\.example\.com\/qnabot\) is a bot\./);
     expect(streams[0].ended).to.deep.equal({
       final: expected.markdown,
       stopReason: "end_turn",
       usage: { inputTokens: 1, outputTokens: 2, totalTokens: 3 },
+      sources: [{ n: 1, title: "QnABot docs", uri: citation.sources[0].uri, url: citation.sources[0].uri }],
     });
     expect(result).to.deep.include({
       answer: expected.markdown,
@@ -80,6 +82,20 @@ describe("fulfillment: answer engine", () => {
     });
     expect(result).to.not.have.property("error", undefined);
     expect(result.error).to.equal(undefined);
+  });
+
+  it("links an s3:// source its linker signs, and shows every source as text when signing fails", async () => {
+    const s3Citation = { text: "QnABot", sources: [{ uri: "s3://docs-bucket/qnabot.md", title: "QnABot doc", snippet: "QnABot is a bot." }] };
+    const signed = "https://docs-bucket.s3.us-east-1.amazonaws.com/qnabot.md?X-Amz-Signature=abc";
+    const linked = await answer(ask, deps({ generators: { llm: scripted(["QnABot is a bot."], { citations: [s3Citation] }).generator }, sourceLinks: { link: async (uri) => (uri.startsWith("s3://docs-bucket/") ? signed : undefined) } }));
+    expect(linked.sources).to.deep.equal([{ n: 1, title: "QnABot doc", uri: "s3://docs-bucket/qnabot.md", url: signed, snippet: "QnABot is a bot." }]);
+    expect(linked.answer).to.equal(`QnABot [\\[1\\]](${signed}) is a bot.\n\n**Sources**\n1. [QnABot doc](${signed})`);
+    expect(linked.plainText).to.equal(`QnABot [1] is a bot.\n\nSources:\n1. QnABot doc: ${signed}`);
+
+    const failing = await answer(ask, deps({ generators: { llm: scripted(["QnABot is a bot."], { citations: [s3Citation] }).generator }, sourceLinks: { link: async () => Promise.reject(new Error("no credentials")) } }));
+    expect(failing.stopReason).to.equal("end_turn");
+    expect(failing.sources).to.deep.equal([{ n: 1, title: "QnABot doc", uri: "s3://docs-bucket/qnabot.md", snippet: "QnABot is a bot." }]);
+    expect(failing.answer).to.equal("QnABot \\[1\\] is a bot.\n\n**Sources**\n1. QnABot doc (s3://docs-bucket/qnabot.md)");
   });
 
   it("answers without streaming when the stack did not enable it", async () => {
