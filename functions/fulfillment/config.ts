@@ -6,6 +6,7 @@
 import { optionalBooleanEnv } from "../shared/aws";
 import { ENV } from "../shared/env";
 import { DEFAULT_OUTPUT_POLICY, parseImageHosts, parseLinkSchemes, type OutputPolicy } from "./output-safety";
+import { loadModelTier, type ModelTierSettings } from "./model-tier-config";
 
 /**
  * Bedrock Guardrail settings the stack passes in. Their names live here rather than in
@@ -76,7 +77,7 @@ export interface FulfillmentConfig {
   lexAnswerBudgetMs: number;
   /** Present when a memory table is configured. */
   memory?: { tableName: string; turns: number; ttlSeconds: number };
-  llm: { modelId?: string; systemPrompt?: string; inference: InferenceSettings; guardrail?: GuardrailSettings };
+  llm: { modelId?: string; systemPrompt?: string; inference: InferenceSettings; guardrail?: GuardrailSettings; tier: ModelTierSettings };
   /** Present when a knowledge base is configured: `kb` mode is available only then. */
   knowledgeBase?: { knowledgeBaseId: string; modelArn: string; guardrail?: GuardrailSettings };
   /** Custom LLM Lambda (QnABot's LLM_API=LAMBDA); replaces Bedrock for `llm` mode. */
@@ -221,7 +222,13 @@ export function loadConfig(env: Env = process.env): FulfillmentConfig {
             number(env, ENV.memoryTtlSeconds, positiveInteger, "a positive integer") ?? DEFAULT_MEMORY_TTL_SECONDS,
         }
       : undefined,
-    llm: { modelId: text(env, ENV.llmModelId), systemPrompt: text(env, ENV.systemPrompt), inference, ...(guardrail ? { guardrail } : {}) },
+    llm: {
+      modelId: text(env, ENV.llmModelId),
+      systemPrompt: text(env, ENV.systemPrompt),
+      inference,
+      ...(guardrail ? { guardrail } : {}),
+      tier: loadModelTier(env),
+    },
     knowledgeBase: knowledgeBaseId && modelArn ? { knowledgeBaseId, modelArn, ...(guardrail ? { guardrail } : {}) } : undefined,
     hookArn: text(env, ENV.llmLambdaArn),
     selfFunctionName: text(env, ENV.selfFunctionName),

@@ -32,6 +32,7 @@ import {
   type Turn,
 } from "./generate";
 import type { StreamGuard } from "./guard";
+import { applyModelTier, type ModelTierSettings } from "./prompt-caching";
 
 /** The part of BedrockRuntimeClient the adapter uses; tests pass a fake with the same `send`. */
 export interface ConverseClient {
@@ -46,6 +47,8 @@ export interface ConverseSettings {
   inference: InferenceSettings;
   /** Applies this Bedrock guardrail to the question and the answer. @default none */
   guardrail?: GuardrailSettings;
+  /** Prompt caching, latency and service tier. @default caching `auto`, latency and tier unset */
+  tier?: ModelTierSettings;
 }
 
 /** History as Converse messages: user/assistant pairs (blank turns dropped), then the question. */
@@ -71,7 +74,7 @@ export function converseInput(settings: ConverseSettings, history: Turn[], quest
   if (settings.guardrail) {
     input.guardrailConfig = { guardrailIdentifier: settings.guardrail.id, guardrailVersion: settings.guardrail.version };
   }
-  return input;
+  return applyModelTier(input, settings.tier ?? { promptCaching: "auto" });
 }
 
 /** ConverseStream's request: Converse's, with the guardrail's stream processing mode. */

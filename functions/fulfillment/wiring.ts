@@ -70,7 +70,7 @@ function generators(config: FulfillmentConfig): Partial<Record<AnswerMode, Gener
     result.llm = lazyGenerator(false, () => {
       const { converseGenerator } = require("./converse") as typeof import("./converse");
       const { createBedrockRuntimeClient } = require("./clients/bedrock-runtime") as typeof import("./clients/bedrock-runtime");
-      return converseGenerator(createBedrockRuntimeClient(), { modelId, systemPrompt: llm.systemPrompt, inference: llm.inference, guardrail: llm.guardrail });
+      return converseGenerator(createBedrockRuntimeClient(), { modelId, systemPrompt: llm.systemPrompt, inference: llm.inference, guardrail: llm.guardrail, tier: llm.tier });
     });
   }
   if (knowledgeBase && !result.kb) {

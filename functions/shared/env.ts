@@ -30,6 +30,12 @@ export const ENV = {
   tokenBudgetPerDay: "TOKEN_BUDGET_PER_DAY",
   /** `input,output` US dollars per million tokens, for the estimated cost in `usage`; unset: no estimate. */
   tokenPricesUsdPerMillion: "TOKEN_PRICES_USD_PER_MILLION",
+  /** Prompt caching on ConverseStream: `auto` (default: models known to support it), `on`, `off`. */
+  promptCaching: "PROMPT_CACHING",
+  /** ConverseStream `performanceConfig.latency`: `standard` or `optimized`; unset: not sent. */
+  bedrockLatency: "BEDROCK_LATENCY",
+  /** ConverseStream `serviceTier.type`: `default`, `flex`, `priority` or `reserved`; unset: not sent. */
+  bedrockServiceTier: "BEDROCK_SERVICE_TIER",
   /** Milliseconds within which the Lex door answers a Lex code hook (below Lex's 30 s cut). */
   lexAnswerBudgetMs: "LEX_ANSWER_BUDGET_MS",
   /** Milliseconds a PostToConnection may take before it counts as failed. */
