@@ -8,6 +8,7 @@ import { converseResponse, converseStreamPlan, parseConverseRequest } from "./co
 import { intervene, requestGuardrail } from "./guardrail";
 import { planAnswer, type PlannedAnswer } from "./plan";
 import type { EventPlan } from "./player";
+import type { PromptCache } from "./prompt-cache";
 import type { DocumentIndex } from "./retrieval";
 import {
   SESSION_ID_HEADER,
@@ -36,9 +37,10 @@ export function prepareOperation(
   behavior: BedrockBehavior,
   index: DocumentIndex,
   startedAt: number,
+  converse: { modelId?: string; cache?: PromptCache } = {},
 ): PreparedOperation {
   if (operation === "ConverseStream" || operation === "Converse") {
-    const request = parseConverseRequest(body);
+    const request = parseConverseRequest(body, converse.modelId, converse.cache);
     const { answer, behavior: played, trace } = intervene(
       planAnswer(behavior, index, request.question),
       behavior,
