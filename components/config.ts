@@ -4,6 +4,15 @@
  * key, the rule and the value, before anything is deployed.
  */
 import { parseTokenPrices, type TokenPrices } from "../functions/fulfillment/token-budget";
+import {
+  BEDROCK_LATENCIES,
+  BEDROCK_SERVICE_TIERS,
+  DEFAULT_PROMPT_CACHING,
+  PROMPT_CACHING_MODES,
+  type BedrockLatency,
+  type BedrockServiceTier,
+  type PromptCachingMode,
+} from "../functions/fulfillment/prompt-caching";
 import * as pulumi from "@pulumi/pulumi";
 import {
   DEFAULT_GUARDRAIL_STREAM_PROCESSING_MODE,
@@ -98,6 +107,12 @@ export interface StackConfig {
   readonly tokenBudgetPerDay: number;
   /** Token prices for the estimated cost of an answer; unset: no estimate. */
   readonly tokenPricesUsdPerMillion?: { readonly input: number; readonly output: number };
+  /** Bedrock prompt caching of LLM answers. */
+  readonly promptCaching: PromptCachingMode;
+  /** ConverseStream performanceConfig.latency; unset: not sent. */
+  readonly bedrockLatency?: BedrockLatency;
+  /** ConverseStream serviceTier; unset: not sent. */
+  readonly bedrockServiceTier?: BedrockServiceTier;
   /** QnABot's LLM_QA_PROMPT_TEMPLATE; only with llmLambdaArn. */
   readonly llmQaPromptTemplate?: string;
   /** QnABot's LLM_QA_MODEL_PARAMS, parsed; only with llmLambdaArn. */
@@ -162,6 +177,9 @@ export const CONFIG_DEFAULTS = {
   unboundSessionStreaming: STREAMING_DEFAULTS.unboundSessionStreaming,
   tokenBudgetPerDay: STREAMING_DEFAULTS.tokenBudgetPerDay,
   tokenPricesUsdPerMillion: "",
+  promptCaching: DEFAULT_PROMPT_CACHING as string,
+  bedrockLatency: "",
+  bedrockServiceTier: "",
   llmQaPromptTemplate: "",
   llmQaModelParams: "",
   streamTextFlushMs: STREAMING_DEFAULTS.textFlushMs,
@@ -474,6 +492,9 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
     unboundSessionStreaming: boolean("unboundSessionStreaming", CONFIG_DEFAULTS.unboundSessionStreaming),
     tokenBudgetPerDay,
     tokenPricesUsdPerMillion,
+    promptCaching: oneOf("promptCaching", PROMPT_CACHING_MODES, DEFAULT_PROMPT_CACHING),
+    bedrockLatency: raw("bedrockLatency") === undefined ? undefined : oneOf<BedrockLatency>("bedrockLatency", BEDROCK_LATENCIES, "standard"),
+    bedrockServiceTier: raw("bedrockServiceTier") === undefined ? undefined : oneOf<BedrockServiceTier>("bedrockServiceTier", BEDROCK_SERVICE_TIERS, "default"),
     llmQaPromptTemplate: llmLambdaArn ? llmQaPromptTemplate : undefined,
     llmQaModelParams: llmLambdaArn ? llmQaModelParams : undefined,
     streamTextFlushMs: limit("streamTextFlushMs", CONFIG_DEFAULTS.streamTextFlushMs, STREAMING_LIMITS.textFlushMs),

@@ -147,6 +147,9 @@ export function createStack(config: StackConfig, regionCloudWatchRole?: RegionCl
     outputLinkSchemes: config.outputLinkSchemes,
     outputImageHosts: config.outputImageHosts,
     tokenPricesUsdPerMillion: config.tokenPricesUsdPerMillion,
+    promptCaching: config.promptCaching,
+    bedrockLatency: config.bedrockLatency,
+    bedrockServiceTier: config.bedrockServiceTier,
     guardrail:
       config.guardrailId && config.guardrailVersion
         ? {
