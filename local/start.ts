@@ -13,6 +13,14 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 import { DEFAULT_STAGE_THROTTLE, type StageThrottle } from "./gateway";
 import { parseImageHosts, parseLinkSchemes } from "../functions/fulfillment/output-safety";
 import { MAX_TOKEN_BUDGET_PER_DAY, parseTokenPrices, type TokenPrices } from "../functions/fulfillment/token-budget";
+import {
+  BEDROCK_LATENCIES,
+  BEDROCK_SERVICE_TIERS,
+  PROMPT_CACHING_MODES,
+  type BedrockLatency,
+  type BedrockServiceTier,
+  type PromptCachingMode,
+} from "../functions/fulfillment/prompt-caching";
 
 /** The flag that pins each service's port. */
 export const PORT_FLAGS: Readonly<Record<keyof LocalStackPorts, string>> = {
@@ -44,7 +52,8 @@ export const USAGE =
   "usage: npm start -- [--bedrock emulator|aws] [--port 3000] [--region <region>] [--model <model id>] [--knowledge-base <id>] " +
   "[--gateway-port N] [--http-api-port N] [--lambda-port N] [--dynamo-port N] [--bedrock-port N] [--cognito-port N] [--lex-port N] [--function-url-port N] " +
   "[--throttle-rate N] [--throttle-burst N] [--no-throttle] [--output-link-schemes a,b] [--output-image-hosts host,host] " +
-  "[--unbound-session-streaming] [--token-budget-per-day N] [--token-prices input,output] [--verbose]";
+  "[--unbound-session-streaming] [--token-budget-per-day N] [--token-prices input,output] [--verbose] " +
+  "[--prompt-caching auto|on|off] [--bedrock-latency standard|optimized] [--bedrock-service-tier default|flex|priority|reserved]";
 
 /** Flags that only mean something with real Bedrock. */
 const AWS_ONLY_FLAGS = ["region", "model", "knowledge-base"] as const;
@@ -69,6 +78,12 @@ export interface StartOptions {
   tokenBudgetPerDay?: number;
   /** Token prices in US dollars per million tokens (Pulumi config tokenPricesUsdPerMillion); undefined: no estimate. */
   tokenPrices?: TokenPrices;
+  /** Bedrock prompt caching (Pulumi config promptCaching); undefined: the function's default, auto. */
+  promptCaching?: PromptCachingMode;
+  /** ConverseStream performanceConfig.latency (Pulumi config bedrockLatency); undefined: none sent. */
+  bedrockLatency?: BedrockLatency;
+  /** ConverseStream serviceTier (Pulumi config bedrockServiceTier); undefined: none sent. */
+  bedrockServiceTier?: BedrockServiceTier;
 }
 
 /** A command line the parser refuses: one line saying what is wrong, then the usage line. */
@@ -104,6 +119,13 @@ function tokenBudgetFlag(value: string | undefined): number | undefined {
     throw new UsageError(`--token-budget-per-day must be a whole number of tokens from 0 to ${MAX_TOKEN_BUDGET_PER_DAY}, not "${value}"`);
   }
   return budget === 0 ? undefined : budget;
+}
+
+/** A flag taking one of `allowed`, as the functions check the variable it sets. */
+function choiceFlag<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${flag} must be one of ${allowed.join(", ")}, not "${value}"`);
+  return value as T;
 }
 
 /** `--token-prices input,output`, parsed as the functions parse TOKEN_PRICES_USD_PER_MILLION. */
@@ -156,6 +178,9 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
         "unbound-session-streaming": { type: "boolean" },
         "token-budget-per-day": { type: "string" },
         "token-prices": { type: "string" },
+        "prompt-caching": { type: "string" },
+        "bedrock-latency": { type: "string" },
+        "bedrock-service-tier": { type: "string" },
         ...portOptions,
       },
       strict: true,
@@ -192,6 +217,9 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
     unboundSessionStreaming: values["unbound-session-streaming"] === true,
     tokenBudgetPerDay: tokenBudgetFlag(values["token-budget-per-day"] as string | undefined),
     tokenPrices: tokenPricesFlag(values["token-prices"] as string | undefined),
+    promptCaching: choiceFlag("prompt-caching", values["prompt-caching"] as string | undefined, PROMPT_CACHING_MODES),
+    bedrockLatency: choiceFlag("bedrock-latency", values["bedrock-latency"] as string | undefined, BEDROCK_LATENCIES),
+    bedrockServiceTier: choiceFlag("bedrock-service-tier", values["bedrock-service-tier"] as string | undefined, BEDROCK_SERVICE_TIERS),
   };
 }
 
@@ -277,6 +305,9 @@ async function main(): Promise<void> {
       unboundSessionStreaming: options.unboundSessionStreaming,
       tokenBudgetPerDay: options.tokenBudgetPerDay,
       tokenPrices: options.tokenPrices,
+      promptCaching: options.promptCaching,
+      bedrockLatency: options.bedrockLatency,
+      bedrockServiceTier: options.bedrockServiceTier,
       // INFO: the quiet terminal's line per answer is the fulfillment's "answer finished" entry.
       env: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "INFO", POWERTOOLS_METRICS_DISABLED: "true" },
     });

@@ -82,16 +82,23 @@ export function cachesPrompt(mode: PromptCachingMode, modelId: string): boolean 
 const CACHE_POINT = { cachePoint: { type: "default" as const } };
 
 /**
- * The request with checkpoints after the system prompt and after the conversation so far (the
- * last answer before the question): both prefixes repeat on the session's next question, the
- * question itself never does. Nothing is added where there is nothing before it to cache.
+ * The request with checkpoints after the system prompt and after each of the latest answers,
+ * as many as the limit of four allows: the conversation so far repeats on the session's next
+ * question, the question itself never does. An earlier answer keeps its checkpoint so the next
+ * question can read the prefix this one wrote: Bedrock reads a cached prefix at a checkpoint of
+ * the request only (Claude's ~20-block look-back aside, which Nova lacks). Nothing is added
+ * where there is nothing before it to cache.
  */
 export function withCachePoints(input: ConverseCommandInput): ConverseCommandInput {
-  const system: SystemContentBlock[] | undefined = input.system && input.system.length > 0 ? [...input.system, CACHE_POINT] : input.system;
+  const hasSystem = (input.system?.length ?? 0) > 0;
+  const system: SystemContentBlock[] | undefined = hasSystem ? [...input.system!, CACHE_POINT] : input.system;
   const messages: Message[] = [...(input.messages ?? [])];
-  const lastAnswer = messages.length - 2;
-  if (lastAnswer >= 0 && messages[lastAnswer].role === "assistant") {
-    messages[lastAnswer] = { ...messages[lastAnswer], content: [...(messages[lastAnswer].content ?? []), CACHE_POINT] };
+  let left = MAX_CACHE_CHECKPOINTS - (hasSystem ? 1 : 0);
+  // The last message is the question.
+  for (let i = messages.length - 2; i >= 0 && left > 0; i--) {
+    if (messages[i].role !== "assistant") continue;
+    messages[i] = { ...messages[i], content: [...(messages[i].content ?? []), CACHE_POINT] };
+    left--;
   }
   return { ...input, ...(system ? { system } : {}), messages };
 }

@@ -24,16 +24,24 @@ function settings(modelId: string, extra: Partial<ConverseSettings> = {}): Conve
 }
 
 describe("prompt caching: where cache checkpoints go (request shaping)", () => {
-  it("puts one checkpoint after the system prompt and one after the conversation so far, none after the question", () => {
+  it("puts a checkpoint after the system prompt and after each answer so far, none after the question", () => {
     const input = converseInput(settings(CACHING_MODEL), HISTORY, "And now?");
     expect(input.system).to.deep.equal([{ text: "Answer from the FAQ." }, CACHE_POINT]);
     expect(input.messages).to.deep.equal([
       { role: "user", content: [{ text: "Who are you?" }] },
-      { role: "assistant", content: [{ text: "A bot." }] },
+      { role: "assistant", content: [{ text: "A bot." }, CACHE_POINT] },
       { role: "user", content: [{ text: "Where?" }] },
       { role: "assistant", content: [{ text: "Here." }, CACHE_POINT] },
       { role: "user", content: [{ text: "And now?" }] },
     ]);
+  });
+
+  it("keeps to Bedrock's four checkpoints: the system prompt's and the latest answers'", () => {
+    const history = Array.from({ length: 5 }, (_, i) => ({ question: `q${i}`, answer: `a${i}` }));
+    const marked = (input: ReturnType<typeof converseInput>) =>
+      (input.messages ?? []).flatMap((m) => (m.content?.some((b) => "cachePoint" in b && b.cachePoint) ? [m.content[0].text] : []));
+    expect(marked(converseInput(settings(CACHING_MODEL), history, "q"))).to.deep.equal(["a2", "a3", "a4"]);
+    expect(marked(converseInput(settings(CACHING_MODEL, { systemPrompt: undefined }), history, "q"))).to.deep.equal(["a1", "a2", "a3", "a4"]);
   });
 
   it("a first question caches the system prompt only; no system prompt and no history: no checkpoint at all", () => {
