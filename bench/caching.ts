@@ -2,7 +2,7 @@
  * Benchmark 7, the cached second question: a session asks twice over a prompt prefix long
  * enough to cache (a system prompt of ~2,500 tokens, past Claude 3.5 Haiku's 2,048 minimum);
  * the second question's time to first token is measured with prompt caching `off` and `auto`,
- * each on a local stack of its own (the real handlers, the Bedrock emulator), one after the other.
+ * each on a local stack of its own (the real handlers, the Bedrock emulator), sessions alternating.
  * The usage columns prove the cache was written by the first question and read by the second.
  *
  * The emulator does not model a latency effect of caching: Bedrock documents that caching
@@ -36,7 +36,7 @@ export const CACHING_QUICK: CachingOptions = { deltas: 5, rate: 150, firstTokenD
 export const BENCH_SYSTEM_PROMPT = "You answer questions about QnABot from its FAQ and say when you do not know. ".repeat(130);
 
 export interface CachingCase {
-  promptCaching: Extract<PromptCachingMode, "off" | "auto">;
+  promptCaching: "off" | "auto";
   runs: number;
   /** The second question's time from the ask frame sent to its first delta, ms. */
   ttftMs: Summary;
@@ -57,7 +57,7 @@ export interface CachingResult {
   cases: CachingCase[];
 }
 
-interface Asked {
+export interface Asked {
   ttft: number;
   usage: { cacheReadInputTokens?: number; cacheWriteInputTokens?: number };
 }
@@ -83,7 +83,13 @@ function ask(ws: WebSocket, question: string): Promise<Asked> {
   });
 }
 
-async function session(stack: LocalStack): Promise<{ first: Asked; second: Asked }> {
+export interface SessionSample {
+  first: Asked;
+  second: Asked;
+}
+
+/** A fresh session asks its two questions. */
+export async function session(stack: LocalStack): Promise<SessionSample> {
   const ws = new WebSocket(await stack.presign(`bench-cache-${randomUUID()}`, { format: "json" }), { perMessageDeflate: false });
   await new Promise<void>((resolve, reject) => ws.once("open", () => resolve()).once("error", reject));
   try {
@@ -99,38 +105,30 @@ function median(values: readonly number[]): number {
   return summarize(values).p50;
 }
 
-/** Runs the benchmark in a process of its own (bench/caching-worker.ts), whose handlers log as quietly as the other benchmarks'. */
-export async function runCaching(options: CachingOptions = CACHING_DEFAULTS, log: (line: string) => void = () => undefined): Promise<CachingResult> {
-  log(`cached second question: prompt caching off, then auto, ${options.runs} sessions each`);
-  const worker = await startWorker<typeof import("./caching-worker").methods>(path.join(__dirname, "caching-worker.ts"));
-  try {
-    return await worker.call("measure", options);
-  } finally {
-    await worker.close();
-  }
-}
+type Mode = Extract<PromptCachingMode, "off" | "auto">;
 
-/** The benchmark itself; the handlers run in the calling process. */
-export async function measureCaching(options: CachingOptions): Promise<CachingResult> {
-  const modes = ["off", "auto"] as const;
-  const samples: Record<(typeof modes)[number], { first: Asked; second: Asked }[]> = { off: [], auto: [] };
-  // One stack at a time: the stack's handlers run in this process and read its environment.
-  for (const mode of modes) {
-    const stack = await startLocalStack({
-      page: false,
-      promptCaching: mode,
-      bedrockBehavior: { deltas: benchDeltas(options.deltas), deltasPerSecond: options.rate, firstTokenDelayMs: options.firstTokenDelayMs },
-      env: { ...QUIET_ENV, [ENV.systemPrompt]: BENCH_SYSTEM_PROMPT },
-    });
-    try {
-      // One session before measuring, so no figure carries the handlers' first SDK calls.
-      await session(stack);
-      for (let run = 0; run < options.runs; run++) samples[mode].push(await session(stack));
-    } finally {
-      await stack.close();
+/**
+ * Each mode's stack runs in a process of its own (bench/caching-worker.ts: the handlers read
+ * the process environment, and log as quietly as the other benchmarks'), sessions alternating
+ * between the two so load on the machine falls on both alike.
+ */
+export async function runCaching(options: CachingOptions = CACHING_DEFAULTS, log: (line: string) => void = () => undefined): Promise<CachingResult> {
+  const modes: readonly Mode[] = ["off", "auto"];
+  log(`cached second question: prompt caching off vs auto, ${options.runs} sessions each, alternating`);
+  const workers = await Promise.all(modes.map(() => startWorker<typeof import("./caching-worker").methods>(path.join(__dirname, "caching-worker.ts"))));
+  const samples: Record<Mode, SessionSample[]> = { off: [], auto: [] };
+  try {
+    await Promise.all(modes.map((mode, i) => workers[i].call("start", { options, mode })));
+    for (let run = 0; run < options.runs; run++) {
+      for (const [i, mode] of modes.entries()) samples[mode].push(await workers[i].call("session"));
     }
+  } finally {
+    await Promise.all(workers.map((worker) => worker.close()));
   }
-  const usage = (mode: (typeof modes)[number], question: "first" | "second", field: keyof Asked["usage"]) => median(samples[mode].map((s) => s[question].usage[field] ?? 0));
+  const usage = (mode: Mode, question: "first" | "second"): CacheCounts => ({
+    cacheReadInputTokens: median(samples[mode].map((s) => s[question].usage.cacheReadInputTokens ?? 0)),
+    cacheWriteInputTokens: median(samples[mode].map((s) => s[question].usage.cacheWriteInputTokens ?? 0)),
+  });
   return {
     options,
     latencyModelled: false,
@@ -138,10 +136,22 @@ export async function measureCaching(options: CachingOptions): Promise<CachingRe
       promptCaching: mode,
       runs: samples[mode].length,
       ttftMs: summarize(samples[mode].map((s) => s.second.ttft)),
-      first: { cacheReadInputTokens: usage(mode, "first", "cacheReadInputTokens"), cacheWriteInputTokens: usage(mode, "first", "cacheWriteInputTokens") },
-      second: { cacheReadInputTokens: usage(mode, "second", "cacheReadInputTokens"), cacheWriteInputTokens: usage(mode, "second", "cacheWriteInputTokens") },
+      first: usage(mode, "first"),
+      second: usage(mode, "second"),
     })),
   };
+}
+
+/** One mode's local stack, in the calling process, warmed up by one session so no figure carries the handlers' first SDK calls. */
+export async function startCachingStack(options: CachingOptions, mode: Mode): Promise<LocalStack> {
+  const stack = await startLocalStack({
+    page: false,
+    promptCaching: mode,
+    bedrockBehavior: { deltas: benchDeltas(options.deltas), deltasPerSecond: options.rate, firstTokenDelayMs: options.firstTokenDelayMs },
+    env: { ...QUIET_ENV, [ENV.systemPrompt]: BENCH_SYSTEM_PROMPT },
+  });
+  await session(stack);
+  return stack;
 }
 
 export function renderCaching(result: CachingResult): string {
