@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { converseInput, converseStreamInput, type ConverseSettings } from "../../functions/fulfillment/converse";
 import { loadConfig } from "../../functions/fulfillment/config";
+import { retrieveAndGenerateInput } from "../../functions/fulfillment/knowledge-base";
 import {
   applyModelTier,
   cacheCheckpointMinTokens,
@@ -66,6 +67,32 @@ describe("prompt caching: where cache checkpoints go (request shaping)", () => {
     expect(cacheCheckpointMinTokens(CACHING_MODEL)).to.equal(2048);
     expect(cacheCheckpointMinTokens("global.anthropic.claude-sonnet-4-5-20250929-v1:0")).to.equal(4096);
     expect(cacheCheckpointMinTokens(PLAIN_MODEL)).to.equal(undefined);
+  });
+
+  it("lists the models and minimums of Bedrock's table as docs/deploy-and-configuration.md names them", () => {
+    const minimums = {
+      "anthropic.claude-3-5-haiku-20241022-v1:0": 2048,
+      "anthropic.claude-3-7-sonnet-20250219-v1:0": 1024,
+      "anthropic.claude-sonnet-4-20250514-v1:0": 1024,
+      "anthropic.claude-sonnet-4-6": 1024,
+      "anthropic.claude-opus-4-20250514-v1:0": 1024,
+      "anthropic.claude-opus-4-1-20250805-v1:0": 1024,
+      "anthropic.claude-sonnet-4-5-20250929-v1:0": 4096,
+      "anthropic.claude-haiku-4-5-20251001-v1:0": 4096,
+      "anthropic.claude-opus-4-5-20251101-v1:0": 4096,
+      "anthropic.claude-opus-4-6-v1": 4096,
+      "amazon.nova-micro-v1:0": 1000,
+      "amazon.nova-lite-v1:0": 1000,
+      "amazon.nova-pro-v1:0": 1000,
+      "amazon.nova-premier-v1:0": 1000,
+    };
+    for (const [model, minimum] of Object.entries(minimums)) expect(cacheCheckpointMinTokens(`us.${model}`), model).to.equal(minimum);
+    expect(Object.keys(minimums).length).to.equal(14);
+  });
+
+  it("leaves knowledge-base answers alone: RetrieveAndGenerate takes no checkpoints", () => {
+    const input = retrieveAndGenerateInput({ knowledgeBaseId: "KB12345678", modelArn: `arn:aws:bedrock:us-east-1::foundation-model/${CACHING_MODEL.slice(3)}`, inference: {} }, "Q?");
+    expect(JSON.stringify(input)).to.not.include("cachePoint");
   });
 
   it("does not change the input it is given", () => {
