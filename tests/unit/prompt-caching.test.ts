@@ -67,6 +67,8 @@ describe("prompt caching: where cache checkpoints go (request shaping)", () => {
     expect(cacheCheckpointMinTokens(CACHING_MODEL)).to.equal(2048);
     expect(cacheCheckpointMinTokens("global.anthropic.claude-sonnet-4-5-20250929-v1:0")).to.equal(4096);
     expect(cacheCheckpointMinTokens(PLAIN_MODEL)).to.equal(undefined);
+    expect(cacheCheckpointMinTokens("arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-pro-v1:0")).to.equal(1000);
+    expect(cachesPrompt("auto", "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6")).to.equal(false);
   });
 
   it("lists the models and minimums of Bedrock's table as docs/deploy-and-configuration.md names them", () => {
