@@ -61,6 +61,13 @@ export const CACHE_CHECKPOINT_MIN_TOKENS: Readonly<Record<string, number>> = {
   "amazon.nova-premier-v1:0": 1000,
 };
 
+/** Models whose checkpoints may ask for the 1-hour TTL (`"ttl": "1h"`): the table's "5 minutes, 1 hour" rows. */
+export const ONE_HOUR_CACHE_TTL_MODELS: ReadonlySet<string> = new Set([
+  "anthropic.claude-opus-4-5-20251101-v1:0",
+  "anthropic.claude-sonnet-4-5-20250929-v1:0",
+  "anthropic.claude-haiku-4-5-20251001-v1:0",
+]);
+
 /** Cross-Region inference profile prefixes (as local/model-check.ts knows them). */
 const PROFILE_PREFIX = /^(us|eu|apac|us-gov|global|jp|au|ca)\./;
 

@@ -106,12 +106,15 @@ describe("Bedrock emulator: prompt caching, latency and service tier (real SDK c
     expect(usage).to.not.have.property("cacheWriteInputTokens");
   });
 
-  it("refuses checkpoints on a model without caching (403), a bad cachePoint and more than four (ValidationException)", async () => {
+  it("refuses checkpoints on a model without caching (403), a bad cachePoint, a 1-hour TTL the model lacks and more than four (ValidationException)", async () => {
     const unsupported = await rejection(client.send(new ConverseStreamCommand({ ...cachedRequest(question("Q?")), modelId: "anthropic.claude-3-haiku-20240307-v1:0" })));
     expect(unsupported.name).to.equal("AccessDeniedException");
     expect(unsupported.$metadata?.httpStatusCode).to.equal(403);
     const badType = await rejection(client.send(new ConverseStreamCommand({ modelId: MODEL_ID, system: [{ text: "s" }, { cachePoint: { type: "forever" as never } }], messages: question("Q?") })));
     expect(badType.name).to.equal("ValidationException");
+    const hourLong = { modelId: MODEL_ID, system: [{ text: "s" }, { cachePoint: { type: "default" as const, ttl: "1h" as const } }], messages: question("Q?") };
+    expect((await rejection(client.send(new ConverseStreamCommand(hourLong)))).name, "Claude 3.5 Haiku's row gives 5 minutes only").to.equal("ValidationException");
+    await metadata({ ...hourLong, modelId: "us.anthropic.claude-haiku-4-5-20251001-v1:0" });
     const five: ConverseStreamCommandInput = { modelId: MODEL_ID, system: [{ text: "s" }, CACHE_POINT, CACHE_POINT, CACHE_POINT, CACHE_POINT, CACHE_POINT], messages: question("Q?") };
     expect((await rejection(client.send(new ConverseStreamCommand(five)))).name).to.equal("ValidationException");
   });
