@@ -17,7 +17,7 @@ export function formatUsd(usd: number): string {
 export function formatUsage(usage: Usage | undefined): string {
   if (!usage) return "";
   const parts = [`${count(usage.inputTokens)} tokens in`, `${count(usage.outputTokens)} out`];
-  // Apart: a read is the cheap part of caching, a write the dearer one.
+  // Apart: a read is billed below the input price, a write (on some models) above it.
   if ((usage.cacheReadInputTokens ?? 0) > 0) parts.push(`${count(usage.cacheReadInputTokens!)} from cache`);
   if ((usage.cacheWriteInputTokens ?? 0) > 0) parts.push(`${count(usage.cacheWriteInputTokens!)} to cache`);
   if (usage.estimatedCostUsd !== undefined) parts.push(`~${formatUsd(usage.estimatedCostUsd)}`);
