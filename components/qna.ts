@@ -237,7 +237,8 @@ export interface QnaBotArgs {
    */
   readonly promptCaching?: PromptCachingMode;
   /**
-   * ConverseStream `performanceConfig.latency` of LLM answers: `optimized` asks for the
+   * `performanceConfig.latency` of LLM answers (ConverseStream) and knowledge-base answers
+   * (RetrieveAndGenerate's generation configuration): `optimized` asks for the
    * latency-optimized version of the model where Bedrock offers one. Set as BEDROCK_LATENCY.
    * @default none sent (Bedrock's `standard`)
    */

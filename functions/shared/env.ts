@@ -32,7 +32,7 @@ export const ENV = {
   tokenPricesUsdPerMillion: "TOKEN_PRICES_USD_PER_MILLION",
   /** Prompt caching on ConverseStream: `auto` (default: models known to support it), `on`, `off`. */
   promptCaching: "PROMPT_CACHING",
-  /** ConverseStream `performanceConfig.latency`: `standard` or `optimized`; unset: not sent. */
+  /** `performanceConfig.latency` (ConverseStream; RetrieveAndGenerate's generation configuration): `standard` or `optimized`; unset: not sent. */
   bedrockLatency: "BEDROCK_LATENCY",
   /** ConverseStream `serviceTier.type`: `default`, `flex`, `priority` or `reserved`; unset: not sent. */
   bedrockServiceTier: "BEDROCK_SERVICE_TIER",

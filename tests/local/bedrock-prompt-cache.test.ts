@@ -15,6 +15,7 @@ import {
   type ConverseStreamMetadataEvent,
   type Message,
 } from "@aws-sdk/client-bedrock-runtime";
+import { BedrockAgentRuntimeClient, RetrieveAndGenerateCommand } from "@aws-sdk/client-bedrock-agent-runtime";
 import { startBedrockEmulator, type BedrockEmulator } from "../../local/bedrock";
 import { estimateTokens } from "../../local/bedrock/deltas";
 import { CACHE_TTL_MS } from "../../functions/fulfillment/prompt-caching";
@@ -132,5 +133,25 @@ describe("Bedrock emulator: prompt caching, latency and service tier (real SDK c
     const badTier = await rejection(client.send(new ConverseStreamCommand({ ...tiered, serviceTier: { type: "gold" as never } })));
     expect(badTier.name).to.equal("ValidationException");
     expect(badTier.message).to.include("serviceTier.type");
+  });
+
+  it("RetrieveAndGenerate: takes generationConfiguration.performanceConfig.latency, refuses one outside the enum", async () => {
+    const agent = new BedrockAgentRuntimeClient({ endpoint: emulator.endpoint, region: "us-east-1", credentials: CREDENTIALS, maxAttempts: 1 });
+    try {
+      const ask = (latency: string) =>
+        agent.send(
+          new RetrieveAndGenerateCommand({
+            input: { text: "Q?" },
+            retrieveAndGenerateConfiguration: {
+              type: "KNOWLEDGE_BASE",
+              knowledgeBaseConfiguration: { knowledgeBaseId: "KB12345678", modelArn: "arn:aws:bedrock:us-east-1::foundation-model/m", generationConfiguration: { performanceConfig: { latency: latency as never } } },
+            },
+          }),
+        );
+      expect((await ask("optimized")).output?.text).to.be.a("string");
+      expect((await rejection(ask("fast"))).name).to.equal("ValidationException");
+    } finally {
+      agent.destroy();
+    }
   });
 });

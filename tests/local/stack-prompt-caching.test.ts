@@ -68,4 +68,17 @@ describe("local stack: prompt caching and service tier", () => {
       expect(body).to.deep.include({ performanceConfig: { latency: "optimized" }, serviceTier: { type: "priority" } });
     }
   });
+
+  it("a knowledge-base answer carries the latency in its generation configuration, and no tier or checkpoints", async () => {
+    const socket = await connect(stack, "cache-kb", { format: "json" });
+    try {
+      socket.ask("kb-1", "How do answers stream?", "kb");
+      last(await socket.answer("kb-1"), "end");
+    } finally {
+      await socket.close();
+    }
+    const body = stack.bedrock!.requests.filter((r) => r.operation === "RetrieveAndGenerateStream").at(-1)!.body as Record<string, unknown>;
+    expect(body).to.have.nested.property("retrieveAndGenerateConfiguration.knowledgeBaseConfiguration.generationConfiguration.performanceConfig.latency", "optimized");
+    expect(JSON.stringify(body)).to.not.include("cachePoint").and.not.include("serviceTier");
+  });
 });

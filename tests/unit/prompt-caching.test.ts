@@ -92,9 +92,13 @@ describe("prompt caching: where cache checkpoints go (request shaping)", () => {
     expect(Object.keys(minimums).length).to.equal(14);
   });
 
-  it("leaves knowledge-base answers alone: RetrieveAndGenerate takes no checkpoints", () => {
-    const input = retrieveAndGenerateInput({ knowledgeBaseId: "KB12345678", modelArn: `arn:aws:bedrock:us-east-1::foundation-model/${CACHING_MODEL.slice(3)}`, inference: {} }, "Q?");
+  it("leaves knowledge-base answers without checkpoints or tier (RetrieveAndGenerate takes neither); their latency goes in generationConfiguration", () => {
+    const settings = { knowledgeBaseId: "KB12345678", modelArn: `arn:aws:bedrock:us-east-1::foundation-model/${CACHING_MODEL.slice(3)}`, inference: {} };
+    const input = retrieveAndGenerateInput(settings, "Q?");
     expect(JSON.stringify(input)).to.not.include("cachePoint");
+    expect(input.retrieveAndGenerateConfiguration?.knowledgeBaseConfiguration).to.not.have.property("generationConfiguration");
+    const fast = retrieveAndGenerateInput({ ...settings, latency: "optimized" }, "Q?");
+    expect(fast.retrieveAndGenerateConfiguration?.knowledgeBaseConfiguration?.generationConfiguration).to.deep.equal({ performanceConfig: { latency: "optimized" } });
   });
 
   it("does not change the input it is given", () => {
