@@ -109,7 +109,7 @@ export interface StackConfig {
   readonly tokenPricesUsdPerMillion?: { readonly input: number; readonly output: number };
   /** Bedrock prompt caching of LLM answers. */
   readonly promptCaching: PromptCachingMode;
-  /** ConverseStream performanceConfig.latency; unset: not sent. */
+  /** performanceConfig.latency of LLM and knowledge-base answers; unset: not sent. */
   readonly bedrockLatency?: BedrockLatency;
   /** ConverseStream serviceTier; unset: not sent. */
   readonly bedrockServiceTier?: BedrockServiceTier;

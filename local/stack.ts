@@ -172,7 +172,7 @@ export interface LocalStackOptions {
   readonly tokenPrices?: TokenPrices;
   /** Bedrock prompt caching of LLM answers, as Pulumi config promptCaching. @default "auto" */
   readonly promptCaching?: PromptCachingMode;
-  /** ConverseStream performanceConfig.latency, as Pulumi config bedrockLatency. @default none sent */
+  /** performanceConfig.latency of LLM and knowledge-base answers, as Pulumi config bedrockLatency. @default none sent */
   readonly bedrockLatency?: BedrockLatency;
   /** ConverseStream serviceTier, as Pulumi config bedrockServiceTier. @default none sent */
   readonly bedrockServiceTier?: BedrockServiceTier;

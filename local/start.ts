@@ -80,7 +80,7 @@ export interface StartOptions {
   tokenPrices?: TokenPrices;
   /** Bedrock prompt caching (Pulumi config promptCaching); undefined: the function's default, auto. */
   promptCaching?: PromptCachingMode;
-  /** ConverseStream performanceConfig.latency (Pulumi config bedrockLatency); undefined: none sent. */
+  /** performanceConfig.latency of LLM and knowledge-base answers (Pulumi config bedrockLatency); undefined: none sent. */
   bedrockLatency?: BedrockLatency;
   /** ConverseStream serviceTier (Pulumi config bedrockServiceTier); undefined: none sent. */
   bedrockServiceTier?: BedrockServiceTier;
