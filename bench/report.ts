@@ -8,6 +8,7 @@ import { renderColdStart, type ColdStartResult } from "./coldstart";
 import { renderConcurrency, type ConcurrencyResult } from "./concurrency";
 import { renderFanout, type FanoutResult } from "./fanout";
 import { renderFirstToken, type FirstTokenResult } from "./firsttoken";
+import { renderCaching, type CachingResult } from "./caching";
 import { renderProgram, type ProgramResult } from "./program";
 import { fmt, round } from "./stats";
 import { renderStreaming, type StreamingResult } from "./streaming";
@@ -61,6 +62,7 @@ export interface BenchResults {
   concurrency?: ConcurrencyResult;
   program?: ProgramResult;
   firstToken?: FirstTokenResult;
+  caching?: CachingResult;
 }
 
 /** The share of all cores' time (%) not idle over `ms`. */
@@ -198,6 +200,7 @@ export function renderResults(results: BenchResults): string {
     results.concurrency && renderConcurrency(results.concurrency),
     results.program && renderProgram(results.program),
     results.firstToken && renderFirstToken(results.firstToken),
+    results.caching && renderCaching(results.caching),
   ].filter((s): s is string => Boolean(s));
   return [
     `# Benchmark results`,

@@ -3,7 +3,7 @@
  * bench/results.json. Benchmarks never fail on timing: the exit code is 0 unless one crashes;
  * a lost frame is reported loudly in the output.
  *
- *   npm run bench -- [--only streaming,fanout,coldstart,concurrency,program,firsttoken] [--quick]
+ *   npm run bench -- [--only streaming,fanout,coldstart,concurrency,program,firsttoken,caching] [--quick]
  *
  * `--only` reruns some benchmarks and merges them into the existing results; `--quick` runs
  * each in its smallest configuration (a smoke check) and writes nothing.
@@ -12,6 +12,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { COLD_START_DEFAULTS, COLD_START_QUICK, runColdStart } from "./coldstart";
+import { CACHING_DEFAULTS, CACHING_QUICK, runCaching } from "./caching";
 import { CONCURRENCY_DEFAULTS, CONCURRENCY_QUICK, runConcurrency } from "./concurrency";
 import { FANOUT_DEFAULTS, FANOUT_QUICK, runFanout } from "./fanout";
 import { FIRST_TOKEN_DEFAULTS, FIRST_TOKEN_QUICK, runFirstToken } from "./firsttoken";
@@ -30,6 +31,7 @@ const BENCHMARKS = {
   concurrency: { key: "concurrency", run: (quick: boolean, log: Log) => runConcurrency(quick ? CONCURRENCY_QUICK : CONCURRENCY_DEFAULTS, log) },
   program: { key: "program", run: (quick: boolean, log: Log) => runProgram(quick ? PROGRAM_QUICK : PROGRAM_DEFAULTS, log) },
   firsttoken: { key: "firstToken", run: (quick: boolean, log: Log) => runFirstToken(quick ? FIRST_TOKEN_QUICK : FIRST_TOKEN_DEFAULTS, log) },
+  caching: { key: "caching", run: (quick: boolean, log: Log) => runCaching(quick ? CACHING_QUICK : CACHING_DEFAULTS, log) },
 } as const satisfies Record<string, { key: keyof BenchResults; run: (quick: boolean, log: Log) => Promise<unknown> }>;
 
 export type BenchmarkName = keyof typeof BENCHMARKS;

@@ -6,6 +6,15 @@
 import { parseTokenPrices, type TokenPrices } from "../functions/fulfillment/token-budget";
 import { DEFAULT_REASONING_BUDGET_TOKENS, MAX_REASONING_BUDGET_TOKENS, MIN_REASONING_BUDGET_TOKENS } from "../functions/fulfillment/reasoning";
 import { DEFAULT_SOURCE_LINK_EXPIRY_SECONDS, MAX_SOURCE_LINK_EXPIRY_SECONDS, parseSourceLinkBuckets } from "../functions/fulfillment/source-links";
+import {
+  BEDROCK_LATENCIES,
+  BEDROCK_SERVICE_TIERS,
+  DEFAULT_PROMPT_CACHING,
+  PROMPT_CACHING_MODES,
+  type BedrockLatency,
+  type BedrockServiceTier,
+  type PromptCachingMode,
+} from "../functions/fulfillment/prompt-caching";
 import * as pulumi from "@pulumi/pulumi";
 import {
   DEFAULT_GUARDRAIL_STREAM_PROCESSING_MODE,
@@ -109,6 +118,12 @@ export interface StackConfig {
   readonly reasoning: boolean;
   /** Thinking budget of a reasoning answer, in tokens; only with reasoning. */
   readonly reasoningBudgetTokens: number;
+  /** Bedrock prompt caching of LLM answers. */
+  readonly promptCaching: PromptCachingMode;
+  /** performanceConfig.latency of LLM and knowledge-base answers; unset: not sent. */
+  readonly bedrockLatency?: BedrockLatency;
+  /** ConverseStream serviceTier; unset: not sent. */
+  readonly bedrockServiceTier?: BedrockServiceTier;
   /** QnABot's LLM_QA_PROMPT_TEMPLATE; only with llmLambdaArn. */
   readonly llmQaPromptTemplate?: string;
   /** QnABot's LLM_QA_MODEL_PARAMS, parsed; only with llmLambdaArn. */
@@ -181,6 +196,9 @@ export const CONFIG_DEFAULTS = {
   tokenPricesUsdPerMillion: "",
   reasoning: false,
   reasoningBudgetTokens: DEFAULT_REASONING_BUDGET_TOKENS,
+  promptCaching: DEFAULT_PROMPT_CACHING as string,
+  bedrockLatency: "",
+  bedrockServiceTier: "",
   llmQaPromptTemplate: "",
   llmQaModelParams: "",
   streamTextFlushMs: STREAMING_DEFAULTS.textFlushMs,
@@ -522,6 +540,9 @@ export function parseStackConfig(source: ConfigSource, project = "qnabot-streami
     tokenPricesUsdPerMillion,
     reasoning,
     reasoningBudgetTokens,
+    promptCaching: oneOf("promptCaching", PROMPT_CACHING_MODES, DEFAULT_PROMPT_CACHING),
+    bedrockLatency: raw("bedrockLatency") === undefined ? undefined : oneOf<BedrockLatency>("bedrockLatency", BEDROCK_LATENCIES, "standard"),
+    bedrockServiceTier: raw("bedrockServiceTier") === undefined ? undefined : oneOf<BedrockServiceTier>("bedrockServiceTier", BEDROCK_SERVICE_TIERS, "default"),
     llmQaPromptTemplate: llmLambdaArn ? llmQaPromptTemplate : undefined,
     llmQaModelParams: llmLambdaArn ? llmQaModelParams : undefined,
     streamTextFlushMs: limit("streamTextFlushMs", CONFIG_DEFAULTS.streamTextFlushMs, STREAMING_LIMITS.textFlushMs),

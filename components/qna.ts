@@ -8,6 +8,15 @@
 import { parseTokenPrices } from "../functions/fulfillment/token-budget";
 import { checkReasoningBudget, DEFAULT_REASONING_BUDGET_TOKENS } from "../functions/fulfillment/reasoning";
 import { MAX_SOURCE_LINK_EXPIRY_SECONDS, parseSourceLinkBuckets } from "../functions/fulfillment/source-links";
+import {
+  BEDROCK_LATENCIES,
+  BEDROCK_SERVICE_TIERS,
+  DEFAULT_PROMPT_CACHING,
+  PROMPT_CACHING_MODES,
+  type BedrockLatency,
+  type BedrockServiceTier,
+  type PromptCachingMode,
+} from "../functions/fulfillment/prompt-caching";
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { ENV } from "../functions/shared/env";
@@ -249,6 +258,27 @@ export interface QnaBotArgs {
    * answer's `maxTokens`, and billed as output tokens. Only with `reasoning`. @default 2048
    */
   readonly reasoningBudgetTokens?: number;
+  /**
+   * Bedrock prompt caching of LLM answers (ConverseStream cache checkpoints after the system
+   * prompt and after the conversation so far). `auto`: only for models Bedrock documents
+   * caching for (Claude 3.5 Haiku, 3.7 Sonnet, 4.x, Nova; not the default Claude 3 Haiku);
+   * `on`: always (Bedrock refuses them on other models); `off`: never. Cache reads and writes
+   * show in each answer's usage. Set as PROMPT_CACHING. @default "auto"
+   */
+  readonly promptCaching?: PromptCachingMode;
+  /**
+   * `performanceConfig.latency` of LLM answers (ConverseStream) and knowledge-base answers
+   * (RetrieveAndGenerate's generation configuration): `optimized` asks for the
+   * latency-optimized version of the model where Bedrock offers one. Set as BEDROCK_LATENCY.
+   * @default none sent (Bedrock's `standard`)
+   */
+  readonly bedrockLatency?: BedrockLatency;
+  /**
+   * ConverseStream `serviceTier` of LLM answers: `default`, `flex` (cheaper, slower),
+   * `priority` (faster, dearer) or `reserved`. Set as BEDROCK_SERVICE_TIER.
+   * @default none sent (Bedrock's standard tier)
+   */
+  readonly bedrockServiceTier?: BedrockServiceTier;
   /** Tags for every taggable resource. @default none */
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
@@ -357,6 +387,11 @@ function reasoningBudgetOf(args: QnaBotArgs): number | undefined {
   }
 }
 
+/** Throws on a value outside `allowed`, as the function would at cold start. */
+function checkChoice(name: string, value: string | undefined, allowed: readonly string[]): void {
+  if (value !== undefined && !allowed.includes(value)) throw new Error(`${name} must be one of ${allowed.join(", ")}; got ${JSON.stringify(value)}`);
+}
+
 /** Throws on a guardrail setting Bedrock would refuse. */
 export function checkGuardrail(guardrail: QnaGuardrail): void {
   if (!GUARDRAIL_ID_PATTERN.test(guardrail.id)) {
@@ -424,6 +459,9 @@ export class QnaBot extends pulumi.ComponentResource {
     // Parsed as the function parses them, so a bad list fails here instead of at cold start.
     const tokenPrices = args.tokenPricesUsdPerMillion && checkedTokenPrices(args.tokenPricesUsdPerMillion);
     const reasoningBudget = reasoningBudgetOf(args);
+    checkChoice("promptCaching", args.promptCaching, PROMPT_CACHING_MODES);
+    checkChoice("bedrockLatency", args.bedrockLatency, BEDROCK_LATENCIES);
+    checkChoice("bedrockServiceTier", args.bedrockServiceTier, BEDROCK_SERVICE_TIERS);
     const outputLinkSchemes = checkedAllowlist("outputLinkSchemes", args.outputLinkSchemes, parseLinkSchemes);
     const outputImageHosts = checkedAllowlist("outputImageHosts", args.outputImageHosts, parseImageHosts);
     const sourceLinkBuckets = checkedAllowlist("sourceLinkBuckets", args.sourceLinkBuckets, parseSourceLinkBuckets) ?? [];
@@ -492,6 +530,10 @@ export class QnaBot extends pulumi.ComponentResource {
       environment[ENV.sourceLinkBuckets] = sourceLinkBuckets.join(",");
       if (sourceLinkExpiry !== undefined) environment[ENV.sourceLinkExpirySeconds] = String(sourceLinkExpiry);
     }
+    // The function's own default needs no variable.
+    if (args.promptCaching !== undefined && args.promptCaching !== DEFAULT_PROMPT_CACHING) environment[ENV.promptCaching] = args.promptCaching;
+    if (args.bedrockLatency !== undefined) environment[ENV.bedrockLatency] = args.bedrockLatency;
+    if (args.bedrockServiceTier !== undefined) environment[ENV.bedrockServiceTier] = args.bedrockServiceTier;
     if (outputLinkSchemes !== undefined) environment[ENV.outputLinkSchemes] = outputLinkSchemes.join(",");
     if (outputImageHosts !== undefined) environment[ENV.outputImageHosts] = outputImageHosts.join(",");
     if (args.maxTokens !== undefined) environment[ENV.maxTokens] = String(args.maxTokens);

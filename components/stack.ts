@@ -150,6 +150,9 @@ export function createStack(config: StackConfig, regionCloudWatchRole?: RegionCl
     ...(config.reasoning ? { reasoning: true, reasoningBudgetTokens: config.reasoningBudgetTokens } : {}),
     sourceLinkBuckets: config.sourceLinkBuckets,
     sourceLinkExpirySeconds: config.sourceLinkExpirySeconds,
+    promptCaching: config.promptCaching,
+    bedrockLatency: config.bedrockLatency,
+    bedrockServiceTier: config.bedrockServiceTier,
     guardrail:
       config.guardrailId && config.guardrailVersion
         ? {

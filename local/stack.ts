@@ -7,6 +7,7 @@
  * variables (AWS_ENDPOINT_URL_*, STREAMING_ENDPOINT, …), so no handler code knows it is local.
  */
 import type { TokenPrices } from "../functions/fulfillment/token-budget";
+import type { BedrockLatency, BedrockServiceTier, PromptCachingMode } from "../functions/fulfillment/prompt-caching";
 import type { Context } from "aws-lambda";
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
@@ -190,6 +191,12 @@ export interface LocalStackOptions {
   readonly sourceLinkBuckets?: readonly string[];
   /** Seconds a presigned source link works, as Pulumi config sourceLinkExpirySeconds. @default 900 */
   readonly sourceLinkExpirySeconds?: number;
+  /** Bedrock prompt caching of LLM answers, as Pulumi config promptCaching. @default "auto" */
+  readonly promptCaching?: PromptCachingMode;
+  /** performanceConfig.latency of LLM and knowledge-base answers, as Pulumi config bedrockLatency. @default none sent */
+  readonly bedrockLatency?: BedrockLatency;
+  /** ConverseStream serviceTier, as Pulumi config bedrockServiceTier. @default none sent */
+  readonly bedrockServiceTier?: BedrockServiceTier;
   /** Extra environment for the handlers (STREAM_STALL_MS, POWERTOOLS_LOG_LEVEL, …). @default none */
   readonly env?: Readonly<Record<string, string>>;
   /** Fulfillment timeout, as deployed. @default 120000 */
@@ -480,6 +487,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             ...(options.sourceLinkExpirySeconds ? { [ENV.sourceLinkExpirySeconds]: String(options.sourceLinkExpirySeconds) } : {}),
           }
         : {}),
+      ...(options.promptCaching ? { [ENV.promptCaching]: options.promptCaching } : {}),
+      ...(options.bedrockLatency ? { [ENV.bedrockLatency]: options.bedrockLatency } : {}),
+      ...(options.bedrockServiceTier ? { [ENV.bedrockServiceTier]: options.bedrockServiceTier } : {}),
       ...options.env,
     });
     resetAwsClients();

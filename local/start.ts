@@ -17,6 +17,14 @@ import { MAX_TOKEN_BUDGET_PER_DAY, parseTokenPrices, type TokenPrices } from "..
 import { parseRouteThrottling, type RouteThrottle, type ThrottledRouteKey } from "../functions/shared/routes";
 import { checkReasoningBudget, DEFAULT_REASONING_BUDGET_TOKENS, MAX_REASONING_BUDGET_TOKENS, MIN_REASONING_BUDGET_TOKENS } from "../functions/fulfillment/reasoning";
 import { MAX_SOURCE_LINK_EXPIRY_SECONDS, parseSourceLinkBuckets } from "../functions/fulfillment/source-links";
+import {
+  BEDROCK_LATENCIES,
+  BEDROCK_SERVICE_TIERS,
+  PROMPT_CACHING_MODES,
+  type BedrockLatency,
+  type BedrockServiceTier,
+  type PromptCachingMode,
+} from "../functions/fulfillment/prompt-caching";
 
 /** The flag that pins each service's port. */
 export const PORT_FLAGS: Readonly<Record<keyof LocalStackPorts, string>> = {
@@ -49,7 +57,8 @@ export const USAGE =
   "[--gateway-port N] [--http-api-port N] [--lambda-port N] [--dynamo-port N] [--bedrock-port N] [--cognito-port N] [--lex-port N] [--function-url-port N] " +
   "[--throttle-rate N] [--throttle-burst N] [--no-throttle] [--route-throttling 'ping=R:B,$default=R:B'] [--output-link-schemes a,b] [--output-image-hosts host,host] " +
   "[--unbound-session-streaming] [--token-budget-per-day N] [--token-prices input,output] [--reasoning] [--reasoning-budget-tokens N] [--feedback-ttl-days N] " +
-  "[--source-link-buckets bucket,bucket] [--source-link-expiry-seconds N] [--verbose]";
+  "[--source-link-buckets bucket,bucket] [--source-link-expiry-seconds N] " +
+  "[--prompt-caching auto|on|off] [--bedrock-latency standard|optimized] [--bedrock-service-tier default|flex|priority|reserved] [--verbose]";
 
 /** Flags that only mean something with real Bedrock. */
 const AWS_ONLY_FLAGS = ["region", "model", "knowledge-base"] as const;
@@ -84,6 +93,12 @@ export interface StartOptions {
   sourceLinkBuckets?: string[];
   /** Seconds a presigned source link works (Pulumi config sourceLinkExpirySeconds); undefined: 900. */
   sourceLinkExpirySeconds?: number;
+  /** Bedrock prompt caching (Pulumi config promptCaching); undefined: the function's default, auto. */
+  promptCaching?: PromptCachingMode;
+  /** performanceConfig.latency of LLM and knowledge-base answers (Pulumi config bedrockLatency); undefined: none sent. */
+  bedrockLatency?: BedrockLatency;
+  /** ConverseStream serviceTier (Pulumi config bedrockServiceTier); undefined: none sent. */
+  bedrockServiceTier?: BedrockServiceTier;
 }
 
 /** A command line the parser refuses: one line saying what is wrong, then the usage line. */
@@ -145,6 +160,13 @@ function feedbackTtlFlag(value: string | undefined): number | undefined {
     throw new UsageError(`--feedback-ttl-days must be a whole number of days from 0 to ${MAX_FEEDBACK_TTL_DAYS}, not "${value}"`);
   }
   return days === 0 ? undefined : days;
+}
+
+/** A flag taking one of `allowed`, as the functions check the variable it sets. */
+function choiceFlag<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${flag} must be one of ${allowed.join(", ")}, not "${value}"`);
+  return value as T;
 }
 
 /** `--token-prices input,output`, parsed as the functions parse TOKEN_PRICES_USD_PER_MILLION. */
@@ -225,6 +247,9 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
         "feedback-ttl-days": { type: "string" },
         "source-link-buckets": { type: "string" },
         "source-link-expiry-seconds": { type: "string" },
+        "prompt-caching": { type: "string" },
+        "bedrock-latency": { type: "string" },
+        "bedrock-service-tier": { type: "string" },
         ...portOptions,
       },
       strict: true,
@@ -267,6 +292,9 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
     feedbackTtlDays: feedbackTtlFlag(values["feedback-ttl-days"] as string | undefined),
     sourceLinkBuckets: allowlistFlag("source-link-buckets", values, parseSourceLinkBuckets),
     sourceLinkExpirySeconds: sourceLinkExpiryFlag(values["source-link-expiry-seconds"] as string | undefined),
+    promptCaching: choiceFlag("prompt-caching", values["prompt-caching"] as string | undefined, PROMPT_CACHING_MODES),
+    bedrockLatency: choiceFlag("bedrock-latency", values["bedrock-latency"] as string | undefined, BEDROCK_LATENCIES),
+    bedrockServiceTier: choiceFlag("bedrock-service-tier", values["bedrock-service-tier"] as string | undefined, BEDROCK_SERVICE_TIERS),
   };
 }
 
@@ -357,6 +385,9 @@ async function main(): Promise<void> {
       feedbackTtlDays: options.feedbackTtlDays,
       sourceLinkBuckets: options.sourceLinkBuckets,
       sourceLinkExpirySeconds: options.sourceLinkExpirySeconds,
+      promptCaching: options.promptCaching,
+      bedrockLatency: options.bedrockLatency,
+      bedrockServiceTier: options.bedrockServiceTier,
       // INFO: the quiet terminal's line per answer is the fulfillment's "answer finished" entry.
       env: { POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "INFO", POWERTOOLS_METRICS_DISABLED: "true" },
     });

@@ -13,12 +13,13 @@ export function formatUsd(usd: number): string {
   return `$${usd.toPrecision(2).replace(/(\.\d*?[1-9])0+$/, "$1")}`;
 }
 
-/** `812 tokens in · 96 out · 700 cached · ~$0.0039`; "" without usage. */
+/** `12 tokens in · 96 out · 3,004 from cache · 3,100 to cache · ~$0.0039`; "" without usage. */
 export function formatUsage(usage: Usage | undefined): string {
   if (!usage) return "";
   const parts = [`${count(usage.inputTokens)} tokens in`, `${count(usage.outputTokens)} out`];
-  const cached = (usage.cacheReadInputTokens ?? 0) + (usage.cacheWriteInputTokens ?? 0);
-  if (cached > 0) parts.push(`${count(cached)} cached`);
+  // Apart: a read is billed below the input price, a write (on some models) above it.
+  if ((usage.cacheReadInputTokens ?? 0) > 0) parts.push(`${count(usage.cacheReadInputTokens!)} from cache`);
+  if ((usage.cacheWriteInputTokens ?? 0) > 0) parts.push(`${count(usage.cacheWriteInputTokens!)} to cache`);
   if (usage.estimatedCostUsd !== undefined) parts.push(`~${formatUsd(usage.estimatedCostUsd)}`);
   return parts.join(" · ");
 }

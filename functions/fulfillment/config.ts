@@ -7,6 +7,7 @@ import { optionalBooleanEnv } from "../shared/aws";
 import { ENV } from "../shared/env";
 import { DEFAULT_OUTPUT_POLICY, parseImageHosts, parseLinkSchemes, type OutputPolicy } from "./output-safety";
 import { MAX_REASONING_BUDGET_TOKENS, MIN_REASONING_BUDGET_TOKENS, type ReasoningSettings } from "./reasoning";
+import { loadModelTier, type ModelTierSettings } from "./model-tier-config";
 
 /**
  * Bedrock Guardrail settings the stack passes in. Their names live here rather than in
@@ -77,7 +78,7 @@ export interface FulfillmentConfig {
   lexAnswerBudgetMs: number;
   /** Present when a memory table is configured. */
   memory?: { tableName: string; turns: number; ttlSeconds: number };
-  llm: { modelId?: string; systemPrompt?: string; inference: InferenceSettings; guardrail?: GuardrailSettings; reasoning?: ReasoningSettings };
+  llm: { modelId?: string; systemPrompt?: string; inference: InferenceSettings; guardrail?: GuardrailSettings; reasoning?: ReasoningSettings; tier: ModelTierSettings };
   /** Present when a knowledge base is configured: `kb` mode is available only then. */
   knowledgeBase?: { knowledgeBaseId: string; modelArn: string; guardrail?: GuardrailSettings };
   /** Custom LLM Lambda (QnABot's LLM_API=LAMBDA); replaces Bedrock for `llm` mode. */
@@ -234,6 +235,7 @@ export function loadConfig(env: Env = process.env): FulfillmentConfig {
       inference,
       ...(guardrail ? { guardrail } : {}),
       ...(reasoningBudget !== undefined ? { reasoning: { budgetTokens: reasoningBudget } } : {}),
+      tier: loadModelTier(env),
     },
     knowledgeBase: knowledgeBaseId && modelArn ? { knowledgeBaseId, modelArn, ...(guardrail ? { guardrail } : {}) } : undefined,
     hookArn: text(env, ENV.llmLambdaArn),

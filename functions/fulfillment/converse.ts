@@ -33,6 +33,7 @@ import {
 } from "./generate";
 import type { StreamGuard } from "./guard";
 import { withReasoning, type ReasoningSettings } from "./reasoning";
+import { applyModelTier, type ModelTierSettings } from "./prompt-caching";
 
 /** The part of BedrockRuntimeClient the adapter uses; tests pass a fake with the same `send`. */
 export interface ConverseClient {
@@ -49,6 +50,8 @@ export interface ConverseSettings {
   guardrail?: GuardrailSettings;
   /** Lets an ask that wants it stream the model's reasoning (reasoning.ts). @default none: never asked for */
   reasoning?: ReasoningSettings;
+  /** Prompt caching, latency and service tier. @default caching `auto`, latency and tier unset */
+  tier?: ModelTierSettings;
 }
 
 /** History as Converse messages: user/assistant pairs (blank turns dropped), then the question. */
@@ -74,7 +77,7 @@ export function converseInput(settings: ConverseSettings, history: Turn[], quest
   if (settings.guardrail) {
     input.guardrailConfig = { guardrailIdentifier: settings.guardrail.id, guardrailVersion: settings.guardrail.version };
   }
-  return input;
+  return applyModelTier(input, settings.tier ?? { promptCaching: "auto" });
 }
 
 /** ConverseStream's request: Converse's, with the guardrail's stream processing mode. */

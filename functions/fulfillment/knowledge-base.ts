@@ -15,6 +15,7 @@ import {
   type RetrievalResultLocation,
   type RetrievedReference,
 } from "@aws-sdk/client-bedrock-agent-runtime";
+import type { BedrockLatency } from "./prompt-caching";
 import type { Citation } from "../shared/protocol";
 import {
   GUARDRAIL_FALLBACK_ANSWER,
@@ -51,6 +52,8 @@ export interface KnowledgeBaseSettings {
   inference: InferenceSettings;
   /** Applies this Bedrock guardrail to generation (RetrieveAndGenerate has no stream processing mode). @default none */
   guardrail?: GuardrailSettings;
+  /** `generationConfiguration.performanceConfig.latency`; RetrieveAndGenerate takes no service tier or cache checkpoints. @default none sent */
+  latency?: BedrockLatency;
 }
 
 /** Where the knowledge base's metadata names a chunk's source when the location type is one we do not map. */
@@ -83,6 +86,7 @@ export function retrieveAndGenerateInput(
       guardrailVersion: settings.guardrail.version,
     };
   }
+  if (settings.latency) generation.performanceConfig = { latency: settings.latency };
   if (Object.keys(generation).length > 0) {
     input.retrieveAndGenerateConfiguration!.knowledgeBaseConfiguration!.generationConfiguration = generation;
   }

@@ -79,6 +79,7 @@ function generators(config: FulfillmentConfig): Partial<Record<AnswerMode, Gener
         inference: llm.inference,
         guardrail: llm.guardrail,
         reasoning: llm.reasoning,
+        tier: llm.tier,
       });
     });
   }
@@ -86,7 +87,7 @@ function generators(config: FulfillmentConfig): Partial<Record<AnswerMode, Gener
     result.kb = lazyGenerator(false, () => {
       const { knowledgeBaseGenerator } = require("./knowledge-base") as typeof import("./knowledge-base");
       const { createBedrockAgentRuntimeClient } = require("./clients/bedrock-agent-runtime") as typeof import("./clients/bedrock-agent-runtime");
-      return knowledgeBaseGenerator(createBedrockAgentRuntimeClient(), { ...knowledgeBase, inference: llm.inference });
+      return knowledgeBaseGenerator(createBedrockAgentRuntimeClient(), { ...knowledgeBase, inference: llm.inference, latency: llm.tier.latency });
     });
   }
   return result;

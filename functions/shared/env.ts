@@ -32,6 +32,12 @@ export const ENV = {
   tokenPricesUsdPerMillion: "TOKEN_PRICES_USD_PER_MILLION",
   /** Days an answer's feedback record is kept after the answer ends and after each rating; 0 or unset: no feedback kept. */
   feedbackTtlDays: "FEEDBACK_TTL_DAYS",
+  /** Prompt caching on ConverseStream: `auto` (default: models known to support it), `on`, `off`. */
+  promptCaching: "PROMPT_CACHING",
+  /** `performanceConfig.latency` (ConverseStream; RetrieveAndGenerate's generation configuration): `standard` or `optimized`; unset: not sent. */
+  bedrockLatency: "BEDROCK_LATENCY",
+  /** ConverseStream `serviceTier.type`: `default`, `flex`, `priority` or `reserved`; unset: not sent. */
+  bedrockServiceTier: "BEDROCK_SERVICE_TIER",
   /** Milliseconds within which the Lex door answers a Lex code hook (below Lex's 30 s cut). */
   lexAnswerBudgetMs: "LEX_ANSWER_BUDGET_MS",
   /** Milliseconds a PostToConnection may take before it counts as failed. */

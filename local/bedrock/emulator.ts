@@ -17,6 +17,7 @@ import { listenDualProtocol, resetResponse, type CompatRequest, type CompatRespo
 import { EVENT_STREAM_CONTENT_TYPE, encodeException } from "./event-stream";
 import { ServiceError, readJsonBody, requestIdHeaders, sendError, sendJson } from "./http";
 import { prepareOperation } from "./operations";
+import { PromptCache } from "./prompt-cache";
 import { RETRIEVE_ROUTE, parseRetrieveRequest, retrieveResponse } from "./retrieve";
 import { pause, play, waitUntil } from "./player";
 import { DEFAULT_DOCUMENTS_DIR, DocumentIndex } from "./retrieval";
@@ -30,6 +31,8 @@ export interface BedrockEmulatorOptions extends BedrockBehavior {
   readonly documentsDir?: string;
   /** Requests in flight beyond this many are refused with ThrottlingException (429). @default no limit */
   readonly maxConcurrentRequests?: number;
+  /** The prompt cache's clock (its 5-minute TTL), in epoch milliseconds. @default Date.now */
+  readonly cacheClock?: () => number;
 }
 
 /**
@@ -102,7 +105,7 @@ function matchRoute(
 }
 
 function behaviorOf(options: BedrockEmulatorOptions): BedrockBehavior {
-  const { host: _host, port: _port, documentsDir: _dir, maxConcurrentRequests: _max, ...behavior } = options;
+  const { host: _host, port: _port, documentsDir: _dir, maxConcurrentRequests: _max, cacheClock: _clock, ...behavior } = options;
   return behavior;
 }
 
@@ -114,6 +117,7 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
   let current: BedrockBehavior = baseBehavior;
   const queue: RequestScript[] = [];
   const requests: MutableRecord[] = [];
+  const promptCache = new PromptCache(options.cacheClock);
   const inFlight = new Map<AbortController, Promise<RequestOutcome>>();
   let closing = false;
 
@@ -151,7 +155,7 @@ export async function startBedrockEmulator(options: BedrockEmulatorOptions = {})
       firstTokenDelayMs: behavior.firstTokenDelayMs ?? DEFAULT_FIRST_TOKEN_DELAY_MS,
       startedAt,
     };
-    const prepared = prepareOperation(entry.operation, entry.body, behavior, index, startedAt, entry.modelId);
+    const prepared = prepareOperation(entry.operation, entry.body, behavior, index, startedAt, { modelId: entry.modelId, cache: promptCache });
     if (prepared.modelArn !== undefined) entry.modelId = prepared.modelArn;
     entry.knowledgeBaseId = prepared.knowledgeBaseId;
 

@@ -8,6 +8,7 @@ import { converseResponse, converseStreamPlan, parseConverseRequest } from "./co
 import { intervene, requestGuardrail } from "./guardrail";
 import { planAnswer, type PlannedAnswer } from "./plan";
 import type { EventPlan } from "./player";
+import type { PromptCache } from "./prompt-cache";
 import type { DocumentIndex } from "./retrieval";
 import {
   SESSION_ID_HEADER,
@@ -36,11 +37,10 @@ export function prepareOperation(
   behavior: BedrockBehavior,
   index: DocumentIndex,
   startedAt: number,
-  /** The model id of a Converse* path, which decides whether it may think. */
-  modelId?: string,
+  converse: { modelId?: string; cache?: PromptCache } = {},
 ): PreparedOperation {
   if (operation === "ConverseStream" || operation === "Converse") {
-    const request = parseConverseRequest(body, modelId);
+    const request = parseConverseRequest(body, converse.modelId, converse.cache);
     const { answer, behavior: played, trace } = intervene(
       planAnswer(behavior, index, request.question),
       behavior,

@@ -9,6 +9,7 @@ import { encodeEvent } from "./event-stream";
 import { ServiceError, isRecord } from "./http";
 import type { PlannedAnswer, PlannedCitation } from "./plan";
 import type { EventPlan } from "./player";
+import { BEDROCK_LATENCIES } from "../../functions/fulfillment/prompt-caching";
 
 /** Header that carries the session id of a streamed answer (the SDK's `sessionId`). */
 export const SESSION_ID_HEADER = "x-amzn-bedrock-knowledge-base-session-id";
@@ -36,6 +37,14 @@ export function parseRetrieveAndGenerateRequest(body: unknown): RetrieveAndGener
   }
   if (body.sessionId !== undefined && (typeof body.sessionId !== "string" || body.sessionId.length < 2)) {
     throw new ServiceError("ValidationException", "sessionId must be a string of at least 2 characters.");
+  }
+  const generation = isRecord(kb?.generationConfiguration) ? kb.generationConfiguration : isRecord(external?.generationConfiguration) ? external.generationConfiguration : undefined;
+  const latency = isRecord(generation?.performanceConfig) ? generation.performanceConfig.latency : undefined;
+  if (latency !== undefined && !(BEDROCK_LATENCIES as readonly unknown[]).includes(latency)) {
+    throw new ServiceError(
+      "ValidationException",
+      `1 validation error detected: Value '${String(latency)}' at 'retrieveAndGenerateConfiguration.knowledgeBaseConfiguration.generationConfiguration.performanceConfig.latency' failed to satisfy constraint: Member must satisfy enum value set: [${BEDROCK_LATENCIES.join(", ")}]`,
+    );
   }
   const modelArn = kb?.modelArn ?? external?.modelArn;
   return {

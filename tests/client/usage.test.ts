@@ -6,7 +6,10 @@ describe("answer footer: tokens and estimated cost (client/web/usage.ts)", () =>
     expect(formatUsage(undefined)).to.equal("");
     expect(formatUsage({ inputTokens: 812, outputTokens: 96, totalTokens: 908 })).to.equal("812 tokens in · 96 out");
     expect(formatUsage({ inputTokens: 12_345, outputTokens: 96, totalTokens: 13_141, cacheReadInputTokens: 700, cacheWriteInputTokens: 0, estimatedCostUsd: 0.0039 })).to.equal(
-      "12,345 tokens in · 96 out · 700 cached · ~$0.0039",
+      "12,345 tokens in · 96 out · 700 from cache · ~$0.0039",
+    );
+    expect(formatUsage({ inputTokens: 12, outputTokens: 96, totalTokens: 6212, cacheReadInputTokens: 3004, cacheWriteInputTokens: 3100 })).to.equal(
+      "12 tokens in · 96 out · 3,004 from cache · 3,100 to cache",
     );
   });
 

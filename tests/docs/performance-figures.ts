@@ -235,6 +235,24 @@ function firstTokenSection(results: BenchResults): string[] {
   ];
 }
 
+function cachingSection(results: BenchResults): string[] {
+  const caching = results.caching;
+  if (!caching) return [];
+  const o = caching.options;
+  const count = (c: { cacheReadInputTokens: number; cacheWriteInputTokens: number }) => `${number(c.cacheReadInputTokens)} / ${number(c.cacheWriteInputTokens)}`;
+  return [
+    `### Cached second question`,
+    ``,
+    `The second question of a session over a ~2,500-token system prompt, ${o.runs} sessions per case, first token after ${o.firstTokenDelayMs} ms; cache tokens read / written, medians of \`end.usage\`. ` +
+      `The emulator models no latency effect of caching: the two rows wait the same first-token delay.`,
+    ``,
+    table(
+      ["promptCaching", "first delta p50", "first delta p95", "1st question read / write", "2nd question read / write"],
+      caching.cases.map((c) => [`\`${c.promptCaching}\``, ms(c.ttftMs.p50), ms(c.ttftMs.p95), count(c.first), count(c.second)]),
+    ),
+  ];
+}
+
 function capacityAndCostSection(results: BenchResults): string[] {
   const rows = pairs(results);
   if (rows.length === 0) return [];
@@ -294,6 +312,7 @@ export function renderPerformanceFigures(results: BenchResults): string {
     concurrencySection(results).join("\n"),
     programSection(results).join("\n"),
     firstTokenSection(results).join("\n"),
+    cachingSection(results).join("\n"),
     capacityAndCostSection(results).join("\n"),
   ].filter((section) => section !== "");
   return [BEGIN, "", ...sections.flatMap((section) => [section, ""]), END].join("\n");

@@ -290,6 +290,9 @@ describe("QnaBot (components/qna.ts)", function () {
     expect(() => new QnaBot("bot", { knowledgeBaseId: "KB12345678", knowledgeBaseModelId: "" })).to.throw(
       /not a Bedrock model/,
     );
+    expect(() => new QnaBot("bot", { promptCaching: "always" as never })).to.throw('promptCaching must be one of auto, on, off; got "always"');
+    expect(() => new QnaBot("bot", { bedrockLatency: "fast" as never })).to.throw("bedrockLatency must be one of standard, optimized");
+    expect(() => new QnaBot("bot", { bedrockServiceTier: "gold" as never })).to.throw("bedrockServiceTier must be one of default, flex, priority, reserved");
     await registrationsSettled();
     expect(recorder.resources).to.deep.equal([]);
   });

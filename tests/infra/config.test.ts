@@ -243,6 +243,19 @@ describe("stack configuration (components/config.ts, Pulumi.yaml)", () => {
     expect(parseError({ feedbackTtlDays: "30" })).to.include("qnabot-streaming:feedbackTtlDays needs enableStreaming");
   });
 
+  it("caches prompts where the model supports it and sends no latency or tier by default; reads them, and refuses values outside their enums", () => {
+    expect(parse({})).to.deep.include({ promptCaching: "auto", bedrockLatency: undefined, bedrockServiceTier: undefined });
+    expect(parse({ promptCaching: "off", bedrockLatency: "optimized", bedrockServiceTier: "priority" })).to.deep.include({
+      promptCaching: "off",
+      bedrockLatency: "optimized",
+      bedrockServiceTier: "priority",
+    });
+    const message = parseError({ promptCaching: "yes", bedrockLatency: "fast", bedrockServiceTier: "gold" });
+    expect(message).to.include('qnabot-streaming:promptCaching must be one of auto, on, off; got "yes"');
+    expect(message).to.include('qnabot-streaming:bedrockLatency must be one of standard, optimized; got "fast"');
+    expect(message).to.include('qnabot-streaming:bedrockServiceTier must be one of default, flex, priority, reserved; got "gold"');
+  });
+
   it("defaults the streaming HTTP door, fair use, reserved concurrency and frame budget to the functions' own defaults", () => {
     expect(parse({})).to.deep.include({
       streamingHttpEndpoint: true,

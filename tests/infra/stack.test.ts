@@ -8,6 +8,7 @@ import { BUNDLE_FILE } from "../../components/bundle";
 import { tableKeyStatement } from "../../components/iam";
 import { METRICS_NAMESPACE } from "../../components/monitoring";
 import { GUARDRAIL_ENV, loadOutputPolicy } from "../../functions/fulfillment/config";
+import { loadModelTier } from "../../functions/fulfillment/model-tier-config";
 import { parseStackConfig, type ConfigKey } from "../../components/config";
 import { createStack, type StackOutputs } from "../../components/stack";
 import { DEFAULT_ASKS_PER_CONNECTION, DEFAULT_ASKS_PER_SESSION } from "../../functions/shared/ask-ledger";
@@ -752,6 +753,9 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
           outputImageHosts: "images.example.com",
           unboundSessionStreaming: "true",
           routeThrottling: "ping=20:40",
+          promptCaching: "on",
+          bedrockLatency: "optimized",
+          bedrockServiceTier: "flex",
         }),
         FRESH_REGION,
       );
@@ -802,6 +806,14 @@ describe("the stack under Pulumi mocks (components/stack.ts)", function () {
         { routeKey: "$default", throttlingRateLimit: 5, throttlingBurstLimit: 10, loggingLevel: "OFF", dataTraceEnabled: false },
         { routeKey: "ping", throttlingRateLimit: 20, throttlingBurstLimit: 40, loggingLevel: "OFF", dataTraceEnabled: false },
       ]);
+    });
+
+    it("passes prompt caching, latency and service tier to both answering functions, as the function reads them back", () => {
+      for (const name of ["qnabot-fulfillment", "qnabot-streaming-http"]) {
+        const variables = recorder.named(name).inputs.environment.variables as Record<string, string>;
+        expect(variables, name).to.deep.include({ [ENV.promptCaching]: "on", [ENV.bedrockLatency]: "optimized", [ENV.bedrockServiceTier]: "flex" });
+        expect(loadModelTier(variables)).to.deep.equal({ promptCaching: "on", latency: "optimized", serviceTier: "flex" });
+      }
     });
 
     it("passes output safety's allowlists to both answering functions", () => {

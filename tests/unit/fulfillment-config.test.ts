@@ -15,7 +15,7 @@ describe("fulfillment: configuration from the environment", () => {
   it("turns streaming off, memory off and knowledge base off when their variables are unset", () => {
     const config = loadConfig({ [ENV.llmModelId]: "model-1" });
     expect(config).to.deep.include({ streaming: undefined, memory: undefined, knowledgeBase: undefined, hookArn: undefined, stallMs: DEFAULT_STALL_MS, lexAnswerBudgetMs: DEFAULT_LEX_ANSWER_BUDGET_MS, unboundSessionStreaming: false });
-    expect(config.llm).to.deep.equal({ modelId: "model-1", systemPrompt: undefined, inference: {} });
+    expect(config.llm).to.deep.equal({ modelId: "model-1", systemPrompt: undefined, inference: {}, tier: { promptCaching: "auto" } });
   });
 
   it("reads every setting the stack sets", () => {
@@ -40,6 +40,9 @@ describe("fulfillment: configuration from the environment", () => {
       [ENV.outputLinkSchemes]: "https,mailto",
       [ENV.outputImageHosts]: "images.example.com",
       [ENV.unboundSessionStreaming]: "true",
+      [ENV.promptCaching]: "off",
+      [ENV.bedrockLatency]: "optimized",
+      [ENV.bedrockServiceTier]: "priority",
     });
     expect(config).to.deep.equal({
       streaming: { endpoint, connectionsTable: "connections", connectionTtlSeconds: 3600 },
@@ -47,7 +50,7 @@ describe("fulfillment: configuration from the environment", () => {
       stallMs: 15000,
       lexAnswerBudgetMs: 20000,
       memory: { tableName: "memory", turns: 3, ttlSeconds: 600 },
-      llm: { modelId: "model-1", systemPrompt: "Be brief.", inference: { maxTokens: 512, temperature: 0, topP: 0.9 } },
+      llm: { modelId: "model-1", systemPrompt: "Be brief.", inference: { maxTokens: 512, temperature: 0, topP: 0.9 }, tier: { promptCaching: "off", latency: "optimized", serviceTier: "priority" } },
       knowledgeBase: { knowledgeBaseId: "KB1", modelArn: "arn:model" },
       hookArn: "arn:hook",
       selfFunctionName: "fulfillment",
