@@ -156,6 +156,7 @@ export async function retrieveAndGenerateStream(
   });
   try {
     // The knowledge base searches before its stream opens; the stages tell a client what the wait is.
+    // The SDK resolves with the stream's first event, so `generating` comes just before the first text.
     // As for ConverseStream: silence is counted from the response; the time budget bounds the wait for it.
     sink.progress?.("retrieving");
     const response = await guard.step(

@@ -27,6 +27,19 @@ function got(env: Envelope, at = 2000): ConversationAction {
 }
 
 describe("client: conversation reducer", () => {
+  it("keeps a knowledge-base answer's last progress stage until its first delta, and a late stage changes nothing", () => {
+    const stages = run([
+      asked(),
+      got(envelope("start", "r1", 0, {}), 1100),
+      got(envelope("progress", "r1", 1, { stage: "retrieving" }), 1150),
+      got(envelope("progress", "r1", 2, { stage: "generating" }), 1200),
+    ]);
+    expect(stages.answers.r1).to.include({ status: "streaming", progress: "generating", text: "" });
+    const streaming = run([got(envelope("delta", "r1", 3, { text: "Answer" }), 1300), got(envelope("progress", "r1", 9, { stage: "retrieving" }), 1400)], stages);
+    expect(streaming.answers.r1.progress).to.equal(undefined);
+    expect(streaming.answers.r1.text).to.equal("Answer");
+  });
+
   it("streams deltas into text, then keeps the final answer, usage and timings from end", () => {
     const state = run([
       asked(),
