@@ -41,6 +41,7 @@ import { MAX_FUNCTION_URL_BODY_BYTES } from "../../local/function-url";
 import { MAX_RECOGNIZE_TEXT_BODY_BYTES } from "../../local/lex-runtime";
 import { MAX_FEEDBACK_COMMENT_CHARS } from "../../functions/shared/feedback";
 import { MAX_RECORDED_ANSWER_CHARS } from "../../functions/fulfillment/feedback-store";
+import { SOURCE_SNIPPET_CHARS } from "../../functions/fulfillment/source-links";
 import { PAGE_IDLE_MS } from "../../client/chat-server";
 import { backoffDelay } from "../../client/web/backoff";
 
@@ -619,4 +620,7 @@ export const FIGURES: readonly Entry[] = [
   B("docs/protocol.md", "optional comment of at most 1,000 characters (`MAX_FEEDBACK_COMMENT_CHARS`", "functions/shared/feedback.ts MAX_FEEDBACK_COMMENT_CHARS", () => `${MAX_FEEDBACK_COMMENT_CHARS.toLocaleString("en-US")} characters`),
   B("docs/reliability-and-security.md", "the answer cut at 60,000 characters", "functions/fulfillment/feedback-store.ts MAX_RECORDED_ANSWER_CHARS", () => `${MAX_RECORDED_ANSWER_CHARS.toLocaleString("en-US")} characters`),
   B("docs/reliability-and-security.md", "the comment (at most 1,000 characters)", "functions/shared/feedback.ts MAX_FEEDBACK_COMMENT_CHARS", () => `${MAX_FEEDBACK_COMMENT_CHARS.toLocaleString("en-US")} characters`),
+  L("docs/deploy-and-configuration.md", "must fit Lambda's 4 KB environment", AWS_LAMBDA_QUOTAS),
+  L("docs/local-stack.md", "with 500 answers at once a `ConverseStream`", "the 500-session load check of `npm run reliability` (tests/reliability/load.ts, the full budget), where the queueing was measured"),
+  B("docs/protocol.md", "on one line, at most 240 characters", "functions/fulfillment/source-links.ts SOURCE_SNIPPET_CHARS", () => `${SOURCE_SNIPPET_CHARS} characters`),
 ];
