@@ -6,9 +6,6 @@
  * or any requestId that did not answer them, is refused.
  */
 import { expect } from "chai";
-import { Hash } from "@smithy/hash-node";
-import { HttpRequest } from "@smithy/protocol-http";
-import { SignatureV4 } from "@smithy/signature-v4";
 import { PassThrough } from "node:stream";
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { signFunctionUrlPost } from "../../client/function-url-signer";
@@ -20,28 +17,13 @@ import { MAX_FEEDBACK_COMMENT_CHARS } from "../../functions/shared/feedback";
 import { localCognitoIdentity, type LocalCredential } from "../../local/gateway";
 import { DEFAULT_LOCAL_MODEL_ID, startLocalStack, type LocalStack } from "../../local/stack";
 import { parseStartArgs, USAGE, UsageError } from "../../local/start";
-import { connect, FAST, last, postAsk, QUIET_ENV, type StackSocket } from "./stack-helpers";
+import { connect, FAST, last, postAsk, postSignedJson, QUIET_ENV, type StackSocket } from "./stack-helpers";
 
 const TTL_DAYS = 7;
 
 /** `POST /feedback` signed with SigV4 (service execute-api) as `credential`, as an IAM caller's SDK would. */
-async function postFeedback(stack: LocalStack, body: unknown, credential: LocalCredential): Promise<{ status: number; body: Record<string, unknown> }> {
-  const url = new URL(stack.feedbackUrl);
-  const payload = JSON.stringify(body);
-  const signer = new SignatureV4({ service: "execute-api", region: stack.region, credentials: credential, sha256: Hash.bind(null, "sha256") });
-  const signed = await signer.sign(
-    new HttpRequest({
-      method: "POST",
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: Number(url.port),
-      path: url.pathname,
-      headers: { host: url.host, "content-type": "application/json" },
-      body: payload,
-    }),
-  );
-  const response = await fetch(url, { method: "POST", headers: signed.headers as Record<string, string>, body: payload });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+function postFeedback(stack: LocalStack, body: unknown, credential: LocalCredential): Promise<{ status: number; body: Record<string, unknown> }> {
+  return postSignedJson(stack, stack.feedbackUrl, body, credential);
 }
 
 /** A signed `POST` to the streaming function URL (service lambda), as the CLI's --http sends one. */

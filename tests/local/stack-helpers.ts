@@ -212,8 +212,13 @@ export interface AskResponse {
 }
 
 /** `POST /ask` signed with SigV4 (service execute-api) as `credential`, as an IAM caller's SDK would. */
-export async function postAsk(stack: LocalStack, body: unknown, credential: LocalCredential = stack.chatUser): Promise<AskResponse> {
-  const url = new URL(stack.askUrl);
+export function postAsk(stack: LocalStack, body: unknown, credential: LocalCredential = stack.chatUser): Promise<AskResponse> {
+  return postSignedJson(stack, stack.askUrl, body, credential);
+}
+
+/** A JSON POST to a route of the local HTTP API, signed with SigV4 (service execute-api) as `credential`. */
+export async function postSignedJson(stack: LocalStack, endpoint: string, body: unknown, credential: LocalCredential): Promise<AskResponse> {
+  const url = new URL(endpoint);
   const payload = JSON.stringify(body);
   const signer = new SignatureV4({ service: "execute-api", region: stack.region, credentials: credential, sha256: Hash.bind(null, "sha256") });
   const signed = await signer.sign(
