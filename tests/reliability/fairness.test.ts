@@ -20,7 +20,7 @@ describe("reliability: one client's burst does not starve another (fair use)", f
     });
     after(() => env?.close());
 
-    it(`${burstAsks} asks at once on one socket: each gets busy or a whole answer, a bystander's answer within 2× its idle baseline`, async () => {
+    it(`${burstAsks} asks at once on one socket: each gets busy or a whole answer, and a bystander's answer is whole (its time against its idle baseline is checked by npm run reliability, not by a test)`, async () => {
       await captureOutput(() => burstFigure(env, burstAsks, "ledger", false));
     });
   });

@@ -2,8 +2,8 @@
  * Fair use under a burst, over the wire (issue 11, finding 1: 1,000 asks from one socket left
  * ~610 `stalled` and made another user's answer, asked 1 s later, fail after ~30 s with 0
  * deltas). One signed client fires N asks at once on one socket; a bystander (another
- * principal, another session) asks 1 s later. Held when the bystander's answer is whole and
- * takes at most 2× its idle baseline, and every burst ask gets `busy` or a whole answer
+ * principal, another session) asks 1 s later. Held when the bystander's answer is whole (and,
+ * in `npm run reliability`, takes at most 2× its idle baseline), and every burst ask gets `busy` or a whole answer
  * (the ask ledger refuses what is over the limits at once). With the stage's throttling on,
  * asks past the bucket get the gateway's "Too Many Requests" frame instead; every ask is
  * still answered one way or the other.
@@ -74,10 +74,12 @@ export interface BurstResult {
 
 /**
  * Fires `asks` asks on one socket, a bystander's ask 1 s later; waits until every burst ask
- * is accounted for. Throws on a bystander slower than 2× its baseline, on a burst ask that
- * got nothing, or on an answer that is not whole.
+ * is accounted for. Throws on a burst ask that got nothing, on an answer that is not whole,
+ * and, given `maxSlowdown`, on a bystander slower than that many times its baseline: a
+ * timing, so only `npm run reliability` (on a machine whose load it records) asks for it,
+ * never `npm test`, which must pass on a busy machine.
  */
-export async function burstFairness(env: FairnessEnv, asks: number, tag: string): Promise<BurstResult> {
+export async function burstFairness(env: FairnessEnv, asks: number, tag: string, maxSlowdown?: number): Promise<BurstResult> {
   const { stack, burster } = env;
   const baselineMs = await timedAnswer(stack, `bystander-${tag}`, `baseline-${tag}`);
   let client: Client | undefined;
@@ -104,7 +106,9 @@ export async function burstFairness(env: FairnessEnv, asks: number, tag: string)
     expect(Object.values(outcomes).reduce((a, b) => a + b, 0), `every burst ask accounted for: ${countsText(outcomes)}`).to.equal(asks);
     const allowed = new Set(["answer", "error busy", "gateway Too Many Requests"]);
     for (const outcome of Object.keys(outcomes)) expect(allowed.has(outcome), `burst outcome "${outcome}" (${countsText(outcomes)})`).to.equal(true);
-    expect(bystanderMs, `the bystander's answer took ${bystanderMs} ms, its idle baseline ${baselineMs} ms`).to.be.at.most(2 * baselineMs);
+    if (maxSlowdown !== undefined) {
+      expect(bystanderMs, `the bystander's answer took ${bystanderMs} ms, its idle baseline ${baselineMs} ms`).to.be.at.most(maxSlowdown * baselineMs);
+    }
     return { asks, baselineMs, bystanderMs, outcomes, settledMs };
   } finally {
     await client?.close();
@@ -112,9 +116,9 @@ export async function burstFairness(env: FairnessEnv, asks: number, tag: string)
   }
 }
 
-export async function burstFigure(env: FairnessEnv, asks: number, tag: string, throttle: StageThrottle | false, trials = 1): Promise<Figure> {
+export async function burstFigure(env: FairnessEnv, asks: number, tag: string, throttle: StageThrottle | false, trials = 1, maxSlowdown?: number): Promise<Figure> {
   const results: BurstResult[] = [];
-  for (let trial = 0; trial < trials; trial++) results.push(await burstFairness(env, asks, trials === 1 ? tag : `${tag}-${trial}`));
+  for (let trial = 0; trial < trials; trial++) results.push(await burstFairness(env, asks, trials === 1 ? tag : `${tag}-${trial}`, maxSlowdown));
   const left = await rowsAfterIdle(env.stack);
   expect(left, "ledger slots and connections left after the burst").to.deep.equal([]);
   const ratios = results.map((r) => r.bystanderMs / r.baselineMs);
