@@ -8,7 +8,6 @@
 import { expect } from "chai";
 import { PassThrough } from "node:stream";
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { signFunctionUrlPost } from "../../client/function-url-signer";
 import { main } from "../../client/cli";
 import { EXIT } from "../../client/exit-codes";
 import { FEEDBACK_MESSAGES } from "../../functions/fulfillment/feedback";
@@ -17,22 +16,21 @@ import { MAX_FEEDBACK_COMMENT_CHARS } from "../../functions/shared/feedback";
 import { localCognitoIdentity, type LocalCredential } from "../../local/gateway";
 import { DEFAULT_LOCAL_MODEL_ID, startLocalStack, type LocalStack } from "../../local/stack";
 import { parseStartArgs, USAGE, UsageError } from "../../local/start";
-import { connect, FAST, last, postAsk, postSignedJson, QUIET_ENV, type StackSocket } from "./stack-helpers";
+import { connect, FAST, last, postAsk, postFunctionUrl, postSignedJson, QUIET_ENV, type StackSocket } from "./stack-helpers";
 
 const TTL_DAYS = 7;
+
+/** A signed `POST` to the streaming function URL (service lambda) answered with JSON, as the CLI's --http sends one. */
+async function functionUrlPost(stack: LocalStack, body: unknown, credential: LocalCredential): Promise<{ status: number; body: Record<string, unknown> }> {
+  const { status, body: text } = await postFunctionUrl(stack, body, "application/json", credential);
+  return { status, body: JSON.parse(text) as Record<string, unknown> };
+}
 
 /** `POST /feedback` signed with SigV4 (service execute-api) as `credential`, as an IAM caller's SDK would. */
 function postFeedback(stack: LocalStack, body: unknown, credential: LocalCredential): Promise<{ status: number; body: Record<string, unknown> }> {
   return postSignedJson(stack, stack.feedbackUrl, body, credential);
 }
 
-/** A signed `POST` to the streaming function URL (service lambda), as the CLI's --http sends one. */
-async function functionUrlPost(stack: LocalStack, body: unknown, credential: LocalCredential): Promise<{ status: number; body: Record<string, unknown> }> {
-  const payload = JSON.stringify(body);
-  const { headers } = await signFunctionUrlPost({ url: stack.functionUrl, region: stack.region, credentials: credential, body: payload, accept: "application/json" });
-  const response = await fetch(stack.functionUrl, { method: "POST", headers, body: payload });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
 
 /** The next feedback reply (ack or refusal) naming `requestId`, after the `skip` first ones. */
 function feedbackReply(socket: StackSocket, requestId: string, skip = 0): Promise<Record<string, unknown>> {

@@ -16,6 +16,7 @@ import { CONNECTION_KEY_PREFIX } from "../../functions/shared/table";
 import { DEFAULT_LOCAL_BOT, codeHookEvent, type LexCodeHookEvent } from "../../local/lex-runtime";
 import type { LocalCredential } from "../../local/gateway";
 import type { LocalStack, PresignOptions } from "../../local/stack";
+import { signFunctionUrlPost } from "../../client/function-url-signer";
 
 /** Bedrock at full speed: the suites wait on events, so the pace only matters where slowness is the point. */
 export const FAST = { firstTokenDelayMs: 0, deltasPerSecond: 0 } as const;
@@ -285,4 +286,17 @@ export interface LexResponse {
     sessionAttributes: Record<string, string>;
   };
   messages: { contentType: string; content: string }[];
+}
+
+/** A signed POST to the local function URL (service lambda), as the CLI's --http sends one; the body as text, read whole. */
+export async function postFunctionUrl(
+  stack: LocalStack,
+  body: unknown,
+  accept: string,
+  credential: LocalCredential = stack.chatUser,
+): Promise<{ status: number; body: string }> {
+  const payload = JSON.stringify(body);
+  const { headers } = await signFunctionUrlPost({ url: stack.functionUrl, region: stack.region, credentials: credential, body: payload, accept });
+  const response = await fetch(stack.functionUrl, { method: "POST", headers, body: payload });
+  return { status: response.status, body: await response.text() };
 }

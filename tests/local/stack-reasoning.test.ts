@@ -17,27 +17,9 @@ import type { Envelope } from "../../functions/shared/protocol";
 import { Readable } from "node:stream";
 import { main } from "../../client/cli";
 import { EXIT } from "../../client/exit-codes";
-import { request } from "node:http";
-import { signFunctionUrlPost } from "../../client/function-url-signer";
 import { SseParser } from "../../client/sse";
-import { connect, deltaText, last, postAsk, type StackSocket } from "./stack-helpers";
+import { connect, deltaText, last, postAsk, postFunctionUrl, type StackSocket } from "./stack-helpers";
 
-/** A signed POST to the local function URL, as the chat user. */
-async function functionUrlPost(stack: LocalStack, body: unknown, accept: string): Promise<{ status: number; body: string }> {
-  const payload = JSON.stringify(body);
-  const url = new URL(stack.functionUrl);
-  const { headers } = await signFunctionUrlPost({ url: stack.functionUrl, region: stack.region, credentials: stack.chatUser, body: payload, accept });
-  return new Promise((resolve, reject) => {
-    const req = request({ method: "POST", host: url.hostname, port: url.port, path: "/", headers }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => (text += chunk));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
-    req.on("error", reject);
-    req.end(payload);
-  });
-}
 
 class Capture {
   text = "";
@@ -223,7 +205,7 @@ describe("local stack: reasoning and progress", () => {
     } finally {
       await socket.close();
     }
-    const sse = await functionUrlPost(stack, { question: "Over SSE?", sessionId: "reasoning-sse", requestId: "sse-1", reasoning: true }, "text/event-stream");
+    const sse = await postFunctionUrl(stack, { question: "Over SSE?", sessionId: "reasoning-sse", requestId: "sse-1", reasoning: true }, "text/event-stream");
     const events = new SseParser().push(sse.body);
     const thought = events.filter((e) => e.event === "reasoning").map((e) => (JSON.parse(e.data) as { text: string }).text).join("");
     expect(thought).to.equal(sanitizeOutput(REASONING.join(""), DEFAULT_OUTPUT_POLICY));

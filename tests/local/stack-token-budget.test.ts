@@ -5,34 +5,17 @@
  * cost; a guest over budget is refused on every door before any request reaches Bedrock (the
  * emulator's request log does not grow).
  */
-import { request } from "node:http";
 import { expect } from "chai";
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { signFunctionUrlPost } from "../../client/function-url-signer";
 import { SseParser } from "../../client/sse";
-import { localCognitoIdentity, type LocalCredential } from "../../local/gateway";
+import { localCognitoIdentity } from "../../local/gateway";
 import { DEFAULT_LOCAL_MODEL_ID, startLocalStack, type LocalStack } from "../../local/stack";
 import { parseStartArgs, USAGE, UsageError } from "../../local/start";
 import { BUDGET_MESSAGE, budgetSubject, usageItemKey, utcDay } from "../../functions/fulfillment/token-budget";
-import { connect, last, lexV2Event, postAsk, QUIET_ENV, type LexResponse } from "./stack-helpers";
+import { connect, last, lexV2Event, postAsk, postFunctionUrl, QUIET_ENV, type LexResponse } from "./stack-helpers";
 
 const BUDGET = 40;
 
-async function functionUrlPost(stack: LocalStack, body: unknown, accept: string, credential: LocalCredential): Promise<{ status: number; body: string }> {
-  const payload = JSON.stringify(body);
-  const url = new URL(stack.functionUrl);
-  const { headers } = await signFunctionUrlPost({ url: stack.functionUrl, region: stack.region, credentials: credential, body: payload, accept });
-  return new Promise((resolve, reject) => {
-    const req = request({ method: "POST", host: url.hostname, port: url.port, path: "/", headers }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => (text += chunk));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
-    req.on("error", reject);
-    req.end(payload);
-  });
-}
 
 describe("npm start: token budget flags", () => {
   it("reads --token-budget-per-day and --token-prices; leaves both off by default; refuses bad values", () => {
@@ -116,11 +99,11 @@ describe("local stack: token budgets", () => {
     expect(http.status).to.equal(429);
     expect(http.body.error).to.deep.equal({ code: "budget", message: BUDGET_MESSAGE, retryable: false });
 
-    const sse = await functionUrlPost(stack, { question: "Over budget?", sessionId: "budget-doors", requestId: "sse-over" }, "text/event-stream", guest);
+    const sse = await postFunctionUrl(stack, { question: "Over budget?", sessionId: "budget-doors", requestId: "sse-over" }, "text/event-stream", guest);
     const events = new SseParser().push(sse.body);
     expect(events.at(-1)?.event).to.equal("error");
     expect(JSON.parse(events.at(-1)!.data)).to.include({ code: "budget", message: BUDGET_MESSAGE });
-    const json = await functionUrlPost(stack, { question: "Over budget?", sessionId: "budget-doors" }, "application/json", guest);
+    const json = await postFunctionUrl(stack, { question: "Over budget?", sessionId: "budget-doors" }, "application/json", guest);
     expect(json.status).to.equal(429);
     expect((JSON.parse(json.body) as { error: { code: string } }).error.code).to.equal("budget");
 
