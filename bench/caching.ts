@@ -20,14 +20,11 @@ import { ENV } from "../functions/shared/env";
 import type { PromptCachingMode } from "../functions/fulfillment/prompt-caching";
 import { benchDeltas } from "./answer";
 import { epochNow, QUIET_ENV, startWorker } from "./ipc";
+import type { FirstTokenOptions } from "./firsttoken";
 import { fmt, summarize, table, type Summary } from "./stats";
 
-export interface CachingOptions {
-  readonly deltas: number;
-  readonly rate: number;
-  readonly firstTokenDelayMs: number;
-  readonly runs: number;
-}
+/** The model's pace and the sessions per case, as the first-token benchmark takes them. */
+export type CachingOptions = FirstTokenOptions;
 
 export const CACHING_DEFAULTS: CachingOptions = { deltas: 20, rate: 150, firstTokenDelayMs: 300, runs: 10 };
 export const CACHING_QUICK: CachingOptions = { deltas: 5, rate: 150, firstTokenDelayMs: 20, runs: 1 };
